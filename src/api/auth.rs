@@ -1,0 +1,164 @@
+//! Signing in and out, first-start set-up and self-registration.
+
+use crate::model::user::Me;
+#[cfg(feature = "ssr")]
+use crate::model::user::{
+    validate_display_name, validate_email, validate_login, validate_new_password, Role,
+};
+use crate::model::AppError;
+use leptos::prelude::*;
+
+/// The signed-in user, or `None`. Anyone may call it.
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<Me>, AppError> {
+    use crate::server::auth;
+    // Open to everyone: it only tells callers about themselves.
+    Ok(auth::current_user().await?.as_ref().map(auth::me))
+}
+
+/// Whether visitors may create their own account (shown as a link on the login page). Anyone
+/// may call it.
+#[server(endpoint = "signup_open")]
+pub async fn signup_open() -> Result<bool, AppError> {
+    // Open to everyone: the same fact the login page shows.
+    let state = crate::server::state::app_state()?;
+    let stored = state.read(|s| s.settings()).await?;
+    Ok(stored
+        .self_registration
+        .unwrap_or(state.config.self_registration))
+}
+
+/// Creates the first administrator and signs them in. Only while there are no users at all;
+/// afterwards `AlreadySetUp` (403). Field errors name the field.
+#[server(endpoint = "setup")]
+pub async fn setup(
+    login: String,
+    email: String,
+    display_name: String,
+    password: String,
+    password_confirm: String,
+) -> Result<(), AppError> {
+    use crate::server::{auth, store};
+    // Guard: open only while the store has no users (checked again inside the transaction).
+    let state = crate::server::state::app_state()?;
+    if state.read(|s| s.user_count()).await? > 0 {
+        return Err(AppError::AlreadySetUp);
+    }
+    let fields = store::users::UserFields {
+        login: validate_login(&login)?,
+        email: validate_email(&email)?,
+        display_name: validate_display_name(&display_name)?,
+        role: Role::Admin,
+    };
+    validate_new_password(&password, &password_confirm, "password")?;
+    let hash = auth::hash_password(password).await?;
+    let created = state
+        .write(move |s| s.create_user(&fields, &hash, true, store::now_ms()))
+        .await?;
+    let user = state
+        .read(move |s| s.get_user(created.id))
+        .await?
+        .ok_or(AppError::AlreadySetUp)?;
+    auth::start_session(&auth::session().await?, &user).await?;
+    tracing::info!(user_id = user.id, "first administrator created");
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Signs in with a login name or e-mail and a password; on success the session id is new and
+/// the browser goes to `/`. Unknown account and wrong password give the same
+/// `InvalidCredentials` after the same work; repeated failures per account and per address give
+/// `TooManyAttempts` (429). Anyone may call it.
+#[server(endpoint = "login")]
+pub async fn login(identifier: String, password: String) -> Result<(), AppError> {
+    use crate::server::{auth, store::codec::fold};
+    // Open to everyone, throttled.
+    let state = crate::server::state::app_state()?;
+    let account = fold(&identifier);
+    if account.is_empty() {
+        return Err(AppError::invalid(
+            "identifier",
+            "Enter your login name or e-mail.",
+        ));
+    }
+    if password.is_empty() {
+        return Err(AppError::invalid("password", "Enter your password."));
+    }
+    let ip = auth::client_ip().await;
+    let too_many = |wait: std::time::Duration| AppError::TooManyAttempts {
+        retry_after_secs: wait.as_secs(),
+    };
+    state.throttle.check(&account, ip).map_err(too_many)?;
+    let lookup = account.clone();
+    let found = state.read(move |s| s.find_for_login(&lookup)).await?;
+    let user = match found {
+        Some((user, hash)) => auth::verify_password(password, hash).await.then_some(user),
+        None => {
+            auth::verify_password(password, auth::dummy_hash().await).await;
+            None
+        }
+    };
+    match user {
+        Some(user) if user.active => {
+            auth::start_session(&auth::session().await?, &user).await?;
+            tracing::info!(user_id = user.id, "login");
+            leptos_axum::redirect("/");
+            Ok(())
+        }
+        _ => {
+            state
+                .throttle
+                .record_failure(&account, ip)
+                .map_err(too_many)?;
+            tracing::info!("login refused");
+            Err(AppError::InvalidCredentials)
+        }
+    }
+}
+
+/// Ends the caller's session and sends the browser to the login page. Signed-in users only.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::server::auth;
+    auth::require_user().await?;
+    auth::end_session(&auth::session().await?).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Creates a learner account for a visitor and signs them in, when self-registration is on
+/// (`RegistrationClosed`, 403, otherwise). Field errors name the field.
+#[server(endpoint = "signup")]
+pub async fn signup(
+    login: String,
+    email: String,
+    display_name: String,
+    password: String,
+    password_confirm: String,
+) -> Result<(), AppError> {
+    use crate::server::{auth, store};
+    // Guard: only while self-registration is on.
+    if !signup_open().await? {
+        return Err(AppError::RegistrationClosed);
+    }
+    let state = crate::server::state::app_state()?;
+    let fields = store::users::UserFields {
+        login: validate_login(&login)?,
+        email: validate_email(&email)?,
+        display_name: validate_display_name(&display_name)?,
+        role: Role::Learner,
+    };
+    validate_new_password(&password, &password_confirm, "password")?;
+    let hash = auth::hash_password(password).await?;
+    let created = state
+        .write(move |s| s.create_user(&fields, &hash, false, store::now_ms()))
+        .await?;
+    let user = state
+        .read(move |s| s.get_user(created.id))
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))?;
+    auth::start_session(&auth::session().await?, &user).await?;
+    tracing::info!(user_id = user.id, "self-registered");
+    leptos_axum::redirect("/");
+    Ok(())
+}

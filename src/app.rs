@@ -1,0 +1,88 @@
+//! The HTML shell, the root component and the one route table.
+
+use crate::api::auth::{current_user, Login, Logout, Setup, Signup};
+use crate::model::user::Me;
+use crate::model::AppError;
+use crate::pages;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The document around the app (server side).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="description" content="Tessera learning management" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Who is signed in, and the actions that change it. Provided once by [`App`].
+#[derive(Clone, Copy)]
+pub struct AuthCtx {
+    pub me: Resource<Result<Option<Me>, AppError>>,
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+    pub setup: ServerAction<Setup>,
+    pub signup: ServerAction<Signup>,
+}
+
+fn provide_auth() -> AuthCtx {
+    let login = ServerAction::<Login>::new();
+    let logout = ServerAction::<Logout>::new();
+    let setup = ServerAction::<Setup>::new();
+    let signup = ServerAction::<Signup>::new();
+    let me = Resource::new(
+        move || {
+            (
+                login.version().get(),
+                logout.version().get(),
+                setup.version().get(),
+                signup.version().get(),
+            )
+        },
+        |_| current_user(),
+    );
+    let ctx = AuthCtx {
+        me,
+        login,
+        logout,
+        setup,
+        signup,
+    };
+    provide_context(ctx);
+    ctx
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_auth();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tessera.css" />
+        <Title text="Tessera" />
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async />
+                <Route path=path!("/setup") view=pages::setup::SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/signup") view=pages::signup::SignupPage ssr=SsrMode::Async />
+                <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
+                <Route path=path!("/users/:id") view=pages::user_detail::UserDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,94 @@
+//! Labelled form fields with their error next to them, and the form-level error box.
+
+use crate::model::AppError;
+use leptos::prelude::*;
+
+/// The error a server action last returned, as a signal for the fields of its form.
+pub fn action_error<I, T>(action: ServerAction<I>) -> Signal<Option<AppError>>
+where
+    I: leptos::server_fn::ServerFn<Output = T, Error = AppError> + Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(|r| r.err()))
+}
+
+/// A labelled input. Its error (an `Invalid` error naming `name`) appears under it and is tied to
+/// it with `aria-describedby`.
+#[component]
+pub fn Field(
+    /// The visible label.
+    label: &'static str,
+    /// The form field name (= the server function argument).
+    name: &'static str,
+    /// Prefix for element ids, unique on the page.
+    form: &'static str,
+    error: Signal<Option<AppError>>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let id = format!("{form}-{name}");
+    let err_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let message = move || error.get().and_then(|e| e.field_message(name));
+    let described = {
+        let (err_id, hint_id) = (err_id.clone(), hint_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if message().is_some() {
+                ids.push(err_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:invalid=move || message().is_some()>
+            <label for=id.clone()>{label}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <input
+                id=id
+                type=kind
+                name=name
+                value=value
+                autocomplete=autocomplete
+                required=required
+                aria-invalid=move || message().map(|_| "true")
+                aria-describedby=described
+            />
+            {move || message().map(|m| view! { <p class="field-error" id=err_id.clone()>{m}</p> })}
+        </div>
+    }
+}
+
+/// An error that belongs to the form as a whole (not to one field), announced to screen readers.
+#[component]
+pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
+    move || {
+        error.get().filter(|e| !e.is_field_error()).map(|e| {
+            view! {
+                <p class="form-error" role="alert">
+                    {e.to_string()}
+                </p>
+            }
+        })
+    }
+}
+
+/// A success note shown after an action finished well.
+#[component]
+pub fn Notice(#[prop(into)] show: Signal<bool>, text: &'static str) -> impl IntoView {
+    move || {
+        show.get().then(|| {
+            view! {
+                <p class="notice" role="status">
+                    {text}
+                </p>
+            }
+        })
+    }
+}

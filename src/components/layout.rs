@@ -1,0 +1,156 @@
+//! The frame of every signed-in page: top bar with navigation, and the access checks.
+
+use crate::app::AuthCtx;
+use crate::model::user::Me;
+use crate::model::AppError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{Redirect, A};
+
+/// Who may see a page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    SignedIn,
+    Admin,
+}
+
+/// A signed-in page: title, top bar, and the content once the caller is known to be allowed.
+/// Visitors go to the login page; signed-in users without the role see "access denied" (403).
+#[component]
+pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl IntoView {
+    let auth = expect_context::<AuthCtx>();
+    let body = move || {
+        let children = children.clone();
+        Suspend::new(async move {
+            match auth.me.await {
+                Ok(Some(me)) if access == Access::Admin && !me.is_admin() => {
+                    view! { <AccessDenied /> }.into_any()
+                }
+                Ok(Some(me)) => view! {
+                    <TopBar me />
+                    <main id="main" class="content">
+                        {children()}
+                    </main>
+                }
+                .into_any(),
+                Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+            }
+        })
+    };
+    view! {
+        <Title text=format!("{title} · Tessera") />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>{body}</Transition>
+    }
+}
+
+#[component]
+fn TopBar(me: Me) -> impl IntoView {
+    let auth = expect_context::<AuthCtx>();
+    let admin = me.is_admin();
+    view! {
+        <a class="skip" href="#main">
+            "Skip to content"
+        </a>
+        <header class="topbar">
+            <A href="/" attr:class="brand">
+                "Tessera"
+            </A>
+            <nav aria-label="Main">
+                <ul>
+                    <li>
+                        <A href="/">{if admin { "Home" } else { "My courses" }}</A>
+                    </li>
+                    {admin
+                        .then(|| {
+                            view! {
+                                <li>
+                                    <A href="/users">"Users"</A>
+                                </li>
+                                <li>
+                                    <A href="/settings">"Settings"</A>
+                                </li>
+                            }
+                        })}
+                </ul>
+            </nav>
+            <div class="whoami">
+                <span>
+                    {me.display_name.clone()} <span class="role">" · " {me.role.label()}</span>
+                </span>
+                <ActionForm action=auth.logout>
+                    <button type="submit" class="link-button">
+                        "Log out"
+                    </button>
+                </ActionForm>
+            </div>
+        </header>
+    }
+}
+
+/// Shown to a signed-in user who opens a page their role may not see; answers 403 when rendered
+/// on the server.
+#[component]
+pub fn AccessDenied() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::FORBIDDEN);
+    }
+    view! {
+        <Title text="Access denied · Tessera" />
+        <main id="main" class="content narrow">
+            <h1>"Access denied"</h1>
+            <p>"This page is for administrators. Your account does not have access to it."</p>
+            <p>
+                <a href="/">"Go to your home page"</a>
+            </p>
+        </main>
+    }
+}
+
+/// Shows any error as a message; a 404 or 403 from the server gets its own wording.
+#[component]
+pub fn ErrorBox(error: AppError) -> impl IntoView {
+    let title = match &error {
+        AppError::NotFound { .. } => "Not found",
+        AppError::Forbidden => "Access denied",
+        AppError::Unauthenticated => "Please log in",
+        _ => "Something went wrong",
+    };
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(error.status_code());
+    }
+    view! {
+        <section class="error-box" role="alert">
+            <h2>{title}</h2>
+            <p>{error.to_string()}</p>
+        </section>
+    }
+}
+
+/// A centred card for the pages used before signing in (set-up, login, sign-up).
+#[component]
+pub fn Card(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <Title text=format!("{title} · Tessera") />
+        <main id="main" class="card-page">
+            <div class="card">
+                <p class="brand-big">"Tessera"</p>
+                <h1>{title}</h1>
+                {children()}
+            </div>
+        </main>
+    }
+}
+
+/// Renders a data resource's result: the view on success, the error box otherwise.
+pub fn show<T, V: IntoView + 'static>(
+    result: Result<T, AppError>,
+    f: impl FnOnce(T) -> V,
+) -> AnyView {
+    match result {
+        Ok(v) => f(v).into_any(),
+        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+    }
+}

@@ -1,0 +1,54 @@
+//! Previous / next links for server-side paginated tables.
+
+use leptos::prelude::*;
+
+/// Links to the neighbouring pages of a table, keeping the search query. Plain links, so they
+/// work without JavaScript.
+#[component]
+pub fn Pager(
+    base: &'static str,
+    query: String,
+    page: u32,
+    per_page: u32,
+    total: u64,
+    capped: bool,
+) -> impl IntoView {
+    let pages = total.div_ceil(per_page as u64).max(1) as u32;
+    let href = move |p: u32| {
+        let mut url = format!("{base}?page={p}");
+        if !query.is_empty() {
+            url.push_str("&q=");
+            url.push_str(&urlencode(&query));
+        }
+        url
+    };
+    let first = (page - 1) as u64 * per_page as u64 + 1;
+    let last = (page as u64 * per_page as u64).min(total);
+    let summary = if total == 0 {
+        "No results".to_string()
+    } else if capped {
+        format!("{first}–{last} of more than {total}")
+    } else {
+        format!("{first}–{last} of {total}")
+    };
+    view! {
+        <nav class="pager" aria-label="Pages">
+            <span class="pager-summary">{summary}</span>
+            {(page > 1).then(|| view! { <a href=href(page - 1) rel="prev">"← Previous"</a> })}
+            {(page < pages).then(|| view! { <a href=href(page + 1) rel="next">"Next →"</a> })}
+        </nav>
+    }
+}
+
+/// Percent-encodes a query-string value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,87 @@
+//! The one error type every server function returns.
+//!
+//! Expected outcomes are typed variants so the browser can react to them (a field error is shown
+//! next to its field); internal failures travel as an opaque message with a log id.
+
+use http::StatusCode;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum AppError {
+    #[error("Please log in to continue.")]
+    Unauthenticated,
+    #[error("You do not have permission to do this.")]
+    Forbidden,
+    #[error("{what} was not found.")]
+    NotFound { what: String },
+    /// A form field is wrong; `field` is the form field's name.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("The login name or e-mail, or the password, is not correct.")]
+    InvalidCredentials,
+    #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("Tessera is already set up. Please log in.")]
+    AlreadySetUp,
+    #[error("Self-registration is turned off. Ask an administrator for an account.")]
+    RegistrationClosed,
+    /// Something failed on the server; details are in the server log under `log_id`.
+    #[error("Something went wrong on the server (log id {log_id}). Please try again.")]
+    Internal { log_id: String },
+    /// The request itself could not be made or understood (network, bad arguments).
+    #[error("The request failed: {0}")]
+    Request(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound { what: what.into() }
+    }
+
+    /// The message for `field`, when this error is about that field.
+    pub fn field_message(&self, name: &str) -> Option<String> {
+        match self {
+            AppError::Invalid { field, message } if field == name => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    /// True for errors that belong next to a form field rather than above the form.
+    pub fn is_field_error(&self) -> bool {
+        matches!(self, AppError::Invalid { .. })
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden | AppError::RegistrationClosed | AppError::AlreadySetUp => {
+                StatusCode::FORBIDDEN
+            }
+            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Request(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::ServerError(_) => AppError::Internal { log_id: "-".into() },
+            other => AppError::Request(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Users as the browser sees them (never with a password hash), and the rules for their fields.
+
+use super::AppError;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Learner,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Learner => "Learner",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Learner => "learner",
+        }
+    }
+}
+
+/// A user as shown to administrators (and to the user themself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: u64,
+    pub login: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub active: bool,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// One page of the users table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPage {
+    pub rows: Vec<UserView>,
+    /// Number of users matching the search; capped at `TOTAL_CAP` for searches.
+    pub total: u64,
+    pub total_is_capped: bool,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// The caller's own identity, as the pages need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: u64,
+    pub login: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+impl Me {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+pub const PER_PAGE: u32 = 20;
+pub const LOGIN_MAX: usize = 64;
+pub const EMAIL_MAX: usize = 254;
+pub const NAME_MAX: usize = 100;
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
+
+/// A login name: 1–64 characters of letters, digits, `.`, `_`, `-`; trimmed; case is kept for
+/// display but uniqueness ignores it.
+pub fn validate_login(raw: &str) -> Result<String, AppError> {
+    let login = raw.trim();
+    if login.is_empty() {
+        return Err(AppError::invalid("login", "Enter a login name."));
+    }
+    if login.chars().count() > LOGIN_MAX {
+        return Err(AppError::invalid(
+            "login",
+            format!("Use at most {LOGIN_MAX} characters."),
+        ));
+    }
+    if !login
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(AppError::invalid(
+            "login",
+            "Use only letters, digits, dots, underscores and hyphens (no spaces or @).",
+        ));
+    }
+    Ok(login.to_string())
+}
+
+/// An e-mail address: trimmed, one `@` with text on both sides, a dot in the domain, no spaces.
+pub fn validate_email(raw: &str) -> Result<String, AppError> {
+    let email = raw.trim();
+    if email.is_empty() {
+        return Err(AppError::invalid("email", "Enter an e-mail address."));
+    }
+    if email.len() > EMAIL_MAX {
+        return Err(AppError::invalid(
+            "email",
+            format!("Use at most {EMAIL_MAX} characters."),
+        ));
+    }
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if !valid {
+        return Err(AppError::invalid(
+            "email",
+            "Enter an e-mail address like name@example.org.",
+        ));
+    }
+    Ok(email.to_string())
+}
+
+/// A display name: trimmed, 1–100 characters.
+pub fn validate_display_name(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(AppError::invalid("display_name", "Enter a display name."));
+    }
+    if name.chars().count() > NAME_MAX {
+        return Err(AppError::invalid(
+            "display_name",
+            format!("Use at most {NAME_MAX} characters."),
+        ));
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err(AppError::invalid(
+            "display_name",
+            "Remove control characters from the name.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A new password typed twice: 8–128 characters, both the same. `field` names the first input.
+pub fn validate_new_password(password: &str, confirm: &str, field: &str) -> Result<(), AppError> {
+    let len = password.chars().count();
+    if len < PASSWORD_MIN {
+        return Err(AppError::invalid(
+            field,
+            format!("Use at least {PASSWORD_MIN} characters."),
+        ));
+    }
+    if len > PASSWORD_MAX {
+        return Err(AppError::invalid(
+            field,
+            format!("Use at most {PASSWORD_MAX} characters."),
+        ));
+    }
+    if password != confirm {
+        return Err(AppError::invalid(
+            &format!("{field}_confirm"),
+            "The two passwords are not the same.",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses the role a form sends.
+pub fn parse_role(raw: &str) -> Result<Role, AppError> {
+    match raw.trim() {
+        "admin" => Ok(Role::Admin),
+        "learner" => Ok(Role::Learner),
+        _ => Err(AppError::invalid("role", "Choose a role.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_rules() {
+        assert_eq!(validate_login("  Ada.L_1-x ").unwrap(), "Ada.L_1-x");
+        assert!(validate_login("")
+            .unwrap_err()
+            .field_message("login")
+            .is_some());
+        assert!(validate_login("has space").is_err());
+        assert!(validate_login("a@b").is_err());
+        assert!(validate_login(&"x".repeat(65)).is_err());
+        assert!(validate_login(&"x".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn email_rules() {
+        assert_eq!(validate_email(" a@b.org ").unwrap(), "a@b.org");
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b.org",
+            "a@b",
+            "a@@b.org",
+            "a b@c.org",
+            "a@.org",
+            "a@b.",
+        ] {
+            assert!(validate_email(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(validate_new_password("short", "short", "password").is_err());
+        assert!(validate_new_password("long enough", "long enough", "password").is_ok());
+        let err = validate_new_password("long enough", "different!", "password").unwrap_err();
+        assert!(err.field_message("password_confirm").is_some());
+        assert!(validate_new_password(&"p".repeat(129), &"p".repeat(129), "password").is_err());
+    }
+
+    #[test]
+    fn display_name_and_role() {
+        assert_eq!(validate_display_name("  Ada  ").unwrap(), "Ada");
+        assert!(validate_display_name(" ").is_err());
+        assert_eq!(parse_role("admin").unwrap(), Role::Admin);
+        assert!(parse_role("root").is_err());
+    }
+}

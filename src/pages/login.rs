@@ -1,0 +1,45 @@
+use crate::api::auth::signup_open;
+use crate::app::AuthCtx;
+use crate::components::field::{action_error, Field, FormError};
+use crate::components::layout::Card;
+use leptos::prelude::*;
+
+/// Log in with a login name or e-mail and a password.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let auth = expect_context::<AuthCtx>();
+    let error = action_error(auth.login);
+    let open = Resource::new(|| (), |_| signup_open());
+    view! {
+        <Card title="Log in">
+            <ActionForm action=auth.login attr:class="form">
+                <FormError error />
+                <Field
+                    label="Login name or e-mail"
+                    name="identifier"
+                    form="login"
+                    error
+                    autocomplete="username"
+                    required=true
+                />
+                <Field label="Password" name="password" form="login" kind="password" error autocomplete="current-password" required=true />
+                <button type="submit" class="primary">
+                    "Log in"
+                </button>
+            </ActionForm>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    open.await
+                        .unwrap_or(false)
+                        .then(|| {
+                            view! {
+                                <p class="aside">
+                                    "New here? " <a href="/signup">"Sign up"</a>
+                                </p>
+                            }
+                        })
+                })}
+            </Transition>
+        </Card>
+    }
+}

@@ -1,0 +1,58 @@
+use crate::api::settings::{get_settings, SaveSettings};
+use crate::components::field::{action_error, FormError, Notice};
+use crate::components::layout::{show, Access, Page};
+use leptos::prelude::*;
+
+/// `/settings`: server-wide settings (administrators).
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    view! {
+        <Page title="Settings" access=Access::Admin>
+            <SettingsForm />
+        </Page>
+    }
+}
+
+#[component]
+fn SettingsForm() -> impl IntoView {
+    let save = ServerAction::<SaveSettings>::new();
+    let settings = Resource::new(move || save.version().get(), |_| get_settings());
+    let error = action_error(save);
+    let saved = Signal::derive(move || matches!(save.value().get(), Some(Ok(_))));
+    view! {
+        <h1>"Settings"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                show(
+                    settings.await,
+                    |s| {
+                        view! {
+                            <ActionForm action=save attr:class="form">
+                                <FormError error />
+                                <fieldset>
+                                    <legend>"Accounts"</legend>
+                                    <div class="check">
+                                        <input
+                                            type="checkbox"
+                                            id="settings-self-registration"
+                                            name="self_registration"
+                                            value="on"
+                                            checked=s.self_registration
+                                        />
+                                        <label for="settings-self-registration">
+                                            "Allow self-registration (visitors can create a learner account on the Sign up page)"
+                                        </label>
+                                    </div>
+                                </fieldset>
+                                <button type="submit" class="primary">
+                                    "Save settings"
+                                </button>
+                                <Notice show=saved text="Settings saved." />
+                            </ActionForm>
+                        }
+                    },
+                )
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,64 @@
+use crate::api::auth::signup_open;
+use crate::app::AuthCtx;
+use crate::components::field::{action_error, Field, FormError};
+use crate::components::layout::Card;
+use leptos::prelude::*;
+
+/// Self-registration of a learner account, when an administrator has turned it on.
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let auth = expect_context::<AuthCtx>();
+    let error = action_error(auth.signup);
+    let open = Resource::new(|| (), |_| signup_open());
+    view! {
+        <Card title="Sign up">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    if !open.await.unwrap_or(false) {
+                        return view! {
+                            <p>"Self-registration is turned off. Ask an administrator for an account."</p>
+                            <p>
+                                <a href="/login">"Back to log in"</a>
+                            </p>
+                        }
+                            .into_any();
+                    }
+                    view! {
+                        <ActionForm action=auth.signup attr:class="form">
+                            <FormError error />
+                            <Field label="Login name" name="login" form="signup" error autocomplete="username" required=true />
+                            <Field label="E-mail" name="email" form="signup" kind="email" error autocomplete="email" required=true />
+                            <Field label="Display name" name="display_name" form="signup" error autocomplete="name" required=true />
+                            <Field
+                                label="Password"
+                                name="password"
+                                form="signup"
+                                kind="password"
+                                error
+                                autocomplete="new-password"
+                                hint="8 to 128 characters."
+                                required=true
+                            />
+                            <Field
+                                label="Password again"
+                                name="password_confirm"
+                                form="signup"
+                                kind="password"
+                                error
+                                autocomplete="new-password"
+                                required=true
+                            />
+                            <button type="submit" class="primary">
+                                "Create my account"
+                            </button>
+                        </ActionForm>
+                        <p class="aside">
+                            "Already have an account? " <a href="/login">"Log in"</a>
+                        </p>
+                    }
+                        .into_any()
+                })}
+            </Transition>
+        </Card>
+    }
+}

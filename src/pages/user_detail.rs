@@ -1,0 +1,153 @@
+use super::users::RoleSelect;
+use crate::api::users::{get_user, ResetPassword, SetUserActive, UpdateUser};
+use crate::components::field::{action_error, Field, FormError, Notice};
+use crate::components::layout::{show, Access, Page};
+use crate::model::user::UserView;
+use crate::model::AppError;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+/// `/users/:id`: edit a user, deactivate or reactivate them, reset their password
+/// (administrators).
+#[component]
+pub fn UserDetailPage() -> impl IntoView {
+    view! {
+        <Page title="User" access=Access::Admin>
+            <UserDetail />
+        </Page>
+    }
+}
+
+#[component]
+fn UserDetail() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<u64>().ok());
+    let update = ServerAction::<UpdateUser>::new();
+    let activate = ServerAction::<SetUserActive>::new();
+    let reset = ServerAction::<ResetPassword>::new();
+    let user = Resource::new(
+        move || (id(), update.version().get(), activate.version().get()),
+        |(id, _, _)| async move {
+            match id {
+                Some(id) => get_user(id).await,
+                None => Err(AppError::not_found("User")),
+            }
+        },
+    );
+    view! {
+        <p class="breadcrumb">
+            <A href="/users">"← All users"</A>
+        </p>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                show(user.await, move |u| view! { <UserForms user=u update activate reset /> })
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn UserForms(
+    user: UserView,
+    update: ServerAction<UpdateUser>,
+    activate: ServerAction<SetUserActive>,
+    reset: ServerAction<ResetPassword>,
+) -> impl IntoView {
+    let update_error = action_error(update);
+    let activate_error = action_error(activate);
+    let reset_error = action_error(reset);
+    let updated = Signal::derive(move || matches!(update.value().get(), Some(Ok(_))));
+    let was_reset = Signal::derive(move || matches!(reset.value().get(), Some(Ok(_))));
+    let id = user.id;
+    view! {
+        <div class="page-head">
+            <h1>{user.display_name.clone()}</h1>
+            {if user.active {
+                view! { <span class="badge ok">"Active"</span> }
+            } else {
+                view! { <span class="badge off">"Inactive"</span> }
+            }}
+        </div>
+        <section class="panel" aria-labelledby="edit-title">
+            <h2 id="edit-title">"Details"</h2>
+            <ActionForm action=update attr:class="form grid">
+                <FormError error=update_error />
+                <input type="hidden" name="id" value=id />
+                <Field label="Login name" name="login" form="edit" error=update_error value=user.login.clone() required=true />
+                <Field label="E-mail" name="email" form="edit" kind="email" error=update_error value=user.email.clone() required=true />
+                <Field label="Display name" name="display_name" form="edit" error=update_error value=user.display_name.clone() required=true />
+                <RoleSelect form="edit" selected=user.role error=update_error />
+                <div class="actions">
+                    <button type="submit" class="primary">
+                        "Save changes"
+                    </button>
+                    <Notice show=updated text="Changes saved." />
+                </div>
+            </ActionForm>
+        </section>
+        <section class="panel" aria-labelledby="access-title">
+            <h2 id="access-title">"Access"</h2>
+            <ActionForm action=activate attr:class="form">
+                <input type="hidden" name="id" value=id />
+                <input type="hidden" name="active" value=if user.active { "false" } else { "true" } />
+                {move || {
+                    activate_error
+                        .get()
+                        .map(|e| {
+                            view! {
+                                <p class="form-error" role="alert">
+                                    {e.to_string()}
+                                </p>
+                            }
+                        })
+                }}
+                {if user.active {
+                    view! {
+                        <p>"Deactivated users cannot log in, and their open sessions end at once."</p>
+                        <button type="submit" class="danger">
+                            "Deactivate user"
+                        </button>
+                    }
+                        .into_any()
+                } else {
+                    view! {
+                        <p>"This user cannot log in. Reactivate to let them log in again."</p>
+                        <button type="submit">"Reactivate user"</button>
+                    }
+                        .into_any()
+                }}
+            </ActionForm>
+        </section>
+        <section class="panel" aria-labelledby="reset-title">
+            <h2 id="reset-title">"Reset password"</h2>
+            <ActionForm action=reset attr:class="form grid">
+                <FormError error=reset_error />
+                <input type="hidden" name="id" value=id />
+                <Field
+                    label="New password"
+                    name="password"
+                    form="reset"
+                    kind="password"
+                    error=reset_error
+                    autocomplete="new-password"
+                    hint="The user's open sessions end."
+                    required=true
+                />
+                <Field
+                    label="New password again"
+                    name="password_confirm"
+                    form="reset"
+                    kind="password"
+                    error=reset_error
+                    autocomplete="new-password"
+                    required=true
+                />
+                <div class="actions">
+                    <button type="submit">"Set new password"</button>
+                    <Notice show=was_reset text="Password changed." />
+                </div>
+            </ActionForm>
+        </section>
+    }
+}

@@ -1,0 +1,284 @@
+//! Passwords, sessions and the guards every server function starts with.
+
+use super::state::{app_state, AppState};
+use super::store::sessions::SessionRecord;
+use super::store::users::{PasswordHash, UserRecord};
+use super::store::Store;
+use crate::model::user::{Me, Role};
+use crate::model::AppError;
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use async_trait::async_trait;
+use std::sync::OnceLock;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::Session;
+
+const KEY_USER: &str = "user_id";
+const KEY_EPOCH: &str = "auth_epoch";
+const KEY_LOGIN_AT: &str = "login_at";
+
+/// argon2id with the OWASP parameters: 19 MiB, 2 passes, 1 lane.
+fn argon2() -> Argon2<'static> {
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"),
+    )
+}
+
+/// Hashes a password on a blocking thread (about 20–50 ms of CPU).
+pub async fn hash_password(password: String) -> Result<PasswordHash, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| PasswordHash::from_phc(h.to_string()))
+    })
+    .await
+    .map_err(|e| super::internal(&e))?
+    .map_err(|e| super::internal(&e))
+}
+
+/// Checks a password against a hash on a blocking thread. A malformed hash counts as a mismatch
+/// (and is logged).
+pub async fn verify_password(password: String, hash: PasswordHash) -> bool {
+    tokio::task::spawn_blocking(move || match argon2::PasswordHash::new(hash.as_phc()) {
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "stored password hash cannot be parsed");
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A real hash of a random password, verified against when the account does not exist so that
+/// unknown and known accounts take the same time to refuse.
+pub async fn dummy_hash() -> PasswordHash {
+    static DUMMY: OnceLock<PasswordHash> = OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return h.clone();
+    }
+    let random: String = (0..24)
+        .map(|_| char::from(b'a' + rand::random::<u8>() % 26))
+        .collect();
+    let hash = match hash_password(random).await {
+        Ok(h) => h,
+        Err(_) => PasswordHash::from_phc(String::new()),
+    };
+    DUMMY.get_or_init(|| hash).clone()
+}
+
+/// Session records in sled. The session layer keeps them; this only stores bytes with an expiry.
+#[derive(Clone)]
+pub struct SledSessionStore {
+    store: Store,
+}
+
+impl SledSessionStore {
+    pub fn new(store: Store) -> Self {
+        SledSessionStore { store }
+    }
+
+    /// Deletes expired sessions every `period` (runs until the runtime stops).
+    pub fn spawn_cleanup(&self, period: std::time::Duration) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let store = store.clone();
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                match tokio::task::spawn_blocking(move || store.delete_expired_sessions(now)).await
+                {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "session clean-up failed"),
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+impl std::fmt::Debug for SledSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SledSessionStore")
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+impl SledSessionStore {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, super::store::StoreError> + Send + 'static,
+    ) -> session_store::Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(backend)?
+            .map_err(backend)
+    }
+}
+
+fn to_stored(record: &Record) -> session_store::Result<SessionRecord> {
+    let data = serde_json::to_vec(&record.data)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    Ok(SessionRecord {
+        expires_at: record.expiry_date.unix_timestamp(),
+        data,
+    })
+}
+
+#[async_trait]
+impl SessionStore for SledSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        loop {
+            let stored = to_stored(record)?;
+            let id = record.id.to_string();
+            if self
+                .blocking(move |s| s.create_session(&id, &stored))
+                .await?
+            {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let stored = to_stored(record)?;
+        let id = record.id.to_string();
+        self.blocking(move |s| s.save_session(&id, &stored)).await
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let key = id.to_string();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let Some(stored) = self.blocking(move |s| s.load_session(&key, now)).await? else {
+            return Ok(None);
+        };
+        let data = serde_json::from_slice(&stored.data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date =
+            time::OffsetDateTime::from_unix_timestamp(stored.expires_at).map_err(backend)?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let key = id.to_string();
+        self.blocking(move |s| s.delete_session(&key)).await
+    }
+}
+
+/// The session of the current request (the session layer wraps every route).
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(|e| super::internal(&e))
+}
+
+/// Starts a fresh session for `user` (a new session id: no fixation).
+pub async fn start_session(session: &Session, user: &UserRecord) -> Result<(), AppError> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let result = async {
+        session.cycle_id().await?;
+        session.insert(KEY_USER, user.id).await?;
+        session.insert(KEY_EPOCH, user.auth_epoch).await?;
+        session.insert(KEY_LOGIN_AT, now).await?;
+        Ok::<_, tower_sessions::session::Error>(())
+    }
+    .await;
+    result.map_err(|e| super::internal(&e))
+}
+
+/// Ends the session (deletes it from the store and clears the cookie).
+pub async fn end_session(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(|e| super::internal(&e))
+}
+
+/// The signed-in user of `session`, if it is still valid: the user exists, is active, has not
+/// changed password or been deactivated since (auth epoch), and the absolute timeout has not
+/// passed. An invalid session is ended on the spot.
+pub async fn user_of_session(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<UserRecord>, AppError> {
+    let read = async {
+        let user_id: Option<u64> = session.get(KEY_USER).await?;
+        let epoch: Option<u32> = session.get(KEY_EPOCH).await?;
+        let login_at: Option<i64> = session.get(KEY_LOGIN_AT).await?;
+        Ok::<_, tower_sessions::session::Error>((user_id, epoch, login_at))
+    };
+    let (user_id, epoch, login_at) = match read.await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable session ended");
+            end_session(session).await?;
+            return Ok(None);
+        }
+    };
+    let Some(user_id) = user_id else {
+        return Ok(None);
+    };
+    let user = state.read(move |s| s.get_user(user_id)).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let max_age = state.config.session_absolute.as_secs() as i64;
+    let valid = match (&user, epoch, login_at) {
+        (Some(u), Some(e), Some(at)) => u.active && u.auth_epoch == e && now - at < max_age,
+        _ => false,
+    };
+    if !valid {
+        end_session(session).await?;
+        return Ok(None);
+    }
+    Ok(user)
+}
+
+pub fn me(user: &UserRecord) -> Me {
+    Me {
+        id: user.id,
+        login: user.login.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role,
+    }
+}
+
+/// The signed-in user of the current request, if any.
+pub async fn current_user() -> Result<Option<UserRecord>, AppError> {
+    let state = app_state()?;
+    let session = session().await?;
+    user_of_session(&state, &session).await
+}
+
+/// Guard: any signed-in, active user; `Unauthenticated` otherwise.
+pub async fn require_user() -> Result<UserRecord, AppError> {
+    current_user().await?.ok_or(AppError::Unauthenticated)
+}
+
+/// Guard: a signed-in administrator; `Unauthenticated` or `Forbidden` otherwise.
+pub async fn require_admin() -> Result<UserRecord, AppError> {
+    let user = require_user().await?;
+    if user.role != Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(user)
+}
+
+/// The client's address, when the server knows it (absent in in-process tests).
+pub async fn client_ip() -> Option<std::net::IpAddr> {
+    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|c| c.0.ip())
+}

@@ -1,0 +1,237 @@
+//! Runtime configuration: command-line flag > environment variable > `Leptos.toml` > default.
+//!
+//! `Leptos.toml` (in the working directory, or the file given by `--config` / `TESSERA_CONFIG`)
+//! is the server's configuration file; cargo-leptos does not read it (its build settings live in
+//! Cargo.toml). Every key is optional; unknown keys are an error so typos do not go unnoticed.
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
+pub const DEFAULT_IDLE_MINUTES: u64 = 60;
+pub const DEFAULT_ABSOLUTE_HOURS: u64 = 12;
+pub const CONFIG_FILE: &str = "Leptos.toml";
+
+/// Tessera: a self-hosted learning-management server built around groups.
+///
+/// Every setting can come from a flag, an environment variable or the configuration file
+/// (Leptos.toml in the working directory, or --config); a flag beats the variable, the variable
+/// beats the file, and the file beats the built-in default.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, long_about)]
+pub struct Cli {
+    /// Configuration file (default: Leptos.toml in the working directory, if present).
+    #[arg(long, env = "TESSERA_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:3000; file key: addr].
+    #[arg(long, env = "TESSERA_ADDR")]
+    pub addr: Option<SocketAddr>,
+    /// Directory holding the database; created if missing [default: ./tessera-data; file key:
+    /// data_dir].
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Minutes without activity after which a login session ends [default: 60; file key:
+    /// session_idle_minutes].
+    #[arg(long, env = "TESSERA_SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: Option<u64>,
+    /// Hours after logging in after which a session ends however active [default: 12; file key:
+    /// session_absolute_hours].
+    #[arg(long, env = "TESSERA_SESSION_ABSOLUTE_HOURS")]
+    pub session_absolute_hours: Option<u64>,
+    /// Mark session cookies Secure; use when Tessera is reached over HTTPS [default: false; file
+    /// key: secure_cookies].
+    #[arg(long, env = "TESSERA_SECURE_COOKIES", num_args = 0..=1, default_missing_value = "true")]
+    pub secure_cookies: Option<bool>,
+    /// Whether people may create their own learner account until an administrator changes it on
+    /// the Settings page [default: false; file key: self_registration].
+    #[arg(long, env = "TESSERA_SELF_REGISTRATION", num_args = 0..=1, default_missing_value = "true")]
+    pub self_registration: Option<bool>,
+}
+
+/// The keys of the configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub addr: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub session_idle_minutes: Option<u64>,
+    pub session_absolute_hours: Option<u64>,
+    pub secure_cookies: Option<bool>,
+    pub self_registration: Option<bool>,
+}
+
+/// The settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub secure_cookies: bool,
+    /// Self-registration until an administrator sets it in the store.
+    pub self_registration: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::resolve(ServeArgs::default(), FileConfig::default()).expect("defaults are valid")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("the configuration file {path} is not valid: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("{0}")]
+    Value(String),
+}
+
+impl Config {
+    /// Reads the configuration file (the given one must exist; the default one may be absent).
+    pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(CONFIG_FILE), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(FileConfig::default())
+            }
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Merges flags and environment (already merged by clap) over the file over the defaults.
+    pub fn resolve(args: ServeArgs, file: FileConfig) -> Result<Config, ConfigError> {
+        let idle = args
+            .session_idle_minutes
+            .or(file.session_idle_minutes)
+            .unwrap_or(DEFAULT_IDLE_MINUTES);
+        let absolute = args
+            .session_absolute_hours
+            .or(file.session_absolute_hours)
+            .unwrap_or(DEFAULT_ABSOLUTE_HOURS);
+        if idle == 0 || idle > 60 * 24 * 30 {
+            return Err(ConfigError::Value(
+                "session_idle_minutes must be between 1 and 43200".into(),
+            ));
+        }
+        if absolute == 0 || absolute > 24 * 365 {
+            return Err(ConfigError::Value(
+                "session_absolute_hours must be between 1 and 8760".into(),
+            ));
+        }
+        Ok(Config {
+            addr: args
+                .addr
+                .or(file.addr)
+                .unwrap_or_else(|| DEFAULT_ADDR.parse().expect("valid default address")),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            session_idle: Duration::from_secs(idle * 60),
+            session_absolute: Duration::from_secs(absolute * 3600),
+            secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            self_registration: args
+                .self_registration
+                .or(file.self_registration)
+                .unwrap_or(false),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_beats_file_beats_default() {
+        let file: FileConfig = toml::from_str(
+            "addr = \"127.0.0.1:4000\"\ndata_dir = \"/srv/t\"\nself_registration = true\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            addr: Some("127.0.0.1:5000".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::resolve(args, file).unwrap();
+        assert_eq!(c.addr.port(), 5000);
+        assert_eq!(c.data_dir, PathBuf::from("/srv/t"));
+        assert!(c.self_registration);
+        assert_eq!(c.session_idle, Duration::from_secs(3600));
+        let d = Config::default();
+        assert_eq!(d.addr.to_string(), DEFAULT_ADDR);
+        assert!(!d.secure_cookies);
+    }
+
+    #[test]
+    fn env_beats_file() {
+        // clap merges flag and environment; the variable arrives in ServeArgs like a flag.
+        std::env::set_var("TESSERA_SESSION_IDLE_MINUTES", "7");
+        let cli = Cli::try_parse_from(["tessera", "serve"]).unwrap();
+        std::env::remove_var("TESSERA_SESSION_IDLE_MINUTES");
+        let Command::Serve(args) = cli.command;
+        let file: FileConfig = toml::from_str("session_idle_minutes = 30").unwrap();
+        assert_eq!(
+            Config::resolve(args, file).unwrap().session_idle,
+            Duration::from_secs(7 * 60)
+        );
+    }
+
+    #[test]
+    fn bad_files_and_values_are_clear_errors() {
+        assert!(toml::from_str::<FileConfig>("adress = \"x\"")
+            .unwrap_err()
+            .to_string()
+            .contains("adress"));
+        let err = Config::resolve(
+            ServeArgs {
+                session_idle_minutes: Some(0),
+                ..Default::default()
+            },
+            FileConfig::default(),
+        );
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("session_idle_minutes"));
+        let missing = Config::load_file(Some(Path::new("/nonexistent/tessera.toml"))).unwrap_err();
+        assert!(matches!(missing, ConfigError::Read { .. }));
+    }
+
+    #[test]
+    fn the_shipped_example_file_is_valid() {
+        let text = include_str!("../../Leptos.example.toml");
+        let file: FileConfig = toml::from_str(text).unwrap();
+        assert!(Config::resolve(ServeArgs::default(), file).is_ok());
+    }
+}

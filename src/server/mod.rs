@@ -1,0 +1,99 @@
+//! Everything that runs only on the server.
+
+pub mod assets;
+pub mod auth;
+pub mod config;
+pub mod flusher;
+pub mod router;
+pub mod state;
+pub mod store;
+pub mod throttle;
+
+use crate::model::AppError;
+use store::StoreError;
+
+/// Maps a store failure to what the caller may see. Internal failures are logged with a fresh id
+/// and reach the browser only as that id.
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid { field, message } => AppError::Invalid {
+                field: field.to_string(),
+                message,
+            },
+            StoreError::NotFound(what) => AppError::not_found(capitalise(what)),
+            StoreError::AlreadySetUp => AppError::AlreadySetUp,
+            other => internal(&other),
+        }
+    }
+}
+
+/// Logs `err` under a new log id and returns the opaque error for the browser.
+pub fn internal(err: &dyn std::fmt::Display) -> AppError {
+    let log_id = format!("{:08x}", rand::random::<u32>());
+    tracing::error!(log_id, error = %err, "internal error");
+    AppError::Internal { log_id }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// The Leptos settings the server renders with. Fixed here (not read from Cargo.toml at run
+/// time) so the binary runs alone in any directory.
+pub fn leptos_options(addr: std::net::SocketAddr) -> leptos::config::LeptosOptions {
+    leptos::config::LeptosOptions::builder()
+        .output_name("tessera")
+        .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()))
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+/// Serves until Ctrl-C or SIGTERM, then flushes the store.
+pub async fn serve(config: config::Config, store: store::Store) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    let state = state::AppState::new(leptos_options(addr), store.clone(), config.clone());
+    auth::SledSessionStore::new(store.clone()).spawn_cleanup(std::time::Duration::from_secs(3600));
+    let app = router::build(state);
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on http://{addr}");
+    // Streamed pages are written in pieces: without TCP_NODELAY each waits for a delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    store.flush().map_err(std::io::Error::other)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

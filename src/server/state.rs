@@ -1,0 +1,71 @@
+//! The state every handler and server function gets.
+
+use super::config::Config;
+use super::flusher::Flusher;
+use super::store::{Store, StoreError};
+use super::throttle::LoginThrottle;
+use crate::model::AppError;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub flusher: Flusher,
+    pub config: Arc<Config>,
+    pub throttle: Arc<LoginThrottle>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(leptos_options: LeptosOptions, store: Store, config: Config) -> AppState {
+        AppState {
+            leptos_options,
+            flusher: Flusher::spawn(store.db().clone()),
+            store,
+            config: Arc::new(config),
+            throttle: Arc::new(LoginThrottle::new()),
+        }
+    }
+
+    /// Runs a read on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| super::internal(&e))?
+            .map_err(AppError::from)
+    }
+
+    /// Runs a write on a blocking thread and returns once it is on disk (group commit), so a
+    /// success the caller reports survives a crash.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let out = self.read(f).await?;
+        self.flusher
+            .flush()
+            .await
+            .map_err(|e| super::internal(&e))?;
+        Ok(out)
+    }
+}
+
+/// The app state from the server function's context (provided by the router).
+pub fn app_state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| super::internal(&"AppState missing from context"))
+}

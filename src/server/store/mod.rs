@@ -1,0 +1,316 @@
+//! The embedded store: sled behind domain operations.
+//!
+//! Trees (one per record kind, index trees named `from_to`):
+//! - `meta`: `schema_version`, counters (`count/...`) and settings (`setting/...`).
+//! - `users`: user id → [`users::UserRecord`].
+//! - `user_secrets`: user id → password hash (PHC string); kept apart so no user listing ever
+//!   reads a hash.
+//! - `login_user`, `email_user`: folded login / e-mail → user id (uniqueness and lookup).
+//! - `search_user`: search term, `0x00`, user id → nothing (prefix search, see `users.rs`).
+//! - `sessions`: session id → session envelope (see `sessions.rs`).
+//!
+//! Every operation here is synchronous sled work: callers on async threads run it in
+//! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
+
+pub mod codec;
+pub mod sessions;
+pub mod settings;
+pub mod users;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::path::Path;
+
+/// The schema this build writes. Bump it together with a new entry in [`MIGRATIONS`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Start-up migrations: `(from, step)` brings a database at `from` to `from + 1`.
+type Migration = fn(&Store) -> Result<(), StoreError>;
+const MIGRATIONS: &[(u32, Migration)] = &[];
+
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A domain rule refused the operation; `field` names the form field at fault.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("the first administrator already exists")]
+    AlreadySetUp,
+    #[error("corrupt record in {tree} at key {key}: {reason}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("storage error: {0}")]
+    Db(#[from] sled::Error),
+}
+
+impl StoreError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Db(e),
+        }
+    }
+}
+
+/// Inside a transaction closure: abort with a domain error.
+pub(crate) fn abort<T>(e: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// Why a data directory could not be opened. Each has its own exit code in `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the data directory {0} is in use by another running Tessera (its lock is held)")]
+    Locked(String),
+    #[error("the data directory {path} cannot be opened: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error(
+        "the data directory was written by a newer Tessera (schema {found}; this build knows up \
+         to {supported}); upgrade Tessera instead of downgrading"
+    )]
+    NewerSchema { found: u32, supported: u32 },
+    #[error("the data directory could not be upgraded: {0}")]
+    Migration(StoreError),
+}
+
+/// The store: cheap to clone (sled handles are reference-counted).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    users: sled::Tree,
+    user_secrets: sled::Tree,
+    login_user: sled::Tree,
+    email_user: sled::Tree,
+    search_user: sled::Tree,
+    sessions: sled::Tree,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, then brings its schema up to date.
+    pub fn open(dir: &Path) -> Result<Store, OpenError> {
+        let unreadable = |reason: String| OpenError::Unreadable {
+            path: dir.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| unreadable(e.to_string()))?;
+        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                OpenError::Locked(dir.display().to_string())
+            }
+            other => unreadable(other.to_string()),
+        })?;
+        let store = Store::from_db(db).map_err(|e| unreadable(e.to_string()))?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Store, sled::Error> {
+        Ok(Store {
+            meta: db.open_tree("meta")?,
+            users: db.open_tree("users")?,
+            user_secrets: db.open_tree("user_secrets")?,
+            login_user: db.open_tree("login_user")?,
+            email_user: db.open_tree("email_user")?,
+            search_user: db.open_tree("search_user")?,
+            sessions: db.open_tree("sessions")?,
+            db,
+        })
+    }
+
+    /// The sled handle, for the shared flusher.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Writes everything to disk (blocking). Request handlers use the shared flusher instead.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The schema version recorded in the database (`None` for a brand-new one).
+    pub fn schema_version(&self) -> Result<Option<u32>, StoreError> {
+        match self.meta.get(SCHEMA_KEY)? {
+            None => Ok(None),
+            Some(v) => <[u8; 4]>::try_from(v.as_ref())
+                .map(|b| Some(u32::from_be_bytes(b)))
+                .map_err(|_| StoreError::Corrupt {
+                    tree: "meta",
+                    key: "schema_version".into(),
+                    reason: "not 4 bytes".into(),
+                }),
+        }
+    }
+
+    fn set_schema_version(&self, v: u32) -> Result<(), StoreError> {
+        self.meta.insert(SCHEMA_KEY, &v.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn migrate(&self) -> Result<(), OpenError> {
+        let found = self.schema_version().map_err(OpenError::Migration)?;
+        let Some(mut version) = found else {
+            self.set_schema_version(SCHEMA_VERSION)
+                .map_err(OpenError::Migration)?;
+            self.flush().map_err(OpenError::Migration)?;
+            return Ok(());
+        };
+        if version > SCHEMA_VERSION {
+            return Err(OpenError::NewerSchema {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        while version < SCHEMA_VERSION {
+            let step = MIGRATIONS
+                .iter()
+                .find(|(from, _)| *from == version)
+                .ok_or_else(|| {
+                    OpenError::Migration(StoreError::Corrupt {
+                        tree: "meta",
+                        key: "schema_version".into(),
+                        reason: format!("no migration from version {version}"),
+                    })
+                })?;
+            (step.1)(self).map_err(OpenError::Migration)?;
+            version += 1;
+            self.set_schema_version(version)
+                .map_err(OpenError::Migration)?;
+            self.flush().map_err(OpenError::Migration)?;
+            tracing::info!(version, "migrated data directory");
+        }
+        Ok(())
+    }
+}
+
+/// Counters live in `meta` as `count/<name>` → `u64` big-endian, changed in the same transaction
+/// as the records they count.
+pub(crate) fn counter_key(name: &str) -> Vec<u8> {
+    format!("count/{name}").into_bytes()
+}
+
+pub(crate) fn read_counter(bytes: Option<sled::IVec>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+/// Adds `delta` to a counter inside a transaction.
+pub(crate) fn bump_counter(
+    meta: &TransactionalTree,
+    name: &str,
+    delta: i64,
+) -> Result<u64, ConflictableTransactionError<StoreError>> {
+    let key = counter_key(name);
+    let now = read_counter(meta.get(&key)?);
+    let next = now.saturating_add_signed(delta);
+    meta.insert(key, &next.to_be_bytes())?;
+    Ok(next)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A store in a fresh temporary directory (kept alive by the returned guard).
+    pub fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open store");
+        (dir, store)
+    }
+
+    #[test]
+    fn new_database_gets_current_schema() {
+        let (_dir, store) = temp_store();
+        assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.set_self_registration(true).unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.settings().unwrap().self_registration, Some(true));
+        assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.set_schema_version(SCHEMA_VERSION + 5).unwrap();
+            store.flush().unwrap();
+        }
+        match Store::open(dir.path()) {
+            Err(OpenError::NewerSchema { found, supported }) => {
+                assert_eq!((found, supported), (SCHEMA_VERSION + 5, SCHEMA_VERSION));
+            }
+            Err(other) => panic!("expected NewerSchema, got {other}"),
+            Ok(_) => panic!("expected NewerSchema, got an open store"),
+        }
+        // The refusal wrote nothing: the version is still the newer one.
+        let db = sled::open(dir.path()).unwrap();
+        let v = db
+            .open_tree("meta")
+            .unwrap()
+            .get(SCHEMA_KEY)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.as_ref(), &(SCHEMA_VERSION + 5).to_be_bytes());
+    }
+
+    #[test]
+    fn locked_directory_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        match Store::open(dir.path()) {
+            Err(OpenError::Locked(path)) => assert!(path.contains(&*dir.path().to_string_lossy())),
+            Err(other) => panic!("expected Locked, got {other}"),
+            Ok(_) => panic!("a second open of a held data directory must fail"),
+        }
+    }
+
+    #[test]
+    fn unreadable_directory_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        match Store::open(&file) {
+            Err(OpenError::Unreadable { .. }) => {}
+            Err(other) => panic!("expected Unreadable, got {other}"),
+            Ok(_) => panic!("a file is not a data directory"),
+        }
+    }
+}

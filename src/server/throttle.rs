@@ -1,0 +1,154 @@
+//! Throttling of failed logins, per account and per client address.
+//!
+//! governor counts failures with a token bucket per key (a burst, then a steady refill). Once a
+//! key runs dry it is blocked until the bucket has a token again, and every attempt in that time
+//! is refused before any password is checked, so guessing in parallel gains nothing.
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failed attempts allowed in a burst for one account, then one more per `ACCOUNT_REFILL`.
+pub const ACCOUNT_BURST: u32 = 5;
+pub const ACCOUNT_REFILL: Duration = Duration::from_secs(60);
+/// The same for one client address (which may hide many honest users behind a NAT).
+pub const IP_BURST: u32 = 20;
+pub const IP_REFILL: Duration = Duration::from_secs(6);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Account(String),
+    Ip(IpAddr),
+}
+
+pub struct LoginThrottle {
+    accounts: DefaultKeyedRateLimiter<String>,
+    ips: DefaultKeyedRateLimiter<IpAddr>,
+    blocked: Mutex<HashMap<Key, Instant>>,
+    clock: DefaultClock,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn quota(burst: u32, refill: Duration) -> Quota {
+    Quota::with_period(refill)
+        .expect("non-zero period")
+        .allow_burst(NonZeroU32::new(burst).expect("non-zero burst"))
+}
+
+impl LoginThrottle {
+    pub fn new() -> Self {
+        LoginThrottle {
+            accounts: RateLimiter::keyed(quota(ACCOUNT_BURST, ACCOUNT_REFILL)),
+            ips: RateLimiter::keyed(quota(IP_BURST, IP_REFILL)),
+            blocked: Mutex::new(HashMap::new()),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Before checking a password: `Err(wait)` while the account or the address is blocked.
+    /// `account` is the folded login name or e-mail as typed (existing or not: no enumeration).
+    pub fn check(&self, account: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        let mut wait = Duration::ZERO;
+        for key in keys(account, ip) {
+            match blocked.get(&key) {
+                Some(until) if *until > now => wait = wait.max(*until - now),
+                Some(_) => {
+                    blocked.remove(&key);
+                }
+                None => {}
+            }
+        }
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(round_up(wait))
+        }
+    }
+
+    /// After a failed attempt: counts it, and `Err(wait)` if this failure used up the allowance.
+    pub fn record_failure(&self, account: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let mut wait = Duration::ZERO;
+        let mut newly_blocked = Vec::new();
+        if let Err(not_until) = self.accounts.check_key(&account.to_string()) {
+            let w = not_until.wait_time_from(self.clock.now());
+            newly_blocked.push((Key::Account(account.to_string()), w));
+        }
+        if let Some(ip) = ip {
+            if let Err(not_until) = self.ips.check_key(&ip) {
+                let w = not_until.wait_time_from(self.clock.now());
+                newly_blocked.push((Key::Ip(ip), w));
+            }
+        }
+        if newly_blocked.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        if blocked.len() > 100_000 {
+            blocked.retain(|_, until| *until > now);
+            self.accounts.retain_recent();
+            self.ips.retain_recent();
+        }
+        for (key, w) in newly_blocked {
+            blocked.insert(key, now + w);
+            wait = wait.max(w);
+        }
+        Err(round_up(wait))
+    }
+}
+
+fn keys(account: &str, ip: Option<IpAddr>) -> Vec<Key> {
+    let mut k = vec![Key::Account(account.to_string())];
+    k.extend(ip.map(Key::Ip));
+    k
+}
+
+fn round_up(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_is_blocked_after_its_burst_and_others_are_not() {
+        let t = LoginThrottle::new();
+        for _ in 0..ACCOUNT_BURST {
+            assert!(t.check("ada", None).is_ok());
+            assert!(t.record_failure("ada", None).is_ok());
+        }
+        let wait = t.record_failure("ada", None).unwrap_err();
+        assert!(
+            wait >= Duration::from_secs(1) && wait <= ACCOUNT_REFILL,
+            "{wait:?}"
+        );
+        assert!(t.check("ada", None).is_err());
+        assert!(t.check("bob", None).is_ok());
+    }
+
+    #[test]
+    fn an_address_is_blocked_across_accounts() {
+        let t = LoginThrottle::new();
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        for i in 0..IP_BURST {
+            assert!(t.record_failure(&format!("user{i}"), Some(ip)).is_ok());
+        }
+        assert!(t.record_failure("another", Some(ip)).is_err());
+        assert!(t.check("fresh-account", Some(ip)).is_err());
+        assert!(t
+            .check("fresh-account", Some("10.9.9.9".parse().unwrap()))
+            .is_ok());
+    }
+}
