@@ -1,0 +1,136 @@
+//! Shared harness for the router tests: a real sled store in a temp dir, the real axum router,
+//! requests sent with `tower::ServiceExt::oneshot`.
+
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{header, Request, Response, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use tessera::server::config::Config;
+use tessera::server::state::AppState;
+use tessera::server::{router, store::Store};
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub app: Router,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const LEARNER_PASSWORD: &str = "learner-password-1";
+
+impl TestApp {
+    pub fn new() -> TestApp {
+        Self::with_config(Config::default())
+    }
+
+    pub fn with_config(config: Config) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let options = tessera::server::leptos_options(config.addr);
+        let state = AppState::new(options, store, config);
+        TestApp {
+            app: router::build(state.clone()),
+            state,
+            _dir: dir,
+        }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Response<Body> {
+        self.app.clone().oneshot(req).await.expect("router answers")
+    }
+
+    /// POSTs a form to a server function the way the app's own client does.
+    pub async fn call(&self, path: &str, form: &str, cookie: Option<&str>) -> Response<Body> {
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(form.to_string())).unwrap())
+            .await
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Response<Body> {
+        let mut req = Request::get(path).header(header::ACCEPT, "text/html");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    /// Sets up the first administrator; returns their session cookie.
+    pub async fn setup_admin(&self) -> String {
+        let res = self
+            .call(
+                "/api/setup",
+                &format!("login=admin&email=admin%40example.org&display_name=Ada+Admin&password={ADMIN_PASSWORD}&password_confirm={ADMIN_PASSWORD}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "setup: {}",
+            body_text(res).await
+        );
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Logs in; panics unless it succeeds. Returns the `name=value` session cookie.
+    pub async fn login(&self, who: &str, password: &str) -> String {
+        let res = self
+            .call(
+                "/api/login",
+                &format!("identifier={who}&password={password}"),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "login of {who}");
+        session_cookie(&res).expect("login sets the session cookie")
+    }
+
+    /// Creates a learner as `admin_cookie`; returns their id.
+    pub async fn create_learner(&self, admin_cookie: &str, login: &str) -> u64 {
+        let res = self
+            .call(
+                "/api/create_user",
+                &format!("login={login}&email={login}%40example.org&display_name=Learner+{login}&role=learner&password={LEARNER_PASSWORD}&password_confirm={LEARNER_PASSWORD}"),
+                Some(admin_cookie),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+        v["id"].as_u64().expect("user id")
+    }
+
+    /// The login name of whoever `cookie` belongs to, per the server.
+    pub async fn whoami(&self, cookie: &str) -> Option<String> {
+        let res = self.call("/api/current_user", "", Some(cookie)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+        v["login"].as_str().map(str::to_string)
+    }
+}
+
+/// `tessera_session=...` from a response's Set-Cookie, if any.
+pub fn session_cookie(res: &Response<Body>) -> Option<String> {
+    set_cookie(res).map(|c| c.split(';').next().unwrap_or("").trim().to_string())
+}
+
+pub fn set_cookie(res: &Response<Body>) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(router::SESSION_COOKIE))
+        .map(str::to_string)
+}
+
+pub async fn body_text(res: Response<Body>) -> String {
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
