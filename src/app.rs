@@ -70,6 +70,13 @@ fn provide_auth() -> AuthCtx {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_auth();
+    // Effects run only in the browser: this marks the page as hydrated, which the browser tests
+    // wait for (a page whose wasm fails to load never gets it).
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Stylesheet id="leptos" href="/pkg/tessera.css" />
         <Title text="Tessera" />

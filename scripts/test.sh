@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs every test: formatting and lints for both builds, unit and
+# router tests, then the end-to-end tests in Chromium (JavaScript on and off) against the release
+# binary copied alone into an empty directory.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/setup.sh" browser
+cd "$ROOT"
+
+say "formatting"
+cargo fmt --check
+
+say "clippy (server and browser builds)"
+cargo clippy --features ssr --all-targets -- -D warnings
+cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+say "unit and router tests"
+cargo test --features ssr
+
+say "release build (single binary)"
+cargo leptos build --release --precompress --bin-features embed
+
+E2E_DIR="$(mktemp -d)"
+trap 'rm -rf "$E2E_DIR"' EXIT
+cp target/release/tessera "$E2E_DIR/tessera"
+WASM="$(ls target/site/pkg/*.wasm)"
+say "release wasm: $(stat -c %s "$WASM") bytes raw, $(gzip -9 -c "$WASM" | wc -c) gzipped"
+
+say "end-to-end tests (Chromium, JavaScript on and off) against the copied binary"
+cd "$ROOT/end2end"
+TESSERA_BIN="$E2E_DIR/tessera" TESSERA_E2E_DIR="$E2E_DIR" npx playwright test

@@ -1,0 +1,257 @@
+//! The real `tessera` binary: exit codes for bad data directories and configuration, and
+//! durability of an acknowledged write across `kill -9`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+
+/// A server process that is killed when the test ends, however it ends.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `tessera serve` on a free loopback port and waits until it accepts connections.
+fn start(data_dir: &Path) -> Server {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(BIN)
+        .args(["serve", "--addr", &addr, "--data-dir"])
+        .arg(data_dir)
+        .current_dir(data_dir.parent().unwrap())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tessera");
+    let server = Server { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(&server.addr).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+/// Runs the binary to completion; returns its exit code and standard error.
+fn run(args: &[&str], cwd: &Path) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run tessera");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A minimal HTTP/1.1 form POST; returns the status and the `tessera_session` cookie if set.
+fn post(addr: &str, path: &str, form: &str, cookie: Option<&str>) -> (u16, Option<String>, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n{cookie}\
+         Connection: close\r\n\r\n{form}",
+        form.len()
+    )
+    .unwrap();
+    let mut reader = BufReader::new(s);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut session = None;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = line
+            .strip_prefix("set-cookie: ")
+            .or_else(|| line.strip_prefix("Set-Cookie: "))
+        {
+            if v.starts_with("tessera_session=") {
+                session = v.split(';').next().map(str::to_string);
+            }
+        }
+    }
+    let mut body = String::new();
+    let _ = reader.read_to_string(&mut body);
+    (status, session, body)
+}
+
+#[test]
+fn help_explains_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--addr",
+        "--data-dir",
+        "TESSERA_ADDR",
+        "TESSERA_DATA_DIR",
+        "--secure-cookies",
+        "--session-idle-minutes",
+    ] {
+        assert!(text.contains(flag), "help mentions {flag}");
+    }
+}
+
+#[test]
+fn a_data_directory_in_use_is_refused_with_code_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _first = start(&data);
+    let (code, err) = run(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("in use by another running Tessera"), "{err}");
+}
+
+#[test]
+fn an_unreadable_data_directory_gives_code_5() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let (code, err) = run(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            file.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("cannot be opened"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "not a directory",
+        "left alone"
+    );
+}
+
+#[test]
+fn a_newer_schema_gives_code_6_and_is_not_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let db = sled::open(&data).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema_version", &999u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let (code, err) = run(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("newer Tessera"), "{err}");
+    let db = sled::open(&data).unwrap();
+    let v = db
+        .open_tree("meta")
+        .unwrap()
+        .get("schema_version")
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.as_ref(), &999u32.to_be_bytes());
+}
+
+#[test]
+fn a_bad_configuration_file_gives_code_3() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Leptos.toml"), "adress = \"127.0.0.1:1\"\n").unwrap();
+    let (code, err) = run(&["serve"], dir.path());
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("adress"), "{err}");
+}
+
+#[test]
+fn an_acknowledged_write_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = start(&data);
+    let (status, _, body) = post(
+        &server.addr,
+        "/api/setup",
+        "login=admin&email=a%40example.org&display_name=A&password=password-123&password_confirm=password-123",
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, admin, _) = post(
+        &server.addr,
+        "/api/login",
+        "identifier=admin&password=password-123",
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, _, body) = post(
+        &server.addr,
+        "/api/create_user",
+        "login=lee&email=lee%40example.org&display_name=Lee&role=learner&password=password-456&password_confirm=password-456",
+        admin.as_deref(),
+    );
+    assert_eq!(status, 200, "{body}");
+    // SIGKILL right after the acknowledgement: no graceful shutdown, no final flush.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    let server = start(&data);
+    let (status, _, body) = post(
+        &server.addr,
+        "/api/login",
+        "identifier=lee&password=password-456",
+        None,
+    );
+    assert_eq!(
+        status, 200,
+        "the learner created before kill -9 can log in: {body}"
+    );
+}
