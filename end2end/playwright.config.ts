@@ -17,6 +17,7 @@ const server = (port: number, name: string) => ({
   cwd: dir,
   reuseExistingServer: false,
   timeout: 30_000,
+  env: { RUST_LOG: process.env.RUST_LOG ?? 'warn' },
   stdout: 'pipe' as const,
   stderr: 'pipe' as const,
 });

@@ -69,7 +69,6 @@ fn provide_auth() -> AuthCtx {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_auth();
     // Effects run only in the browser: this marks the page as hydrated, which the browser tests
     // wait for (a page whose wasm fails to load never gets it).
     Effect::new(|_| {
@@ -81,6 +80,21 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/tessera.css" />
         <Title text="Tessera" />
         <Router>
+            <AppRoutes />
+        </Router>
+    }
+}
+
+/// The route table. Lives inside `<Router>` so that the actions created here see the error a
+/// form post without JavaScript brought back in the URL.
+#[component]
+fn AppRoutes() -> impl IntoView {
+    // <Routes> provides this only to the route views; the auth actions are created above them.
+    leptos_router::hooks::use_url()
+        .read_untracked()
+        .provide_server_action_error();
+    provide_auth();
+    view! {
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async />
                 <Route path=path!("/setup") view=pages::setup::SetupPage ssr=SsrMode::Async />
@@ -90,6 +104,5 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/users/:id") view=pages::user_detail::UserDetailPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
             </Routes>
-        </Router>
     }
 }

@@ -397,3 +397,31 @@ async fn every_server_function_is_guarded() {
     let settings = t.state.store.settings().unwrap();
     assert_eq!(settings.self_registration, None, "settings untouched");
 }
+
+/// Without JavaScript a failed form post is redirected back with the error in the URL; the page
+/// must show it next to its field.
+#[tokio::test]
+async fn form_errors_survive_the_no_javascript_round_trip() {
+    let t = TestApp::new();
+    let req = Request::post("/api/setup")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, "http://localhost/setup")
+        .body(Body::from("login=admin&email=a%40example.org&display_name=A&password=password1&password_confirm=password2"))
+        .unwrap();
+    let res = t.send(req).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(location.contains("__err="), "{location}");
+    let path = location.trim_start_matches("http://localhost");
+    let html = body_text(t.get(path, None).await).await;
+    assert!(
+        html.contains("The two passwords are not the same."),
+        "error shown on the page"
+    );
+    assert!(html.contains(r#"aria-invalid="true""#));
+    assert_eq!(t.state.store.user_count().unwrap(), 0);
+}
