@@ -425,3 +425,43 @@ async fn form_errors_survive_the_no_javascript_round_trip() {
     assert!(html.contains(r#"aria-invalid="true""#));
     assert_eq!(t.state.store.user_count().unwrap(), 0);
 }
+
+/// Sessions end after the idle timeout (the stored expiry) and after the absolute timeout since
+/// login, whichever comes first.
+#[tokio::test]
+async fn sessions_end_after_idle_and_absolute_timeouts() {
+    let t = TestApp::new();
+    let cookie = t.setup_admin().await;
+    let id = cookie.split_once('=').unwrap().1.to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let idle = t.state.config.session_idle.as_secs() as i64;
+    let stored = t
+        .state
+        .store
+        .load_session(&id, now)
+        .unwrap()
+        .expect("session stored in sled");
+    assert!(
+        stored.expires_at > now && stored.expires_at <= now + idle + 5,
+        "idle expiry set"
+    );
+
+    // Absolute: logged in longer ago than the limit, though active just now.
+    let mut data: serde_json::Value = serde_json::from_slice(&stored.data).unwrap();
+    let max = t.state.config.session_absolute.as_secs() as i64;
+    data["login_at"] = serde_json::json!(now - max - 1);
+    let aged = tessera::server::store::sessions::SessionRecord {
+        expires_at: stored.expires_at,
+        data: serde_json::to_vec(&data).unwrap(),
+    };
+    t.state.store.save_session(&id, &aged).unwrap();
+    assert_eq!(t.whoami(&cookie).await, None);
+
+    // Idle: a fresh login whose stored expiry has passed.
+    let cookie = t.login("admin", ADMIN_PASSWORD).await;
+    let id = cookie.split_once('=').unwrap().1.to_string();
+    let mut stored = t.state.store.load_session(&id, now).unwrap().unwrap();
+    stored.expires_at = now - 1;
+    t.state.store.save_session(&id, &stored).unwrap();
+    assert_eq!(t.whoami(&cookie).await, None);
+}

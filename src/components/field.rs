@@ -49,7 +49,6 @@ pub fn Field(
     view! {
         <div class="field" class:invalid=move || message().is_some()>
             <label for=id.clone()>{label}</label>
-            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
             <input
                 id=id
                 type=kind
@@ -60,6 +59,7 @@ pub fn Field(
                 aria-invalid=move || message().map(|_| "true")
                 aria-describedby=described
             />
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
             {move || message().map(|m| view! { <p class="field-error" id=err_id.clone()>{m}</p> })}
         </div>
     }

@@ -23,9 +23,11 @@ pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl I
         let children = children.clone();
         Suspend::new(async move {
             match auth.me.await {
-                Ok(Some(me)) if access == Access::Admin && !me.is_admin() => {
-                    view! { <AccessDenied /> }.into_any()
+                Ok(Some(me)) if access == Access::Admin && !me.is_admin() => view! {
+                    <TopBar me />
+                    <AccessDenied />
                 }
+                .into_any(),
                 Ok(Some(me)) => view! {
                     <TopBar me />
                     <main id="main" class="content">

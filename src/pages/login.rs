@@ -12,7 +12,7 @@ pub fn LoginPage() -> impl IntoView {
     let open = Resource::new(|| (), |_| signup_open());
     view! {
         <Card title="Log in">
-            <ActionForm action=auth.login attr:class="form">
+            <ActionForm action=auth.login attr:class="form" attr:novalidate=true>
                 <FormError error />
                 <Field
                     label="Login name or e-mail"

@@ -27,7 +27,7 @@ fn SettingsForm() -> impl IntoView {
                     settings.await,
                     |s| {
                         view! {
-                            <ActionForm action=save attr:class="form">
+                            <ActionForm action=save attr:class="form" attr:novalidate=true>
                                 <FormError error />
                                 <fieldset>
                                     <legend>"Accounts"</legend>

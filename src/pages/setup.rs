@@ -13,7 +13,7 @@ pub fn SetupPage() -> impl IntoView {
             <p>
                 "Create the first administrator account. You will use it to add users, groups and courses."
             </p>
-            <ActionForm action=auth.setup attr:class="form">
+            <ActionForm action=auth.setup attr:class="form" attr:novalidate=true>
                 <FormError error />
                 <Field label="Login name" name="login" form="setup" error autocomplete="username" required=true />
                 <Field label="E-mail" name="email" form="setup" kind="email" error autocomplete="email" required=true />

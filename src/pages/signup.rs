@@ -24,7 +24,7 @@ pub fn SignupPage() -> impl IntoView {
                             .into_any();
                     }
                     view! {
-                        <ActionForm action=auth.signup attr:class="form">
+                        <ActionForm action=auth.signup attr:class="form" attr:novalidate=true>
                             <FormError error />
                             <Field label="Login name" name="login" form="signup" error autocomplete="username" required=true />
                             <Field label="E-mail" name="email" form="signup" kind="email" error autocomplete="email" required=true />

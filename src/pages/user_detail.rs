@@ -71,7 +71,7 @@ fn UserForms(
         </div>
         <section class="panel" aria-labelledby="edit-title">
             <h2 id="edit-title">"Details"</h2>
-            <ActionForm action=update attr:class="form grid">
+            <ActionForm action=update attr:class="form grid" attr:novalidate=true>
                 <FormError error=update_error />
                 <input type="hidden" name="id" value=id />
                 <Field label="Login name" name="login" form="edit" error=update_error value=user.login.clone() required=true />
@@ -88,7 +88,7 @@ fn UserForms(
         </section>
         <section class="panel" aria-labelledby="access-title">
             <h2 id="access-title">"Access"</h2>
-            <ActionForm action=activate attr:class="form">
+            <ActionForm action=activate attr:class="form" attr:novalidate=true>
                 <input type="hidden" name="id" value=id />
                 <input type="hidden" name="active" value=if user.active { "false" } else { "true" } />
                 {move || {
@@ -121,7 +121,7 @@ fn UserForms(
         </section>
         <section class="panel" aria-labelledby="reset-title">
             <h2 id="reset-title">"Reset password"</h2>
-            <ActionForm action=reset attr:class="form grid">
+            <ActionForm action=reset attr:class="form grid" attr:novalidate=true>
                 <FormError error=reset_error />
                 <input type="hidden" name="id" value=id />
                 <Field

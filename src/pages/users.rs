@@ -115,7 +115,7 @@ fn AddUser(create: ServerAction<CreateUser>) -> impl IntoView {
     view! {
         <section id="add-user" class="panel" aria-labelledby="add-user-title">
             <h2 id="add-user-title">"Add a user"</h2>
-            <ActionForm action=create attr:class="form grid">
+            <ActionForm action=create attr:class="form grid" attr:novalidate=true>
                 <FormError error />
                 <Field label="Login name" name="login" form="new-user" error autocomplete="off" required=true />
                 <Field label="E-mail" name="email" form="new-user" kind="email" error autocomplete="off" required=true />
