@@ -2,9 +2,7 @@
 
 use crate::model::user::Me;
 #[cfg(feature = "ssr")]
-use crate::model::user::{
-    validate_display_name, validate_email, validate_login, validate_new_password, Role,
-};
+use crate::model::user::Role;
 use crate::model::AppError;
 use leptos::prelude::*;
 
@@ -38,30 +36,14 @@ pub async fn setup(
     password: String,
     password_confirm: String,
 ) -> Result<(), AppError> {
-    use crate::server::{auth, store};
     // Guard: open only while the store has no users (checked again inside the transaction).
     let state = crate::server::state::app_state()?;
     if state.read(|s| s.user_count()).await? > 0 {
         return Err(AppError::AlreadySetUp);
     }
-    let fields = store::users::UserFields {
-        login: validate_login(&login)?,
-        email: validate_email(&email)?,
-        display_name: validate_display_name(&display_name)?,
-        role: Role::Admin,
-    };
-    validate_new_password(&password, &password_confirm, "password")?;
-    let hash = auth::hash_password(password).await?;
-    let created = state
-        .write(move |s| s.create_user(&fields, &hash, true, store::now_ms()))
-        .await?;
-    let user = state
-        .read(move |s| s.get_user(created.id))
-        .await?
-        .ok_or(AppError::AlreadySetUp)?;
-    auth::start_session(&auth::session().await?, &user).await?;
+    let fields = super::user_fields(&login, &email, &display_name, Role::Admin)?;
+    let user = create_and_sign_in(fields, password, &password_confirm, true).await?;
     tracing::info!(user_id = user.id, "first administrator created");
-    leptos_axum::redirect("/");
     Ok(())
 }
 
@@ -136,29 +118,35 @@ pub async fn signup(
     password: String,
     password_confirm: String,
 ) -> Result<(), AppError> {
-    use crate::server::{auth, store};
     // Guard: only while self-registration is on.
     if !signup_open().await? {
         return Err(AppError::RegistrationClosed);
     }
+    let fields = super::user_fields(&login, &email, &display_name, Role::Learner)?;
+    let user = create_and_sign_in(fields, password, &password_confirm, false).await?;
+    tracing::info!(user_id = user.id, "self-registered");
+    Ok(())
+}
+
+/// Creates a user from validated fields and a new password, and signs the caller in as them.
+#[cfg(feature = "ssr")]
+async fn create_and_sign_in(
+    fields: crate::server::store::users::UserFields,
+    password: String,
+    password_confirm: &str,
+    first_admin: bool,
+) -> Result<crate::server::store::users::UserRecord, AppError> {
+    use crate::server::{auth, store};
     let state = crate::server::state::app_state()?;
-    let fields = store::users::UserFields {
-        login: validate_login(&login)?,
-        email: validate_email(&email)?,
-        display_name: validate_display_name(&display_name)?,
-        role: Role::Learner,
-    };
-    validate_new_password(&password, &password_confirm, "password")?;
-    let hash = auth::hash_password(password).await?;
+    let hash = super::new_password_hash(password, password_confirm).await?;
     let created = state
-        .write(move |s| s.create_user(&fields, &hash, false, store::now_ms()))
+        .write(move |s| s.create_user(&fields, &hash, first_admin, store::now_ms()))
         .await?;
     let user = state
         .read(move |s| s.get_user(created.id))
         .await?
         .ok_or_else(|| AppError::not_found("User"))?;
     auth::start_session(&auth::session().await?, &user).await?;
-    tracing::info!(user_id = user.id, "self-registered");
     leptos_axum::redirect("/");
-    Ok(())
+    Ok(user)
 }

@@ -4,3 +4,30 @@
 pub mod auth;
 pub mod settings;
 pub mod users;
+
+/// Validates the fields every account form has, with the role given.
+#[cfg(feature = "ssr")]
+fn user_fields(
+    login: &str,
+    email: &str,
+    display_name: &str,
+    role: crate::model::user::Role,
+) -> Result<crate::server::store::users::UserFields, crate::model::AppError> {
+    use crate::model::user::{validate_display_name, validate_email, validate_login};
+    Ok(crate::server::store::users::UserFields {
+        login: validate_login(login)?,
+        email: validate_email(email)?,
+        display_name: validate_display_name(display_name)?,
+        role,
+    })
+}
+
+/// Checks a new password typed twice and hashes it (on a blocking thread).
+#[cfg(feature = "ssr")]
+async fn new_password_hash(
+    password: String,
+    confirm: &str,
+) -> Result<crate::server::store::users::PasswordHash, crate::model::AppError> {
+    crate::model::user::validate_new_password(&password, confirm, "password")?;
+    crate::server::auth::hash_password(password).await
+}

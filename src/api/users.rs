@@ -1,28 +1,10 @@
 //! Administering users. Every function here is for administrators only.
 
 #[cfg(feature = "ssr")]
-use crate::model::user::{
-    parse_role, validate_display_name, validate_email, validate_login, validate_new_password,
-    PER_PAGE,
-};
+use crate::model::user::{parse_role, PER_PAGE};
 use crate::model::user::{UserPage, UserView};
 use crate::model::AppError;
 use leptos::prelude::*;
-
-#[cfg(feature = "ssr")]
-fn fields(
-    login: &str,
-    email: &str,
-    display_name: &str,
-    role: &str,
-) -> Result<crate::server::store::users::UserFields, AppError> {
-    Ok(crate::server::store::users::UserFields {
-        login: validate_login(login)?,
-        email: validate_email(email)?,
-        display_name: validate_display_name(display_name)?,
-        role: parse_role(role)?,
-    })
-}
 
 /// One page (from 1) of users, optionally filtered by a search on login, e-mail or name.
 #[server(endpoint = "list_users")]
@@ -59,9 +41,8 @@ pub async fn create_user(
 ) -> Result<UserView, AppError> {
     let admin = crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    let fields = fields(&login, &email, &display_name, &role)?;
-    validate_new_password(&password, &password_confirm, "password")?;
-    let hash = crate::server::auth::hash_password(password).await?;
+    let fields = super::user_fields(&login, &email, &display_name, parse_role(&role)?)?;
+    let hash = super::new_password_hash(password, &password_confirm).await?;
     let now = crate::server::store::now_ms();
     let user = state
         .write(move |s| s.create_user(&fields, &hash, false, now))
@@ -83,7 +64,7 @@ pub async fn update_user(
 ) -> Result<UserView, AppError> {
     let admin = crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    let fields = fields(&login, &email, &display_name, &role)?;
+    let fields = super::user_fields(&login, &email, &display_name, parse_role(&role)?)?;
     let user = state.write(move |s| s.update_user(id, &fields)).await?;
     tracing::info!(by = admin.id, user_id = id, "user changed");
     Ok(user)
@@ -120,11 +101,10 @@ pub async fn reset_password(
 ) -> Result<(), AppError> {
     let admin = crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    validate_new_password(&password, &password_confirm, "password")?;
     if state.read(move |s| s.get_user(id)).await?.is_none() {
         return Err(AppError::not_found("User"));
     }
-    let hash = crate::server::auth::hash_password(password).await?;
+    let hash = super::new_password_hash(password, &password_confirm).await?;
     state.write(move |s| s.set_password(id, &hash)).await?;
     tracing::info!(by = admin.id, user_id = id, "password reset");
     Ok(())

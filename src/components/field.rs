@@ -92,3 +92,33 @@ pub fn Notice(#[prop(into)] show: Signal<bool>, text: &'static str) -> impl Into
         })
     }
 }
+
+/// The fields of a new account as its owner fills them in (set-up and sign-up): login name,
+/// e-mail, display name and the password twice.
+#[component]
+pub fn OwnAccountFields(form: &'static str, error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <Field label="Login name" name="login" form error autocomplete="username" required=true />
+        <Field label="E-mail" name="email" form kind="email" error autocomplete="email" required=true />
+        <Field label="Display name" name="display_name" form error autocomplete="name" required=true />
+        <Field
+            label="Password"
+            name="password"
+            form
+            kind="password"
+            error
+            autocomplete="new-password"
+            hint="8 to 128 characters."
+            required=true
+        />
+        <Field
+            label="Password again"
+            name="password_confirm"
+            form
+            kind="password"
+            error
+            autocomplete="new-password"
+            required=true
+        />
+    }
+}

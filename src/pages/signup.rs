@@ -1,6 +1,6 @@
 use crate::api::auth::signup_open;
 use crate::app::AuthCtx;
-use crate::components::field::{action_error, Field, FormError};
+use crate::components::field::{action_error, FormError, OwnAccountFields};
 use crate::components::layout::Card;
 use leptos::prelude::*;
 
@@ -26,28 +26,7 @@ pub fn SignupPage() -> impl IntoView {
                     view! {
                         <ActionForm action=auth.signup attr:class="form" attr:novalidate=true>
                             <FormError error />
-                            <Field label="Login name" name="login" form="signup" error autocomplete="username" required=true />
-                            <Field label="E-mail" name="email" form="signup" kind="email" error autocomplete="email" required=true />
-                            <Field label="Display name" name="display_name" form="signup" error autocomplete="name" required=true />
-                            <Field
-                                label="Password"
-                                name="password"
-                                form="signup"
-                                kind="password"
-                                error
-                                autocomplete="new-password"
-                                hint="8 to 128 characters."
-                                required=true
-                            />
-                            <Field
-                                label="Password again"
-                                name="password_confirm"
-                                form="signup"
-                                kind="password"
-                                error
-                                autocomplete="new-password"
-                                required=true
-                            />
+                            <OwnAccountFields form="signup" error />
                             <button type="submit" class="primary">
                                 "Create my account"
                             </button>
