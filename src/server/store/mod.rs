@@ -13,6 +13,7 @@
 //! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
 
 pub mod codec;
+pub mod search;
 pub mod sessions;
 pub mod settings;
 pub mod users;

@@ -1,15 +1,11 @@
 //! Users: records, uniqueness indexes, prefix search, password hashes and the admin counter.
 
 use super::codec::{self, fold, id_key, read_id, Record};
-use super::{abort, bump_counter, counter_key, read_counter, Store, StoreError};
+use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::user::{Role, UserPage, UserView};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
-use std::collections::HashSet;
-
-/// Searches count matches up to this many, then report "more than".
-pub const TOTAL_CAP: u64 = 10_000;
 
 const COUNT_USERS: &str = "users";
 const COUNT_ACTIVE_ADMINS: &str = "active_admins";
@@ -80,24 +76,10 @@ pub struct UserFields {
     pub role: Role,
 }
 
-/// `search_user` key: folded term, `0x00`, user id (8 bytes big-endian). Terms are the folded
-/// login, e-mail, display name and each word of the display name, so a prefix scan finds users
-/// whose login, e-mail or any name word starts with the query.
-fn search_key(term: &str, id: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(term.len() + 9);
-    k.extend_from_slice(term.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&id_key(id));
-    k
-}
-
+/// The terms a user is found by (`search_user`, see `search.rs`): login, e-mail, display name
+/// and each word of the display name.
 fn search_terms(u: &UserRecord) -> Vec<String> {
-    let mut terms = vec![fold(&u.login), fold(&u.email), fold(&u.display_name)];
-    terms.extend(fold(&u.display_name).split_whitespace().map(str::to_string));
-    terms.sort();
-    terms.dedup();
-    terms.retain(|t| !t.is_empty());
-    terms
+    search::terms(&[&u.login, &u.email, &u.display_name])
 }
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -185,7 +167,7 @@ impl Store {
                 users.insert(&id_key(id), bytes.as_slice())?;
                 secrets.insert(&id_key(id), hash.as_phc().as_bytes())?;
                 for t in &terms {
-                    search.insert(search_key(t, id), &[])?;
+                    search.insert(search::key(t, id), &[])?;
                 }
                 bump_counter(meta, COUNT_USERS, 1)?;
                 if user.is_active_admin() {
@@ -268,10 +250,10 @@ impl Store {
                 }
                 tx_admin_change(meta, &old, &new, "role")?;
                 for t in search_terms(&old) {
-                    search.remove(search_key(&t, id))?;
+                    search.remove(search::key(&t, id))?;
                 }
                 for t in search_terms(&new) {
-                    search.insert(search_key(&t, id), &[])?;
+                    search.insert(search::key(&t, id), &[])?;
                 }
                 users.insert(&id_key(id), codec::encode(&new).or_else(abort)?)?;
                 Ok(new)
@@ -326,33 +308,22 @@ impl Store {
         let page = page.max(1);
         let per_page = per_page.clamp(1, 100);
         let skip = (page as usize - 1) * per_page as usize;
-        let query = fold(query);
-        let mut rows = Vec::new();
-        let (total, total_is_capped) = if query.is_empty() {
-            for item in self.login_user.iter().skip(skip).take(per_page as usize) {
-                let (k, v) = item?;
-                rows.push(self.user_at(read_id("login_user", &k, &v)?)?);
-            }
-            (self.user_count()?, false)
+        let (ids, total, total_is_capped) = if fold(query).is_empty() {
+            let ids = search::by_name(&self.login_user, "login_user", skip, per_page as usize)?;
+            (ids, self.user_count()?, false)
         } else {
-            let mut seen = HashSet::new();
-            let mut count = 0u64;
-            for item in self.search_user.scan_prefix(query.as_bytes()) {
-                let (k, _) = item?;
-                let id = read_id("search_user", &k, &k[k.len().saturating_sub(8)..])?;
-                if !seen.insert(id) {
-                    continue;
-                }
-                if count as usize >= skip && rows.len() < per_page as usize {
-                    rows.push(self.user_at(id)?);
-                }
-                count += 1;
-                if count >= TOTAL_CAP {
-                    break;
-                }
-            }
-            (count, count >= TOTAL_CAP)
+            search::page(
+                &self.search_user,
+                "search_user",
+                query,
+                skip,
+                per_page as usize,
+            )?
         };
+        let rows = ids
+            .into_iter()
+            .map(|id| self.user_at(id))
+            .collect::<Result<_, _>>()?;
         Ok(UserPage {
             rows,
             total,
@@ -410,6 +381,7 @@ fn tx_admin_change(
 mod tests {
     use super::*;
     use crate::server::store::tests::temp_store;
+    use std::collections::HashSet;
 
     fn fields(login: &str, email: &str, name: &str, role: Role) -> UserFields {
         UserFields {
