@@ -8,10 +8,12 @@
 //! - `login_user`, `email_user`: folded login / e-mail → user id (uniqueness and lookup).
 //! - `search_user`: search term, `0x00`, user id → nothing (prefix search, see `users.rs`).
 //! - `sessions`: session id → session envelope (see `sessions.rs`).
+//! - branches, courses, curricula, enrolments: see their files.
 //!
 //! Every operation here is synchronous sled work: callers on async threads run it in
 //! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
 
+pub mod branches;
 pub mod codec;
 pub mod search;
 pub mod sessions;
@@ -102,6 +104,10 @@ pub struct Store {
     email_user: sled::Tree,
     search_user: sled::Tree,
     sessions: sled::Tree,
+    branches: sled::Tree,
+    branch_name: sled::Tree,
+    search_branch: sled::Tree,
+    branch_children: sled::Tree,
 }
 
 impl Store {
@@ -132,6 +138,10 @@ impl Store {
             email_user: db.open_tree("email_user")?,
             search_user: db.open_tree("search_user")?,
             sessions: db.open_tree("sessions")?,
+            branches: db.open_tree("branches")?,
+            branch_name: db.open_tree("branch_name")?,
+            search_branch: db.open_tree("search_branch")?,
+            branch_children: db.open_tree("branch_children")?,
             db,
         })
     }

@@ -64,6 +64,12 @@ pub fn page(
     Ok((ids, count, count >= TOTAL_CAP))
 }
 
+/// `(skip, take)` for page `page` (from 1) of `per_page` rows (1 to 100).
+pub fn window(page: u32, per_page: u32) -> (usize, usize) {
+    let per_page = per_page.clamp(1, 100) as usize;
+    ((page.max(1) as usize - 1) * per_page, per_page)
+}
+
 /// One page of ids from a unique-name index (`folded name → id`), in name order.
 pub fn by_name(
     tree: &sled::Tree,

@@ -1,0 +1,208 @@
+//! The catalog as the browser sees it: branches, courses with lessons, curricula, enrolments
+//! and progress; with the rules for their fields.
+
+use super::AppError;
+use serde::{Deserialize, Serialize};
+
+pub const CODE_MAX: usize = 32;
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 2_000;
+pub const LESSON_TEXT_MAX: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchView {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub parent: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CourseStatus {
+    Active,
+    Archived,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LessonView {
+    pub id: u64,
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseView {
+    pub id: u64,
+    pub code: String,
+    pub title: String,
+    pub description: String,
+    pub status: CourseStatus,
+    pub lessons: Vec<LessonView>,
+    pub enrolled: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurriculumView {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    /// Course ids in order.
+    pub courses: Vec<u64>,
+}
+
+/// How an enrolment was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolSource {
+    Manual,
+    Curriculum,
+    GroupSync,
+    GroupKey,
+    DefaultGroup,
+    Import,
+}
+
+impl EnrolSource {
+    pub fn label(self) -> &'static str {
+        match self {
+            EnrolSource::Manual => "manual",
+            EnrolSource::Curriculum => "curriculum",
+            EnrolSource::GroupSync => "group sync",
+            EnrolSource::GroupKey => "group key",
+            EnrolSource::DefaultGroup => "default group",
+            EnrolSource::Import => "import",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressStatus {
+    NotStarted,
+    InProgress,
+    Completed,
+}
+
+impl ProgressStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            ProgressStatus::NotStarted => "Not started",
+            ProgressStatus::InProgress => "In progress",
+            ProgressStatus::Completed => "Completed",
+        }
+    }
+}
+
+/// A learner's standing in one course, derived from the lessons they completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub done: u32,
+    pub total: u32,
+    pub status: ProgressStatus,
+    /// When the course was completed (the last lesson done), while it is.
+    pub completed_at: Option<u64>,
+}
+
+/// One enrolment with its progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolmentView {
+    pub user_id: u64,
+    pub course_id: u64,
+    pub source: EnrolSource,
+    pub via_curriculum: Option<u64>,
+    pub enrolled_at: u64,
+    pub progress: Progress,
+}
+
+/// What enrolling in a curriculum did, course by course.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolSummary {
+    pub enrolled: u32,
+    pub already: u32,
+    /// Archived courses of the curriculum, which take no new enrolments.
+    pub skipped_archived: u32,
+}
+
+fn required(field: &str, raw: &str, max: usize, what: &str) -> Result<String, AppError> {
+    let v = raw.trim();
+    if v.is_empty() {
+        return Err(AppError::invalid(field, format!("Enter a {what}.")));
+    }
+    if v.chars().count() > max {
+        return Err(AppError::invalid(
+            field,
+            format!("Use at most {max} characters."),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// A name or title: trimmed, 1 to `TITLE_MAX` characters.
+pub fn validate_title(field: &str, raw: &str, what: &str) -> Result<String, AppError> {
+    required(field, raw, TITLE_MAX, what)
+}
+
+/// A course code: trimmed, 1–32 letters, digits, `-`, `_`, `.`; unique ignoring case.
+pub fn validate_code(raw: &str) -> Result<String, AppError> {
+    let code = required("code", raw, CODE_MAX, "course code")?;
+    if !code
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(AppError::invalid(
+            "code",
+            "Use only letters, digits, '-', '_' and '.'.",
+        ));
+    }
+    Ok(code)
+}
+
+/// An optional description: trimmed, up to `DESCRIPTION_MAX` characters.
+pub fn validate_description(raw: &str) -> Result<String, AppError> {
+    let d = raw.trim();
+    if d.chars().count() > DESCRIPTION_MAX {
+        return Err(AppError::invalid(
+            "description",
+            format!("Use at most {DESCRIPTION_MAX} characters."),
+        ));
+    }
+    Ok(d.to_string())
+}
+
+/// A lesson's text: up to `LESSON_TEXT_MAX` characters (shown as text, never as HTML).
+pub fn validate_lesson_text(raw: &str) -> Result<String, AppError> {
+    if raw.chars().count() > LESSON_TEXT_MAX {
+        return Err(AppError::invalid(
+            "text",
+            format!("Use at most {LESSON_TEXT_MAX} characters."),
+        ));
+    }
+    Ok(raw.trim_end().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_rules() {
+        assert_eq!(validate_code(" PHY-101 ").unwrap(), "PHY-101");
+        assert!(validate_code("has space").is_err());
+        assert!(validate_code("").is_err());
+        assert!(validate_code(&"x".repeat(33)).is_err());
+        assert_eq!(
+            validate_title("name", "  Physics ", "name").unwrap(),
+            "Physics"
+        );
+        assert_eq!(
+            validate_title("name", "", "name")
+                .unwrap_err()
+                .field_message("name")
+                .unwrap(),
+            "Enter a name."
+        );
+        assert!(validate_description(&"d".repeat(2001)).is_err());
+        assert!(validate_lesson_text(&"t".repeat(100_001)).is_err());
+    }
+}
