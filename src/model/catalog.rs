@@ -42,6 +42,17 @@ pub struct CourseView {
     pub enrolled: u64,
 }
 
+/// A row of the courses table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseRow {
+    pub id: u64,
+    pub code: String,
+    pub title: String,
+    pub status: CourseStatus,
+    pub lessons: u32,
+    pub enrolled: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurriculumView {
     pub id: u64,

@@ -15,6 +15,9 @@
 
 pub mod branches;
 pub mod codec;
+pub mod courses;
+pub mod curricula;
+pub mod enrolments;
 pub mod search;
 pub mod sessions;
 pub mod settings;
@@ -108,6 +111,16 @@ pub struct Store {
     branch_name: sled::Tree,
     search_branch: sled::Tree,
     branch_children: sled::Tree,
+    courses: sled::Tree,
+    course_code: sled::Tree,
+    search_course: sled::Tree,
+    curricula: sled::Tree,
+    curriculum_name: sled::Tree,
+    search_curriculum: sled::Tree,
+    course_curricula: sled::Tree,
+    enrolments: sled::Tree,
+    course_users: sled::Tree,
+    progress: sled::Tree,
 }
 
 impl Store {
@@ -142,6 +155,16 @@ impl Store {
             branch_name: db.open_tree("branch_name")?,
             search_branch: db.open_tree("search_branch")?,
             branch_children: db.open_tree("branch_children")?,
+            courses: db.open_tree("courses")?,
+            course_code: db.open_tree("course_code")?,
+            search_course: db.open_tree("search_course")?,
+            curricula: db.open_tree("curricula")?,
+            curriculum_name: db.open_tree("curriculum_name")?,
+            search_curriculum: db.open_tree("search_curriculum")?,
+            course_curricula: db.open_tree("course_curricula")?,
+            enrolments: db.open_tree("enrolments")?,
+            course_users: db.open_tree("course_users")?,
+            progress: db.open_tree("progress")?,
             db,
         })
     }

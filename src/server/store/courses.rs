@@ -1,0 +1,414 @@
+//! Courses and their ordered lessons.
+//!
+//! Trees: `courses` (id → [`CourseRecord`], lessons inline and in order), `course_code` (folded
+//! code → id: uniqueness and code order), `search_course` (code and title terms, see
+//! `search.rs`). A course's enrolment count is the counter `count/course_users/<id>` kept by
+//! `enrolments.rs`.
+
+use super::codec::{self, fold, id_key, Record};
+use super::{abort, counter_key, read_counter, search, Store, StoreError};
+use crate::model::catalog::{CourseRow, CourseStatus, CourseView, LessonView};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LessonRecord {
+    /// Stable across edits and reordering: progress refers to it.
+    pub id: u64,
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseRecord {
+    pub id: u64,
+    pub code: String,
+    pub title: String,
+    pub description: String,
+    pub archived: bool,
+    pub lessons: Vec<LessonRecord>,
+    pub created_at: u64,
+}
+
+impl Record for CourseRecord {
+    const TREE: &'static str = "courses";
+    const VERSION: u8 = 1;
+}
+
+impl CourseRecord {
+    pub fn status(&self) -> CourseStatus {
+        if self.archived {
+            CourseStatus::Archived
+        } else {
+            CourseStatus::Active
+        }
+    }
+
+    pub fn view(&self, enrolled: u64) -> CourseView {
+        CourseView {
+            id: self.id,
+            code: self.code.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            status: self.status(),
+            lessons: self
+                .lessons
+                .iter()
+                .map(|l| LessonView {
+                    id: l.id,
+                    title: l.title.clone(),
+                    text: l.text.clone(),
+                })
+                .collect(),
+            enrolled,
+        }
+    }
+
+    pub fn row(&self, enrolled: u64) -> CourseRow {
+        CourseRow {
+            id: self.id,
+            code: self.code.clone(),
+            title: self.title.clone(),
+            status: self.status(),
+            lessons: self.lessons.len() as u32,
+            enrolled,
+        }
+    }
+}
+
+/// The validated fields of a course.
+#[derive(Debug, Clone)]
+pub struct CourseFields {
+    pub code: String,
+    pub title: String,
+    pub description: String,
+    pub archived: bool,
+}
+
+/// A change to a course's lessons.
+#[derive(Debug, Clone)]
+pub enum LessonChange {
+    Add {
+        title: String,
+        text: String,
+    },
+    Edit {
+        lesson: u64,
+        title: String,
+        text: String,
+    },
+    /// Moves a lesson up (-1) or down (+1) one place.
+    Move {
+        lesson: u64,
+        by: i32,
+    },
+    Remove {
+        lesson: u64,
+    },
+}
+
+pub(crate) fn enrolled_counter(course: u64) -> String {
+    format!("course_users/{course}")
+}
+
+type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+pub(crate) fn tx_get_course(courses: &TransactionalTree, id: u64) -> Tx<Option<CourseRecord>> {
+    let key = id_key(id);
+    match courses.get(key)? {
+        Some(b) => codec::decode(&key, &b).map(Some).or_else(abort),
+        None => Ok(None),
+    }
+}
+
+impl Store {
+    /// Creates a course. The code must be unused (ignoring case).
+    pub fn create_course(&self, f: &CourseFields, now: u64) -> Result<CourseView, StoreError> {
+        let id = self.db.generate_id()? + 1;
+        let rec = CourseRecord {
+            id,
+            code: f.code.clone(),
+            title: f.title.clone(),
+            description: f.description.clone(),
+            archived: f.archived,
+            lessons: Vec::new(),
+            created_at: now,
+        };
+        self.save_course(None, &rec)?;
+        Ok(rec.view(0))
+    }
+
+    /// Changes a course's code, title, description and status.
+    pub fn update_course(&self, id: u64, f: &CourseFields) -> Result<CourseView, StoreError> {
+        let old = self.get_course(id)?.ok_or(StoreError::NotFound("course"))?;
+        let rec = CourseRecord {
+            code: f.code.clone(),
+            title: f.title.clone(),
+            description: f.description.clone(),
+            archived: f.archived,
+            ..old.clone()
+        };
+        self.save_course(Some(&old), &rec)?;
+        Ok(rec.view(self.enrolled_count(id)?))
+    }
+
+    fn save_course(
+        &self,
+        old: Option<&CourseRecord>,
+        rec: &CourseRecord,
+    ) -> Result<(), StoreError> {
+        let id = rec.id;
+        let bytes = codec::encode(rec)?;
+        (&self.courses, &self.course_code, &self.search_course).transaction(
+            |(courses, codes, search_t)| {
+                if tx_get_course(courses, id)?.as_ref() != old {
+                    return abort(StoreError::invalid(
+                        "code",
+                        "This course was changed meanwhile; reload and try again.",
+                    ));
+                }
+                let folded = fold(&rec.code);
+                if let Some(owner) = codes.get(folded.as_bytes())? {
+                    if owner.as_ref() != id_key(id) {
+                        return abort(StoreError::invalid(
+                            "code",
+                            "A course with this code already exists.",
+                        ));
+                    }
+                }
+                if let Some(old) = old {
+                    if fold(&old.code) != folded {
+                        codes.remove(fold(&old.code).as_bytes())?;
+                    }
+                    for t in search::terms(&[&old.code, &old.title]) {
+                        search_t.remove(search::key(&t, id))?;
+                    }
+                }
+                codes.insert(folded.as_bytes(), &id_key(id))?;
+                for t in search::terms(&[&rec.code, &rec.title]) {
+                    search_t.insert(search::key(&t, id), &[])?;
+                }
+                courses.insert(&id_key(id), bytes.as_slice())?;
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+
+    pub fn get_course(&self, id: u64) -> Result<Option<CourseRecord>, StoreError> {
+        let key = id_key(id);
+        self.courses
+            .get(key)?
+            .map(|b| codec::decode(&key, &b))
+            .transpose()
+    }
+
+    /// Number of users enrolled in the course.
+    pub fn enrolled_count(&self, course: u64) -> Result<u64, StoreError> {
+        Ok(read_counter(
+            self.meta.get(counter_key(&enrolled_counter(course)))?,
+        ))
+    }
+
+    /// Applies a change to a course's lessons; returns the new lesson list. Learners who had
+    /// completed the course and now have a new lesson to do keep that completion in their
+    /// history (see `enrolments.rs`).
+    pub fn change_lessons(
+        &self,
+        course: u64,
+        change: LessonChange,
+    ) -> Result<Vec<LessonView>, StoreError> {
+        let new_id = self.db.generate_id()? + 1;
+        let (old, new) = self.courses.transaction(|courses| {
+            let Some(old) = tx_get_course(courses, course)? else {
+                return abort(StoreError::NotFound("course"));
+            };
+            let mut rec = old.clone();
+            let position = |lesson: u64| rec.lessons.iter().position(|l| l.id == lesson);
+            match &change {
+                LessonChange::Add { title, text } => {
+                    rec.lessons.push(LessonRecord {
+                        id: new_id,
+                        title: title.clone(),
+                        text: text.clone(),
+                    });
+                }
+                LessonChange::Edit {
+                    lesson,
+                    title,
+                    text,
+                } => {
+                    let Some(i) = position(*lesson) else {
+                        return abort(StoreError::NotFound("lesson"));
+                    };
+                    rec.lessons[i].title = title.clone();
+                    rec.lessons[i].text = text.clone();
+                }
+                LessonChange::Move { lesson, by } => {
+                    let Some(i) = position(*lesson) else {
+                        return abort(StoreError::NotFound("lesson"));
+                    };
+                    let j = i as i64 + i64::from(*by);
+                    if j >= 0 && (j as usize) < rec.lessons.len() {
+                        rec.lessons.swap(i, j as usize);
+                    }
+                }
+                LessonChange::Remove { lesson } => {
+                    let Some(i) = position(*lesson) else {
+                        return abort(StoreError::NotFound("lesson"));
+                    };
+                    rec.lessons.remove(i);
+                }
+            }
+            courses.insert(&id_key(course), codec::encode(&rec).or_else(abort)?)?;
+            Ok((old, rec))
+        })?;
+        if new.lessons.len() > old.lessons.len() {
+            self.keep_completions(&old)?;
+        }
+        Ok(new.view(0).lessons)
+    }
+
+    /// Deletes a course that nobody is enrolled in (archive it otherwise), and takes it out of
+    /// every curriculum, in one transaction.
+    pub fn delete_course(&self, id: u64) -> Result<(), StoreError> {
+        let curricula = self.curricula_of_course(id)?;
+        (&self.courses, &self.course_code, &self.search_course, &self.meta, &self.curricula, &self.course_curricula)
+            .transaction(|(courses, codes, search_t, meta, curricula_t, links)| {
+                let Some(rec) = tx_get_course(courses, id)? else { return abort(StoreError::NotFound("course")) };
+                if read_counter(meta.get(counter_key(&enrolled_counter(id)))?) > 0 {
+                    return abort(StoreError::invalid(
+                        "course",
+                        "Learners are enrolled in this course. Archive it instead, or unenrol them first.",
+                    ));
+                }
+                courses.remove(&id_key(id))?;
+                codes.remove(fold(&rec.code).as_bytes())?;
+                for t in search::terms(&[&rec.code, &rec.title]) {
+                    search_t.remove(search::key(&t, id))?;
+                }
+                for cur in &curricula {
+                    super::curricula::tx_remove_course(curricula_t, links, *cur, id)?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    /// A page of courses (from 1): in code order, or matching a code / title prefix search.
+    pub fn list_courses(
+        &self,
+        query: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<CourseRow>, u64, bool), StoreError> {
+        let (skip, take) = search::window(page, per_page);
+        let (ids, total, capped) = if fold(query).is_empty() {
+            (
+                search::by_name(&self.course_code, "course_code", skip, take)?,
+                self.course_code.len() as u64,
+                false,
+            )
+        } else {
+            search::page(&self.search_course, "search_course", query, skip, take)?
+        };
+        let rows = ids
+            .into_iter()
+            .map(|id| {
+                let rec = self.get_course(id)?.ok_or(StoreError::NotFound("course"))?;
+                Ok(rec.row(self.enrolled_count(id)?))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((rows, total, capped))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::server::store::tests::temp_store;
+
+    pub fn course_fields(code: &str) -> CourseFields {
+        CourseFields {
+            code: code.into(),
+            title: format!("{code} title"),
+            description: String::new(),
+            archived: false,
+        }
+    }
+
+    pub fn add_lesson(s: &Store, course: u64, title: &str) -> u64 {
+        let lessons = s
+            .change_lessons(
+                course,
+                LessonChange::Add {
+                    title: title.into(),
+                    text: "text".into(),
+                },
+            )
+            .unwrap();
+        lessons.last().unwrap().id
+    }
+
+    #[test]
+    fn codes_are_unique_ignoring_case_and_searchable() {
+        let (_d, s) = temp_store();
+        let c = s.create_course(&course_fields("PHY-101"), 0).unwrap();
+        let err = s.create_course(&course_fields("phy-101"), 0).unwrap_err();
+        assert!(matches!(err, StoreError::Invalid { field: "code", .. }));
+        assert_eq!(s.list_courses("phy", 1, 20).unwrap().0[0].id, c.id);
+        assert_eq!(s.list_courses("title", 1, 20).unwrap().1, 1);
+        let mut f = course_fields("PHY-102");
+        f.archived = true;
+        let v = s.update_course(c.id, &f).unwrap();
+        assert_eq!(v.status, CourseStatus::Archived);
+        s.create_course(&course_fields("PHY-101"), 0).unwrap();
+    }
+
+    #[test]
+    fn lessons_keep_ids_through_edit_move_remove() {
+        let (_d, s) = temp_store();
+        let c = s.create_course(&course_fields("C1"), 0).unwrap();
+        let a = add_lesson(&s, c.id, "A");
+        let b = add_lesson(&s, c.id, "B");
+        let z = add_lesson(&s, c.id, "C");
+        let order = |s: &Store| {
+            s.get_course(c.id)
+                .unwrap()
+                .unwrap()
+                .lessons
+                .iter()
+                .map(|l| l.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(order(&s), vec![a, b, z]);
+        s.change_lessons(c.id, LessonChange::Move { lesson: z, by: -1 })
+            .unwrap();
+        assert_eq!(order(&s), vec![a, z, b]);
+        s.change_lessons(c.id, LessonChange::Move { lesson: a, by: -1 })
+            .unwrap();
+        assert_eq!(
+            order(&s),
+            vec![a, z, b],
+            "moving the first up changes nothing"
+        );
+        s.change_lessons(
+            c.id,
+            LessonChange::Edit {
+                lesson: b,
+                title: "B2".into(),
+                text: "new".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(s.get_course(c.id).unwrap().unwrap().lessons[2].title, "B2");
+        s.change_lessons(c.id, LessonChange::Remove { lesson: z })
+            .unwrap();
+        assert_eq!(order(&s), vec![a, b]);
+        let err = s
+            .change_lessons(c.id, LessonChange::Remove { lesson: 424242 })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound("lesson")));
+    }
+}

@@ -1,0 +1,714 @@
+//! Enrolments (user × course) and learners' progress.
+//!
+//! Trees:
+//! - `enrolments`: user id ++ course id → [`EnrolmentRecord`] ("courses of a user": range scan).
+//! - `course_users`: course id ++ user id → nothing ("users of a course": range scan).
+//! - `progress`: user id ++ course id → [`ProgressRecord`]; kept apart from the enrolment so
+//!   that unenrolling can keep it.
+//!
+//! Status is derived, never stored: from the course's current lessons and the lessons done, so
+//! adding or removing a lesson can never leave a status stale. A completion that a new lesson
+//! undoes is kept in the progress history.
+
+use super::codec::{self, id_key, read_id, Record};
+use super::courses::{enrolled_counter, tx_get_course, CourseRecord, LessonRecord};
+use super::curricula::tx_get_curriculum;
+use super::{abort, bump_counter, Store, StoreError};
+use crate::model::catalog::{EnrolSource, EnrolSummary, EnrolmentView, Progress, ProgressStatus};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolmentRecord {
+    pub source: EnrolSource,
+    pub via_curriculum: Option<u64>,
+    pub enrolled_at: u64,
+}
+
+impl Record for EnrolmentRecord {
+    const TREE: &'static str = "enrolments";
+    const VERSION: u8 = 1;
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressRecord {
+    /// Lessons done, with when (ms).
+    pub done: Vec<(u64, u64)>,
+    /// Completion times that a later new lesson undid.
+    pub history: Vec<u64>,
+}
+
+impl Record for ProgressRecord {
+    const TREE: &'static str = "progress";
+    const VERSION: u8 = 1;
+}
+
+/// A two-id key: `a ++ b`, both 8 bytes big-endian.
+pub(crate) fn pair_key(a: u64, b: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&id_key(a));
+    k[8..].copy_from_slice(&id_key(b));
+    k
+}
+
+/// A learner's progress in a course with these lessons.
+pub fn derive_progress(lessons: &[LessonRecord], p: Option<&ProgressRecord>) -> Progress {
+    let total = lessons.len() as u32;
+    let mut done = 0u32;
+    let mut last = 0u64;
+    if let Some(p) = p {
+        for l in lessons {
+            if let Some((_, at)) = p.done.iter().find(|(id, _)| *id == l.id) {
+                done += 1;
+                last = last.max(*at);
+            }
+        }
+    }
+    let status = match done {
+        0 => ProgressStatus::NotStarted,
+        d if d == total => ProgressStatus::Completed,
+        _ => ProgressStatus::InProgress,
+    };
+    let completed_at = (status == ProgressStatus::Completed).then_some(last);
+    Progress {
+        done,
+        total,
+        status,
+        completed_at,
+    }
+}
+
+type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// Inside a transaction: enrols `user` in `course` unless already enrolled. `Ok(true)` when new.
+#[allow(clippy::too_many_arguments)]
+fn tx_enrol(
+    enrolments: &TransactionalTree,
+    course_users: &TransactionalTree,
+    meta: &TransactionalTree,
+    course: &CourseRecord,
+    user: u64,
+    source: EnrolSource,
+    via: Option<u64>,
+    now: u64,
+) -> Tx<bool> {
+    let key = pair_key(user, course.id);
+    if enrolments.get(key)?.is_some() {
+        return Ok(false);
+    }
+    let rec = EnrolmentRecord {
+        source,
+        via_curriculum: via,
+        enrolled_at: now,
+    };
+    enrolments.insert(&key, codec::encode(&rec).or_else(abort)?)?;
+    course_users.insert(&pair_key(course.id, user), &[])?;
+    bump_counter(meta, &enrolled_counter(course.id), 1)?;
+    Ok(true)
+}
+
+fn tx_require_user(users: &TransactionalTree, user: u64) -> Tx<()> {
+    if users.get(id_key(user))?.is_none() {
+        return abort(StoreError::NotFound("user"));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Enrols a user in a course; enrolling again changes nothing (`Ok(false)`). Archived courses
+    /// take no new enrolments (`Invalid` on `course`).
+    pub fn enrol(
+        &self,
+        user: u64,
+        course: u64,
+        source: EnrolSource,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let r = (
+            &self.users,
+            &self.courses,
+            &self.enrolments,
+            &self.course_users,
+            &self.meta,
+        )
+            .transaction(|(users, courses, enrolments, course_users, meta)| {
+                tx_require_user(users, user)?;
+                let Some(c) = tx_get_course(courses, course)? else {
+                    return abort(StoreError::NotFound("course"));
+                };
+                if enrolments.get(pair_key(user, course))?.is_some() {
+                    return Ok(false);
+                }
+                if c.archived {
+                    return abort(StoreError::invalid(
+                        "course",
+                        "This course is archived and takes no new enrolments.",
+                    ));
+                }
+                tx_enrol(enrolments, course_users, meta, &c, user, source, None, now)
+            })?;
+        Ok(r)
+    }
+
+    /// Enrols a user in every course of a curriculum in one transaction; courses they already
+    /// have are left as they are, archived ones are skipped.
+    pub fn enrol_curriculum(
+        &self,
+        user: u64,
+        curriculum: u64,
+        source: EnrolSource,
+        now: u64,
+    ) -> Result<EnrolSummary, StoreError> {
+        let r = (
+            &self.users,
+            &self.courses,
+            &self.curricula,
+            &self.enrolments,
+            &self.course_users,
+            &self.meta,
+        )
+            .transaction(
+                |(users, courses, curricula, enrolments, course_users, meta)| {
+                    tx_require_user(users, user)?;
+                    let Some(cur) = tx_get_curriculum(curricula, curriculum)? else {
+                        return abort(StoreError::NotFound("curriculum"));
+                    };
+                    let mut summary = EnrolSummary::default();
+                    for course in &cur.courses {
+                        let Some(c) = tx_get_course(courses, *course)? else {
+                            continue;
+                        };
+                        if enrolments.get(pair_key(user, c.id))?.is_some() {
+                            summary.already += 1;
+                        } else if c.archived {
+                            summary.skipped_archived += 1;
+                        } else {
+                            let src = if source == EnrolSource::Manual {
+                                EnrolSource::Curriculum
+                            } else {
+                                source
+                            };
+                            tx_enrol(
+                                enrolments,
+                                course_users,
+                                meta,
+                                &c,
+                                user,
+                                src,
+                                Some(curriculum),
+                                now,
+                            )?;
+                            summary.enrolled += 1;
+                        }
+                    }
+                    Ok(summary)
+                },
+            )?;
+        Ok(r)
+    }
+
+    /// Ends an enrolment. Progress stays unless `delete_progress`. Not enrolled: `NotFound`.
+    pub fn unenrol(&self, user: u64, course: u64, delete_progress: bool) -> Result<(), StoreError> {
+        (
+            &self.enrolments,
+            &self.course_users,
+            &self.progress,
+            &self.meta,
+        )
+            .transaction(|(enrolments, course_users, progress, meta)| {
+                if enrolments.remove(&pair_key(user, course))?.is_none() {
+                    return abort(StoreError::NotFound("enrolment"));
+                }
+                course_users.remove(&pair_key(course, user))?;
+                bump_counter(meta, &enrolled_counter(course), -1)?;
+                if delete_progress {
+                    progress.remove(&pair_key(user, course))?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    /// Marks a lesson done (or not done) for an enrolled learner; returns their progress.
+    pub fn mark_lesson(
+        &self,
+        user: u64,
+        course: u64,
+        lesson: u64,
+        done: bool,
+        now: u64,
+    ) -> Result<Progress, StoreError> {
+        let r = (&self.courses, &self.enrolments, &self.progress).transaction(
+            |(courses, enrolments, progress)| {
+                if enrolments.get(pair_key(user, course))?.is_none() {
+                    return abort(StoreError::NotFound("enrolment"));
+                }
+                let Some(c) = tx_get_course(courses, course)? else {
+                    return abort(StoreError::NotFound("course"));
+                };
+                if !c.lessons.iter().any(|l| l.id == lesson) {
+                    return abort(StoreError::NotFound("lesson"));
+                }
+                let key = pair_key(user, course);
+                let mut p: ProgressRecord = match progress.get(key)? {
+                    Some(b) => codec::decode(&key, &b).or_else(abort)?,
+                    None => ProgressRecord::default(),
+                };
+                let has = p.done.iter().any(|(id, _)| *id == lesson);
+                if done && !has {
+                    p.done.push((lesson, now));
+                } else if !done && has {
+                    p.done.retain(|(id, _)| *id != lesson);
+                }
+                progress.insert(&key, codec::encode(&p).or_else(abort)?)?;
+                Ok(derive_progress(&c.lessons, Some(&p)))
+            },
+        )?;
+        Ok(r)
+    }
+
+    fn progress_record(
+        &self,
+        user: u64,
+        course: u64,
+    ) -> Result<Option<ProgressRecord>, StoreError> {
+        let key = pair_key(user, course);
+        self.progress
+            .get(key)?
+            .map(|b| codec::decode(&key, &b))
+            .transpose()
+    }
+
+    /// The user's enrolment in a course with progress, if enrolled.
+    pub fn enrolment(&self, user: u64, course: u64) -> Result<Option<EnrolmentView>, StoreError> {
+        let key = pair_key(user, course);
+        let Some(bytes) = self.enrolments.get(key)? else {
+            return Ok(None);
+        };
+        let rec: EnrolmentRecord = codec::decode(&key, &bytes)?;
+        let c = self
+            .get_course(course)?
+            .ok_or(StoreError::NotFound("course"))?;
+        let progress = derive_progress(&c.lessons, self.progress_record(user, course)?.as_ref());
+        Ok(Some(EnrolmentView {
+            user_id: user,
+            course_id: course,
+            source: rec.source,
+            via_curriculum: rec.via_curriculum,
+            enrolled_at: rec.enrolled_at,
+            progress,
+        }))
+    }
+
+    /// Every enrolment of a user, with progress (a range scan of `enrolments`).
+    pub fn enrolments_of_user(&self, user: u64) -> Result<Vec<EnrolmentView>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.enrolments.scan_prefix(id_key(user)) {
+            let (k, _) = item?;
+            let course = read_id("enrolments", &k, &k[8..])?;
+            out.extend(self.enrolment(user, course)?);
+        }
+        Ok(out)
+    }
+
+    /// A page (from 1) of a course's enrolments, in user-id order (a range scan of
+    /// `course_users`), with the total.
+    pub fn enrolments_of_course(
+        &self,
+        course: u64,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<EnrolmentView>, u64), StoreError> {
+        let (skip, take) = super::search::window(page, per_page);
+        let mut out = Vec::new();
+        for item in self
+            .course_users
+            .scan_prefix(id_key(course))
+            .skip(skip)
+            .take(take)
+        {
+            let (k, _) = item?;
+            let user = read_id("course_users", &k, &k[8..])?;
+            out.extend(self.enrolment(user, course)?);
+        }
+        Ok((out, self.enrolled_count(course)?))
+    }
+
+    /// After lessons were added to `old`: learners who had completed it keep that completion
+    /// time in their history. Runs in bounded batches over the course's learners.
+    pub(crate) fn keep_completions(&self, old: &CourseRecord) -> Result<(), StoreError> {
+        let users: Vec<u64> = self
+            .course_users
+            .scan_prefix(id_key(old.id))
+            .map(|item| {
+                item.map_err(StoreError::from)
+                    .and_then(|(k, _)| read_id("course_users", &k, &k[8..]))
+            })
+            .collect::<Result<_, _>>()?;
+        for chunk in users.chunks(500) {
+            let mut batch = sled::Batch::default();
+            for user in chunk {
+                let Some(mut p) = self.progress_record(*user, old.id)? else {
+                    continue;
+                };
+                if let Some(at) = derive_progress(&old.lessons, Some(&p)).completed_at {
+                    if !p.history.contains(&at) {
+                        p.history.push(at);
+                        batch.insert(&pair_key(*user, old.id), codec::encode(&p)?);
+                    }
+                }
+            }
+            self.progress.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Past completion times of a course that new lessons undid.
+    pub fn completion_history(&self, user: u64, course: u64) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .progress_record(user, course)?
+            .map(|p| p.history)
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::learner;
+    use super::*;
+    use crate::server::store::courses::tests::{add_lesson, course_fields};
+    use crate::server::store::courses::{CourseFields, LessonChange};
+    use crate::server::store::curricula::CurriculumChange;
+    use crate::server::store::tests::temp_store;
+
+    #[test]
+    fn enrolment_is_idempotent_and_indexed_both_ways() {
+        let (_d, s) = temp_store();
+        let u = learner(&s, "ann");
+        let c = s.create_course(&course_fields("C"), 0).unwrap();
+        assert!(s.enrol(u, c.id, EnrolSource::Manual, 1).unwrap());
+        assert!(!s.enrol(u, c.id, EnrolSource::Manual, 2).unwrap());
+        assert_eq!(s.enrolled_count(c.id).unwrap(), 1);
+        assert_eq!(s.enrolments_of_user(u).unwrap()[0].enrolled_at, 1);
+        assert_eq!(s.enrolments_of_course(c.id, 1, 20).unwrap().0[0].user_id, u);
+        assert!(matches!(
+            s.enrol(424242, c.id, EnrolSource::Manual, 0),
+            Err(StoreError::NotFound("user"))
+        ));
+        assert!(matches!(
+            s.enrol(u, 424242, EnrolSource::Manual, 0),
+            Err(StoreError::NotFound("course"))
+        ));
+    }
+
+    #[test]
+    fn archived_courses_take_no_new_enrolments() {
+        let (_d, s) = temp_store();
+        let u = learner(&s, "ann");
+        let c = s
+            .create_course(
+                &CourseFields {
+                    archived: true,
+                    ..course_fields("C")
+                },
+                0,
+            )
+            .unwrap();
+        assert!(matches!(
+            s.enrol(u, c.id, EnrolSource::Manual, 0),
+            Err(StoreError::Invalid {
+                field: "course",
+                ..
+            })
+        ));
+        assert_eq!(s.enrolled_count(c.id).unwrap(), 0);
+    }
+
+    #[test]
+    fn curriculum_enrols_each_course_once_and_skips_archived() {
+        let (_d, s) = temp_store();
+        let u = learner(&s, "ann");
+        let a = s.create_course(&course_fields("A"), 0).unwrap();
+        let b = s.create_course(&course_fields("B"), 0).unwrap();
+        let z = s
+            .create_course(
+                &CourseFields {
+                    archived: true,
+                    ..course_fields("Z")
+                },
+                0,
+            )
+            .unwrap();
+        let cur = s.create_curriculum("Path", "", 0).unwrap();
+        for c in [a.id, b.id, z.id] {
+            s.change_curriculum(cur.id, CurriculumChange::Add(c))
+                .unwrap();
+        }
+        s.enrol(u, a.id, EnrolSource::Manual, 0).unwrap();
+        let sum = s
+            .enrol_curriculum(u, cur.id, EnrolSource::Manual, 5)
+            .unwrap();
+        assert_eq!(
+            sum,
+            EnrolSummary {
+                enrolled: 1,
+                already: 1,
+                skipped_archived: 1
+            }
+        );
+        let e = s.enrolment(u, b.id).unwrap().unwrap();
+        assert_eq!(
+            (e.source, e.via_curriculum),
+            (EnrolSource::Curriculum, Some(cur.id))
+        );
+        assert_eq!(
+            s.enrolment(u, a.id).unwrap().unwrap().source,
+            EnrolSource::Manual,
+            "left as it was"
+        );
+        let again = s
+            .enrol_curriculum(u, cur.id, EnrolSource::Manual, 6)
+            .unwrap();
+        assert_eq!(
+            again,
+            EnrolSummary {
+                enrolled: 0,
+                already: 2,
+                skipped_archived: 1
+            }
+        );
+    }
+
+    #[test]
+    fn progress_is_derived_and_completion_kept_in_history() {
+        let (_d, s) = temp_store();
+        let u = learner(&s, "ann");
+        let c = s.create_course(&course_fields("C"), 0).unwrap();
+        let l1 = add_lesson(&s, c.id, "one");
+        let l2 = add_lesson(&s, c.id, "two");
+        s.enrol(u, c.id, EnrolSource::Manual, 0).unwrap();
+        assert_eq!(
+            s.enrolment(u, c.id).unwrap().unwrap().progress.status,
+            ProgressStatus::NotStarted
+        );
+        let p = s.mark_lesson(u, c.id, l1, true, 10).unwrap();
+        assert_eq!(
+            (p.done, p.total, p.status),
+            (1, 2, ProgressStatus::InProgress)
+        );
+        let p = s.mark_lesson(u, c.id, l2, true, 20).unwrap();
+        assert_eq!(
+            (p.status, p.completed_at),
+            (ProgressStatus::Completed, Some(20))
+        );
+        let l3 = add_lesson(&s, c.id, "three");
+        let e = s.enrolment(u, c.id).unwrap().unwrap();
+        assert_eq!(
+            (e.progress.status, e.progress.done, e.progress.total),
+            (ProgressStatus::InProgress, 2, 3)
+        );
+        assert_eq!(s.completion_history(u, c.id).unwrap(), vec![20]);
+        s.change_lessons(c.id, LessonChange::Remove { lesson: l3 })
+            .unwrap();
+        let e = s.enrolment(u, c.id).unwrap().unwrap();
+        assert_eq!(
+            (e.progress.status, e.progress.completed_at),
+            (ProgressStatus::Completed, Some(20))
+        );
+        let p = s.mark_lesson(u, c.id, l2, false, 30).unwrap();
+        assert_eq!(p.status, ProgressStatus::InProgress);
+        assert!(matches!(
+            s.mark_lesson(u, c.id, 99, true, 0),
+            Err(StoreError::NotFound("lesson"))
+        ));
+    }
+
+    #[test]
+    fn unenrol_keeps_progress_unless_asked() {
+        let (_d, s) = temp_store();
+        let u = learner(&s, "ann");
+        let c = s.create_course(&course_fields("C"), 0).unwrap();
+        let l1 = add_lesson(&s, c.id, "one");
+        add_lesson(&s, c.id, "two");
+        s.enrol(u, c.id, EnrolSource::Manual, 0).unwrap();
+        s.mark_lesson(u, c.id, l1, true, 1).unwrap();
+        s.unenrol(u, c.id, false).unwrap();
+        assert_eq!(s.enrolled_count(c.id).unwrap(), 0);
+        assert!(s.enrolment(u, c.id).unwrap().is_none());
+        assert!(matches!(
+            s.mark_lesson(u, c.id, l1, true, 2),
+            Err(StoreError::NotFound("enrolment"))
+        ));
+        s.enrol(u, c.id, EnrolSource::Manual, 3).unwrap();
+        assert_eq!(
+            s.enrolment(u, c.id).unwrap().unwrap().progress.done,
+            1,
+            "progress kept"
+        );
+        s.unenrol(u, c.id, true).unwrap();
+        s.enrol(u, c.id, EnrolSource::Manual, 4).unwrap();
+        assert_eq!(
+            s.enrolment(u, c.id).unwrap().unwrap().progress.done,
+            0,
+            "progress deleted"
+        );
+        assert!(
+            s.delete_course(c.id).is_err(),
+            "enrolled courses are archived, not deleted"
+        );
+    }
+}
+
+/// Random sequences of enrol / unenrol / mark / add-lesson / remove-lesson keep every learner's
+/// progress equal to what a plain in-memory model says.
+#[cfg(test)]
+mod model_check {
+    use super::tests_support::*;
+    use super::*;
+    use crate::server::store::courses::LessonChange;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Enrol(usize, usize),
+        Unenrol(usize, usize, bool),
+        Mark(usize, usize, usize, bool),
+        AddLesson(usize),
+        RemoveLesson(usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..2usize, 0..2usize).prop_map(|(u, c)| Op::Enrol(u, c)),
+            (0..2usize, 0..2usize, any::<bool>()).prop_map(|(u, c, d)| Op::Unenrol(u, c, d)),
+            (0..2usize, 0..2usize, 0..4usize, any::<bool>())
+                .prop_map(|(u, c, l, d)| Op::Mark(u, c, l, d)),
+            (0..2usize).prop_map(Op::AddLesson),
+            (0..2usize, 0..4usize).prop_map(|(c, l)| Op::RemoveLesson(c, l)),
+        ]
+    }
+
+    #[derive(Default)]
+    struct Model {
+        lessons: HashMap<usize, Vec<u64>>,
+        enrolled: HashSet<(usize, usize)>,
+        done: HashMap<(usize, usize), HashMap<u64, u64>>,
+    }
+
+    impl Model {
+        fn progress(&self, u: usize, c: usize) -> (u32, u32, ProgressStatus, Option<u64>) {
+            let lessons = self.lessons.get(&c).cloned().unwrap_or_default();
+            let done = self.done.get(&(u, c)).cloned().unwrap_or_default();
+            let hits: Vec<u64> = lessons
+                .iter()
+                .filter_map(|l| done.get(l).copied())
+                .collect();
+            let (d, t) = (hits.len() as u32, lessons.len() as u32);
+            let status = if d == 0 {
+                ProgressStatus::NotStarted
+            } else if d == t {
+                ProgressStatus::Completed
+            } else {
+                ProgressStatus::InProgress
+            };
+            let at = (status == ProgressStatus::Completed)
+                .then(|| hits.iter().copied().max().unwrap_or(0));
+            (d, t, status, at)
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn store_matches_model(ops in proptest::collection::vec(op(), 1..40)) {
+            let (_d, s) = crate::server::store::tests::temp_store();
+            let users = [learner(&s, "u0"), learner(&s, "u1")];
+            let courses = [course(&s, "C0"), course(&s, "C1")];
+            let mut m = Model::default();
+            for (step, op) in ops.into_iter().enumerate() {
+                let now = step as u64 + 1;
+                match op {
+                    Op::Enrol(u, c) => {
+                        s.enrol(users[u], courses[c], EnrolSource::Manual, now).unwrap();
+                        m.enrolled.insert((u, c));
+                    }
+                    Op::Unenrol(u, c, del) => {
+                        let r = s.unenrol(users[u], courses[c], del);
+                        prop_assert_eq!(r.is_ok(), m.enrolled.remove(&(u, c)));
+                        if r.is_ok() && del {
+                            m.done.remove(&(u, c));
+                        }
+                    }
+                    Op::Mark(u, c, l, done) => {
+                        let Some(&lesson) = m.lessons.get(&c).and_then(|ls| ls.get(l)) else { continue };
+                        let r = s.mark_lesson(users[u], courses[c], lesson, done, now);
+                        prop_assert_eq!(r.is_ok(), m.enrolled.contains(&(u, c)));
+                        if r.is_ok() {
+                            let set = m.done.entry((u, c)).or_default();
+                            if done {
+                                set.entry(lesson).or_insert(now);
+                            } else {
+                                set.remove(&lesson);
+                            }
+                        }
+                    }
+                    Op::AddLesson(c) => {
+                        let ls = s.change_lessons(courses[c], LessonChange::Add { title: "L".into(), text: String::new() }).unwrap();
+                        m.lessons.entry(c).or_default().push(ls.last().unwrap().id);
+                    }
+                    Op::RemoveLesson(c, l) => {
+                        let Some(&lesson) = m.lessons.get(&c).and_then(|ls| ls.get(l)) else { continue };
+                        s.change_lessons(courses[c], LessonChange::Remove { lesson }).unwrap();
+                        m.lessons.get_mut(&c).unwrap().retain(|x| *x != lesson);
+                    }
+                }
+                for (u, user) in users.iter().enumerate() {
+                    for (c, course) in courses.iter().enumerate() {
+                        let got = s.enrolment(*user, *course).unwrap();
+                        prop_assert_eq!(got.is_some(), m.enrolled.contains(&(u, c)));
+                        if let Some(e) = got {
+                            let p = e.progress;
+                            prop_assert_eq!((p.done, p.total, p.status, p.completed_at), m.progress(u, c));
+                        }
+                    }
+                }
+                for (c, course) in courses.iter().enumerate() {
+                    let n = m.enrolled.iter().filter(|(_, mc)| *mc == c).count() as u64;
+                    prop_assert_eq!(s.enrolled_count(*course).unwrap(), n);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::*;
+    use crate::model::user::Role;
+    use crate::server::store::courses::CourseFields;
+    use crate::server::store::users::{PasswordHash, UserFields};
+
+    pub fn learner(s: &Store, login: &str) -> u64 {
+        let f = UserFields {
+            login: login.into(),
+            email: format!("{login}@x.org"),
+            display_name: login.into(),
+            role: Role::Learner,
+        };
+        s.create_user(&f, &PasswordHash::from_phc("$x".into()), false, 0)
+            .unwrap()
+            .id
+    }
+
+    pub fn course(s: &Store, code: &str) -> u64 {
+        let f = CourseFields {
+            code: code.into(),
+            title: code.into(),
+            description: String::new(),
+            archived: false,
+        };
+        s.create_course(&f, 0).unwrap().id
+    }
+}
