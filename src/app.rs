@@ -103,6 +103,14 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/users/:id") view=pages::user_detail::UserDetailPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
+                <Route path=path!("/branches") view=pages::branches::BranchesPage ssr=SsrMode::Async />
+                <Route path=path!("/branches/:id") view=pages::branches::BranchDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/courses") view=pages::courses::CoursesPage ssr=SsrMode::Async />
+                <Route path=path!("/courses/:id") view=pages::course_detail::CourseDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/curricula") view=pages::curricula::CurriculaPage ssr=SsrMode::Async />
+                <Route path=path!("/curricula/:id") view=pages::curricula::CurriculumDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/learn/:course") view=pages::learn::LearnerCoursePage ssr=SsrMode::Async />
+                <Route path=path!("/learn/:course/:lesson") view=pages::learn::LessonPage ssr=SsrMode::Async />
             </Routes>
     }
 }

@@ -353,6 +353,31 @@ async fn every_server_function_is_guarded() {
         ("/api/reset_password", ("id=1&password=password1&password_confirm=password1", false, false)),
         ("/api/get_settings", ("", false, false)),
         ("/api/save_settings", ("self_registration=on", false, false)),
+        ("/api/list_branches", ("query=&page=1", false, false)),
+        ("/api/branch_options", ("", false, false)),
+        ("/api/get_branch", ("id=1", false, false)),
+        ("/api/create_branch", ("name=B&description=&parent=", false, false)),
+        ("/api/update_branch", ("id=1&name=B&description=&parent=", false, false)),
+        ("/api/delete_branch", ("id=1", false, false)),
+        ("/api/list_courses", ("query=&page=1", false, false)),
+        ("/api/get_course", ("id=1", false, false)),
+        ("/api/create_course", ("code=C&title=T&description=", false, false)),
+        ("/api/update_course", ("id=1&code=C&title=T&description=", false, false)),
+        ("/api/delete_course", ("id=1", false, false)),
+        ("/api/change_lesson", ("course=1&op=add&title=L&text=x", false, false)),
+        ("/api/course_enrolments", ("course=1&page=1", false, false)),
+        ("/api/enrol_user", ("course=1&user=1", false, false)),
+        ("/api/unenrol_user", ("course=1&user=1", false, false)),
+        ("/api/list_curricula", ("query=&page=1", false, false)),
+        ("/api/get_curriculum", ("id=1", false, false)),
+        ("/api/create_curriculum", ("name=N&description=", false, false)),
+        ("/api/update_curriculum", ("id=1&name=N&description=", false, false)),
+        ("/api/delete_curriculum", ("id=1", false, false)),
+        ("/api/change_curriculum_course", ("id=1&course=1&op=add", false, false)),
+        ("/api/enrol_in_curriculum", ("id=1&user=1", false, false)),
+        ("/api/my_courses", ("", false, true)),
+        ("/api/course_for_learner", ("id=1", false, true)),
+        ("/api/mark_lesson", ("course=1&lesson=1&done=true", false, true)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
         .map(|(p, _)| p)
@@ -464,4 +489,87 @@ async fn sessions_end_after_idle_and_absolute_timeouts() {
     stored.expires_at = now - 1;
     t.state.store.save_session(&id, &stored).unwrap();
     assert_eq!(t.whoami(&cookie).await, None);
+}
+
+/// Learners see and change only their own enrolments: another course answers 404 like a course
+/// that does not exist, and marking its lessons changes nothing.
+#[tokio::test]
+async fn learners_reach_only_their_own_courses() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let lee = t.create_learner(&admin, "lee").await;
+    let res = t
+        .call(
+            "/api/create_course",
+            "code=PHY&title=Physics&description=",
+            Some(&admin),
+        )
+        .await;
+    let course: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    let course = course["id"].as_u64().unwrap();
+    let res = t
+        .call(
+            "/api/change_lesson",
+            &format!("course={course}&op=add&title=One&text=Hello"),
+            Some(&admin),
+        )
+        .await;
+    let lessons: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    let lesson = lessons[0]["id"].as_u64().unwrap();
+    let other = t.create_learner(&admin, "other").await;
+    let cookie = t.login("lee", LEARNER_PASSWORD).await;
+
+    let res = t
+        .call(
+            "/api/course_for_learner",
+            &format!("id={course}"),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = t
+        .call(
+            "/api/mark_lesson",
+            &format!("course={course}&lesson={lesson}&done=true"),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    t.call(
+        "/api/enrol_user",
+        &format!("course={course}&user={other}"),
+        Some(&admin),
+    )
+    .await;
+    let res = t
+        .call(
+            "/api/enrol_user",
+            &format!("course={course}&user={lee}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = t
+        .call(
+            "/api/mark_lesson",
+            &format!("course={course}&lesson={lesson}&done=true"),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let p: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(p["status"], "completed");
+    let other_progress = t
+        .state
+        .store
+        .enrolment(other, course)
+        .unwrap()
+        .unwrap()
+        .progress;
+    assert_eq!(other_progress.done, 0, "only the caller's progress moved");
+    let res = t
+        .get(&format!("/learn/{}", course + 1000), Some(&cookie))
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

@@ -20,6 +20,18 @@ async function expectHydratedIfJs(page: Page, js: boolean) {
   }
 }
 
+test.describe.configure({ mode: 'serial' });
+
+// A hydration mismatch does not throw a page error: the wasm panics and logs to the console.
+function watchPanics(page: Page): string[] {
+  const panics: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /panicked|hydration/i.test(m.text())) panics.push(`${page.url()}: ${m.text().slice(0, 200)}`);
+  });
+  page.on('pageerror', (e) => panics.push(`${page.url()}: ${String(e)}`));
+  return panics;
+}
+
 async function logIn(page: Page, who: string, password: string) {
   await page.getByLabel('Login name or e-mail').fill(who);
   await page.getByLabel('Password', { exact: true }).fill(password);
@@ -32,8 +44,7 @@ test('accounts: set-up, login, create a learner, learner is refused the Users pa
   page.on('response', (r) => {
     if (r.url().endsWith('.wasm') && r.ok()) wasmLoaded.push(r.url());
   });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  const pageErrors = watchPanics(page);
 
   // Fresh data directory: every page leads to the set-up page.
   await page.goto('/users');
@@ -116,4 +127,132 @@ test('accounts: set-up, login, create a learner, learner is refused the Users pa
     expect(wasmLoaded.length, 'the wasm bundle loaded').toBeGreaterThan(0);
   }
   expect(pageErrors).toEqual([]);
+});
+
+async function logOut(page: Page) {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible();
+}
+
+function nav(page: Page, name: string) {
+  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+}
+
+async function addLesson(page: Page, title: string, text: string) {
+  const form = page.getByRole('region', { name: 'Add a lesson' });
+  await form.getByLabel('Lesson title').fill(title);
+  await form.getByLabel('Text').fill(text);
+  await form.getByRole('button', { name: 'Add lesson' }).click();
+  await expect(page.getByRole('region', { name: 'Lessons' }).getByText(title, { exact: true })).toBeVisible();
+}
+
+async function createCourse(page: Page, code: string, title: string) {
+  await nav(page, 'Courses').click();
+  await expect(page.getByRole('heading', { name: 'Courses', exact: true })).toBeVisible();
+  const form = page.getByRole('region', { name: 'Add a course' });
+  await form.getByLabel('Code').fill(code);
+  await form.getByLabel('Title').fill(title);
+  await form.getByRole('button', { name: 'Create course' }).click();
+  await expect(page).toHaveURL(/\/courses\/\d+$/);
+  await expect(page.getByRole('heading', { name: title, level: 1 })).toBeVisible();
+}
+
+// A search is a plain GET form (a full page load): with JavaScript, wait for the new page to
+// hydrate before using its action buttons.
+async function pickAndAdd(page: Page, searchLabel: string, query: string, button: string) {
+  const box = page.getByRole('searchbox', { name: searchLabel });
+  await box.fill(query);
+  await box.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`=${query}$`));
+  await expectHydratedIfJs(page, test.info().project.name === 'js');
+  await page.getByRole('button', { name: button }).click();
+}
+
+test('catalog: branch, course with lessons, curriculum, enrolment; the learner completes a course', async ({ page }, info) => {
+  const js = info.project.name === 'js';
+  const panics = watchPanics(page);
+  await page.goto('/login');
+  await logIn(page, 'admin', 'admin-password-1');
+  await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
+
+  // A learner for this test.
+  await nav(page, 'Users').click();
+  const userForm = page.getByRole('region', { name: 'Add a user' });
+  await userForm.getByLabel('Login name').fill('cat');
+  await userForm.getByLabel('E-mail').fill('cat@example.org');
+  await userForm.getByLabel('Display name').fill('Cat Learner');
+  await userForm.getByLabel('Initial password', { exact: true }).fill('learner-password-2');
+  await userForm.getByLabel('Initial password again').fill('learner-password-2');
+  await userForm.getByRole('button', { name: 'Create user' }).click();
+  await expect(page.getByRole('heading', { name: 'Cat Learner' })).toBeVisible();
+
+  // A branch.
+  await nav(page, 'Branches').click();
+  const branchForm = page.getByRole('region', { name: 'Add a branch' });
+  await branchForm.getByLabel('Name').fill('North Campus');
+  await branchForm.getByLabel('Description').fill('The main site');
+  await branchForm.getByRole('button', { name: 'Create branch' }).click();
+  await expect(page.getByRole('link', { name: 'North Campus' })).toBeVisible();
+  await expectAccessible(page);
+
+  // A course with three lessons, and a second one with one.
+  await createCourse(page, 'PHY-101', 'Physics');
+  await addLesson(page, 'Motion', 'Things move.\nSome faster than others.');
+  await addLesson(page, 'Forces', 'Push and pull.');
+  await addLesson(page, 'Energy', '<b>not bold</b>: text is shown as text.');
+  await expectAccessible(page);
+  await createCourse(page, 'CHEM-101', 'Chemistry');
+  await addLesson(page, 'Atoms', 'Small.');
+
+  // A curriculum with both courses; the learner is enrolled in it.
+  await nav(page, 'Curricula').click();
+  const curForm = page.getByRole('region', { name: 'Add a curriculum' });
+  await curForm.getByLabel('Name').fill('Science Path');
+  await curForm.getByRole('button', { name: 'Create curriculum' }).click();
+  await expect(page).toHaveURL(/\/curricula\/\d+$/);
+  await pickAndAdd(page, 'Find courses to add', 'PHY', 'Add PHY-101');
+  await expect(page.getByRole('region', { name: 'Courses' }).getByRole('link', { name: 'PHY-101' })).toBeVisible();
+  await pickAndAdd(page, 'Find courses to add', 'CHEM', 'Add CHEM-101');
+  await expect(page.getByRole('region', { name: 'Courses' }).getByRole('link', { name: 'CHEM-101' })).toBeVisible();
+  await pickAndAdd(page, 'Find users to enrol', 'cat', 'Enrol cat');
+  if (js) {
+    await expect(page.getByText('Enrolled in 2 course(s)')).toBeVisible();
+  }
+  await expectAccessible(page);
+
+  // The course page lists the learner, enrolled through the curriculum.
+  await nav(page, 'Courses').click();
+  await page.getByRole('link', { name: 'PHY-101' }).click();
+  const enrolled = page.getByRole('region', { name: 'Enrolled learners' });
+  await expect(enrolled.getByRole('cell', { name: /Cat Learner/ })).toBeVisible();
+  await expect(enrolled.getByRole('cell', { name: 'curriculum' })).toBeVisible();
+
+  // The learner sees both courses under the curriculum and completes Physics.
+  await logOut(page);
+  await logIn(page, 'cat', 'learner-password-2');
+  await expect(page.getByRole('heading', { name: 'My courses' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Science Path' })).toBeVisible();
+  await expect(page.getByRole('link', { name: /Chemistry/ })).toBeVisible();
+  await page.getByRole('link', { name: /Physics/ }).click();
+  await expect(page.getByRole('heading', { name: 'Physics', level: 1 })).toBeVisible();
+  await expectAccessible(page);
+  await page.getByRole('link', { name: 'Motion' }).click();
+  for (const [title, next] of [['Motion', true], ['Forces', true], ['Energy', false]] as const) {
+    await expect(page.getByRole('heading', { name: title, level: 1 })).toBeVisible();
+    await page.getByRole('button', { name: 'Mark as done' }).click();
+    await expect(page.getByRole('button', { name: 'Mark as not done' })).toBeVisible();
+    if (next) await page.getByRole('link', { name: 'Next lesson →' }).click();
+  }
+  await expect(page.getByText('<b>not bold</b>: text is shown as text.')).toBeVisible();
+  await expectAccessible(page);
+  await page.getByRole('link', { name: '← Physics' }).click();
+  await expect(page.getByText('You have completed this course.')).toBeVisible();
+  const bar = page.getByRole('progressbar', { name: 'Your progress in this course' });
+  await expect(bar).toHaveAttribute('aria-valuenow', '3');
+  await expect(bar).toHaveAttribute('aria-valuemax', '3');
+  await page.getByRole('link', { name: '← My courses' }).click();
+  await expect(page.getByRole('progressbar', { name: 'Progress in Physics' })).toHaveAttribute('aria-valuenow', '3');
+  await expect(page.getByRole('progressbar', { name: 'Progress in Chemistry' })).toHaveAttribute('aria-valuenow', '0');
+  await expect(page.getByText('Completed', { exact: true })).toBeVisible();
+  expect(panics).toEqual([]);
 });

@@ -2,6 +2,10 @@
 //! its guard, calls one store operation and maps the error.
 
 pub mod auth;
+pub mod branches;
+pub mod courses;
+pub mod curricula;
+pub mod learning;
 pub mod settings;
 pub mod users;
 
@@ -30,4 +34,28 @@ async fn new_password_hash(
 ) -> Result<crate::server::store::users::PasswordHash, crate::model::AppError> {
     crate::model::user::validate_new_password(&password, confirm, "password")?;
     crate::server::auth::hash_password(password).await
+}
+
+/// Wraps a store page result for the browser.
+#[cfg(feature = "ssr")]
+fn paged<T>(rows: Vec<T>, total: u64, capped: bool, page: u32) -> crate::model::Paged<T> {
+    crate::model::Paged {
+        rows,
+        total,
+        total_is_capped: capped,
+        page: page.max(1),
+        per_page: crate::model::user::PER_PAGE,
+    }
+}
+
+/// Parses an optional id from a form's `<select>` (empty = none).
+#[cfg(feature = "ssr")]
+fn optional_id(field: &str, raw: &str) -> Result<Option<u64>, crate::model::AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse()
+        .map(Some)
+        .map_err(|_| crate::model::AppError::invalid(field, "Choose one of the listed options."))
 }

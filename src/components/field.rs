@@ -21,7 +21,8 @@ pub fn Field(
     /// The form field name (= the server function argument).
     name: &'static str,
     /// Prefix for element ids, unique on the page.
-    form: &'static str,
+    #[prop(into)]
+    form: String,
     error: Signal<Option<AppError>>,
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional, into)] value: Option<String>,
@@ -33,6 +34,7 @@ pub fn Field(
     let err_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
     let message = move || error.get().and_then(|e| e.field_message(name));
+    let multiline = kind == "textarea";
     let described = {
         let (err_id, hint_id) = (err_id.clone(), hint_id.clone());
         move || {
@@ -49,16 +51,35 @@ pub fn Field(
     view! {
         <div class="field" class:invalid=move || message().is_some()>
             <label for=id.clone()>{label}</label>
-            <input
-                id=id
-                type=kind
-                name=name
-                value=value
-                autocomplete=autocomplete
-                required=required
-                aria-invalid=move || message().map(|_| "true")
-                aria-describedby=described
-            />
+            {if multiline {
+                view! {
+                    <textarea
+                        id=id
+                        name=name
+                        rows="8"
+                        required=required
+                        aria-invalid=move || message().map(|_| "true")
+                        aria-describedby=described
+                    >
+                        {value}
+                    </textarea>
+                }
+                    .into_any()
+            } else {
+                view! {
+                    <input
+                        id=id
+                        type=kind
+                        name=name
+                        value=value
+                        autocomplete=autocomplete
+                        required=required
+                        aria-invalid=move || message().map(|_| "true")
+                        aria-describedby=described
+                    />
+                }
+                    .into_any()
+            }}
             {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
             {move || message().map(|m| view! { <p class="field-error" id=err_id.clone()>{m}</p> })}
         </div>
@@ -66,30 +87,33 @@ pub fn Field(
 }
 
 /// An error that belongs to the form as a whole (not to one field), announced to screen readers.
+/// `fields` names field errors that have no input of their own on this form and so are shown
+/// here. The wrapper element is always rendered so the page keeps one shape for hydration.
 #[component]
-pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
-    move || {
-        error.get().filter(|e| !e.is_field_error()).map(|e| {
-            view! {
-                <p class="form-error" role="alert">
-                    {e.to_string()}
-                </p>
-            }
+pub fn FormError(
+    error: Signal<Option<AppError>>,
+    #[prop(optional)] fields: &'static [&'static str],
+) -> impl IntoView {
+    let shown = move || {
+        error.get().filter(|e| match e {
+            AppError::Invalid { field, .. } => fields.contains(&field.as_str()),
+            _ => true,
         })
+    };
+    view! {
+        <div class="form-errors" role="alert">
+            {move || shown().map(|e| view! { <p class="form-error">{e.to_string()}</p> })}
+        </div>
     }
 }
 
 /// A success note shown after an action finished well.
 #[component]
 pub fn Notice(#[prop(into)] show: Signal<bool>, text: &'static str) -> impl IntoView {
-    move || {
-        show.get().then(|| {
-            view! {
-                <p class="notice" role="status">
-                    {text}
-                </p>
-            }
-        })
+    view! {
+        <div class="notices" role="status">
+            {move || show.get().then(|| view! { <p class="notice">{text}</p> })}
+        </div>
     }
 }
 

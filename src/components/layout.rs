@@ -70,6 +70,15 @@ fn TopBar(me: Me) -> impl IntoView {
                                     <A href="/users">"Users"</A>
                                 </li>
                                 <li>
+                                    <A href="/branches">"Branches"</A>
+                                </li>
+                                <li>
+                                    <A href="/courses">"Courses"</A>
+                                </li>
+                                <li>
+                                    <A href="/curricula">"Curricula"</A>
+                                </li>
+                                <li>
                                     <A href="/settings">"Settings"</A>
                                 </li>
                             }

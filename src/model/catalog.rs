@@ -217,3 +217,45 @@ mod tests {
         assert!(validate_lesson_text(&"t".repeat(100_001)).is_err());
     }
 }
+
+/// An enrolment on a course's page: who, how, and how far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolmentRow {
+    pub user_id: u64,
+    pub login: String,
+    pub display_name: String,
+    pub source: EnrolSource,
+    pub enrolled_at: u64,
+    pub progress: Progress,
+}
+
+/// A curriculum with its courses resolved, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurriculumDetail {
+    pub curriculum: CurriculumView,
+    pub courses: Vec<CourseRow>,
+}
+
+/// One of the learner's own courses on "My courses".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyCourse {
+    pub course_id: u64,
+    pub code: String,
+    pub title: String,
+    pub progress: Progress,
+    /// The curriculum the enrolment came from, if any: (id, name).
+    pub curriculum: Option<(u64, String)>,
+}
+
+/// A course as its learner reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnerCourse {
+    pub id: u64,
+    pub code: String,
+    pub title: String,
+    pub description: String,
+    pub lessons: Vec<LessonView>,
+    /// Ids of the lessons this learner has done.
+    pub done: Vec<u64>,
+    pub progress: Progress,
+}

@@ -12,3 +12,14 @@ pub struct Settings {
     /// Whether visitors may create their own learner account.
     pub self_registration: bool,
 }
+
+/// One page of a server-side searched, paginated table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Paged<T> {
+    pub rows: Vec<T>,
+    /// Rows matching the search; for searches counted up to a cap (`total_is_capped`).
+    pub total: u64,
+    pub total_is_capped: bool,
+    pub page: u32,
+    pub per_page: u32,
+}

@@ -1,6 +1,11 @@
 //! One file per route.
 
+pub mod branches;
+pub mod course_detail;
+pub mod courses;
+pub mod curricula;
 pub mod home;
+pub mod learn;
 pub mod login;
 pub mod not_found;
 pub mod settings;

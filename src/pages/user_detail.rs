@@ -91,17 +91,7 @@ fn UserForms(
             <ActionForm action=activate attr:class="form" attr:novalidate=true>
                 <input type="hidden" name="id" value=id />
                 <input type="hidden" name="active" value=if user.active { "false" } else { "true" } />
-                {move || {
-                    activate_error
-                        .get()
-                        .map(|e| {
-                            view! {
-                                <p class="form-error" role="alert">
-                                    {e.to_string()}
-                                </p>
-                            }
-                        })
-                }}
+                <FormError error=activate_error fields=&["active"] />
                 {if user.active {
                     view! {
                         <p>"Deactivated users cannot log in, and their open sessions end at once."</p>

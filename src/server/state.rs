@@ -65,7 +65,9 @@ impl AppState {
 }
 
 /// The app state from the server function's context (provided by the router).
+#[track_caller]
 pub fn app_state() -> Result<AppState, AppError> {
+    let caller = std::panic::Location::caller();
     leptos::prelude::use_context::<AppState>()
-        .ok_or_else(|| super::internal(&"AppState missing from context"))
+        .ok_or_else(|| super::internal(&format!("AppState missing from context (at {caller})")))
 }

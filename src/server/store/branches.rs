@@ -233,6 +233,18 @@ impl Store {
         Ok(())
     }
 
+    /// Up to `limit` branches in name order (for pickers).
+    pub fn branch_options(&self, limit: usize) -> Result<Vec<BranchView>, StoreError> {
+        search::by_name(&self.branch_name, "branch_name", 0, limit)?
+            .into_iter()
+            .map(|id| {
+                self.get_branch(id)?
+                    .map(|b| b.view())
+                    .ok_or(StoreError::NotFound("branch"))
+            })
+            .collect()
+    }
+
     /// A page of branches (from 1), in name order or matching a name prefix search.
     pub fn list_branches(
         &self,

@@ -364,6 +364,14 @@ impl Store {
         Ok(())
     }
 
+    /// The ids of the lessons a user has done in a course (lessons since removed included).
+    pub fn done_lessons(&self, user: u64, course: u64) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .progress_record(user, course)?
+            .map(|p| p.done.into_iter().map(|(id, _)| id).collect())
+            .unwrap_or_default())
+    }
+
     /// Past completion times of a course that new lessons undid.
     pub fn completion_history(&self, user: u64, course: u64) -> Result<Vec<u64>, StoreError> {
         Ok(self

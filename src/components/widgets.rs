@@ -1,0 +1,109 @@
+//! Small view pieces used across the catalog pages.
+
+use crate::model::catalog::{Progress, ProgressStatus};
+use leptos::prelude::*;
+
+/// A labelled progress bar: lessons done out of lessons, with the status in words.
+#[component]
+pub fn ProgressBar(progress: Progress, #[prop(into)] label: String) -> impl IntoView {
+    let pct = (progress.done * 100)
+        .checked_div(progress.total)
+        .unwrap_or(0);
+    let class = match progress.status {
+        ProgressStatus::Completed => "progress done",
+        _ => "progress",
+    };
+    view! {
+        <div class="progress-wrap">
+            <div
+                class=class
+                role="progressbar"
+                aria-label=label
+                aria-valuemin="0"
+                aria-valuemax=progress.total
+                aria-valuenow=progress.done
+                aria-valuetext=format!("{} of {} lessons done", progress.done, progress.total)
+            >
+                <div class="progress-bar" style=format!("width: {pct}%")></div>
+            </div>
+            <span class="progress-text">
+                {format!("{} / {} lessons", progress.done, progress.total)} " · "
+                <span class=format!("status status-{}", status_class(progress.status))>
+                    {progress.status.label()}
+                </span>
+            </span>
+        </div>
+    }
+}
+
+fn status_class(s: ProgressStatus) -> &'static str {
+    match s {
+        ProgressStatus::NotStarted => "not-started",
+        ProgressStatus::InProgress => "in-progress",
+        ProgressStatus::Completed => "completed",
+    }
+}
+
+/// A disclosure that must be opened before its (destructive) form can be used: the second
+/// click is the confirmation, with or without JavaScript.
+#[component]
+pub fn Confirm(
+    #[prop(into)] summary: String,
+    #[prop(into)] explanation: String,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <details class="confirm">
+            <summary>{summary}</summary>
+            <p>{explanation}</p>
+            {children()}
+        </details>
+    }
+}
+
+/// A GET search form for a table: works without JavaScript and keeps the query in the URL.
+#[component]
+pub fn SearchForm(
+    action: String,
+    param: &'static str,
+    #[prop(into)] label: String,
+    #[prop(into)] placeholder: String,
+    value: String,
+    /// Element id prefix, unique on the page.
+    id: &'static str,
+) -> impl IntoView {
+    let aria = label.clone();
+    view! {
+        <form method="get" action=action role="search" class="search" aria-label=aria>
+            <label for=id>{label}</label>
+            <input id=id type="search" name=param value=value placeholder=placeholder />
+            <button type="submit">"Search"</button>
+        </form>
+    }
+}
+
+/// Formats milliseconds since the Unix epoch as a UTC date, `YYYY-MM-DD`.
+pub fn date(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64;
+    // Civil-from-days (Howard Hinnant's algorithm), valid for the proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::date(0), "1970-01-01");
+        assert_eq!(super::date(1_795_651_200_000), "2026-11-26");
+        assert_eq!(super::date(951_782_400_000), "2000-02-29");
+    }
+}

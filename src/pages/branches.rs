@@ -1,0 +1,204 @@
+use crate::api::branches::{
+    branch_options, get_branch, list_branches, CreateBranch, DeleteBranch, UpdateBranch,
+};
+use crate::components::field::{action_error, Field, FormError, Notice};
+use crate::components::layout::{show, Access, Page};
+use crate::components::pager::Pager;
+use crate::components::widgets::{Confirm, SearchForm};
+use crate::model::catalog::BranchView;
+use crate::model::AppError;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// `/branches`: the branches table and the form to add one (administrators).
+#[component]
+pub fn BranchesPage() -> impl IntoView {
+    view! {
+        <Page title="Branches" access=Access::Admin>
+            <BranchesList />
+        </Page>
+    }
+}
+
+#[component]
+fn BranchesList() -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1u32)
+            .max(1)
+    };
+    let create = ServerAction::<CreateBranch>::new();
+    let rows = Resource::new(
+        move || (q(), page(), create.version().get()),
+        |(q, p, _)| list_branches(q, p),
+    );
+    let options = Resource::new(move || create.version().get(), |_| branch_options());
+    let error = action_error(create);
+    let created = Signal::derive(move || matches!(create.value().get(), Some(Ok(_))));
+    view! {
+        <div class="page-head">
+            <h1>"Branches"</h1>
+        </div>
+        <p class="lead">"Branches are the units of your organisation: schools, departments, sites."</p>
+        <SearchForm action="/branches".into() param="q" label="Search branches" placeholder="Name starts with…" value=q() id="branches-q" />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let names = options.await.unwrap_or_default();
+                show(
+                    rows.await,
+                    move |p| {
+                        if p.rows.is_empty() {
+                            return view! { <p class="empty-state">"No branches yet."</p> }.into_any();
+                        }
+                        let parent_name = move |id: Option<u64>| {
+                            id.and_then(|id| names.iter().find(|b| b.id == id).map(|b| b.name.clone())).unwrap_or_default()
+                        };
+                        view! {
+                            <table class="data">
+                                <caption class="visually-hidden">"Branches"</caption>
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Name"</th>
+                                        <th scope="col">"Parent branch"</th>
+                                        <th scope="col">"Description"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {p.rows.clone().into_iter().map(|b| view! {
+                                        <tr>
+                                            <td><A href=format!("/branches/{}", b.id)>{b.name}</A></td>
+                                            <td>{parent_name(b.parent)}</td>
+                                            <td>{b.description}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <Pager base="/branches" query=q() page=p.page per_page=p.per_page total=p.total capped=p.total_is_capped />
+                        }
+                        .into_any()
+                    },
+                )
+            })}
+        </Transition>
+        <section class="panel" aria-labelledby="add-branch-title">
+            <h2 id="add-branch-title">"Add a branch"</h2>
+            <ActionForm action=create attr:class="form grid" attr:novalidate=true>
+                <FormError error />
+                <Field label="Name" name="name" form="new-branch" error required=true />
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let opts = options.await.unwrap_or_default();
+                        view! { <ParentSelect form="new-branch" options=opts selected=None error /> }
+                    })}
+                </Transition>
+                <Field label="Description" name="description" form="new-branch" error />
+                <div class="actions">
+                    <button type="submit" class="primary">"Create branch"</button>
+                    <Notice show=created text="Branch created." />
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The optional parent picker.
+#[component]
+fn ParentSelect(
+    form: &'static str,
+    options: Vec<BranchView>,
+    selected: Option<u64>,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let id = format!("{form}-parent");
+    let err_id = format!("{id}-error");
+    let message = move || error.get().and_then(|e| e.field_message("parent"));
+    let err_ref = err_id.clone();
+    view! {
+        <div class="field" class:invalid=move || message().is_some()>
+            <label for=id.clone()>"Parent branch"</label>
+            <select id=id name="parent" aria-describedby=move || message().map(|_| err_ref.clone())>
+                <option value="" selected=selected.is_none()>"(none: a top-level branch)"</option>
+                {options
+                    .into_iter()
+                    .map(|b| view! { <option value=b.id selected=Some(b.id) == selected>{b.name}</option> })
+                    .collect_view()}
+            </select>
+            {move || message().map(|m| view! { <p class="field-error" id=err_id.clone()>{m}</p> })}
+        </div>
+    }
+}
+
+/// `/branches/:id`: edit or delete a branch (administrators).
+#[component]
+pub fn BranchDetailPage() -> impl IntoView {
+    view! {
+        <Page title="Branch" access=Access::Admin>
+            <BranchDetail />
+        </Page>
+    }
+}
+
+#[component]
+fn BranchDetail() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<u64>().ok());
+    let update = ServerAction::<UpdateBranch>::new();
+    let delete = ServerAction::<DeleteBranch>::new();
+    let branch = Resource::new(
+        move || (id(), update.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_branch(id).await,
+                None => Err(AppError::not_found("Branch")),
+            }
+        },
+    );
+    let options = Resource::new(|| (), |_| branch_options());
+    let error = action_error(update);
+    let delete_error = action_error(delete);
+    let saved = Signal::derive(move || matches!(update.value().get(), Some(Ok(_))));
+    view! {
+        <p class="breadcrumb"><A href="/branches">"← All branches"</A></p>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let opts: Vec<BranchView> = options.await.unwrap_or_default();
+                show(branch.await, move |b| {
+                    let opts = opts.into_iter().filter(|o| o.id != b.id).collect::<Vec<_>>();
+                    view! {
+                        <h1>{b.name.clone()}</h1>
+                        <section class="panel" aria-labelledby="branch-edit-title">
+                            <h2 id="branch-edit-title">"Details"</h2>
+                            <ActionForm action=update attr:class="form grid" attr:novalidate=true>
+                                <FormError error />
+                                <input type="hidden" name="id" value=b.id />
+                                <Field label="Name" name="name" form="branch" error value=b.name.clone() required=true />
+                                <ParentSelect form="branch" options=opts selected=b.parent error />
+                                <Field label="Description" name="description" form="branch" error value=b.description.clone() />
+                                <div class="actions">
+                                    <button type="submit" class="primary">"Save changes"</button>
+                                    <Notice show=saved text="Changes saved." />
+                                </div>
+                            </ActionForm>
+                        </section>
+                        <section class="panel" aria-labelledby="branch-delete-title">
+                            <h2 id="branch-delete-title">"Delete"</h2>
+                            <FormError error=delete_error fields=&["branch"] />
+                            <Confirm summary="Delete this branch…" explanation="The branch is removed. A branch with sub-branches cannot be deleted: move or delete them first.">
+                                <ActionForm action=delete>
+                                    <input type="hidden" name="id" value=b.id />
+                                    <button type="submit" class="danger">"Delete branch"</button>
+                                </ActionForm>
+                            </Confirm>
+                        </section>
+                    }
+                })
+            })}
+        </Transition>
+    }
+}

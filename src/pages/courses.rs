@@ -1,0 +1,96 @@
+use crate::api::courses::{list_courses, CreateCourse};
+use crate::components::field::{action_error, Field, FormError};
+use crate::components::layout::{show, Access, Page};
+use crate::components::pager::Pager;
+use crate::components::widgets::SearchForm;
+use crate::model::catalog::CourseStatus;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+/// `/courses`: the courses table and the form to add one (administrators).
+#[component]
+pub fn CoursesPage() -> impl IntoView {
+    view! {
+        <Page title="Courses" access=Access::Admin>
+            <CoursesList />
+        </Page>
+    }
+}
+
+#[component]
+fn CoursesList() -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1u32)
+            .max(1)
+    };
+    let create = ServerAction::<CreateCourse>::new();
+    let rows = Resource::new(
+        move || (q(), page(), create.version().get()),
+        |(q, p, _)| list_courses(q, p),
+    );
+    let error = action_error(create);
+    view! {
+        <div class="page-head">
+            <h1>"Courses"</h1>
+        </div>
+        <SearchForm action="/courses".into() param="q" label="Search courses" placeholder="Code or title starts with…" value=q() id="courses-q" />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                show(rows.await, move |p| {
+                    if p.rows.is_empty() {
+                        return view! { <p class="empty-state">"No courses yet."</p> }.into_any();
+                    }
+                    view! {
+                        <table class="data">
+                            <caption class="visually-hidden">"Courses"</caption>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Code"</th>
+                                    <th scope="col">"Title"</th>
+                                    <th scope="col">"Lessons"</th>
+                                    <th scope="col">"Enrolled"</th>
+                                    <th scope="col">"Status"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {p.rows.clone().into_iter().map(|c| view! {
+                                    <tr>
+                                        <td><A href=format!("/courses/{}", c.id)>{c.code}</A></td>
+                                        <td>{c.title}</td>
+                                        <td>{c.lessons}</td>
+                                        <td>{c.enrolled}</td>
+                                        <td>{match c.status {
+                                            CourseStatus::Active => view! { <span class="badge ok">"Active"</span> },
+                                            CourseStatus::Archived => view! { <span class="badge off">"Archived"</span> },
+                                        }}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        <Pager base="/courses" query=q() page=p.page per_page=p.per_page total=p.total capped=p.total_is_capped />
+                    }
+                    .into_any()
+                })
+            })}
+        </Transition>
+        <section class="panel" aria-labelledby="add-course-title">
+            <h2 id="add-course-title">"Add a course"</h2>
+            <ActionForm action=create attr:class="form grid" attr:novalidate=true>
+                <FormError error />
+                <Field label="Code" name="code" form="new-course" error hint="Unique, e.g. PHY-101." required=true />
+                <Field label="Title" name="title" form="new-course" error required=true />
+                <Field label="Description" name="description" form="new-course" error />
+                <div class="actions">
+                    <button type="submit" class="primary">"Create course"</button>
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
