@@ -1,6 +1,8 @@
 //! Small view pieces used across the catalog pages.
 
 use crate::model::catalog::{Progress, ProgressStatus};
+use crate::model::user::{UserPage, UserView};
+use crate::model::AppError;
 use leptos::prelude::*;
 
 /// A labelled progress bar: lessons done out of lessons, with the status in words.
@@ -79,6 +81,49 @@ pub fn SearchForm(
             <input id=id type="search" name=param value=value placeholder=placeholder />
             <button type="submit">"Search"</button>
         </form>
+    }
+}
+
+/// The results of a user search in a picker, each user with an action next to them (an Enrol
+/// button, say). Nothing is searched until the admin types something.
+#[component]
+pub fn UserPicker<F, V>(
+    found: Resource<Result<Option<UserPage>, AppError>>,
+    action: F,
+) -> impl IntoView
+where
+    F: Fn(UserView) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let action = action.clone();
+                Suspend::new(async move {
+                    match found.await {
+                        Ok(Some(p)) if p.rows.is_empty() => {
+                            view! { <p class="muted">"No user matches."</p> }.into_any()
+                        }
+                        Ok(Some(p)) => view! {
+                            <ul class="picker">
+                                {p.rows.iter().map(|u| view! {
+                                    <li>
+                                        <span>
+                                            {u.display_name.clone()} " "
+                                            <span class="muted">{format!("({}, {})", u.login, u.email)}</span>
+                                        </span>
+                                        {action(u.clone())}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }
+                        .into_any(),
+                        Ok(None) => view! { <p class="hint">"Search above to find users."</p> }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
     }
 }
 

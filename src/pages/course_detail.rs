@@ -4,9 +4,9 @@ use crate::api::courses::{
 use crate::api::users::list_users;
 use crate::components::field::{action_error, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
-use crate::components::widgets::{date, Confirm, ProgressBar, SearchForm};
+use crate::components::widgets::{date, Confirm, ProgressBar, SearchForm, UserPicker};
 use crate::model::catalog::{CourseStatus, CourseView, EnrolmentRow};
-use crate::model::user::UserPage;
+use crate::model::user::{UserPage, UserView};
 use crate::model::AppError;
 use crate::model::Paged;
 use leptos::prelude::*;
@@ -269,29 +269,13 @@ fn Enrolments(
             {archived.then(|| view! { <p class="hint">"This course is archived: it takes no new enrolments."</p> })}
             <FormError error=enrol_error fields=&["course"] />
             <SearchForm action=format!("/courses/{course}") param="uq" label="Find users to enrol" placeholder="Login, e-mail or name starts with…" value=uq id="enrol-q" />
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match found.await {
-                        Ok(Some(p)) if p.rows.is_empty() => view! { <p class="muted">"No user matches."</p> }.into_any(),
-                        Ok(Some(p)) => view! {
-                            <ul class="picker">
-                                {p.rows.into_iter().map(|u| view! {
-                                    <li>
-                                        <span>{u.display_name.clone()} " " <span class="muted">{format!("({}, {})", u.login, u.email)}</span></span>
-                                        <ActionForm action=enrol>
-                                            <input type="hidden" name="course" value=course />
-                                            <input type="hidden" name="user" value=u.id />
-                                            <button type="submit" aria-label=format!("Enrol {}", u.login)>"Enrol"</button>
-                                        </ActionForm>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Ok(None) => view! { <p class="hint">"Search above to find users to enrol."</p> }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <UserPicker found action=move |u: UserView| view! {
+                <ActionForm action=enrol>
+                    <input type="hidden" name="course" value=course />
+                    <input type="hidden" name="user" value=u.id />
+                    <button type="submit" aria-label=format!("Enrol {}", u.login)>"Enrol"</button>
+                </ActionForm>
+            } />
         </section>
     }
 }

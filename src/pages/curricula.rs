@@ -7,9 +7,9 @@ use crate::api::users::list_users;
 use crate::components::field::{action_error, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::Pager;
-use crate::components::widgets::{Confirm, SearchForm};
+use crate::components::widgets::{Confirm, SearchForm, UserPicker};
 use crate::model::catalog::{CourseRow, CurriculumDetail};
-use crate::model::user::UserPage;
+use crate::model::user::{UserPage, UserView};
 use crate::model::AppError;
 use crate::model::Paged;
 use leptos::prelude::*;
@@ -280,29 +280,13 @@ fn EnrolLearner(
                 _ => None,
             }}
             <SearchForm action=format!("/curricula/{id}") param="uq" label="Find users to enrol" placeholder="Login, e-mail or name starts with…" value=uq id="cur-user-q" />
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match found.await {
-                        Ok(Some(p)) if p.rows.is_empty() => view! { <p class="muted">"No user matches."</p> }.into_any(),
-                        Ok(Some(p)) => view! {
-                            <ul class="picker">
-                                {p.rows.into_iter().map(|u| view! {
-                                    <li>
-                                        <span>{u.display_name.clone()} " " <span class="muted">{format!("({}, {})", u.login, u.email)}</span></span>
-                                        <ActionForm action=enrol>
-                                            <input type="hidden" name="id" value=id />
-                                            <input type="hidden" name="user" value=u.id />
-                                            <button type="submit" aria-label=format!("Enrol {}", u.login)>"Enrol"</button>
-                                        </ActionForm>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any(),
-                        Ok(None) => view! { <p class="hint">"Search above to find users to enrol."</p> }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <UserPicker found action=move |u: UserView| view! {
+                <ActionForm action=enrol>
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="user" value=u.id />
+                    <button type="submit" aria-label=format!("Enrol {}", u.login)>"Enrol"</button>
+                </ActionForm>
+            } />
         </section>
     }
 }
