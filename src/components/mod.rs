@@ -3,4 +3,5 @@
 pub mod field;
 pub mod layout;
 pub mod pager;
+pub mod url;
 pub mod widgets;

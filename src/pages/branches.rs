@@ -4,12 +4,12 @@ use crate::api::branches::{
 use crate::components::field::{action_error, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::Pager;
+use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{Confirm, SearchForm};
 use crate::model::catalog::BranchView;
 use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// `/branches`: the branches table and the form to add one (administrators).
 #[component]
@@ -23,16 +23,8 @@ pub fn BranchesPage() -> impl IntoView {
 
 #[component]
 fn BranchesList() -> impl IntoView {
-    let query = use_query_map();
-    let q = move || query.read().get("q").unwrap_or_default();
-    let page = move || {
-        query
-            .read()
-            .get("page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1u32)
-            .max(1)
-    };
+    let q = query_text("q");
+    let page = query_page();
     let create = ServerAction::<CreateBranch>::new();
     let rows = Resource::new(
         move || (q(), page(), create.version().get()),
@@ -146,8 +138,7 @@ pub fn BranchDetailPage() -> impl IntoView {
 
 #[component]
 fn BranchDetail() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<u64>().ok());
+    let id = param_id("id");
     let update = ServerAction::<UpdateBranch>::new();
     let delete = ServerAction::<DeleteBranch>::new();
     let branch = Resource::new(

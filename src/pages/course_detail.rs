@@ -4,6 +4,7 @@ use crate::api::courses::{
 use crate::api::users::list_users;
 use crate::components::field::{action_error, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
+use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{date, Confirm, ProgressBar, SearchForm, UserPicker};
 use crate::model::catalog::{CourseStatus, CourseView, EnrolmentRow};
 use crate::model::user::{UserPage, UserView};
@@ -11,7 +12,6 @@ use crate::model::AppError;
 use crate::model::Paged;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// `/courses/:id`: a course's details, lessons and enrolments (administrators).
 #[component]
@@ -25,8 +25,7 @@ pub fn CourseDetailPage() -> impl IntoView {
 
 #[component]
 fn CourseDetail() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<u64>().ok());
+    let id = param_id("id");
     let update = ServerAction::<UpdateCourse>::new();
     let lessons = ServerAction::<ChangeLesson>::new();
     let delete = ServerAction::<DeleteCourse>::new();
@@ -34,16 +33,8 @@ fn CourseDetail() -> impl IntoView {
     let unenrol = ServerAction::<UnenrolUser>::new();
     // Every resource of the page is created here, before any suspense: resources created inside
     // a resolved <Transition> hydrate unreliably.
-    let query = use_query_map();
-    let uq = move || query.read().get("uq").unwrap_or_default();
-    let page = move || {
-        query
-            .read()
-            .get("page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1u32)
-            .max(1)
-    };
+    let uq = query_text("uq");
+    let page = query_page();
     let rows = Resource::new(
         move || (id(), page(), enrol.version().get(), unenrol.version().get()),
         |(id, p, ..)| async move {

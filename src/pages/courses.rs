@@ -2,11 +2,11 @@ use crate::api::courses::{list_courses, CreateCourse};
 use crate::components::field::{action_error, Field, FormError};
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::Pager;
+use crate::components::url::{query_page, query_text};
 use crate::components::widgets::SearchForm;
 use crate::model::catalog::CourseStatus;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
 
 /// `/courses`: the courses table and the form to add one (administrators).
 #[component]
@@ -20,16 +20,8 @@ pub fn CoursesPage() -> impl IntoView {
 
 #[component]
 fn CoursesList() -> impl IntoView {
-    let query = use_query_map();
-    let q = move || query.read().get("q").unwrap_or_default();
-    let page = move || {
-        query
-            .read()
-            .get("page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1u32)
-            .max(1)
-    };
+    let q = query_text("q");
+    let page = query_page();
     let create = ServerAction::<CreateCourse>::new();
     let rows = Resource::new(
         move || (q(), page(), create.version().get()),

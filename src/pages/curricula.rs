@@ -7,6 +7,7 @@ use crate::api::users::list_users;
 use crate::components::field::{action_error, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::Pager;
+use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{Confirm, SearchForm, UserPicker};
 use crate::model::catalog::{CourseRow, CurriculumDetail};
 use crate::model::user::{UserPage, UserView};
@@ -14,7 +15,6 @@ use crate::model::AppError;
 use crate::model::Paged;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// `/curricula`: the curricula table and the form to add one (administrators).
 #[component]
@@ -28,16 +28,8 @@ pub fn CurriculaPage() -> impl IntoView {
 
 #[component]
 fn CurriculaList() -> impl IntoView {
-    let query = use_query_map();
-    let q = move || query.read().get("q").unwrap_or_default();
-    let page = move || {
-        query
-            .read()
-            .get("page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1u32)
-            .max(1)
-    };
+    let q = query_text("q");
+    let page = query_page();
     let create = ServerAction::<CreateCurriculum>::new();
     let rows = Resource::new(
         move || (q(), page(), create.version().get()),
@@ -98,16 +90,14 @@ pub fn CurriculumDetailPage() -> impl IntoView {
 
 #[component]
 fn CurriculumDetailView() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<u64>().ok());
+    let id = param_id("id");
     let update = ServerAction::<UpdateCurriculum>::new();
     let change = ServerAction::<ChangeCurriculumCourse>::new();
     let delete = ServerAction::<DeleteCurriculum>::new();
     let enrol = ServerAction::<EnrolInCurriculum>::new();
     // All resources of the page are created here, before any suspense (see course_detail.rs).
-    let query = use_query_map();
-    let cq = move || query.read().get("cq").unwrap_or_default();
-    let uq = move || query.read().get("uq").unwrap_or_default();
+    let cq = query_text("cq");
+    let uq = query_text("uq");
     let found_courses = Resource::new(cq, |q| async move {
         if q.trim().is_empty() {
             Ok(None)

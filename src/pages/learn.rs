@@ -1,16 +1,11 @@
 use crate::api::learning::{course_for_learner, MarkLesson};
 use crate::components::layout::{show, Access, Page};
+use crate::components::url::param_id;
 use crate::components::widgets::ProgressBar;
 use crate::model::catalog::ProgressStatus;
 use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
-
-fn param(name: &'static str) -> impl Fn() -> Option<u64> + Copy + Send + Sync {
-    let params = use_params_map();
-    move || params.read().get(name).and_then(|s| s.parse::<u64>().ok())
-}
 
 /// `/learn/:course`: a course the learner is enrolled in, its lessons in order and their
 /// progress. Others get "not found".
@@ -25,7 +20,7 @@ pub fn LearnerCoursePage() -> impl IntoView {
 
 #[component]
 fn LearnerCourseView() -> impl IntoView {
-    let course_id = param("course");
+    let course_id = param_id("course");
     let course = Resource::new(course_id, |id| async move {
         match id {
             Some(id) => course_for_learner(id).await,
@@ -75,8 +70,8 @@ pub fn LessonPage() -> impl IntoView {
 
 #[component]
 fn LessonView() -> impl IntoView {
-    let course_id = param("course");
-    let lesson_id = param("lesson");
+    let course_id = param_id("course");
+    let lesson_id = param_id("lesson");
     let mark = ServerAction::<MarkLesson>::new();
     let course = Resource::new(
         move || (course_id(), mark.version().get()),

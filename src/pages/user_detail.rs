@@ -2,11 +2,11 @@ use super::users::RoleSelect;
 use crate::api::users::{get_user, ResetPassword, SetUserActive, UpdateUser};
 use crate::components::field::{action_error, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
+use crate::components::url::param_id;
 use crate::model::user::UserView;
 use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 
 /// `/users/:id`: edit a user, deactivate or reactivate them, reset their password
 /// (administrators).
@@ -21,8 +21,7 @@ pub fn UserDetailPage() -> impl IntoView {
 
 #[component]
 fn UserDetail() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<u64>().ok());
+    let id = param_id("id");
     let update = ServerAction::<UpdateUser>::new();
     let activate = ServerAction::<SetUserActive>::new();
     let reset = ServerAction::<ResetPassword>::new();

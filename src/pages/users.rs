@@ -2,11 +2,11 @@ use crate::api::users::{list_users, CreateUser};
 use crate::components::field::{action_error, Field, FormError};
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::Pager;
+use crate::components::url::{query_page, query_text};
 use crate::model::user::{Role, UserPage};
 use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
 
 /// `/users`: the users table with search and pages, and the form to add a user (administrators).
 #[component]
@@ -20,16 +20,8 @@ pub fn UsersPage() -> impl IntoView {
 
 #[component]
 fn UsersList() -> impl IntoView {
-    let query = use_query_map();
-    let q = move || query.read().get("q").unwrap_or_default();
-    let page = move || {
-        query
-            .read()
-            .get("page")
-            .and_then(|p| p.parse::<u32>().ok())
-            .unwrap_or(1)
-            .max(1)
-    };
+    let q = query_text("q");
+    let page = query_page();
     let create = ServerAction::<CreateUser>::new();
     let users = Resource::new(
         move || (q(), page(), create.version().get()),
