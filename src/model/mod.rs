@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod group;
 pub mod user;
 
 pub use error::AppError;

@@ -200,7 +200,8 @@ impl Store {
             .collect()
     }
 
-    /// Deletes a branch. Refused (on `branch`) while it has sub-branches: they would be orphaned.
+    /// Deletes a branch. Refused (on `branch`) while it has sub-branches or groups: they would
+    /// be orphaned.
     pub fn delete_branch(&self, id: u64) -> Result<(), StoreError> {
         (
             &self.branches,
@@ -217,6 +218,13 @@ impl Store {
                     return abort(StoreError::invalid(
                         "branch",
                         "This branch has sub-branches. Move or delete them first.",
+                    ));
+                }
+                let groups = read_counter(meta.get(counter_key(&super::groups::branch_counter(id)))?);
+                if groups > 0 {
+                    return abort(StoreError::invalid(
+                        "branch",
+                        format!("{groups} group(s) belong to this branch. Move them to another branch or delete them first."),
                     ));
                 }
                 branches.remove(&id_key(id))?;

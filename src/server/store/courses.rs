@@ -271,7 +271,7 @@ impl Store {
     }
 
     /// Deletes a course that nobody is enrolled in (archive it otherwise), and takes it out of
-    /// every curriculum, in one transaction.
+    /// every curriculum, in one transaction; then from every group.
     pub fn delete_course(&self, id: u64) -> Result<(), StoreError> {
         let curricula = self.curricula_of_course(id)?;
         (&self.courses, &self.course_code, &self.search_course, &self.meta, &self.curricula, &self.course_curricula)
@@ -293,7 +293,7 @@ impl Store {
                 }
                 Ok(())
             })?;
-        Ok(())
+        self.unlink_deleted(id, false)
     }
 
     /// A page of courses (from 1): in code order, or matching a code / title prefix search.

@@ -225,7 +225,7 @@ impl Store {
             .collect()
     }
 
-    /// Deletes a curriculum. Enrolments made through it stay.
+    /// Deletes a curriculum (and then its links to groups). Enrolments made through it stay.
     pub fn delete_curriculum(&self, id: u64) -> Result<(), StoreError> {
         (
             &self.curricula,
@@ -247,7 +247,7 @@ impl Store {
                 }
                 Ok(())
             })?;
-        Ok(())
+        self.unlink_deleted(id, true)
     }
 
     /// A page of curricula (from 1), in name order or matching a name prefix search.

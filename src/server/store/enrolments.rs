@@ -108,6 +108,23 @@ fn tx_enrol(
     Ok(true)
 }
 
+/// Inside a transaction: ends `user`'s enrolment in `course` if there is one (progress stays).
+/// `Ok(true)` when there was one.
+pub(crate) fn tx_unenrol(
+    enrolments: &TransactionalTree,
+    course_users: &TransactionalTree,
+    meta: &TransactionalTree,
+    user: u64,
+    course: u64,
+) -> Tx<bool> {
+    if enrolments.remove(&pair_key(user, course))?.is_none() {
+        return Ok(false);
+    }
+    course_users.remove(&pair_key(course, user))?;
+    bump_counter(meta, &enrolled_counter(course), -1)?;
+    Ok(true)
+}
+
 fn tx_require_user(users: &TransactionalTree, user: u64) -> Tx<()> {
     if users.get(id_key(user))?.is_none() {
         return abort(StoreError::NotFound("user"));
@@ -217,11 +234,9 @@ impl Store {
             &self.meta,
         )
             .transaction(|(enrolments, course_users, progress, meta)| {
-                if enrolments.remove(&pair_key(user, course))?.is_none() {
+                if !tx_unenrol(enrolments, course_users, meta, user, course)? {
                     return abort(StoreError::NotFound("enrolment"));
                 }
-                course_users.remove(&pair_key(course, user))?;
-                bump_counter(meta, &enrolled_counter(course), -1)?;
                 if delete_progress {
                     progress.remove(&pair_key(user, course))?;
                 }

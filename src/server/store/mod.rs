@@ -8,7 +8,7 @@
 //! - `login_user`, `email_user`: folded login / e-mail → user id (uniqueness and lookup).
 //! - `search_user`: search term, `0x00`, user id → nothing (prefix search, see `users.rs`).
 //! - `sessions`: session id → session envelope (see `sessions.rs`).
-//! - branches, courses, curricula, enrolments: see their files.
+//! - branches, courses, curricula, enrolments, groups (with the audit trail): see their files.
 //!
 //! Every operation here is synchronous sled work: callers on async threads run it in
 //! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
@@ -18,6 +18,7 @@ pub mod codec;
 pub mod courses;
 pub mod curricula;
 pub mod enrolments;
+pub mod groups;
 pub mod search;
 pub mod sessions;
 pub mod settings;
@@ -121,6 +122,21 @@ pub struct Store {
     enrolments: sled::Tree,
     course_users: sled::Tree,
     progress: sled::Tree,
+    groups: sled::Tree,
+    group_name: sled::Tree,
+    group_suffix: sled::Tree,
+    group_by_members: sled::Tree,
+    group_key: sled::Tree,
+    group_members: sled::Tree,
+    user_groups: sled::Tree,
+    group_courses: sled::Tree,
+    course_groups: sled::Tree,
+    group_curricula: sled::Tree,
+    curriculum_groups: sled::Tree,
+    group_managers: sled::Tree,
+    manager_groups: sled::Tree,
+    audit: sled::Tree,
+    bulk_results: sled::Tree,
 }
 
 impl Store {
@@ -165,6 +181,21 @@ impl Store {
             enrolments: db.open_tree("enrolments")?,
             course_users: db.open_tree("course_users")?,
             progress: db.open_tree("progress")?,
+            groups: db.open_tree("groups")?,
+            group_name: db.open_tree("group_name")?,
+            group_suffix: db.open_tree("group_suffix")?,
+            group_by_members: db.open_tree("group_by_members")?,
+            group_key: db.open_tree("group_key")?,
+            group_members: db.open_tree("group_members")?,
+            user_groups: db.open_tree("user_groups")?,
+            group_courses: db.open_tree("group_courses")?,
+            course_groups: db.open_tree("course_groups")?,
+            group_curricula: db.open_tree("group_curricula")?,
+            curriculum_groups: db.open_tree("curriculum_groups")?,
+            group_managers: db.open_tree("group_managers")?,
+            manager_groups: db.open_tree("manager_groups")?,
+            audit: db.open_tree("audit")?,
+            bulk_results: db.open_tree("bulk_results")?,
             db,
         })
     }

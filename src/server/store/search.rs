@@ -9,8 +9,9 @@ use super::codec::{fold, id_key, read_id};
 use super::StoreError;
 use std::collections::HashSet;
 
-/// Searches count matches up to this many, then report "more than".
-pub const TOTAL_CAP: u64 = 10_000;
+/// Searches count matches up to this many, then report "more than": counting every match of
+/// a common prefix among 100,000 users would cost more than the page itself.
+pub const TOTAL_CAP: u64 = 1_000;
 
 /// An index key: `term 0x00 id`.
 pub fn key(term: &str, id: u64) -> Vec<u8> {

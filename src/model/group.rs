@@ -1,0 +1,593 @@
+//! Groups as the browser sees them, and the rules for their fields and keys.
+
+use super::AppError;
+use serde::{Deserialize, Serialize};
+
+pub const GROUP_NAME_MAX: usize = 100;
+pub const GROUP_DESCRIPTION_MAX: usize = 1_000;
+pub const KEY_MIN: usize = 4;
+pub const KEY_MAX: usize = 64;
+/// The most a key can be limited to (0 = unlimited).
+pub const KEY_USES_MAX: u32 = 1_000_000;
+/// Rows a bulk add takes at once.
+pub const BULK_ROWS_MAX: usize = 10_000;
+/// Characters generated keys are made of: no look-alikes (0/O, 1/I/L, 5/S, 2/Z, 8/B).
+pub const KEY_ALPHABET: &[u8] = b"ACDEFGHJKMNPQRTUVWXY34679";
+
+/// A group's key as the groups table and the group page describe it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    None,
+    Active,
+    Disabled,
+    UsedUp,
+    NotYetValid,
+    Expired,
+}
+
+impl KeyStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyStatus::None => "No key",
+            KeyStatus::Active => "Active",
+            KeyStatus::Disabled => "Disabled",
+            KeyStatus::UsedUp => "Used up",
+            KeyStatus::NotYetValid => "Not yet valid",
+            KeyStatus::Expired => "Expired",
+        }
+    }
+
+    pub fn class(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "key key-active",
+            KeyStatus::None => "key key-none",
+            _ => "key key-off",
+        }
+    }
+}
+
+/// The key settings of a group (the "advanced options").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySettings {
+    /// The key as typed (trimmed); compared ignoring case.
+    pub key: Option<String>,
+    /// 0 = unlimited.
+    pub max_uses: u32,
+    /// First valid day (ms at 00:00 UTC), inclusive.
+    pub valid_from: Option<u64>,
+    /// Last valid day (ms at 00:00 UTC), inclusive to its end.
+    pub valid_until: Option<u64>,
+    pub enabled: bool,
+}
+
+impl KeySettings {
+    /// The key's state at `now` given `uses` so far.
+    pub fn status(&self, uses: u32, now: u64) -> KeyStatus {
+        if self.key.is_none() {
+            KeyStatus::None
+        } else if !self.enabled {
+            KeyStatus::Disabled
+        } else if self.valid_from.is_some_and(|f| now < f) {
+            KeyStatus::NotYetValid
+        } else if self.valid_until.is_some_and(|u| now >= u + DAY_MS) {
+            KeyStatus::Expired
+        } else if self.max_uses > 0 && uses >= self.max_uses {
+            KeyStatus::UsedUp
+        } else {
+            KeyStatus::Active
+        }
+    }
+}
+
+/// "3 / 50" or "3 / unlimited".
+pub fn uses_text(uses: u32, max: u32) -> String {
+    if max == 0 {
+        format!("{uses} / unlimited")
+    } else {
+        format!("{uses} / {max}")
+    }
+}
+
+/// A row of the groups table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRow {
+    pub id: u64,
+    pub name: String,
+    pub branch: Option<String>,
+    pub members: u64,
+    pub courses: u32,
+    pub curricula: u32,
+    pub key_status: KeyStatus,
+    pub key_uses: u32,
+    pub key_max_uses: u32,
+    pub is_default: bool,
+    pub created_at: u64,
+}
+
+/// A group with everything its page shows in the header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub branch: Option<u64>,
+    pub branch_name: Option<String>,
+    pub key: KeySettings,
+    pub key_uses: u32,
+    pub key_status: KeyStatus,
+    pub is_default: bool,
+    pub members: u64,
+    pub courses: u32,
+    pub curricula: u32,
+    pub created_at: u64,
+    /// Whether the caller may change the group (administrators) or only look (its managers).
+    pub can_edit: bool,
+}
+
+/// What saving a group did besides saving it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSaved {
+    pub group: GroupView,
+    /// The group that stopped being the default because this one became it: (id, name).
+    pub previous_default: Option<(u64, String)>,
+}
+
+/// The orders the groups table offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupSort {
+    Name,
+    Members,
+    Created,
+}
+
+/// A sort as the URL carries it: `name`, `-members`, ... (`-` = descending).
+pub fn parse_sort(raw: &str) -> (GroupSort, bool) {
+    let (desc, key) = match raw.strip_prefix('-') {
+        Some(k) => (true, k),
+        None => (false, raw),
+    };
+    match key {
+        "members" => (GroupSort::Members, desc),
+        "created" => (GroupSort::Created, desc),
+        _ => (GroupSort::Name, desc),
+    }
+}
+
+/// How a user came to be in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinedHow {
+    Manual,
+    Key,
+    Default,
+    Import,
+}
+
+impl JoinedHow {
+    pub fn label(self) -> &'static str {
+        match self {
+            JoinedHow::Manual => "manual",
+            JoinedHow::Key => "group key",
+            JoinedHow::Default => "default group",
+            JoinedHow::Import => "import",
+        }
+    }
+}
+
+/// A member on the group's Users tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRow {
+    pub user_id: u64,
+    pub login: String,
+    pub display_name: String,
+    pub email: String,
+    pub joined_at: u64,
+    pub how: JoinedHow,
+}
+
+/// What happened to one row of a bulk add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BulkOutcome {
+    Added,
+    AlreadyMember,
+    UnknownUser,
+    Invalid(String),
+}
+
+impl BulkOutcome {
+    pub fn label(&self) -> String {
+        match self {
+            BulkOutcome::Added => "Added".into(),
+            BulkOutcome::AlreadyMember => "Already a member".into(),
+            BulkOutcome::UnknownUser => "Unknown user".into(),
+            BulkOutcome::Invalid(why) => format!("Invalid: {why}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkRow {
+    /// Line number in the pasted or uploaded text (from 1).
+    pub line: u32,
+    pub input: String,
+    pub outcome: BulkOutcome,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkResult {
+    pub rows: Vec<BulkRow>,
+    pub added: u32,
+    pub already: u32,
+    pub unknown: u32,
+    pub invalid: u32,
+}
+
+/// The kinds of audit event. Stored: only ever append variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditAction {
+    GroupCreated,
+    GroupChanged,
+    GroupDeleted,
+    MembersAdded,
+    MembersRemoved,
+    DefaultChanged,
+    CoursesChanged,
+    ManagersChanged,
+    KeyRedeemed,
+    KeyRefused,
+    MassEnrolment,
+}
+
+impl AuditAction {
+    pub fn label(self) -> &'static str {
+        match self {
+            AuditAction::GroupCreated => "Group created",
+            AuditAction::GroupChanged => "Group changed",
+            AuditAction::GroupDeleted => "Group deleted",
+            AuditAction::MembersAdded => "Members added",
+            AuditAction::MembersRemoved => "Members removed",
+            AuditAction::DefaultChanged => "Default group changed",
+            AuditAction::CoursesChanged => "Courses changed",
+            AuditAction::ManagersChanged => "Managers changed",
+            AuditAction::KeyRedeemed => "Key redeemed",
+            AuditAction::KeyRefused => "Key refused",
+            AuditAction::MassEnrolment => "Mass enrolment",
+        }
+    }
+}
+
+/// One line of a group's Activity list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditView {
+    pub id: u64,
+    pub at: u64,
+    /// The login of who did it ("system" for Tessera itself).
+    pub actor: String,
+    pub action: AuditAction,
+    pub detail: String,
+}
+
+/// A course or curriculum attached to a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLink {
+    pub id: u64,
+    /// Course code or curriculum name.
+    pub label: String,
+    /// Course title or curriculum description.
+    pub detail: String,
+}
+
+/// The Courses tab: courses and curricula of the group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLinks {
+    pub courses: Vec<GroupLink>,
+    pub curricula: Vec<GroupLink>,
+}
+
+/// A group's manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerRow {
+    pub user_id: u64,
+    pub login: String,
+    pub display_name: String,
+}
+
+const DAY_MS: u64 = 86_400_000;
+
+/// A group name: trimmed, 1–100 characters, no control characters.
+pub fn validate_group_name(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(AppError::invalid("name", "Enter a group name."));
+    }
+    if name.chars().count() > GROUP_NAME_MAX {
+        return Err(AppError::invalid(
+            "name",
+            format!("Use at most {GROUP_NAME_MAX} characters."),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "name",
+            "Remove line breaks and control characters from the name.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A group description: trimmed, up to 1,000 characters.
+pub fn validate_group_description(raw: &str) -> Result<String, AppError> {
+    let d = raw.trim();
+    if d.chars().count() > GROUP_DESCRIPTION_MAX {
+        return Err(AppError::invalid(
+            "description",
+            format!(
+                "Use at most {GROUP_DESCRIPTION_MAX} characters (this has {}).",
+                d.chars().count()
+            ),
+        ));
+    }
+    Ok(d.to_string())
+}
+
+/// The form in which keys are compared and indexed: trimmed, upper case.
+pub fn fold_key(raw: &str) -> String {
+    raw.trim().to_uppercase()
+}
+
+/// A group key as typed: blank = no key; otherwise 4–64 letters, digits and hyphens.
+pub fn validate_key(raw: &str) -> Result<Option<String>, AppError> {
+    let key = raw.trim();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    let n = key.chars().count();
+    if !(KEY_MIN..=KEY_MAX).contains(&n) {
+        return Err(AppError::invalid(
+            "key",
+            format!("A group key has {KEY_MIN} to {KEY_MAX} characters."),
+        ));
+    }
+    if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(AppError::invalid(
+            "key",
+            "Use only letters A–Z, digits and hyphens in a group key.",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// "Maximum key uses": a whole number from 0 (unlimited) up to [`KEY_USES_MAX`]; blank = 0.
+pub fn parse_max_uses(raw: &str) -> Result<u32, AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(0);
+    }
+    match raw.parse::<u32>() {
+        Ok(n) if n <= KEY_USES_MAX => Ok(n),
+        _ => Err(AppError::invalid(
+            "max_uses",
+            format!("Enter a whole number from 0 (unlimited) to {KEY_USES_MAX}."),
+        )),
+    }
+}
+
+/// A date field (`YYYY-MM-DD`, as `<input type=date>` sends it): blank = none; otherwise the
+/// day's start in ms since the Unix epoch (UTC).
+pub fn parse_date(field: &str, raw: &str) -> Result<Option<u64>, AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let bad = || AppError::invalid(field, "Enter a date like 2027-01-31.");
+    let mut parts = raw.splitn(3, '-');
+    let mut num = || -> Result<i64, AppError> {
+        parts
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .ok_or_else(bad)
+    };
+    let (y, m, d) = (num()?, num()?, num()?);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return Err(bad());
+    }
+    // Days from civil (Howard Hinnant's algorithm), the inverse of `widgets::date`.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(Some(days as u64 * DAY_MS))
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The validated key options, checking that the window is not reversed.
+pub fn key_settings(
+    key: &str,
+    max_uses: &str,
+    valid_from: &str,
+    valid_until: &str,
+    enabled: bool,
+) -> Result<KeySettings, AppError> {
+    let key = validate_key(key)?;
+    let max_uses = parse_max_uses(max_uses)?;
+    let valid_from = parse_date("valid_from", valid_from)?;
+    let valid_until = parse_date("valid_until", valid_until)?;
+    if let (Some(f), Some(u)) = (valid_from, valid_until) {
+        if u < f {
+            return Err(AppError::invalid(
+                "valid_until",
+                "The last valid day comes before the first one.",
+            ));
+        }
+    }
+    Ok(KeySettings {
+        key,
+        max_uses,
+        valid_from,
+        valid_until,
+        enabled,
+    })
+}
+
+/// Splits pasted or uploaded text into bulk-add entries: one per line, the first CSV column
+/// (quotes removed); blank lines and a header line (`login`, `email`, `e-mail`, `user`) skipped.
+/// Returns `(line number, entry)`.
+pub fn bulk_entries(text: &str) -> Result<Vec<(u32, String)>, AppError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let first = line
+            .split([',', ';', '\t'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"')
+            .trim();
+        if first.is_empty() {
+            continue;
+        }
+        if out.is_empty()
+            && matches!(
+                first.to_lowercase().as_str(),
+                "login" | "email" | "e-mail" | "user" | "username"
+            )
+        {
+            continue;
+        }
+        out.push((i as u32 + 1, first.to_string()));
+        if out.len() > BULK_ROWS_MAX {
+            return Err(AppError::invalid(
+                "text",
+                format!("Add at most {BULK_ROWS_MAX} rows at a time; split the list."),
+            ));
+        }
+    }
+    if out.is_empty() {
+        return Err(AppError::invalid(
+            "text",
+            "Paste or upload at least one login name or e-mail address.",
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_descriptions() {
+        assert_eq!(
+            validate_group_name("  Physics 101 ").unwrap(),
+            "Physics 101"
+        );
+        assert!(validate_group_name(" ").is_err());
+        assert!(validate_group_name(&"x".repeat(101)).is_err());
+        assert!(validate_group_name(&"é".repeat(100)).is_ok());
+        assert!(validate_group_name("a\nb").is_err());
+        assert!(validate_group_description(&"d".repeat(1000)).is_ok());
+        let e = validate_group_description(&"d".repeat(1001)).unwrap_err();
+        assert_eq!(
+            e.field_message("description").unwrap(),
+            "Use at most 1000 characters (this has 1001)."
+        );
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(validate_key("  ").unwrap(), None);
+        assert_eq!(validate_key(" ab-CD9 ").unwrap().as_deref(), Some("ab-CD9"));
+        assert!(validate_key("abc").is_err());
+        assert!(validate_key("has space").is_err());
+        assert!(validate_key("ключ-ключ").is_err());
+        assert!(validate_key(&"k".repeat(65)).is_err());
+        assert_eq!(fold_key(" ab-cd "), "AB-CD");
+        for c in b"0O1IL5S2Z8B" {
+            assert!(!KEY_ALPHABET.contains(c), "{}", *c as char);
+        }
+    }
+
+    #[test]
+    fn numbers_and_dates() {
+        assert_eq!(parse_max_uses("").unwrap(), 0);
+        assert_eq!(parse_max_uses(" 50 ").unwrap(), 50);
+        assert!(parse_max_uses("-1").is_err());
+        assert!(parse_max_uses("2.5").is_err());
+        assert!(parse_max_uses("1000001").is_err());
+        assert_eq!(parse_date("f", "").unwrap(), None);
+        assert_eq!(parse_date("f", "1970-01-01").unwrap(), Some(0));
+        assert_eq!(
+            parse_date("f", "2026-11-26").unwrap(),
+            Some(1_795_651_200_000)
+        );
+        assert_eq!(
+            parse_date("f", "2000-02-29").unwrap(),
+            Some(951_782_400_000)
+        );
+        assert!(parse_date("f", "2001-02-29").is_err());
+        assert!(parse_date("f", "2026-13-01").is_err());
+        assert!(parse_date("f", "tomorrow").is_err());
+        let e = key_settings("KEY-1", "0", "2027-02-01", "2027-01-01", true).unwrap_err();
+        assert!(e.field_message("valid_until").is_some());
+    }
+
+    #[test]
+    fn key_status_follows_the_rules() {
+        let day = DAY_MS;
+        let mut k = KeySettings {
+            key: Some("K".into()),
+            max_uses: 2,
+            valid_from: Some(10 * day),
+            valid_until: Some(20 * day),
+            enabled: true,
+        };
+        assert_eq!(k.status(0, 9 * day), KeyStatus::NotYetValid);
+        assert_eq!(k.status(0, 10 * day), KeyStatus::Active);
+        assert_eq!(k.status(0, 21 * day - 1), KeyStatus::Active);
+        assert_eq!(k.status(0, 21 * day), KeyStatus::Expired);
+        assert_eq!(k.status(2, 15 * day), KeyStatus::UsedUp);
+        k.enabled = false;
+        assert_eq!(k.status(0, 15 * day), KeyStatus::Disabled);
+        k.key = None;
+        assert_eq!(k.status(0, 15 * day), KeyStatus::None);
+        assert_eq!(uses_text(3, 0), "3 / unlimited");
+        assert_eq!(uses_text(3, 50), "3 / 50");
+    }
+
+    #[test]
+    fn bulk_text() {
+        let rows = bulk_entries("login,name\nada,Ada\n\n\"bob@x.org\";Bob\n  carl  \n").unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (2, "ada".into()),
+                (4, "bob@x.org".into()),
+                (5, "carl".into())
+            ]
+        );
+        assert!(bulk_entries("\n \n").is_err());
+        let big = "u\n".repeat(BULK_ROWS_MAX + 1);
+        assert!(bulk_entries(&big).is_err());
+        assert_eq!(
+            bulk_entries(&"u\n".repeat(BULK_ROWS_MAX)).unwrap().len(),
+            BULK_ROWS_MAX
+        );
+    }
+
+    #[test]
+    fn sorts() {
+        assert_eq!(parse_sort("-members"), (GroupSort::Members, true));
+        assert_eq!(parse_sort("created"), (GroupSort::Created, false));
+        assert_eq!(parse_sort("whatever"), (GroupSort::Name, false));
+    }
+}

@@ -1,0 +1,1489 @@
+use super::*;
+use crate::model::catalog::EnrolSource;
+use crate::model::group::bulk_entries;
+use crate::model::user::Role;
+use crate::server::store::branches::BranchFields;
+use crate::server::store::courses::tests::{add_lesson, course_fields};
+use crate::server::store::curricula::CurriculumChange;
+use crate::server::store::tests::temp_store;
+use crate::server::store::users::{PasswordHash, UserFields};
+use std::collections::BTreeSet;
+
+const ACTOR: Actor = Actor { user: 0, now: 1 };
+
+fn at(now: u64) -> Actor {
+    Actor { user: 0, now }
+}
+
+fn fields(name: &str) -> GroupFields {
+    GroupFields {
+        name: name.into(),
+        description: String::new(),
+        branch: None,
+        key: KeySettings::default(),
+        is_default: false,
+    }
+}
+
+fn keyed(name: &str, key: &str) -> GroupFields {
+    GroupFields {
+        key: KeySettings {
+            key: Some(key.into()),
+            enabled: true,
+            ..KeySettings::default()
+        },
+        ..fields(name)
+    }
+}
+
+/// The fields that leave `g` as it is (to change one of them).
+fn fields_of(g: &GroupRecord) -> GroupFields {
+    GroupFields {
+        name: g.name.clone(),
+        description: g.description.clone(),
+        branch: g.branch,
+        key: g.key.clone(),
+        is_default: g.is_default,
+    }
+}
+
+fn group(s: &Store, name: &str) -> GroupRecord {
+    s.create_group(ACTOR, &fields(name)).unwrap().0
+}
+
+fn get(s: &Store, id: u64) -> GroupRecord {
+    s.get_group(id).unwrap().expect("group exists")
+}
+
+fn learner(s: &Store, login: &str) -> u64 {
+    let f = UserFields {
+        login: login.into(),
+        email: format!("{login}@x.org"),
+        display_name: login.into(),
+        role: Role::Learner,
+    };
+    s.create_user(&f, &PasswordHash::from_phc("$x".into()), false, 0)
+        .unwrap()
+        .id
+}
+
+fn course(s: &Store, code: &str) -> u64 {
+    s.create_course(&course_fields(code), 0).unwrap().id
+}
+
+fn branch(s: &Store, name: &str) -> u64 {
+    let f = BranchFields {
+        name: name.into(),
+        description: String::new(),
+        parent: None,
+    };
+    s.create_branch(&f, 0).unwrap().id
+}
+
+fn ids(rows: &[GroupRecord]) -> Vec<u64> {
+    rows.iter().map(|g| g.id).collect()
+}
+
+/// Names of the groups `query` finds, in name order, and the total.
+fn search(s: &Store, query: &str) -> (Vec<String>, u64) {
+    let (rows, total, capped) = s
+        .list_groups(query, GroupSort::Name, false, 1, 100, None)
+        .unwrap();
+    assert!(!capped);
+    (rows.into_iter().map(|g| g.name).collect(), total)
+}
+
+/// Every member of a group, read page by page.
+fn all_members(s: &Store, group: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let (rows, _, _) = s.list_members(group, "", page, 100).unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        out.extend(rows.into_iter().map(|(u, _)| u));
+    }
+    out
+}
+
+/// Every tree's contents: a failed operation must leave all of it as it was.
+type Dump = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+fn dump(s: &Store) -> Dump {
+    let mut names = s.db.tree_names();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let t = s.db.open_tree(&n).unwrap();
+            let kvs = t
+                .iter()
+                .map(|kv| {
+                    let (k, v) = kv.unwrap();
+                    (k.to_vec(), v.to_vec())
+                })
+                .collect();
+            (n.to_vec(), kvs)
+        })
+        .collect()
+}
+
+/// Writes a key use count straight into the record (key redemption lives elsewhere).
+fn set_key_uses(s: &Store, id: u64, uses: u32) {
+    let mut g = get(s, id);
+    g.key_uses = uses;
+    s.groups
+        .insert(id_key(id), codec::encode(&g).unwrap())
+        .unwrap();
+}
+
+fn is_invalid(r: Result<impl std::fmt::Debug, StoreError>, field: &str) -> bool {
+    matches!(r, Err(StoreError::Invalid { field: f, .. }) if f == field)
+}
+
+fn actions(s: &Store, group: u64) -> Vec<AuditAction> {
+    s.group_activity(group, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|(_, a)| a.action)
+        .collect()
+}
+
+#[test]
+fn names_are_unique_ignoring_case_and_a_rename_frees_the_old_one() {
+    let (_d, s) = temp_store();
+    let a = group(&s, "Physics");
+    let b = group(&s, "Biology");
+    let before = dump(&s);
+    assert!(is_invalid(
+        s.create_group(ACTOR, &fields("PHYSICS")),
+        "name"
+    ));
+    assert!(is_invalid(
+        s.create_group(ACTOR, &fields("physics")),
+        "name"
+    ));
+    assert!(is_invalid(
+        s.update_group(ACTOR, b.id, &fields("pHySiCs")),
+        "name"
+    ));
+    assert_eq!(dump(&s), before, "a refused name writes nothing");
+    assert_eq!(get(&s, b.id), b);
+    assert_eq!(s.group_count().unwrap(), 2);
+    assert_eq!(
+        search(&s, ""),
+        (vec!["Biology".into(), "Physics".into()], 2)
+    );
+
+    // Saving a group under its own name, or its own name in another case, is fine.
+    s.update_group(ACTOR, a.id, &fields("Physics")).unwrap();
+    let (a2, _) = s.update_group(ACTOR, a.id, &fields("PHYSICS")).unwrap();
+    assert_eq!(a2.name, "PHYSICS");
+    assert_eq!(search(&s, "phys"), (vec!["PHYSICS".into()], 1));
+
+    s.update_group(ACTOR, a.id, &fields("Chemistry")).unwrap();
+    assert_eq!(search(&s, "phys").1, 0, "old name no longer found");
+    assert_eq!(search(&s, "chem"), (vec!["Chemistry".into()], 1));
+    assert!(is_invalid(
+        s.create_group(ACTOR, &fields("CHEMISTRY")),
+        "name"
+    ));
+    let c = group(&s, "physics");
+    assert_eq!(search(&s, "physics"), (vec!["physics".into()], 1));
+    assert_eq!(s.group_count().unwrap(), 3);
+    assert_eq!(
+        search(&s, ""),
+        (
+            vec!["Biology".into(), "Chemistry".into(), "physics".into()],
+            3
+        )
+    );
+    assert!(is_invalid(
+        s.update_group(ACTOR, a.id, &fields("Physics")),
+        "name"
+    ));
+    assert_eq!(get(&s, a.id).name, "Chemistry");
+    assert_eq!(get(&s, c.id).name, "physics");
+    assert!(matches!(
+        s.update_group(ACTOR, 424_242, &fields("Nope")),
+        Err(StoreError::NotFound("group"))
+    ));
+}
+
+#[test]
+fn keys_are_unique_ignoring_case_and_a_new_key_starts_its_uses_again() {
+    let (_d, s) = temp_store();
+    let (a, _) = s.create_group(ACTOR, &keyed("A", "ABCD-1234")).unwrap();
+    let (b, _) = s.create_group(ACTOR, &keyed("B", "WXYZ-9876")).unwrap();
+    let before = dump(&s);
+    assert!(is_invalid(
+        s.create_group(ACTOR, &keyed("C", "abcd-1234")),
+        "key"
+    ));
+    assert!(is_invalid(
+        s.update_group(ACTOR, b.id, &keyed("B", "AbCd-1234")),
+        "key"
+    ));
+    assert_eq!(dump(&s), before, "a refused key writes nothing");
+    assert_eq!(get(&s, b.id).key.key.as_deref(), Some("WXYZ-9876"));
+    assert_eq!(s.group_count().unwrap(), 2);
+
+    set_key_uses(&s, a.id, 5);
+    // Other options, or the same key in another case, keep the count.
+    let mut f = keyed("A", "abcd-1234");
+    f.key.max_uses = 10;
+    let (a2, _) = s.update_group(ACTOR, a.id, &f).unwrap();
+    assert_eq!((a2.key_uses, a2.key.max_uses), (5, 10));
+    assert_eq!(a2.key.key.as_deref(), Some("abcd-1234"));
+    let (a3, _) = s.update_group(ACTOR, a.id, &fields_of(&a2)).unwrap();
+    assert_eq!(a3.key_uses, 5);
+
+    // A new key: the count starts again and the old key is free.
+    let (a4, _) = s
+        .update_group(ACTOR, a.id, &keyed("A", "NEW-KEY-1"))
+        .unwrap();
+    assert_eq!(a4.key_uses, 0);
+    assert_eq!(get(&s, a.id).key_uses, 0);
+    s.update_group(ACTOR, b.id, &keyed("B", "ABCD-1234"))
+        .unwrap();
+    // B's old key is free now.
+    s.create_group(ACTOR, &keyed("C", "wxyz-9876")).unwrap();
+    assert!(is_invalid(
+        s.create_group(ACTOR, &keyed("D", "new-key-1")),
+        "key"
+    ));
+
+    // Removing a key frees it and resets the count too.
+    set_key_uses(&s, a.id, 3);
+    let (a5, _) = s.update_group(ACTOR, a.id, &fields("A")).unwrap();
+    assert_eq!((a5.key.key.as_deref(), a5.key_uses), (None, 0));
+    s.create_group(ACTOR, &keyed("D", "new-key-1")).unwrap();
+
+    // Generated keys avoid every key in use.
+    for _ in 0..20 {
+        let k = s.generate_group_key().unwrap();
+        assert_eq!(k.len(), 14);
+        assert!(k.bytes().all(|c| c == b'-' || KEY_ALPHABET.contains(&c)));
+        assert!(s.group_key.get(fold_key(&k).as_bytes()).unwrap().is_none());
+    }
+}
+
+#[test]
+fn the_branch_must_exist_and_is_counted() {
+    let (_d, s) = temp_store();
+    let b1 = branch(&s, "North");
+    let b2 = branch(&s, "South");
+    let before = dump(&s);
+    let r = s.create_group(
+        ACTOR,
+        &GroupFields {
+            branch: Some(999_999),
+            ..fields("G")
+        },
+    );
+    assert!(is_invalid(r, "branch"));
+    assert_eq!(dump(&s), before);
+    assert_eq!(s.group_count().unwrap(), 0);
+    assert_eq!(search(&s, ""), (vec![], 0));
+    assert_eq!(search(&s, "g").1, 0);
+
+    let (g, _) = s
+        .create_group(
+            ACTOR,
+            &GroupFields {
+                branch: Some(b1),
+                ..fields("G")
+            },
+        )
+        .unwrap();
+    assert_eq!(g.branch, Some(b1));
+    assert_eq!(s.groups_in_branch(b1).unwrap(), 1);
+    let before = dump(&s);
+    let r = s.update_group(
+        ACTOR,
+        g.id,
+        &GroupFields {
+            branch: Some(999_999),
+            ..fields("Renamed")
+        },
+    );
+    assert!(is_invalid(r, "branch"));
+    assert_eq!(dump(&s), before);
+    assert_eq!(get(&s, g.id), g);
+    assert_eq!(search(&s, "renamed").1, 0);
+
+    let move_to = |b: Option<u64>| {
+        s.update_group(
+            ACTOR,
+            g.id,
+            &GroupFields {
+                branch: b,
+                ..fields("G")
+            },
+        )
+        .unwrap()
+    };
+    move_to(Some(b2));
+    assert_eq!(
+        (
+            s.groups_in_branch(b1).unwrap(),
+            s.groups_in_branch(b2).unwrap()
+        ),
+        (0, 1)
+    );
+    move_to(Some(b2));
+    assert_eq!(
+        s.groups_in_branch(b2).unwrap(),
+        1,
+        "saving again counts once"
+    );
+    move_to(None);
+    assert_eq!(
+        (
+            s.groups_in_branch(b1).unwrap(),
+            s.groups_in_branch(b2).unwrap()
+        ),
+        (0, 0)
+    );
+    move_to(Some(b1));
+    assert_eq!(s.groups_in_branch(b1).unwrap(), 1);
+}
+
+#[test]
+fn a_branch_with_groups_cannot_be_deleted() {
+    let (_d, s) = temp_store();
+    let b1 = branch(&s, "North");
+    let b2 = branch(&s, "South");
+    let in_branch = |name: &str, b: u64| GroupFields {
+        branch: Some(b),
+        ..fields(name)
+    };
+    let (g, _) = s.create_group(ACTOR, &in_branch("G", b1)).unwrap();
+    let before = dump(&s);
+    let err = s.delete_branch(b1).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid { field: "branch", message } if message.contains("1 group(s)")),
+        "{err:?}"
+    );
+    assert_eq!(dump(&s), before);
+    assert!(s.get_branch(b1).unwrap().is_some());
+
+    s.update_group(ACTOR, g.id, &in_branch("G", b2)).unwrap();
+    s.delete_branch(b1).unwrap();
+    assert!(s.get_branch(b1).unwrap().is_none());
+    assert!(is_invalid(s.delete_branch(b2), "branch"));
+    s.delete_group(ACTOR, g.id).unwrap();
+    s.delete_branch(b2).unwrap();
+}
+
+#[test]
+fn one_default_group_at_a_time() {
+    let (_d, s) = temp_store();
+    let check = |s: &Store| {
+        let (rows, _, _) = s
+            .list_groups("", GroupSort::Created, false, 1, 100, None)
+            .unwrap();
+        let defaults: Vec<u64> = rows.iter().filter(|g| g.is_default).map(|g| g.id).collect();
+        assert!(defaults.len() <= 1, "{defaults:?}");
+        assert_eq!(s.default_group().unwrap(), defaults.first().copied());
+    };
+    let default = |name: &str| GroupFields {
+        is_default: true,
+        ..fields(name)
+    };
+    assert_eq!(s.default_group().unwrap(), None);
+    let (a, prev) = s.create_group(ACTOR, &default("A")).unwrap();
+    assert!(a.is_default);
+    assert_eq!(prev, None);
+    assert_eq!(s.default_group().unwrap(), Some(a.id));
+    check(&s);
+
+    let (b, prev) = s.create_group(ACTOR, &default("B")).unwrap();
+    assert_eq!(prev, Some((a.id, "A".to_string())));
+    assert!(!get(&s, a.id).is_default);
+    assert!(get(&s, b.id).is_default);
+    assert_eq!(s.default_group().unwrap(), Some(b.id));
+    assert_eq!(actions(&s, a.id)[0], AuditAction::DefaultChanged);
+    check(&s);
+
+    let c = group(&s, "C");
+    assert!(!c.is_default);
+    assert_eq!(s.default_group().unwrap(), Some(b.id));
+    check(&s);
+
+    // Saving the default as default again changes nothing.
+    let (b2, prev) = s.update_group(ACTOR, b.id, &default("B")).unwrap();
+    assert!(b2.is_default);
+    assert_eq!(prev, None);
+    check(&s);
+
+    let (c2, prev) = s.update_group(ACTOR, c.id, &default("C")).unwrap();
+    assert!(c2.is_default);
+    assert_eq!(prev, Some((b.id, "B".to_string())));
+    assert_eq!(s.default_group().unwrap(), Some(c.id));
+    assert!(!get(&s, a.id).is_default && !get(&s, b.id).is_default);
+    check(&s);
+
+    // A refused change leaves the default where it was.
+    let before = dump(&s);
+    assert!(is_invalid(
+        s.update_group(ACTOR, a.id, &default("c")),
+        "name"
+    ));
+    assert_eq!(dump(&s), before);
+    assert_eq!(s.default_group().unwrap(), Some(c.id));
+
+    let (c3, prev) = s.update_group(ACTOR, c.id, &fields("C")).unwrap();
+    assert!(!c3.is_default);
+    assert_eq!(prev, None);
+    assert_eq!(s.default_group().unwrap(), None);
+    check(&s);
+    let (_, prev) = s.update_group(ACTOR, a.id, &default("A")).unwrap();
+    assert_eq!(prev, None, "no group was the default");
+    assert_eq!(s.default_group().unwrap(), Some(a.id));
+    check(&s);
+}
+
+#[test]
+fn deleting_a_group_removes_all_of_it_but_enrolments_and_its_audit_trail() {
+    let (_d, s) = temp_store();
+    let b = branch(&s, "North");
+    let u1 = learner(&s, "ann");
+    let u2 = learner(&s, "bob");
+    let m = learner(&s, "meg");
+    let c1 = course(&s, "C1");
+    let c2 = course(&s, "C2");
+    let lesson = add_lesson(&s, c1, "one");
+    add_lesson(&s, c1, "two");
+    let cur = s.create_curriculum("Path", "", 0).unwrap().id;
+    s.change_curriculum(cur, CurriculumChange::Add(c2)).unwrap();
+    let (g, _) = s
+        .create_group(
+            ACTOR,
+            &GroupFields {
+                branch: Some(b),
+                is_default: true,
+                ..keyed("Doomed Group", "GKEY-0001")
+            },
+        )
+        .unwrap();
+    let h = group(&s, "Other");
+    for u in [u1, u2] {
+        assert!(s.add_member(ACTOR, g.id, u, JoinedHow::Manual).unwrap());
+    }
+    s.add_member(ACTOR, h.id, u1, JoinedHow::Manual).unwrap();
+    s.link_group_course(ACTOR, g.id, c1, true).unwrap();
+    s.link_group_curriculum(ACTOR, g.id, cur, true).unwrap();
+    s.link_group_course(ACTOR, h.id, c1, true).unwrap();
+    s.set_group_manager(ACTOR, g.id, m, true).unwrap();
+    s.enrol(u1, c1, EnrolSource::GroupSync, 0).unwrap();
+    s.enrol(u2, c2, EnrolSource::GroupSync, 0).unwrap();
+    s.mark_lesson(u1, c1, lesson, true, 5).unwrap();
+    assert_eq!(s.group_count().unwrap(), 2);
+    assert_eq!(s.groups_in_branch(b).unwrap(), 1);
+
+    s.delete_group(at(9), g.id).unwrap();
+
+    assert_eq!(s.get_group(g.id).unwrap(), None);
+    assert_eq!(s.group_count().unwrap(), 1);
+    assert_eq!(s.groups_in_branch(b).unwrap(), 0);
+    assert_eq!(s.default_group().unwrap(), None);
+    assert_eq!(s.groups_of_user(u1).unwrap(), vec![h.id]);
+    assert!(s.groups_of_user(u2).unwrap().is_empty());
+    assert_eq!(s.membership(g.id, u1).unwrap(), None);
+    assert!(s.group_members.scan_prefix(id_key(g.id)).next().is_none());
+    assert!(matches!(
+        s.list_members(g.id, "", 1, 10),
+        Err(StoreError::NotFound("group"))
+    ));
+    assert_eq!(s.group_links(g.id).unwrap(), (vec![], vec![]));
+    assert_eq!(
+        suffix_ids(&s.course_groups, "course_groups", c1).unwrap(),
+        vec![h.id]
+    );
+    assert!(suffix_ids(&s.curriculum_groups, "curriculum_groups", cur)
+        .unwrap()
+        .is_empty());
+    assert!(s.group_managers(g.id).unwrap().is_empty());
+    assert!(s.managed_groups(m).unwrap().is_empty());
+    assert!(!s.manages_group(m, g.id).unwrap());
+    assert!(!s.manages_any_group(m).unwrap());
+    // No index entry is left pointing at it.
+    for (name, tree) in [
+        ("group_suffix", &s.group_suffix),
+        ("group_by_members", &s.group_by_members),
+    ] {
+        for kv in tree.iter() {
+            let (k, _) = kv.unwrap();
+            assert_ne!(&k[k.len() - 8..], &id_key(g.id), "{name} still has it");
+        }
+    }
+    for tree in [&s.group_name, &s.group_key] {
+        for kv in tree.iter() {
+            assert_ne!(kv.unwrap().1.as_ref(), &id_key(g.id));
+        }
+    }
+    assert_eq!(search(&s, "doomed").1, 0);
+    assert_eq!(search(&s, "d").0, Vec::<String>::new());
+    assert_eq!(search(&s, ""), (vec!["Other".into()], 1));
+    let (by_members, total, _) = s
+        .list_groups("", GroupSort::Members, false, 1, 100, None)
+        .unwrap();
+    assert_eq!((ids(&by_members), total), (vec![h.id], 1));
+
+    // Enrolments and progress stay.
+    let e = s.enrolment(u1, c1).unwrap().expect("still enrolled");
+    assert_eq!(e.progress.done, 1);
+    assert!(s.enrolment(u2, c2).unwrap().is_some());
+    assert_eq!(s.enrolled_count(c1).unwrap(), 1);
+
+    // The audit trail stays, the deletion last.
+    let trail = actions(&s, g.id);
+    assert_eq!(trail[0], AuditAction::GroupDeleted);
+    assert_eq!(*trail.last().unwrap(), AuditAction::GroupCreated);
+    let (_, last) = &s.group_activity(g.id, 1).unwrap()[0];
+    assert_eq!(last.at, 9);
+    assert!(last.detail.contains("2 membership(s)"), "{}", last.detail);
+
+    // Its name and key can be used again; deleting again is NotFound.
+    assert!(matches!(
+        s.delete_group(ACTOR, g.id),
+        Err(StoreError::NotFound("group"))
+    ));
+    let (again, _) = s
+        .create_group(ACTOR, &keyed("doomed group", "gkey-0001"))
+        .unwrap();
+    assert_eq!(again.members, 0);
+    assert!(s.groups_of_user(u2).unwrap().is_empty());
+    assert_eq!(search(&s, "doomed"), (vec!["doomed group".into()], 1));
+    assert_eq!(s.group_count().unwrap(), 2);
+}
+
+#[test]
+fn substring_search_matches_any_part_of_the_name_ignoring_case() {
+    let (_d, s) = temp_store();
+    for name in [
+        "Physics 101",
+        "Astrophysics",
+        "Chemistry",
+        "abcXbcd",
+        "PHY",
+        "Zebra",
+        "Ärzte Nord",
+    ] {
+        group(&s, name);
+    }
+    let names = |q: &str| search(&s, q).0;
+    let n = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(names("phy"), n(&["Astrophysics", "PHY", "Physics 101"]));
+    assert_eq!(names("PHYS"), n(&["Astrophysics", "Physics 101"]));
+    assert_eq!(names("  phy  "), n(&["Astrophysics", "PHY", "Physics 101"]));
+    // One and two characters, anywhere (including the very end).
+    assert_eq!(
+        names("y"),
+        n(&["Astrophysics", "Chemistry", "PHY", "Physics 101"])
+    );
+    assert_eq!(names("Y"), names("y"));
+    assert_eq!(names("1"), n(&["Physics 101"]));
+    assert_eq!(names("01"), n(&["Physics 101"]));
+    assert_eq!(names("ra"), n(&["Zebra"]));
+    assert_eq!(names("a"), n(&["abcXbcd", "Astrophysics", "Zebra"]));
+    assert_eq!(names("hy"), n(&["Astrophysics", "PHY", "Physics 101"]));
+    assert_eq!(names("d"), n(&["abcXbcd", "Ärzte Nord"]));
+    assert_eq!(names("rd"), n(&["Ärzte Nord"]));
+    assert_eq!(names("q"), n(&[]));
+    // Three or more: at the end, in the middle, across a space, non-ASCII.
+    assert_eq!(names("bcd"), n(&["abcXbcd"]));
+    assert_eq!(names("CXB"), n(&["abcXbcd"]));
+    assert_eq!(names("abcxbcd"), n(&["abcXbcd"]));
+    assert_eq!(names("ics 1"), n(&["Physics 101"]));
+    assert_eq!(names("ärz"), n(&["Ärzte Nord"]));
+    assert_eq!(names("Ä"), n(&["Ärzte Nord"]));
+    assert_eq!(names("stry"), n(&["Chemistry"]));
+    // Every trigram of the query occurs, but not as one run.
+    assert_eq!(names("abcd"), n(&[]));
+    assert_eq!(names("physics 1012"), n(&[]));
+    assert_eq!(names("zebrax"), n(&[]));
+    assert_eq!(names("hyhy"), n(&[]));
+    assert_eq!(search(&s, "phy").1, 3);
+    assert_eq!(search(&s, "abcd").1, 0);
+}
+
+#[test]
+fn sorting_and_paging_agree_across_index_search_and_scope() {
+    let (_d, s) = temp_store();
+    let users: Vec<u64> = (0..3).map(|i| learner(&s, &format!("u{i}"))).collect();
+    // Created in this order, with these member counts.
+    let plan = [
+        ("Team Delta", 2),
+        ("team alpha", 0),
+        ("TEAM Charlie", 3),
+        ("Team bravo", 1),
+        ("Team Echo", 2),
+    ];
+    let mut created = Vec::new();
+    for (name, members) in plan {
+        let g = group(&s, name);
+        for u in &users[..members] {
+            s.add_member(ACTOR, g.id, *u, JoinedHow::Manual).unwrap();
+        }
+        created.push(g.id);
+    }
+    group(&s, "Unrelated");
+    let [d, a, c, b, e] = created[..] else {
+        unreachable!()
+    };
+    let expected = [
+        (GroupSort::Name, vec![a, b, c, d, e]),
+        (GroupSort::Members, vec![a, b, d, e, c]),
+        (GroupSort::Created, vec![d, a, c, b, e]),
+    ];
+    let scope = created.clone();
+    for (sort, order) in expected {
+        for desc in [false, true] {
+            let mut want = order.clone();
+            if desc {
+                want.reverse();
+            }
+            // The index (no query, the unrelated group filtered out), two searches and a scope.
+            let (all, total, _) = s.list_groups("", sort, desc, 1, 100, None).unwrap();
+            assert_eq!(total, 6);
+            let got: Vec<u64> = ids(&all)
+                .into_iter()
+                .filter(|id| created.contains(id))
+                .collect();
+            assert_eq!(got, want, "{sort:?} desc={desc} without a query");
+            for (q, only) in [("team", None), ("m", None), ("", Some(&scope[..]))] {
+                let (rows, total, capped) = s.list_groups(q, sort, desc, 1, 100, only).unwrap();
+                assert_eq!(
+                    (ids(&rows), total, capped),
+                    (want.clone(), 5, false),
+                    "{sort:?} {desc} {q:?}"
+                );
+                // Pages of two: distinct rows, the same total, nothing past the end.
+                let mut paged = Vec::new();
+                for page in 1..=3 {
+                    let (rows, total, _) = s.list_groups(q, sort, desc, page, 2, only).unwrap();
+                    assert_eq!(total, 5);
+                    assert_eq!(rows.len(), if page < 3 { 2 } else { 1 });
+                    paged.extend(ids(&rows));
+                }
+                assert_eq!(paged, want);
+                assert!(s
+                    .list_groups(q, sort, desc, 4, 2, only)
+                    .unwrap()
+                    .0
+                    .is_empty());
+            }
+            let mut paged = Vec::new();
+            for page in 1..=3 {
+                let (rows, total, _) = s.list_groups("", sort, desc, page, 2, None).unwrap();
+                assert_eq!(total, 6);
+                paged.extend(ids(&rows));
+            }
+            assert_eq!(paged.len(), 6);
+            assert_eq!(
+                paged.iter().collect::<BTreeSet<_>>().len(),
+                6,
+                "pages are distinct"
+            );
+        }
+    }
+}
+
+/// Listing reads an index, then the records, outside a transaction: a group deleted in between
+/// (here: its record gone, its index entries not yet) is left out, not an error.
+#[test]
+fn a_group_deleted_while_listing_is_left_out() {
+    let (_d, s) = temp_store();
+    let a = group(&s, "Race one");
+    let b = group(&s, "Race two");
+    s.groups.remove(id_key(a.id)).unwrap();
+    for q in ["", "r", "ra", "race", "ace on"] {
+        for sort in [GroupSort::Name, GroupSort::Members, GroupSort::Created] {
+            let (rows, _, _) = s.list_groups(q, sort, false, 1, 10, None).unwrap();
+            let want = if q == "ace on" { vec![] } else { vec![b.id] };
+            assert_eq!(ids(&rows), want, "{q:?} {sort:?}");
+        }
+    }
+}
+
+#[test]
+fn the_only_filter_limits_the_list_to_a_managers_groups() {
+    let (_d, s) = temp_store();
+    let m = learner(&s, "meg");
+    let a = group(&s, "Alpha");
+    let b = group(&s, "Beta");
+    let c = group(&s, "Gamma");
+    s.set_group_manager(ACTOR, a.id, m, true).unwrap();
+    s.set_group_manager(ACTOR, c.id, m, true).unwrap();
+    let mine = s.managed_groups(m).unwrap();
+    let list = |q: &str, only: &[u64]| {
+        let (rows, total, _) = s
+            .list_groups(q, GroupSort::Name, false, 1, 100, Some(only))
+            .unwrap();
+        (ids(&rows), total)
+    };
+    assert_eq!(list("", &mine), (vec![a.id, c.id], 2));
+    assert_eq!(list("a", &mine), (vec![a.id, c.id], 2));
+    assert_eq!(list("ta", &mine), (vec![], 0), "Beta is not theirs");
+    assert_eq!(list("mm", &mine), (vec![c.id], 1));
+    assert_eq!(list("ALP", &mine), (vec![a.id], 1));
+    assert_eq!(list("", &[]), (vec![], 0));
+    s.delete_group(ACTOR, c.id).unwrap();
+    assert_eq!(
+        list("", &[a.id, c.id]),
+        (vec![a.id], 1),
+        "deleted ids are skipped"
+    );
+    assert_eq!(list("", &[b.id]), (vec![b.id], 1));
+}
+
+#[test]
+fn adding_a_member_twice_changes_nothing() {
+    let (_d, s) = temp_store();
+    let u = learner(&s, "ann");
+    let g = group(&s, "G");
+    assert!(s.add_member(at(5), g.id, u, JoinedHow::Key).unwrap());
+    let before = dump(&s);
+    assert!(!s.add_member(at(6), g.id, u, JoinedHow::Manual).unwrap());
+    assert_eq!(dump(&s), before);
+    assert_eq!(get(&s, g.id).members, 1);
+    assert_eq!(
+        s.membership(g.id, u).unwrap(),
+        Some(MemberRecord {
+            joined_at: 5,
+            how: JoinedHow::Key
+        })
+    );
+    assert_eq!(s.groups_of_user(u).unwrap(), vec![g.id]);
+    assert_eq!(all_members(&s, g.id), vec![u]);
+    assert!(matches!(
+        s.add_member(ACTOR, g.id, 424_242, JoinedHow::Manual),
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        s.add_member(ACTOR, 424_242, u, JoinedHow::Manual),
+        Err(StoreError::NotFound("group"))
+    ));
+    assert_eq!(dump(&s), before);
+}
+
+#[test]
+fn removing_a_member_keeps_enrolments_unless_asked() {
+    let (_d, s) = temp_store();
+    let u = learner(&s, "ann");
+    let other = learner(&s, "bob");
+    let own = course(&s, "OWN");
+    let via1 = course(&s, "VIA1");
+    let via2 = course(&s, "VIA2");
+    let unrelated = course(&s, "ELSE");
+    let lesson = add_lesson(&s, own, "one");
+    add_lesson(&s, own, "two");
+    let cur = s.create_curriculum("Path", "", 0).unwrap().id;
+    for c in [via1, via2] {
+        s.change_curriculum(cur, CurriculumChange::Add(c)).unwrap();
+    }
+    let g = group(&s, "G");
+    s.link_group_course(ACTOR, g.id, own, true).unwrap();
+    s.link_group_curriculum(ACTOR, g.id, cur, true).unwrap();
+    for c in [own, via1, via2, unrelated] {
+        s.enrol(u, c, EnrolSource::Manual, 0).unwrap();
+    }
+    s.enrol(other, own, EnrolSource::Manual, 0).unwrap();
+    s.mark_lesson(u, own, lesson, true, 3).unwrap();
+    s.add_member(ACTOR, g.id, u, JoinedHow::Manual).unwrap();
+    s.add_member(ACTOR, g.id, other, JoinedHow::Manual).unwrap();
+
+    assert_eq!(s.remove_member(ACTOR, g.id, u, false).unwrap(), 0);
+    assert_eq!(get(&s, g.id).members, 1);
+    assert!(s.groups_of_user(u).unwrap().is_empty());
+    assert_eq!(s.membership(g.id, u).unwrap(), None);
+    for c in [own, via1, via2, unrelated] {
+        assert!(s.enrolment(u, c).unwrap().is_some(), "kept");
+    }
+    assert_eq!(actions(&s, g.id)[0], AuditAction::MembersRemoved);
+
+    // Not a member (any more): NotFound and nothing changes.
+    let before = dump(&s);
+    assert!(matches!(
+        s.remove_member(ACTOR, g.id, u, true),
+        Err(StoreError::NotFound("member"))
+    ));
+    assert_eq!(dump(&s), before);
+    assert!(matches!(
+        s.remove_member(ACTOR, 424_242, u, false),
+        Err(StoreError::NotFound(_))
+    ));
+
+    s.add_member(ACTOR, g.id, u, JoinedHow::Manual).unwrap();
+    s.unenrol(u, via2, false).unwrap();
+    assert_eq!(s.remove_member(ACTOR, g.id, u, true).unwrap(), 2);
+    assert_eq!(get(&s, g.id).members, 1);
+    for c in [own, via1, via2] {
+        assert!(s.enrolment(u, c).unwrap().is_none(), "ended");
+    }
+    assert!(s.enrolment(u, unrelated).unwrap().is_some());
+    assert!(s.enrolment(other, own).unwrap().is_some());
+    assert_eq!(s.enrolled_count(own).unwrap(), 1);
+    assert_eq!(s.enrolled_count(via1).unwrap(), 0);
+    assert_eq!(s.enrolled_count(unrelated).unwrap(), 1);
+    // Progress stays.
+    assert_eq!(s.done_lessons(u, own).unwrap(), vec![lesson]);
+    s.enrol(u, own, EnrolSource::Manual, 9).unwrap();
+    assert_eq!(s.enrolment(u, own).unwrap().unwrap().progress.done, 1);
+    assert_eq!(s.groups_of_user(other).unwrap(), vec![g.id]);
+}
+
+#[test]
+fn member_lists_page_and_search_only_members() {
+    let (_d, s) = temp_store();
+    let g = group(&s, "G");
+    let mut members = Vec::new();
+    for i in 0..25 {
+        let u = learner(&s, &format!("mem{i:02}"));
+        s.add_member(ACTOR, g.id, u, JoinedHow::Manual).unwrap();
+        members.push(u);
+    }
+    learner(&s, "memx1");
+    learner(&s, "other");
+    let page = |q: &str, p: u32, n: u32| {
+        let (rows, total, capped) = s.list_members(g.id, q, p, n).unwrap();
+        assert!(!capped);
+        (rows.into_iter().map(|(u, _)| u).collect::<Vec<_>>(), total)
+    };
+    let mut seen = Vec::new();
+    for p in 1..=3 {
+        let (rows, total) = page("", p, 10);
+        assert_eq!(total, 25);
+        assert_eq!(rows.len(), if p < 3 { 10 } else { 5 });
+        seen.extend(rows);
+    }
+    assert_eq!(seen, members, "user-id order, each once");
+    assert!(page("", 4, 10).0.is_empty());
+
+    let (rows, total) = page("mem", 1, 100);
+    assert_eq!(total, 25, "memx1 is not a member");
+    assert_eq!(
+        rows.iter().collect::<BTreeSet<_>>(),
+        members.iter().collect()
+    );
+    let mut seen = BTreeSet::new();
+    for p in 1..=3 {
+        let (rows, total) = page("MEM", p, 10);
+        assert_eq!(total, 25);
+        seen.extend(rows);
+    }
+    assert_eq!(seen.len(), 25);
+    let (rows, total) = page("mem1", 1, 100);
+    assert_eq!(total, 10);
+    assert_eq!(
+        rows.iter().collect::<BTreeSet<_>>(),
+        members[10..20].iter().collect()
+    );
+    assert_eq!(page("mem03@x", 1, 100), (vec![members[3]], 1));
+    assert_eq!(page("memx", 1, 100), (vec![], 0));
+    assert_eq!(page("other", 1, 100), (vec![], 0));
+    assert_eq!(page("em0", 1, 100).1, 0, "a prefix, not a substring");
+}
+
+#[test]
+fn bulk_add_reports_each_row() {
+    let (_d, s) = temp_store();
+    let ann = learner(&s, "ann");
+    let bob = learner(&s, "bob");
+    let carl = learner(&s, "carl");
+    let g = group(&s, "G");
+    s.add_member(ACTOR, g.id, carl, JoinedHow::Manual).unwrap();
+    let long = "x".repeat(300);
+    let text = format!(
+        "login,name\nAnn,Ann A\nBOB@X.ORG\n\ncarl\nnobody\nnobody@x.org\nann\nbob\n{long}\nbad\u{7}name\n"
+    );
+    let entries = bulk_entries(&text).unwrap();
+    let r = s.bulk_add_members(at(7), g.id, &entries).unwrap();
+    let got: Vec<(u32, &str, BulkOutcome)> = r
+        .rows
+        .iter()
+        .map(|row| (row.line, row.input.as_str(), row.outcome.clone()))
+        .collect();
+    let invalid = || BulkOutcome::Invalid("not a login name or e-mail address".into());
+    assert_eq!(
+        got,
+        vec![
+            (2, "Ann", BulkOutcome::Added),
+            (3, "BOB@X.ORG", BulkOutcome::Added),
+            (5, "carl", BulkOutcome::AlreadyMember),
+            (6, "nobody", BulkOutcome::UnknownUser),
+            (7, "nobody@x.org", BulkOutcome::UnknownUser),
+            (8, "ann", BulkOutcome::AlreadyMember),
+            (9, "bob", BulkOutcome::AlreadyMember),
+            (10, long.as_str(), invalid()),
+            (11, "bad\u{7}name", invalid()),
+        ]
+    );
+    assert_eq!((r.added, r.already, r.unknown, r.invalid), (2, 3, 2, 2));
+    assert_eq!(get(&s, g.id).members, 3);
+    assert_eq!(
+        all_members(&s, g.id).into_iter().collect::<BTreeSet<_>>(),
+        [ann, bob, carl].into_iter().collect()
+    );
+    for u in [ann, bob] {
+        assert_eq!(s.groups_of_user(u).unwrap(), vec![g.id]);
+        assert_eq!(
+            s.membership(g.id, u).unwrap(),
+            Some(MemberRecord {
+                joined_at: 7,
+                how: JoinedHow::Import
+            })
+        );
+    }
+    assert_eq!(
+        s.membership(g.id, carl).unwrap().unwrap().how,
+        JoinedHow::Manual
+    );
+
+    // Again: everything already there, nothing written.
+    let before = dump(&s);
+    let entries = bulk_entries("ann\nbob@x.org\nghost").unwrap();
+    let r = s.bulk_add_members(ACTOR, g.id, &entries).unwrap();
+    assert_eq!((r.added, r.already, r.unknown, r.invalid), (0, 2, 1, 0));
+    assert_eq!(dump(&s), before);
+    assert!(matches!(
+        s.bulk_add_members(ACTOR, 424_242, &entries),
+        Err(StoreError::NotFound("group"))
+    ));
+}
+
+#[test]
+fn bulk_add_over_several_batches_counts_right() {
+    let (_d, s) = temp_store();
+    let g = group(&s, "Big");
+    let other = group(&s, "Small");
+    let users: Vec<u64> = (0..1200)
+        .map(|i| learner(&s, &format!("user{i:04}")))
+        .collect();
+    for u in &users[..10] {
+        s.add_member(ACTOR, g.id, *u, JoinedHow::Manual).unwrap();
+    }
+    s.add_member(ACTOR, other.id, users[0], JoinedHow::Manual)
+        .unwrap();
+    let mut text = String::new();
+    for i in 0..1200 {
+        // Half by login, half by e-mail in upper case.
+        if i % 2 == 0 {
+            text.push_str(&format!("user{i:04}\n"));
+        } else {
+            text.push_str(&format!("USER{i:04}@X.ORG\n"));
+        }
+    }
+    for i in (0..1200).step_by(12) {
+        text.push_str(&format!("user{i:04}@x.org\n"));
+    }
+    for i in 0..5 {
+        text.push_str(&format!("ghost{i}\n"));
+    }
+    let entries = bulk_entries(&text).unwrap();
+    assert_eq!(entries.len(), 1305);
+    let r = s.bulk_add_members(ACTOR, g.id, &entries).unwrap();
+    assert_eq!(
+        (r.added, r.already, r.unknown, r.invalid),
+        (1190, 110, 5, 0)
+    );
+    assert_eq!(r.rows.len(), 1305);
+    assert_eq!(
+        r.rows
+            .iter()
+            .filter(|row| row.outcome == BulkOutcome::Added)
+            .count(),
+        1190
+    );
+    assert_eq!(
+        r.rows[1200].outcome,
+        BulkOutcome::AlreadyMember,
+        "a repeat in the paste"
+    );
+    assert_eq!(r.rows[1304].outcome, BulkOutcome::UnknownUser);
+    assert_eq!(get(&s, g.id).members, 1200);
+    let members = all_members(&s, g.id);
+    assert_eq!(members, users);
+    assert_eq!(s.list_members(g.id, "", 1, 10).unwrap().1, 1200);
+    assert_eq!(s.list_members(g.id, "user11", 1, 10).unwrap().1, 100);
+    for u in [users[0], users[599], users[1199]] {
+        assert!(s.groups_of_user(u).unwrap().contains(&g.id));
+    }
+    assert_eq!(get(&s, other.id).members, 1);
+    let (rows, _, _) = s
+        .list_groups("", GroupSort::Members, true, 1, 10, None)
+        .unwrap();
+    assert_eq!(ids(&rows), vec![g.id, other.id]);
+    let batches = actions(&s, g.id)
+        .into_iter()
+        .filter(|a| *a == AuditAction::MembersAdded)
+        .count();
+    assert_eq!(batches, 10 + 1300usize.div_ceil(BULK_BATCH));
+}
+
+#[test]
+fn course_and_curriculum_links_are_idempotent_and_counted() {
+    let (_d, s) = temp_store();
+    let g = group(&s, "G");
+    let h = group(&s, "H");
+    let u = learner(&s, "ann");
+    let c1 = course(&s, "C1");
+    let c2 = course(&s, "C2");
+    let c3 = course(&s, "C3");
+    let cur = s.create_curriculum("Path", "", 0).unwrap().id;
+    let cur2 = s.create_curriculum("Other path", "", 0).unwrap().id;
+    s.change_curriculum(cur, CurriculumChange::Add(c1)).unwrap();
+    s.change_curriculum(cur, CurriculumChange::Add(c3)).unwrap();
+
+    assert!(s.link_group_course(ACTOR, g.id, c1, true).unwrap());
+    let before = dump(&s);
+    assert!(!s.link_group_course(ACTOR, g.id, c1, true).unwrap());
+    assert_eq!(dump(&s), before, "linking twice writes nothing");
+    assert!(s.link_group_course(ACTOR, g.id, c2, true).unwrap());
+    assert_eq!(get(&s, g.id).courses, 2);
+    assert!(s.link_group_course(ACTOR, g.id, c1, false).unwrap());
+    assert!(!s.link_group_course(ACTOR, g.id, c1, false).unwrap());
+    assert!(!s.link_group_course(ACTOR, g.id, 424_242, false).unwrap());
+    assert_eq!(get(&s, g.id).courses, 1);
+    assert!(s.link_group_course(ACTOR, g.id, c1, true).unwrap());
+    assert!(s.link_group_curriculum(ACTOR, g.id, cur, true).unwrap());
+    assert!(!s.link_group_curriculum(ACTOR, g.id, cur, true).unwrap());
+    assert!(s.link_group_curriculum(ACTOR, g.id, cur2, true).unwrap());
+    let rec = get(&s, g.id);
+    assert_eq!((rec.courses, rec.curricula), (2, 2));
+    assert_eq!(
+        s.group_links(g.id).unwrap(),
+        (vec![c1, c2], vec![cur, cur2])
+    );
+    assert_eq!(
+        s.group_course_ids_with_curricula(g.id).unwrap(),
+        vec![c1, c2, c3]
+    );
+
+    let before = dump(&s);
+    assert!(matches!(
+        s.link_group_course(ACTOR, g.id, 424_242, true),
+        Err(StoreError::NotFound("course"))
+    ));
+    assert!(matches!(
+        s.link_group_course(ACTOR, g.id, cur, true),
+        Err(StoreError::NotFound("course"))
+    ));
+    assert!(matches!(
+        s.link_group_curriculum(ACTOR, g.id, c1, true),
+        Err(StoreError::NotFound("curriculum"))
+    ));
+    assert!(matches!(
+        s.link_group_course(ACTOR, 424_242, c1, true),
+        Err(StoreError::NotFound("group"))
+    ));
+    assert_eq!(dump(&s), before);
+
+    s.link_group_course(ACTOR, h.id, c2, true).unwrap();
+    s.link_group_curriculum(ACTOR, h.id, cur, true).unwrap();
+
+    // A course with learners cannot go, and keeps its links.
+    s.enrol(u, c1, EnrolSource::Manual, 0).unwrap();
+    assert!(is_invalid(s.delete_course(c1), "course"));
+    assert_eq!(get(&s, g.id).courses, 2);
+
+    s.delete_course(c2).unwrap();
+    let (rg, rh) = (get(&s, g.id), get(&s, h.id));
+    assert_eq!((rg.courses, rh.courses), (1, 0));
+    assert_eq!(s.group_links(g.id).unwrap().0, vec![c1]);
+    assert!(s.group_links(h.id).unwrap().0.is_empty());
+    assert!(suffix_ids(&s.course_groups, "course_groups", c2)
+        .unwrap()
+        .is_empty());
+
+    s.delete_curriculum(cur).unwrap();
+    let (rg, rh) = (get(&s, g.id), get(&s, h.id));
+    assert_eq!((rg.curricula, rh.curricula), (1, 0));
+    assert_eq!(s.group_links(g.id).unwrap().1, vec![cur2]);
+    assert!(s.group_links(h.id).unwrap().1.is_empty());
+    assert!(suffix_ids(&s.curriculum_groups, "curriculum_groups", cur)
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.group_course_ids_with_curricula(g.id).unwrap(), vec![c1]);
+
+    // The audit trail has an event per change that happened.
+    let changes = actions(&s, g.id)
+        .into_iter()
+        .filter(|a| *a == AuditAction::CoursesChanged)
+        .count();
+    assert_eq!(changes, 6);
+}
+
+#[test]
+fn managers_are_added_and_removed() {
+    let (_d, s) = temp_store();
+    let m = learner(&s, "meg");
+    let n = learner(&s, "ned");
+    let a = group(&s, "A");
+    let b = group(&s, "B");
+    assert!(!s.manages_any_group(m).unwrap());
+    assert!(s.set_group_manager(ACTOR, a.id, m, true).unwrap());
+    let before = dump(&s);
+    assert!(!s.set_group_manager(ACTOR, a.id, m, true).unwrap());
+    assert_eq!(dump(&s), before);
+    assert!(s.set_group_manager(ACTOR, b.id, m, true).unwrap());
+    assert!(s.set_group_manager(ACTOR, b.id, n, true).unwrap());
+    assert_eq!(s.managed_groups(m).unwrap(), vec![a.id, b.id]);
+    assert_eq!(s.group_managers(b.id).unwrap(), vec![m, n]);
+    assert!(s.manages_group(m, a.id).unwrap());
+    assert!(s.manages_group(n, b.id).unwrap());
+    assert!(!s.manages_group(n, a.id).unwrap());
+    assert!(s.manages_any_group(n).unwrap());
+
+    assert!(s.set_group_manager(ACTOR, a.id, m, false).unwrap());
+    assert!(!s.set_group_manager(ACTOR, a.id, m, false).unwrap());
+    assert!(!s.set_group_manager(ACTOR, a.id, n, false).unwrap());
+    assert_eq!(s.managed_groups(m).unwrap(), vec![b.id]);
+    assert!(!s.manages_group(m, a.id).unwrap());
+    assert!(s.group_managers(a.id).unwrap().is_empty());
+    assert!(s.set_group_manager(ACTOR, b.id, n, false).unwrap());
+    assert!(!s.manages_any_group(n).unwrap());
+    assert!(s.manages_any_group(m).unwrap());
+    assert_eq!(actions(&s, a.id)[0], AuditAction::ManagersChanged);
+
+    let before = dump(&s);
+    assert!(matches!(
+        s.set_group_manager(ACTOR, a.id, 424_242, true),
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        s.set_group_manager(ACTOR, 424_242, m, true),
+        Err(StoreError::NotFound("group"))
+    ));
+    assert_eq!(dump(&s), before);
+}
+
+#[test]
+fn the_audit_trail_records_what_changed() {
+    let (_d, s) = temp_store();
+    let u = learner(&s, "ann");
+    let (g, _) = s.create_group(at(1), &fields("G")).unwrap();
+    s.update_group(at(2), g.id, &fields("G")).unwrap();
+    assert_eq!(
+        actions(&s, g.id),
+        vec![AuditAction::GroupCreated],
+        "no change, no event"
+    );
+    let f = GroupFields {
+        description: "About".into(),
+        ..fields("G2")
+    };
+    s.update_group(at(3), g.id, &f).unwrap();
+    s.add_member(Actor { user: u, now: 4 }, g.id, u, JoinedHow::Manual)
+        .unwrap();
+    let trail = s.group_activity(g.id, 10).unwrap();
+    let got: Vec<(u64, u64, AuditAction)> = trail
+        .iter()
+        .map(|(_, a)| (a.at, a.actor, a.action))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (4, u, AuditAction::MembersAdded),
+            (3, 0, AuditAction::GroupChanged),
+            (1, 0, AuditAction::GroupCreated),
+        ]
+    );
+    assert!(
+        trail[1].1.detail.contains("\"G\" → \"G2\""),
+        "{}",
+        trail[1].1.detail
+    );
+    assert!(trail[1].1.detail.contains("description"));
+    assert_eq!(s.group_activity(g.id, 1).unwrap().len(), 1);
+}
+
+/// Random sequences of group operations keep every stored counter and index equal to a plain
+/// in-memory model.
+mod model_check {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    const NAMES: [&str; 6] = ["Alpha", "ALPHA", "beta", "Gamma", "delta", "Beta"];
+    const USERS: usize = 4;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create(usize, bool),
+        Add(usize, usize),
+        Remove(usize, usize, bool),
+        /// User indexes; `USERS` stands for an unknown login.
+        Bulk(usize, Vec<usize>),
+        Link(usize, usize, bool),
+        LinkCurriculum(usize, bool),
+        Delete(usize),
+        SetDefault(usize, bool),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let g = 0..4usize;
+        prop_oneof![
+            (0..NAMES.len(), proptest::bool::weighted(0.3)).prop_map(|(n, d)| Op::Create(n, d)),
+            (g.clone(), 0..USERS).prop_map(|(g, u)| Op::Add(g, u)),
+            (g.clone(), 0..USERS, any::<bool>()).prop_map(|(g, u, x)| Op::Remove(g, u, x)),
+            (g.clone(), proptest::collection::vec(0..=USERS, 0..6))
+                .prop_map(|(g, us)| Op::Bulk(g, us)),
+            (g.clone(), 0..2usize, any::<bool>()).prop_map(|(g, c, a)| Op::Link(g, c, a)),
+            (g.clone(), any::<bool>()).prop_map(|(g, a)| Op::LinkCurriculum(g, a)),
+            g.clone().prop_map(Op::Delete),
+            (g, any::<bool>()).prop_map(|(g, d)| Op::SetDefault(g, d)),
+        ]
+    }
+
+    #[derive(Debug, Default)]
+    struct MGroup {
+        name: String,
+        members: BTreeSet<usize>,
+        courses: BTreeSet<usize>,
+        curricula: bool,
+    }
+
+    #[derive(Default)]
+    struct Model {
+        groups: BTreeMap<u64, MGroup>,
+        default: Option<u64>,
+    }
+
+    impl Model {
+        /// The `i`-th live group (wrapping), if any.
+        fn pick(&self, i: usize) -> Option<u64> {
+            let n = self.groups.len();
+            (n > 0).then(|| *self.groups.keys().nth(i % n).unwrap())
+        }
+    }
+
+    fn check(s: &Store, m: &Model, users: &[u64]) -> Result<(), TestCaseError> {
+        prop_assert_eq!(s.group_count().unwrap(), m.groups.len() as u64);
+        prop_assert_eq!(s.default_group().unwrap(), m.default);
+        for (id, mg) in &m.groups {
+            let rec = get(s, *id);
+            let want: Vec<u64> = mg.members.iter().map(|u| users[*u]).collect();
+            prop_assert_eq!(&rec.name, &mg.name);
+            prop_assert_eq!(rec.members, want.len() as u64);
+            prop_assert_eq!(all_members(s, *id), want.clone());
+            prop_assert_eq!(s.group_members.scan_prefix(id_key(*id)).count(), want.len());
+            prop_assert_eq!(
+                s.list_members(*id, "", 1, 100).unwrap().1,
+                want.len() as u64
+            );
+            let (courses, curricula) = s.group_links(*id).unwrap();
+            prop_assert_eq!(rec.courses as usize, courses.len());
+            prop_assert_eq!(courses.len(), mg.courses.len());
+            prop_assert_eq!(rec.curricula as usize, curricula.len());
+            prop_assert_eq!(curricula.len(), usize::from(mg.curricula));
+            prop_assert_eq!(rec.is_default, m.default == Some(*id));
+        }
+        for (i, u) in users.iter().enumerate() {
+            let want: Vec<u64> = m
+                .groups
+                .iter()
+                .filter(|(_, g)| g.members.contains(&i))
+                .map(|(id, _)| *id)
+                .collect();
+            prop_assert_eq!(s.groups_of_user(*u).unwrap(), want);
+        }
+        let (all, total, _) = s
+            .list_groups("", GroupSort::Created, false, 1, 100, None)
+            .unwrap();
+        prop_assert_eq!(total, m.groups.len() as u64);
+        prop_assert!(all.iter().filter(|g| g.is_default).count() <= 1);
+        let mut by_members: Vec<(u64, u64)> = m
+            .groups
+            .iter()
+            .map(|(id, g)| (g.members.len() as u64, *id))
+            .collect();
+        by_members.sort();
+        let want: Vec<u64> = by_members.iter().map(|(_, id)| *id).collect();
+        let (rows, _, _) = s
+            .list_groups("", GroupSort::Members, false, 1, 100, None)
+            .unwrap();
+        prop_assert_eq!(ids(&rows), want.clone());
+        let (rows, _, _) = s
+            .list_groups("a", GroupSort::Members, true, 1, 100, None)
+            .unwrap();
+        let mut want_a: Vec<u64> = want
+            .iter()
+            .copied()
+            .filter(|id| m.groups[id].name.to_lowercase().contains('a'))
+            .collect();
+        want_a.reverse();
+        prop_assert_eq!(ids(&rows), want_a);
+        Ok(())
+    }
+
+    proptest! {
+           #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+           #[test]
+           fn store_matches_model(ops in proptest::collection::vec(op(), 1..30)) {
+               let (_d, s) = temp_store();
+               let users: Vec<u64> = (0..USERS).map(|i| learner(&s, &format!("u{i}"))).collect();
+               let courses = [course(&s, "C0"), course(&s, "C1")];
+               let cur = s.create_curriculum("Path", "", 0).unwrap().id;
+               let mut m = Model::default();
+               for op in ops {
+                   match op {
+                       Op::Create(n, d) => {
+                           let name = NAMES[n];
+                           let f = GroupFields { is_default: d, ..fields(name) };
+                           let taken = m.groups.values().any(|g| g.name.to_lowercase() == name.to_lowercase());
+                           match s.create_group(ACTOR, &f) {
+                               Ok((g, prev)) => {
+                                   prop_assert!(!taken);
+                                   let want_prev = if d { m.default } else { None };
+                                   prop_assert_eq!(prev.map(|p| p.0), want_prev);
+                                   if d {
+                                       m.default = Some(g.id);
+                                   }
+                                   m.groups.insert(g.id, MGroup { name: name.into(), ..MGroup::default() });
+                               }
+                               Err(e) => {
+                                   prop_assert!(taken, "{e:?}");
+                                   prop_assert!(
+    matches!(e, StoreError::Invalid { field: "name", .. }),
+    "a taken name is refused on name"
+    );
+                               }
+                           }
+                       }
+                       Op::Add(g, u) => {
+                           let Some(id) = m.pick(g) else { continue };
+                           let new = s.add_member(ACTOR, id, users[u], JoinedHow::Manual).unwrap();
+                           prop_assert_eq!(new, m.groups.get_mut(&id).unwrap().members.insert(u));
+                       }
+                       Op::Remove(g, u, unenrol) => {
+                           let Some(id) = m.pick(g) else { continue };
+                           let r = s.remove_member(ACTOR, id, users[u], unenrol);
+                           let was = m.groups.get_mut(&id).unwrap().members.remove(&u);
+                           prop_assert_eq!(r.is_ok(), was);
+                       }
+                       Op::Bulk(g, us) => {
+                           let Some(id) = m.pick(g) else { continue };
+                           let entries: Vec<(u32, String)> = us
+                               .iter()
+                               .enumerate()
+                               .map(|(i, u)| (i as u32 + 1, if *u == USERS { "ghost".into() } else { format!("U{u}") }))
+                               .collect();
+                           let r = s.bulk_add_members(ACTOR, id, &entries).unwrap();
+                           let mg = m.groups.get_mut(&id).unwrap();
+                           let mut added = 0;
+                           for (row, u) in r.rows.iter().zip(&us) {
+                               let want = if *u == USERS {
+                                   BulkOutcome::UnknownUser
+                               } else if mg.members.insert(*u) {
+                                   added += 1;
+                                   BulkOutcome::Added
+                               } else {
+                                   BulkOutcome::AlreadyMember
+                               };
+                               prop_assert_eq!(&row.outcome, &want);
+                           }
+                           prop_assert_eq!(r.added, added);
+                       }
+                       Op::Link(g, c, add) => {
+                           let Some(id) = m.pick(g) else { continue };
+                           let changed = s.link_group_course(ACTOR, id, courses[c], add).unwrap();
+                           let mg = m.groups.get_mut(&id).unwrap();
+                           let want = if add { mg.courses.insert(c) } else { mg.courses.remove(&c) };
+                           prop_assert_eq!(changed, want);
+                       }
+                       Op::LinkCurriculum(g, add) => {
+                           let Some(id) = m.pick(g) else { continue };
+                           let changed = s.link_group_curriculum(ACTOR, id, cur, add).unwrap();
+                           let mg = m.groups.get_mut(&id).unwrap();
+                           prop_assert_eq!(changed, mg.curricula != add);
+                           mg.curricula = add;
+                       }
+                       Op::Delete(g) => {
+                           let Some(id) = m.pick(g) else { continue };
+                           s.delete_group(ACTOR, id).unwrap();
+                           m.groups.remove(&id);
+                           if m.default == Some(id) {
+                               m.default = None;
+                           }
+                       }
+                       Op::SetDefault(g, d) => {
+                           let Some(id) = m.pick(g) else { continue };
+                           let f = GroupFields { is_default: d, ..fields_of(&get(&s, id)) };
+                           let (_, prev) = s.update_group(ACTOR, id, &f).unwrap();
+                           let want_prev = m.default.filter(|p| d && *p != id);
+                           prop_assert_eq!(prev.map(|p| p.0), want_prev);
+                           if d {
+                               m.default = Some(id);
+                           } else if m.default == Some(id) {
+                               m.default = None;
+                           }
+                       }
+                   }
+                   check(&s, &m, &users)?;
+               }
+           }
+       }
+}
+
+/// More matches than the search collects: pages come from the sort index, filtered, and are
+/// exactly what sorting every match would give, in every order.
+#[test]
+fn a_query_too_common_to_collect_still_pages_in_the_right_order() {
+    let (_d, s) = temp_store();
+    let n = MATCH_CAP + 60;
+    let mut names = Vec::new();
+    for i in 0..n {
+        // Scrambled numbers so that name order, creation order and member order all differ.
+        let name = format!("Lab {:05}", (i * 7_919) % 100_000);
+        let g = group(&s, &name);
+        names.push((name, g.id));
+        group(&s, &format!("Other {i}"));
+    }
+    let u = learner(&s, "mo");
+    let busy = names[5].1;
+    s.add_member(ACTOR, busy, u, JoinedHow::Manual).unwrap();
+    let mut by_name: Vec<_> = names
+        .iter()
+        .map(|(n, id)| (n.to_lowercase(), *id))
+        .collect();
+    by_name.sort();
+    for (page, desc) in [(1, false), (3, false), (1, true)] {
+        let (rows, total, capped) = s
+            .list_groups("lab", GroupSort::Name, desc, page, 20, None)
+            .unwrap();
+        assert!(capped && total == MATCH_CAP as u64, "{total} {capped}");
+        let mut expect: Vec<u64> = by_name.iter().map(|(_, id)| *id).collect();
+        if desc {
+            expect.reverse();
+        }
+        let skip = (page as usize - 1) * 20;
+        assert_eq!(
+            ids(&rows),
+            expect[skip..skip + 20].to_vec(),
+            "page {page} desc {desc}"
+        );
+    }
+    let (rows, _, _) = s
+        .list_groups("LAB", GroupSort::Created, true, 1, 20, None)
+        .unwrap();
+    let mut newest: Vec<u64> = names.iter().map(|(_, id)| *id).collect();
+    newest.reverse();
+    assert_eq!(ids(&rows), newest[..20].to_vec());
+    let (rows, _, _) = s
+        .list_groups("lab ", GroupSort::Members, true, 1, 20, None)
+        .unwrap();
+    assert_eq!(rows[0].id, busy, "the only group with a member comes first");
+    assert!(rows.iter().all(|g| g.name.starts_with("Lab")));
+    // A rarer query is collected and counted exactly.
+    let (_, total, capped) = s
+        .list_groups("lab 0", GroupSort::Name, false, 1, 20, None)
+        .unwrap();
+    let exact = names
+        .iter()
+        .filter(|(n, _)| n.to_lowercase().contains("lab 0"))
+        .count();
+    assert_eq!((total, capped), (exact as u64, false));
+}
