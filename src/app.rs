@@ -109,6 +109,10 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/courses/:id") view=pages::course_detail::CourseDetailPage ssr=SsrMode::Async />
                 <Route path=path!("/curricula") view=pages::curricula::CurriculaPage ssr=SsrMode::Async />
                 <Route path=path!("/curricula/:id") view=pages::curricula::CurriculumDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/groups") view=pages::groups::GroupsPage ssr=SsrMode::Async />
+                <Route path=path!("/groups/new") view=pages::groups::NewGroupPage ssr=SsrMode::Async />
+                <Route path=path!("/groups/:id") view=pages::group_detail::GroupDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/groups/:id/edit") view=pages::groups::EditGroupPage ssr=SsrMode::Async />
                 <Route path=path!("/learn/:course") view=pages::learn::LearnerCoursePage ssr=SsrMode::Async />
                 <Route path=path!("/learn/:course/:lesson") view=pages::learn::LessonPage ssr=SsrMode::Async />
             </Routes>

@@ -3,7 +3,7 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Request, Response, StatusCode};
 use common::*;
 use std::collections::BTreeMap;
 use tessera::server::config::Config;
@@ -378,6 +378,23 @@ async fn every_server_function_is_guarded() {
         ("/api/my_courses", ("", false, true)),
         ("/api/course_for_learner", ("id=1", false, true)),
         ("/api/mark_lesson", ("course=1&lesson=1&done=true", false, true)),
+        ("/api/list_groups", ("query=&sort=name&page=1", false, false)),
+        ("/api/get_group", ("id=1", false, false)),
+        ("/api/create_group", ("name=G&description=&branch=&key=&max_uses=0&valid_from=&valid_until=", false, false)),
+        ("/api/update_group", ("id=1&name=G&description=&branch=&key=&max_uses=0&valid_from=&valid_until=", false, false)),
+        ("/api/delete_group", ("id=1&back=%2Fgroups", false, false)),
+        ("/api/generate_group_key", ("", false, false)),
+        ("/api/current_default_group", ("", false, false)),
+        ("/api/list_group_members", ("id=1&query=&page=1", false, false)),
+        ("/api/add_group_member", ("id=1&user=1", false, false)),
+        ("/api/remove_group_member", ("id=1&user=1", false, false)),
+        ("/api/bulk_add_group_members", ("id=1&text=lee", false, false)),
+        ("/api/last_bulk_result", ("id=1", false, false)),
+        ("/api/get_group_links", ("id=1", false, false)),
+        ("/api/change_group_link", ("id=1&kind=course&target=1&op=add", false, false)),
+        ("/api/list_group_managers", ("id=1", false, false)),
+        ("/api/change_group_manager", ("id=1&user=1&op=add", false, false)),
+        ("/api/group_activity", ("id=1", false, false)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
         .map(|(p, _)| p)
@@ -572,4 +589,157 @@ async fn learners_reach_only_their_own_courses() {
         .get(&format!("/learn/{}", course + 1000), Some(&cookie))
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// A group manager reads their own groups (table, page, members, links, managers, activity)
+/// and nothing else; they change nothing. A learner who manages nothing gets 403 everywhere.
+#[tokio::test]
+async fn group_managers_reach_only_their_groups_and_change_nothing() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let mia = t.create_learner(&admin, "mia").await;
+    let lee = t.create_learner(&admin, "lee").await;
+    let json = |res: Response<Body>| async move {
+        let status = res.status();
+        let text = body_text(res).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let create = |name: &'static str| {
+        let t = &t;
+        let admin = admin.clone();
+        async move {
+            let res = t
+                .call(
+                    "/api/create_group",
+                    &format!(
+                        "name={name}&description=&branch=&key=&max_uses=0&valid_from=&valid_until="
+                    ),
+                    Some(&admin),
+                )
+                .await;
+            json(res).await["group"]["id"].as_u64().unwrap()
+        }
+    };
+    let mine = create("Physics").await;
+    let other = create("Chemistry").await;
+    json(
+        t.call(
+            "/api/change_group_manager",
+            &format!("id={mine}&user={mia}&op=add"),
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    json(
+        t.call(
+            "/api/add_group_member",
+            &format!("id={mine}&user={lee}"),
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+
+    let mia_c = t.login("mia", LEARNER_PASSWORD).await;
+    let me = json(t.call("/api/current_user", "", Some(&mia_c)).await).await;
+    assert_eq!(me["manages_groups"], true);
+    let table = json(
+        t.call("/api/list_groups", "query=&sort=name&page=1", Some(&mia_c))
+            .await,
+    )
+    .await;
+    let names: Vec<&str> = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Physics"], "only the managed group is listed");
+    let g = json(
+        t.call("/api/get_group", &format!("id={mine}"), Some(&mia_c))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (g["name"].as_str(), g["can_edit"].as_bool()),
+        (Some("Physics"), Some(false))
+    );
+    let members = json(
+        t.call(
+            "/api/list_group_members",
+            &format!("id={mine}&query=&page=1"),
+            Some(&mia_c),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(members["rows"][0]["login"], "lee");
+    for read in ["get_group_links", "list_group_managers", "group_activity"] {
+        json(
+            t.call(&format!("/api/{read}"), &format!("id={mine}"), Some(&mia_c))
+                .await,
+        )
+        .await;
+    }
+    // Someone else's group: 403 for every read, whether it exists or not.
+    for id in [other, 999_999] {
+        for (path, args) in [
+            ("get_group", format!("id={id}")),
+            ("list_group_members", format!("id={id}&query=&page=1")),
+            ("get_group_links", format!("id={id}")),
+            ("list_group_managers", format!("id={id}")),
+            ("group_activity", format!("id={id}")),
+        ] {
+            let res = t.call(&format!("/api/{path}"), &args, Some(&mia_c)).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} of group {id}");
+        }
+    }
+    // No changes, not even to their own group.
+    for (path, args) in [
+        ("update_group", format!("id={mine}&name=Hacked&description=&branch=&key=&max_uses=0&valid_from=&valid_until=")),
+        ("delete_group", format!("id={mine}&back=%2Fgroups")),
+        ("add_group_member", format!("id={mine}&user={mia}")),
+        ("remove_group_member", format!("id={mine}&user={lee}")),
+        ("bulk_add_group_members", format!("id={mine}&text=mia")),
+        ("change_group_link", format!("id={mine}&kind=course&target=1&op=add")),
+        ("change_group_manager", format!("id={mine}&user={lee}&op=add")),
+        ("generate_group_key", String::new()),
+        ("last_bulk_result", format!("id={mine}")),
+    ] {
+        let res = t.call(&format!("/api/{path}"), &args, Some(&mia_c)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let g = t.state.store.get_group(mine).unwrap().unwrap();
+    assert_eq!((g.name.as_str(), g.members), ("Physics", 1), "unchanged");
+
+    // A learner who manages nothing sees no groups at all.
+    let lee_c = t.login("lee", LEARNER_PASSWORD).await;
+    let res = t
+        .call("/api/list_groups", "query=&sort=name&page=1", Some(&lee_c))
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let me = json(t.call("/api/current_user", "", Some(&lee_c)).await).await;
+    assert_eq!(me["manages_groups"], false);
+    // The admin sees both, and a removed manager loses access at once.
+    let table = json(
+        t.call("/api/list_groups", "query=&sort=name&page=1", Some(&admin))
+            .await,
+    )
+    .await;
+    assert_eq!(table["total"], 2);
+    json(
+        t.call(
+            "/api/change_group_manager",
+            &format!("id={mine}&user={mia}&op=remove"),
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    let res = t
+        .call("/api/get_group", &format!("id={mine}"), Some(&mia_c))
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }

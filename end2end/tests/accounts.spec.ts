@@ -256,3 +256,161 @@ test('catalog: branch, course with lessons, curriculum, enrolment; the learner c
   await expect(page.getByText('Completed', { exact: true })).toBeVisible();
   expect(panics).toEqual([]);
 });
+
+async function createUser(page: Page, login: string, name: string) {
+  await nav(page, 'Users').click();
+  const form = page.getByRole('region', { name: 'Add a user' });
+  await form.getByLabel('Login name').fill(login);
+  await form.getByLabel('E-mail').fill(`${login}@example.org`);
+  await form.getByLabel('Display name').fill(name);
+  await form.getByLabel('Initial password', { exact: true }).fill('learner-password-3');
+  await form.getByLabel('Initial password again').fill('learner-password-3');
+  await form.getByRole('button', { name: 'Create user' }).click();
+  await expect(page.getByRole('heading', { name })).toBeVisible();
+}
+
+// "Advanced options" starts open when the group has a key or is the default.
+async function openAdvanced(page: Page) {
+  if (!(await page.getByLabel('Group key').isVisible())) await page.getByText('Advanced options').click();
+  await expect(page.getByLabel('Group key')).toBeVisible();
+}
+
+function groupTab(page: Page, name: string) {
+  return page.getByRole('navigation', { name: 'Group sections' }).getByRole('link', { name });
+}
+
+test('groups: create in a branch, edit, members, course, bulk add, default badge, delete', async ({ page }, info) => {
+  const js = info.project.name === 'js';
+  const panics = watchPanics(page);
+  await page.goto('/login');
+  await logIn(page, 'admin', 'admin-password-1');
+  await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
+
+  await createUser(page, 'gus', 'Gus Member');
+  await createUser(page, 'gwen', 'Gwen Member');
+  await createUser(page, 'gia', 'Gia Member');
+  await nav(page, 'Branches').click();
+  const branchForm = page.getByRole('region', { name: 'Add a branch' });
+  await branchForm.getByLabel('Name').fill('East Campus');
+  await branchForm.getByRole('button', { name: 'Create branch' }).click();
+  await expect(page.getByRole('link', { name: 'East Campus' })).toBeVisible();
+  await createCourse(page, 'GRP-101', 'Lab Safety');
+
+  // An empty groups table, then the add form.
+  await nav(page, 'Groups').click();
+  await expect(page.getByRole('heading', { name: 'Groups', level: 1 })).toBeVisible();
+  await expect(page.getByText('No groups yet. Add one to start.')).toBeVisible();
+  await expectAccessible(page);
+  await page.getByRole('link', { name: 'Add group' }).click();
+  await expect(page.getByRole('heading', { name: 'Add group' })).toBeVisible();
+  await expectHydratedIfJs(page, js);
+  await expectAccessible(page);
+  // A name is required: the error sits next to the field and nothing is created.
+  await page.getByRole('button', { name: 'Create group' }).click();
+  await expect(page.getByText('Enter a group name.')).toBeVisible();
+  await expect(page.getByLabel('Name')).toHaveAttribute('aria-invalid', 'true');
+  await page.getByLabel('Name').fill('Physics 101');
+  await page.getByLabel('Branch').selectOption({ label: 'East Campus' });
+  await page.getByLabel('Description').fill('Thursday lab group');
+  await page.getByRole('button', { name: 'Create group' }).click();
+  await expect(page).toHaveURL(/\/groups\/\d+$/);
+  await expect(page.getByRole('heading', { name: 'Physics 101', level: 1 })).toBeVisible();
+  await expect(page.getByText('Thursday lab group')).toBeVisible();
+  await expect(page.getByText('East Campus')).toBeVisible();
+  await expectAccessible(page);
+
+  // Edit: a bad "Maximum key uses" is refused next to its field; then a key and a limit.
+  await page.getByRole('link', { name: 'Edit group' }).click();
+  await expect(page.getByRole('heading', { name: 'Edit “Physics 101”' })).toBeVisible();
+  await expectHydratedIfJs(page, js);
+  await expectAccessible(page);
+  await openAdvanced(page);
+  await page.getByLabel('Maximum key uses').fill('-3');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByText('Enter a whole number from 0 (unlimited) to 1000000.')).toBeVisible();
+  await page.getByLabel('Description').fill('Thursday and Friday lab group');
+  await page.getByLabel('Group key').fill('phys-2027');
+  await page.getByLabel('Maximum key uses').fill('50');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  if (js) await expect(page.getByText('Changes saved.')).toBeVisible();
+  await page.getByRole('link', { name: '← Physics 101' }).click();
+  await expect(page.getByText('Thursday and Friday lab group')).toBeVisible();
+  await expect(page.getByText('phys-2027')).toBeVisible();
+  await expect(page.getByText('0 / 50 uses')).toBeVisible();
+
+  // Users tab: two users by the picker.
+  await pickAndAdd(page, 'Find users to add', 'gus', 'Add gus to the group');
+  const members = page.getByRole('table', { name: 'Members' });
+  await expect(members.getByRole('cell', { name: 'gus', exact: true })).toBeVisible();
+  await pickAndAdd(page, 'Find users to add', 'gwen', 'Add gwen to the group');
+  await expect(members.getByRole('cell', { name: 'gwen', exact: true })).toBeVisible();
+  await expect(members.getByRole('cell', { name: 'manual' })).toHaveCount(2);
+  await expectAccessible(page);
+
+  // Bulk add: one new user by e-mail, one already a member, one unknown.
+  await expectHydratedIfJs(page, js);
+  await page.getByLabel('Login names or e-mail addresses').fill('login\nGIA@example.org\ngus\nnobody-here\n');
+  await page.getByRole('button', { name: 'Add listed users' }).click();
+  await expect(page.getByText('Last bulk add: 1 added, 1 already members, 1 unknown, 0 invalid.')).toBeVisible();
+  const report = page.getByRole('table', { name: 'Result per row' });
+  await expect(report.getByRole('row', { name: /GIA@example\.org Added/ })).toBeVisible();
+  await expect(report.getByRole('row', { name: /gus Already a member/ })).toBeVisible();
+  await expect(report.getByRole('row', { name: /nobody-here Unknown user/ })).toBeVisible();
+  await expect(members.getByRole('cell', { name: 'gia', exact: true })).toBeVisible();
+  await expect(members.getByRole('cell', { name: 'import' })).toBeVisible();
+  await expectAccessible(page);
+
+  // Courses tab: attach the course.
+  await groupTab(page, 'Courses').click();
+  await expect(page).toHaveURL(/tab=courses/);
+  await pickAndAdd(page, 'Find courses to add', 'GRP', 'Add course GRP-101');
+  await expect(page.getByRole('region', { name: 'Courses and curricula' }).getByRole('link', { name: 'GRP-101' })).toBeVisible();
+  await expectAccessible(page);
+
+  // Activity lists what happened.
+  await groupTab(page, 'Activity').click();
+  await expect(page.getByText('Group created').first()).toBeVisible();
+  await expect(page.getByText('Bulk add: 1 user(s) added.')).toBeVisible();
+  await expectAccessible(page);
+
+  // Make it the default group: the badge shows on its page and in the table.
+  await page.goto(page.url().replace(/\?.*$/, '/edit'));
+  await expectHydratedIfJs(page, js);
+  await openAdvanced(page);
+  await page.getByLabel('Default group').check();
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  if (js) await expect(page.getByText('Changes saved.')).toBeVisible();
+  await nav(page, 'Groups').click();
+  const row = (name: string) => page.getByRole('row').filter({ has: page.getByRole('link', { name, exact: true }) });
+  await expect(row('Physics 101').getByText('Default', { exact: true })).toBeVisible();
+  await expect(row('Physics 101').getByRole('cell', { name: '3', exact: true })).toBeVisible();
+
+  // A second group made the default at creation: the badge moves to it.
+  await page.getByRole('link', { name: 'Add group' }).click();
+  await expectHydratedIfJs(page, js);
+  await page.getByLabel('Name').fill('Chemistry 7');
+  await openAdvanced(page);
+  await expect(page.getByText('“Physics 101” is the default group now')).toBeVisible();
+  await page.getByLabel('Default group').check();
+  await page.getByRole('button', { name: 'Create group' }).click();
+  await expect(page.getByRole('heading', { name: /Chemistry 7/, level: 1 })).toBeVisible();
+  await expect(page.getByText('Default group', { exact: true })).toBeVisible();
+  await nav(page, 'Groups').click();
+  await expect(row('Chemistry 7').getByText('Default', { exact: true })).toBeVisible();
+  await expect(row('Physics 101').getByText('Default', { exact: true })).toHaveCount(0);
+  await expectAccessible(page);
+
+  // Search by any part of the name, then delete the other group from its row.
+  await page.getByRole('searchbox', { name: 'Search groups' }).fill('YSICS');
+  await page.getByRole('searchbox', { name: 'Search groups' }).press('Enter');
+  await expect(row('Physics 101')).toBeVisible();
+  await expect(row('Chemistry 7')).toHaveCount(0);
+  await page.goto('/groups');
+  await expectHydratedIfJs(page, js);
+  await row('Chemistry 7').getByText('Delete…').click();
+  await expect(row('Chemistry 7').getByText('Its memberships and its course links go; users\' enrolments and progress stay.', { exact: false })).toBeVisible();
+  await row('Chemistry 7').getByRole('button', { name: 'Delete Chemistry 7' }).click();
+  await expect(row('Chemistry 7')).toHaveCount(0);
+  await expect(row('Physics 101')).toBeVisible();
+  expect(panics).toEqual([]);
+});

@@ -11,7 +11,10 @@ use leptos::prelude::*;
 pub async fn current_user() -> Result<Option<Me>, AppError> {
     use crate::server::auth;
     // Open to everyone: it only tells callers about themselves.
-    Ok(auth::current_user().await?.as_ref().map(auth::me))
+    match auth::current_user().await? {
+        Some(user) => Ok(Some(auth::me(&user).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Whether visitors may create their own account (shown as a link on the login page). Anyone

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod branches;
 pub mod courses;
 pub mod curricula;
+pub mod groups;
 pub mod learning;
 pub mod settings;
 pub mod users;

@@ -146,3 +146,35 @@ pub fn OwnAccountFields(form: &'static str, error: Signal<Option<AppError>>) -> 
         />
     }
 }
+
+/// An optional branch picker (a `<select>` of branches plus "none"), with its field error.
+#[component]
+pub fn BranchSelect(
+    form: &'static str,
+    /// The form field name.
+    name: &'static str,
+    label: &'static str,
+    /// The label of the "no branch" choice.
+    none: &'static str,
+    options: Vec<crate::model::catalog::BranchView>,
+    selected: Option<u64>,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let id = format!("{form}-{name}");
+    let err_id = format!("{id}-error");
+    let message = move || error.get().and_then(|e| e.field_message(name));
+    let err_ref = err_id.clone();
+    view! {
+        <div class="field" class:invalid=move || message().is_some()>
+            <label for=id.clone()>{label}</label>
+            <select id=id name=name aria-describedby=move || message().map(|_| err_ref.clone())>
+                <option value="" selected=selected.is_none()>{none}</option>
+                {options
+                    .into_iter()
+                    .map(|b| view! { <option value=b.id selected=Some(b.id) == selected>{b.name}</option> })
+                    .collect_view()}
+            </select>
+            {move || message().map(|m| view! { <p class="field-error" id=err_id.clone()>{m}</p> })}
+        </div>
+    }
+}

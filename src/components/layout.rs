@@ -63,6 +63,14 @@ fn TopBar(me: Me) -> impl IntoView {
                     <li>
                         <A href="/">{if admin { "Home" } else { "My courses" }}</A>
                     </li>
+                    {(admin || me.manages_groups)
+                        .then(|| {
+                            view! {
+                                <li>
+                                    <A href="/groups">"Groups"</A>
+                                </li>
+                            }
+                        })}
                     {admin
                         .then(|| {
                             view! {

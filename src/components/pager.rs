@@ -6,12 +6,15 @@ use leptos::prelude::*;
 /// work without JavaScript.
 #[component]
 pub fn Pager(
-    base: &'static str,
+    #[prop(into)] base: String,
     query: String,
     page: u32,
     per_page: u32,
     total: u64,
     capped: bool,
+    /// Other query parameters the links keep (a sort order, a tab).
+    #[prop(optional)]
+    params: Vec<(&'static str, String)>,
 ) -> impl IntoView {
     let pages = total.div_ceil(per_page as u64).max(1) as u32;
     let href = move |p: u32| {
@@ -19,6 +22,11 @@ pub fn Pager(
         if !query.is_empty() {
             url.push_str("&q=");
             url.push_str(&urlencode(&query));
+        }
+        for (k, v) in &params {
+            if !v.is_empty() {
+                url.push_str(&format!("&{k}={}", urlencode(v)));
+            }
         }
         url
     };

@@ -73,10 +73,14 @@ pub fn SearchForm(
     value: String,
     /// Element id prefix, unique on the page.
     id: &'static str,
+    /// Query parameters the search keeps (the tab it is on, say).
+    #[prop(optional)]
+    keep: Vec<(&'static str, String)>,
 ) -> impl IntoView {
     let aria = label.clone();
     view! {
         <form method="get" action=action role="search" class="search" aria-label=aria>
+            {keep.into_iter().map(|(k, v)| view! { <input type="hidden" name=k value=v /> }).collect_view()}
             <label for=id>{label}</label>
             <input id=id type="search" name=param value=value placeholder=placeholder />
             <button type="submit">"Search"</button>
@@ -143,10 +147,20 @@ pub fn date(ms: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM UTC`.
+pub fn date_time(ms: u64) -> String {
+    let minutes = (ms / 60_000) % 1_440;
+    format!("{} {:02}:{:02} UTC", date(ms), minutes / 60, minutes % 60)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn dates() {
+        assert_eq!(
+            super::date_time(1_795_651_200_000 + 13 * 3_600_000 + 7 * 60_000 + 59_999),
+            "2026-11-26 13:07 UTC"
+        );
         assert_eq!(super::date(0), "1970-01-01");
         assert_eq!(super::date(1_795_651_200_000), "2026-11-26");
         assert_eq!(super::date(951_782_400_000), "2000-02-29");

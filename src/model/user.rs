@@ -57,6 +57,8 @@ pub struct Me {
     pub login: String,
     pub display_name: String,
     pub role: Role,
+    /// Whether they manage at least one group (and so see "Groups").
+    pub manages_groups: bool,
 }
 
 impl Me {

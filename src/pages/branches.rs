@@ -1,7 +1,7 @@
 use crate::api::branches::{
     branch_options, get_branch, list_branches, CreateBranch, DeleteBranch, UpdateBranch,
 };
-use crate::components::field::{action_error, Field, FormError, Notice};
+use crate::components::field::{action_error, BranchSelect, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::Pager;
 use crate::components::url::{param_id, query_page, query_text};
@@ -86,7 +86,7 @@ fn BranchesList() -> impl IntoView {
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         let opts = options.await.unwrap_or_default();
-                        view! { <ParentSelect form="new-branch" options=opts selected=None error /> }
+                        view! { <BranchSelect form="new-branch" name="parent" label="Parent branch" none="(none: a top-level branch)" options=opts selected=None error /> }
                     })}
                 </Transition>
                 <Field label="Description" name="description" form="new-branch" error />
@@ -96,33 +96,6 @@ fn BranchesList() -> impl IntoView {
                 </div>
             </ActionForm>
         </section>
-    }
-}
-
-/// The optional parent picker.
-#[component]
-fn ParentSelect(
-    form: &'static str,
-    options: Vec<BranchView>,
-    selected: Option<u64>,
-    error: Signal<Option<AppError>>,
-) -> impl IntoView {
-    let id = format!("{form}-parent");
-    let err_id = format!("{id}-error");
-    let message = move || error.get().and_then(|e| e.field_message("parent"));
-    let err_ref = err_id.clone();
-    view! {
-        <div class="field" class:invalid=move || message().is_some()>
-            <label for=id.clone()>"Parent branch"</label>
-            <select id=id name="parent" aria-describedby=move || message().map(|_| err_ref.clone())>
-                <option value="" selected=selected.is_none()>"(none: a top-level branch)"</option>
-                {options
-                    .into_iter()
-                    .map(|b| view! { <option value=b.id selected=Some(b.id) == selected>{b.name}</option> })
-                    .collect_view()}
-            </select>
-            {move || message().map(|m| view! { <p class="field-error" id=err_id.clone()>{m}</p> })}
-        </div>
     }
 }
 
@@ -169,7 +142,7 @@ fn BranchDetail() -> impl IntoView {
                                 <FormError error />
                                 <input type="hidden" name="id" value=b.id />
                                 <Field label="Name" name="name" form="branch" error value=b.name.clone() required=true />
-                                <ParentSelect form="branch" options=opts selected=b.parent error />
+                                <BranchSelect form="branch" name="parent" label="Parent branch" none="(none: a top-level branch)" options=opts selected=b.parent error />
                                 <Field label="Description" name="description" form="branch" error value=b.description.clone() />
                                 <div class="actions">
                                     <button type="submit" class="primary">"Save changes"</button>
@@ -180,7 +153,7 @@ fn BranchDetail() -> impl IntoView {
                         <section class="panel" aria-labelledby="branch-delete-title">
                             <h2 id="branch-delete-title">"Delete"</h2>
                             <FormError error=delete_error fields=&["branch"] />
-                            <Confirm summary="Delete this branch…" explanation="The branch is removed. A branch with sub-branches cannot be deleted: move or delete them first.">
+                            <Confirm summary="Delete this branch…" explanation="The branch is removed. A branch with sub-branches or groups cannot be deleted: move or delete them first.">
                                 <ActionForm action=delete>
                                     <input type="hidden" name="id" value=b.id />
                                     <button type="submit" class="danger">"Delete branch"</button>

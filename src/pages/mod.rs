@@ -4,6 +4,8 @@ pub mod branches;
 pub mod course_detail;
 pub mod courses;
 pub mod curricula;
+pub mod group_detail;
+pub mod groups;
 pub mod home;
 pub mod learn;
 pub mod login;

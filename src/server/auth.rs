@@ -245,13 +245,18 @@ pub async fn user_of_session(
     Ok(user)
 }
 
-pub fn me(user: &UserRecord) -> Me {
-    Me {
+/// The caller as the pages need them.
+pub async fn me(user: &UserRecord) -> Result<Me, AppError> {
+    let state = app_state()?;
+    let id = user.id;
+    let manages_groups = state.read(move |s| s.manages_any_group(id)).await?;
+    Ok(Me {
         id: user.id,
         login: user.login.clone(),
         display_name: user.display_name.clone(),
         role: user.role,
-    }
+        manages_groups,
+    })
 }
 
 /// The signed-in user of the current request, if any.

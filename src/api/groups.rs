@@ -1,0 +1,555 @@
+//! Groups: the table, the add / edit form, members, courses, managers and activity.
+//!
+//! Administrators may do everything. A group manager may read the groups they manage (their
+//! table, page, members, courses, managers and activity) and change nothing here; anyone else
+//! gets `Forbidden`. Asking about a group one may not see is `Forbidden` whether it exists or
+//! not, so ids cannot be probed.
+
+#[cfg(feature = "ssr")]
+use crate::model::group::GroupLink;
+use crate::model::group::{
+    AuditView, BulkResult, GroupLinks, GroupRow, GroupView, ManagerRow, MemberRow,
+};
+use crate::model::{AppError, Paged};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+mod guard {
+    use crate::model::user::Role;
+    use crate::model::AppError;
+    use crate::server::store::groups::Actor;
+    use crate::server::store::users::UserRecord;
+
+    /// Who is asking about a group, and whether they may change it.
+    pub struct Caller {
+        pub user: UserRecord,
+        pub admin: bool,
+    }
+
+    impl Caller {
+        pub fn actor(&self) -> Actor {
+            Actor {
+                user: self.user.id,
+                now: crate::server::store::now_ms(),
+            }
+        }
+    }
+
+    /// Guard: an administrator, or a manager of `group`.
+    pub async fn require_group_reader(group: u64) -> Result<Caller, AppError> {
+        let user = crate::server::auth::require_user().await?;
+        if user.role == Role::Admin {
+            return Ok(Caller { user, admin: true });
+        }
+        let state = crate::server::state::app_state()?;
+        let uid = user.id;
+        if state.read(move |s| s.manages_group(uid, group)).await? {
+            Ok(Caller { user, admin: false })
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// Guard: an administrator (who acts on groups).
+    pub async fn require_group_admin() -> Result<Caller, AppError> {
+        let user = crate::server::auth::require_admin().await?;
+        Ok(Caller { user, admin: true })
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn group_view(
+    s: &crate::server::store::Store,
+    g: &crate::server::store::groups::GroupRecord,
+    can_edit: bool,
+) -> Result<GroupView, crate::server::store::StoreError> {
+    let branch_name = match g.branch {
+        Some(b) => s.get_branch(b)?.map(|b| b.name),
+        None => None,
+    };
+    Ok(GroupView {
+        id: g.id,
+        name: g.name.clone(),
+        description: g.description.clone(),
+        branch: g.branch,
+        branch_name,
+        key: g.key.clone(),
+        key_uses: g.key_uses,
+        key_status: g.key.status(g.key_uses, crate::server::store::now_ms()),
+        is_default: g.is_default,
+        members: g.members,
+        courses: g.courses,
+        curricula: g.curricula,
+        created_at: g.created_at,
+        can_edit,
+    })
+}
+
+/// Parses and validates the add / edit group form.
+#[cfg(feature = "ssr")]
+#[allow(clippy::too_many_arguments)]
+fn group_fields(
+    name: &str,
+    description: &str,
+    branch: &str,
+    key: &str,
+    max_uses: &str,
+    valid_from: &str,
+    valid_until: &str,
+    key_enabled: bool,
+    is_default: bool,
+) -> Result<crate::server::store::groups::GroupFields, AppError> {
+    use crate::model::group::{key_settings, validate_group_description, validate_group_name};
+    Ok(crate::server::store::groups::GroupFields {
+        name: validate_group_name(name)?,
+        description: validate_group_description(description)?,
+        branch: super::optional_id("branch", branch)?,
+        key: key_settings(key, max_uses, valid_from, valid_until, key_enabled)?,
+        is_default,
+    })
+}
+
+/// One page (from 1) of the groups table: `query` matches any part of a name (ignoring case),
+/// `sort` is `name`, `members` or `created`, `-` first for descending. Administrators see every
+/// group; a group manager the groups they manage; others get `Forbidden`.
+#[server(endpoint = "list_groups")]
+pub async fn list_groups(
+    query: String,
+    sort: String,
+    page: u32,
+) -> Result<Paged<GroupRow>, AppError> {
+    let user = crate::server::auth::require_user().await?;
+    let state = crate::server::state::app_state()?;
+    let admin = user.role == crate::model::user::Role::Admin;
+    let (sort, desc) = crate::model::group::parse_sort(&sort);
+    let per_page = crate::model::user::PER_PAGE;
+    let uid = user.id;
+    let result = state
+        .read(move |s| {
+            let only = if admin {
+                None
+            } else {
+                Some(s.managed_groups(uid)?)
+            };
+            if only.as_ref().is_some_and(|o| o.is_empty()) {
+                return Ok(None);
+            }
+            let (rows, total, capped) =
+                s.list_groups(&query, sort, desc, page, per_page, only.as_deref())?;
+            let now = crate::server::store::now_ms();
+            let rows = rows
+                .into_iter()
+                .map(|g| {
+                    let branch = match g.branch {
+                        Some(b) => s.get_branch(b)?.map(|b| b.name),
+                        None => None,
+                    };
+                    Ok(GroupRow {
+                        id: g.id,
+                        name: g.name,
+                        branch,
+                        members: g.members,
+                        courses: g.courses,
+                        curricula: g.curricula,
+                        key_status: g.key.status(g.key_uses, now),
+                        key_uses: g.key_uses,
+                        key_max_uses: g.key.max_uses,
+                        is_default: g.is_default,
+                        created_at: g.created_at,
+                    })
+                })
+                .collect::<Result<Vec<_>, crate::server::store::StoreError>>()?;
+            Ok(Some((rows, total, capped)))
+        })
+        .await?;
+    let (rows, total, capped) = result.ok_or(AppError::Forbidden)?;
+    Ok(super::paged(rows, total, capped, page))
+}
+
+/// A group with its key and counts. Administrators and the group's managers.
+#[server(endpoint = "get_group")]
+pub async fn get_group(id: u64) -> Result<GroupView, AppError> {
+    let caller = guard::require_group_reader(id).await?;
+    let state = crate::server::state::app_state()?;
+    let admin = caller.admin;
+    state
+        .read(move |s| {
+            s.get_group(id)?
+                .map(|g| group_view(s, &g, admin))
+                .transpose()
+        })
+        .await?
+        .ok_or_else(|| AppError::not_found("Group"))
+}
+
+pub use save::{create_group, update_group, CreateGroup, UpdateGroup};
+
+/// The add / edit form's server functions: one argument per form field.
+mod save {
+    #![allow(clippy::too_many_arguments)]
+    #[cfg(feature = "ssr")]
+    use super::{group_fields, group_view, guard};
+    use crate::model::group::GroupSaved;
+    use crate::model::AppError;
+    use leptos::prelude::*;
+
+    /// Creates a group and opens its page (administrators). Unticked checkboxes are absent;
+    /// `generate` (the "Generate" button without JavaScript) saves with a fresh random key.
+    #[server(endpoint = "create_group")]
+    pub async fn create_group(
+        name: String,
+        description: String,
+        branch: String,
+        key: String,
+        max_uses: String,
+        valid_from: String,
+        valid_until: String,
+        key_enabled: Option<String>,
+        is_default: Option<String>,
+        generate: Option<String>,
+    ) -> Result<GroupSaved, AppError> {
+        let caller = guard::require_group_admin().await?;
+        let state = crate::server::state::app_state()?;
+        // "Generate" without JavaScript submits the form: save with a fresh key.
+        let key = match generate {
+            Some(_) => state.read(|s| s.generate_group_key()).await?,
+            None => key,
+        };
+        let f = group_fields(
+            &name,
+            &description,
+            &branch,
+            &key,
+            &max_uses,
+            &valid_from,
+            &valid_until,
+            key_enabled.is_some(),
+            is_default.is_some(),
+        )?;
+        let actor = caller.actor();
+        let saved = state
+            .write(move |s| {
+                let (g, previous) = s.create_group(actor, &f)?;
+                Ok(GroupSaved {
+                    group: group_view(s, &g, true)?,
+                    previous_default: previous,
+                })
+            })
+            .await?;
+        leptos_axum::redirect(&format!("/groups/{}", saved.group.id));
+        Ok(saved)
+    }
+
+    /// Changes a group's fields (administrators). Returns the group that stopped being the
+    /// default, if this one became it.
+    #[server(endpoint = "update_group")]
+    pub async fn update_group(
+        id: u64,
+        name: String,
+        description: String,
+        branch: String,
+        key: String,
+        max_uses: String,
+        valid_from: String,
+        valid_until: String,
+        key_enabled: Option<String>,
+        is_default: Option<String>,
+        generate: Option<String>,
+    ) -> Result<GroupSaved, AppError> {
+        let caller = guard::require_group_admin().await?;
+        let state = crate::server::state::app_state()?;
+        // "Generate" without JavaScript submits the form: save with a fresh key.
+        let key = match generate {
+            Some(_) => state.read(|s| s.generate_group_key()).await?,
+            None => key,
+        };
+        let f = group_fields(
+            &name,
+            &description,
+            &branch,
+            &key,
+            &max_uses,
+            &valid_from,
+            &valid_until,
+            key_enabled.is_some(),
+            is_default.is_some(),
+        )?;
+        let actor = caller.actor();
+        state
+            .write(move |s| {
+                let (g, previous) = s.update_group(actor, id, &f)?;
+                Ok(GroupSaved {
+                    group: group_view(s, &g, true)?,
+                    previous_default: previous,
+                })
+            })
+            .await
+    }
+}
+
+/// Deletes a group with its memberships and course links; enrolments and progress stay
+/// (administrators). `back` is where to go next without JavaScript (a page of this site).
+#[server(endpoint = "delete_group")]
+pub async fn delete_group(id: u64, back: String) -> Result<(), AppError> {
+    let caller = guard::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let actor = caller.actor();
+    state.write(move |s| s.delete_group(actor, id)).await?;
+    let back = if back.starts_with("/groups") && !back.starts_with("//") {
+        back
+    } else {
+        "/groups".into()
+    };
+    leptos_axum::redirect(&back);
+    Ok(())
+}
+
+/// The current default group, as (id, name), for the form's hint (administrators).
+#[server(endpoint = "current_default_group")]
+pub async fn current_default_group() -> Result<Option<(u64, String)>, AppError> {
+    guard::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    state
+        .read(|s| match s.default_group()? {
+            Some(id) => Ok(s.get_group(id)?.map(|g| (g.id, g.name))),
+            None => Ok(None),
+        })
+        .await
+}
+
+/// A fresh random group key no group holds (administrators), for the "Generate" button.
+#[server(endpoint = "generate_group_key")]
+pub async fn generate_group_key() -> Result<String, AppError> {
+    guard::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    state.read(|s| s.generate_group_key()).await
+}
+
+/// One page (from 1) of a group's members, optionally searched by login / e-mail / name
+/// prefix. Administrators and the group's managers.
+#[server(endpoint = "list_group_members")]
+pub async fn list_group_members(
+    id: u64,
+    query: String,
+    page: u32,
+) -> Result<Paged<MemberRow>, AppError> {
+    guard::require_group_reader(id).await?;
+    let state = crate::server::state::app_state()?;
+    let (rows, total, capped) = state
+        .read(move |s| {
+            let (rows, total, capped) =
+                s.list_members(id, &query, page, crate::model::user::PER_PAGE)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (uid, m) in rows {
+                if let Some(u) = s.get_user(uid)? {
+                    out.push(MemberRow {
+                        user_id: uid,
+                        login: u.login,
+                        display_name: u.display_name,
+                        email: u.email,
+                        joined_at: m.joined_at,
+                        how: m.how,
+                    });
+                }
+            }
+            Ok((out, total, capped))
+        })
+        .await?;
+    Ok(super::paged(rows, total, capped, page))
+}
+
+/// Adds a user to the group by hand (administrators). Already a member: `Invalid` on `user`.
+#[server(endpoint = "add_group_member")]
+pub async fn add_group_member(id: u64, user: u64) -> Result<(), AppError> {
+    let caller = guard::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let actor = caller.actor();
+    let added = state
+        .write(move |s| s.add_member(actor, id, user, crate::model::group::JoinedHow::Manual))
+        .await?;
+    if !added {
+        return Err(AppError::invalid("user", "This user is already a member."));
+    }
+    Ok(())
+}
+
+/// Removes a member (administrators). Their enrolments stay unless `unenrol` is ticked; then
+/// those in the group's courses end (progress is kept). Returns how many ended.
+#[server(endpoint = "remove_group_member")]
+pub async fn remove_group_member(
+    id: u64,
+    user: u64,
+    unenrol: Option<String>,
+) -> Result<u32, AppError> {
+    let caller = guard::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let actor = caller.actor();
+    let unenrol = unenrol.is_some();
+    state
+        .write(move |s| s.remove_member(actor, id, user, unenrol))
+        .await
+}
+
+/// Adds the users listed in `text` (pasted or uploaded: one login name or e-mail per line,
+/// first CSV column; up to 10,000 rows) and reports each row (administrators). The report is
+/// also kept for [`last_bulk_result`], and the browser is sent to the page showing it.
+#[server(endpoint = "bulk_add_group_members")]
+pub async fn bulk_add_group_members(id: u64, text: String) -> Result<BulkResult, AppError> {
+    let caller = guard::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let entries = crate::model::group::bulk_entries(&text)?;
+    let actor = caller.actor();
+    let result = state
+        .write(move |s| {
+            let result = s.bulk_add_members(actor, id, &entries)?;
+            s.save_bulk_result(id, actor.user, &result)?;
+            Ok(result)
+        })
+        .await?;
+    // The report is kept, so the page that follows (with or without JavaScript) can show it.
+    leptos_axum::redirect(&format!("/groups/{id}?tab=users&bulk=1"));
+    Ok(result)
+}
+
+/// The caller's last bulk add to this group, with its per-row report (administrators).
+#[server(endpoint = "last_bulk_result")]
+pub async fn last_bulk_result(id: u64) -> Result<Option<BulkResult>, AppError> {
+    let caller = guard::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let uid = caller.user.id;
+    state.read(move |s| s.last_bulk_result(id, uid)).await
+}
+
+/// The group's courses and curricula. Administrators and the group's managers.
+#[server(endpoint = "get_group_links")]
+pub async fn get_group_links(id: u64) -> Result<GroupLinks, AppError> {
+    guard::require_group_reader(id).await?;
+    let state = crate::server::state::app_state()?;
+    state
+        .read(move |s| {
+            let (courses, curricula) = s.group_links(id)?;
+            let mut links = GroupLinks {
+                courses: Vec::new(),
+                curricula: Vec::new(),
+            };
+            for c in courses {
+                if let Some(rec) = s.get_course(c)? {
+                    links.courses.push(GroupLink {
+                        id: c,
+                        label: rec.code,
+                        detail: rec.title,
+                    });
+                }
+            }
+            for c in curricula {
+                if let Some(rec) = s.get_curriculum(c)? {
+                    links.curricula.push(GroupLink {
+                        id: c,
+                        label: rec.name,
+                        detail: format!("{} course(s)", rec.courses.len()),
+                    });
+                }
+            }
+            Ok(links)
+        })
+        .await
+}
+
+/// Attaches (`op` = `add`) or detaches (`remove`) a course or curriculum (`kind` = `course` /
+/// `curriculum`) (administrators).
+#[server(endpoint = "change_group_link")]
+pub async fn change_group_link(
+    id: u64,
+    kind: String,
+    target: u64,
+    op: String,
+) -> Result<bool, AppError> {
+    let caller = guard::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let add = match op.as_str() {
+        "add" => true,
+        "remove" => false,
+        _ => return Err(AppError::Request("unknown link change".into())),
+    };
+    let actor = caller.actor();
+    match kind.as_str() {
+        "course" => {
+            state
+                .write(move |s| s.link_group_course(actor, id, target, add))
+                .await
+        }
+        "curriculum" => {
+            state
+                .write(move |s| s.link_group_curriculum(actor, id, target, add))
+                .await
+        }
+        _ => Err(AppError::Request("unknown link kind".into())),
+    }
+}
+
+/// The group's managers. Administrators and the group's managers.
+#[server(endpoint = "list_group_managers")]
+pub async fn list_group_managers(id: u64) -> Result<Vec<ManagerRow>, AppError> {
+    guard::require_group_reader(id).await?;
+    let state = crate::server::state::app_state()?;
+    state
+        .read(move |s| {
+            let mut out = Vec::new();
+            for uid in s.group_managers(id)? {
+                if let Some(u) = s.get_user(uid)? {
+                    out.push(ManagerRow {
+                        user_id: uid,
+                        login: u.login,
+                        display_name: u.display_name,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Makes a user a manager of the group (`op` = `add`) or not (`remove`) (administrators).
+#[server(endpoint = "change_group_manager")]
+pub async fn change_group_manager(id: u64, user: u64, op: String) -> Result<bool, AppError> {
+    let caller = guard::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let add = match op.as_str() {
+        "add" => true,
+        "remove" => false,
+        _ => return Err(AppError::Request("unknown manager change".into())),
+    };
+    let actor = caller.actor();
+    state
+        .write(move |s| s.set_group_manager(actor, id, user, add))
+        .await
+}
+
+/// The group's newest 50 audit events. Administrators and the group's managers.
+#[server(endpoint = "group_activity")]
+pub async fn group_activity(id: u64) -> Result<Vec<AuditView>, AppError> {
+    guard::require_group_reader(id).await?;
+    let state = crate::server::state::app_state()?;
+    state
+        .read(move |s| {
+            let mut out = Vec::new();
+            for (event, rec) in s.group_activity(id, 50)? {
+                let actor = if rec.actor == 0 {
+                    "system".to_string()
+                } else {
+                    s.get_user(rec.actor)?
+                        .map(|u| u.login)
+                        .unwrap_or_else(|| format!("user #{}", rec.actor))
+                };
+                out.push(AuditView {
+                    id: event,
+                    at: rec.at,
+                    actor,
+                    action: rec.action,
+                    detail: rec.detail,
+                });
+            }
+            Ok(out)
+        })
+        .await
+}

@@ -1,0 +1,382 @@
+//! `/groups` (the groups table), `/groups/new` and `/groups/:id/edit` (the group form).
+
+use crate::api::branches::branch_options;
+use crate::api::groups::{
+    current_default_group, generate_group_key, get_group, list_groups, CreateGroup, DeleteGroup,
+    UpdateGroup,
+};
+use crate::app::AuthCtx;
+use crate::components::field::{action_error, BranchSelect, Field, FormError};
+use crate::components::layout::{show, Access, Page};
+use crate::components::pager::{urlencode, Pager};
+use crate::components::url::{param_id, query_page, query_text};
+use crate::components::widgets::{date, Confirm, SearchForm};
+use crate::model::catalog::BranchView;
+use crate::model::group::{parse_sort, uses_text, GroupRow, GroupSort, GroupView};
+use crate::model::AppError;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// `/groups`: every group (administrators) or the groups one manages (group managers).
+#[component]
+pub fn GroupsPage() -> impl IntoView {
+    view! {
+        <Page title="Groups" access=Access::SignedIn>
+            <GroupsList />
+        </Page>
+    }
+}
+
+#[component]
+fn GroupsList() -> impl IntoView {
+    let auth = expect_context::<AuthCtx>();
+    let q = query_text("q");
+    let sort = query_text("sort");
+    let page = query_page();
+    let delete = ServerAction::<DeleteGroup>::new();
+    let rows = Resource::new(
+        move || (q(), sort(), page(), delete.version().get()),
+        |(q, s, p, _)| list_groups(q, s, p),
+    );
+    let delete_error = action_error(delete);
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let admin = matches!(auth.me.await, Ok(Some(m)) if m.is_admin());
+                let result = rows.await;
+                let (q, sort, page) = (q(), sort(), page());
+                view! {
+                    <div class="page-head">
+                        <h1>"Groups"</h1>
+                        {admin.then(|| view! { <A href="/groups/new" attr:class="button primary">"Add group"</A> })}
+                    </div>
+                    <p class="lead">
+                        {if admin {
+                            "Groups gather users so you can give them courses, message them and see reports on them together."
+                        } else {
+                            "The groups you manage."
+                        }}
+                    </p>
+                    <FormError error=delete_error fields=&["group"] />
+                    <SearchForm action="/groups".into() param="q" label="Search groups" placeholder="Any part of the name…" value=q.clone() id="groups-q" />
+                    {show(result, move |p| {
+                        if p.rows.is_empty() {
+                            let text = if q.trim().is_empty() {
+                                if admin { "No groups yet. Add one to start." } else { "You manage no groups." }.to_string()
+                            } else {
+                                format!("No group name contains “{}”.", q.trim())
+                            };
+                            return view! { <p class="empty-state">{text}</p> }.into_any();
+                        }
+                        let back = format!("/groups?q={}&sort={}&page={}", urlencode(&q), urlencode(&sort), page);
+                        view! {
+                            <table class="data groups">
+                                <caption class="visually-hidden">"Groups"</caption>
+                                <thead>
+                                    <tr>
+                                        <SortHeader label="Name" key="name" current=sort.clone() q=q.clone() />
+                                        <th scope="col">"Branch"</th>
+                                        <SortHeader label="Members" key="members" current=sort.clone() q=q.clone() />
+                                        <th scope="col">"Courses"</th>
+                                        <th scope="col">"Group key"</th>
+                                        <SortHeader label="Created" key="created" current=sort.clone() q=q.clone() />
+                                        {admin.then(|| view! { <th scope="col">"Actions"</th> })}
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {p.rows.clone().into_iter().map(|g| view! { <GroupTableRow g admin back=back.clone() delete /> }).collect_view()}
+                                </tbody>
+                            </table>
+                            <Pager base="/groups" query=q.clone() page=p.page per_page=p.per_page total=p.total capped=p.total_is_capped params=vec![("sort", sort.clone())] />
+                        }
+                        .into_any()
+                    })}
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// A sortable column header: a link that sorts by this column (again: the other way).
+#[component]
+fn SortHeader(label: &'static str, key: &'static str, current: String, q: String) -> impl IntoView {
+    let (cur, desc) = parse_sort(&current);
+    let this = match key {
+        "members" => GroupSort::Members,
+        "created" => GroupSort::Created,
+        _ => GroupSort::Name,
+    };
+    let active = cur == this && (!current.is_empty() || this == GroupSort::Name);
+    let next = if active && !desc {
+        format!("-{key}")
+    } else {
+        key.to_string()
+    };
+    let aria = active.then_some(if desc { "descending" } else { "ascending" });
+    let arrow = match (active, desc) {
+        (true, false) => " ↑",
+        (true, true) => " ↓",
+        _ => "",
+    };
+    let mut href = format!("/groups?sort={next}");
+    if !q.is_empty() {
+        href.push_str(&format!("&q={}", urlencode(&q)));
+    }
+    let how = if active && !desc {
+        "descending"
+    } else {
+        "ascending"
+    };
+    view! {
+        <th scope="col" aria-sort=aria>
+            <a href=href title=format!("Sort by {} ({how})", label.to_lowercase())>{label}{arrow}</a>
+        </th>
+    }
+}
+
+#[component]
+fn GroupTableRow(
+    g: GroupRow,
+    admin: bool,
+    back: String,
+    delete: ServerAction<DeleteGroup>,
+) -> impl IntoView {
+    let courses = if g.curricula > 0 {
+        format!("{} + {} curricula", g.courses, g.curricula)
+    } else {
+        g.courses.to_string()
+    };
+    let key_uses = (g.key_status != crate::model::group::KeyStatus::None)
+        .then(|| uses_text(g.key_uses, g.key_max_uses));
+    let name = g.name.clone();
+    view! {
+        <tr>
+            <td>
+                <A href=format!("/groups/{}", g.id)>{g.name.clone()}</A>
+                {g.is_default.then(|| view! { " " <span class="badge">"Default"</span> })}
+            </td>
+            <td>{g.branch.clone().unwrap_or_else(|| "—".into())}</td>
+            <td class="num">{g.members}</td>
+            <td>{courses}</td>
+            <td>
+                <span class=g.key_status.class()>{g.key_status.label()}</span>
+                {key_uses.map(|u| view! { " " <span class="muted">{u}</span> })}
+            </td>
+            <td>{date(g.created_at)}</td>
+            {admin.then(|| view! {
+                <td class="row-actions">
+                    <A href=format!("/groups/{}/edit", g.id) attr:aria-label=format!("Edit {name}")>"Edit"</A>
+                    <Confirm summary="Delete…" explanation=format!("Delete “{name}”? Its memberships and its course links go; users' enrolments and progress stay.")>
+                        <ActionForm action=delete>
+                            <input type="hidden" name="id" value=g.id />
+                            <input type="hidden" name="back" value=back.clone() />
+                            <button type="submit" class="danger" aria-label=format!("Delete {name}")>"Delete group"</button>
+                        </ActionForm>
+                    </Confirm>
+                </td>
+            })}
+        </tr>
+    }
+}
+
+/// `/groups/new`: the add group form (administrators).
+#[component]
+pub fn NewGroupPage() -> impl IntoView {
+    view! {
+        <Page title="Add group" access=Access::Admin>
+            <NewGroup />
+        </Page>
+    }
+}
+
+#[component]
+fn NewGroup() -> impl IntoView {
+    let create = ServerAction::<CreateGroup>::new();
+    let branches = Resource::new(|| (), |_| branch_options());
+    let default_now = Resource::new(|| (), |_| current_default_group());
+    let error = action_error(create);
+    view! {
+        <p class="breadcrumb"><A href="/groups">"← All groups"</A></p>
+        <h1>"Add group"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let branches = branches.await.unwrap_or_default();
+                let default_now = default_now.await.ok().flatten();
+                view! {
+                    <section class="panel" aria-label="New group">
+                        <ActionForm action=create attr:class="form grid" attr:novalidate=true>
+                            <GroupFormFields group=None branches default_now error />
+                            <div class="actions">
+                                <button type="submit" class="primary">"Create group"</button>
+                                <A href="/groups">"Cancel"</A>
+                            </div>
+                        </ActionForm>
+                    </section>
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// `/groups/:id/edit`: the edit group form (administrators).
+#[component]
+pub fn EditGroupPage() -> impl IntoView {
+    view! {
+        <Page title="Edit group" access=Access::Admin>
+            <EditGroup />
+        </Page>
+    }
+}
+
+#[component]
+fn EditGroup() -> impl IntoView {
+    let id = param_id("id");
+    let update = ServerAction::<UpdateGroup>::new();
+    let branches = Resource::new(|| (), |_| branch_options());
+    let default_now = Resource::new(move || update.version().get(), |_| current_default_group());
+    let group = Resource::new(
+        move || (id(), update.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_group(id).await,
+                None => Err(AppError::not_found("Group")),
+            }
+        },
+    );
+    let error = action_error(update);
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let branches = branches.await.unwrap_or_default();
+                let default_now = default_now.await.ok().flatten();
+                show(group.await, move |g| view! {
+                    <p class="breadcrumb"><A href=format!("/groups/{}", g.id)>{format!("← {}", g.name)}</A></p>
+                    <h1>{format!("Edit “{}”", g.name)}</h1>
+                    <section class="panel" aria-label="Group details">
+                        <ActionForm action=update attr:class="form grid" attr:novalidate=true>
+                            <input type="hidden" name="id" value=g.id />
+                            <GroupFormFields group=Some(g.clone()) branches default_now error />
+                            <SavedNotice update />
+                            <div class="actions">
+                                <button type="submit" class="primary">"Save changes"</button>
+                                <A href=format!("/groups/{}", g.id)>"Back to the group"</A>
+                            </div>
+                        </ActionForm>
+                    </section>
+                })
+            })}
+        </Transition>
+    }
+}
+
+/// After a save: "Changes saved.", and which group stopped being the default, if one did.
+#[component]
+fn SavedNotice(update: ServerAction<UpdateGroup>) -> impl IntoView {
+    let value = update.value();
+    view! {
+        <div class="notices" role="status">
+            {move || match value.get() {
+                Some(Ok(s)) => Some(view! {
+                    <p class="notice">
+                        "Changes saved."
+                        {s.previous_default.map(|(_, name)| format!(" “{name}” is no longer the default group."))}
+                    </p>
+                }),
+                _ => None,
+            }}
+        </div>
+    }
+}
+
+/// The fields of the add / edit group form: basic, then "Advanced options" (key, default).
+#[component]
+fn GroupFormFields(
+    group: Option<GroupView>,
+    branches: Vec<BranchView>,
+    /// The current default group (id, name), for the hint next to "Default group".
+    default_now: Option<(u64, String)>,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let form = "group";
+    let g = group.clone();
+    let initial_key = g
+        .as_ref()
+        .and_then(|g| g.key.key.clone())
+        .unwrap_or_default();
+    let key = RwSignal::new(initial_key.clone());
+    let key_error = move || error.get().and_then(|e| e.field_message("key"));
+    let advanced_error = move || {
+        error.get().is_some_and(|e| {
+            ["key", "max_uses", "valid_from", "valid_until"]
+                .iter()
+                .any(|f| e.field_message(f).is_some())
+        })
+    };
+    let open = g
+        .as_ref()
+        .is_some_and(|g| g.key.key.is_some() || g.is_default);
+    let is_default = g.as_ref().is_some_and(|g| g.is_default);
+    let default_hint = match (&default_now, is_default) {
+        (_, true) => "This is the default group: every new user joins it.".to_string(),
+        (Some((_, name)), false) => {
+            format!("“{name}” is the default group now; ticking this makes this group the default instead.")
+        }
+        (None, false) => {
+            "There is no default group now. Tick this to make every new user join this group."
+                .to_string()
+        }
+    };
+    let generate = move |ev: leptos::ev::MouseEvent| {
+        // With JavaScript, fill the field and let the admin look before saving; without it,
+        // this button submits the form and the server saves with a fresh key.
+        ev.prevent_default();
+        leptos::task::spawn_local(async move {
+            if let Ok(k) = generate_group_key().await {
+                key.set(k);
+            }
+        });
+    };
+    let date_value = |d: Option<u64>| d.map(date).unwrap_or_default();
+    view! {
+        <FormError error fields=&["group"] />
+        <Field label="Name" name="name" form error value=g.as_ref().map(|g| g.name.clone()).unwrap_or_default() required=true hint="Unique; 1 to 100 characters." />
+        <BranchSelect form name="branch" label="Branch" none="(no branch)" options=branches selected=g.as_ref().and_then(|g| g.branch) error />
+        <Field label="Description" name="description" form kind="textarea" error value=g.as_ref().map(|g| g.description.clone()).unwrap_or_default() hint="Optional; up to 1,000 characters." />
+        <details class="advanced" open=move || open || advanced_error()>
+            <summary>"Advanced options"</summary>
+            <div class="advanced-grid">
+            <div class="field" class:invalid=move || key_error().is_some()>
+                <label for="group-key">"Group key"</label>
+                <div class="inline">
+                    <input
+                        id="group-key"
+                        name="key"
+                        value=initial_key
+                        prop:value=move || key.get()
+                        on:input=move |ev| key.set(event_target_value(&ev))
+                        autocomplete="off"
+                        spellcheck="false"
+                        aria-invalid=move || key_error().map(|_| "true")
+                        aria-describedby=move || if key_error().is_some() { "group-key-hint group-key-error" } else { "group-key-hint" }
+                    />
+                    <button type="submit" name="generate" value="1" on:click=generate>"Generate"</button>
+                </div>
+                <p class="hint" id="group-key-hint">"Learners who know the key join the group themselves. 4 to 64 letters, digits or hyphens; case does not matter. Leave empty for no key."</p>
+                {move || key_error().map(|m| view! { <p class="field-error" id="group-key-error">{m}</p> })}
+            </div>
+            <Field label="Maximum key uses" name="max_uses" form kind="number" error value=g.as_ref().map(|g| g.key.max_uses.to_string()).unwrap_or_else(|| "0".into()) hint="0 means unlimited." />
+            <Field label="Key valid from" name="valid_from" form kind="date" error value=date_value(g.as_ref().and_then(|g| g.key.valid_from)) hint="Optional: the first day the key works (UTC)." />
+            <Field label="Key valid until" name="valid_until" form kind="date" error value=date_value(g.as_ref().and_then(|g| g.key.valid_until)) hint="Optional: the last day the key works (UTC)." />
+            <div class="check">
+                <input type="checkbox" id="group-key-enabled" name="key_enabled" value="on" checked=g.as_ref().is_none_or(|g| g.key.enabled) />
+                <label for="group-key-enabled">"Key enabled"</label>
+            </div>
+            <div class="check">
+                <input type="checkbox" id="group-default" name="is_default" value="on" checked=is_default aria-describedby="group-default-hint" />
+                <label for="group-default">"Default group"</label>
+            </div>
+            <p class="hint" id="group-default-hint">{default_hint}</p>
+            </div>
+        </details>
+    }
+}
