@@ -392,8 +392,14 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
   await openAdvanced(page);
   await expect(page.getByText('“Physics 101” is the default group now')).toBeVisible();
   await page.getByLabel('Default group').check();
-  await page.getByRole('button', { name: 'Create group' }).click();
+  // "Generate" fills the key field with JavaScript; without it, it saves with a fresh key.
+  await page.getByRole('button', { name: 'Generate' }).click();
+  if (js) {
+    await expect(page.getByLabel('Group key')).toHaveValue(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    await page.getByRole('button', { name: 'Create group' }).click();
+  }
   await expect(page.getByRole('heading', { name: /Chemistry 7/, level: 1 })).toBeVisible();
+  await expect(page.getByText(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/)).toBeVisible();
   await expect(page.getByText('Default group', { exact: true })).toBeVisible();
   await nav(page, 'Groups').click();
   await expect(row('Chemistry 7').getByText('Default', { exact: true })).toBeVisible();

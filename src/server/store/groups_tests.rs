@@ -1487,3 +1487,66 @@ fn a_query_too_common_to_collect_still_pages_in_the_right_order() {
         .count();
     assert_eq!((total, capped), (exact as u64, false));
 }
+
+/// Many threads racing for one name, one key and the default flag: exactly one group gets the
+/// name and the key, and afterwards exactly one group is the default.
+#[test]
+fn racing_creates_and_default_switches_keep_the_rules() {
+    let (_d, s) = temp_store();
+    for round in 0..5 {
+        let name = format!("Race {round}");
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let s = s.clone();
+                let name = if t % 2 == 0 {
+                    name.clone()
+                } else {
+                    name.to_uppercase()
+                };
+                let key = format!("RACE-KEY-{round}");
+                std::thread::spawn(move || {
+                    let by_name = s.create_group(ACTOR, &fields(&name)).is_ok();
+                    let by_key = s
+                        .create_group(ACTOR, &keyed(&format!("{name} keyed {t}"), &key))
+                        .is_ok();
+                    (by_name, by_key)
+                })
+            })
+            .collect();
+        let results: Vec<(bool, bool)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(results.iter().filter(|r| r.0).count(), 1, "one name winner");
+        assert_eq!(results.iter().filter(|r| r.1).count(), 1, "one key winner");
+    }
+    let ids: Vec<u64> = (0..6)
+        .map(|i| group(&s, &format!("Default {i}")).id)
+        .collect();
+    let handles: Vec<_> = ids
+        .iter()
+        .map(|&id| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let g = get(&s, id);
+                    s.update_group(
+                        ACTOR,
+                        id,
+                        &GroupFields {
+                            is_default: true,
+                            ..fields_of(&g)
+                        },
+                    )
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let (all, _, _) = s
+        .list_groups("", GroupSort::Name, false, 1, 100, None)
+        .unwrap();
+    let defaults: Vec<u64> = all.iter().filter(|g| g.is_default).map(|g| g.id).collect();
+    assert_eq!(defaults.len(), 1, "exactly one default: {defaults:?}");
+    assert_eq!(s.default_group().unwrap(), Some(defaults[0]));
+}
