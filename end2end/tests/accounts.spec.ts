@@ -388,16 +388,16 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
   // A second group made the default at creation: the badge moves to it.
   await page.getByRole('link', { name: 'Add group' }).click();
   await expectHydratedIfJs(page, js);
-  await page.getByLabel('Name').fill('Chemistry 7');
+  // "Generate" fills the key field: in place with JavaScript, by reloading the form without.
   await openAdvanced(page);
+  await page.getByRole('link', { name: 'Generate' }).click();
+  await expect(page.getByLabel('Group key')).toHaveValue(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+  await expectHydratedIfJs(page, js);
+  await page.getByLabel('Name').fill('Chemistry 7');
   await expect(page.getByText('“Physics 101” is the default group now')).toBeVisible();
   await page.getByLabel('Default group').check();
-  // "Generate" fills the key field with JavaScript; without it, it saves with a fresh key.
-  await page.getByRole('button', { name: 'Generate' }).click();
-  if (js) {
-    await expect(page.getByLabel('Group key')).toHaveValue(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
-    await page.getByRole('button', { name: 'Create group' }).click();
-  }
+  // Enter in a field saves the form (it does not press Generate).
+  await page.getByLabel('Name').press('Enter');
   await expect(page.getByRole('heading', { name: /Chemistry 7/, level: 1 })).toBeVisible();
   await expect(page.getByText(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/)).toBeVisible();
   await expect(page.getByText('Default group', { exact: true })).toBeVisible();
@@ -415,7 +415,7 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
   await expectHydratedIfJs(page, js);
   await row('Chemistry 7').getByText('Delete…').click();
   await expect(row('Chemistry 7').getByText('Its memberships and its course links go; users\' enrolments and progress stay.', { exact: false })).toBeVisible();
-  await row('Chemistry 7').getByRole('button', { name: 'Delete Chemistry 7' }).click();
+  await row('Chemistry 7').getByRole('button', { name: 'Delete group Chemistry 7' }).click();
   await expect(row('Chemistry 7')).toHaveCount(0);
   await expect(row('Physics 101')).toBeVisible();
   expect(panics).toEqual([]);

@@ -172,11 +172,17 @@ pub async fn get_group(id: u64) -> Result<GroupView, AppError> {
     let caller = guard::require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
     let admin = caller.admin;
+    // Managers see the key's state, not the key: knowing it lets anyone join the group.
     state
         .read(move |s| {
-            s.get_group(id)?
-                .map(|g| group_view(s, &g, admin))
-                .transpose()
+            let Some(g) = s.get_group(id)? else {
+                return Ok(None);
+            };
+            let mut v = group_view(s, &g, admin)?;
+            if !admin {
+                v.key.key = None;
+            }
+            Ok(Some(v))
         })
         .await?
         .ok_or_else(|| AppError::not_found("Group"))
@@ -193,8 +199,7 @@ mod save {
     use crate::model::AppError;
     use leptos::prelude::*;
 
-    /// Creates a group and opens its page (administrators). Unticked checkboxes are absent;
-    /// `generate` (the "Generate" button without JavaScript) saves with a fresh random key.
+    /// Creates a group and opens its page (administrators). Unticked checkboxes are absent.
     #[server(endpoint = "create_group")]
     pub async fn create_group(
         name: String,
@@ -206,15 +211,9 @@ mod save {
         valid_until: String,
         key_enabled: Option<String>,
         is_default: Option<String>,
-        generate: Option<String>,
     ) -> Result<GroupSaved, AppError> {
         let caller = guard::require_group_admin().await?;
         let state = crate::server::state::app_state()?;
-        // "Generate" without JavaScript submits the form: save with a fresh key.
-        let key = match generate {
-            Some(_) => state.read(|s| s.generate_group_key()).await?,
-            None => key,
-        };
         let f = group_fields(
             &name,
             &description,
@@ -254,15 +253,9 @@ mod save {
         valid_until: String,
         key_enabled: Option<String>,
         is_default: Option<String>,
-        generate: Option<String>,
     ) -> Result<GroupSaved, AppError> {
         let caller = guard::require_group_admin().await?;
         let state = crate::server::state::app_state()?;
-        // "Generate" without JavaScript submits the form: save with a fresh key.
-        let key = match generate {
-            Some(_) => state.read(|s| s.generate_group_key()).await?,
-            None => key,
-        };
         let f = group_fields(
             &name,
             &description,
@@ -295,7 +288,7 @@ pub async fn delete_group(id: u64, back: String) -> Result<(), AppError> {
     let state = crate::server::state::app_state()?;
     let actor = caller.actor();
     state.write(move |s| s.delete_group(actor, id)).await?;
-    let back = if back.starts_with("/groups") && !back.starts_with("//") {
+    let back = if back.starts_with("/groups") && back.chars().all(|c| c.is_ascii_graphic()) {
         back
     } else {
         "/groups".into()

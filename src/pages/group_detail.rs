@@ -205,10 +205,8 @@ fn GroupDetail() -> impl IntoView {
 #[component]
 fn GroupHeader(g: GroupView, delete: ServerAction<DeleteGroup>) -> impl IntoView {
     let delete_error = action_error(delete);
-    let key = match &g.key.key {
-        None => "No key".to_string(),
-        Some(k) => k.clone(),
-    };
+    // Managers get the key's state without the key itself.
+    let key = g.key.key.clone();
     let window = match (g.key.valid_from, g.key.valid_until) {
         (None, None) => None,
         (Some(f), None) => Some(format!("from {}", date(f))),
@@ -234,7 +232,7 @@ fn GroupHeader(g: GroupView, delete: ServerAction<DeleteGroup>) -> impl IntoView
             <div>
                 <dt>"Group key"</dt>
                 <dd>
-                    {has_key.then(|| view! { <code class="key-text">{key.clone()}</code> " " })}
+                    {key.map(|k| view! { <code class="key-text">{k}</code> " " })}
                     <span class=g.key_status.class()>{g.key_status.label()}</span>
                     {has_key.then(|| view! { " · " {uses_text(g.key_uses, g.key.max_uses)} " uses" })}
                     {window.map(|w| view! { " · " {w} })}
@@ -247,7 +245,7 @@ fn GroupHeader(g: GroupView, delete: ServerAction<DeleteGroup>) -> impl IntoView
                 <ActionForm action=delete>
                     <input type="hidden" name="id" value=g.id />
                     <input type="hidden" name="back" value="/groups" />
-                    <button type="submit" class="danger" aria-label=format!("Delete {name}")>"Delete group"</button>
+                    <button type="submit" class="danger" aria-label=format!("Delete group {name}")>"Delete group"</button>
                 </ActionForm>
             </Confirm>
         })}
@@ -327,7 +325,7 @@ fn UsersTab(
         {edit.then(|| view! {
             <section class="panel" aria-labelledby="add-users-title">
                 <h2 id="add-users-title">"Add users"</h2>
-                <FormError error=add_error />
+                <FormError error=add_error fields=&["user"] />
                 <SearchForm action=format!("/groups/{id}") param="uq" label="Find users to add" placeholder="Login, e-mail or name starts with…" value=uq.clone() id="group-user-q" keep=vec![("tab", "users".to_string())] />
                 <UserPicker found action=move |u: UserView| view! {
                     <ActionForm action=a.add>
@@ -367,7 +365,7 @@ fn MemberTableRow(
                                 <input type="checkbox" id=check.clone() name="unenrol" value="on" />
                                 <label for=check>"Also unenrol from this group's courses"</label>
                             </div>
-                            <button type="submit" class="danger" aria-label=format!("Remove {login}")>"Remove from group"</button>
+                            <button type="submit" class="danger" aria-label=format!("Remove from group: {login}")>"Remove from group"</button>
                         </ActionForm>
                     </Confirm>
                 </td>
@@ -612,7 +610,7 @@ fn ManagersTab(
                         <input type="hidden" name="id" value=id />
                         <input type="hidden" name="user" value=u.id />
                         <input type="hidden" name="op" value="add" />
-                        <button type="submit" aria-label=format!("Make {} a manager", u.login)>"Make manager"</button>
+                        <button type="submit" aria-label=format!("Make manager: {}", u.login)>"Make manager"</button>
                     </ActionForm>
                 } />
             </section>

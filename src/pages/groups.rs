@@ -170,7 +170,7 @@ fn GroupTableRow(
                         <ActionForm action=delete>
                             <input type="hidden" name="id" value=g.id />
                             <input type="hidden" name="back" value=back.clone() />
-                            <button type="submit" class="danger" aria-label=format!("Delete {name}")>"Delete group"</button>
+                            <button type="submit" class="danger" aria-label=format!("Delete group {name}")>"Delete group"</button>
                         </ActionForm>
                     </Confirm>
                 </td>
@@ -192,6 +192,7 @@ pub fn NewGroupPage() -> impl IntoView {
 #[component]
 fn NewGroup() -> impl IntoView {
     let create = ServerAction::<CreateGroup>::new();
+    let generated = generated_key();
     let branches = Resource::new(|| (), |_| branch_options());
     let default_now = Resource::new(|| (), |_| current_default_group());
     let error = action_error(create);
@@ -202,10 +203,11 @@ fn NewGroup() -> impl IntoView {
             {move || Suspend::new(async move {
                 let branches = branches.await.unwrap_or_default();
                 let default_now = default_now.await.ok().flatten();
+                let generated = generated.await.ok().flatten();
                 view! {
                     <section class="panel" aria-label="New group">
                         <ActionForm action=create attr:class="form grid" attr:novalidate=true>
-                            <GroupFormFields group=None branches default_now error />
+                            <GroupFormFields group=None branches default_now generated error />
                             <div class="actions">
                                 <button type="submit" class="primary">"Create group"</button>
                                 <A href="/groups">"Cancel"</A>
@@ -232,10 +234,13 @@ pub fn EditGroupPage() -> impl IntoView {
 fn EditGroup() -> impl IntoView {
     let id = param_id("id");
     let update = ServerAction::<UpdateGroup>::new();
+    let generated = generated_key();
     let branches = Resource::new(|| (), |_| branch_options());
-    let default_now = Resource::new(move || update.version().get(), |_| current_default_group());
+    // Reload after a successful save only: after a failed one the form keeps what was typed.
+    let saved = move || update.value().get().and_then(|r| r.ok()).map(|s| s.group);
+    let default_now = Resource::new(saved, |_| current_default_group());
     let group = Resource::new(
-        move || (id(), update.version().get()),
+        move || (id(), saved()),
         |(id, _)| async move {
             match id {
                 Some(id) => get_group(id).await,
@@ -249,13 +254,14 @@ fn EditGroup() -> impl IntoView {
             {move || Suspend::new(async move {
                 let branches = branches.await.unwrap_or_default();
                 let default_now = default_now.await.ok().flatten();
+                let generated = generated.await.ok().flatten();
                 show(group.await, move |g| view! {
                     <p class="breadcrumb"><A href=format!("/groups/{}", g.id)>{format!("← {}", g.name)}</A></p>
                     <h1>{format!("Edit “{}”", g.name)}</h1>
                     <section class="panel" aria-label="Group details">
                         <ActionForm action=update attr:class="form grid" attr:novalidate=true>
                             <input type="hidden" name="id" value=g.id />
-                            <GroupFormFields group=Some(g.clone()) branches default_now error />
+                            <GroupFormFields group=Some(g.clone()) branches default_now generated=generated.clone() error />
                             <SavedNotice update />
                             <div class="actions">
                                 <button type="submit" class="primary">"Save changes"</button>
@@ -267,6 +273,18 @@ fn EditGroup() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// A fresh key when the URL asks for one (`?generate=1`: the Generate link without JavaScript).
+fn generated_key() -> Resource<Result<Option<String>, AppError>> {
+    let flag = query_text("generate");
+    Resource::new(flag, |f| async move {
+        if f == "1" {
+            generate_group_key().await.map(Some)
+        } else {
+            Ok(None)
+        }
+    })
 }
 
 /// After a save: "Changes saved.", and which group stopped being the default, if one did.
@@ -295,13 +313,15 @@ fn GroupFormFields(
     branches: Vec<BranchView>,
     /// The current default group (id, name), for the hint next to "Default group".
     default_now: Option<(u64, String)>,
+    /// A freshly generated key to put in the key field (no-JavaScript "Generate").
+    generated: Option<String>,
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let form = "group";
     let g = group.clone();
-    let initial_key = g
-        .as_ref()
-        .and_then(|g| g.key.key.clone())
+    let was_generated = generated.is_some();
+    let initial_key = generated
+        .or_else(|| g.as_ref().and_then(|g| g.key.key.clone()))
         .unwrap_or_default();
     let key = RwSignal::new(initial_key.clone());
     let key_error = move || error.get().and_then(|e| e.field_message("key"));
@@ -312,9 +332,9 @@ fn GroupFormFields(
                 .any(|f| e.field_message(f).is_some())
         })
     };
-    let open = g
-        .as_ref()
-        .is_some_and(|g| g.key.key.is_some() || g.is_default);
+    let open = was_generated
+        || g.as_ref()
+            .is_some_and(|g| g.key.key.is_some() || g.is_default);
     let is_default = g.as_ref().is_some_and(|g| g.is_default);
     let default_hint = match (&default_now, is_default) {
         (_, true) => "This is the default group: every new user joins it.".to_string(),
@@ -327,8 +347,8 @@ fn GroupFormFields(
         }
     };
     let generate = move |ev: leptos::ev::MouseEvent| {
-        // With JavaScript, fill the field and let the admin look before saving; without it,
-        // this button submits the form and the server saves with a fresh key.
+        // With JavaScript, fill the field in place (nothing typed is lost); without it, the
+        // link reloads this form with a fresh key filled in. Either way nothing is saved yet.
         ev.prevent_default();
         leptos::task::spawn_local(async move {
             if let Ok(k) = generate_group_key().await {
@@ -359,7 +379,7 @@ fn GroupFormFields(
                         aria-invalid=move || key_error().map(|_| "true")
                         aria-describedby=move || if key_error().is_some() { "group-key-hint group-key-error" } else { "group-key-hint" }
                     />
-                    <button type="submit" name="generate" value="1" on:click=generate>"Generate"</button>
+                    <a href="?generate=1" class="button" on:click=generate>"Generate"</a>
                 </div>
                 <p class="hint" id="group-key-hint">"Learners who know the key join the group themselves. 4 to 64 letters, digits or hyphens; case does not matter. Leave empty for no key."</p>
                 {move || key_error().map(|m| view! { <p class="field-error" id="group-key-error">{m}</p> })}

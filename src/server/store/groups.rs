@@ -552,18 +552,29 @@ impl Store {
                 Ok(true)
             })?;
             if done {
-                // Managers change no count on the group record, so one added between the scan
-                // and the commit is not caught above; none can be added after it (the group is
-                // gone), so this sweep leaves nothing behind.
+                // A membership or link added and another removed between the scans and the
+                // commit leave the record as it was, so the check above misses them. None can
+                // be added once the group is gone, so a sweep now leaves nothing behind.
+                for (forward, backward, name) in [
+                    (&self.group_members, &self.user_groups, "group_members"),
+                    (&self.group_courses, &self.course_groups, "group_courses"),
+                    (
+                        &self.group_curricula,
+                        &self.curriculum_groups,
+                        "group_curricula",
+                    ),
+                    (&self.group_managers, &self.manager_groups, "group_managers"),
+                ] {
+                    for other in suffix_ids(forward, name, id)? {
+                        (forward, backward).transaction(|(f, b)| {
+                            f.remove(&pair_key(id, other))?;
+                            b.remove(&pair_key(other, id))?;
+                            Ok::<_, ConflictableTransactionError<StoreError>>(())
+                        })?;
+                    }
+                }
                 for k in self.bulk_results.scan_prefix(id_key(id)).keys() {
                     self.bulk_results.remove(k?)?;
-                }
-                for u in suffix_ids(&self.group_managers, "group_managers", id)? {
-                    (&self.group_managers, &self.manager_groups).transaction(|(gma, mg)| {
-                        gma.remove(&pair_key(id, u))?;
-                        mg.remove(&pair_key(u, id))?;
-                        Ok::<_, ConflictableTransactionError<StoreError>>(())
-                    })?;
                 }
                 return Ok(());
             }

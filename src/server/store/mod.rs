@@ -317,6 +317,20 @@ pub(crate) mod tests {
         assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
     }
 
+    /// Opens `dir` again after a store on it was dropped. sled's background flush thread can
+    /// hold the directory's lock for a moment after the last handle goes, so wait for it.
+    pub fn reopen(dir: &Path) -> Result<Store, OpenError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Store::open(dir) {
+                Err(OpenError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                other => return other,
+            }
+        }
+    }
+
     #[test]
     fn reopening_keeps_data_and_schema() {
         let dir = tempfile::tempdir().unwrap();
@@ -325,7 +339,7 @@ pub(crate) mod tests {
             store.set_self_registration(true).unwrap();
             store.flush().unwrap();
         }
-        let store = Store::open(dir.path()).unwrap();
+        let store = reopen(dir.path()).unwrap();
         assert_eq!(store.settings().unwrap().self_registration, Some(true));
         assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
     }
@@ -338,7 +352,7 @@ pub(crate) mod tests {
             store.set_schema_version(SCHEMA_VERSION + 5).unwrap();
             store.flush().unwrap();
         }
-        match Store::open(dir.path()) {
+        match reopen(dir.path()) {
             Err(OpenError::NewerSchema { found, supported }) => {
                 assert_eq!((found, supported), (SCHEMA_VERSION + 5, SCHEMA_VERSION));
             }
@@ -346,7 +360,19 @@ pub(crate) mod tests {
             Ok(_) => panic!("expected NewerSchema, got an open store"),
         }
         // The refusal wrote nothing: the version is still the newer one.
-        let db = sled::open(dir.path()).unwrap();
+        let mut tries = 0;
+        let db = loop {
+            match sled::open(dir.path()) {
+                Ok(db) => break db,
+                // The refused open's flush thread may still hold the lock for a moment.
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    let _ = e;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("cannot open the data directory again: {e}"),
+            }
+        };
         let v = db
             .open_tree("meta")
             .unwrap()
