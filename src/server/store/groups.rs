@@ -654,12 +654,22 @@ impl Store {
     /// than [`MATCH_CAP`] do.
     fn ids_matching(&self, q: &str) -> Result<Option<Vec<u64>>, StoreError> {
         let prefix: String = q.chars().take(SUFFIX_MAX).collect();
+        let long = prefix.len() < q.len();
         let mut seen = HashSet::new();
         let mut ids = Vec::new();
         for item in self.group_suffix.scan_prefix(prefix.as_bytes()) {
             let (k, _) = item?;
             let id = read_id("group_suffix", &k, &k[k.len().saturating_sub(8)..])?;
             if seen.insert(id) {
+                // A query longer than the indexed suffixes only shares its start with them:
+                // count a group only when its name holds the whole query.
+                if long
+                    && !self
+                        .group_at(id)?
+                        .is_some_and(|g| fold(&g.name).contains(q))
+                {
+                    continue;
+                }
                 ids.push(id);
                 if ids.len() > MATCH_CAP {
                     return Ok(None);

@@ -1550,3 +1550,23 @@ fn racing_creates_and_default_switches_keep_the_rules() {
     assert_eq!(defaults.len(), 1, "exactly one default: {defaults:?}");
     assert_eq!(s.default_group().unwrap(), Some(defaults[0]));
 }
+
+/// A query longer than the indexed suffixes, whose start is shared by more groups than the
+/// search collects, is still counted exactly.
+#[test]
+fn a_long_query_sharing_its_start_with_many_names_is_counted_exactly() {
+    let (_d, s) = temp_store();
+    for i in 1..=MATCH_CAP + 1 {
+        group(&s, &format!("Health and Safety Refresher Course, Site {i}"));
+    }
+    let q = "health and safety refresher course, site 1001";
+    assert!(q.chars().count() > SUFFIX_MAX);
+    let (rows, total, capped) = s
+        .list_groups(q, GroupSort::Members, false, 1, 20, None)
+        .unwrap();
+    assert_eq!((total, capped), (1, false));
+    assert_eq!(
+        rows[0].name,
+        "Health and Safety Refresher Course, Site 1001"
+    );
+}

@@ -365,9 +365,8 @@ pub(crate) mod tests {
             match sled::open(dir.path()) {
                 Ok(db) => break db,
                 // The refused open's flush thread may still hold the lock for a moment.
-                Err(e) if tries < 100 => {
+                Err(_) if tries < 100 => {
                     tries += 1;
-                    let _ = e;
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
                 Err(e) => panic!("cannot open the data directory again: {e}"),
