@@ -349,7 +349,16 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
 
   // Bulk add: one new user by e-mail, one already a member, one unknown.
   await expectHydratedIfJs(page, js);
-  await page.getByLabel('Login names or e-mail addresses').fill('login\nGIA@example.org\ngus\nnobody-here\n');
+  // With JavaScript the list comes from a chosen CSV file (read into the box); without, it is
+  // pasted.
+  const csv = 'login,note\nGIA@example.org,new\ngus,again\nnobody-here,unknown\n';
+  if (js) {
+    await page.getByLabel('Or load a CSV or text file').setInputFiles({ name: 'members.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await expect(page.getByLabel('Login names or e-mail addresses')).toHaveValue(csv);
+  } else {
+    await expect(page.getByLabel('Or load a CSV or text file')).toHaveCount(0);
+    await page.getByLabel('Login names or e-mail addresses').fill(csv);
+  }
   await page.getByRole('button', { name: 'Add listed users' }).click();
   await expect(page.getByText('Last bulk add: 1 added, 1 already members, 1 unknown, 0 invalid.')).toBeVisible();
   const report = page.getByRole('table', { name: 'Result per row' });

@@ -10,7 +10,7 @@ use crate::api::groups::{
     DeleteGroup, RemoveGroupMember,
 };
 use crate::api::users::list_users;
-use crate::components::field::{action_error, Field, FormError};
+use crate::components::field::{action_error, FormError};
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::Pager;
 use crate::components::url::{param_id, query_page, query_text};
@@ -383,13 +383,43 @@ fn BulkAdd(
     report: Res<Option<BulkResult>>,
 ) -> impl IntoView {
     let error = action_error(bulk);
+    let text = RwSignal::new(String::new());
+    let file_note = RwSignal::new(None::<String>);
+    // The file control needs JavaScript (the file is read in the browser), so it appears only
+    // once the page is live; without JavaScript the list is pasted.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    let message = move || {
+        file_note
+            .get()
+            .or_else(|| error.get().and_then(|e| e.field_message("text")))
+    };
     view! {
         <section class="panel" aria-labelledby="bulk-title">
             <h2 id="bulk-title">"Bulk add"</h2>
             <ActionForm action=bulk attr:class="form" attr:novalidate=true>
                 <FormError error />
                 <input type="hidden" name="id" value=id />
-                <Field label="Login names or e-mail addresses" name="text" form="bulk" kind="textarea" error hint="One per line, or a CSV whose first column holds them (a header line is skipped). Up to 10,000 rows." />
+                <div class="field" class:invalid=move || message().is_some()>
+                    <label for="bulk-text">"Login names or e-mail addresses"</label>
+                    <textarea
+                        id="bulk-text"
+                        name="text"
+                        rows="8"
+                        prop:value=move || text.get()
+                        on:input=move |ev| text.set(event_target_value(&ev))
+                        aria-invalid=move || message().map(|_| "true")
+                        aria-describedby=move || if message().is_some() { "bulk-text-hint bulk-text-error" } else { "bulk-text-hint" }
+                    ></textarea>
+                    <p class="hint" id="bulk-text-hint">"One per line, or a CSV whose first column holds them (a header line is skipped). Up to 10,000 rows."</p>
+                    {move || message().map(|m| view! { <p class="field-error" id="bulk-text-error">{m}</p> })}
+                </div>
+                {move || live.get().then(|| view! {
+                    <div class="field">
+                        <label for="bulk-file">"Or load a CSV or text file"</label>
+                        <input id="bulk-file" type="file" accept=".csv,.txt,text/csv,text/plain" on:change=move |ev| load_file(ev, text, file_note) />
+                    </div>
+                })}
                 <div class="actions"><button type="submit" class="primary">"Add listed users"</button></div>
             </ActionForm>
             <Transition fallback=|| ()>
@@ -403,6 +433,39 @@ fn BulkAdd(
             </Transition>
         </section>
     }
+}
+
+/// Largest file the browser loads into the bulk-add box (the request limit is 1 MiB).
+const BULK_FILE_MAX: f64 = 1_000_000.0;
+
+/// Reads the chosen file into the bulk-add box (in the browser; the file never goes to the
+/// server as a file, only as the text the admin then submits).
+fn load_file(ev: leptos::ev::Event, text: RwSignal<String>, note: RwSignal<Option<String>>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let input = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok());
+        let Some(file) = input.and_then(|i| i.files()).and_then(|f| f.get(0)) else {
+            return;
+        };
+        if file.size() > BULK_FILE_MAX {
+            note.set(Some(
+                "This file is larger than 1 MB. Split it into smaller lists.".into(),
+            ));
+            return;
+        }
+        note.set(None);
+        leptos::task::spawn_local(async move {
+            match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                Ok(v) => text.set(v.as_string().unwrap_or_default()),
+                Err(_) => note.set(Some("This file could not be read.".into())),
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (ev, text, note, BULK_FILE_MAX);
 }
 
 /// The outcome of a bulk add, row by row.
