@@ -689,16 +689,7 @@ impl Store {
         skip: usize,
         take: usize,
     ) -> Result<Vec<GroupRecord>, StoreError> {
-        let tree = match sort {
-            GroupSort::Name => &self.group_name,
-            GroupSort::Members => &self.group_by_members,
-            GroupSort::Created => &self.groups,
-        };
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if desc {
-            Box::new(tree.iter().rev())
-        } else {
-            Box::new(tree.iter())
-        };
+        let iter = self.sort_index(sort, desc);
         let mut seen = 0usize;
         let mut rows = Vec::with_capacity(take);
         for item in iter {
@@ -735,27 +726,37 @@ impl Store {
         skip: usize,
         take: usize,
     ) -> Result<Vec<u64>, StoreError> {
-        let (tree, name) = match sort {
-            GroupSort::Name => (&self.group_name, "group_name"),
-            GroupSort::Members => (&self.group_by_members, "group_by_members"),
-            GroupSort::Created => (&self.groups, "groups"),
-        };
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if desc {
-            Box::new(tree.iter().rev())
-        } else {
-            Box::new(tree.iter())
-        };
-        iter.skip(skip)
+        self.sort_index(sort, desc)
+            .skip(skip)
             .take(take)
             .map(|item| {
                 let (k, v) = item?;
                 match sort {
-                    GroupSort::Name => read_id(name, &k, &v),
-                    GroupSort::Members => read_id(name, &k, &k[8..]),
-                    GroupSort::Created => read_id(name, &k, &k),
+                    GroupSort::Name => read_id("group_name", &k, &v),
+                    GroupSort::Members => read_id("group_by_members", &k, &k[8..]),
+                    GroupSort::Created => read_id("groups", &k, &k),
                 }
             })
             .collect()
+    }
+
+    /// The index kept in `sort` order (the name index, the member-count index, or the groups
+    /// themselves, whose ids grow with creation), walked forwards or backwards.
+    fn sort_index(
+        &self,
+        sort: GroupSort,
+        desc: bool,
+    ) -> Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> {
+        let tree = match sort {
+            GroupSort::Name => &self.group_name,
+            GroupSort::Members => &self.group_by_members,
+            GroupSort::Created => &self.groups,
+        };
+        if desc {
+            Box::new(tree.iter().rev())
+        } else {
+            Box::new(tree.iter())
+        }
     }
 
     /// Adds `user` to `group`; `Ok(false)` when already a member (nothing changes).
