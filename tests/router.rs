@@ -743,3 +743,52 @@ async fn group_managers_reach_only_their_groups_and_change_nothing() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+/// Working out the route table switches resource loading off process-wide for a moment; a
+/// second router built while another serves pages (as the tests do) must not leave those pages
+/// waiting for data that never loads. Each request is bounded by `TestApp::send`'s timeout.
+#[test]
+fn building_routers_does_not_stall_pages_being_served() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let builder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let rt = runtime();
+            while !stop.load(Ordering::Relaxed) {
+                rt.block_on(async { drop(TestApp::new()) });
+            }
+        })
+    };
+    let servers: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                runtime().block_on(async {
+                    let t = TestApp::new();
+                    let admin = t.setup_admin().await;
+                    for _ in 0..40 {
+                        let res = t.get("/login", None).await;
+                        assert!(body_text(res).await.contains("Log in"));
+                        let res = t.get("/users", Some(&admin)).await;
+                        assert!(body_text(res).await.contains("admin@example.org"));
+                        let res = t.get("/users/999999", Some(&admin)).await;
+                        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+                    }
+                })
+            })
+        })
+        .collect();
+    let outcome: Vec<_> = servers.into_iter().map(|s| s.join()).collect();
+    stop.store(true, Ordering::Relaxed);
+    builder.join().unwrap();
+    for o in outcome {
+        o.unwrap();
+    }
+}

@@ -12,7 +12,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::OnceLock;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
@@ -24,9 +25,18 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "tessera_session";
 
+/// The app's route table, worked out once per process. Working it out renders the app with
+/// resource loading switched off through a process-wide flag, so doing it while another router
+/// serves pages (several test apps in one process) could leave their data resources unloaded
+/// and those pages hanging; once, before any router exists, it cannot.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Builds the whole application router on `state`.
 pub fn build(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let ctx_state = state.clone();
     let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
     let sessions = SledSessionStore::new(state.store.clone());

@@ -38,8 +38,20 @@ impl TestApp {
         }
     }
 
+    /// Sends one request; a request unanswered within 30 s (body included) fails the test
+    /// with its method and path instead of hanging the run.
     pub async fn send(&self, req: Request<Body>) -> Response<Body> {
-        self.app.clone().oneshot(req).await.expect("router answers")
+        let what = format!("{} {}", req.method(), req.uri());
+        let answer = async {
+            let res = self.app.clone().oneshot(req).await.expect("router answers");
+            let (parts, body) = res.into_parts();
+            let bytes = body.collect().await.expect("body").to_bytes();
+            Response::from_parts(parts, Body::from(bytes))
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(30), answer).await {
+            Ok(res) => res,
+            Err(_) => panic!("{what}: no complete answer within 30 s"),
+        }
     }
 
     /// POSTs a form to a server function the way the app's own client does.
