@@ -389,6 +389,7 @@ async fn every_server_function_is_guarded() {
         ("/api/add_group_member", ("id=1&user=1", false, false)),
         ("/api/remove_group_member", ("id=1&user=1", false, false)),
         ("/api/bulk_add_group_members", ("id=1&text=lee", false, false)),
+        ("/api/bulk_upload_group_members", ("multipart: id=1, file=lee", false, false)),
         ("/api/last_bulk_result", ("id=1", false, false)),
         ("/api/get_group_links", ("id=1", false, false)),
         ("/api/change_group_link", ("id=1&kind=course&target=1&op=add", false, false)),
@@ -421,7 +422,14 @@ async fn every_server_function_is_guarded() {
             ("visitor", None, *anon_ok),
             ("learner", Some(lee.as_str()), *learner_ok),
         ] {
-            let res = t.call(path, args, cookie).await;
+            let res = match args.strip_prefix("multipart:") {
+                Some(_) => {
+                    let fields: &[(&str, Option<&str>, &[u8])] =
+                        &[("id", None, b"1"), ("file", Some("list.csv"), b"lee\n")];
+                    t.upload(path, fields, cookie, None).await
+                }
+                None => t.call(path, args, cookie).await,
+            };
             let status = res.status();
             if !allowed {
                 assert!(
@@ -711,6 +719,15 @@ async fn group_managers_reach_only_their_groups_and_change_nothing() {
         let res = t.call(&format!("/api/{path}"), &args, Some(&mia_c)).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
+    let id_text = mine.to_string();
+    let fields: &[(&str, Option<&str>, &[u8])] = &[
+        ("id", None, id_text.as_bytes()),
+        ("file", Some("l.csv"), b"mia\n"),
+    ];
+    let res = t
+        .upload("/api/bulk_upload_group_members", fields, Some(&mia_c), None)
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "bulk upload");
     let g = t.state.store.get_group(mine).unwrap().unwrap();
     assert_eq!((g.name.as_str(), g.members), ("Physics", 1), "unchanged");
 
@@ -791,4 +808,90 @@ fn building_routers_does_not_stall_pages_being_served() {
     for o in outcome {
         o.unwrap();
     }
+}
+
+/// Bulk add by file upload works as a plain form post (no JavaScript): the list is applied and
+/// reported on the page the browser is sent to; an empty, non-UTF-8 or oversized file is
+/// refused with a message next to the file field and changes nothing.
+#[tokio::test]
+async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let lee = t.create_learner(&admin, "lee").await;
+    t.create_learner(&admin, "mia").await;
+    let res = t
+        .call(
+            "/api/create_group",
+            "name=Upload&description=&branch=&key=&max_uses=0&valid_from=&valid_until=",
+            Some(&admin),
+        )
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    let id = v["group"]["id"].as_u64().unwrap();
+    let page = format!("/groups/{id}?tab=users");
+    let id_text = id.to_string();
+    let upload = |file: Vec<u8>| {
+        let (t, admin, page, id_text) = (&t, admin.clone(), page.clone(), id_text.clone());
+        async move {
+            let fields: &[(&str, Option<&str>, &[u8])] = &[
+                ("id", None, id_text.as_bytes()),
+                ("file", Some("members.csv"), &file),
+            ];
+            let res = t
+                .upload(
+                    "/api/bulk_upload_group_members",
+                    fields,
+                    Some(&admin),
+                    Some(&page),
+                )
+                .await;
+            assert!(res.status().is_redirection(), "{}", res.status());
+            let to = res.headers()[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let to = to.trim_start_matches("http://localhost").to_string();
+            let html = body_text(t.get(&to, Some(&admin)).await).await;
+            (to, html)
+        }
+    };
+    let members = |t: &TestApp| t.state.store.get_group(id).unwrap().unwrap().members;
+
+    // Refused files: message by the file field, nothing added.
+    for (file, message) in [
+        (Vec::new(), "Choose a file to upload."),
+        (
+            vec![0xff, 0xfe, b'l', 0, b'e', 0, b'e', 0],
+            "This file is not UTF-8 text.",
+        ),
+        (
+            "lee\n".repeat(250_001).into_bytes(),
+            "This file is larger than 1 MB.",
+        ),
+        (
+            b"login\n\n".to_vec(),
+            "Paste or upload at least one login name",
+        ),
+    ] {
+        let (to, html) = upload(file).await;
+        assert!(to.contains("__err="), "{to}");
+        assert!(html.contains(message), "{message} shown");
+        assert!(
+            html.contains(r#"aria-describedby="bulk-upload-hint bulk-upload-error""#),
+            "the message is tied to the file field"
+        );
+        assert_eq!(members(&t), 0, "nothing added for {message}");
+    }
+
+    // A good file (with a byte-order mark and a header): applied and reported row by row.
+    let (to, html) =
+        upload(b"\xef\xbb\xbflogin,name\nlee,Lee\nMIA@example.org,Mia\nnobody,?\n".to_vec()).await;
+    assert!(!to.contains("__err="), "{to}");
+    assert!(
+        html.contains("Last bulk add: 2 added, 0 already members, 1 unknown, 0 invalid."),
+        "report shown"
+    );
+    assert_eq!(members(&t), 2);
+    let (rows, _, _) = t.state.store.list_members(id, "", 1, 20).unwrap();
+    assert!(rows.iter().any(|(user, _)| *user == lee));
 }

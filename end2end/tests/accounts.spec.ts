@@ -349,17 +349,25 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
 
   // Bulk add: one new user by e-mail, one already a member, one unknown.
   await expectHydratedIfJs(page, js);
-  // With JavaScript the list comes from a chosen CSV file (read into the box); without, it is
-  // pasted.
+  // With JavaScript a chosen CSV file is read into the box and submitted from there; without,
+  // the file is uploaded by its own form.
   const csv = 'login,note\nGIA@example.org,new\ngus,again\nnobody-here,unknown\n';
+  const file = { name: 'members.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) };
   if (js) {
-    await page.getByLabel('Or load a CSV or text file').setInputFiles({ name: 'members.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await expect(page.getByLabel('Or upload a CSV or text file')).toHaveCount(0);
+    await page.getByLabel('Or load a CSV or text file').setInputFiles(file);
     await expect(page.getByLabel('Login names or e-mail addresses')).toHaveValue(csv);
+    await page.getByRole('button', { name: 'Add listed users' }).click();
   } else {
     await expect(page.getByLabel('Or load a CSV or text file')).toHaveCount(0);
-    await page.getByLabel('Login names or e-mail addresses').fill(csv);
+    // A file that is not text is refused next to the field, and nothing is added.
+    await page.getByLabel('Or upload a CSV or text file').setInputFiles({ name: 'photo.csv', mimeType: 'text/csv', buffer: Buffer.from([0xff, 0xfe, 0x00, 0x41]) });
+    await page.getByRole('button', { name: 'Upload and add' }).click();
+    await expect(page.getByLabel('Or upload a CSV or text file')).toHaveAccessibleDescription(/This file is not UTF-8 text/);
+    await expect(members.getByRole('row')).toHaveCount(3);
+    await page.getByLabel('Or upload a CSV or text file').setInputFiles(file);
+    await page.getByRole('button', { name: 'Upload and add' }).click();
   }
-  await page.getByRole('button', { name: 'Add listed users' }).click();
   await expect(page.getByText('Last bulk add: 1 added, 1 already members, 1 unknown, 0 invalid.')).toBeVisible();
   const report = page.getByRole('table', { name: 'Result per row' });
   await expect(report.getByRole('row', { name: /GIA@example\.org Added/ })).toBeVisible();

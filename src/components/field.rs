@@ -178,3 +178,16 @@ pub fn BranchSelect(
         </div>
     }
 }
+
+/// The error server function `S` sent back in the URL after a form post without JavaScript,
+/// for forms that cannot use a `ServerAction` (file uploads post a plain multipart form).
+pub fn url_error<S>() -> Option<AppError>
+where
+    S: leptos::server_fn::ServerFn<Error = AppError>,
+{
+    use leptos::server::ServerActionError;
+    use leptos::server_fn::error::ServerFnUrlError;
+    use_context::<ServerActionError>()
+        .filter(|e| e.path() == S::PATH)
+        .map(|e| ServerFnUrlError::<AppError>::decode_err(e.err()))
+}

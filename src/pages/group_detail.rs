@@ -6,11 +6,11 @@ use crate::api::courses::list_courses;
 use crate::api::curricula::list_curricula;
 use crate::api::groups::{
     get_group, get_group_links, group_activity, last_bulk_result, list_group_managers,
-    list_group_members, AddGroupMember, BulkAddGroupMembers, ChangeGroupLink, ChangeGroupManager,
-    DeleteGroup, RemoveGroupMember,
+    list_group_members, AddGroupMember, BulkAddGroupMembers, BulkUploadGroupMembers,
+    ChangeGroupLink, ChangeGroupManager, DeleteGroup, RemoveGroupMember,
 };
 use crate::api::users::list_users;
-use crate::components::field::{action_error, FormError};
+use crate::components::field::{action_error, url_error, FormError};
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::Pager;
 use crate::components::url::{param_id, query_page, query_text};
@@ -422,6 +422,8 @@ fn BulkAdd(
                 })}
                 <div class="actions"><button type="submit" class="primary">"Add listed users"</button></div>
             </ActionForm>
+            // Without JavaScript the file goes to the server as an upload instead.
+            {move || (!live.get()).then(|| view! { <BulkUpload id /> })}
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match report.await {
@@ -435,8 +437,44 @@ fn BulkAdd(
     }
 }
 
+/// Uploads a CSV or text file of users to add: the bulk add without JavaScript, a plain
+/// multipart form whose errors come back in the URL.
+#[component]
+fn BulkUpload(id: u64) -> impl IntoView {
+    let message = url_error::<BulkUploadGroupMembers>().map(|e| match e {
+        AppError::Invalid { message, .. } => message,
+        other => other.to_string(),
+    });
+    let invalid = message.is_some();
+    let path = <BulkUploadGroupMembers as leptos::server_fn::ServerFn>::PATH;
+    view! {
+        <form
+            class="form upload"
+            method="post"
+            action=path
+            enctype="multipart/form-data"
+        >
+            <input type="hidden" name="id" value=id />
+            <div class="field" class:invalid=invalid>
+                <label for="bulk-upload">"Or upload a CSV or text file"</label>
+                <input
+                    id="bulk-upload"
+                    type="file"
+                    name="file"
+                    accept=".csv,.txt,text/csv,text/plain"
+                    aria-invalid=invalid.then_some("true")
+                    aria-describedby=if invalid { "bulk-upload-hint bulk-upload-error" } else { "bulk-upload-hint" }
+                />
+                <p class="hint" id="bulk-upload-hint">"The same format as above, up to 1 MB."</p>
+                {message.map(|m| view! { <p class="field-error" id="bulk-upload-error">{m}</p> })}
+            </div>
+            <div class="actions"><button type="submit">"Upload and add"</button></div>
+        </form>
+    }
+}
+
 /// Largest file the browser loads into the bulk-add box (the request limit is 1 MiB).
-const BULK_FILE_MAX: f64 = 1_000_000.0;
+const BULK_FILE_MAX: f64 = crate::api::groups::BULK_FILE_MAX as f64;
 
 /// Reads the chosen file into the bulk-add box (in the browser; the file never goes to the
 /// server as a file, only as the text the admin then submits).

@@ -66,6 +66,48 @@ impl TestApp {
             .await
     }
 
+    /// POSTs a multipart form: `fields` are (name, file name for a file, content). With a
+    /// `referer` it is sent as a browser without JavaScript does (`Accept: text/html`: answers
+    /// are redirects); without, as a client asking for JSON.
+    pub async fn upload(
+        &self,
+        path: &str,
+        fields: &[(&str, Option<&str>, &[u8])],
+        cookie: Option<&str>,
+        referer: Option<&str>,
+    ) -> Response<Body> {
+        let boundary = "tessera-test-boundary-7d1f";
+        let mut body = Vec::new();
+        for (name, file, content) in fields {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match file {
+                Some(f) => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+                ),
+                None => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                ),
+            }
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut req = Request::post(path).header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        );
+        req = match referer {
+            Some(r) => req
+                .header(header::ACCEPT, "text/html")
+                .header(header::REFERER, format!("http://localhost{r}")),
+            None => req.header(header::ACCEPT, "application/json"),
+        };
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(body)).unwrap()).await
+    }
+
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Response<Body> {
         let mut req = Request::get(path).header(header::ACCEPT, "text/html");
         if let Some(c) = cookie {
