@@ -895,3 +895,26 @@ async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
     let (rows, _, _) = t.state.store.list_members(id, "", 1, 20).unwrap();
     assert!(rows.iter().any(|(user, _)| *user == lee));
 }
+
+/// A page builds its content once per request: Suspense's dry run must not start a second,
+/// discarded copy of the page's data loads (which would also outlive the request). So every
+/// load of the same page costs the same number of store calls.
+#[tokio::test]
+async fn a_page_loads_its_data_once_per_request() {
+    use std::sync::atomic::Ordering;
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    for path in ["/groups", "/users", "/courses", "/"] {
+        let mut costs = Vec::new();
+        for _ in 0..12 {
+            let before = t.state.store_calls.load(Ordering::SeqCst);
+            let res = t.get(path, Some(&admin)).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            // Anything still loading after the answer would show up as a later call.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            costs.push(t.state.store_calls.load(Ordering::SeqCst) - before);
+        }
+        let (min, max) = (costs.iter().min(), costs.iter().max());
+        assert_eq!(min, max, "{path}: store calls per load {costs:?}");
+    }
+}

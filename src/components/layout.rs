@@ -22,7 +22,15 @@ pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl I
     let body = move || {
         let children = children.clone();
         Suspend::new(async move {
-            match auth.me.await {
+            let me = auth.me.await;
+            // Suspense walks its children once before rendering them ("dry run"), calling
+            // this closure a second time. On the server, stop that walk here, before the page
+            // content exists: otherwise each walk builds the content again, and the resources
+            // of the discarded copy still load (a second store read per page, finishing after
+            // the request when the context is gone).
+            #[cfg(feature = "ssr")]
+            tokio::task::yield_now().await;
+            match me {
                 Ok(Some(me)) if access == Access::Admin && !me.is_admin() => view! {
                     <TopBar me />
                     <AccessDenied />

@@ -7,6 +7,7 @@ use super::throttle::LoginThrottle;
 use crate::model::AppError;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -16,6 +17,9 @@ pub struct AppState {
     pub flusher: Flusher,
     pub config: Arc<Config>,
     pub throttle: Arc<LoginThrottle>,
+    /// Store reads (and writes) run through [`AppState::read`] since start: lets tests see
+    /// what a request costs.
+    pub store_calls: Arc<AtomicU64>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -32,6 +36,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             throttle: Arc::new(LoginThrottle::new()),
+            store_calls: Arc::default(),
         }
     }
 
@@ -42,6 +47,7 @@ impl AppState {
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.store.clone();
+        self.store_calls.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(|e| super::internal(&e))?
