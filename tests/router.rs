@@ -883,6 +883,13 @@ async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
         assert_eq!(members(&t), 0, "nothing added for {message}");
     }
 
+    // Over the request limit: back to the page with the message by the field, not a bare 413.
+    let (to, html) = upload("lee\n".repeat(300_000).into_bytes()).await;
+    assert!(to.starts_with(&page) && to.contains("__err="), "{to}");
+    assert!(html.contains("What you sent is larger than 1 MB."));
+    assert!(html.contains(r#"id="bulk-upload-error""#));
+    assert_eq!(members(&t), 0);
+
     // A good file (with a byte-order mark and a header): applied and reported row by row.
     let (to, html) =
         upload(b"\xef\xbb\xbflogin,name\nlee,Lee\nMIA@example.org,Mia\nnobody,?\n".to_vec()).await;

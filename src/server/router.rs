@@ -62,6 +62,7 @@ pub fn build(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), page_gate))
         .layer(session_layer)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn(too_large_back_to_form))
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(
             TraceLayer::new_for_http()
@@ -150,6 +151,40 @@ async fn page_gate(State(state): State<AppState>, req: Request, next: Next) -> R
         (false, false) => Redirect::to("/login").into_response(),
         (true, true) => Redirect::to("/").into_response(),
         _ => next.run(req).await,
+    }
+}
+
+/// A form posted without JavaScript (a file upload, in practice) that is over the request
+/// size limit goes back to its page with the error in the URL, shown there like any other
+/// form error, instead of a bare 413 page.
+async fn too_large_back_to_form(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let form_post = req.method() == Method::POST
+        && path.starts_with("/api/")
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    let referer = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let res = next.run(req).await;
+    if !form_post || res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return res;
+    }
+    let Some(referer) = referer else {
+        return res;
+    };
+    let error = AppError::invalid(
+        "form",
+        "What you sent is larger than 1 MB. Split the file into smaller ones.",
+    );
+    match leptos::server_fn::error::ServerFnUrlError::new(&path, error).to_url(&referer) {
+        Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response(),
+        Err(_) => res,
     }
 }
 
