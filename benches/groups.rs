@@ -2,9 +2,9 @@
 //!
 //! `cargo bench --features ssr --bench groups` builds two stores in temporary directories (the
 //! small one is a subset of the large one: the same generated names), times the same store calls
-//! on both (median and p95 after a warm-up), and prints the report that is BENCHMARKS.md on
-//! stdout; progress and checks go to stderr. Regenerate the file with
-//! `cargo bench --features ssr --bench groups > BENCHMARKS.md`.
+//! on both (median and p95 after a warm-up), and prints its section of BENCHMARKS.md on stdout;
+//! progress and checks go to stderr. `bash scripts/bench.sh groups` runs it and puts the section
+//! in place.
 //!
 //! Before timing anything it checks the searches' answers against a brute-force search of the
 //! generated names (totals, and whole pages in every sort, capped searches included), so a fast
@@ -1021,10 +1021,8 @@ fn main() {
     };
 
     let mut out = String::new();
-    out.push_str("# Benchmarks\n\n");
-    out.push_str("Written from a real run's output: the benchmark prints this file on stdout.\n\n");
     out.push_str("## Groups table and users picker: 1,000 vs 100,000 records\n\n");
-    out.push_str("```\ncargo bench --features ssr --bench groups > BENCHMARKS.md\n```\n\n");
+    out.push_str("```\nbash scripts/bench.sh groups\n```\n\n");
     out.push_str(&format!(
         "Machine: {cores} logical core(s), {}; the store's files on the local disk, sled's cache \
          warm (every call below was repeated after a warm-up). Total run time {:.0} s. While \

@@ -26,6 +26,9 @@ cp target/release/tessera "$E2E_DIR/tessera"
 WASM="$(ls target/site/pkg/*.wasm)"
 say "release wasm: $(stat -c %s "$WASM") bytes raw, $(gzip -9 -c "$WASM" | wc -c) gzipped"
 
+say "soak: resident memory under hundreds of password checks (the copied release binary)"
+TESSERA_BIN="$E2E_DIR/tessera" cargo test --features ssr --test soak -- --ignored --nocapture
+
 say "end-to-end tests (Chromium, JavaScript on and off) against the copied binary"
 cd "$ROOT/end2end"
 TESSERA_BIN="$E2E_DIR/tessera" TESSERA_E2E_DIR="$E2E_DIR" npx playwright test

@@ -1,55 +1,13 @@
 //! The real `tessera` binary: exit codes for bad data directories and configuration, and
 //! durability of an acknowledged write across `kill -9`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod process;
+
+use process::{post, start};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tessera");
-
-/// A server process that is killed when the test ends, however it ends.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `tessera serve` on a free loopback port and waits until it accepts connections.
-fn start(data_dir: &Path) -> Server {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(BIN)
-        .args(["serve", "--addr", &addr, "--data-dir"])
-        .arg(data_dir)
-        .current_dir(data_dir.parent().unwrap())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tessera");
-    let server = Server { child, addr };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&server.addr).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-}
 
 /// Runs the binary to completion; returns its exit code and standard error.
 fn run(args: &[&str], cwd: &Path) -> (i32, String) {
@@ -62,46 +20,6 @@ fn run(args: &[&str], cwd: &Path) -> (i32, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// A minimal HTTP/1.1 form POST; returns the status and the `tessera_session` cookie if set.
-fn post(addr: &str, path: &str, form: &str, cookie: Option<&str>) -> (u16, Option<String>, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let cookie = cookie
-        .map(|c| format!("Cookie: {c}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n{cookie}\
-         Connection: close\r\n\r\n{form}",
-        form.len()
-    )
-    .unwrap();
-    let mut reader = BufReader::new(s);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let mut session = None;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some(v) = line
-            .strip_prefix("set-cookie: ")
-            .or_else(|| line.strip_prefix("Set-Cookie: "))
-        {
-            if v.starts_with("tessera_session=") {
-                session = v.split(';').next().map(str::to_string);
-            }
-        }
-    }
-    let mut body = String::new();
-    let _ = reader.read_to_string(&mut body);
-    (status, session, body)
 }
 
 #[test]
@@ -217,41 +135,42 @@ fn an_acknowledged_write_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = start(&data);
-    let (status, _, body) = post(
+    let setup = post(
         &server.addr,
         "/api/setup",
         "login=admin&email=a%40example.org&display_name=A&password=password-123&password_confirm=password-123",
         None,
     );
-    assert_eq!(status, 200, "{body}");
-    let (status, admin, _) = post(
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    let login = post(
         &server.addr,
         "/api/login",
         "identifier=admin&password=password-123",
         None,
     );
-    assert_eq!(status, 200);
-    let (status, _, body) = post(
+    assert_eq!(login.status, 200);
+    let created = post(
         &server.addr,
         "/api/create_user",
         "login=lee&email=lee%40example.org&display_name=Lee&role=learner&password=password-456&password_confirm=password-456",
-        admin.as_deref(),
+        login.session.as_deref(),
     );
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(created.status, 200, "{}", created.body);
     // SIGKILL right after the acknowledgement: no graceful shutdown, no final flush.
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     drop(server);
 
     let server = start(&data);
-    let (status, _, body) = post(
+    let login = post(
         &server.addr,
         "/api/login",
         "identifier=lee&password=password-456",
         None,
     );
     assert_eq!(
-        status, 200,
-        "the learner created before kill -9 can log in: {body}"
+        login.status, 200,
+        "the learner created before kill -9 can log in: {}",
+        login.body
     );
 }

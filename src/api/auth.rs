@@ -76,13 +76,11 @@ pub async fn login(identifier: String, password: String) -> Result<(), AppError>
     state.throttle.check(&account, ip).map_err(too_many)?;
     let lookup = account.clone();
     let found = state.read(move |s| s.find_for_login(&lookup)).await?;
-    let user = match found {
-        Some((user, hash)) => auth::verify_password(password, hash).await.then_some(user),
-        None => {
-            auth::verify_password(password, auth::dummy_hash().await).await;
-            None
-        }
-    };
+    let (user, hash) = found.unzip();
+    let user = auth::verify_password(password, hash)
+        .await?
+        .then_some(user)
+        .flatten();
     match user {
         Some(user) if user.active => {
             auth::start_session(&auth::session().await?, &user).await?;

@@ -23,6 +23,9 @@ pub enum AppError {
     InvalidCredentials,
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The server is at its limit for this kind of work (password checks); nothing was done.
+    #[error("The server is busy. Please try again in {retry_after_secs} seconds.")]
+    Busy { retry_after_secs: u64 },
     #[error("Tessera is already set up. Please log in.")]
     AlreadySetUp,
     #[error("Self-registration is turned off. Ask an administrator for an account.")]
@@ -69,6 +72,7 @@ impl AppError {
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Request(_) => StatusCode::BAD_REQUEST,
         }

@@ -1,15 +1,13 @@
 //! Passwords, sessions and the guards every server function starts with.
 
+use super::hashing::HashError;
 use super::state::{app_state, AppState};
 use super::store::sessions::SessionRecord;
 use super::store::users::{PasswordHash, UserRecord};
 use super::store::Store;
 use crate::model::user::{Me, Role};
 use crate::model::AppError;
-use argon2::password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
-use std::sync::OnceLock;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::Session;
@@ -18,59 +16,37 @@ const KEY_USER: &str = "user_id";
 const KEY_EPOCH: &str = "auth_epoch";
 const KEY_LOGIN_AT: &str = "login_at";
 
-/// argon2id with the OWASP parameters: 19 MiB, 2 passes, 1 lane.
-fn argon2() -> Argon2<'static> {
-    Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params"),
-    )
-}
-
-/// Hashes a password on a blocking thread (about 20–50 ms of CPU).
+/// Hashes a new password on the hashing pool (argon2id, OWASP parameters). `Busy` (503) when
+/// the pool's queue is full.
 pub async fn hash_password(password: String) -> Result<PasswordHash, AppError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| PasswordHash::from_phc(h.to_string()))
-    })
-    .await
-    .map_err(|e| super::internal(&e))?
-    .map_err(|e| super::internal(&e))
+    let state = app_state()?;
+    state.hasher.hash(password).await.map_err(hash_error)
 }
 
-/// Checks a password against a hash on a blocking thread. A malformed hash counts as a mismatch
-/// (and is logged).
-pub async fn verify_password(password: String, hash: PasswordHash) -> bool {
-    tokio::task::spawn_blocking(move || match argon2::PasswordHash::new(hash.as_phc()) {
-        Ok(parsed) => argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(e) => {
-            tracing::error!(error = %e, "stored password hash cannot be parsed");
-            false
-        }
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// A real hash of a random password, verified against when the account does not exist so that
-/// unknown and known accounts take the same time to refuse.
-pub async fn dummy_hash() -> PasswordHash {
-    static DUMMY: OnceLock<PasswordHash> = OnceLock::new();
-    if let Some(h) = DUMMY.get() {
-        return h.clone();
+/// Checks a password against the account's hash on the hashing pool; for an account that does
+/// not exist (`None`) it does the same work and answers `false`, so both take as long.
+pub async fn verify_password(
+    password: String,
+    hash: Option<PasswordHash>,
+) -> Result<bool, AppError> {
+    let state = app_state()?;
+    match hash {
+        Some(hash) => state.hasher.verify(password, hash).await,
+        None => state.hasher.verify_nothing(password).await,
     }
-    let random: String = (0..24)
-        .map(|_| char::from(b'a' + rand::random::<u8>() % 26))
-        .collect();
-    let hash = match hash_password(random).await {
-        Ok(h) => h,
-        Err(_) => PasswordHash::from_phc(String::new()),
-    };
-    DUMMY.get_or_init(|| hash).clone()
+    .map_err(hash_error)
+}
+
+fn hash_error(e: HashError) -> AppError {
+    match e {
+        HashError::Busy => {
+            tracing::warn!("password hashing queue full: request refused");
+            AppError::Busy {
+                retry_after_secs: 2,
+            }
+        }
+        other => super::internal(&other),
+    }
 }
 
 /// Session records in sled. The session layer keeps them; this only stores bytes with an expiry.

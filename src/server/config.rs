@@ -14,6 +14,7 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 pub const DEFAULT_IDLE_MINUTES: u64 = 60;
 pub const DEFAULT_ABSOLUTE_HOURS: u64 = 12;
+pub const DEFAULT_HASH_QUEUE: usize = 64;
 pub const CONFIG_FILE: &str = "Leptos.toml";
 
 /// Tessera: a self-hosted learning-management server built around groups.
@@ -62,6 +63,14 @@ pub struct ServeArgs {
     /// the Settings page [default: false; file key: self_registration].
     #[arg(long, env = "TESSERA_SELF_REGISTRATION", num_args = 0..=1, default_missing_value = "true")]
     pub self_registration: Option<bool>,
+    /// Threads that hash and check passwords, each holding 19 MiB for as long as the server runs
+    /// [default: one per CPU core; file key: hash_workers].
+    #[arg(long, env = "TESSERA_HASH_WORKERS")]
+    pub hash_workers: Option<usize>,
+    /// Password checks that may wait for a hashing thread; beyond that a login is answered
+    /// "busy, try again" (503) [default: 64; file key: hash_queue].
+    #[arg(long, env = "TESSERA_HASH_QUEUE")]
+    pub hash_queue: Option<usize>,
 }
 
 /// The keys of the configuration file.
@@ -74,6 +83,8 @@ pub struct FileConfig {
     pub session_absolute_hours: Option<u64>,
     pub secure_cookies: Option<bool>,
     pub self_registration: Option<bool>,
+    pub hash_workers: Option<usize>,
+    pub hash_queue: Option<usize>,
 }
 
 /// The settings the server runs with.
@@ -86,6 +97,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Self-registration until an administrator sets it in the store.
     pub self_registration: bool,
+    /// Password hashing threads and the queue in front of them.
+    pub hash_workers: usize,
+    pub hash_queue: usize,
 }
 
 impl Default for Config {
@@ -149,7 +163,27 @@ impl Config {
                 "session_absolute_hours must be between 1 and 8760".into(),
             ));
         }
+        let hash_workers = args
+            .hash_workers
+            .or(file.hash_workers)
+            .unwrap_or_else(super::hashing::default_workers);
+        if !(1..=64).contains(&hash_workers) {
+            return Err(ConfigError::Value(
+                "hash_workers must be between 1 and 64".into(),
+            ));
+        }
+        let hash_queue = args
+            .hash_queue
+            .or(file.hash_queue)
+            .unwrap_or(DEFAULT_HASH_QUEUE);
+        if !(1..=10_000).contains(&hash_queue) {
+            return Err(ConfigError::Value(
+                "hash_queue must be between 1 and 10000".into(),
+            ));
+        }
         Ok(Config {
+            hash_workers,
+            hash_queue,
             addr: args
                 .addr
                 .or(file.addr)

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod auth;
 pub mod config;
 pub mod flusher;
+pub mod hashing;
 pub mod router;
 pub mod state;
 pub mod store;

@@ -208,7 +208,9 @@ async fn api_error_status(req: Request, next: Next) -> Response {
     };
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = err.status_code();
-        if let AppError::TooManyAttempts { retry_after_secs } = err {
+        if let AppError::TooManyAttempts { retry_after_secs }
+        | AppError::Busy { retry_after_secs } = err
+        {
             if let Ok(v) = retry_after_secs.to_string().parse() {
                 parts.headers.insert(header::RETRY_AFTER, v);
             }

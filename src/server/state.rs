@@ -2,6 +2,7 @@
 
 use super::config::Config;
 use super::flusher::Flusher;
+use super::hashing::HashPool;
 use super::store::{Store, StoreError};
 use super::throttle::LoginThrottle;
 use crate::model::AppError;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub flusher: Flusher,
     pub config: Arc<Config>,
     pub throttle: Arc<LoginThrottle>,
+    /// The password hashing workers (fixed memory, bounded queue).
+    pub hasher: HashPool,
     /// Store reads (and writes) run through [`AppState::read`] since start: lets tests see
     /// what a request costs.
     pub store_calls: Arc<AtomicU64>,
@@ -33,6 +36,7 @@ impl AppState {
         AppState {
             leptos_options,
             flusher: Flusher::spawn(store.db().clone()),
+            hasher: HashPool::start(config.hash_workers, config.hash_queue),
             store,
             config: Arc::new(config),
             throttle: Arc::new(LoginThrottle::new()),

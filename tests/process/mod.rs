@@ -1,0 +1,210 @@
+//! Shared harness for the tests that run the real `tessera` binary as a separate process: start
+//! it on a free loopback port, talk plain HTTP/1.1 to it, read its memory, kill it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test: `TESSERA_BIN` when set (the release build, as shipped), else the one
+/// cargo built for these tests.
+pub fn binary() -> PathBuf {
+    std::env::var_os("TESSERA_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tessera")))
+}
+
+/// A server process that is killed when the test ends, however it ends.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Resident memory of the server process, in KiB (`/proc/PID/status`, VmRSS).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("server process status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc status")
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `tessera serve` with `extra` arguments on a free loopback port and waits until it
+/// accepts connections. Its standard error goes to `log` when given.
+pub fn start_with(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Server {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let stderr = match log {
+        Some(p) => Stdio::from(std::fs::File::create(p).expect("log file")),
+        None => Stdio::null(),
+    };
+    let child = Command::new(binary())
+        .args(["serve", "--addr", &addr, "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .current_dir(data_dir.parent().unwrap())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start tessera");
+    let server = Server { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(&server.addr).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+pub fn start(data_dir: &Path) -> Server {
+    start_with(data_dir, &[], None)
+}
+
+/// What a request got back.
+pub struct Reply {
+    pub status: u16,
+    /// `tessera_session=...` when the response set it.
+    pub session: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// Opens a connection to `addr`, from the loopback address `from` when given (any 127.x.y.z is
+/// this machine on Linux, so tests can play many clients).
+pub fn connect(addr: &str, from: Option<IpAddr>) -> TcpStream {
+    let target: SocketAddr = addr.parse().expect("socket address");
+    let stream = match from {
+        None => TcpStream::connect(target).expect("connect"),
+        Some(ip) => {
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("socket");
+            socket
+                .bind(&SocketAddr::new(ip, 0).into())
+                .expect("bind a loopback source address");
+            socket.connect(&target.into()).expect("connect");
+            socket.into()
+        }
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+}
+
+/// A minimal HTTP/1.1 request with `Connection: close`; `extra_headers` are whole lines
+/// without the line end.
+pub fn request(
+    addr: &str,
+    from: Option<IpAddr>,
+    method: &str,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+    extra_headers: &[&str],
+) -> Reply {
+    let mut s = connect(addr, from);
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(c) = cookie {
+        head.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    for h in extra_headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    if method != "GET" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body.as_bytes()).unwrap();
+    read_reply(s)
+}
+
+fn read_reply(s: TcpStream) -> Reply {
+    let mut reader = BufReader::new(s);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status line: {line:?}"));
+    let mut session = None;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            let name = name.to_ascii_lowercase();
+            let value = value.trim().to_string();
+            if name == "set-cookie" && value.starts_with("tessera_session=") {
+                session = value.split(';').next().map(str::to_string);
+            }
+            headers.push((name, value));
+        }
+    }
+    let mut raw = Vec::new();
+    let _ = reader.read_to_end(&mut raw);
+    Reply {
+        status,
+        session,
+        headers,
+        body: String::from_utf8_lossy(&raw).into_owned(),
+    }
+}
+
+/// A form POST to a server function, as the app's own client sends it (JSON answers).
+pub fn post(addr: &str, path: &str, form: &str, cookie: Option<&str>) -> Reply {
+    post_from(addr, None, path, form, cookie)
+}
+
+pub fn post_from(
+    addr: &str,
+    from: Option<IpAddr>,
+    path: &str,
+    form: &str,
+    cookie: Option<&str>,
+) -> Reply {
+    request(
+        addr,
+        from,
+        "POST",
+        path,
+        form,
+        cookie,
+        &[
+            "Accept: application/json",
+            "Content-Type: application/x-www-form-urlencoded",
+        ],
+    )
+}
+
+pub fn get(addr: &str, path: &str, cookie: Option<&str>) -> Reply {
+    request(addr, None, "GET", path, "", cookie, &["Accept: text/html"])
+}
