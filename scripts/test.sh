@@ -26,8 +26,8 @@ cp target/release/tessera "$E2E_DIR/tessera"
 WASM="$(ls target/site/pkg/*.wasm)"
 say "release wasm: $(stat -c %s "$WASM") bytes raw, $(gzip -9 -c "$WASM" | wc -c) gzipped"
 
-say "soak: resident memory under hundreds of password checks (the copied release binary)"
-TESSERA_BIN="$E2E_DIR/tessera" cargo test --features ssr --test soak -- --ignored --nocapture
+say "the shipped binary: memory soak under hundreds of logins, embedded files only"
+TESSERA_BIN="$E2E_DIR/tessera" cargo test --features ssr --test shipped -- --ignored --nocapture
 
 say "end-to-end tests (Chromium, JavaScript on and off) against the copied binary"
 cd "$ROOT/end2end"

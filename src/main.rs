@@ -13,6 +13,8 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,sled=warn,tower_sessions=warn".into()),
         )
         .init();
+    // A panic is one log line with a log id; the request that hit it gets a 500 with that id.
+    server::layers::install_panic_hook();
 
     let cli = Cli::parse();
     let Command::Serve(args) = cli.command;

@@ -111,6 +111,14 @@ async fn failed_logins_are_throttled_per_account() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let res = t
+        .call(
+            "/api/login",
+            &format!("identifier=ADMIN%40example.org&password={ADMIN_PASSWORD}"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     // ...while other accounts are unaffected (same message as any wrong password).
     let res = t
         .call(
@@ -250,6 +258,54 @@ async fn cross_site_posts_are_refused() {
         .send(post(&[("origin", "http://tessera.example:3000")]))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    // The scheme counts too: this server is reached over http here.
+    let res = t
+        .send(post(&[("origin", "https://tessera.example:3000")]))
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// The login name and the e-mail of one account share one throttle: five wrong guesses in
+/// any mix of the two block both.
+#[tokio::test]
+async fn the_login_throttle_counts_per_account_whatever_identifier_was_typed() {
+    let t = TestApp::new();
+    t.setup_admin().await;
+    for who in [
+        "admin",
+        "admin%40example.org",
+        "ADMIN",
+        "Admin%40Example.org",
+        "admin",
+    ] {
+        let res = t
+            .call(
+                "/api/login",
+                &format!("identifier={who}&password=wrong-guess"),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{who}");
+    }
+    // The sixth failure, by the e-mail, uses up the account's allowance.
+    let res = t
+        .call(
+            "/api/login",
+            "identifier=admin%40example.org&password=wrong-guess",
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    for who in ["admin%40example.org", "admin"] {
+        let res = t
+            .call(
+                "/api/login",
+                &format!("identifier={who}&password={ADMIN_PASSWORD}"),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{who}");
+    }
 }
 
 #[tokio::test]
@@ -261,7 +317,30 @@ async fn oversized_bodies_get_413() {
         .header(header::CONTENT_LENGTH, body.len())
         .body(Body::from(body))
         .unwrap();
-    assert_eq!(t.send(req).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let res = t.send(req).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let err: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(err.get("TooLarge").is_some(), "{err}");
+
+    // The same without a declared length (chunked): still 413, not a decoding error.
+    let chunks = (0..17).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 64 * 1024]));
+    let req = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let res = t.send(req).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let text = body_text(res).await;
+    assert!(text.contains("TooLarge"), "{text}");
+
+    // A form that is not UTF-8 says so.
+    let req = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(b"identifier=\xff\xfe&password=x".to_vec()))
+        .unwrap();
+    let res = t.send(req).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(res).await.contains("not valid UTF-8"));
 }
 
 #[tokio::test]
@@ -282,8 +361,12 @@ async fn pages_lead_to_setup_then_login_then_by_role() {
         "set-up is gone for good"
     );
     let res = t.get("/users", None).await;
-    assert_eq!(res.headers()[header::LOCATION], "/login");
-    let res = t.get("/login", None).await;
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/login?next=%2Fusers",
+        "the login page is told where the visitor was going"
+    );
+    let res = t.get("/login?next=%2Fusers", None).await;
     let html = body_text(res).await;
     assert!(html.contains("Login name or e-mail") && html.contains("Log in"));
 

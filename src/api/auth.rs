@@ -51,16 +51,21 @@ pub async fn setup(
 }
 
 /// Signs in with a login name or e-mail and a password; on success the session id is new and
-/// the browser goes to `/`. Unknown account and wrong password give the same
-/// `InvalidCredentials` after the same work; repeated failures per account and per address give
-/// `TooManyAttempts` (429). Anyone may call it.
+/// the browser goes to `next` when it is a path on this site (the page a visitor was sent away
+/// from), else to `/`. Unknown account and wrong password give the same `InvalidCredentials`
+/// after the same work; repeated failures per account (whichever of its login name or e-mail
+/// was typed) and per client address give `TooManyAttempts` (429). Anyone may call it.
 #[server(endpoint = "login")]
-pub async fn login(identifier: String, password: String) -> Result<(), AppError> {
-    use crate::server::{auth, store::codec::fold};
+pub async fn login(
+    identifier: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::{auth, layers::same_origin_path, store::codec::fold};
     // Open to everyone, throttled.
     let state = crate::server::state::app_state()?;
-    let account = fold(&identifier);
-    if account.is_empty() {
+    let typed = fold(&identifier);
+    if typed.is_empty() {
         return Err(AppError::invalid(
             "identifier",
             "Enter your login name or e-mail.",
@@ -73,9 +78,14 @@ pub async fn login(identifier: String, password: String) -> Result<(), AppError>
     let too_many = |wait: std::time::Duration| AppError::TooManyAttempts {
         retry_after_secs: wait.as_secs(),
     };
-    state.throttle.check(&account, ip).map_err(too_many)?;
-    let lookup = account.clone();
+    let lookup = typed.clone();
     let found = state.read(move |s| s.find_for_login(&lookup)).await?;
+    // One throttle bucket per account, whichever identifier named it; unknown names by text.
+    let account = match &found {
+        Some((user, _)) => format!("user:{}", user.id),
+        None => format!("name:{typed}"),
+    };
+    state.throttle.check(&account, ip).map_err(too_many)?;
     let (user, hash) = found.unzip();
     let user = auth::verify_password(password, hash)
         .await?
@@ -85,7 +95,8 @@ pub async fn login(identifier: String, password: String) -> Result<(), AppError>
         Some(user) if user.active => {
             auth::start_session(&auth::session().await?, &user).await?;
             tracing::info!(user_id = user.id, "login");
-            leptos_axum::redirect("/");
+            let target = same_origin_path(next.as_deref().unwrap_or("/"), None);
+            leptos_axum::redirect(&target);
             Ok(())
         }
         _ => {

@@ -19,6 +19,23 @@ pub enum Access {
 #[component]
 pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl IntoView {
     let auth = expect_context::<AuthCtx>();
+    // Where to come back to after logging in, should the session have ended.
+    let location = leptos_router::hooks::use_location();
+    let login_path = move || {
+        let wanted = format!(
+            "{}{}",
+            location.pathname.get_untracked(),
+            location.search.get_untracked()
+        );
+        if wanted == "/" {
+            "/login".to_string()
+        } else {
+            format!(
+                "/login?next={}",
+                crate::components::url::encode_query_value(&wanted)
+            )
+        }
+    };
     let body = move || {
         let children = children.clone();
         Suspend::new(async move {
@@ -43,7 +60,7 @@ pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl I
                     </main>
                 }
                 .into_any(),
-                Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                Ok(None) => view! { <Redirect path=login_path() /> }.into_any(),
                 Err(e) => view! { <ErrorBox error=e /> }.into_any(),
             }
         })

@@ -1,7 +1,8 @@
 //! Reading a page's URL: query parameters and path ids, as cheap copyable getters.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::{use_location, use_params_map, use_query_map};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 
 /// The text of query parameter `name` (empty when absent).
 pub fn query_text(name: &'static str) -> impl Fn() -> String + Copy + Send + Sync + 'static {
@@ -26,4 +27,31 @@ pub fn query_page() -> impl Fn() -> u32 + Copy + Send + Sync + 'static {
 pub fn param_id(name: &'static str) -> impl Fn() -> Option<u64> + Copy + Send + Sync + 'static {
     let params = use_params_map();
     move || params.read().get(name).and_then(|s| s.parse::<u64>().ok())
+}
+
+/// Query parameter `name` decoded exactly once from the raw query string (empty when absent).
+/// For values that are themselves URLs: the router's own query map decodes values twice, which
+/// turns an encoded `%20` inside a `next` path into a space.
+pub fn query_once(name: &'static str) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+    let location = use_location();
+    move || {
+        let search = location.search.get();
+        search
+            .trim_start_matches('?')
+            .split('&')
+            .find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                (k == name).then(|| {
+                    percent_decode_str(&v.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// `value` encoded for a query parameter (everything but letters and digits escaped).
+pub fn encode_query_value(value: &str) -> String {
+    utf8_percent_encode(value, NON_ALPHANUMERIC).to_string()
 }

@@ -135,61 +135,36 @@ pub struct EnrolSummary {
     pub skipped_archived: u32,
 }
 
-fn required(field: &str, raw: &str, max: usize, what: &str) -> Result<String, AppError> {
-    let v = raw.trim();
-    if v.is_empty() {
-        return Err(AppError::invalid(field, format!("Enter a {what}.")));
-    }
-    if v.chars().count() > max {
-        return Err(AppError::invalid(
-            field,
-            format!("Use at most {max} characters."),
-        ));
-    }
-    Ok(v.to_string())
-}
-
-/// A name or title: trimmed, 1 to `TITLE_MAX` characters.
+/// A name or title: one line (the text normaliser's rules), 1 to `TITLE_MAX` characters.
+/// `what` names it when blank ("title" → "Enter a title.").
 pub fn validate_title(field: &str, raw: &str, what: &str) -> Result<String, AppError> {
-    required(field, raw, TITLE_MAX, what)
+    super::text::line(field, raw, TITLE_MAX, Some(&format!("a {what}")))
 }
 
-/// A course code: trimmed, 1–32 letters, digits, `-`, `_`, `.`; unique ignoring case.
+/// A course code: trimmed, 1–32 ASCII letters, digits, `-`, `_`, `.`; unique ignoring case.
 pub fn validate_code(raw: &str) -> Result<String, AppError> {
-    let code = required("code", raw, CODE_MAX, "course code")?;
+    let code = super::text::line("code", raw, CODE_MAX, Some("a course code"))?;
     if !code
         .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
         return Err(AppError::invalid(
             "code",
-            "Use only letters, digits, '-', '_' and '.'.",
+            "Use only letters A–Z, digits, '-', '_' and '.'.",
         ));
     }
     Ok(code)
 }
 
-/// An optional description: trimmed, up to `DESCRIPTION_MAX` characters.
+/// An optional description: several lines, up to `DESCRIPTION_MAX` characters.
 pub fn validate_description(raw: &str) -> Result<String, AppError> {
-    let d = raw.trim();
-    if d.chars().count() > DESCRIPTION_MAX {
-        return Err(AppError::invalid(
-            "description",
-            format!("Use at most {DESCRIPTION_MAX} characters."),
-        ));
-    }
-    Ok(d.to_string())
+    super::text::block("description", raw, DESCRIPTION_MAX, false)
 }
 
-/// A lesson's text: up to `LESSON_TEXT_MAX` characters (shown as text, never as HTML).
+/// A lesson's text: several lines (indentation kept), up to `LESSON_TEXT_MAX` characters
+/// (shown as text, never as HTML).
 pub fn validate_lesson_text(raw: &str) -> Result<String, AppError> {
-    if raw.chars().count() > LESSON_TEXT_MAX {
-        return Err(AppError::invalid(
-            "text",
-            format!("Use at most {LESSON_TEXT_MAX} characters."),
-        ));
-    }
-    Ok(raw.trim_end().to_string())
+    super::text::block("text", raw, LESSON_TEXT_MAX, true)
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub enum AppError {
     InvalidCredentials,
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The request body is over the server's limit; nothing was done.
+    #[error("What you sent is larger than {limit_mib} MiB, the most this server accepts.")]
+    TooLarge { limit_mib: u64 },
     /// The server is at its limit for this kind of work (password checks); nothing was done.
     #[error("The server is busy. Please try again in {retry_after_secs} seconds.")]
     Busy { retry_after_secs: u64 },
@@ -73,6 +76,7 @@ impl AppError {
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Request(_) => StatusCode::BAD_REQUEST,
         }

@@ -294,40 +294,14 @@ pub struct ManagerRow {
 
 const DAY_MS: u64 = 86_400_000;
 
-/// A group name: trimmed, 1–100 characters, no control characters.
+/// A group name: one line (the text normaliser's rules), 1–100 characters.
 pub fn validate_group_name(raw: &str) -> Result<String, AppError> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(AppError::invalid("name", "Enter a group name."));
-    }
-    if name.chars().count() > GROUP_NAME_MAX {
-        return Err(AppError::invalid(
-            "name",
-            format!("Use at most {GROUP_NAME_MAX} characters."),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "name",
-            "Remove line breaks and control characters from the name.",
-        ));
-    }
-    Ok(name.to_string())
+    super::text::line("name", raw, GROUP_NAME_MAX, Some("a group name"))
 }
 
-/// A group description: trimmed, up to 1,000 characters.
+/// A group description: several lines, up to 1,000 characters.
 pub fn validate_group_description(raw: &str) -> Result<String, AppError> {
-    let d = raw.trim();
-    if d.chars().count() > GROUP_DESCRIPTION_MAX {
-        return Err(AppError::invalid(
-            "description",
-            format!(
-                "Use at most {GROUP_DESCRIPTION_MAX} characters (this has {}).",
-                d.chars().count()
-            ),
-        ));
-    }
-    Ok(d.to_string())
+    super::text::block("description", raw, GROUP_DESCRIPTION_MAX, false)
 }
 
 /// The form in which keys are compared and indexed: trimmed, upper case.

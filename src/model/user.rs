@@ -74,8 +74,9 @@ pub const NAME_MAX: usize = 100;
 pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 128;
 
-/// A login name: 1–64 characters of letters, digits, `.`, `_`, `-`; trimmed; case is kept for
-/// display but uniqueness ignores it.
+/// A login name: 1–64 characters of ASCII letters, digits, `.`, `_`, `-`; trimmed; case is kept
+/// for display but uniqueness ignores it. ASCII only, so no login can pass for another with a
+/// look-alike letter from another script (Cyrillic "а" in "аdmin").
 pub fn validate_login(raw: &str) -> Result<String, AppError> {
     let login = raw.trim();
     if login.is_empty() {
@@ -89,11 +90,11 @@ pub fn validate_login(raw: &str) -> Result<String, AppError> {
     }
     if !login
         .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
     {
         return Err(AppError::invalid(
             "login",
-            "Use only letters, digits, dots, underscores and hyphens (no spaces or @).",
+            "Use only letters a–z, digits, dots, underscores and hyphens (no spaces, accents or @).",
         ));
     }
     Ok(login.to_string())
@@ -131,25 +132,9 @@ pub fn validate_email(raw: &str) -> Result<String, AppError> {
     Ok(email.to_string())
 }
 
-/// A display name: trimmed, 1–100 characters.
+/// A display name: one line (the text normaliser's rules), 1–100 characters.
 pub fn validate_display_name(raw: &str) -> Result<String, AppError> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(AppError::invalid("display_name", "Enter a display name."));
-    }
-    if name.chars().count() > NAME_MAX {
-        return Err(AppError::invalid(
-            "display_name",
-            format!("Use at most {NAME_MAX} characters."),
-        ));
-    }
-    if name.chars().any(|c| c.is_control()) {
-        return Err(AppError::invalid(
-            "display_name",
-            "Remove control characters from the name.",
-        ));
-    }
-    Ok(name.to_string())
+    super::text::line("display_name", raw, NAME_MAX, Some("a display name"))
 }
 
 /// A new password typed twice: 8–128 characters, both the same. `field` names the first input.

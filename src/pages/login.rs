@@ -2,6 +2,7 @@ use crate::api::auth::signup_open;
 use crate::app::AuthCtx;
 use crate::components::field::{action_error, Field, FormError};
 use crate::components::layout::Card;
+use crate::components::url::query_once;
 use leptos::prelude::*;
 
 /// Log in with a login name or e-mail and a password.
@@ -10,10 +11,16 @@ pub fn LoginPage() -> impl IntoView {
     let auth = expect_context::<AuthCtx>();
     let error = action_error(auth.login);
     let open = Resource::new(|| (), |_| signup_open());
+    // Where the visitor was going when they were sent here (the server keeps it to this site).
+    let next = query_once("next");
     view! {
         <Card title="Log in">
             <ActionForm action=auth.login attr:class="form" attr:novalidate=true>
                 <FormError error />
+                {move || {
+                    let next = next();
+                    (!next.is_empty()).then(|| view! { <input type="hidden" name="next" value=next /> })
+                }}
                 <Field
                     label="Login name or e-mail"
                     name="identifier"

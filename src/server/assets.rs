@@ -1,18 +1,35 @@
 //! The site's files (wasm, js, css, public/) served from inside the binary (`embed` feature), or
-//! from `target/site` on disk during development.
+//! from `target/site` on disk during development. A binary with embedded files never looks at
+//! the disk: whatever lies in its working directory is not served.
 
 use super::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::Uri;
+#[cfg(feature = "embed")]
+use axum::response::IntoResponse;
 use axum::response::Response;
 
 /// Router fallback: an embedded file when there is one, else the app's own 404 page.
+#[cfg(feature = "embed")]
 pub async fn fallback(uri: Uri, state: State<AppState>, req: Request<Body>) -> Response {
-    #[cfg(feature = "embed")]
     if let Some(res) = embedded::serve(&uri, req.headers()) {
         return res;
     }
+    let ctx_state = state.0.clone();
+    let render = leptos_axum::render_app_to_stream_with_context(
+        move || leptos::prelude::provide_context(ctx_state.clone()),
+        {
+            let options = state.0.leptos_options.clone();
+            move || crate::app::shell(options.clone())
+        },
+    );
+    render(req).await.into_response()
+}
+
+/// Router fallback: a file of `target/site` when there is one, else the app's own 404 page.
+#[cfg(not(feature = "embed"))]
+pub async fn fallback(uri: Uri, state: State<AppState>, req: Request<Body>) -> Response {
     let ctx_state = state.0.clone();
     let handler = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
         move || leptos::prelude::provide_context(ctx_state.clone()),

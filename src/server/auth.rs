@@ -8,6 +8,8 @@ use super::store::Store;
 use crate::model::user::{Me, Role};
 use crate::model::AppError;
 use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::Session;
@@ -15,6 +17,14 @@ use tower_sessions::Session;
 const KEY_USER: &str = "user_id";
 const KEY_EPOCH: &str = "auth_epoch";
 const KEY_LOGIN_AT: &str = "login_at";
+/// When the session's expiry was last moved forward (Unix seconds).
+const KEY_EXTENDED_AT: &str = "extended_at";
+
+/// How long after the last extension a request moves the idle expiry forward again: a tenth
+/// of the idle timeout, at most a minute. In between, requests write nothing.
+pub fn extension_interval(idle: std::time::Duration) -> std::time::Duration {
+    (idle / 10).min(std::time::Duration::from_secs(60))
+}
 
 /// Hashes a new password on the hashing pool (argon2id, OWASP parameters). `Busy` (503) when
 /// the pool's queue is full.
@@ -53,11 +63,19 @@ fn hash_error(e: HashError) -> AppError {
 #[derive(Clone)]
 pub struct SledSessionStore {
     store: Store,
+    /// New and extended sessions are flushed before the response (group commit).
+    flusher: super::flusher::Flusher,
+    /// Records created or saved since start (see `AppState::session_writes`).
+    writes: Arc<AtomicU64>,
 }
 
 impl SledSessionStore {
-    pub fn new(store: Store) -> Self {
-        SledSessionStore { store }
+    pub fn new(store: Store, flusher: super::flusher::Flusher, writes: Arc<AtomicU64>) -> Self {
+        SledSessionStore {
+            store,
+            flusher,
+            writes,
+        }
     }
 
     /// Deletes expired sessions every `period` (runs until the runtime stops).
@@ -115,6 +133,7 @@ fn to_stored(record: &Record) -> session_store::Result<SessionRecord> {
 #[async_trait]
 impl SessionStore for SledSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
         loop {
             let stored = to_stored(record)?;
             let id = record.id.to_string();
@@ -122,16 +141,18 @@ impl SessionStore for SledSessionStore {
                 .blocking(move |s| s.create_session(&id, &stored))
                 .await?
             {
-                return Ok(());
+                return self.flusher.flush().await.map_err(backend);
             }
             record.id = Id::default();
         }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
         let stored = to_stored(record)?;
         let id = record.id.to_string();
-        self.blocking(move |s| s.save_session(&id, &stored)).await
+        self.blocking(move |s| s.save_session(&id, &stored)).await?;
+        self.flusher.flush().await.map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
@@ -172,6 +193,7 @@ pub async fn start_session(session: &Session, user: &UserRecord) -> Result<(), A
         session.insert(KEY_USER, user.id).await?;
         session.insert(KEY_EPOCH, user.auth_epoch).await?;
         session.insert(KEY_LOGIN_AT, now).await?;
+        session.insert(KEY_EXTENDED_AT, now).await?;
         Ok::<_, tower_sessions::session::Error>(())
     }
     .await;
@@ -185,7 +207,9 @@ pub async fn end_session(session: &Session) -> Result<(), AppError> {
 
 /// The signed-in user of `session`, if it is still valid: the user exists, is active, has not
 /// changed password or been deactivated since (auth epoch), and the absolute timeout has not
-/// passed. An invalid session is ended on the spot.
+/// passed. An invalid session is ended on the spot. A valid one has its idle expiry moved
+/// forward when the extension interval has passed since the last time (the session layer
+/// then saves it, with a fresh cookie); otherwise nothing is written.
 pub async fn user_of_session(
     state: &AppState,
     session: &Session,
@@ -194,9 +218,10 @@ pub async fn user_of_session(
         let user_id: Option<u64> = session.get(KEY_USER).await?;
         let epoch: Option<u32> = session.get(KEY_EPOCH).await?;
         let login_at: Option<i64> = session.get(KEY_LOGIN_AT).await?;
-        Ok::<_, tower_sessions::session::Error>((user_id, epoch, login_at))
+        let extended_at: Option<i64> = session.get(KEY_EXTENDED_AT).await?;
+        Ok::<_, tower_sessions::session::Error>((user_id, epoch, login_at, extended_at))
     };
-    let (user_id, epoch, login_at) = match read.await {
+    let (user_id, epoch, login_at, extended_at) = match read.await {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "unreadable session ended");
@@ -217,6 +242,13 @@ pub async fn user_of_session(
     if !valid {
         end_session(session).await?;
         return Ok(None);
+    }
+    let interval = extension_interval(state.config.session_idle).as_secs() as i64;
+    if now - extended_at.or(login_at).unwrap_or(0) >= interval.max(1) {
+        // Marks the session changed: saved at the end of the request with a new expiry.
+        if let Err(e) = session.insert(KEY_EXTENDED_AT, now).await {
+            tracing::warn!(error = %e, "session expiry not extended");
+        }
     }
     Ok(user)
 }
@@ -256,10 +288,11 @@ pub async fn require_admin() -> Result<UserRecord, AppError> {
     Ok(user)
 }
 
-/// The client's address, when the server knows it (absent in in-process tests).
+/// The client's address as worked out from the peer and, behind a trusted proxy, its
+/// forwarding headers (`client.rs`); absent when the server does not know its peer.
 pub async fn client_ip() -> Option<std::net::IpAddr> {
-    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    leptos_axum::extract::<axum::Extension<super::client::ClientInfo>>()
         .await
         .ok()
-        .map(|c| c.0.ip())
+        .and_then(|c| c.0.ip)
 }

@@ -4,6 +4,7 @@
 //! is the server's configuration file; cargo-leptos does not read it (its build settings live in
 //! Cargo.toml). Every key is optional; unknown keys are an error so typos do not go unnoticed.
 
+use super::client::{parse_proxy, TrustedProxies};
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -71,6 +72,19 @@ pub struct ServeArgs {
     /// "busy, try again" (503) [default: 64; file key: hash_queue].
     #[arg(long, env = "TESSERA_HASH_QUEUE")]
     pub hash_queue: Option<usize>,
+    /// The address people use to reach Tessera, e.g. https://lms.example.org; its scheme and
+    /// host are trusted for cross-site checks and set-up [file key: public_url].
+    #[arg(long, env = "TESSERA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Host names that may open the first-start set-up besides IP addresses and localhost,
+    /// comma-separated [file key: allowed_hosts].
+    #[arg(long, env = "TESSERA_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Reverse proxies (addresses or networks like 10.0.0.0/8, comma-separated) whose
+    /// X-Forwarded-For / Forwarded headers name the client; empty: those headers are ignored
+    /// [file key: trusted_proxies].
+    #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// The keys of the configuration file.
@@ -85,6 +99,9 @@ pub struct FileConfig {
     pub self_registration: Option<bool>,
     pub hash_workers: Option<usize>,
     pub hash_queue: Option<usize>,
+    pub public_url: Option<String>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// The settings the server runs with.
@@ -100,6 +117,11 @@ pub struct Config {
     /// Password hashing threads and the queue in front of them.
     pub hash_workers: usize,
     pub hash_queue: usize,
+    /// Where people reach Tessera (scheme and authority), when configured.
+    pub public_url: Option<http::Uri>,
+    /// Host names (lower case, no port) allowed to reach the set-up besides IPs and localhost.
+    pub allowed_hosts: Vec<String>,
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -181,9 +203,42 @@ impl Config {
                 "hash_queue must be between 1 and 10000".into(),
             ));
         }
+        let public_url = match args.public_url.or(file.public_url) {
+            None => None,
+            Some(raw) if raw.trim().is_empty() => None,
+            Some(raw) => Some(parse_public_url(raw.trim())?),
+        };
+        let allowed_hosts = args
+            .allowed_hosts
+            .or(file.allowed_hosts)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect::<Vec<_>>();
+        if let Some(bad) = allowed_hosts.iter().find(|h| {
+            !h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        }) {
+            return Err(ConfigError::Value(format!(
+                "allowed_hosts: \"{bad}\" is not a host name (no scheme, port or path)"
+            )));
+        }
+        let trusted_proxies = args
+            .trusted_proxies
+            .or(file.trusted_proxies)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| parse_proxy(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ConfigError::Value)?;
         Ok(Config {
             hash_workers,
             hash_queue,
+            public_url,
+            allowed_hosts,
+            trusted_proxies: TrustedProxies::new(trusted_proxies),
             addr: args
                 .addr
                 .or(file.addr)
@@ -200,6 +255,25 @@ impl Config {
                 .or(file.self_registration)
                 .unwrap_or(false),
         })
+    }
+}
+
+/// `public_url`: an absolute http(s) URL; only its scheme and authority are used.
+fn parse_public_url(raw: &str) -> Result<http::Uri, ConfigError> {
+    let bad = || {
+        ConfigError::Value(format!(
+            "public_url: \"{raw}\" is not an address like https://lms.example.org"
+        ))
+    };
+    let uri: http::Uri = raw.parse().map_err(|_| bad())?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(a)) if !a.host().is_empty() => http::Uri::builder()
+            .scheme(uri.scheme_str().unwrap_or("https"))
+            .authority(a.as_str())
+            .path_and_query("/")
+            .build()
+            .map_err(|_| bad()),
+        _ => Err(bad()),
     }
 }
 
@@ -260,6 +334,43 @@ mod tests {
             .contains("session_idle_minutes"));
         let missing = Config::load_file(Some(Path::new("/nonexistent/tessera.toml"))).unwrap_err();
         assert!(matches!(missing, ConfigError::Read { .. }));
+    }
+
+    #[test]
+    fn hosts_proxies_and_public_url() {
+        let file: FileConfig = toml::from_str(
+            "public_url = \"https://LMS.example.org/\"\nallowed_hosts = [\"Lms.Example.org\"]\n\
+             trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\n",
+        )
+        .unwrap();
+        let c = Config::resolve(ServeArgs::default(), file).unwrap();
+        assert_eq!(
+            c.public_url.unwrap().to_string(),
+            "https://LMS.example.org/"
+        );
+        assert_eq!(c.allowed_hosts, vec!["lms.example.org".to_string()]);
+        assert!(c.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+        assert!(!c.trusted_proxies.contains("11.0.0.1".parse().unwrap()));
+        let cli = Cli::try_parse_from([
+            "tessera",
+            "serve",
+            "--trusted-proxies",
+            "::1,192.168.0.0/16",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command;
+        let c = Config::resolve(args, FileConfig::default()).unwrap();
+        assert!(c.trusted_proxies.contains("192.168.4.4".parse().unwrap()));
+        for (key, value) in [
+            ("public_url", "\"lms.example.org\""),
+            ("public_url", "\"ftp://lms.example.org\""),
+            ("allowed_hosts", "[\"https://lms.example.org\"]"),
+            ("trusted_proxies", "[\"proxy.local\"]"),
+        ] {
+            let file: FileConfig = toml::from_str(&format!("{key} = {value}")).unwrap();
+            let err = Config::resolve(ServeArgs::default(), file).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]

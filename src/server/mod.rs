@@ -2,9 +2,11 @@
 
 pub mod assets;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod flusher;
 pub mod hashing;
+pub mod layers;
 pub mod router;
 pub mod state;
 pub mod store;
@@ -60,7 +62,12 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let state = state::AppState::new(leptos_options(addr), store.clone(), config.clone());
-    auth::SledSessionStore::new(store.clone()).spawn_cleanup(std::time::Duration::from_secs(3600));
+    auth::SledSessionStore::new(
+        store.clone(),
+        state.flusher.clone(),
+        state.session_writes.clone(),
+    )
+    .spawn_cleanup(std::time::Duration::from_secs(3600));
     let app = router::build(state);
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on http://{addr}");
     // Streamed pages are written in pieces: without TCP_NODELAY each waits for a delayed ACK.

@@ -1,7 +1,10 @@
 //! The axum router: Leptos pages and server functions, site files, and the layers that protect
-//! them (size limit, cross-site refusal, sessions, the page gate, error statuses, request log).
+//! them (see `layers.rs`: security headers, panics, body checks, cross-site refusal, host check
+//! before set-up, form redirects), sessions, the page gate, error statuses and the request log.
 
 use super::auth::{user_of_session, SledSessionStore};
+use super::client::{client_info, ClientInfo};
+use super::layers;
 use super::state::AppState;
 use crate::app::{shell, App};
 use crate::model::AppError;
@@ -14,14 +17,13 @@ use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::sync::OnceLock;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tracing::Level;
 
-/// Largest request body accepted (uploads will get their own, larger limit).
-pub const BODY_LIMIT: usize = 1024 * 1024;
+pub use layers::BODY_LIMIT;
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "tessera_session";
 
@@ -34,20 +36,12 @@ fn route_list() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// Builds the whole application router on `state`.
+/// Builds the whole application router on `state`: the pages, server functions and site files,
+/// inside [`with_layers`].
 pub fn build(state: AppState) -> Router {
     let routes = route_list();
     let ctx_state = state.clone();
-    let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
-    let sessions = SledSessionStore::new(state.store.clone());
-    let session_layer = SessionManagerLayer::new(sessions)
-        .with_name(SESSION_COOKIE)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(state.config.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(idle));
-
-    Router::new()
+    let app = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
@@ -57,57 +51,78 @@ pub fn build(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(super::assets::fallback)
-        .layer(middleware::from_fn(api_error_status))
+        .fallback(super::assets::fallback);
+    with_layers(state, app)
+}
+
+/// Wraps `app` in every layer the application runs behind. Layers listed later wrap those
+/// before them, so a request meets them bottom-up: client address, request log, security
+/// headers, panic catcher, form redirects, cross-site refusal, host check before set-up, size
+/// limit back to the form, body checks, sessions, URL error check, page gate, error statuses.
+pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
+    let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
+    let sessions = SledSessionStore::new(
+        state.store.clone(),
+        state.flusher.clone(),
+        state.session_writes.clone(),
+    );
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(idle));
+    let trusted = state.config.trusted_proxies.clone();
+    app.layer(middleware::from_fn(api_error_status))
         .layer(middleware::from_fn_with_state(state.clone(), page_gate))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::verify_url_errors,
+        ))
         .layer(session_layer)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(middleware::from_fn(too_large_back_to_form))
-        .layer(middleware::from_fn(refuse_cross_site))
+        .layer(middleware::from_fn(layers::check_body))
+        .layer(middleware::from_fn(layers::too_large_back_to_form))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::host_check_before_setup,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::refuse_cross_site,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::form_redirects,
+        ))
+        .layer(CatchPanicLayer::custom(layers::panic_response))
+        .layer(middleware::from_fn(layers::security_headers))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(|req: &Request| {
+                    let client = req
+                        .extensions()
+                        .get::<ClientInfo>()
+                        .and_then(|c| c.ip)
+                        .map(|ip| ip.to_string())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        uri = %req.uri(),
+                        client,
+                    )
+                })
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            client_info(trusted.clone(), req, next)
+        }))
         .with_state(state)
 }
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// Refuses state-changing requests that a browser marks as coming from another site: by
-/// `Sec-Fetch-Site` when present, else by comparing `Origin` with `Host`. Requests with neither
-/// header are not from a browser page and carry no ambient cookies of a victim's browser beyond
-/// what SameSite=Lax already blocks.
-async fn refuse_cross_site(req: Request, next: Next) -> Response {
-    if !is_safe(req.method()) {
-        let headers = req.headers();
-        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-        let refused = match fetch_site {
-            Some(site) => !matches!(site, "same-origin" | "none"),
-            None => match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-                (Some(origin), Some(host)) => {
-                    let origin = origin.to_str().unwrap_or("");
-                    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-                    origin == "null"
-                        || !origin_host.eq_ignore_ascii_case(host.to_str().unwrap_or("-"))
-                }
-                (Some(_), None) => true,
-                _ => false,
-            },
-        };
-        if refused {
-            tracing::warn!(path = %req.uri().path(), "cross-site request refused");
-            return (
-                StatusCode::FORBIDDEN,
-                "Cross-site requests are not allowed.",
-            )
-                .into_response();
-        }
-    }
-    next.run(req).await
 }
 
 /// Paths a visitor may open without being signed in.
@@ -148,44 +163,20 @@ async fn page_gate(State(state): State<AppState>, req: Request, next: Next) -> R
     };
     let public = PUBLIC_PAGES.contains(&path.as_str());
     match (signed_in, public) {
-        (false, false) => Redirect::to("/login").into_response(),
+        (false, false) => Redirect::to(&login_then(req.uri())).into_response(),
         (true, true) => Redirect::to("/").into_response(),
         _ => next.run(req).await,
     }
 }
 
-/// A form posted without JavaScript (a file upload, in practice) that is over the request
-/// size limit goes back to its page with the error in the URL, shown there like any other
-/// form error, instead of a bare 413 page.
-async fn too_large_back_to_form(req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
-    let form_post = req.method() == Method::POST
-        && path.starts_with("/api/")
-        && req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/html"));
-    let referer = req
-        .headers()
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let res = next.run(req).await;
-    if !form_post || res.status() != StatusCode::PAYLOAD_TOO_LARGE {
-        return res;
+/// The login page, with the page the visitor wanted as `next` (not for the home page).
+pub fn login_then(uri: &axum::http::Uri) -> String {
+    let wanted = uri.path_and_query().map_or("/", |p| p.as_str());
+    if wanted == "/" {
+        return "/login".into();
     }
-    let Some(referer) = referer else {
-        return res;
-    };
-    let error = AppError::invalid(
-        "form",
-        "What you sent is larger than 1 MB. Split the file into smaller ones.",
-    );
-    match leptos::server_fn::error::ServerFnUrlError::new(&path, error).to_url(&referer) {
-        Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response(),
-        Err(_) => res,
-    }
+    let next: String = url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect();
+    format!("/login?next={next}")
 }
 
 fn error_response(e: AppError) -> Response {

@@ -8,7 +8,7 @@ use super::throttle::LoginThrottle;
 use crate::model::AppError;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -23,6 +23,13 @@ pub struct AppState {
     /// Store reads (and writes) run through [`AppState::read`] since start: lets tests see
     /// what a request costs.
     pub store_calls: Arc<AtomicU64>,
+    /// Session records written (created or saved) since start: lets tests see that an active
+    /// session is not rewritten on every request.
+    pub session_writes: Arc<AtomicU64>,
+    /// Key of the signatures on form errors carried in redirect URLs; new at every start.
+    pub url_key: Arc<[u8; 32]>,
+    /// Set once the store has an account (it never goes back to none).
+    pub set_up: Arc<AtomicBool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -41,6 +48,9 @@ impl AppState {
             config: Arc::new(config),
             throttle: Arc::new(LoginThrottle::new()),
             store_calls: Arc::default(),
+            session_writes: Arc::default(),
+            url_key: Arc::new(rand::random()),
+            set_up: Arc::default(),
         }
     }
 

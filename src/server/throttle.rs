@@ -55,7 +55,8 @@ impl LoginThrottle {
     }
 
     /// Before checking a password: `Err(wait)` while the account or the address is blocked.
-    /// `account` is the folded login name or e-mail as typed (existing or not: no enumeration).
+    /// `account` names the account's bucket: the same for its login name and its e-mail when it
+    /// exists, the folded text typed when it does not.
     pub fn check(&self, account: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
         let now = Instant::now();
         let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());

@@ -40,7 +40,11 @@ impl TestApp {
 
     /// Sends one request; a request unanswered within 30 s (body included) fails the test
     /// with its method and path instead of hanging the run.
-    pub async fn send(&self, req: Request<Body>) -> Response<Body> {
+    pub async fn send(&self, mut req: Request<Body>) -> Response<Body> {
+        // As a browser on this machine would (HTTP/1.1 requires it).
+        req.headers_mut()
+            .entry(header::HOST)
+            .or_insert(header::HeaderValue::from_static("localhost"));
         let what = format!("{} {}", req.method(), req.uri());
         let answer = async {
             let res = self.app.clone().oneshot(req).await.expect("router answers");

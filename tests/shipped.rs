@@ -1,12 +1,13 @@
-//! Soak test of the real binary: memory must plateau however many passwords are checked.
+//! The shipped binary (the release build with the site embedded), run as a self-hoster runs it:
+//! memory must plateau however many passwords are checked, and files lying in its working
+//! directory are never served.
 //!
-//! Run by `scripts/test.sh` against the release binary (`TESSERA_BIN`); ignored by a plain
-//! `cargo test` so the debug build is not soaked twice. `cargo test --features ssr --test soak --
-//! --ignored` runs it against the debug binary.
+//! Run by `scripts/test.sh` with `TESSERA_BIN` naming the release binary; ignored by a plain
+//! `cargo test`, whose debug binary serves the site from disk by design.
 
 mod process;
 
-use process::{post, post_from, start_with, Server};
+use process::{get, post, post_from, start_with, Server};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -113,4 +114,28 @@ fn memory_plateaus_under_hundreds_of_password_checks() {
         after <= before + MARGIN_KIB,
         "resident memory grew from {before} KiB to {after} KiB over 400 password checks"
     );
+}
+
+/// With the site inside the binary nothing is read from disk: a `target/site` folder in the
+/// working directory (a stray file in it, even a stale copy of the site) is not served.
+#[test]
+#[ignore = "run by scripts/test.sh against the release binary"]
+fn only_embedded_files_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("target/site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(site.join("probe.txt"), "served from disk").unwrap();
+    std::fs::write(site.join("pkg/tessera.css"), "/* stale from disk */").unwrap();
+    let server = start_with(&dir.path().join("data"), &[], None);
+    let probe = get(&server.addr, "/probe.txt", None);
+    assert_eq!(probe.status, 404, "{}", probe.body);
+    assert!(!probe.body.contains("served from disk"));
+    let css = get(&server.addr, "/pkg/tessera.css", None);
+    assert_eq!(css.status, 200);
+    assert!(
+        !css.body.contains("stale from disk"),
+        "the embedded stylesheet"
+    );
+    let wasm = get(&server.addr, "/pkg/tessera.wasm", None);
+    assert_eq!(wasm.status, 200, "the embedded wasm");
 }

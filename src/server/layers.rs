@@ -1,0 +1,681 @@
+//! The middleware around every route: what protects the app before a handler runs and what
+//! every response carries. `router::build` puts them in order.
+//!
+//! - [`security_headers`]: CSP (pages set their own with the render's nonce), no framing,
+//!   nosniff, referrer policy, `no-store` on anything not a site file.
+//! - [`panic_response`] with [`install_panic_hook`]: a handler that panics answers 500 with a log
+//!   id and writes one log line, instead of dropping the connection.
+//! - [`check_body`]: bodies are read here, up to [`BODY_LIMIT`] (413 beyond, chunked or not);
+//!   form and JSON bodies must be UTF-8; multipart bodies must name their boundary.
+//! - [`refuse_cross_site`]: state-changing requests from other sites are refused.
+//! - [`host_check_before_setup`]: while no account exists, only known host names may reach
+//!   the server (a DNS-rebinding page cannot create the first administrator).
+//! - [`form_redirects`] and [`verify_url_errors`]: the redirect after a form post without
+//!   JavaScript stays on this site, and the error it carries in the URL is signed, so a link
+//!   with a forged error shows nothing.
+
+use super::client::ClientInfo;
+use super::state::AppState;
+use crate::model::AppError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+
+/// Largest request body accepted, in bytes.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Server functions whose argument is a multipart body (server_fn's decoder needs a boundary).
+pub const MULTIPART_PATHS: &[&str] = &["/api/bulk_upload_group_members"];
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A response carrying `err` as the server functions' clients expect it: its status and the
+/// error as JSON.
+pub fn error_response(err: AppError) -> Response {
+    let body = serde_json::to_string(&err).unwrap_or_default();
+    let mut res = (err.status_code(), body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security headers
+
+/// The Content-Security-Policy of a page rendered with `nonce`: scripts only from this site or
+/// carrying the nonce (Leptos puts it on its hydration and streaming scripts), WebAssembly
+/// allowed, no plugins, no framing, forms post only here.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// For responses that set no policy of their own (JSON, files, errors): nothing may run.
+const DEFAULT_CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// Adds the security headers to every response; pages keep the CSP they set while rendering.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    // Site files set their own caching; pages and API answers may hold personal data.
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panics
+
+thread_local! {
+    /// The log id of the last panic on this thread, for the 500 response that follows it.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Logs every panic as one line with a fresh log id (no backtrace unless `RUST_BACKTRACE` is
+/// set), and remembers the id for [`panic_response`] on the same thread. Where no log
+/// subscriber is active (tests), the standard hook prints the panic as usual after the id.
+/// Installing it more than once has no further effect.
+pub fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let standard = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let log_id = format!("{:08x}", rand::random::<u32>());
+            LAST_PANIC.with(|p| *p.borrow_mut() = Some(log_id.clone()));
+            let logging =
+                tracing::dispatcher::get_default(|d| !d.is::<tracing::subscriber::NoSubscriber>());
+            if !logging {
+                eprintln!("panic (log id {log_id}):");
+                standard(info);
+                return;
+            }
+            log_panic(&log_id, info);
+        }));
+    });
+}
+
+fn log_panic(log_id: &str, info: &std::panic::PanicHookInfo<'_>) {
+    let message = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into());
+    let at = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    let thread = std::thread::current();
+    let thread = thread.name().unwrap_or("unnamed");
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+        let trace = std::backtrace::Backtrace::force_capture().to_string();
+        let trace = trace.replace('\n', " | ");
+        tracing::error!(log_id, at, thread, %message, %trace, "panic");
+    } else {
+        tracing::error!(log_id, at, thread, %message, "panic");
+    }
+}
+
+/// The answer to a request whose handler panicked: 500 with the panic's log id, as JSON for
+/// server functions and as text for pages.
+pub fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let log_id = LAST_PANIC
+        .with(|p| p.borrow_mut().take())
+        .unwrap_or_else(|| "-".into());
+    error_response(AppError::Internal { log_id })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies
+
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Reads the body of every request that has one, up to [`BODY_LIMIT`]: a larger body is 413
+/// whether its length was declared or it came chunked. Form and JSON bodies must be UTF-8, and
+/// multipart bodies (required where a server function takes one) must name a boundary: each is
+/// a 400 that says so. Checked here so no decoder further in sees a body it could choke on.
+pub async fn check_body(req: Request, next: Next) -> Response {
+    let too_large = || {
+        error_response(AppError::TooLarge {
+            limit_mib: (BODY_LIMIT / (1024 * 1024)) as u64,
+        })
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return too_large();
+    }
+    let path = req.uri().path();
+    let kind = content_type(req.headers()).to_ascii_lowercase();
+    let multipart_fn = MULTIPART_PATHS.contains(&path);
+    if multipart_fn || kind.starts_with("multipart/") {
+        let good = kind.starts_with("multipart/form-data")
+            && multer::parse_boundary(content_type(req.headers())).is_ok_and(|b| !b.is_empty());
+        if !good && (multipart_fn || !is_safe(req.method())) {
+            return error_response(AppError::Request(
+                "This form must be sent as multipart/form-data with a boundary.".into(),
+            ));
+        }
+    }
+    if is_safe(req.method()) && declared.unwrap_or(0) == 0 {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => {
+            // The limit is the usual reason; a broken connection ends here too.
+            let limited = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            return if limited || e.to_string().contains("length limit") {
+                too_large()
+            } else {
+                error_response(AppError::Request(
+                    "The request body could not be read.".into(),
+                ))
+            };
+        }
+    };
+    let textual = kind.starts_with("application/x-www-form-urlencoded")
+        || kind.starts_with("application/json")
+        || kind.starts_with("text/");
+    if textual && std::str::from_utf8(&bytes).is_err() {
+        return error_response(AppError::Request(
+            "The request body is not valid UTF-8 text.".into(),
+        ));
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// A form posted without JavaScript (a file upload, in practice) that is over the size limit
+/// goes back to its page with the error in the URL, shown there like any other form error,
+/// instead of a bare 413 page.
+pub async fn too_large_back_to_form(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let form_post = req.method() == Method::POST
+        && path.starts_with("/api/")
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    let referer = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let res = next.run(req).await;
+    if !form_post || res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return res;
+    }
+    let Some(referer) = referer else {
+        return res;
+    };
+    let error = AppError::invalid(
+        "form",
+        "What you sent is larger than 1 MB. Split the file into smaller ones.",
+    );
+    match leptos::server_fn::error::ServerFnUrlError::new(&path, error).to_url(&referer) {
+        Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response(),
+        Err(_) => res,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Origins and hosts
+
+/// The host name of a `Host` header or URL authority, without port or IPv6 brackets, lower case.
+fn host_name(authority: &str) -> String {
+    let a = authority.trim();
+    let name = if let Some(rest) = a.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        a.rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(a, |(h, _)| h)
+    };
+    name.to_ascii_lowercase()
+}
+
+/// The scheme browsers use to reach this server: the configured public URL's when the request
+/// came by its host, else what a trusted proxy reported, else `https` when cookies are marked
+/// Secure (HTTPS in front), else `http`.
+fn expected_scheme(state: &AppState, headers: &HeaderMap, client: Option<&ClientInfo>) -> String {
+    if let Some(public) = &state.config.public_url {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if public
+            .authority()
+            .is_some_and(|a| a.as_str().eq_ignore_ascii_case(host))
+        {
+            return public.scheme_str().unwrap_or("http").to_string();
+        }
+    }
+    if let Some(proto) = client.and_then(|c| c.forwarded_proto.clone()) {
+        return proto;
+    }
+    if state.config.secure_cookies {
+        "https".into()
+    } else {
+        "http".into()
+    }
+}
+
+/// Refuses state-changing requests that a browser marks as coming from another site: by
+/// `Sec-Fetch-Site` when present, else by comparing `Origin` (scheme and host) with this
+/// server's. Requests with neither header are not from a browser page and carry no ambient
+/// cookies of a victim's browser beyond what SameSite=Lax already blocks.
+pub async fn refuse_cross_site(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !is_safe(req.method()) {
+        let headers = req.headers();
+        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        let refused = match fetch_site {
+            Some(site) => !matches!(site, "same-origin" | "none"),
+            None => match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+                (Some(origin), Some(host)) => {
+                    let origin = origin.to_str().unwrap_or("");
+                    let host = host.to_str().unwrap_or("-");
+                    let client = req.extensions().get::<ClientInfo>();
+                    let scheme = expected_scheme(&state, headers, client);
+                    let expected = format!("{scheme}://{host}");
+                    !origin.eq_ignore_ascii_case(&expected)
+                }
+                (Some(_), None) => true,
+                _ => false,
+            },
+        };
+        if refused {
+            tracing::warn!(path = %req.uri().path(), "cross-site request refused");
+            return (
+                StatusCode::FORBIDDEN,
+                "Cross-site requests are not allowed.",
+            )
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Whether `host` (a Host header) may reach a server that has no accounts yet: IP addresses
+/// (a DNS-rebinding page always comes by a name), `localhost`, the configured `allowed_hosts`
+/// and the host of `public_url`.
+pub fn host_allowed_before_setup(state: &AppState, host: &str) -> bool {
+    let name = host_name(host);
+    if name.is_empty() {
+        return false;
+    }
+    if name.parse::<std::net::IpAddr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+    {
+        return true;
+    }
+    let public = state
+        .config
+        .public_url
+        .as_ref()
+        .and_then(|u| u.host())
+        .map(str::to_ascii_lowercase);
+    public.as_deref() == Some(name.as_str())
+        || state
+            .config
+            .allowed_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&name))
+}
+
+/// While no account exists, requests by an unknown host name are refused (421), so a page that
+/// rebinds its own name to this server cannot run the first-start set-up.
+pub async fn host_check_before_setup(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !state.set_up.load(Ordering::Relaxed) {
+        match state.read(|s| s.user_count()).await {
+            Ok(n) if n > 0 => state.set_up.store(true, Ordering::Relaxed),
+            Ok(_) => {
+                // HTTP/2 names the host in the URI instead of a Host header.
+                let host = req
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+                    .or_else(|| req.uri().authority().map(|a| a.to_string()))
+                    .unwrap_or_default();
+                let host = host.as_str();
+                if !host_allowed_before_setup(&state, host) {
+                    tracing::warn!(
+                        host,
+                        "request by an unknown host name before set-up refused"
+                    );
+                    return (
+                        StatusCode::MISDIRECTED_REQUEST,
+                        "This server is not set up yet and does not answer to this host name. \
+                         Open it by its IP address or localhost, or add the name to allowed_hosts \
+                         (or public_url) in its configuration.",
+                    )
+                        .into_response();
+                }
+            }
+            Err(e) => return error_response(e),
+        }
+    }
+    next.run(req).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The error round trip of forms posted without JavaScript
+
+const ERR_PARAMS: [&str; 3] = ["__path", "__err", "__sig"];
+
+/// The signature of a form error carried in a URL: a keyed BLAKE2b MAC of the function path and
+/// the encoded error, with a key made at start-up.
+fn sign(key: &[u8; 32], path: &str, err: &str) -> String {
+    use blake2::digest::{FixedOutput, KeyInit, Update};
+    let mut mac = blake2::Blake2bMac::<blake2::digest::consts::U16>::new_from_slice(key)
+        .expect("a 32-byte key suits BLAKE2b");
+    mac.update(path.as_bytes());
+    mac.update(&[0]);
+    mac.update(err.as_bytes());
+    mac.finalize_fixed()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn encode_query(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .finish()
+}
+
+/// Makes a redirect target safe: a path on this site stays; an absolute URL on this host
+/// becomes its path; anything else (another site, a scheme-relative `//host`) becomes `/`.
+pub fn same_origin_path(location: &str, host: Option<&str>) -> String {
+    let is_local_path = |p: &str| {
+        p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") && !p.contains('\\')
+    };
+    if is_local_path(location) {
+        return location.to_string();
+    }
+    if let Ok(uri) = location.parse::<Uri>() {
+        let same_host = matches!(uri.scheme_str(), Some("http" | "https"))
+            && uri
+                .authority()
+                .zip(host)
+                .is_some_and(|(a, h)| a.as_str().eq_ignore_ascii_case(h));
+        if same_host {
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            if is_local_path(path) {
+                return path.to_string();
+            }
+        }
+    }
+    "/".to_string()
+}
+
+/// After a server function: a redirect (to the form's page, from `Referer`) is kept on this
+/// site, and the error it carries in its URL gets a signature that [`verify_url_errors`]
+/// checks before the page shows it.
+pub async fn form_redirects(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut res = next.run(req).await;
+    let Some(location) = res
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return res;
+    };
+    let mut target = same_origin_path(location, host.as_deref());
+    if let Some((path, query)) = target.split_once('?') {
+        // Raw segments are kept as they are; only a signature is added (or replaced).
+        let segments: Vec<&str> = query
+            .split('&')
+            .filter(|seg| !seg.starts_with("__sig=") && !seg.is_empty())
+            .collect();
+        let pairs = query_pairs(query);
+        let fn_path = pairs
+            .iter()
+            .find(|(k, _)| k == "__path")
+            .map(|p| p.1.as_str());
+        let err = pairs
+            .iter()
+            .find(|(k, _)| k == "__err")
+            .map(|p| p.1.as_str());
+        let signature = fn_path
+            .zip(err)
+            .map(|(p, e)| format!("__sig={}", sign(&state.url_key, p, e)));
+        let mut query = segments.join("&");
+        if let Some(sig) = signature {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&sig);
+        }
+        target = if query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{query}")
+        };
+    }
+    match HeaderValue::from_str(&target) {
+        Ok(v) => {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+        Err(_) => {
+            res.headers_mut()
+                .insert(header::LOCATION, HeaderValue::from_static("/"));
+        }
+    }
+    res
+}
+
+/// A page whose URL carries a form error without a valid signature is sent to the same URL
+/// without it, so nobody can put words of theirs on a page by a link.
+pub async fn verify_url_errors(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let uri = req.uri();
+    if !is_safe(req.method()) || uri.path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let Some(query) = uri.query() else {
+        return next.run(req).await;
+    };
+    let pairs = query_pairs(query);
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|p| p.1.as_str());
+    if get("__err").is_none() && get("__path").is_none() && get("__sig").is_none() {
+        return next.run(req).await;
+    }
+    let genuine = match (get("__path"), get("__err"), get("__sig")) {
+        (Some(path), Some(err), Some(sig)) => {
+            let expected = sign(&state.url_key, path, err);
+            // Compared without an early exit; both are 32 hex digits.
+            expected.len() == sig.len()
+                && expected
+                    .bytes()
+                    .zip(sig.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        }
+        _ => false,
+    };
+    if genuine {
+        return next.run(req).await;
+    }
+    tracing::warn!(path = %uri.path(), "form error in the URL without a valid signature dropped");
+    let kept: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(k, _)| !ERR_PARAMS.contains(&k.as_str()))
+        .collect();
+    let clean = if kept.is_empty() {
+        uri.path().to_string()
+    } else {
+        format!("{}?{}", uri.path(), encode_query(&kept))
+    };
+    Redirect::to(&clean).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_stay_on_this_site() {
+        let host = Some("lms.example.org:3000");
+        for (location, expected) in [
+            ("/groups?x=1", "/groups?x=1"),
+            ("http://lms.example.org:3000/users?q=a", "/users?q=a"),
+            ("https://LMS.example.org:3000/users", "/users"),
+            ("https://evil.example/phish", "/"),
+            ("//evil.example/phish", "/"),
+            ("/\\evil.example", "/"),
+            ("javascript:alert(1)", "/"),
+            ("http://lms.example.org:3000//evil.example", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(same_origin_path(location, host), expected, "{location}");
+        }
+        assert_eq!(same_origin_path("http://x.org/a", None), "/");
+    }
+
+    #[test]
+    fn host_names_lose_their_port() {
+        assert_eq!(host_name("Example.org:3000"), "example.org");
+        assert_eq!(host_name("[::1]:3000"), "::1");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+        assert_eq!(host_name("localhost"), "localhost");
+    }
+
+    #[test]
+    fn signatures_depend_on_key_path_and_error() {
+        let k1 = [1u8; 32];
+        let k2 = [2u8; 32];
+        let s = sign(&k1, "/api/login", "abc");
+        assert_eq!(s.len(), 32);
+        assert_eq!(s, sign(&k1, "/api/login", "abc"));
+        assert_ne!(s, sign(&k2, "/api/login", "abc"));
+        assert_ne!(s, sign(&k1, "/api/setup", "abc"));
+        assert_ne!(s, sign(&k1, "/api/login", "abd"));
+    }
+
+    /// A panic under a log subscriber is one line carrying the log id the response gets.
+    #[test]
+    fn a_panic_is_one_log_line_with_its_log_id() {
+        #[derive(Clone, Default)]
+        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        install_panic_hook();
+        let out = Lines::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let response = tracing::subscriber::with_default(subscriber, || {
+            let payload = std::panic::catch_unwind(|| panic!("couldn't parse boundary"))
+                .expect_err("it panicked");
+            panic_response(payload)
+        });
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("couldn't parse boundary"), "{text}");
+        let log_id = text
+            .split("log_id=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("log id in the line")
+            .trim_matches('"')
+            .to_string();
+        assert_eq!(log_id.len(), 8, "{text}");
+        let body = futures_executor(axum::body::to_bytes(response.into_body(), 1024)).unwrap();
+        let err: AppError = serde_json::from_slice(&body).unwrap();
+        assert_eq!(err, AppError::Internal { log_id });
+    }
+
+    fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn page_policy_carries_the_nonce_and_allows_wasm() {
+        let csp = page_csp("abc123");
+        assert!(csp.contains("'nonce-abc123'"));
+        assert!(csp.contains("'wasm-unsafe-eval'"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(!csp.contains("unsafe-inline"));
+    }
+}

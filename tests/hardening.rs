@@ -1,0 +1,590 @@
+//! What a hostile or careless client meets, on the real router: malformed bodies, panics,
+//! framing, forged error links, off-site redirects, control characters, unknown host names
+//! before set-up, forwarded addresses, and sessions that outlive their idle timeout only while
+//! used.
+
+mod common;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Request, Response, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use common::*;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tessera::server::config::Config;
+use tessera::server::throttle::IP_BURST;
+
+fn header_of(res: &Response<Body>, name: header::HeaderName) -> &str {
+    res.headers()
+        .get(&name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The headers every response carries, whatever it is.
+fn assert_protected(what: &str, res: &Response<Body>) {
+    let csp = header_of(res, header::CONTENT_SECURITY_POLICY);
+    assert!(
+        csp.contains("frame-ancestors 'none'"),
+        "{what}: CSP {csp:?}"
+    );
+    assert_eq!(header_of(res, header::X_FRAME_OPTIONS), "DENY", "{what}");
+    assert_eq!(
+        header_of(res, header::X_CONTENT_TYPE_OPTIONS),
+        "nosniff",
+        "{what}"
+    );
+    assert_eq!(
+        header_of(res, header::REFERRER_POLICY),
+        "same-origin",
+        "{what}"
+    );
+}
+
+#[tokio::test]
+async fn multipart_without_a_boundary_is_400_before_any_decoder() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    for (content_type, cookie) in [
+        ("text/plain", None),
+        ("multipart/form-data", None),
+        ("multipart/form-data; boundary=", None),
+        ("application/x-www-form-urlencoded", Some(admin.as_str())),
+        ("multipart/form-data", Some(admin.as_str())),
+    ] {
+        let mut req = Request::post("/api/bulk_upload_group_members")
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let res = t
+            .send(req.body(Body::from("group=1&text=x")).unwrap())
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{content_type}");
+        assert_protected(content_type, &res);
+        assert!(
+            body_text(res)
+                .await
+                .contains("multipart/form-data with a boundary"),
+            "{content_type}"
+        );
+    }
+}
+
+/// A handler that panics answers 500 with a log id (and the security headers), and the
+/// server goes on serving.
+#[tokio::test]
+async fn a_panicking_handler_answers_500_with_a_log_id() {
+    tessera::server::layers::install_panic_hook();
+    let t = TestApp::new();
+    let app = Router::new().route(
+        "/api/explode",
+        post(|| async {
+            panic!("a handler bug");
+            #[allow(unreachable_code)]
+            ""
+        }),
+    );
+    let app = tessera::server::router::with_layers(t.state.clone(), app);
+    let req = Request::post("/api/explode")
+        .header(header::HOST, "localhost")
+        .body(Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(app.clone(), req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_protected("panic", &res);
+    let body = body_text(res).await;
+    let err: tessera::model::AppError = serde_json::from_str(&body).unwrap();
+    match err {
+        tessera::model::AppError::Internal { log_id } => {
+            assert_eq!(log_id.len(), 8, "{log_id}");
+            assert!(log_id.chars().all(|c| c.is_ascii_hexdigit()), "{log_id}");
+        }
+        other => panic!("expected an internal error, got {other:?}"),
+    }
+    // Still serving.
+    let res = t.get("/login", None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn every_kind_of_response_carries_the_security_headers() {
+    let t = TestApp::new();
+    // Before set-up: a redirect and the set-up page.
+    let res = t.get("/groups", None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_protected("redirect", &res);
+    let admin = t.setup_admin().await;
+
+    // A page: its policy allows exactly the scripts that carry this render's nonce.
+    let res = t.get("/settings", Some(&admin)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_protected("page", &res);
+    assert_eq!(header_of(&res, header::CACHE_CONTROL), "no-store");
+    let csp = header_of(&res, header::CONTENT_SECURITY_POLICY).to_string();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("a nonce in the page's policy")
+        .to_string();
+    assert!(nonce.len() >= 16, "{nonce}");
+    assert!(csp.contains("'wasm-unsafe-eval'") && !csp.contains("unsafe-inline"));
+    let html = body_text(res).await;
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "every script carries the nonce"
+    );
+    assert!(!html.contains(" style=\""), "no inline styles");
+    assert!(!html.contains(" onclick="), "no inline handlers");
+    // Another render, another nonce.
+    let again = t.get("/settings", Some(&admin)).await;
+    assert!(!header_of(&again, header::CONTENT_SECURITY_POLICY).contains(&nonce));
+
+    // JSON, an API error, a 404 page, a throttled or refused request.
+    let res = t.call("/api/current_user", "", Some(&admin)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_protected("json", &res);
+    assert_eq!(header_of(&res, header::CACHE_CONTROL), "no-store");
+    let res = t.call("/api/list_users", "query=&page=1", None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_protected("401", &res);
+    let res = t.get("/no-such-page", Some(&admin)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_protected("404", &res);
+    let res = t
+        .send(
+            Request::post("/api/login")
+                .header(header::ORIGIN, "http://evil.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_protected("cross-site 403", &res);
+}
+
+fn encoded_error(field: &str, message: &str) -> String {
+    use base64::Engine;
+    let err = tessera::model::AppError::invalid(field, message);
+    base64::engine::general_purpose::URL_SAFE.encode(serde_json::to_string(&err).unwrap())
+}
+
+/// An error in a page's URL is shown only when the server put it there: a link with a forged
+/// or tampered error leads to the page without it.
+#[tokio::test]
+async fn forged_form_errors_in_the_url_are_not_shown() {
+    let t = TestApp::new();
+    t.setup_admin().await;
+    let forged = encoded_error(
+        "identifier",
+        "Your account is locked. Call 0800 to unlock it",
+    );
+    let res = t
+        .get(&format!("/login?__path=/api/login&__err={forged}"), None)
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(header_of(&res, header::LOCATION), "/login");
+    let res = t
+        .get(
+            &format!("/login?next=%2Fgroups&__path=/api/login&__err={forged}&__sig=00112233445566778899aabbccddeeff"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(header_of(&res, header::LOCATION), "/login?next=%2Fgroups");
+
+    // A genuine error (from a form post without JavaScript) is shown, but not once altered.
+    let req = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, "http://localhost/login")
+        .body(Body::from("identifier=&password=x"))
+        .unwrap();
+    let res = t.send(req).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = header_of(&res, header::LOCATION).to_string();
+    assert!(
+        location.starts_with("/login?") && location.contains("__sig="),
+        "{location}"
+    );
+    let html = body_text(t.get(&location, None).await).await;
+    assert!(html.contains("Enter your login name or e-mail."));
+    let tampered = location.replace(
+        location
+            .split("__err=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap(),
+        &forged,
+    );
+    let res = t.get(&tampered, None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+/// The redirect after a form post without JavaScript never leaves this site, whatever
+/// `Referer` said.
+#[tokio::test]
+async fn form_posts_redirect_only_to_this_site() {
+    let t = TestApp::new();
+    t.setup_admin().await;
+    // A failed post goes back to its form (the Referer) with the error.
+    for (referer, expected) in [
+        ("https://evil.example/phish", "/"),
+        ("//evil.example/phish", "/"),
+        ("http://localhost/login?x=1", "/login?x=1&__path="),
+    ] {
+        let req = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, referer)
+            .body(Body::from("identifier=admin&password=wrong-guess"))
+            .unwrap();
+        let res = t.send(req).await;
+        assert!(res.status().is_redirection(), "{referer}");
+        let location = header_of(&res, header::LOCATION);
+        if expected == "/" {
+            assert_eq!(location, "/", "{referer}");
+        } else {
+            assert!(location.starts_with(expected), "{referer}: {location}");
+        }
+    }
+    // A `next` that points off-site is dropped too.
+    let res = t
+        .call(
+            "/api/login",
+            &format!(
+                "identifier=admin&password={ADMIN_PASSWORD}&next=https%3A%2F%2Fevil.example%2F"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = t
+        .call(
+            "/api/login",
+            &format!("identifier=admin&password={ADMIN_PASSWORD}&next=%2Fgroups%3Fpage%3D2"),
+            None,
+        )
+        .await;
+    assert_eq!(header_of(&res, header::LOCATION), "/groups?page=2");
+}
+
+/// Every entity's names and texts go through the one normaliser: control characters and
+/// direction overrides are refused with a field error and nothing is stored; logins are ASCII.
+#[tokio::test]
+async fn control_and_direction_characters_are_refused_on_every_entity() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let created = t
+        .call(
+            "/api/create_course",
+            "code=C1&title=Course&description=",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let course: serde_json::Value = serde_json::from_str(&body_text(created).await).unwrap();
+    let course = course["id"].as_u64().unwrap();
+    let nul = "%00";
+    let esc = "%1B%5B31m";
+    let rlo = "%E2%80%AE";
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("/api/create_branch", format!("name=A{nul}B&description=&parent="), "name"),
+        ("/api/create_branch", format!("name=A{rlo}B&description=&parent="), "name"),
+        ("/api/create_branch", format!("name=Ok&description=x{esc}y&parent="), "description"),
+        ("/api/create_course", format!("code=C2&title=T{nul}&description="), "title"),
+        ("/api/create_course", format!("code=C2&title=T&description=d{nul}"), "description"),
+        ("/api/create_course", "code=C%D0%86&title=T&description=".to_string(), "code"),
+        ("/api/change_lesson", format!("course={course}&op=add&title=L{rlo}&text=x"), "title"),
+        ("/api/change_lesson", format!("course={course}&op=add&title=L&text=x{nul}"), "text"),
+        ("/api/create_curriculum", format!("name=N{esc}&description="), "name"),
+        ("/api/create_curriculum", format!("name=N&description={rlo}"), "description"),
+        (
+            "/api/create_group",
+            format!("name=G{nul}&description=&branch=&key=&max_uses=&valid_from=&valid_until="),
+            "name",
+        ),
+        (
+            "/api/create_group",
+            format!("name=G&description={rlo}&branch=&key=&max_uses=&valid_from=&valid_until="),
+            "description",
+        ),
+        (
+            "/api/create_user",
+            format!("login=lee&email=lee%40x.org&display_name=L{rlo}&role=learner&password=password-1&password_confirm=password-1"),
+            "display_name",
+        ),
+        (
+            // "аdmin" with a Cyrillic а.
+            "/api/create_user",
+            "login=%D0%B0dmin&email=a2%40x.org&display_name=A&role=learner&password=password-1&password_confirm=password-1".to_string(),
+            "login",
+        ),
+    ];
+    for (path, form, field) in cases {
+        let res = t.call(path, &form, Some(&admin)).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {form}"
+        );
+        let err: tessera::model::AppError = serde_json::from_str(&body_text(res).await).unwrap();
+        assert!(err.field_message(field).is_some(), "{path} {form}: {err:?}");
+    }
+    let s = &t.state.store;
+    assert_eq!(s.user_count().unwrap(), 1, "no user stored");
+    let courses = t
+        .call("/api/list_courses", "query=&page=1", Some(&admin))
+        .await;
+    let courses = body_text(courses).await;
+    assert!(courses.contains("\"total\":1"), "{courses}");
+    // NFC: the same name typed two ways is the same name.
+    let res = t
+        .call(
+            "/api/create_branch",
+            "name=Caf%C3%A9&description=&parent=",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = t
+        .call(
+            "/api/create_branch",
+            "name=Cafe%CC%81&description=&parent=",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a duplicate"
+    );
+}
+
+fn from_host(host: &str, req: axum::http::request::Builder) -> axum::http::request::Builder {
+    req.header(header::HOST, host)
+}
+
+/// Before any account exists, only IP addresses, localhost and configured names reach the
+/// server: a DNS-rebinding page cannot create the first administrator. Afterwards any host.
+#[tokio::test]
+async fn unknown_host_names_are_refused_until_set_up() {
+    let t = TestApp::with_config(Config {
+        allowed_hosts: vec!["lms.school.example".into()],
+        ..Config::default()
+    });
+    let setup = |host: &str| {
+        from_host(host, Request::post("/api/setup"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::from(format!(
+                "login=admin&email=admin%40example.org&display_name=A&password={ADMIN_PASSWORD}&password_confirm={ADMIN_PASSWORD}"
+            )))
+            .unwrap()
+    };
+    for host in [
+        "rebind.attacker.example",
+        "rebind.attacker.example:3000",
+        "",
+    ] {
+        let res = t.send(setup(host)).await;
+        assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST, "{host:?}");
+        let page = t
+            .send(
+                from_host(host, Request::get("/setup"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status(), StatusCode::MISDIRECTED_REQUEST, "{host:?}");
+    }
+    assert_eq!(t.state.store.user_count().unwrap(), 0);
+    for host in [
+        "127.0.0.1:3000",
+        "[::1]:3000",
+        "192.168.1.20",
+        "localhost:3000",
+        "LMS.school.example",
+    ] {
+        let page = t
+            .send(
+                from_host(host, Request::get("/setup"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status(), StatusCode::OK, "{host}");
+    }
+    let res = t.send(setup("lms.school.example")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = t
+        .send(
+            from_host("other-name.example", Request::get("/login"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "after set-up any host name");
+}
+
+/// Failed logins from `peer`, each for a fresh unknown name; returns the statuses.
+async fn failed_logins(t: &TestApp, peer: &str, forwarded: Option<&str>, n: usize) -> Vec<u16> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let mut req = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(f) = forwarded {
+            req = req.header("x-forwarded-for", f);
+        }
+        let mut req = req
+            .body(Body::from(format!(
+                "identifier=nobody-{peer}-{i}-{}&password=x",
+                forwarded.unwrap_or("")
+            )))
+            .unwrap();
+        let addr: SocketAddr = peer.parse().unwrap();
+        req.extensions_mut().insert(ConnectInfo(addr));
+        out.push(t.send(req).await.status().as_u16());
+    }
+    out
+}
+
+/// Behind a trusted proxy each forwarded client has its own throttle bucket; a peer that is
+/// not trusted cannot escape its bucket by writing `X-Forwarded-For`.
+#[tokio::test]
+async fn forwarded_clients_are_believed_only_from_trusted_proxies() {
+    let t = TestApp::with_config(Config {
+        trusted_proxies: tessera::server::client::TrustedProxies::new(vec!["10.0.0.0/8"
+            .parse()
+            .unwrap()]),
+        hash_workers: 2,
+        ..Config::default()
+    });
+    t.setup_admin().await;
+    let burst = IP_BURST as usize;
+    // Through the proxy: client A uses up its allowance...
+    let a = failed_logins(&t, "10.0.0.5:4000", Some("198.51.100.1"), burst + 1).await;
+    assert!(a[..burst].iter().all(|s| *s == 401), "{a:?}");
+    assert_eq!(a[burst], 429);
+    // ...while client B behind the same proxy, and a chain whose rightmost untrusted hop is B,
+    // are still let through.
+    let b = failed_logins(&t, "10.0.0.5:4001", Some("198.51.100.2"), 1).await;
+    assert_eq!(b, vec![401]);
+    let chain = failed_logins(
+        &t,
+        "10.0.0.5:4002",
+        Some("198.51.100.1, 198.51.100.2, 10.1.2.3"),
+        1,
+    )
+    .await;
+    assert_eq!(
+        chain,
+        vec![401],
+        "198.51.100.2 is the client, not the forged .1"
+    );
+    // A peer outside the trusted networks is its own bucket, whatever it claims.
+    let forged: Vec<u16> = {
+        let mut all = Vec::new();
+        for i in 0..=burst {
+            let claim = format!("203.0.113.{i}");
+            all.extend(failed_logins(&t, "192.0.2.9:5000", Some(&claim), 1).await);
+        }
+        all
+    };
+    assert!(forged[..burst].iter().all(|s| *s == 401), "{forged:?}");
+    assert_eq!(forged[burst], 429, "the forged addresses were ignored");
+}
+
+/// Sessions: used every 40% of the idle timeout they outlive several timeouts, written at most
+/// once per extension interval; unused they end after one; the absolute timeout still ends an
+/// active one. Real time, with a 3-second idle timeout.
+#[tokio::test]
+async fn active_sessions_slide_and_idle_ones_end() {
+    let idle = Duration::from_secs(3);
+    let t = TestApp::with_config(Config {
+        session_idle: idle,
+        session_absolute: Duration::from_secs(3600),
+        ..Config::default()
+    });
+    let admin = t.setup_admin().await;
+    let unused = t.login("admin", ADMIN_PASSWORD).await;
+    let started = std::time::Instant::now();
+    let mut uses = 0;
+    while started.elapsed() < idle * 3 {
+        tokio::time::sleep(idle * 2 / 5).await;
+        assert_eq!(
+            t.whoami(&admin).await.as_deref(),
+            Some("admin"),
+            "still signed in after {:?}",
+            started.elapsed()
+        );
+        uses += 1;
+    }
+    assert!(uses >= 7);
+    assert_eq!(t.whoami(&unused).await, None, "the unused session ended");
+
+    // A burst of requests within one extension interval writes the session at most once.
+    let before = t.state.session_writes.load(Ordering::Relaxed);
+    for _ in 0..20 {
+        assert!(t.whoami(&admin).await.is_some());
+    }
+    let writes = t.state.session_writes.load(Ordering::Relaxed) - before;
+    assert!(writes <= 1, "{writes} writes for 20 requests");
+}
+
+#[tokio::test]
+async fn the_absolute_timeout_ends_even_an_active_session() {
+    let t = TestApp::with_config(Config {
+        session_idle: Duration::from_secs(60),
+        session_absolute: Duration::from_secs(3),
+        ..Config::default()
+    });
+    let admin = t.setup_admin().await;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(2000) {
+        assert!(t.whoami(&admin).await.is_some());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(t.whoami(&admin).await, None);
+}
+
+/// A visitor sent to the login page from a page comes back to it after logging in, with and
+/// without JavaScript.
+#[tokio::test]
+async fn logging_in_again_returns_to_the_page() {
+    let t = TestApp::new();
+    t.setup_admin().await;
+    let res = t.get("/groups?page=2&q=a%20b", None).await;
+    let login_url = header_of(&res, header::LOCATION).to_string();
+    assert_eq!(login_url, "/login?next=%2Fgroups%3Fpage%3D2%26q%3Da%2520b");
+    let html = body_text(t.get(&login_url, None).await).await;
+    assert!(
+        html.contains(r#"name="next" value="/groups?page=2&amp;q=a%20b""#),
+        "the login form carries where to go: {}",
+        html.split("name=\"next\"")
+            .nth(1)
+            .unwrap_or(&html[..html.len().min(3000)])
+    );
+    let req = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, format!("http://localhost{login_url}"))
+        .body(Body::from(format!(
+            "identifier=admin&password={ADMIN_PASSWORD}&next=%2Fgroups%3Fpage%3D2%26q%3Da%2520b"
+        )))
+        .unwrap();
+    let res = t.send(req).await;
+    assert_eq!(header_of(&res, header::LOCATION), "/groups?page=2&q=a%20b");
+}
