@@ -1,0 +1,88 @@
+//! Group managers and the audit trail.
+
+use super::*;
+
+impl Store {
+    /// Makes `user` a manager of `group` (`add`) or not. Changing nothing returns `Ok(false)`.
+    pub fn set_group_manager(
+        &self,
+        actor: Actor,
+        group: u64,
+        user: u64,
+        add: bool,
+    ) -> Result<bool, StoreError> {
+        let event = self.db.generate_id()?;
+        let r = (
+            &self.groups,
+            &self.users,
+            &self.group_managers,
+            &self.manager_groups,
+            &self.audit,
+        )
+            .transaction(|(groups, users, managers, manager_groups, audit)| {
+                tx_get(groups, group)?;
+                let login = tx_user_login(users, user)?;
+                let there = managers.get(pair_key(group, user))?.is_some();
+                if there == add {
+                    return Ok(false);
+                }
+                if add {
+                    managers.insert(&pair_key(group, user), &[])?;
+                    manager_groups.insert(&pair_key(user, group), &[])?;
+                } else {
+                    managers.remove(&pair_key(group, user))?;
+                    manager_groups.remove(&pair_key(user, group))?;
+                }
+                let verb = if add { "Made" } else { "Removed" };
+                let role = if add { "a manager" } else { "as a manager" };
+                tx_audit(
+                    audit,
+                    group,
+                    event,
+                    actor,
+                    AuditAction::ManagersChanged,
+                    format!("{verb} {login} {role}."),
+                )?;
+                Ok(true)
+            })?;
+        Ok(r)
+    }
+
+    pub fn group_managers(&self, group: u64) -> Result<Vec<u64>, StoreError> {
+        suffix_ids(&self.group_managers, "group_managers", group)
+    }
+
+    /// The groups `user` manages.
+    pub fn managed_groups(&self, user: u64) -> Result<Vec<u64>, StoreError> {
+        suffix_ids(&self.manager_groups, "manager_groups", user)
+    }
+
+    pub fn manages_group(&self, user: u64, group: u64) -> Result<bool, StoreError> {
+        Ok(self.manager_groups.get(pair_key(user, group))?.is_some())
+    }
+
+    pub fn manages_any_group(&self, user: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .manager_groups
+            .scan_prefix(id_key(user))
+            .next()
+            .is_some())
+    }
+
+    /// The newest `limit` audit events of a group, newest first.
+    pub fn group_activity(
+        &self,
+        group: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
+        self.audit
+            .scan_prefix(id_key(group))
+            .rev()
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((read_id("audit", &k, &k[8..])?, codec::decode(&k, &v)?))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,322 @@
+//! Members: adding, removing, bulk adding from a list, and listing.
+
+use super::*;
+
+impl Store {
+    /// Adds `user` to `group`; `Ok(false)` when already a member (nothing changes).
+    pub fn add_member(
+        &self,
+        actor: Actor,
+        group: u64,
+        user: u64,
+        how: JoinedHow,
+    ) -> Result<bool, StoreError> {
+        let event = self.db.generate_id()?;
+        let r = (
+            &self.groups,
+            &self.users,
+            &self.group_members,
+            &self.user_groups,
+            &self.group_by_members,
+            &self.audit,
+        )
+            .transaction(|(groups, users, members, user_groups, by_members, audit)| {
+                let mut rec = tx_get(groups, group)?;
+                let login = tx_user_login(users, user)?;
+                let old = rec.members;
+                if !tx_join(members, user_groups, &mut rec, user, how, actor.now)? {
+                    return Ok(false);
+                }
+                tx_members_moved(by_members, &rec, old)?;
+                tx_put(groups, &rec)?;
+                tx_audit(
+                    audit,
+                    group,
+                    event,
+                    actor,
+                    AuditAction::MembersAdded,
+                    format!("Added {login} ({}).", how.label()),
+                )?;
+                Ok(true)
+            })?;
+        Ok(r)
+    }
+
+    /// Removes `user` from `group`. Enrolments and progress stay, unless `unenrol`: then the
+    /// user's enrolments in the group's courses (and its curricula's courses) end in the same
+    /// transaction; progress stays either way. Not a member: `NotFound`.
+    pub fn remove_member(
+        &self,
+        actor: Actor,
+        group: u64,
+        user: u64,
+        unenrol: bool,
+    ) -> Result<u32, StoreError> {
+        let courses = if unenrol {
+            self.group_course_ids_with_curricula(group)?
+        } else {
+            Vec::new()
+        };
+        let event = self.db.generate_id()?;
+        let r = (
+            &self.groups,
+            &self.group_members,
+            &self.user_groups,
+            &self.group_by_members,
+            &self.audit,
+            &self.enrolments,
+            &self.course_users,
+            &self.meta,
+            &self.users,
+        )
+            .transaction(
+                |(
+                    groups,
+                    members,
+                    user_groups,
+                    by_members,
+                    audit,
+                    enrolments,
+                    course_users,
+                    meta,
+                    users,
+                )| {
+                    let mut rec = tx_get(groups, group)?;
+                    // A user is never deleted, but a missing one must not block removing the membership.
+                    let login = match users.get(id_key(user))? {
+                        Some(_) => tx_user_login(users, user)?,
+                        None => format!("user #{user}"),
+                    };
+                    if members.remove(&pair_key(group, user))?.is_none() {
+                        return abort(StoreError::NotFound("member"));
+                    }
+                    user_groups.remove(&pair_key(user, group))?;
+                    let old = rec.members;
+                    rec.members = rec.members.saturating_sub(1);
+                    tx_members_moved(by_members, &rec, old)?;
+                    tx_put(groups, &rec)?;
+                    let mut ended = 0u32;
+                    for c in &courses {
+                        if tx_unenrol(enrolments, course_users, meta, user, *c)? {
+                            ended += 1;
+                        }
+                    }
+                    let detail = if unenrol {
+                        format!(
+                            "Removed {login}; {ended} enrolment(s) in the group's courses ended."
+                        )
+                    } else {
+                        format!("Removed {login}; enrolments kept.")
+                    };
+                    tx_audit(
+                        audit,
+                        group,
+                        event,
+                        actor,
+                        AuditAction::MembersRemoved,
+                        detail,
+                    )?;
+                    Ok(ended)
+                },
+            )?;
+        Ok(r)
+    }
+
+    /// Adds many users (login names or e-mails, one per entry) to a group: each row is added,
+    /// already a member, unknown or invalid, and nothing is half-applied for any row. Rows are
+    /// written in transactions of [`BULK_BATCH`].
+    pub fn bulk_add_members(
+        &self,
+        actor: Actor,
+        group: u64,
+        entries: &[(u32, String)],
+    ) -> Result<BulkResult, StoreError> {
+        self.get_group(group)?
+            .ok_or(StoreError::NotFound("group"))?;
+        let mut result = BulkResult::default();
+        let mut resolved: Vec<(usize, u64)> = Vec::new();
+        for (line, input) in entries {
+            let outcome = if input.chars().count() > 254 || input.chars().any(char::is_control) {
+                Some(BulkOutcome::Invalid(
+                    "not a login name or e-mail address".into(),
+                ))
+            } else {
+                match self.user_id_by_login_or_email(input)? {
+                    Some(id) => {
+                        resolved.push((result.rows.len(), id));
+                        None
+                    }
+                    None => Some(BulkOutcome::UnknownUser),
+                }
+            };
+            result.rows.push(BulkRow {
+                line: *line,
+                input: input.clone(),
+                outcome: outcome.unwrap_or(BulkOutcome::AlreadyMember),
+            });
+        }
+        for batch in resolved.chunks(BULK_BATCH) {
+            let event = self.db.generate_id()?;
+            let added = (
+                &self.groups,
+                &self.users,
+                &self.group_members,
+                &self.user_groups,
+                &self.group_by_members,
+                &self.audit,
+            )
+                .transaction(
+                    |(groups, users, members, user_groups, by_members, audit)| {
+                        let mut rec = tx_get(groups, group)?;
+                        let old = rec.members;
+                        let mut added = Vec::new();
+                        for (row, user) in batch {
+                            if users.get(id_key(*user))?.is_none() {
+                                continue;
+                            }
+                            if tx_join(
+                                members,
+                                user_groups,
+                                &mut rec,
+                                *user,
+                                JoinedHow::Import,
+                                actor.now,
+                            )? {
+                                added.push(*row);
+                            }
+                        }
+                        if !added.is_empty() {
+                            tx_members_moved(by_members, &rec, old)?;
+                            tx_put(groups, &rec)?;
+                            tx_audit(
+                                audit,
+                                group,
+                                event,
+                                actor,
+                                AuditAction::MembersAdded,
+                                format!("Bulk add: {} user(s) added.", added.len()),
+                            )?;
+                        }
+                        Ok(added)
+                    },
+                )?;
+            for row in added {
+                result.rows[row].outcome = BulkOutcome::Added;
+            }
+        }
+        for r in &result.rows {
+            match r.outcome {
+                BulkOutcome::Added => result.added += 1,
+                BulkOutcome::AlreadyMember => result.already += 1,
+                BulkOutcome::UnknownUser => result.unknown += 1,
+                BulkOutcome::Invalid(_) => result.invalid += 1,
+            }
+        }
+        Ok(result)
+    }
+
+    /// Keeps `result` as `user`'s last bulk add to `group` (replacing the one before).
+    pub fn save_bulk_result(
+        &self,
+        group: u64,
+        user: u64,
+        result: &BulkResult,
+    ) -> Result<(), StoreError> {
+        self.bulk_results
+            .insert(pair_key(group, user), codec::encode(result)?)?;
+        Ok(())
+    }
+
+    /// `user`'s last bulk add to `group`, if any.
+    pub fn last_bulk_result(
+        &self,
+        group: u64,
+        user: u64,
+    ) -> Result<Option<BulkResult>, StoreError> {
+        let key = pair_key(group, user);
+        self.bulk_results
+            .get(key)?
+            .map(|b| codec::decode(&key, &b))
+            .transpose()
+    }
+
+    /// A user id by login name or e-mail (ignoring case).
+    pub fn user_id_by_login_or_email(&self, raw: &str) -> Result<Option<u64>, StoreError> {
+        let folded = fold(raw);
+        let found = if folded.contains('@') {
+            self.email_user.get(folded.as_bytes())?
+        } else {
+            self.login_user.get(folded.as_bytes())?
+        };
+        found
+            .map(|b| read_id("login_user", folded.as_bytes(), &b))
+            .transpose()
+    }
+
+    /// Whether `user` is in `group`, and how they joined.
+    pub fn membership(&self, group: u64, user: u64) -> Result<Option<MemberRecord>, StoreError> {
+        let key = pair_key(group, user);
+        self.group_members
+            .get(key)?
+            .map(|b| codec::decode(&key, &b))
+            .transpose()
+    }
+
+    /// A page (from 1) of a group's members: without a query in user-id order; with one, the
+    /// members whose login, e-mail or a word of their name starts with it. Returns
+    /// `(user id, membership)` pairs, the total and whether it was capped.
+    pub fn list_members(
+        &self,
+        group: u64,
+        query: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<MemberPage, StoreError> {
+        let rec = self
+            .get_group(group)?
+            .ok_or(StoreError::NotFound("group"))?;
+        let (skip, take) = search::window(page, per_page);
+        let q = fold(query);
+        let mut rows = Vec::new();
+        if q.is_empty() {
+            for item in self
+                .group_members
+                .scan_prefix(id_key(group))
+                .skip(skip)
+                .take(take)
+            {
+                let (k, v) = item?;
+                rows.push((
+                    read_id("group_members", &k, &k[8..])?,
+                    codec::decode(&k, &v)?,
+                ));
+            }
+            return Ok((rows, rec.members, false));
+        }
+        let mut seen = HashSet::new();
+        let mut count = 0u64;
+        for item in self.search_user.scan_prefix(q.as_bytes()) {
+            let (k, _) = item?;
+            let user = read_id("search_user", &k, &k[k.len().saturating_sub(8)..])?;
+            if !seen.insert(user) {
+                continue;
+            }
+            let Some(m) = self.membership(group, user)? else {
+                continue;
+            };
+            if count as usize >= skip && rows.len() < take {
+                rows.push((user, m));
+            }
+            count += 1;
+            if count >= search::TOTAL_CAP {
+                return Ok((rows, count, true));
+            }
+        }
+        Ok((rows, count, false))
+    }
+
+    /// The groups `user` is a member of.
+    pub fn groups_of_user(&self, user: u64) -> Result<Vec<u64>, StoreError> {
+        suffix_ids(&self.user_groups, "user_groups", user)
+    }
+}
