@@ -229,6 +229,77 @@ async fn forged_form_errors_in_the_url_are_not_shown() {
     );
     let res = t.get(&tampered, None).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    // A genuine signed link with a second, forged error appended (the page would read the
+    // last one) is not shown either.
+    let res = t.get(&format!("{location}&__err={forged}"), None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(!header_of(&res, header::LOCATION).contains("__err"));
+
+    // A Referer that already carries an error does not get it signed: only this call's own
+    // error comes back, signed.
+    let planted = format!("/login?__path=/api/login&__err={forged}");
+    for form in [
+        "identifier=&password=x",
+        "identifier=admin&password=admin-password-1",
+    ] {
+        let req = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, planted.as_str())
+            .body(Body::from(form))
+            .unwrap();
+        let res = t.send(req).await;
+        let back = header_of(&res, header::LOCATION).to_string();
+        assert!(!back.contains(&forged), "{form}: {back}");
+        if back.contains("__err") {
+            let html = body_text(t.get(&back, None).await).await;
+            assert!(!html.contains("Call 0800"), "{form}");
+        }
+    }
+
+    // The clean-up redirect itself never leaves the site.
+    for path in ["//evil.example?__err=x", "/\\evil.example?__err=x"] {
+        let res = t.get(path, None).await;
+        if res.status().is_redirection() {
+            let to = header_of(&res, header::LOCATION);
+            assert!(
+                to.starts_with('/') && !to.starts_with("//"),
+                "{path} -> {to}"
+            );
+        }
+    }
+}
+
+/// Guesses sent in parallel against one account are checked one at a time, so the throttle
+/// counts each before the next is tried: at most the allowance is ever hashed.
+#[tokio::test]
+async fn parallel_guesses_do_not_outrun_the_throttle() {
+    let t = TestApp::with_config(Config {
+        hash_workers: 2,
+        ..Config::default()
+    });
+    t.setup_admin().await;
+    let before = t.state.hasher.hashes_done();
+    let guesses = (0..12).map(|i| {
+        let t = &t;
+        async move {
+            t.call(
+                "/api/login",
+                &format!("identifier=admin&password=guess-{i}"),
+                None,
+            )
+            .await
+            .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = t.state.hasher.hashes_done() - before;
+    assert!(
+        checked <= tessera::server::throttle::ACCOUNT_BURST as u64 + 1,
+        "{checked} guesses were checked: {statuses:?}"
+    );
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS));
 }
 
 /// The redirect after a form post without JavaScript never leaves this site, whatever

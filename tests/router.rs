@@ -408,7 +408,7 @@ async fn self_registration_follows_the_admin_setting() {
     let cookie = session_cookie(&res).expect("signed in after sign-up");
     assert_eq!(t.whoami(&cookie).await.as_deref(), Some("newbie"));
     let user = t.state.store.find_for_login("newbie").unwrap().unwrap().0;
-    assert_eq!(user.role, tessera::model::user::Role::Learner);
+    assert_eq!(user.role(), tessera::model::user::Role::Learner);
 
     t.call("/api/save_settings", "", Some(&admin)).await;
     let res = t.call("/api/signup", "login=late&email=late%40example.org&display_name=L&password=password12&password_confirm=password12", None).await;
@@ -587,7 +587,7 @@ async fn sessions_end_after_idle_and_absolute_timeouts() {
         expires_at: stored.expires_at,
         data: serde_json::to_vec(&data).unwrap(),
     };
-    t.state.store.save_session(&id, &aged).unwrap();
+    assert!(t.state.store.save_session(&id, &aged).unwrap());
     assert_eq!(t.whoami(&cookie).await, None);
 
     // Idle: a fresh login whose stored expiry has passed.
@@ -595,7 +595,7 @@ async fn sessions_end_after_idle_and_absolute_timeouts() {
     let id = cookie.split_once('=').unwrap().1.to_string();
     let mut stored = t.state.store.load_session(&id, now).unwrap().unwrap();
     stored.expires_at = now - 1;
-    t.state.store.save_session(&id, &stored).unwrap();
+    assert!(t.state.store.save_session(&id, &stored).unwrap());
     assert_eq!(t.whoami(&cookie).await, None);
 }
 

@@ -85,7 +85,7 @@ pub async fn login(
         Some((user, _)) => format!("user:{}", user.id),
         None => format!("name:{typed}"),
     };
-    state.throttle.check(&account, ip).map_err(too_many)?;
+    let _attempt = state.throttle.begin(&account, ip).map_err(too_many)?;
     let (user, hash) = found.unzip();
     let user = auth::verify_password(password, hash)
         .await?

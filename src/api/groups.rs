@@ -38,7 +38,7 @@ mod guard {
     /// Guard: an administrator, or a manager of `group`.
     pub async fn require_group_reader(group: u64) -> Result<Caller, AppError> {
         let user = crate::server::auth::require_user().await?;
-        if user.role == Role::Admin {
+        if user.role() == Role::Admin {
             return Ok(Caller { user, admin: true });
         }
         let state = crate::server::state::app_state()?;
@@ -120,7 +120,7 @@ pub async fn list_groups(
 ) -> Result<Paged<GroupRow>, AppError> {
     let user = crate::server::auth::require_user().await?;
     let state = crate::server::state::app_state()?;
-    let admin = user.role == crate::model::user::Role::Admin;
+    let admin = user.role() == crate::model::user::Role::Admin;
     let (sort, desc) = crate::model::group::parse_sort(&sort);
     let per_page = crate::model::user::PER_PAGE;
     let uid = user.id;

@@ -4,8 +4,10 @@
 //! Both put the text in Unicode NFC (so "é" typed two ways is one name), trim it, count its
 //! length in characters, and refuse control characters and the invisible characters that
 //! reorder how text is shown (bidi overrides and isolates, U+202A–U+202E and U+2066–U+2069:
-//! "Trojan Source"-style names that read differently from what they are). A block keeps line
-//! breaks (CRLF and CR become LF) and tabs, and refuses every other control character.
+//! "Trojan Source"-style names that read differently from what they are). A line also refuses
+//! the other invisible characters ([`is_invisible`]): two names that look alike are alike. A
+//! block keeps line breaks (CRLF, CR and the Unicode line/paragraph separators become LF) and
+//! tabs, drops byte-order marks, and refuses every other control character.
 
 use super::AppError;
 use unicode_normalization::UnicodeNormalization;
@@ -13,6 +15,34 @@ use unicode_normalization::UnicodeNormalization;
 /// The characters that override or isolate text direction.
 pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing (or a blank) and so let two names that look the same differ:
+/// zero-width space, direction marks, word joiner and invisible operators, the byte-order mark,
+/// soft hyphen, Hangul fillers, line and paragraph separators. Zero-width (non-)joiners are
+/// not here: scripts and emoji need them.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{206A}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
 }
 
 const BIDI_MESSAGE: &str =
@@ -54,6 +84,12 @@ pub fn line(
     if text.chars().any(is_bidi_control) {
         return Err(AppError::invalid(field, BIDI_MESSAGE));
     }
+    if text.chars().any(is_invisible) {
+        return Err(AppError::invalid(
+            field,
+            "Remove invisible characters (zero-width spaces, direction marks and the like).",
+        ));
+    }
     Ok(text)
 }
 
@@ -61,7 +97,10 @@ pub fn line(
 /// trimmed (and leading space too unless `keep_indent`), at most `max` characters. Line breaks
 /// and tabs are kept; other control characters and bidi controls are refused.
 pub fn block(field: &str, raw: &str, max: usize, keep_indent: bool) -> Result<String, AppError> {
-    let unified = raw.replace("\r\n", "\n").replace('\r', "\n");
+    let unified = raw
+        .replace("\r\n", "\n")
+        .replace(['\r', '\u{2028}', '\u{2029}'], "\n")
+        .replace('\u{FEFF}', "");
     let trimmed = if keep_indent {
         unified.trim_end().trim_start_matches('\n')
     } else {
@@ -137,6 +176,21 @@ mod tests {
             e.field_message("title").as_deref(),
             Some("Use at most 5 characters (this has 6).")
         );
+        for bad in [
+            "ad\u{200B}min",
+            "admin\u{FEFF}",
+            "a\u{2028}b",
+            "a\u{200F}b",
+            "a\u{AD}b",
+        ] {
+            let e = line("name", bad, 50, None).unwrap_err();
+            assert!(
+                e.field_message("name").unwrap().contains("invisible"),
+                "{bad:?}"
+            );
+        }
+        // Joiners stay: emoji and scripts need them.
+        assert!(line("name", "👩\u{200D}🏫 Teachers", 50, None).is_ok());
         // Right-to-left scripts themselves are fine.
         assert!(line("name", "שלום עולם", 50, None).is_ok());
         assert!(line("name", "مرحبا", 50, None).is_ok());
@@ -151,6 +205,10 @@ mod tests {
         assert_eq!(
             block("text", "  one\n two  ", 100, false).unwrap(),
             "one\n two"
+        );
+        assert_eq!(
+            block("text", "\u{FEFF}one\u{2028}two", 100, false).unwrap(),
+            "one\ntwo"
         );
         for bad in ["a\u{0}b", "a\u{7}b", "a\u{1b}b", "a\u{202E}b"] {
             assert!(block("text", bad, 100, false).is_err(), "{bad:?}");

@@ -151,6 +151,7 @@ impl SessionStore for SledSessionStore {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let stored = to_stored(record)?;
         let id = record.id.to_string();
+        // A session ended meanwhile (logout) stays ended: save never recreates it.
         self.blocking(move |s| s.save_session(&id, &stored)).await?;
         self.flusher.flush().await.map_err(backend)
     }
@@ -174,7 +175,9 @@ impl SessionStore for SledSessionStore {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let key = id.to_string();
-        self.blocking(move |s| s.delete_session(&key)).await
+        self.blocking(move |s| s.delete_session(&key)).await?;
+        // A logout is on disk before it is answered.
+        self.flusher.flush().await.map_err(backend)
     }
 }
 
@@ -262,7 +265,7 @@ pub async fn me(user: &UserRecord) -> Result<Me, AppError> {
         id: user.id,
         login: user.login.clone(),
         display_name: user.display_name.clone(),
-        role: user.role,
+        role: user.role(),
         manages_groups,
     })
 }
@@ -282,7 +285,7 @@ pub async fn require_user() -> Result<UserRecord, AppError> {
 /// Guard: a signed-in administrator; `Unauthenticated` or `Forbidden` otherwise.
 pub async fn require_admin() -> Result<UserRecord, AppError> {
     let user = require_user().await?;
-    if user.role != Role::Admin {
+    if user.role() != Role::Admin {
         return Err(AppError::Forbidden);
     }
     Ok(user)

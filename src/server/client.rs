@@ -2,10 +2,12 @@
 //!
 //! Without configuration the client is the TCP peer and forwarding headers are ignored: anyone
 //! can write them. Behind a reverse proxy listed in `trusted_proxies`, the peer is that proxy,
-//! so the client is taken from `X-Forwarded-For` (or, without it, `Forwarded`): walking the hops
-//! from the right (nearest) end, the first address that is not itself a trusted proxy. Hops to
-//! its left were written by the client or by proxies nobody vouches for, so they are never
-//! used. The scheme comes from `X-Forwarded-Proto` (or `Forwarded: proto=`) of a trusted peer.
+//! so the client is taken from the one header the proxies are configured to write
+//! (`proxy_header`: `X-Forwarded-For` by default, or `Forwarded`; the other is ignored, since a
+//! client could send it through a proxy that does not overwrite it): walking the hops from the
+//! right (nearest) end, the first address that is not itself a trusted proxy. Hops to its left
+//! were written by the client or by proxies nobody vouches for, so they are never used. The
+//! scheme comes from the nearest proxy's `X-Forwarded-Proto` (or `Forwarded: proto=`).
 
 use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
@@ -24,22 +26,55 @@ pub struct ClientInfo {
     pub forwarded_proto: Option<String>,
 }
 
-/// The proxies whose forwarding headers are believed.
+/// Which forwarding header the trusted proxies write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` (nginx, Caddy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=...;proto=...`.
+    Forwarded,
+}
+
+impl std::str::FromStr for ProxyHeader {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ProxyHeader::XForwardedFor),
+            "forwarded" => Ok(ProxyHeader::Forwarded),
+            other => Err(format!(
+                "proxy_header: \"{other}\" is neither x-forwarded-for nor forwarded"
+            )),
+        }
+    }
+}
+
+/// The proxies whose forwarding headers are believed, and the header they write.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Arc<Vec<IpNet>>);
+pub struct TrustedProxies {
+    nets: Arc<Vec<IpNet>>,
+    header: ProxyHeader,
+}
 
 impl TrustedProxies {
     pub fn new(nets: Vec<IpNet>) -> Self {
-        TrustedProxies(Arc::new(nets))
+        Self::with_header(nets, ProxyHeader::default())
+    }
+
+    pub fn with_header(nets: Vec<IpNet>, header: ProxyHeader) -> Self {
+        TrustedProxies {
+            nets: Arc::new(nets),
+            header,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|net| net.contains(&ip))
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 }
 
@@ -84,55 +119,59 @@ fn parse_hop(raw: &str) -> Option<IpAddr> {
         .map(IpAddr::V4)
 }
 
-/// The hops of `X-Forwarded-For` (all its lines, in order), else of `Forwarded`'s `for=`.
-fn forwarded_hops(headers: &HeaderMap) -> Vec<String> {
-    let xff: Vec<String> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if !xff.is_empty() {
-        return xff;
+/// The hops of the configured header: `X-Forwarded-For` (all its lines, in order) or the
+/// `for=` of each `Forwarded` element.
+fn forwarded_hops(headers: &HeaderMap, which: ProxyHeader) -> Vec<String> {
+    match which {
+        ProxyHeader::XForwardedFor => headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        ProxyHeader::Forwarded => forwarded_elements(headers)
+            .filter_map(|element| forwarded_param(&element, "for"))
+            .collect(),
     }
+}
+
+/// The elements of every `Forwarded` line, in order.
+fn forwarded_elements(headers: &HeaderMap) -> impl Iterator<Item = String> + '_ {
     headers
         .get_all("forwarded")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (k, v) = pair.split_once('=')?;
-                k.trim()
-                    .eq_ignore_ascii_case("for")
-                    .then(|| v.trim().to_string())
-            })
-        })
-        .collect()
+        .map(str::to_string)
 }
 
-fn forwarded_proto(headers: &HeaderMap) -> Option<String> {
-    let from_xfp = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_ascii_lowercase());
-    let proto = from_xfp.or_else(|| {
-        headers
-            .get("forwarded")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|element| {
-                element.split(';').find_map(|pair| {
-                    let (k, v) = pair.split_once('=')?;
-                    k.trim()
-                        .eq_ignore_ascii_case("proto")
-                        .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
-                })
-            })
-    })?;
+fn forwarded_param(element: &str, name: &str) -> Option<String> {
+    element.split(';').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
+}
+
+/// The scheme the nearest proxy reported (the last value: a proxy that appends rather than
+/// replaces leaves the client's own words to its left).
+fn forwarded_proto(headers: &HeaderMap, which: ProxyHeader) -> Option<String> {
+    let proto = match which {
+        ProxyHeader::XForwardedFor => headers
+            .get_all("x-forwarded-proto")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .map(|s| s.trim().to_ascii_lowercase()),
+        ProxyHeader::Forwarded => forwarded_elements(headers)
+            .filter_map(|e| forwarded_param(&e, "proto"))
+            .last()
+            .map(|v| v.trim_matches('"').to_ascii_lowercase()),
+    }?;
     matches!(proto.as_str(), "http" | "https").then_some(proto)
 }
 
@@ -152,7 +191,7 @@ pub fn resolve(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &TrustedProxi
     }
     // Rightmost untrusted hop; an unreadable hop ends the walk at the proxy that reported it.
     let mut client = peer;
-    for hop in forwarded_hops(headers).iter().rev() {
+    for hop in forwarded_hops(headers, trusted.header).iter().rev() {
         match parse_hop(hop) {
             Some(ip) if trusted.contains(ip) => client = ip,
             Some(ip) => {
@@ -164,7 +203,7 @@ pub fn resolve(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &TrustedProxi
     }
     ClientInfo {
         ip: Some(client),
-        forwarded_proto: forwarded_proto(headers),
+        forwarded_proto: forwarded_proto(headers, trusted.header),
     }
 }
 
@@ -244,13 +283,25 @@ mod tests {
 
     #[test]
     fn forwarded_header_ports_brackets_and_mapped_addresses() {
-        let trusted = proxies(&["127.0.0.1", "::1"]);
-        let h = headers(&[(
-            "forwarded",
-            "for=6.6.6.6, for=\"[2001:db8::7]:4711\";proto=https",
-        )]);
-        let got = resolve(ip("::1"), &h, &trusted);
+        let nets = vec![
+            parse_proxy("127.0.0.1").unwrap(),
+            parse_proxy("::1").unwrap(),
+        ];
+        let rfc = TrustedProxies::with_header(nets, ProxyHeader::Forwarded);
+        let h = headers(&[
+            (
+                "forwarded",
+                "for=6.6.6.6, for=\"[2001:db8::7]:4711\";proto=https",
+            ),
+            // Sent by the client through a proxy that writes only Forwarded: ignored.
+            ("x-forwarded-for", "9.9.9.9"),
+        ]);
+        let got = resolve(ip("::1"), &h, &rfc);
         assert_eq!(got.ip, ip("2001:db8::7"));
+        assert_eq!(got.forwarded_proto.as_deref(), Some("https"));
+        let trusted = proxies(&["127.0.0.1", "::1"]);
+        // And the other way round: X-Forwarded-For only, Forwarded ignored.
+        assert_eq!(resolve(ip("::1"), &h, &trusted).ip, ip("9.9.9.9"));
         let h = headers(&[("x-forwarded-for", "198.51.100.7:5000")]);
         assert_eq!(
             resolve(ip("::ffff:127.0.0.1"), &h, &trusted).ip,

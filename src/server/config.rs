@@ -4,7 +4,7 @@
 //! is the server's configuration file; cargo-leptos does not read it (its build settings live in
 //! Cargo.toml). Every key is optional; unknown keys are an error so typos do not go unnoticed.
 
-use super::client::{parse_proxy, TrustedProxies};
+use super::client::{parse_proxy, ProxyHeader, TrustedProxies};
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// [file key: trusted_proxies].
     #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<String>>,
+    /// The header the trusted proxies write: x-forwarded-for (with X-Forwarded-Proto) or
+    /// forwarded (RFC 7239) [default: x-forwarded-for; file key: proxy_header].
+    #[arg(long, env = "TESSERA_PROXY_HEADER")]
+    pub proxy_header: Option<String>,
 }
 
 /// The keys of the configuration file.
@@ -102,6 +106,7 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     pub allowed_hosts: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub proxy_header: Option<String>,
 }
 
 /// The settings the server runs with.
@@ -233,12 +238,16 @@ impl Config {
             .map(|e| parse_proxy(e))
             .collect::<Result<Vec<_>, _>>()
             .map_err(ConfigError::Value)?;
+        let proxy_header = match args.proxy_header.or(file.proxy_header) {
+            None => ProxyHeader::default(),
+            Some(raw) => raw.parse().map_err(ConfigError::Value)?,
+        };
         Ok(Config {
             hash_workers,
             hash_queue,
             public_url,
             allowed_hosts,
-            trusted_proxies: TrustedProxies::new(trusted_proxies),
+            trusted_proxies: TrustedProxies::with_header(trusted_proxies, proxy_header),
             addr: args
                 .addr
                 .or(file.addr)
@@ -366,6 +375,7 @@ mod tests {
             ("public_url", "\"ftp://lms.example.org\""),
             ("allowed_hosts", "[\"https://lms.example.org\"]"),
             ("trusted_proxies", "[\"proxy.local\"]"),
+            ("proxy_header", "\"x-real-ip\""),
         ] {
             let file: FileConfig = toml::from_str(&format!("{key} = {value}")).unwrap();
             let err = Config::resolve(ServeArgs::default(), file).unwrap_err();

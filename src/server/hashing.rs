@@ -63,6 +63,8 @@ pub struct HashPool {
     queue: SyncSender<Job>,
     workers: usize,
     capacity: usize,
+    /// Hashes computed since start (hashes and verifications alike).
+    done: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for HashPool {
@@ -87,11 +89,13 @@ impl HashPool {
         let capacity = capacity.max(1);
         let (queue, jobs) = sync_channel::<Job>(capacity);
         let jobs = Arc::new(Mutex::new(jobs));
+        let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
         for n in 0..workers {
             let jobs = Arc::clone(&jobs);
+            let counter = Arc::clone(&done);
             let spawned = std::thread::Builder::new()
                 .name(format!("tessera-hash-{n}"))
-                .spawn(move || work(&jobs));
+                .spawn(move || work(&jobs, &counter));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a password hashing worker");
             }
@@ -100,7 +104,13 @@ impl HashPool {
             queue,
             workers,
             capacity,
+            done,
         }
+    }
+
+    /// Hashes computed since start.
+    pub fn hashes_done(&self) -> u64 {
+        self.done.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn workers(&self) -> usize {
@@ -151,7 +161,7 @@ impl HashPool {
 }
 
 /// One worker: takes jobs until every handle is dropped. Its buffer lives as long as it does.
-fn work(jobs: &Mutex<Receiver<Job>>) {
+fn work(jobs: &Mutex<Receiver<Job>>, done: &std::sync::atomic::AtomicU64) {
     let mut memory: Vec<Block> = Vec::new();
     loop {
         let job = {
@@ -163,6 +173,7 @@ fn work(jobs: &Mutex<Receiver<Job>>) {
             memory = vec![Block::new(); M_COST as usize];
         }
         let outcome = run(job.task, &mut memory);
+        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // The caller may have gone away (request cancelled); nothing to do then.
         let _ = job.reply.send(outcome);
     }

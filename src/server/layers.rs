@@ -145,8 +145,8 @@ fn log_panic(log_id: &str, info: &std::panic::PanicHookInfo<'_>) {
     }
 }
 
-/// The answer to a request whose handler panicked: 500 with the panic's log id, as JSON for
-/// server functions and as text for pages.
+/// The answer to a request whose handler panicked: 500 with the panic's log id, as the JSON of
+/// `AppError::Internal` (what server functions' clients decode; a browser shows it as text).
 pub fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     let log_id = LAST_PANIC
         .with(|p| p.borrow_mut().take())
@@ -315,10 +315,17 @@ pub async fn refuse_cross_site(
         let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
         let refused = match fetch_site {
             Some(site) => !matches!(site, "same-origin" | "none"),
-            None => match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+            // HTTP/2 names the host in the URI instead of a Host header.
+            None => match (
+                headers.get(header::ORIGIN),
+                headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_string)
+                    .or_else(|| req.uri().authority().map(|a| a.to_string())),
+            ) {
                 (Some(origin), Some(host)) => {
                     let origin = origin.to_str().unwrap_or("");
-                    let host = host.to_str().unwrap_or("-");
                     let client = req.extensions().get::<ClientInfo>();
                     let scheme = expected_scheme(&state, headers, client);
                     let expected = format!("{scheme}://{host}");
@@ -440,76 +447,145 @@ fn encode_query(pairs: &[(String, String)]) -> String {
         .finish()
 }
 
-/// Makes a redirect target safe: a path on this site stays; an absolute URL on this host
-/// becomes its path; anything else (another site, a scheme-relative `//host`) becomes `/`.
+/// Makes a redirect target safe: a path on this site stays (normalised and percent-encoded as
+/// a URL parser reads it, so what the browser follows is what was checked); an absolute URL on
+/// this host becomes its path; anything else (another site, `//host`, backslashes, control
+/// characters or spaces that browsers drop or rewrite) becomes `/`.
 pub fn same_origin_path(location: &str, host: Option<&str>) -> String {
-    let is_local_path = |p: &str| {
-        p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") && !p.contains('\\')
-    };
-    if is_local_path(location) {
-        return location.to_string();
+    const BASE: &str = "http://tessera.invalid/";
+    let home = || "/".to_string();
+    if location.is_empty()
+        || location
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return home();
     }
-    if let Ok(uri) = location.parse::<Uri>() {
+    let Ok(base) = url::Url::parse(BASE) else {
+        return home();
+    };
+    let candidate = if location.starts_with('/') && !location.starts_with("//") {
+        location.to_string()
+    } else {
+        // An absolute URL counts only when it names this very host.
+        let Ok(uri) = location.parse::<Uri>() else {
+            return home();
+        };
         let same_host = matches!(uri.scheme_str(), Some("http" | "https"))
             && uri
                 .authority()
                 .zip(host)
                 .is_some_and(|(a, h)| a.as_str().eq_ignore_ascii_case(h));
-        if same_host {
-            let path = uri.path_and_query().map_or("/", |p| p.as_str());
-            if is_local_path(path) {
-                return path.to_string();
+        if !same_host {
+            return home();
+        }
+        uri.path_and_query().map_or("/", |p| p.as_str()).to_string()
+    };
+    match base.join(&candidate) {
+        Ok(url) if url.host_str() == Some("tessera.invalid") && url.scheme() == "http" => {
+            let path = url.path();
+            if path.starts_with("//") {
+                return home();
+            }
+            match url.query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_string(),
             }
         }
+        _ => home(),
     }
-    "/".to_string()
+}
+
+/// Removes the form-error parameters from a URL's query (raw segments otherwise untouched).
+fn without_error_params(url: &str) -> String {
+    let Some((path, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|seg| {
+            let key = seg.split('=').next().unwrap_or("");
+            let key = url::form_urlencoded::parse(key.as_bytes())
+                .next()
+                .map(|(k, _)| k.into_owned())
+                .unwrap_or_default();
+            !seg.is_empty() && !ERR_PARAMS.contains(&key.as_str())
+        })
+        .collect();
+    if kept.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
 }
 
 /// After a server function: a redirect (to the form's page, from `Referer`) is kept on this
 /// site, and the error it carries in its URL gets a signature that [`verify_url_errors`]
-/// checks before the page shows it.
-pub async fn form_redirects(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// checks before the page shows it. The request's `Referer` loses any error parameters first,
+/// so the only error that can be signed is the one this call produced.
+pub async fn form_redirects(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
+    }
+    let referer = req
+        .headers()
+        .get(header::REFERER)
+        .map(|v| v.to_str().map(without_error_params));
+    match referer {
+        Some(Ok(clean)) => match HeaderValue::from_str(&clean) {
+            Ok(v) => {
+                req.headers_mut().insert(header::REFERER, v);
+            }
+            Err(_) => {
+                req.headers_mut().remove(header::REFERER);
+            }
+        },
+        Some(Err(_)) => {
+            req.headers_mut().remove(header::REFERER);
+        }
+        None => {}
     }
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
     let mut res = next.run(req).await;
-    let Some(location) = res
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(location) = res.headers().get(header::LOCATION) else {
         return res;
     };
-    let mut target = same_origin_path(location, host.as_deref());
+    // A Location that is not plain text is not followed anywhere but home.
+    let location = location.to_str().unwrap_or("").to_string();
+    let mut target = same_origin_path(&location, host.as_deref());
     if let Some((path, query)) = target.split_once('?') {
-        // Raw segments are kept as they are; only a signature is added (or replaced).
-        let segments: Vec<&str> = query
-            .split('&')
-            .filter(|seg| !seg.starts_with("__sig=") && !seg.is_empty())
-            .collect();
         let pairs = query_pairs(query);
-        let fn_path = pairs
-            .iter()
-            .find(|(k, _)| k == "__path")
-            .map(|p| p.1.as_str());
-        let err = pairs
-            .iter()
-            .find(|(k, _)| k == "__err")
-            .map(|p| p.1.as_str());
-        let signature = fn_path
-            .zip(err)
-            .map(|(p, e)| format!("__sig={}", sign(&state.url_key, p, e)));
-        let mut query = segments.join("&");
-        if let Some(sig) = signature {
+        let all = |name: &str| {
+            pairs
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|p| p.1.as_str())
+                .collect::<Vec<_>>()
+        };
+        let (fn_paths, errs) = (all("__path"), all("__err"));
+        let mut query = without_error_params(&format!("?{query}"))
+            .trim_start_matches('?')
+            .to_string();
+        // Exactly one error from this call: carried on, signed. Anything else: dropped.
+        if let ([fn_path], [err]) = (fn_paths.as_slice(), errs.as_slice()) {
+            let signed = encode_query(&[
+                ("__path".to_string(), fn_path.to_string()),
+                ("__err".to_string(), err.to_string()),
+                ("__sig".to_string(), sign(&state.url_key, fn_path, err)),
+            ]);
             if !query.is_empty() {
                 query.push('&');
             }
-            query.push_str(&sig);
+            query.push_str(&signed);
         }
         target = if query.is_empty() {
             path.to_string()
@@ -517,20 +593,14 @@ pub async fn form_redirects(State(state): State<AppState>, req: Request, next: N
             format!("{path}?{query}")
         };
     }
-    match HeaderValue::from_str(&target) {
-        Ok(v) => {
-            res.headers_mut().insert(header::LOCATION, v);
-        }
-        Err(_) => {
-            res.headers_mut()
-                .insert(header::LOCATION, HeaderValue::from_static("/"));
-        }
-    }
+    let value = HeaderValue::from_str(&target).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    res.headers_mut().insert(header::LOCATION, value);
     res
 }
 
-/// A page whose URL carries a form error without a valid signature is sent to the same URL
-/// without it, so nobody can put words of theirs on a page by a link.
+/// A page whose URL carries a form error without a valid signature (or with any of its
+/// parameters given twice) is sent to the same URL without it, so nobody can put words of
+/// theirs on a page by a link.
 pub async fn verify_url_errors(
     State(state): State<AppState>,
     req: Request,
@@ -544,12 +614,19 @@ pub async fn verify_url_errors(
         return next.run(req).await;
     };
     let pairs = query_pairs(query);
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|p| p.1.as_str());
-    if get("__err").is_none() && get("__path").is_none() && get("__sig").is_none() {
+    let all = |name: &str| {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|p| p.1.as_str())
+            .collect::<Vec<_>>()
+    };
+    let (fn_paths, errs, sigs) = (all("__path"), all("__err"), all("__sig"));
+    if fn_paths.is_empty() && errs.is_empty() && sigs.is_empty() {
         return next.run(req).await;
     }
-    let genuine = match (get("__path"), get("__err"), get("__sig")) {
-        (Some(path), Some(err), Some(sig)) => {
+    let genuine = match (fn_paths.as_slice(), errs.as_slice(), sigs.as_slice()) {
+        ([path], [err], [sig]) => {
             let expected = sign(&state.url_key, path, err);
             // Compared without an early exit; both are 32 hex digits.
             expected.len() == sig.len()
@@ -565,16 +642,8 @@ pub async fn verify_url_errors(
         return next.run(req).await;
     }
     tracing::warn!(path = %uri.path(), "form error in the URL without a valid signature dropped");
-    let kept: Vec<(String, String)> = pairs
-        .into_iter()
-        .filter(|(k, _)| !ERR_PARAMS.contains(&k.as_str()))
-        .collect();
-    let clean = if kept.is_empty() {
-        uri.path().to_string()
-    } else {
-        format!("{}?{}", uri.path(), encode_query(&kept))
-    };
-    Redirect::to(&clean).into_response()
+    let clean = without_error_params(&format!("{}?{query}", uri.path()));
+    Redirect::to(&same_origin_path(&clean, None)).into_response()
 }
 
 #[cfg(test)]
@@ -594,6 +663,15 @@ mod tests {
             ("javascript:alert(1)", "/"),
             ("http://lms.example.org:3000//evil.example", "/"),
             ("", "/"),
+            ("/\t/evil.example", "/"),
+            ("/%09/evil.example", "/%09/evil.example"),
+            ("/\n", "/"),
+            ("/a b", "/"),
+            ("/groups/../users", "/users"),
+            ("/%2F%2Fevil.example", "/%2F%2Fevil.example"),
+            ("/./\u{0}", "/"),
+            ("/caf\u{e9}", "/caf%C3%A9"),
+            ("https://lms.example.org:3000", "/"),
         ] {
             assert_eq!(same_origin_path(location, host), expected, "{location}");
         }

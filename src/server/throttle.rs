@@ -25,11 +25,42 @@ enum Key {
     Ip(IpAddr),
 }
 
+/// Password checks one client address may have running at once (a school's NAT holds many
+/// honest users; one attacker's address cannot fill the hashing queue).
+pub const IP_PARALLEL: u32 = 4;
+
 pub struct LoginThrottle {
     accounts: DefaultKeyedRateLimiter<String>,
     ips: DefaultKeyedRateLimiter<IpAddr>,
     blocked: Mutex<HashMap<Key, Instant>>,
+    /// Attempts whose password check is running, per account and per address.
+    in_flight: Mutex<HashMap<Key, u32>>,
     clock: DefaultClock,
+}
+
+/// An attempt in progress (see [`LoginThrottle::begin`]); ends when dropped, however the
+/// request ends (answered, failed, or abandoned by the client).
+pub struct Attempt<'a> {
+    throttle: &'a LoginThrottle,
+    keys: Vec<Key>,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut running = self
+            .throttle
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for key in &self.keys {
+            if let Some(n) = running.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    running.remove(key);
+                }
+            }
+        }
+    }
 }
 
 impl Default for LoginThrottle {
@@ -50,6 +81,7 @@ impl LoginThrottle {
             accounts: RateLimiter::keyed(quota(ACCOUNT_BURST, ACCOUNT_REFILL)),
             ips: RateLimiter::keyed(quota(IP_BURST, IP_REFILL)),
             blocked: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
     }
@@ -75,6 +107,32 @@ impl LoginThrottle {
         } else {
             Err(round_up(wait))
         }
+    }
+
+    /// Before checking a password: like [`LoginThrottle::check`], and also refuses (for a
+    /// second) a second attempt on an account whose first is still being checked, or more than
+    /// [`IP_PARALLEL`] at once from one address. Failures are counted when a check ends, so
+    /// without this, guesses sent in parallel would all be checked before the first counted.
+    pub fn begin(&self, account: &str, ip: Option<IpAddr>) -> Result<Attempt<'_>, Duration> {
+        self.check(account, ip)?;
+        let mut running = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let account_key = Key::Account(account.to_string());
+        if running.get(&account_key).copied().unwrap_or(0) >= 1 {
+            return Err(Duration::from_secs(1));
+        }
+        if let Some(ip) = ip {
+            if running.get(&Key::Ip(ip)).copied().unwrap_or(0) >= IP_PARALLEL {
+                return Err(Duration::from_secs(1));
+            }
+        }
+        let keys = keys(account, ip);
+        for key in &keys {
+            *running.entry(key.clone()).or_insert(0) += 1;
+        }
+        Ok(Attempt {
+            throttle: self,
+            keys,
+        })
     }
 
     /// After a failed attempt: counts it, and `Err(wait)` if this failure used up the allowance.
@@ -137,6 +195,28 @@ mod tests {
         );
         assert!(t.check("ada", None).is_err());
         assert!(t.check("bob", None).is_ok());
+    }
+
+    #[test]
+    fn one_check_at_a_time_per_account_and_a_few_per_address() {
+        let t = LoginThrottle::new();
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let first = t.begin("ada", Some(ip)).unwrap();
+        assert!(t.begin("ada", Some("10.9.9.9".parse().unwrap())).is_err());
+        let others: Vec<_> = (1..IP_PARALLEL)
+            .map(|i| t.begin(&format!("user{i}"), Some(ip)).unwrap())
+            .collect();
+        assert!(
+            t.begin("one-more", Some(ip)).is_err(),
+            "address at its limit"
+        );
+        drop(first);
+        assert!(t.begin("ada", Some("10.9.9.9".parse().unwrap())).is_ok());
+        drop(others);
+        assert!(
+            t.in_flight.lock().unwrap().is_empty(),
+            "every attempt ended"
+        );
     }
 
     #[test]

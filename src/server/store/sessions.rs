@@ -20,11 +20,16 @@ impl Record for SessionRecord {
 }
 
 impl Store {
-    /// Stores (or replaces) a session.
-    pub fn save_session(&self, id: &str, record: &SessionRecord) -> Result<(), StoreError> {
-        self.sessions
-            .insert(id.as_bytes(), codec::encode(record)?)?;
-        Ok(())
+    /// Replaces a session that still exists; `false` (and nothing written) when it is gone, so
+    /// a request that was under way when its session was ended cannot bring it back.
+    pub fn save_session(&self, id: &str, record: &SessionRecord) -> Result<bool, StoreError> {
+        let bytes = codec::encode(record)?;
+        let mut found = false;
+        self.sessions.update_and_fetch(id.as_bytes(), |old| {
+            found = old.is_some();
+            old.map(|_| bytes.clone())
+        })?;
+        Ok(found)
     }
 
     /// Stores a session only if no session has this id yet; false when the id was taken.
@@ -86,15 +91,17 @@ mod tests {
         );
         assert_eq!(store.load_session("abc", 50).unwrap(), Some(rec.clone()));
         assert_eq!(store.load_session("abc", 100).unwrap(), None, "expired");
-        store
-            .save_session(
-                "def",
-                &SessionRecord {
-                    expires_at: 500,
-                    data: vec![],
-                },
-            )
-            .unwrap();
+        let def = SessionRecord {
+            expires_at: 500,
+            data: vec![],
+        };
+        assert!(
+            !store.save_session("def", &def).unwrap(),
+            "saving never creates a session"
+        );
+        assert_eq!(store.load_session("def", 0).unwrap(), None);
+        assert!(store.create_session("def", &def).unwrap());
+        assert!(store.save_session("def", &def).unwrap());
         assert_eq!(store.delete_expired_sessions(200).unwrap(), 1);
         assert_eq!(
             store

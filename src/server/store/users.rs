@@ -10,6 +10,32 @@ use sled::Transactional;
 const COUNT_USERS: &str = "users";
 const COUNT_ACTIVE_ADMINS: &str = "active_admins";
 
+/// A user's role as stored. The store's own type, so the on-disk layout never follows a change
+/// made for the browser; only ever append variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredRole {
+    Admin,
+    Learner,
+}
+
+impl From<Role> for StoredRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Admin => StoredRole::Admin,
+            Role::Learner => StoredRole::Learner,
+        }
+    }
+}
+
+impl From<StoredRole> for Role {
+    fn from(r: StoredRole) -> Self {
+        match r {
+            StoredRole::Admin => Role::Admin,
+            StoredRole::Learner => Role::Learner,
+        }
+    }
+}
+
 /// A user as stored in `users`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
@@ -17,7 +43,7 @@ pub struct UserRecord {
     pub login: String,
     pub email: String,
     pub display_name: String,
-    pub role: Role,
+    pub role: StoredRole,
     pub active: bool,
     pub created_at: u64,
     /// Bumped whenever existing sessions must end (deactivation, password change).
@@ -30,20 +56,24 @@ impl Record for UserRecord {
 }
 
 impl UserRecord {
+    pub fn role(&self) -> Role {
+        self.role.into()
+    }
+
     pub fn view(&self) -> UserView {
         UserView {
             id: self.id,
             login: self.login.clone(),
             email: self.email.clone(),
             display_name: self.display_name.clone(),
-            role: self.role,
+            role: self.role(),
             active: self.active,
             created_at: self.created_at,
         }
     }
 
     fn is_active_admin(&self) -> bool {
-        self.active && self.role == Role::Admin
+        self.active && self.role == StoredRole::Admin
     }
 }
 
@@ -140,9 +170,9 @@ impl Store {
             email: fields.email.clone(),
             display_name: fields.display_name.clone(),
             role: if first_admin {
-                Role::Admin
+                StoredRole::Admin
             } else {
-                fields.role
+                fields.role.into()
             },
             active: true,
             created_at: now,
@@ -237,7 +267,7 @@ impl Store {
                     login: fields.login.clone(),
                     email: fields.email.clone(),
                     display_name: fields.display_name.clone(),
-                    role: fields.role,
+                    role: fields.role.into(),
                     ..old.clone()
                 };
                 if fold(&old.login) != fold(&new.login) {
