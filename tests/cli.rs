@@ -174,3 +174,42 @@ fn an_acknowledged_write_survives_kill_9() {
         login.body
     );
 }
+
+/// A logout answered to the browser is on disk: after `kill -9` and a restart the old session
+/// cookie does not work again.
+#[test]
+fn a_logout_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = start(&data);
+    let setup = post(
+        &server.addr,
+        "/api/setup",
+        "login=admin&email=a%40example.org&display_name=A&password=password-123&password_confirm=password-123",
+        None,
+    );
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    let login = post(
+        &server.addr,
+        "/api/login",
+        "identifier=admin&password=password-123",
+        None,
+    );
+    let cookie = login.session.expect("a session cookie");
+    let me = post(&server.addr, "/api/current_user", "", Some(&cookie));
+    assert!(me.body.contains("\"login\":\"admin\""), "{}", me.body);
+    let out = post(&server.addr, "/api/logout", "", Some(&cookie));
+    assert_eq!(out.status, 200, "{}", out.body);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    let server = start(&data);
+    let me = post(&server.addr, "/api/current_user", "", Some(&cookie));
+    assert_eq!(me.status, 200);
+    assert!(
+        !me.body.contains("admin"),
+        "the logged-out session came back: {}",
+        me.body
+    );
+}

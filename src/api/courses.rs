@@ -2,7 +2,7 @@
 
 #[cfg(feature = "ssr")]
 use crate::model::catalog::{
-    validate_code, validate_description, validate_lesson_text, validate_title, EnrolSource,
+    validate_code, validate_description, validate_lesson_text, validate_title,
 };
 use crate::model::catalog::{CourseRow, CourseView, EnrolmentRow, LessonView};
 use crate::model::{AppError, Paged};
@@ -84,7 +84,7 @@ pub async fn update_course(
 pub async fn delete_course(id: u64) -> Result<(), AppError> {
     crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    state.write(move |s| s.delete_course(id)).await?;
+    state.write_and_wake(move |s| s.delete_course(id)).await?;
     leptos_axum::redirect("/courses");
     Ok(())
 }
@@ -131,7 +131,13 @@ pub async fn change_lesson(
         },
         _ => return Err(AppError::Request("unknown lesson change".into())),
     };
-    state.write(move |s| s.change_lessons(course, change)).await
+    let (lessons, job) = state
+        .write(move |s| s.change_lessons(course, change))
+        .await?;
+    if job.is_some() {
+        state.jobs.wake();
+    }
+    Ok(lessons)
 }
 
 /// One page (from 1) of a course's enrolments with each learner's progress.
@@ -174,7 +180,7 @@ pub async fn enrol_user(course: u64, user: u64) -> Result<bool, AppError> {
             s.enrol(
                 user,
                 course,
-                EnrolSource::Manual,
+                crate::server::store::enrolments::Source::Manual,
                 crate::server::store::now_ms(),
             )
         })

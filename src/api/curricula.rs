@@ -1,7 +1,7 @@
 //! Administering curricula. Administrators only.
 
 #[cfg(feature = "ssr")]
-use crate::model::catalog::{validate_description, validate_title, EnrolSource};
+use crate::model::catalog::{validate_description, validate_title};
 use crate::model::catalog::{CurriculumDetail, CurriculumView, EnrolSummary};
 use crate::model::{AppError, Paged};
 #[cfg(feature = "ssr")]
@@ -82,7 +82,9 @@ pub async fn update_curriculum(
 pub async fn delete_curriculum(id: u64) -> Result<(), AppError> {
     crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    state.write(move |s| s.delete_curriculum(id)).await?;
+    state
+        .write_and_wake(move |s| s.delete_curriculum(id))
+        .await?;
     leptos_axum::redirect("/curricula");
     Ok(())
 }
@@ -112,13 +114,6 @@ pub async fn enrol_in_curriculum(id: u64, user: u64) -> Result<EnrolSummary, App
     crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state
-        .write(move |s| {
-            s.enrol_curriculum(
-                user,
-                id,
-                EnrolSource::Manual,
-                crate::server::store::now_ms(),
-            )
-        })
+        .write(move |s| s.enrol_curriculum(user, id, crate::server::store::now_ms()))
         .await
 }

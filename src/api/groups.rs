@@ -5,8 +5,6 @@
 //! gets `Forbidden`. Asking about a group one may not see is `Forbidden` whether it exists or
 //! not, so ids cannot be probed.
 
-#[cfg(feature = "ssr")]
-use crate::model::group::GroupLink;
 use crate::model::group::{
     AuditView, BulkResult, GroupLinks, GroupRow, GroupView, ManagerRow, MemberRow,
 };
@@ -14,76 +12,7 @@ use crate::model::{AppError, Paged};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-mod guard {
-    use crate::model::user::Role;
-    use crate::model::AppError;
-    use crate::server::store::groups::Actor;
-    use crate::server::store::users::UserRecord;
-
-    /// Who is asking about a group, and whether they may change it.
-    pub struct Caller {
-        pub user: UserRecord,
-        pub admin: bool,
-    }
-
-    impl Caller {
-        pub fn actor(&self) -> Actor {
-            Actor {
-                user: self.user.id,
-                now: crate::server::store::now_ms(),
-            }
-        }
-    }
-
-    /// Guard: an administrator, or a manager of `group`.
-    pub async fn require_group_reader(group: u64) -> Result<Caller, AppError> {
-        let user = crate::server::auth::require_user().await?;
-        if user.role() == Role::Admin {
-            return Ok(Caller { user, admin: true });
-        }
-        let state = crate::server::state::app_state()?;
-        let uid = user.id;
-        if state.read(move |s| s.manages_group(uid, group)).await? {
-            Ok(Caller { user, admin: false })
-        } else {
-            Err(AppError::Forbidden)
-        }
-    }
-
-    /// Guard: an administrator (who acts on groups).
-    pub async fn require_group_admin() -> Result<Caller, AppError> {
-        let user = crate::server::auth::require_admin().await?;
-        Ok(Caller { user, admin: true })
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn group_view(
-    s: &crate::server::store::Store,
-    g: &crate::server::store::groups::GroupRecord,
-    can_edit: bool,
-) -> Result<GroupView, crate::server::store::StoreError> {
-    let branch_name = match g.branch {
-        Some(b) => s.get_branch(b)?.map(|b| b.name),
-        None => None,
-    };
-    Ok(GroupView {
-        id: g.id,
-        name: g.name.clone(),
-        description: g.description.clone(),
-        branch: g.branch,
-        branch_name,
-        key: g.key.clone(),
-        key_uses: g.key_uses,
-        key_status: g.key.status(g.key_uses, crate::server::store::now_ms()),
-        is_default: g.is_default,
-        members: g.members,
-        courses: g.courses,
-        curricula: g.curricula,
-        created_at: g.created_at,
-        can_edit,
-    })
-}
+use crate::server::auth::{require_group_admin, require_group_reader, GroupCaller};
 
 /// Parses and validates the add / edit group form.
 #[cfg(feature = "ssr")]
@@ -122,68 +51,30 @@ pub async fn list_groups(
     let state = crate::server::state::app_state()?;
     let admin = user.role() == crate::model::user::Role::Admin;
     let (sort, desc) = crate::model::group::parse_sort(&sort);
-    let per_page = crate::model::user::PER_PAGE;
     let uid = user.id;
-    let result = state
-        .read(move |s| {
-            let only = if admin {
-                None
-            } else {
-                Some(s.managed_groups(uid)?)
-            };
-            if only.as_ref().is_some_and(|o| o.is_empty()) {
-                return Ok(None);
-            }
-            let (rows, total, capped) =
-                s.list_groups(&query, sort, desc, page, per_page, only.as_deref())?;
-            let now = crate::server::store::now_ms();
-            let rows = rows
-                .into_iter()
-                .map(|g| {
-                    let branch = match g.branch {
-                        Some(b) => s.get_branch(b)?.map(|b| b.name),
-                        None => None,
-                    };
-                    Ok(GroupRow {
-                        id: g.id,
-                        name: g.name,
-                        branch,
-                        members: g.members,
-                        courses: g.courses,
-                        curricula: g.curricula,
-                        key_status: g.key.status(g.key_uses, now),
-                        key_uses: g.key_uses,
-                        key_max_uses: g.key.max_uses,
-                        is_default: g.is_default,
-                        created_at: g.created_at,
-                    })
-                })
-                .collect::<Result<Vec<_>, crate::server::store::StoreError>>()?;
-            Ok(Some((rows, total, capped)))
-        })
-        .await?;
-    let (rows, total, capped) = result.ok_or(AppError::Forbidden)?;
+    let q = crate::server::store::groups::GroupQuery {
+        query,
+        sort,
+        desc,
+        page,
+        per_page: crate::model::user::PER_PAGE,
+    };
+    let (rows, total, capped) = state
+        .read(move |s| s.group_rows(uid, admin, &q))
+        .await?
+        .ok_or(AppError::Forbidden)?;
     Ok(super::paged(rows, total, capped, page))
 }
 
-/// A group with its key and counts. Administrators and the group's managers.
+/// A group with its key and counts. Administrators and the group's managers (who see the key's
+/// state, not the key: knowing it lets anyone join the group).
 #[server(endpoint = "get_group")]
 pub async fn get_group(id: u64) -> Result<GroupView, AppError> {
-    let caller = guard::require_group_reader(id).await?;
+    let caller = require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
     let admin = caller.admin;
-    // Managers see the key's state, not the key: knowing it lets anyone join the group.
     state
-        .read(move |s| {
-            let Some(g) = s.get_group(id)? else {
-                return Ok(None);
-            };
-            let mut v = group_view(s, &g, admin)?;
-            if !admin {
-                v.key.key = None;
-            }
-            Ok(Some(v))
-        })
+        .read(move |s| s.group_view(id, admin))
         .await?
         .ok_or_else(|| AppError::not_found("Group"))
 }
@@ -194,9 +85,11 @@ pub use save::{create_group, update_group, CreateGroup, UpdateGroup};
 mod save {
     #![allow(clippy::too_many_arguments)]
     #[cfg(feature = "ssr")]
-    use super::{group_fields, group_view, guard};
+    use super::group_fields;
     use crate::model::group::GroupSaved;
     use crate::model::AppError;
+    #[cfg(feature = "ssr")]
+    use crate::server::auth::require_group_admin;
     use leptos::prelude::*;
 
     /// Creates a group and opens its page (administrators). Unticked checkboxes are absent.
@@ -212,7 +105,7 @@ mod save {
         key_enabled: Option<String>,
         is_default: Option<String>,
     ) -> Result<GroupSaved, AppError> {
-        let caller = guard::require_group_admin().await?;
+        let caller = require_group_admin().await?;
         let state = crate::server::state::app_state()?;
         let f = group_fields(
             &name,
@@ -227,13 +120,7 @@ mod save {
         )?;
         let actor = caller.actor();
         let saved = state
-            .write(move |s| {
-                let (g, previous) = s.create_group(actor, &f)?;
-                Ok(GroupSaved {
-                    group: group_view(s, &g, true)?,
-                    previous_default: previous,
-                })
-            })
+            .write(move |s| s.create_group_saved(actor, &f))
             .await?;
         leptos_axum::redirect(&format!("/groups/{}", saved.group.id));
         Ok(saved)
@@ -254,7 +141,7 @@ mod save {
         key_enabled: Option<String>,
         is_default: Option<String>,
     ) -> Result<GroupSaved, AppError> {
-        let caller = guard::require_group_admin().await?;
+        let caller = require_group_admin().await?;
         let state = crate::server::state::app_state()?;
         let f = group_fields(
             &name,
@@ -269,25 +156,22 @@ mod save {
         )?;
         let actor = caller.actor();
         state
-            .write(move |s| {
-                let (g, previous) = s.update_group(actor, id, &f)?;
-                Ok(GroupSaved {
-                    group: group_view(s, &g, true)?,
-                    previous_default: previous,
-                })
-            })
+            .write(move |s| s.update_group_saved(actor, id, &f))
             .await
     }
 }
 
-/// Deletes a group with its memberships and course links; enrolments and progress stay
-/// (administrators). `back` is where to go next without JavaScript (a page of this site).
+/// Deletes a group at once (it leaves every list, its name and key are free); its memberships
+/// are removed by a background job. Enrolments and progress stay (administrators). `back` is
+/// where to go next without JavaScript (a page of this site).
 #[server(endpoint = "delete_group")]
 pub async fn delete_group(id: u64, back: String) -> Result<(), AppError> {
-    let caller = guard::require_group_admin().await?;
+    let caller = require_group_admin().await?;
     let state = crate::server::state::app_state()?;
     let actor = caller.actor();
-    state.write(move |s| s.delete_group(actor, id)).await?;
+    state
+        .write_and_wake(move |s| s.delete_group(actor, id))
+        .await?;
     let back = if back.starts_with("/groups") && back.chars().all(|c| c.is_ascii_graphic()) {
         back
     } else {
@@ -300,20 +184,15 @@ pub async fn delete_group(id: u64, back: String) -> Result<(), AppError> {
 /// The current default group, as (id, name), for the form's hint (administrators).
 #[server(endpoint = "current_default_group")]
 pub async fn current_default_group() -> Result<Option<(u64, String)>, AppError> {
-    guard::require_group_admin().await?;
+    require_group_admin().await?;
     let state = crate::server::state::app_state()?;
-    state
-        .read(|s| match s.default_group()? {
-            Some(id) => Ok(s.get_group(id)?.map(|g| (g.id, g.name))),
-            None => Ok(None),
-        })
-        .await
+    state.read(|s| s.default_group_name()).await
 }
 
 /// A fresh random group key no group holds (administrators), for the "Generate" button.
 #[server(endpoint = "generate_group_key")]
 pub async fn generate_group_key() -> Result<String, AppError> {
-    guard::require_group_admin().await?;
+    require_group_admin().await?;
     let state = crate::server::state::app_state()?;
     state.read(|s| s.generate_group_key()).await
 }
@@ -326,27 +205,10 @@ pub async fn list_group_members(
     query: String,
     page: u32,
 ) -> Result<Paged<MemberRow>, AppError> {
-    guard::require_group_reader(id).await?;
+    require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
     let (rows, total, capped) = state
-        .read(move |s| {
-            let (rows, total, capped) =
-                s.list_members(id, &query, page, crate::model::user::PER_PAGE)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (uid, m) in rows {
-                if let Some(u) = s.get_user(uid)? {
-                    out.push(MemberRow {
-                        user_id: uid,
-                        login: u.login,
-                        display_name: u.display_name,
-                        email: u.email,
-                        joined_at: m.joined_at,
-                        how: m.how,
-                    });
-                }
-            }
-            Ok((out, total, capped))
-        })
+        .read(move |s| s.member_rows(id, &query, page, crate::model::user::PER_PAGE))
         .await?;
     Ok(super::paged(rows, total, capped, page))
 }
@@ -354,7 +216,7 @@ pub async fn list_group_members(
 /// Adds a user to the group by hand (administrators). Already a member: `Invalid` on `user`.
 #[server(endpoint = "add_group_member")]
 pub async fn add_group_member(id: u64, user: u64) -> Result<(), AppError> {
-    let caller = guard::require_group_admin().await?;
+    let caller = require_group_admin().await?;
     let state = crate::server::state::app_state()?;
     let actor = caller.actor();
     let added = state
@@ -374,7 +236,7 @@ pub async fn remove_group_member(
     user: u64,
     unenrol: Option<String>,
 ) -> Result<u32, AppError> {
-    let caller = guard::require_group_admin().await?;
+    let caller = require_group_admin().await?;
     let state = crate::server::state::app_state()?;
     let actor = caller.actor();
     let unenrol = unenrol.is_some();
@@ -388,7 +250,7 @@ pub async fn remove_group_member(
 /// also kept for [`last_bulk_result`], and the browser is sent to the page showing it.
 #[server(endpoint = "bulk_add_group_members")]
 pub async fn bulk_add_group_members(id: u64, text: String) -> Result<BulkResult, AppError> {
-    let caller = guard::require_group_admin().await?;
+    let caller = require_group_admin().await?;
     bulk_add(caller, id, &text, "text").await
 }
 
@@ -403,7 +265,7 @@ pub const BULK_FILE_MAX: usize = 1_000_000;
 pub async fn bulk_upload_group_members(
     data: leptos::server_fn::codec::MultipartData,
 ) -> Result<BulkResult, AppError> {
-    let caller = guard::require_group_admin().await?;
+    let caller = require_group_admin().await?;
     let mut form = data
         .into_inner()
         .ok_or_else(|| AppError::Request("expected a form upload".into()))?;
@@ -448,7 +310,7 @@ pub async fn bulk_upload_group_members(
 /// [`bulk_upload_group_members`]; a list error names `field`.
 #[cfg(feature = "ssr")]
 async fn bulk_add(
-    caller: guard::Caller,
+    caller: GroupCaller,
     id: u64,
     text: &str,
     field: &str,
@@ -474,7 +336,7 @@ async fn bulk_add(
 /// The caller's last bulk add to this group, with its per-row report (administrators).
 #[server(endpoint = "last_bulk_result")]
 pub async fn last_bulk_result(id: u64) -> Result<Option<BulkResult>, AppError> {
-    let caller = guard::require_group_admin().await?;
+    let caller = require_group_admin().await?;
     let state = crate::server::state::app_state()?;
     let uid = caller.user.id;
     state.read(move |s| s.last_bulk_result(id, uid)).await
@@ -483,36 +345,9 @@ pub async fn last_bulk_result(id: u64) -> Result<Option<BulkResult>, AppError> {
 /// The group's courses and curricula. Administrators and the group's managers.
 #[server(endpoint = "get_group_links")]
 pub async fn get_group_links(id: u64) -> Result<GroupLinks, AppError> {
-    guard::require_group_reader(id).await?;
+    require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
-    state
-        .read(move |s| {
-            let (courses, curricula) = s.group_links(id)?;
-            let mut links = GroupLinks {
-                courses: Vec::new(),
-                curricula: Vec::new(),
-            };
-            for c in courses {
-                if let Some(rec) = s.get_course(c)? {
-                    links.courses.push(GroupLink {
-                        id: c,
-                        label: rec.code,
-                        detail: rec.title,
-                    });
-                }
-            }
-            for c in curricula {
-                if let Some(rec) = s.get_curriculum(c)? {
-                    links.curricula.push(GroupLink {
-                        id: c,
-                        label: rec.name,
-                        detail: format!("{} course(s)", rec.courses.len()),
-                    });
-                }
-            }
-            Ok(links)
-        })
-        .await
+    state.read(move |s| s.group_link_views(id)).await
 }
 
 /// Attaches (`op` = `add`) or detaches (`remove`) a course or curriculum (`kind` = `course` /
@@ -524,7 +359,7 @@ pub async fn change_group_link(
     target: u64,
     op: String,
 ) -> Result<bool, AppError> {
-    let caller = guard::require_group_admin().await?;
+    let caller = require_group_admin().await?;
     let state = crate::server::state::app_state()?;
     let add = match op.as_str() {
         "add" => true,
@@ -550,29 +385,15 @@ pub async fn change_group_link(
 /// The group's managers. Administrators and the group's managers.
 #[server(endpoint = "list_group_managers")]
 pub async fn list_group_managers(id: u64) -> Result<Vec<ManagerRow>, AppError> {
-    guard::require_group_reader(id).await?;
+    require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
-    state
-        .read(move |s| {
-            let mut out = Vec::new();
-            for uid in s.group_managers(id)? {
-                if let Some(u) = s.get_user(uid)? {
-                    out.push(ManagerRow {
-                        user_id: uid,
-                        login: u.login,
-                        display_name: u.display_name,
-                    });
-                }
-            }
-            Ok(out)
-        })
-        .await
+    state.read(move |s| s.manager_rows(id)).await
 }
 
 /// Makes a user a manager of the group (`op` = `add`) or not (`remove`) (administrators).
 #[server(endpoint = "change_group_manager")]
 pub async fn change_group_manager(id: u64, user: u64, op: String) -> Result<bool, AppError> {
-    let caller = guard::require_group_admin().await?;
+    let caller = require_group_admin().await?;
     let state = crate::server::state::app_state()?;
     let add = match op.as_str() {
         "add" => true,
@@ -588,28 +409,7 @@ pub async fn change_group_manager(id: u64, user: u64, op: String) -> Result<bool
 /// The group's newest 50 audit events. Administrators and the group's managers.
 #[server(endpoint = "group_activity")]
 pub async fn group_activity(id: u64) -> Result<Vec<AuditView>, AppError> {
-    guard::require_group_reader(id).await?;
+    require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
-    state
-        .read(move |s| {
-            let mut out = Vec::new();
-            for (event, rec) in s.group_activity(id, 50)? {
-                let actor = if rec.actor == 0 {
-                    "system".to_string()
-                } else {
-                    s.get_user(rec.actor)?
-                        .map(|u| u.login)
-                        .unwrap_or_else(|| format!("user #{}", rec.actor))
-                };
-                out.push(AuditView {
-                    id: event,
-                    at: rec.at,
-                    actor,
-                    action: rec.action,
-                    detail: rec.detail,
-                });
-            }
-            Ok(out)
-        })
-        .await
+    state.read(move |s| s.activity_views(id, 50)).await
 }

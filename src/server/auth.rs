@@ -291,6 +291,44 @@ pub async fn require_admin() -> Result<UserRecord, AppError> {
     Ok(user)
 }
 
+/// Who is asking about a group, and whether they may change it.
+pub struct GroupCaller {
+    pub user: UserRecord,
+    pub admin: bool,
+}
+
+impl GroupCaller {
+    /// The caller as the author of a change, now.
+    pub fn actor(&self) -> super::store::groups::Actor {
+        super::store::groups::Actor {
+            user: self.user.id,
+            now: super::store::now_ms(),
+        }
+    }
+}
+
+/// Guard: an administrator, or a manager of `group`; `Forbidden` for anyone else, whether the
+/// group exists or not (ids cannot be probed).
+pub async fn require_group_reader(group: u64) -> Result<GroupCaller, AppError> {
+    let user = require_user().await?;
+    if user.role() == Role::Admin {
+        return Ok(GroupCaller { user, admin: true });
+    }
+    let state = app_state()?;
+    let uid = user.id;
+    if state.read(move |s| s.manages_group(uid, group)).await? {
+        Ok(GroupCaller { user, admin: false })
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Guard: an administrator, who may change groups.
+pub async fn require_group_admin() -> Result<GroupCaller, AppError> {
+    let user = require_admin().await?;
+    Ok(GroupCaller { user, admin: true })
+}
+
 /// The client's address as worked out from the peer and, behind a trusted proxy, its
 /// forwarding headers (`client.rs`); absent when the server does not know its peer.
 pub async fn client_ip() -> Option<std::net::IpAddr> {

@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod flusher;
 pub mod hashing;
+pub mod jobs;
 pub mod layers;
 pub mod router;
 pub mod state;

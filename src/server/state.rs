@@ -3,6 +3,7 @@
 use super::config::Config;
 use super::flusher::Flusher;
 use super::hashing::HashPool;
+use super::jobs::JobRunner;
 use super::store::{Store, StoreError};
 use super::throttle::LoginThrottle;
 use crate::model::AppError;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// The password hashing workers (fixed memory, bounded queue).
     pub hasher: HashPool,
+    /// Runs the store's background jobs (see `jobs.rs`).
+    pub jobs: JobRunner,
     /// Store reads (and writes) run through [`AppState::read`] since start: lets tests see
     /// what a request costs.
     pub store_calls: Arc<AtomicU64>,
@@ -40,9 +43,11 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, store: Store, config: Config) -> AppState {
+        let flusher = Flusher::spawn(store.db().clone());
         AppState {
             leptos_options,
-            flusher: Flusher::spawn(store.db().clone()),
+            jobs: JobRunner::start(store.clone(), flusher.clone()),
+            flusher,
             hasher: HashPool::start(config.hash_workers, config.hash_queue),
             store,
             config: Arc::new(config),
@@ -69,18 +74,30 @@ impl AppState {
     }
 
     /// Runs a write on a blocking thread and returns once it is on disk (group commit), so a
-    /// success the caller reports survives a crash.
+    /// success the caller reports survives a crash. The flush happens on failure too: an
+    /// operation done in several transactions may have committed some before it failed.
     pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let out = self.read(f).await?;
+        let out = self.read(f).await;
         self.flusher
             .flush()
             .await
             .map_err(|e| super::internal(&e))?;
-        Ok(out)
+        out
+    }
+
+    /// [`AppState::write`], then wakes the job runner: for writes that record a job.
+    pub async fn write_and_wake<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let out = self.write(f).await;
+        self.jobs.wake();
+        out
     }
 }
 

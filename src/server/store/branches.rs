@@ -3,7 +3,7 @@
 //! Trees: `branches` (id → [`BranchRecord`]), `branch_name` (folded name → id: uniqueness and
 //! name order), `search_branch` (see `search.rs`), `branch_children` (parent id ++ child id →
 //! nothing: a branch's sub-branches by range scan). The counter `count/children/<id>` lets a
-//! delete refuse a parent inside its transaction.
+//! delete refuse a parent inside its transaction; `count/branches` is the list's total.
 
 use super::codec::{self, fold, id_key, Record};
 use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
@@ -44,6 +44,9 @@ fn child_key(parent: u64, child: u64) -> [u8; 16] {
     k[8..].copy_from_slice(&id_key(child));
     k
 }
+
+/// `count/branches`: how many branches there are.
+pub(crate) const COUNT_BRANCHES: &str = "branches";
 
 fn children_counter(id: u64) -> String {
     format!("children/{id}")
@@ -175,6 +178,9 @@ impl Store {
                     children.insert(&child_key(p, id), &[])?;
                     bump_counter(meta, &children_counter(p), 1)?;
                 }
+                if old.is_none() {
+                    bump_counter(meta, COUNT_BRANCHES, 1)?;
+                }
                 branches.insert(&id_key(id), bytes.as_slice())?;
                 Ok(())
             })?;
@@ -236,9 +242,15 @@ impl Store {
                     children.remove(&child_key(p, id))?;
                     bump_counter(meta, &children_counter(p), -1)?;
                 }
+                bump_counter(meta, COUNT_BRANCHES, -1)?;
                 Ok(())
             })?;
         Ok(())
+    }
+
+    /// Number of branches (a stored counter: `Tree::len` would walk the whole tree).
+    pub fn branch_count(&self) -> Result<u64, StoreError> {
+        Ok(read_counter(self.meta.get(counter_key(COUNT_BRANCHES))?))
     }
 
     /// Up to `limit` branches in name order (for pickers).
@@ -264,7 +276,7 @@ impl Store {
         let (ids, total, capped) = if fold(query).is_empty() {
             (
                 search::by_name(&self.branch_name, "branch_name", skip, take)?,
-                self.branch_name.len() as u64,
+                self.branch_count()?,
                 false,
             )
         } else {

@@ -6,7 +6,8 @@
 //! `enrolments.rs`.
 
 use super::codec::{self, fold, id_key, Record};
-use super::{abort, counter_key, read_counter, search, Store, StoreError};
+use super::jobs::{tx_enqueue, JobKind};
+use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::catalog::{CourseRow, CourseStatus, CourseView, LessonView};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -108,6 +109,9 @@ pub enum LessonChange {
     },
 }
 
+/// `count/courses`: how many courses there are (list totals without walking the tree).
+pub(crate) const COUNT_COURSES: &str = "courses";
+
 pub(crate) fn enrolled_counter(course: u64) -> String {
     format!("course_users/{course}")
 }
@@ -160,8 +164,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let id = rec.id;
         let bytes = codec::encode(rec)?;
-        (&self.courses, &self.course_code, &self.search_course).transaction(
-            |(courses, codes, search_t)| {
+        (
+            &self.courses,
+            &self.course_code,
+            &self.search_course,
+            &self.meta,
+        )
+            .transaction(|(courses, codes, search_t, meta)| {
                 if tx_get_course(courses, id)?.as_ref() != old {
                     return abort(StoreError::invalid(
                         "code",
@@ -189,10 +198,12 @@ impl Store {
                 for t in search::terms(&[&rec.code, &rec.title]) {
                     search_t.insert(search::key(&t, id), &[])?;
                 }
+                if old.is_none() {
+                    bump_counter(meta, COUNT_COURSES, 1)?;
+                }
                 courses.insert(&id_key(id), bytes.as_slice())?;
                 Ok(())
-            },
-        )?;
+            })?;
         Ok(())
     }
 
@@ -204,6 +215,11 @@ impl Store {
             .transpose()
     }
 
+    /// Number of courses (a stored counter: `Tree::len` would walk the whole tree).
+    pub fn course_count(&self) -> Result<u64, StoreError> {
+        Ok(read_counter(self.meta.get(counter_key(COUNT_COURSES))?))
+    }
+
     /// Number of users enrolled in the course.
     pub fn enrolled_count(&self, course: u64) -> Result<u64, StoreError> {
         Ok(read_counter(
@@ -211,16 +227,17 @@ impl Store {
         ))
     }
 
-    /// Applies a change to a course's lessons; returns the new lesson list. Learners who had
-    /// completed the course and now have a new lesson to do keep that completion in their
-    /// history (see `enrolments.rs`).
+    /// Applies a change to a course's lessons; returns the new lesson list. When lessons are
+    /// added, a job recorded in the same transaction keeps, for each learner who had completed
+    /// the course, that completion in their history (see `jobs.rs`); returns its id too.
     pub fn change_lessons(
         &self,
         course: u64,
         change: LessonChange,
-    ) -> Result<Vec<LessonView>, StoreError> {
+    ) -> Result<(Vec<LessonView>, Option<u64>), StoreError> {
         let new_id = self.db.generate_id()? + 1;
-        let (old, new) = self.courses.transaction(|courses| {
+        let job = self.new_job_id()?;
+        let (new, queued) = (&self.courses, &self.jobs).transaction(|(courses, jobs)| {
             let Some(old) = tx_get_course(courses, course)? else {
                 return abort(StoreError::NotFound("course"));
             };
@@ -262,38 +279,60 @@ impl Store {
                 }
             }
             courses.insert(&id_key(course), codec::encode(&rec).or_else(abort)?)?;
-            Ok((old, rec))
+            let queued = rec.lessons.len() > old.lessons.len() && !old.lessons.is_empty();
+            if queued {
+                let kind = JobKind::LessonsAdded {
+                    course,
+                    old_lessons: old.lessons.iter().map(|l| l.id).collect(),
+                };
+                tx_enqueue(jobs, job, kind, super::now_ms())?;
+            }
+            Ok((rec, queued))
         })?;
-        if new.lessons.len() > old.lessons.len() {
-            self.keep_completions(&old)?;
-        }
-        Ok(new.view(0).lessons)
+        Ok((new.view(0).lessons, queued.then_some(job)))
     }
 
     /// Deletes a course that nobody is enrolled in (archive it otherwise), and takes it out of
-    /// every curriculum, in one transaction; then from every group.
-    pub fn delete_course(&self, id: u64) -> Result<(), StoreError> {
+    /// the curricula that hold it, in one transaction. A job recorded in that transaction then
+    /// detaches it from its groups and from any curriculum that added it meanwhile (see
+    /// `jobs.rs`); returns its id.
+    pub fn delete_course(&self, id: u64) -> Result<u64, StoreError> {
         let curricula = self.curricula_of_course(id)?;
-        (&self.courses, &self.course_code, &self.search_course, &self.meta, &self.curricula, &self.course_curricula)
-            .transaction(|(courses, codes, search_t, meta, curricula_t, links)| {
-                let Some(rec) = tx_get_course(courses, id)? else { return abort(StoreError::NotFound("course")) };
-                if read_counter(meta.get(counter_key(&enrolled_counter(id)))?) > 0 {
-                    return abort(StoreError::invalid(
-                        "course",
-                        "Learners are enrolled in this course. Archive it instead, or unenrol them first.",
-                    ));
-                }
-                courses.remove(&id_key(id))?;
-                codes.remove(fold(&rec.code).as_bytes())?;
-                for t in search::terms(&[&rec.code, &rec.title]) {
-                    search_t.remove(search::key(&t, id))?;
-                }
-                for cur in &curricula {
-                    super::curricula::tx_remove_course(curricula_t, links, *cur, id)?;
-                }
-                Ok(())
-            })?;
-        self.unlink_deleted(id, false)
+        let job = self.new_job_id()?;
+        let trees: [&sled::Tree; 7] = [
+            &self.courses,
+            &self.course_code,
+            &self.search_course,
+            &self.meta,
+            &self.curricula,
+            &self.course_curricula,
+            &self.jobs,
+        ];
+        trees.as_slice().transaction(|t| {
+            let [courses, codes, search_t, meta, curricula_t, links, jobs] = t.as_slice() else {
+                unreachable!("seven trees were given")
+            };
+            let Some(rec) = tx_get_course(courses, id)? else {
+                return abort(StoreError::NotFound("course"));
+            };
+            if read_counter(meta.get(counter_key(&enrolled_counter(id)))?) > 0 {
+                return abort(StoreError::invalid(
+                    "course",
+                    "Learners are enrolled in this course. Archive it instead, or unenrol them first.",
+                ));
+            }
+            courses.remove(&id_key(id))?;
+            codes.remove(fold(&rec.code).as_bytes())?;
+            for t in search::terms(&[&rec.code, &rec.title]) {
+                search_t.remove(search::key(&t, id))?;
+            }
+            for cur in &curricula {
+                super::curricula::tx_remove_course(curricula_t, links, *cur, id)?;
+            }
+            bump_counter(meta, COUNT_COURSES, -1)?;
+            tx_enqueue(jobs, job, JobKind::CourseDeleted { course: id }, super::now_ms())
+        })?;
+        Ok(job)
     }
 
     /// A page of courses (from 1): in code order, or matching a code / title prefix search.
@@ -307,7 +346,7 @@ impl Store {
         let (ids, total, capped) = if fold(query).is_empty() {
             (
                 search::by_name(&self.course_code, "course_code", skip, take)?,
-                self.course_code.len() as u64,
+                self.course_count()?,
                 false,
             )
         } else {
@@ -347,7 +386,10 @@ pub(crate) mod tests {
                     text: "text".into(),
                 },
             )
-            .unwrap();
+            .unwrap()
+            .0;
+        // The follow-up job (completions into history) runs at once, as the runner would.
+        s.run_pending_jobs(0).unwrap();
         lessons.last().unwrap().id
     }
 

@@ -3,10 +3,11 @@
 //! Trees: `curricula` (id → [`CurriculumRecord`], course ids in order), `curriculum_name`
 //! (folded name → id: uniqueness and name order), `search_curriculum` (name terms),
 //! `course_curricula` (course id ++ curriculum id → nothing: the curricula holding a course, for
-//! deleting a course without a scan of all curricula).
+//! deleting a course without a scan of all curricula). `count/curricula` is the list's total.
 
 use super::codec::{self, fold, id_key, read_id, Record};
-use super::{abort, search, Store, StoreError};
+use super::jobs::{tx_enqueue, JobKind};
+use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::catalog::CurriculumView;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -45,6 +46,9 @@ pub enum CurriculumChange {
     /// Moves a course up (-1) or down (+1) one place.
     Move(u64, i32),
 }
+
+/// `count/curricula`: how many curricula there are.
+pub(crate) const COUNT_CURRICULA: &str = "curricula";
 
 /// `course_curricula` key: course id ++ curriculum id.
 fn link_key(course: u64, curriculum: u64) -> [u8; 16] {
@@ -129,8 +133,9 @@ impl Store {
             &self.curricula,
             &self.curriculum_name,
             &self.search_curriculum,
+            &self.meta,
         )
-            .transaction(|(curricula, names, search_t)| {
+            .transaction(|(curricula, names, search_t, meta)| {
                 if tx_get_curriculum(curricula, id)?.as_ref() != old {
                     return abort(StoreError::invalid(
                         "name",
@@ -157,6 +162,9 @@ impl Store {
                 names.insert(folded.as_bytes(), &id_key(id))?;
                 for t in search::terms(&[&rec.name]) {
                     search_t.insert(search::key(&t, id), &[])?;
+                }
+                if old.is_none() {
+                    bump_counter(meta, COUNT_CURRICULA, 1)?;
                 }
                 curricula.insert(&id_key(id), bytes.as_slice())?;
                 Ok(())
@@ -225,15 +233,19 @@ impl Store {
             .collect()
     }
 
-    /// Deletes a curriculum (and then its links to groups). Enrolments made through it stay.
-    pub fn delete_curriculum(&self, id: u64) -> Result<(), StoreError> {
+    /// Deletes a curriculum. A job recorded in the same transaction then detaches it from its
+    /// groups (see `jobs.rs`); returns its id. Enrolments made through it stay.
+    pub fn delete_curriculum(&self, id: u64) -> Result<u64, StoreError> {
+        let job = self.new_job_id()?;
         (
             &self.curricula,
             &self.curriculum_name,
             &self.search_curriculum,
             &self.course_curricula,
+            &self.meta,
+            &self.jobs,
         )
-            .transaction(|(curricula, names, search_t, links)| {
+            .transaction(|(curricula, names, search_t, links, meta, jobs)| {
                 let Some(rec) = tx_get_curriculum(curricula, id)? else {
                     return abort(StoreError::NotFound("curriculum"));
                 };
@@ -245,9 +257,20 @@ impl Store {
                 for c in &rec.courses {
                     links.remove(&link_key(*c, id))?;
                 }
-                Ok(())
+                bump_counter(meta, COUNT_CURRICULA, -1)?;
+                tx_enqueue(
+                    jobs,
+                    job,
+                    JobKind::CurriculumDeleted { curriculum: id },
+                    super::now_ms(),
+                )
             })?;
-        self.unlink_deleted(id, true)
+        Ok(job)
+    }
+
+    /// Number of curricula (a stored counter: `Tree::len` would walk the whole tree).
+    pub fn curriculum_count(&self) -> Result<u64, StoreError> {
+        Ok(read_counter(self.meta.get(counter_key(COUNT_CURRICULA))?))
     }
 
     /// A page of curricula (from 1), in name order or matching a name prefix search.
@@ -261,7 +284,7 @@ impl Store {
         let (ids, total, capped) = if fold(query).is_empty() {
             (
                 search::by_name(&self.curriculum_name, "curriculum_name", skip, take)?,
-                self.curriculum_name.len() as u64,
+                self.curriculum_count()?,
                 false,
             )
         } else {

@@ -5,6 +5,12 @@
 //! - `course_users`: course id ++ user id → nothing ("users of a course": range scan).
 //! - `progress`: user id ++ course id → [`ProgressRecord`]; kept apart from the enrolment so
 //!   that unenrolling can keep it.
+//! - `meta`: `count/course_users/<course id>`, the learners of a course.
+//!
+//! An enrolment records every way it was given ([`Source`]: by hand, a curriculum, a group's
+//! sync, key or default-group membership with the group's id, an import). Taking a learner out
+//! of a group "and unenrol" removes only that group's sources, and ends an enrolment only when
+//! none is left: never one given by hand or by another group.
 //!
 //! Status is derived, never stored: from the course's current lessons and the lessons done, so
 //! adding or removing a lesson can never leave a status stale. A completion that a new lesson
@@ -13,22 +19,63 @@
 use super::codec::{self, id_key, read_id, Record};
 use super::courses::{enrolled_counter, tx_get_course, CourseRecord, LessonRecord};
 use super::curricula::tx_get_curriculum;
+use super::users::UserRecord;
 use super::{abort, bump_counter, Store, StoreError};
 use crate::model::catalog::{EnrolSource, EnrolSummary, EnrolmentView, Progress, ProgressStatus};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
+/// One way an enrolment was given. Only ever append variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Source {
+    /// An administrator enrolled the learner in the course.
+    Manual,
+    /// An administrator enrolled the learner in this curriculum.
+    Curriculum(u64),
+    /// This group's "enrol all members" (mass enrolment).
+    GroupSync(u64),
+    /// The learner redeemed this group's key.
+    GroupKey(u64),
+    /// The learner joined this group as the default group.
+    DefaultGroup(u64),
+    /// A user import.
+    Import,
+}
+
+impl Source {
+    /// The group this source comes through, if any.
+    pub fn group(self) -> Option<u64> {
+        match self {
+            Source::GroupSync(g) | Source::GroupKey(g) | Source::DefaultGroup(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The kind, as the browser shows it.
+    pub fn kind(self) -> EnrolSource {
+        match self {
+            Source::Manual => EnrolSource::Manual,
+            Source::Curriculum(_) => EnrolSource::Curriculum,
+            Source::GroupSync(_) => EnrolSource::GroupSync,
+            Source::GroupKey(_) => EnrolSource::GroupKey,
+            Source::DefaultGroup(_) => EnrolSource::DefaultGroup,
+            Source::Import => EnrolSource::Import,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolmentRecord {
-    pub source: EnrolSource,
-    pub via_curriculum: Option<u64>,
     pub enrolled_at: u64,
+    /// Every way the enrolment was given, first first; never empty.
+    pub sources: Vec<Source>,
 }
 
 impl Record for EnrolmentRecord {
     const TREE: &'static str = "enrolments";
-    const VERSION: u8 = 1;
+    /// 2: sources with their group or curriculum (1 had one source kind and a curriculum id).
+    const VERSION: u8 = 2;
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,48 +128,180 @@ pub fn derive_progress(lessons: &[LessonRecord], p: Option<&ProgressRecord>) -> 
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
-/// Inside a transaction: enrols `user` in `course` unless already enrolled. `Ok(true)` when new.
-#[allow(clippy::too_many_arguments)]
-fn tx_enrol(
-    enrolments: &TransactionalTree,
-    course_users: &TransactionalTree,
-    meta: &TransactionalTree,
-    course: &CourseRecord,
-    user: u64,
-    source: EnrolSource,
-    via: Option<u64>,
-    now: u64,
-) -> Tx<bool> {
-    let key = pair_key(user, course.id);
-    if enrolments.get(key)?.is_some() {
-        return Ok(false);
-    }
-    let rec = EnrolmentRecord {
-        source,
-        via_curriculum: via,
-        enrolled_at: now,
-    };
-    enrolments.insert(&key, codec::encode(&rec).or_else(abort)?)?;
-    course_users.insert(&pair_key(course.id, user), &[])?;
-    bump_counter(meta, &enrolled_counter(course.id), 1)?;
-    Ok(true)
+/// What an enrolment call did, pair by pair.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EnrolCounts {
+    /// New enrolments.
+    pub enrolled: u64,
+    /// Pairs already enrolled (the source was added to the enrolment if it was new to it).
+    pub already: u64,
+    /// Pairs with an archived course (no new enrolments).
+    pub skipped_archived: u64,
+    /// Pairs with a deactivated user.
+    pub skipped_inactive: u64,
+    /// Pairs whose user or course no longer exists.
+    pub missing: u64,
 }
 
-/// Inside a transaction: ends `user`'s enrolment in `course` if there is one (progress stays).
-/// `Ok(true)` when there was one.
-pub(crate) fn tx_unenrol(
-    enrolments: &TransactionalTree,
-    course_users: &TransactionalTree,
-    meta: &TransactionalTree,
-    user: u64,
-    course: u64,
-) -> Tx<bool> {
-    if enrolments.remove(&pair_key(user, course))?.is_none() {
-        return Ok(false);
+impl EnrolCounts {
+    pub fn add(&mut self, o: EnrolCounts) {
+        self.enrolled += o.enrolled;
+        self.already += o.already;
+        self.skipped_archived += o.skipped_archived;
+        self.skipped_inactive += o.skipped_inactive;
+        self.missing += o.missing;
     }
-    course_users.remove(&pair_key(course, user))?;
-    bump_counter(meta, &enrolled_counter(course), -1)?;
-    Ok(true)
+}
+
+/// Learner-count changes per course, summed inside one transaction and written once per
+/// course at its end (never a counter read-modify-write per enrolment).
+#[derive(Debug, Default)]
+pub(crate) struct CourseDeltas(Vec<(u64, i64)>);
+
+impl CourseDeltas {
+    pub(crate) fn add(&mut self, course: u64, delta: i64) {
+        match self.0.iter_mut().find(|(c, _)| *c == course) {
+            Some((_, d)) => *d += delta,
+            None => self.0.push((course, delta)),
+        }
+    }
+
+    pub(crate) fn apply(&self, meta: &TransactionalTree) -> Tx<()> {
+        for (course, delta) in &self.0 {
+            if *delta != 0 {
+                bump_counter(meta, &enrolled_counter(*course), *delta)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The trees an enrolment transaction writes.
+pub(crate) struct EnrolTrees<'a> {
+    pub enrolments: &'a TransactionalTree,
+    pub course_users: &'a TransactionalTree,
+}
+
+impl EnrolTrees<'_> {
+    /// Enrols `user` in `course` by `source`, or adds `source` to the enrolment they have.
+    /// `Ok(true)` when the enrolment is new. Archived courses are the caller's to skip.
+    pub(crate) fn enrol(
+        &self,
+        deltas: &mut CourseDeltas,
+        user: u64,
+        course: u64,
+        source: Source,
+        now: u64,
+    ) -> Tx<bool> {
+        let key = pair_key(user, course);
+        if let Some(bytes) = self.enrolments.get(key)? {
+            let mut rec: EnrolmentRecord = codec::decode(&key, &bytes).or_else(abort)?;
+            if !rec.sources.contains(&source) {
+                rec.sources.push(source);
+                self.enrolments
+                    .insert(&key, codec::encode(&rec).or_else(abort)?)?;
+            }
+            return Ok(false);
+        }
+        let rec = EnrolmentRecord {
+            enrolled_at: now,
+            sources: vec![source],
+        };
+        self.enrolments
+            .insert(&key, codec::encode(&rec).or_else(abort)?)?;
+        self.course_users.insert(&pair_key(course, user), &[])?;
+        deltas.add(course, 1);
+        Ok(true)
+    }
+
+    /// Ends `user`'s enrolment in `course` whatever its sources (progress stays). `Ok(true)`
+    /// when there was one.
+    pub(crate) fn unenrol(&self, deltas: &mut CourseDeltas, user: u64, course: u64) -> Tx<bool> {
+        if self.enrolments.remove(&pair_key(user, course))?.is_none() {
+            return Ok(false);
+        }
+        self.course_users.remove(&pair_key(course, user))?;
+        deltas.add(course, -1);
+        Ok(true)
+    }
+
+    /// Takes away every source that comes through `group` from `user`'s enrolment in
+    /// `course`, and ends the enrolment when no source is left. `Ok(true)` when it ended.
+    pub(crate) fn drop_group(
+        &self,
+        deltas: &mut CourseDeltas,
+        user: u64,
+        course: u64,
+        group: u64,
+    ) -> Tx<bool> {
+        let key = pair_key(user, course);
+        let Some(bytes) = self.enrolments.get(key)? else {
+            return Ok(false);
+        };
+        let mut rec: EnrolmentRecord = codec::decode(&key, &bytes).or_else(abort)?;
+        let before = rec.sources.len();
+        rec.sources.retain(|s| s.group() != Some(group));
+        if rec.sources.len() == before {
+            return Ok(false);
+        }
+        if rec.sources.is_empty() {
+            return self.unenrol(deltas, user, course);
+        }
+        self.enrolments
+            .insert(&key, codec::encode(&rec).or_else(abort)?)?;
+        Ok(false)
+    }
+}
+
+/// Inside a transaction: enrols `user` in each of `courses` (skipping archived ones) by
+/// `source`, adding to `counts`.
+pub(crate) fn tx_enrol_courses(
+    t: &EnrolTrees<'_>,
+    deltas: &mut CourseDeltas,
+    counts: &mut EnrolCounts,
+    user: u64,
+    courses: &[CourseRecord],
+    source: Source,
+    now: u64,
+) -> Tx<()> {
+    for c in courses {
+        if c.archived {
+            if t.enrolments.get(pair_key(user, c.id))?.is_some() {
+                counts.already += 1;
+            } else {
+                counts.skipped_archived += 1;
+            }
+            continue;
+        }
+        if t.enrol(deltas, user, c.id, source, now)? {
+            counts.enrolled += 1;
+        } else {
+            counts.already += 1;
+        }
+    }
+    Ok(())
+}
+
+/// How many different ids there are.
+fn distinct(ids: &[u64]) -> usize {
+    let mut v = ids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v.len()
+}
+
+/// Inside a transaction: the course records of these ids that still exist, in order, each once.
+pub(crate) fn tx_courses(courses: &TransactionalTree, ids: &[u64]) -> Tx<Vec<CourseRecord>> {
+    let mut out: Vec<CourseRecord> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if out.iter().any(|c| c.id == *id) {
+            continue;
+        }
+        if let Some(c) = tx_get_course(courses, *id)? {
+            out.push(c);
+        }
+    }
+    Ok(out)
 }
 
 fn tx_require_user(users: &TransactionalTree, user: u64) -> Tx<()> {
@@ -132,14 +311,18 @@ fn tx_require_user(users: &TransactionalTree, user: u64) -> Tx<()> {
     Ok(())
 }
 
+/// Most (user, course) pairs one call to [`Store::enrol_users_in_courses`] may write: sled
+/// transactions hold a global lock, so big jobs go in batches of this size.
+pub const MAX_BATCH_PAIRS: usize = 10_000;
+
 impl Store {
-    /// Enrols a user in a course; enrolling again changes nothing (`Ok(false)`). Archived courses
-    /// take no new enrolments (`Invalid` on `course`).
+    /// Enrols a user in a course by `source`; enrolling again changes nothing but adds the
+    /// source (`Ok(false)`). Archived courses take no new enrolments (`Invalid` on `course`).
     pub fn enrol(
         &self,
         user: u64,
         course: u64,
-        source: EnrolSource,
+        source: Source,
         now: u64,
     ) -> Result<bool, StoreError> {
         let r = (
@@ -154,27 +337,30 @@ impl Store {
                 let Some(c) = tx_get_course(courses, course)? else {
                     return abort(StoreError::NotFound("course"));
                 };
-                if enrolments.get(pair_key(user, course))?.is_some() {
-                    return Ok(false);
-                }
-                if c.archived {
+                if c.archived && enrolments.get(pair_key(user, course))?.is_none() {
                     return abort(StoreError::invalid(
                         "course",
                         "This course is archived and takes no new enrolments.",
                     ));
                 }
-                tx_enrol(enrolments, course_users, meta, &c, user, source, None, now)
+                let t = EnrolTrees {
+                    enrolments,
+                    course_users,
+                };
+                let mut deltas = CourseDeltas::default();
+                let new = t.enrol(&mut deltas, user, course, source, now)?;
+                deltas.apply(meta)?;
+                Ok(new)
             })?;
         Ok(r)
     }
 
-    /// Enrols a user in every course of a curriculum in one transaction; courses they already
-    /// have are left as they are, archived ones are skipped.
+    /// Enrols a user in every course of a curriculum in one transaction (source: that
+    /// curriculum); courses they already have keep their enrolment, archived ones are skipped.
     pub fn enrol_curriculum(
         &self,
         user: u64,
         curriculum: u64,
-        source: EnrolSource,
         now: u64,
     ) -> Result<EnrolSummary, StoreError> {
         let r = (
@@ -191,37 +377,117 @@ impl Store {
                     let Some(cur) = tx_get_curriculum(curricula, curriculum)? else {
                         return abort(StoreError::NotFound("curriculum"));
                     };
-                    let mut summary = EnrolSummary::default();
-                    for course in &cur.courses {
-                        let Some(c) = tx_get_course(courses, *course)? else {
-                            continue;
-                        };
-                        if enrolments.get(pair_key(user, c.id))?.is_some() {
-                            summary.already += 1;
-                        } else if c.archived {
-                            summary.skipped_archived += 1;
-                        } else {
-                            let src = if source == EnrolSource::Manual {
-                                EnrolSource::Curriculum
-                            } else {
-                                source
-                            };
-                            tx_enrol(
-                                enrolments,
-                                course_users,
-                                meta,
-                                &c,
-                                user,
-                                src,
-                                Some(curriculum),
-                                now,
-                            )?;
-                            summary.enrolled += 1;
-                        }
-                    }
-                    Ok(summary)
+                    let list = tx_courses(courses, &cur.courses)?;
+                    let t = EnrolTrees {
+                        enrolments,
+                        course_users,
+                    };
+                    let (mut deltas, mut counts) = Default::default();
+                    tx_enrol_courses(
+                        &t,
+                        &mut deltas,
+                        &mut counts,
+                        user,
+                        &list,
+                        Source::Curriculum(curriculum),
+                        now,
+                    )?;
+                    deltas.apply(meta)?;
+                    Ok(EnrolSummary {
+                        enrolled: counts.enrolled as u32,
+                        already: counts.already as u32,
+                        skipped_archived: counts.skipped_archived as u32,
+                    })
                 },
             )?;
+        Ok(r)
+    }
+
+    /// Enrols one user in a set of courses by `source`, in one transaction (archived courses
+    /// skipped, courses gone counted as missing). Unknown user: `NotFound`.
+    pub fn enrol_user_in_courses(
+        &self,
+        user: u64,
+        courses: &[u64],
+        source: Source,
+        now: u64,
+    ) -> Result<EnrolCounts, StoreError> {
+        let r = (
+            &self.users,
+            &self.courses,
+            &self.enrolments,
+            &self.course_users,
+            &self.meta,
+        )
+            .transaction(|(users, courses_t, enrolments, course_users, meta)| {
+                tx_require_user(users, user)?;
+                let list = tx_courses(courses_t, courses)?;
+                let mut counts = EnrolCounts {
+                    missing: (distinct(courses) - list.len()) as u64,
+                    ..Default::default()
+                };
+                let t = EnrolTrees {
+                    enrolments,
+                    course_users,
+                };
+                let mut deltas = CourseDeltas::default();
+                tx_enrol_courses(&t, &mut deltas, &mut counts, user, &list, source, now)?;
+                deltas.apply(meta)?;
+                Ok(counts)
+            })?;
+        Ok(r)
+    }
+
+    /// Enrols many users in a set of courses by `source`, in one transaction: for batches
+    /// (at most [`MAX_BATCH_PAIRS`] pairs; more is `Invalid`). Deactivated users and archived
+    /// courses are skipped and counted, users or courses gone counted as missing; learner
+    /// counts change once per course.
+    pub fn enrol_users_in_courses(
+        &self,
+        users: &[u64],
+        courses: &[u64],
+        source: Source,
+        now: u64,
+    ) -> Result<EnrolCounts, StoreError> {
+        if users.len().saturating_mul(courses.len()) > MAX_BATCH_PAIRS {
+            return Err(StoreError::invalid(
+                "batch",
+                format!("At most {MAX_BATCH_PAIRS} enrolments per batch."),
+            ));
+        }
+        let r = (
+            &self.users,
+            &self.courses,
+            &self.enrolments,
+            &self.course_users,
+            &self.meta,
+        )
+            .transaction(|(users_t, courses_t, enrolments, course_users, meta)| {
+                let list = tx_courses(courses_t, courses)?;
+                let gone_courses = (distinct(courses) - list.len()) as u64;
+                let t = EnrolTrees {
+                    enrolments,
+                    course_users,
+                };
+                let mut deltas = CourseDeltas::default();
+                let mut counts = EnrolCounts::default();
+                for user in users {
+                    let key = id_key(*user);
+                    let Some(bytes) = users_t.get(key)? else {
+                        counts.missing += distinct(courses) as u64;
+                        continue;
+                    };
+                    counts.missing += gone_courses;
+                    let rec: UserRecord = codec::decode(&key, &bytes).or_else(abort)?;
+                    if !rec.active {
+                        counts.skipped_inactive += list.len() as u64;
+                        continue;
+                    }
+                    tx_enrol_courses(&t, &mut deltas, &mut counts, *user, &list, source, now)?;
+                }
+                deltas.apply(meta)?;
+                Ok(counts)
+            })?;
         Ok(r)
     }
 
@@ -234,9 +500,15 @@ impl Store {
             &self.meta,
         )
             .transaction(|(enrolments, course_users, progress, meta)| {
-                if !tx_unenrol(enrolments, course_users, meta, user, course)? {
+                let t = EnrolTrees {
+                    enrolments,
+                    course_users,
+                };
+                let mut deltas = CourseDeltas::default();
+                if !t.unenrol(&mut deltas, user, course)? {
                     return abort(StoreError::NotFound("enrolment"));
                 }
+                deltas.apply(meta)?;
                 if delete_progress {
                     progress.remove(&pair_key(user, course))?;
                 }
@@ -306,11 +578,16 @@ impl Store {
             .get_course(course)?
             .ok_or(StoreError::NotFound("course"))?;
         let progress = derive_progress(&c.lessons, self.progress_record(user, course)?.as_ref());
+        let first = rec.sources.first().copied().unwrap_or(Source::Manual);
+        let via_curriculum = rec.sources.iter().find_map(|s| match s {
+            Source::Curriculum(c) => Some(*c),
+            _ => None,
+        });
         Ok(Some(EnrolmentView {
             user_id: user,
             course_id: course,
-            source: rec.source,
-            via_curriculum: rec.via_curriculum,
+            source: first.kind(),
+            via_curriculum,
             enrolled_at: rec.enrolled_at,
             progress,
         }))
@@ -350,35 +627,6 @@ impl Store {
         Ok((out, self.enrolled_count(course)?))
     }
 
-    /// After lessons were added to `old`: learners who had completed it keep that completion
-    /// time in their history. Runs in bounded batches over the course's learners.
-    pub(crate) fn keep_completions(&self, old: &CourseRecord) -> Result<(), StoreError> {
-        let users: Vec<u64> = self
-            .course_users
-            .scan_prefix(id_key(old.id))
-            .map(|item| {
-                item.map_err(StoreError::from)
-                    .and_then(|(k, _)| read_id("course_users", &k, &k[8..]))
-            })
-            .collect::<Result<_, _>>()?;
-        for chunk in users.chunks(500) {
-            let mut batch = sled::Batch::default();
-            for user in chunk {
-                let Some(mut p) = self.progress_record(*user, old.id)? else {
-                    continue;
-                };
-                if let Some(at) = derive_progress(&old.lessons, Some(&p)).completed_at {
-                    if !p.history.contains(&at) {
-                        p.history.push(at);
-                        batch.insert(&pair_key(*user, old.id), codec::encode(&p)?);
-                    }
-                }
-            }
-            self.progress.apply_batch(batch)?;
-        }
-        Ok(())
-    }
-
     /// The ids of the lessons a user has done in a course (lessons since removed included).
     pub fn done_lessons(&self, user: u64, course: u64) -> Result<Vec<u64>, StoreError> {
         Ok(self
@@ -410,17 +658,17 @@ mod tests {
         let (_d, s) = temp_store();
         let u = learner(&s, "ann");
         let c = s.create_course(&course_fields("C"), 0).unwrap();
-        assert!(s.enrol(u, c.id, EnrolSource::Manual, 1).unwrap());
-        assert!(!s.enrol(u, c.id, EnrolSource::Manual, 2).unwrap());
+        assert!(s.enrol(u, c.id, Source::Manual, 1).unwrap());
+        assert!(!s.enrol(u, c.id, Source::Manual, 2).unwrap());
         assert_eq!(s.enrolled_count(c.id).unwrap(), 1);
         assert_eq!(s.enrolments_of_user(u).unwrap()[0].enrolled_at, 1);
         assert_eq!(s.enrolments_of_course(c.id, 1, 20).unwrap().0[0].user_id, u);
         assert!(matches!(
-            s.enrol(424242, c.id, EnrolSource::Manual, 0),
+            s.enrol(424242, c.id, Source::Manual, 0),
             Err(StoreError::NotFound("user"))
         ));
         assert!(matches!(
-            s.enrol(u, 424242, EnrolSource::Manual, 0),
+            s.enrol(u, 424242, Source::Manual, 0),
             Err(StoreError::NotFound("course"))
         ));
     }
@@ -439,7 +687,7 @@ mod tests {
             )
             .unwrap();
         assert!(matches!(
-            s.enrol(u, c.id, EnrolSource::Manual, 0),
+            s.enrol(u, c.id, Source::Manual, 0),
             Err(StoreError::Invalid {
                 field: "course",
                 ..
@@ -468,10 +716,8 @@ mod tests {
             s.change_curriculum(cur.id, CurriculumChange::Add(c))
                 .unwrap();
         }
-        s.enrol(u, a.id, EnrolSource::Manual, 0).unwrap();
-        let sum = s
-            .enrol_curriculum(u, cur.id, EnrolSource::Manual, 5)
-            .unwrap();
+        s.enrol(u, a.id, Source::Manual, 0).unwrap();
+        let sum = s.enrol_curriculum(u, cur.id, 5).unwrap();
         assert_eq!(
             sum,
             EnrolSummary {
@@ -490,9 +736,7 @@ mod tests {
             EnrolSource::Manual,
             "left as it was"
         );
-        let again = s
-            .enrol_curriculum(u, cur.id, EnrolSource::Manual, 6)
-            .unwrap();
+        let again = s.enrol_curriculum(u, cur.id, 6).unwrap();
         assert_eq!(
             again,
             EnrolSummary {
@@ -503,6 +747,83 @@ mod tests {
         );
     }
 
+    /// Many users × a set of courses in one bounded transaction: archived courses, deactivated
+    /// users and ids that are gone are skipped and counted; a second run enrols nobody; counts
+    /// per course are right; sources are recorded without duplicates.
+    #[test]
+    fn batch_enrolment_counts_skips_and_is_idempotent() {
+        let (_d, s) = temp_store();
+        let users: Vec<u64> = (0..5).map(|i| learner(&s, &format!("b{i}"))).collect();
+        s.set_active(users[4], false).unwrap();
+        let a = s.create_course(&course_fields("A"), 0).unwrap().id;
+        let b = s.create_course(&course_fields("B"), 0).unwrap().id;
+        let z = s
+            .create_course(
+                &CourseFields {
+                    archived: true,
+                    ..course_fields("Z")
+                },
+                0,
+            )
+            .unwrap()
+            .id;
+        s.enrol(users[0], a, Source::Manual, 0).unwrap();
+        let mut with_ghosts = users.clone();
+        with_ghosts.push(424_242);
+        let courses = [a, b, z, 525_252];
+        let first = s
+            .enrol_users_in_courses(&with_ghosts, &courses, Source::GroupSync(7), 5)
+            .unwrap();
+        assert_eq!(
+            first,
+            EnrolCounts {
+                enrolled: 7,
+                already: 1,
+                skipped_archived: 4,
+                skipped_inactive: 3,
+                missing: 4 + 5,
+            }
+        );
+        assert_eq!(s.enrolled_count(a).unwrap(), 4);
+        assert_eq!(s.enrolled_count(b).unwrap(), 4);
+        assert_eq!(s.enrolled_count(z).unwrap(), 0);
+        let again = s
+            .enrol_users_in_courses(&with_ghosts, &courses, Source::GroupSync(7), 6)
+            .unwrap();
+        assert_eq!((again.enrolled, again.already), (0, 8));
+        assert_eq!(s.enrolled_count(a).unwrap(), 4);
+        // The manual enrolment kept its date and gained the group as a second source.
+        let key = pair_key(users[0], a);
+        let rec: EnrolmentRecord =
+            codec::decode(&key, &s.enrolments.get(key).unwrap().unwrap()).unwrap();
+        assert_eq!(
+            rec,
+            EnrolmentRecord {
+                enrolled_at: 0,
+                sources: vec![Source::Manual, Source::GroupSync(7)],
+            }
+        );
+        // Too many pairs for one transaction: refused, nothing written.
+        let many: Vec<u64> = (0..(MAX_BATCH_PAIRS as u64 / 2 + 1)).collect();
+        assert!(matches!(
+            s.enrol_users_in_courses(&many, &[a, b], Source::Import, 7),
+            Err(StoreError::Invalid { field: "batch", .. })
+        ));
+        // One user in a set of courses, in one transaction.
+        let one = learner(&s, "solo");
+        let counts = s
+            .enrol_user_in_courses(one, &[a, z, b, a], Source::DefaultGroup(3), 8)
+            .unwrap();
+        assert_eq!(
+            (counts.enrolled, counts.skipped_archived, counts.missing),
+            (2, 1, 0)
+        );
+        assert_eq!(
+            s.enrolment(one, b).unwrap().unwrap().source,
+            EnrolSource::DefaultGroup
+        );
+    }
+
     #[test]
     fn progress_is_derived_and_completion_kept_in_history() {
         let (_d, s) = temp_store();
@@ -510,7 +831,7 @@ mod tests {
         let c = s.create_course(&course_fields("C"), 0).unwrap();
         let l1 = add_lesson(&s, c.id, "one");
         let l2 = add_lesson(&s, c.id, "two");
-        s.enrol(u, c.id, EnrolSource::Manual, 0).unwrap();
+        s.enrol(u, c.id, Source::Manual, 0).unwrap();
         assert_eq!(
             s.enrolment(u, c.id).unwrap().unwrap().progress.status,
             ProgressStatus::NotStarted
@@ -554,7 +875,7 @@ mod tests {
         let c = s.create_course(&course_fields("C"), 0).unwrap();
         let l1 = add_lesson(&s, c.id, "one");
         add_lesson(&s, c.id, "two");
-        s.enrol(u, c.id, EnrolSource::Manual, 0).unwrap();
+        s.enrol(u, c.id, Source::Manual, 0).unwrap();
         s.mark_lesson(u, c.id, l1, true, 1).unwrap();
         s.unenrol(u, c.id, false).unwrap();
         assert_eq!(s.enrolled_count(c.id).unwrap(), 0);
@@ -563,14 +884,14 @@ mod tests {
             s.mark_lesson(u, c.id, l1, true, 2),
             Err(StoreError::NotFound("enrolment"))
         ));
-        s.enrol(u, c.id, EnrolSource::Manual, 3).unwrap();
+        s.enrol(u, c.id, Source::Manual, 3).unwrap();
         assert_eq!(
             s.enrolment(u, c.id).unwrap().unwrap().progress.done,
             1,
             "progress kept"
         );
         s.unenrol(u, c.id, true).unwrap();
-        s.enrol(u, c.id, EnrolSource::Manual, 4).unwrap();
+        s.enrol(u, c.id, Source::Manual, 4).unwrap();
         assert_eq!(
             s.enrolment(u, c.id).unwrap().unwrap().progress.done,
             0,
@@ -654,7 +975,7 @@ mod model_check {
                 let now = step as u64 + 1;
                 match op {
                     Op::Enrol(u, c) => {
-                        s.enrol(users[u], courses[c], EnrolSource::Manual, now).unwrap();
+                        s.enrol(users[u], courses[c], Source::Manual, now).unwrap();
                         m.enrolled.insert((u, c));
                     }
                     Op::Unenrol(u, c, del) => {
@@ -678,7 +999,8 @@ mod model_check {
                         }
                     }
                     Op::AddLesson(c) => {
-                        let ls = s.change_lessons(courses[c], LessonChange::Add { title: "L".into(), text: String::new() }).unwrap();
+                        let ls = s.change_lessons(courses[c], LessonChange::Add { title: "L".into(), text: String::new() }).unwrap().0;
+                        s.run_pending_jobs(now).unwrap();
                         m.lessons.entry(c).or_default().push(ls.last().unwrap().id);
                     }
                     Op::RemoveLesson(c, l) => {

@@ -8,7 +8,8 @@
 //! - `login_user`, `email_user`: folded login / e-mail → user id (uniqueness and lookup).
 //! - `search_user`: search term, `0x00`, user id → nothing (prefix search, see `users.rs`).
 //! - `sessions`: session id → session envelope (see `sessions.rs`).
-//! - branches, courses, curricula, enrolments, groups (with the audit trail): see their files.
+//! - branches, courses, curricula, enrolments, groups (with the audit trail), background jobs:
+//!   see their files.
 //!
 //! Every operation here is synchronous sled work: callers on async threads run it in
 //! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
@@ -18,7 +19,11 @@ pub mod codec;
 pub mod courses;
 pub mod curricula;
 pub mod enrolments;
+#[cfg(test)]
+mod golden;
 pub mod groups;
+pub mod jobs;
+mod migrations;
 pub mod search;
 pub mod sessions;
 pub mod settings;
@@ -27,12 +32,10 @@ pub mod users;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use std::path::Path;
 
-/// The schema this build writes. Bump it together with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema this build writes. Bump it together with a new entry in `migrations.rs`.
+pub const SCHEMA_VERSION: u32 = 2;
 
-/// Start-up migrations: `(from, step)` brings a database at `from` to `from + 1`.
-type Migration = fn(&Store) -> Result<(), StoreError>;
-const MIGRATIONS: &[(u32, Migration)] = &[];
+use migrations::MIGRATIONS;
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
@@ -129,14 +132,14 @@ pub struct Store {
     group_key: sled::Tree,
     group_members: sled::Tree,
     user_groups: sled::Tree,
-    group_courses: sled::Tree,
+    group_links: sled::Tree,
     course_groups: sled::Tree,
-    group_curricula: sled::Tree,
     curriculum_groups: sled::Tree,
     group_managers: sled::Tree,
     manager_groups: sled::Tree,
     audit: sled::Tree,
     bulk_results: sled::Tree,
+    jobs: sled::Tree,
 }
 
 impl Store {
@@ -188,14 +191,14 @@ impl Store {
             group_key: db.open_tree("group_key")?,
             group_members: db.open_tree("group_members")?,
             user_groups: db.open_tree("user_groups")?,
-            group_courses: db.open_tree("group_courses")?,
+            group_links: db.open_tree("group_links")?,
             course_groups: db.open_tree("course_groups")?,
-            group_curricula: db.open_tree("group_curricula")?,
             curriculum_groups: db.open_tree("curriculum_groups")?,
             group_managers: db.open_tree("group_managers")?,
             manager_groups: db.open_tree("manager_groups")?,
             audit: db.open_tree("audit")?,
             bulk_results: db.open_tree("bulk_results")?,
+            jobs: db.open_tree("jobs")?,
             db,
         })
     }
@@ -379,6 +382,48 @@ pub(crate) mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(v.as_ref(), &(SCHEMA_VERSION + 5).to_be_bytes());
+    }
+
+    /// The list pages' totals are stored counters, kept with every create and delete (sled's
+    /// `Tree::len` would walk the whole tree on every page load).
+    #[test]
+    fn list_totals_are_counters_kept_in_step() {
+        use super::branches::BranchFields;
+        use super::courses::tests::course_fields;
+        let (_d, s) = temp_store();
+        for i in 0..3 {
+            let b = BranchFields {
+                name: format!("B{i}"),
+                description: String::new(),
+                parent: None,
+            };
+            s.create_branch(&b, 0).unwrap();
+            s.create_course(&course_fields(&format!("C{i}")), 0)
+                .unwrap();
+            s.create_curriculum(&format!("P{i}"), "", 0).unwrap();
+        }
+        let b = s.list_branches("", 1, 20).unwrap();
+        s.delete_branch(b.0[0].id).unwrap();
+        let c = s.list_courses("", 1, 20).unwrap();
+        s.delete_course(c.0[0].id).unwrap();
+        let p = s.list_curricula("", 1, 20).unwrap();
+        s.delete_curriculum(p.0[0].id).unwrap();
+        // A refused delete (a course with a learner) changes no count.
+        assert_eq!(
+            (
+                s.branch_count().unwrap(),
+                s.course_count().unwrap(),
+                s.curriculum_count().unwrap()
+            ),
+            (2, 2, 2)
+        );
+        assert_eq!(s.list_branches("", 1, 20).unwrap().1, 2);
+        assert_eq!(s.list_courses("", 1, 20).unwrap().1, 2);
+        assert_eq!(s.list_curricula("", 1, 20).unwrap().1, 2);
+        assert_eq!(
+            s.meta.get(counter_key("courses")).unwrap().map(|v| v.len()),
+            Some(8)
+        );
     }
 
     #[test]

@@ -1,6 +1,58 @@
 //! The courses and curricula attached to a group.
+//!
+//! A group's links are one [`GroupLinksRecord`] (tree `group_links`), changed in the same
+//! transaction as the group's counts, so any transaction can expand a group into the courses it
+//! gives: its own, then its curricula's, each once ([`tx_group_courses`]). The reverse indexes
+//! `course_groups` / `curriculum_groups` (target id ++ group id) find the groups of a course or
+//! curriculum that is being deleted.
 
 use super::*;
+
+#[derive(Clone, Copy)]
+pub enum LinkKind {
+    Course,
+    Curriculum,
+}
+
+/// Inside a transaction: a group's links (none yet: empty).
+pub(crate) fn tx_links(links: &TransactionalTree, group: u64) -> Tx<GroupLinksRecord> {
+    let key = id_key(group);
+    match links.get(key)? {
+        Some(b) => codec::decode(&key, &b).or_else(abort),
+        None => Ok(GroupLinksRecord::default()),
+    }
+}
+
+pub(crate) fn tx_put_links(
+    links: &TransactionalTree,
+    group: u64,
+    rec: &GroupLinksRecord,
+) -> Tx<()> {
+    if rec.courses.is_empty() && rec.curricula.is_empty() {
+        links.remove(&id_key(group))?;
+    } else {
+        links.insert(&id_key(group), codec::encode(rec).or_else(abort)?)?;
+    }
+    Ok(())
+}
+
+/// Inside a transaction: every course `group` gives, its own first and then its curricula's
+/// in their order, each once; courses and curricula deleted since are left out.
+pub(crate) fn tx_group_courses(
+    links: &TransactionalTree,
+    curricula: &TransactionalTree,
+    courses: &TransactionalTree,
+    group: u64,
+) -> Tx<Vec<CourseRecord>> {
+    let rec = tx_links(links, group)?;
+    let mut ids = rec.courses.clone();
+    for cur in &rec.curricula {
+        if let Some(c) = super::super::curricula::tx_get_curriculum(curricula, *cur)? {
+            ids.extend(c.courses);
+        }
+    }
+    super::super::enrolments::tx_courses(courses, &ids)
+}
 
 impl Store {
     /// Attaches (`add`) or detaches a course. Attaching twice or detaching an absent link
@@ -35,24 +87,25 @@ impl Store {
         kind: LinkKind,
     ) -> Result<bool, StoreError> {
         let event = self.db.generate_id()?;
-        let (targets, forward, backward, what) = match kind {
-            LinkKind::Course => (
-                &self.courses,
-                &self.group_courses,
-                &self.course_groups,
-                "course",
-            ),
-            LinkKind::Curriculum => (
-                &self.curricula,
-                &self.group_curricula,
-                &self.curriculum_groups,
-                "curriculum",
-            ),
+        let (targets, backward, what) = match kind {
+            LinkKind::Course => (&self.courses, &self.course_groups, "course"),
+            LinkKind::Curriculum => (&self.curricula, &self.curriculum_groups, "curriculum"),
         };
-        let r = (&self.groups, targets, forward, backward, &self.audit).transaction(
-            |(groups, targets, forward, backward, audit)| {
+        let r = (
+            &self.groups,
+            targets,
+            &self.group_links,
+            backward,
+            &self.audit,
+        )
+            .transaction(|(groups, targets, links, backward, audit)| {
                 let mut rec = tx_get(groups, group)?;
-                let there = forward.get(pair_key(group, target))?.is_some();
+                let mut l = tx_links(links, group)?;
+                let list = match kind {
+                    LinkKind::Course => &mut l.courses,
+                    LinkKind::Curriculum => &mut l.curricula,
+                };
+                let there = list.contains(&target);
                 if add == there {
                     return Ok(false);
                 }
@@ -71,19 +124,15 @@ impl Store {
                     }
                 };
                 if add {
-                    forward.insert(&pair_key(group, target), &[])?;
+                    list.push(target);
                     backward.insert(&pair_key(target, group), &[])?;
                 } else {
-                    forward.remove(&pair_key(group, target))?;
+                    list.retain(|t| *t != target);
                     backward.remove(&pair_key(target, group))?;
                 }
-                let delta: i32 = if add { 1 } else { -1 };
-                match kind {
-                    LinkKind::Course => rec.courses = rec.courses.saturating_add_signed(delta),
-                    LinkKind::Curriculum => {
-                        rec.curricula = rec.curricula.saturating_add_signed(delta)
-                    }
-                }
+                rec.courses = l.courses.len() as u32;
+                rec.curricula = l.curricula.len() as u32;
+                tx_put_links(links, group, &l)?;
                 tx_put(groups, &rec)?;
                 let verb = if add { "Attached" } else { "Detached" };
                 tx_audit(
@@ -95,62 +144,69 @@ impl Store {
                     format!("{verb} {what} {label}."),
                 )?;
                 Ok(true)
-            },
-        )?;
+            })?;
         Ok(r)
     }
 
-    /// The group's course ids and curriculum ids.
+    /// The group's links record (empty when it has none).
+    pub fn group_links_record(&self, group: u64) -> Result<GroupLinksRecord, StoreError> {
+        let key = id_key(group);
+        self.group_links
+            .get(key)?
+            .map(|b| codec::decode(&key, &b))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// The group's course ids and curriculum ids, in the order they were attached.
     pub fn group_links(&self, group: u64) -> Result<(Vec<u64>, Vec<u64>), StoreError> {
-        Ok((
-            suffix_ids(&self.group_courses, "group_courses", group)?,
-            suffix_ids(&self.group_curricula, "group_curricula", group)?,
-        ))
+        let rec = self.group_links_record(group)?;
+        Ok((rec.courses, rec.curricula))
     }
 
-    /// Every course the group leads to: its own and its curricula's, without repeats.
+    /// Every course the group gives: its own and its curricula's, each once.
     pub fn group_course_ids_with_curricula(&self, group: u64) -> Result<Vec<u64>, StoreError> {
-        let (mut courses, curricula) = self.group_links(group)?;
-        for cur in curricula {
-            if let Some(c) = self.get_curriculum(cur)? {
-                courses.extend(c.courses);
-            }
-        }
-        let mut seen = HashSet::new();
-        courses.retain(|c| seen.insert(*c));
-        Ok(courses)
+        let ids = (&self.group_links, &self.curricula, &self.courses).transaction(
+            |(links, curricula, courses)| {
+                Ok(tx_group_courses(links, curricula, courses, group)?
+                    .into_iter()
+                    .map(|c| c.id)
+                    .collect::<Vec<_>>())
+            },
+        )?;
+        Ok(ids)
     }
 
-    /// Detaches a course (or curriculum) that is being deleted from every group. Run after the
-    /// deletion committed: no new link to it can appear then, so nothing is left behind.
-    pub(crate) fn unlink_deleted(&self, target: u64, curriculum: bool) -> Result<(), StoreError> {
-        let (forward, backward, name) = if curriculum {
-            (
-                &self.group_curricula,
-                &self.curriculum_groups,
-                "curriculum_groups",
-            )
-        } else {
-            (&self.group_courses, &self.course_groups, "course_groups")
+    /// Detaches a course (or curriculum) that was deleted from every group still linking it;
+    /// returns how many. Run by the job that follows the deletion: no new link to it can
+    /// appear once it is gone, so nothing is left behind, and it may run again after a crash.
+    pub(crate) fn unlink_deleted(&self, target: u64, kind: LinkKind) -> Result<u64, StoreError> {
+        let (backward, name) = match kind {
+            LinkKind::Course => (&self.course_groups, "course_groups"),
+            LinkKind::Curriculum => (&self.curriculum_groups, "curriculum_groups"),
         };
+        let mut n = 0;
         for group in suffix_ids(backward, name, target)? {
-            (&self.groups, forward, backward).transaction(|(groups, forward, backward)| {
-                backward.remove(&pair_key(target, group))?;
-                if forward.remove(&pair_key(group, target))?.is_none() {
-                    return Ok(());
-                }
-                if groups.get(id_key(group))?.is_none() {
-                    return Ok(());
-                }
-                let mut rec = tx_get(groups, group)?;
-                if curriculum {
-                    rec.curricula = rec.curricula.saturating_sub(1);
-                } else {
-                    rec.courses = rec.courses.saturating_sub(1);
-                }
-                tx_put(groups, &rec)
-            })?;
+            (&self.groups, &self.group_links, backward).transaction(
+                |(groups, links, backward)| {
+                    backward.remove(&pair_key(target, group))?;
+                    let mut l = tx_links(links, group)?;
+                    match kind {
+                        LinkKind::Course => l.courses.retain(|c| *c != target),
+                        LinkKind::Curriculum => l.curricula.retain(|c| *c != target),
+                    }
+                    tx_put_links(links, group, &l)?;
+                    if groups.get(id_key(group))?.is_some() {
+                        let mut rec = tx_get(groups, group)?;
+                        rec.courses = l.courses.len() as u32;
+                        rec.curricula = l.curricula.len() as u32;
+                        tx_put(groups, &rec)?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                },
+            )?;
+            n += 1;
         }
-        Ok(())
+        Ok(n)
     }
 }

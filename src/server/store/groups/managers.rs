@@ -53,20 +53,18 @@ impl Store {
     }
 
     /// The groups `user` manages.
+    /// The groups `user` manages (not counting deleted ones still being swept).
     pub fn managed_groups(&self, user: u64) -> Result<Vec<u64>, StoreError> {
-        suffix_ids(&self.manager_groups, "manager_groups", user)
+        self.existing_groups(suffix_ids(&self.manager_groups, "manager_groups", user)?)
     }
 
     pub fn manages_group(&self, user: u64, group: u64) -> Result<bool, StoreError> {
-        Ok(self.manager_groups.get(pair_key(user, group))?.is_some())
+        Ok(self.manager_groups.get(pair_key(user, group))?.is_some()
+            && self.groups.contains_key(id_key(group))?)
     }
 
     pub fn manages_any_group(&self, user: u64) -> Result<bool, StoreError> {
-        Ok(self
-            .manager_groups
-            .scan_prefix(id_key(user))
-            .next()
-            .is_some())
+        Ok(!self.managed_groups(user)?.is_empty())
     }
 
     /// The newest `limit` audit events of a group, newest first.

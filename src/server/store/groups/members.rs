@@ -42,9 +42,12 @@ impl Store {
         Ok(r)
     }
 
-    /// Removes `user` from `group`. Enrolments and progress stay, unless `unenrol`: then the
-    /// user's enrolments in the group's courses (and its curricula's courses) end in the same
-    /// transaction; progress stays either way. Not a member: `NotFound`.
+    /// Removes `user` from `group`. Enrolments and progress stay, unless `unenrol`: then, in
+    /// the same transaction, the enrolments in the courses the group gives (its own and its
+    /// curricula's, read inside the transaction) lose the sources that came through this
+    /// group, and those left with none end: never one given by hand, by a curriculum or by
+    /// another group. Progress stays either way. Returns how many ended. Not a member:
+    /// `NotFound`.
     pub fn remove_member(
         &self,
         actor: Actor,
@@ -52,13 +55,8 @@ impl Store {
         user: u64,
         unenrol: bool,
     ) -> Result<u32, StoreError> {
-        let courses = if unenrol {
-            self.group_course_ids_with_curricula(group)?
-        } else {
-            Vec::new()
-        };
         let event = self.db.generate_id()?;
-        let r = (
+        let trees: [&sled::Tree; 12] = [
             &self.groups,
             &self.group_members,
             &self.user_groups,
@@ -68,57 +66,59 @@ impl Store {
             &self.course_users,
             &self.meta,
             &self.users,
-        )
-            .transaction(
-                |(
-                    groups,
-                    members,
-                    user_groups,
-                    by_members,
-                    audit,
+            &self.group_links,
+            &self.curricula,
+            &self.courses,
+        ];
+        let r = trees.as_slice().transaction(|t| {
+            let [groups, members, user_groups, by_members, audit, enrolments, course_users, meta, users, links, curricula, courses] =
+                t.as_slice()
+            else {
+                unreachable!("twelve trees were given")
+            };
+            let mut rec = tx_get(groups, group)?;
+            // A user is never deleted, but a missing one must not block removing the membership.
+            let login = match users.get(id_key(user))? {
+                Some(_) => tx_user_login(users, user)?,
+                None => format!("user #{user}"),
+            };
+            if members.remove(&pair_key(group, user))?.is_none() {
+                return abort(StoreError::NotFound("member"));
+            }
+            user_groups.remove(&pair_key(user, group))?;
+            let old = rec.members;
+            rec.members = rec.members.saturating_sub(1);
+            tx_members_moved(by_members, &rec, old)?;
+            tx_put(groups, &rec)?;
+            let mut ended = 0u32;
+            if unenrol {
+                let e = EnrolTrees {
                     enrolments,
                     course_users,
-                    meta,
-                    users,
-                )| {
-                    let mut rec = tx_get(groups, group)?;
-                    // A user is never deleted, but a missing one must not block removing the membership.
-                    let login = match users.get(id_key(user))? {
-                        Some(_) => tx_user_login(users, user)?,
-                        None => format!("user #{user}"),
-                    };
-                    if members.remove(&pair_key(group, user))?.is_none() {
-                        return abort(StoreError::NotFound("member"));
+                };
+                let mut deltas = CourseDeltas::default();
+                for c in links::tx_group_courses(links, curricula, courses, group)? {
+                    if e.drop_group(&mut deltas, user, c.id, group)? {
+                        ended += 1;
                     }
-                    user_groups.remove(&pair_key(user, group))?;
-                    let old = rec.members;
-                    rec.members = rec.members.saturating_sub(1);
-                    tx_members_moved(by_members, &rec, old)?;
-                    tx_put(groups, &rec)?;
-                    let mut ended = 0u32;
-                    for c in &courses {
-                        if tx_unenrol(enrolments, course_users, meta, user, *c)? {
-                            ended += 1;
-                        }
-                    }
-                    let detail = if unenrol {
-                        format!(
-                            "Removed {login}; {ended} enrolment(s) in the group's courses ended."
-                        )
-                    } else {
-                        format!("Removed {login}; enrolments kept.")
-                    };
-                    tx_audit(
-                        audit,
-                        group,
-                        event,
-                        actor,
-                        AuditAction::MembersRemoved,
-                        detail,
-                    )?;
-                    Ok(ended)
-                },
+                }
+                deltas.apply(meta)?;
+            }
+            let detail = if unenrol {
+                format!("Removed {login}; {ended} enrolment(s) given by the group ended.")
+            } else {
+                format!("Removed {login}; enrolments kept.")
+            };
+            tx_audit(
+                audit,
+                group,
+                event,
+                actor,
+                AuditAction::MembersRemoved,
+                detail,
             )?;
+            Ok(ended)
+        })?;
         Ok(r)
     }
 
@@ -222,8 +222,9 @@ impl Store {
         user: u64,
         result: &BulkResult,
     ) -> Result<(), StoreError> {
+        let rec = BulkResultRecord::from(result);
         self.bulk_results
-            .insert(pair_key(group, user), codec::encode(result)?)?;
+            .insert(pair_key(group, user), codec::encode(&rec)?)?;
         Ok(())
     }
 
@@ -236,7 +237,7 @@ impl Store {
         let key = pair_key(group, user);
         self.bulk_results
             .get(key)?
-            .map(|b| codec::decode(&key, &b))
+            .map(|b| codec::decode::<BulkResultRecord>(&key, &b).map(BulkResult::from))
             .transpose()
     }
 
@@ -315,8 +316,20 @@ impl Store {
         Ok((rows, count, false))
     }
 
-    /// The groups `user` is a member of.
+    /// The groups `user` is a member of (a deleted group whose memberships are still being
+    /// swept away is not one).
     pub fn groups_of_user(&self, user: u64) -> Result<Vec<u64>, StoreError> {
-        suffix_ids(&self.user_groups, "user_groups", user)
+        self.existing_groups(suffix_ids(&self.user_groups, "user_groups", user)?)
+    }
+
+    /// The ids of these groups that exist.
+    pub(crate) fn existing_groups(&self, ids: Vec<u64>) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if self.groups.contains_key(id_key(id))? {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 }

@@ -12,27 +12,30 @@
 //! - `group_by_members`: member count (8 bytes BE) ++ group id → nothing (sort by members).
 //! - `group_key`: folded key → group id (keys are unique across groups).
 //! - `group_members`: group id ++ user id → [`MemberRecord`]; `user_groups`: user id ++ group id.
-//! - `group_courses` / `course_groups`, `group_curricula` / `curriculum_groups`: links, both ways.
+//! - `group_links`: group id → [`GroupLinksRecord`] (its courses and curricula, in order);
+//!   `course_groups` / `curriculum_groups`: target id ++ group id (the reverse), see `links.rs`.
 //! - `group_managers` / `manager_groups`: group id ++ user id / user id ++ group id.
-//! - `bulk_results`: group id ++ user id → the [`BulkResult`] of that admin's last bulk add to
+//! - `bulk_results`: group id ++ user id → the [`BulkResultRecord`] of that admin's last bulk add to
 //!   that group (so its per-row report survives the page load that follows the form).
 //! - `audit`: group id ++ event id → [`AuditRecord`] (newest last; group 0 = not about a group).
 //! - `meta`: `default_group` → group id; `count/groups`; `count/branch_groups/<branch id>`.
 
-use super::codec::{self, fold, id_key, read_id, Record};
+use super::codec::{self, fold, id_key, read_id};
 use super::courses::CourseRecord;
 use super::curricula::CurriculumRecord;
-use super::enrolments::{pair_key, tx_unenrol};
+use super::enrolments::{pair_key, CourseDeltas, EnrolTrees};
 use super::users::UserRecord;
 use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::group::{
     fold_key, AuditAction, BulkOutcome, BulkResult, BulkRow, GroupSort, JoinedHow, KeySettings,
     KEY_ALPHABET,
 };
-use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use std::collections::HashSet;
+
+mod records;
+pub use records::*;
 
 const DEFAULT_GROUP: &[u8] = b"default_group";
 const COUNT_GROUPS: &str = "groups";
@@ -43,57 +46,6 @@ pub const SUFFIX_MAX: usize = 32;
 pub const MATCH_CAP: usize = 1_000;
 /// Rows of a bulk add written per transaction (sled transactions hold a global lock).
 const BULK_BATCH: usize = 500;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupRecord {
-    pub id: u64,
-    pub name: String,
-    pub description: String,
-    pub branch: Option<u64>,
-    pub key: KeySettings,
-    /// Memberships the current key created.
-    pub key_uses: u32,
-    pub is_default: bool,
-    pub members: u64,
-    pub courses: u32,
-    pub curricula: u32,
-    pub created_at: u64,
-}
-
-impl Record for GroupRecord {
-    const TREE: &'static str = "groups";
-    const VERSION: u8 = 1;
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberRecord {
-    pub joined_at: u64,
-    pub how: JoinedHow,
-}
-
-impl Record for MemberRecord {
-    const TREE: &'static str = "group_members";
-    const VERSION: u8 = 1;
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    pub at: u64,
-    /// The user who did it (0 = Tessera itself).
-    pub actor: u64,
-    pub action: AuditAction,
-    pub detail: String,
-}
-
-impl Record for BulkResult {
-    const TREE: &'static str = "bulk_results";
-    const VERSION: u8 = 1;
-}
-
-impl Record for AuditRecord {
-    const TREE: &'static str = "audit";
-    const VERSION: u8 = 1;
-}
 
 /// The validated fields of the add / edit group form.
 #[derive(Debug, Clone)]
@@ -167,7 +119,7 @@ fn tx_audit(
     let rec = AuditRecord {
         at: actor.now,
         actor: actor.user,
-        action,
+        action: action.into(),
         detail,
     };
     audit.insert(&pair_key(group, event), codec::encode(&rec).or_else(abort)?)?;
@@ -209,7 +161,7 @@ fn tx_join(
     }
     let m = MemberRecord {
         joined_at: now,
-        how,
+        how: how.into(),
     };
     members.insert(&key, codec::encode(&m).or_else(abort)?)?;
     user_groups.insert(&pair_key(user, rec.id), &[])?;
@@ -247,6 +199,10 @@ mod list;
 mod managers;
 mod members;
 mod save;
+mod views;
+
+pub use links::LinkKind;
+pub use views::{GroupQuery, RowPage};
 
 impl Store {
     pub fn get_group(&self, id: u64) -> Result<Option<GroupRecord>, StoreError> {
@@ -289,9 +245,3 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
-
-#[derive(Clone, Copy)]
-enum LinkKind {
-    Course,
-    Curriculum,
-}

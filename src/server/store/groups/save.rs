@@ -88,7 +88,7 @@ impl Store {
                         name: String::new(),
                         description: String::new(),
                         branch: None,
-                        key: KeySettings::default(),
+                        key: KeyRecord::default(),
                         key_uses: 0,
                         is_default: false,
                         members: 0,
@@ -115,7 +115,7 @@ impl Store {
                     }
                     if old_key != new_key {
                         changed.push(if new_key.is_some() { "new key" } else { "key removed" }.into());
-                    } else if o.key != f.key {
+                    } else if o.key != KeyRecord::from(&f.key) {
                         changed.push("key options".into());
                     }
                 }
@@ -145,7 +145,7 @@ impl Store {
                 rec.name = f.name.clone();
                 rec.description = f.description.clone();
                 rec.branch = f.branch;
-                rec.key = f.key.clone();
+                rec.key = KeyRecord::from(&f.key);
                 let mut previous = None;
                 if f.is_default && !rec.is_default {
                     if let Some(p) = meta.get(DEFAULT_GROUP)? {

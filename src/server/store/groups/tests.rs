@@ -5,6 +5,7 @@ use crate::model::user::Role;
 use crate::server::store::branches::BranchFields;
 use crate::server::store::courses::tests::{add_lesson, course_fields};
 use crate::server::store::curricula::CurriculumChange;
+use crate::server::store::enrolments::Source;
 use crate::server::store::tests::temp_store;
 use crate::server::store::users::{PasswordHash, UserFields};
 use std::collections::BTreeSet;
@@ -42,7 +43,7 @@ fn fields_of(g: &GroupRecord) -> GroupFields {
         name: g.name.clone(),
         description: g.description.clone(),
         branch: g.branch,
-        key: g.key.clone(),
+        key: KeySettings::from(&g.key),
         is_default: g.is_default,
     }
 }
@@ -145,7 +146,7 @@ fn actions(s: &Store, group: u64) -> Vec<AuditAction> {
     s.group_activity(group, 1000)
         .unwrap()
         .into_iter()
-        .map(|(_, a)| a.action)
+        .map(|(_, a)| a.action.into())
         .collect()
 }
 
@@ -476,13 +477,14 @@ fn deleting_a_group_removes_all_of_it_but_enrolments_and_its_audit_trail() {
     s.link_group_curriculum(ACTOR, g.id, cur, true).unwrap();
     s.link_group_course(ACTOR, h.id, c1, true).unwrap();
     s.set_group_manager(ACTOR, g.id, m, true).unwrap();
-    s.enrol(u1, c1, EnrolSource::GroupSync, 0).unwrap();
-    s.enrol(u2, c2, EnrolSource::GroupSync, 0).unwrap();
+    s.enrol(u1, c1, Source::GroupSync(g.id), 0).unwrap();
+    s.enrol(u2, c2, Source::GroupSync(g.id), 0).unwrap();
     s.mark_lesson(u1, c1, lesson, true, 5).unwrap();
     assert_eq!(s.group_count().unwrap(), 2);
     assert_eq!(s.groups_in_branch(b).unwrap(), 1);
 
     s.delete_group(at(9), g.id).unwrap();
+    s.run_pending_jobs(9).unwrap();
 
     assert_eq!(s.get_group(g.id).unwrap(), None);
     assert_eq!(s.group_count().unwrap(), 1);
@@ -753,7 +755,7 @@ fn adding_a_member_twice_changes_nothing() {
         s.membership(g.id, u).unwrap(),
         Some(MemberRecord {
             joined_at: 5,
-            how: JoinedHow::Key
+            how: JoinedVia::Key
         })
     );
     assert_eq!(s.groups_of_user(u).unwrap(), vec![g.id]);
@@ -788,9 +790,9 @@ fn removing_a_member_keeps_enrolments_unless_asked() {
     s.link_group_course(ACTOR, g.id, own, true).unwrap();
     s.link_group_curriculum(ACTOR, g.id, cur, true).unwrap();
     for c in [own, via1, via2, unrelated] {
-        s.enrol(u, c, EnrolSource::Manual, 0).unwrap();
+        s.enrol(u, c, Source::Manual, 0).unwrap();
     }
-    s.enrol(other, own, EnrolSource::Manual, 0).unwrap();
+    s.enrol(other, own, Source::Manual, 0).unwrap();
     s.mark_lesson(u, own, lesson, true, 3).unwrap();
     s.add_member(ACTOR, g.id, u, JoinedHow::Manual).unwrap();
     s.add_member(ACTOR, g.id, other, JoinedHow::Manual).unwrap();
@@ -816,22 +818,44 @@ fn removing_a_member_keeps_enrolments_unless_asked() {
         Err(StoreError::NotFound(_))
     ));
 
-    s.add_member(ACTOR, g.id, u, JoinedHow::Manual).unwrap();
-    s.unenrol(u, via2, false).unwrap();
-    assert_eq!(s.remove_member(ACTOR, g.id, u, true).unwrap(), 2);
-    assert_eq!(get(&s, g.id).members, 1);
+    // "Remove and unenrol" ends only what came through this group and nothing else gives.
+    let v = learner(&s, "vic");
+    let h = group(&s, "H");
+    s.add_member(ACTOR, g.id, v, JoinedHow::Manual).unwrap();
     for c in [own, via1, via2] {
-        assert!(s.enrolment(u, c).unwrap().is_none(), "ended");
+        s.enrol(v, c, Source::GroupSync(g.id), 1).unwrap();
     }
-    assert!(s.enrolment(u, unrelated).unwrap().is_some());
-    assert!(s.enrolment(other, own).unwrap().is_some());
-    assert_eq!(s.enrolled_count(own).unwrap(), 1);
-    assert_eq!(s.enrolled_count(via1).unwrap(), 0);
-    assert_eq!(s.enrolled_count(unrelated).unwrap(), 1);
+    s.enrol(v, via1, Source::Manual, 2).unwrap();
+    s.enrol(v, via2, Source::GroupKey(h.id), 2).unwrap();
+    s.enrol(v, unrelated, Source::Manual, 2).unwrap();
+    s.mark_lesson(v, own, lesson, true, 3).unwrap();
+    let learners = |c| s.enrolled_count(c).unwrap();
+    let before = [own, via1, via2, unrelated].map(learners);
+    assert_eq!(s.remove_member(ACTOR, g.id, v, true).unwrap(), 1);
+    assert!(
+        s.enrolment(v, own).unwrap().is_none(),
+        "only this group gave it"
+    );
+    let kept = s.enrolment(v, via1).unwrap().unwrap();
+    assert_eq!(kept.source, EnrolSource::Manual, "what is left of it");
+    assert!(
+        s.enrolment(v, via2).unwrap().is_some(),
+        "another group gives it"
+    );
+    assert!(s.enrolment(v, unrelated).unwrap().is_some());
+    assert_eq!(
+        [own, via1, via2, unrelated].map(learners),
+        [before[0] - 1, before[1], before[2], before[3]]
+    );
+    // What is left of via1 is the manual enrolment: removing from the group again (after
+    // joining again) ends nothing.
+    s.add_member(ACTOR, g.id, v, JoinedHow::Manual).unwrap();
+    assert_eq!(s.remove_member(ACTOR, g.id, v, true).unwrap(), 0);
+    assert!(s.enrolment(v, via1).unwrap().is_some());
     // Progress stays.
-    assert_eq!(s.done_lessons(u, own).unwrap(), vec![lesson]);
-    s.enrol(u, own, EnrolSource::Manual, 9).unwrap();
-    assert_eq!(s.enrolment(u, own).unwrap().unwrap().progress.done, 1);
+    assert_eq!(s.done_lessons(v, own).unwrap(), vec![lesson]);
+    s.enrol(v, own, Source::Manual, 9).unwrap();
+    assert_eq!(s.enrolment(v, own).unwrap().unwrap().progress.done, 1);
     assert_eq!(s.groups_of_user(other).unwrap(), vec![g.id]);
 }
 
@@ -933,13 +957,13 @@ fn bulk_add_reports_each_row() {
             s.membership(g.id, u).unwrap(),
             Some(MemberRecord {
                 joined_at: 7,
-                how: JoinedHow::Import
+                how: JoinedVia::Import
             })
         );
     }
     assert_eq!(
         s.membership(g.id, carl).unwrap().unwrap().how,
-        JoinedHow::Manual
+        JoinedVia::Manual
     );
 
     // Again: everything already there, nothing written.
@@ -1055,11 +1079,12 @@ fn course_and_curriculum_links_are_idempotent_and_counted() {
     assert_eq!((rec.courses, rec.curricula), (2, 2));
     assert_eq!(
         s.group_links(g.id).unwrap(),
-        (vec![c1, c2], vec![cur, cur2])
+        (vec![c2, c1], vec![cur, cur2]),
+        "in the order they were attached"
     );
     assert_eq!(
         s.group_course_ids_with_curricula(g.id).unwrap(),
-        vec![c1, c2, c3]
+        vec![c2, c1, c3]
     );
 
     let before = dump(&s);
@@ -1085,11 +1110,19 @@ fn course_and_curriculum_links_are_idempotent_and_counted() {
     s.link_group_curriculum(ACTOR, h.id, cur, true).unwrap();
 
     // A course with learners cannot go, and keeps its links.
-    s.enrol(u, c1, EnrolSource::Manual, 0).unwrap();
+    s.enrol(u, c1, Source::Manual, 0).unwrap();
     assert!(is_invalid(s.delete_course(c1), "course"));
     assert_eq!(get(&s, g.id).courses, 2);
 
     s.delete_course(c2).unwrap();
+    // The group page leaves the deleted course out at once; the job detaches it for good.
+    assert!(s
+        .group_link_views(h.id)
+        .unwrap()
+        .courses
+        .iter()
+        .all(|l| l.id != c2));
+    s.run_pending_jobs(1).unwrap();
     let (rg, rh) = (get(&s, g.id), get(&s, h.id));
     assert_eq!((rg.courses, rh.courses), (1, 0));
     assert_eq!(s.group_links(g.id).unwrap().0, vec![c1]);
@@ -1099,6 +1132,7 @@ fn course_and_curriculum_links_are_idempotent_and_counted() {
         .is_empty());
 
     s.delete_curriculum(cur).unwrap();
+    s.run_pending_jobs(1).unwrap();
     let (rg, rh) = (get(&s, g.id), get(&s, h.id));
     assert_eq!((rg.curricula, rh.curricula), (1, 0));
     assert_eq!(s.group_links(g.id).unwrap().1, vec![cur2]);
@@ -1181,7 +1215,7 @@ fn the_audit_trail_records_what_changed() {
     let trail = s.group_activity(g.id, 10).unwrap();
     let got: Vec<(u64, u64, AuditAction)> = trail
         .iter()
-        .map(|(_, a)| (a.at, a.actor, a.action))
+        .map(|(_, a)| (a.at, a.actor, a.action.into()))
         .collect();
     assert_eq!(
         got,

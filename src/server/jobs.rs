@@ -1,0 +1,152 @@
+//! The job runner: does the store's background jobs (`store/jobs.rs`) one step at a time on a
+//! blocking thread, so no request waits for them and none is slowed for long.
+//!
+//! It starts with the server and first finishes whatever an earlier run left unfinished (a job
+//! is written in the same transaction as the change that needs it, so a crash cannot lose one);
+//! afterwards it sleeps until [`JobRunner::wake`] is called or a minute passes. Jobs run one
+//! after another; each step is flushed before the next, so a step done is a step that survives
+//! `kill -9`. A step that fails marks its job failed (logged with the reason) instead of
+//! retrying it for ever.
+
+use super::flusher::Flusher;
+use super::store::jobs::Step;
+use super::store::{now_ms, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Handle to the runner; cheap to clone.
+#[derive(Clone)]
+pub struct JobRunner {
+    wake: Arc<Notify>,
+    idle: Arc<Notify>,
+}
+
+impl JobRunner {
+    /// Starts the runner on the current tokio runtime.
+    pub fn start(store: Store, flusher: Flusher) -> JobRunner {
+        let runner = JobRunner {
+            wake: Arc::new(Notify::new()),
+            idle: Arc::new(Notify::new()),
+        };
+        let (wake, idle) = (runner.wake.clone(), runner.idle.clone());
+        tokio::spawn(async move {
+            loop {
+                run_all(&store, &flusher).await;
+                idle.notify_waiters();
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                }
+            }
+        });
+        runner
+    }
+
+    /// Tells the runner there is new work.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits until the runner has nothing left to do (tests).
+    pub async fn wait_idle(&self, store: &Store) {
+        loop {
+            let idle = self.idle.notified();
+            let pending = {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || store.pending_jobs())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default()
+            };
+            if pending.is_empty() {
+                return;
+            }
+            self.wake();
+            let _ = tokio::time::timeout(Duration::from_millis(200), idle).await;
+        }
+    }
+}
+
+async fn run_all(store: &Store, flusher: &Flusher) {
+    let pending = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.pending_jobs()).await
+    };
+    let pending = match pending {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot read the pending jobs");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the pending jobs");
+            return;
+        }
+    };
+    for id in pending {
+        loop {
+            let step = {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || store.run_job_step(id, now_ms())).await
+            };
+            if let Err(e) = flusher.flush().await {
+                tracing::error!(error = %e, job = id, "cannot flush a job's step");
+            }
+            match step {
+                Ok(Ok(Step::More)) => tokio::task::yield_now().await,
+                Ok(Ok(Step::Finished)) => {
+                    tracing::debug!(job = id, "job finished");
+                    break;
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, job = id, "job failed");
+                    let store = store.clone();
+                    let reason = e.to_string();
+                    let _ =
+                        tokio::task::spawn_blocking(move || store.fail_job(id, &reason, now_ms()))
+                            .await;
+                    let _ = flusher.flush().await;
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, job = id, "job step did not complete");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::group::KeySettings;
+    use crate::server::store::groups::{Actor, GroupFields};
+    use crate::server::store::jobs::JobState;
+
+    /// Jobs left pending by an earlier run (here: never run) are done as soon as the runner
+    /// starts, without being woken.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_runner_finishes_what_an_earlier_run_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let actor = Actor { user: 0, now: 1 };
+        let f = GroupFields {
+            name: "Left over".into(),
+            description: String::new(),
+            branch: None,
+            key: KeySettings::default(),
+            is_default: false,
+        };
+        let g = store.create_group(actor, &f).unwrap().0.id;
+        let job = store.delete_group(actor, g).unwrap();
+        assert_eq!(store.pending_jobs().unwrap(), vec![job]);
+        let runner = JobRunner::start(store.clone(), Flusher::spawn(store.db().clone()));
+        tokio::time::timeout(Duration::from_secs(20), runner.wait_idle(&store))
+            .await
+            .expect("the runner finished the job");
+        assert_eq!(store.get_job(job).unwrap().unwrap().state, JobState::Done);
+    }
+}

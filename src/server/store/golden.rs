@@ -1,0 +1,234 @@
+//! Golden bytes: each record kind encoded by this version, pinned byte for byte. A value
+//! written today must decode the same in every later version, so a change that alters any of
+//! these encodings fails here, and must come with a new record `VERSION` and a migration
+//! (`migrations.rs`) instead of an edit to the expected bytes.
+
+use super::branches::BranchRecord;
+use super::codec::{self, Record};
+use super::courses::{CourseRecord, LessonRecord};
+use super::curricula::CurriculumRecord;
+use super::enrolments::{EnrolmentRecord, ProgressRecord, Source};
+use super::groups::{
+    AuditKind, AuditRecord, BulkOutcomeRecord, BulkResultRecord, BulkRowRecord, GroupLinksRecord,
+    GroupRecord, JoinedVia, KeyRecord, MemberRecord,
+};
+use super::jobs::{JobKind, JobRecord, JobState};
+use super::sessions::SessionRecord;
+use super::users::{StoredRole, UserRecord};
+use std::fmt::Debug;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// `value` encodes to exactly `expected`, and `expected` decodes to exactly `value`.
+fn pinned<T: Record + PartialEq + Debug>(value: T, expected: &str) {
+    let bytes = codec::encode(&value).unwrap();
+    assert_eq!(
+        hex(&bytes),
+        expected,
+        "the stored layout of {} changed: bump its VERSION and migrate instead",
+        T::TREE
+    );
+    let back: T = codec::decode(b"golden", &unhex(expected)).unwrap();
+    assert_eq!(back, value);
+}
+
+#[test]
+fn users_and_sessions() {
+    pinned(
+        UserRecord {
+            id: 7,
+            login: "ada".into(),
+            email: "ada@x.org".into(),
+            display_name: "Ada L".into(),
+            role: StoredRole::Learner,
+            active: true,
+            created_at: 1_700_000_000_000,
+            auth_epoch: 2,
+        },
+        "0107036164610961646140782e6f726705416461204c010180d095ffbc3102",
+    );
+    pinned(
+        SessionRecord {
+            expires_at: 1_700_000_000,
+            data: b"{}".to_vec(),
+        },
+        "0180c49fd50c027b7d",
+    );
+}
+
+#[test]
+fn catalog() {
+    pinned(
+        BranchRecord {
+            id: 3,
+            name: "North".into(),
+            description: "d".into(),
+            parent: Some(2),
+            created_at: 5,
+        },
+        "0103054e6f7274680164010205",
+    );
+    pinned(
+        CourseRecord {
+            id: 4,
+            code: "PHY".into(),
+            title: "Physics".into(),
+            description: String::new(),
+            archived: false,
+            lessons: vec![LessonRecord {
+                id: 9,
+                title: "One".into(),
+                text: "t".into(),
+            }],
+            created_at: 6,
+        },
+        "010403504859075068797369637300000109034f6e65017406",
+    );
+    pinned(
+        CurriculumRecord {
+            id: 10,
+            name: "Path".into(),
+            description: String::new(),
+            courses: vec![4, 5],
+            created_at: 7,
+        },
+        "010a04506174680002040507",
+    );
+    pinned(
+        EnrolmentRecord {
+            enrolled_at: 8,
+            sources: vec![
+                Source::Manual,
+                Source::Curriculum(10),
+                Source::GroupSync(11),
+                Source::GroupKey(12),
+                Source::DefaultGroup(13),
+                Source::Import,
+            ],
+        },
+        "02080600010a020b030c040d05",
+    );
+    pinned(
+        ProgressRecord {
+            done: vec![(9, 100)],
+            history: vec![90],
+        },
+        "01010964015a",
+    );
+}
+
+#[test]
+fn groups() {
+    pinned(
+        GroupRecord {
+            id: 11,
+            name: "Year 7".into(),
+            description: "First".into(),
+            branch: Some(3),
+            key: KeyRecord {
+                key: Some("ABCD-EFGH".into()),
+                max_uses: 5,
+                valid_from: Some(1),
+                valid_until: None,
+                enabled: true,
+            },
+            key_uses: 2,
+            is_default: true,
+            members: 300,
+            courses: 1,
+            curricula: 1,
+            created_at: 12,
+        },
+        "010b0659656172203705466972737401030109414243442d4546474805010100010201ac0201010c",
+    );
+    pinned(
+        GroupLinksRecord {
+            courses: vec![4],
+            curricula: vec![10],
+        },
+        "010104010a",
+    );
+    pinned(
+        MemberRecord {
+            joined_at: 13,
+            how: JoinedVia::Key,
+        },
+        "010d01",
+    );
+    pinned(
+        AuditRecord {
+            at: 14,
+            actor: 1,
+            action: AuditKind::MassEnrolment,
+            detail: "x".into(),
+        },
+        "010e010a0178",
+    );
+    pinned(
+        BulkResultRecord {
+            rows: vec![
+                BulkRowRecord {
+                    line: 1,
+                    input: "ada".into(),
+                    outcome: BulkOutcomeRecord::Added,
+                },
+                BulkRowRecord {
+                    line: 2,
+                    input: "?".into(),
+                    outcome: BulkOutcomeRecord::Invalid("bad".into()),
+                },
+            ],
+            added: 1,
+            already: 0,
+            unknown: 0,
+            invalid: 1,
+        },
+        "010201036164610002013f030362616401000001",
+    );
+}
+
+#[test]
+fn jobs() {
+    pinned(
+        JobRecord {
+            id: 20,
+            kind: JobKind::LessonsAdded {
+                course: 4,
+                old_lessons: vec![9],
+            },
+            state: JobState::Failed("x".into()),
+            cursor: 21,
+            done: 22,
+            created_at: 23,
+            finished_at: Some(24),
+        },
+        "0114030401090201781516170118",
+    );
+    for kind in [
+        JobKind::SweepGroup { group: 1 },
+        JobKind::CourseDeleted { course: 2 },
+        JobKind::CurriculumDeleted { curriculum: 3 },
+    ] {
+        let rec = JobRecord {
+            id: 1,
+            kind,
+            state: JobState::Pending,
+            cursor: 0,
+            done: 0,
+            created_at: 0,
+            finished_at: None,
+        };
+        let bytes = codec::encode(&rec).unwrap();
+        let back: JobRecord = codec::decode(b"golden", &bytes).unwrap();
+        assert_eq!(back, rec);
+    }
+}

@@ -1,0 +1,239 @@
+//! What the group pages show, projected from the records: one call per server function.
+
+use super::*;
+use crate::model::group::{
+    AuditView, GroupLink, GroupLinks, GroupRow, GroupSaved, GroupView, ManagerRow, MemberRow,
+};
+
+/// A page of a table: rows, the total and whether the total was capped.
+pub type RowPage<T> = (Vec<T>, u64, bool);
+
+/// What the groups table asks for: a search, a sort and a page.
+#[derive(Debug, Clone)]
+pub struct GroupQuery {
+    pub query: String,
+    pub sort: GroupSort,
+    pub desc: bool,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl GroupRecord {
+    /// The group as its page shows it; `can_edit` for administrators. Without `show_key` the
+    /// key itself is left out (its state stays): knowing it lets anyone join.
+    fn view(&self, branch_name: Option<String>, can_edit: bool, show_key: bool) -> GroupView {
+        let mut key = KeySettings::from(&self.key);
+        let key_status = key.status(self.key_uses, super::super::now_ms());
+        if !show_key {
+            key.key = None;
+        }
+        GroupView {
+            id: self.id,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            branch: self.branch,
+            branch_name,
+            key,
+            key_uses: self.key_uses,
+            key_status,
+            is_default: self.is_default,
+            members: self.members,
+            courses: self.courses,
+            curricula: self.curricula,
+            created_at: self.created_at,
+            can_edit,
+        }
+    }
+
+    fn row(&self, branch: Option<String>, now: u64) -> GroupRow {
+        GroupRow {
+            id: self.id,
+            name: self.name.clone(),
+            branch,
+            members: self.members,
+            courses: self.courses,
+            curricula: self.curricula,
+            key_status: KeySettings::from(&self.key).status(self.key_uses, now),
+            key_uses: self.key_uses,
+            key_max_uses: self.key.max_uses,
+            is_default: self.is_default,
+            created_at: self.created_at,
+        }
+    }
+}
+
+impl Store {
+    fn branch_name(&self, branch: Option<u64>) -> Result<Option<String>, StoreError> {
+        match branch {
+            Some(b) => Ok(self.get_branch(b)?.map(|b| b.name)),
+            None => Ok(None),
+        }
+    }
+
+    /// A group as its page shows it, `None` when there is none. Administrators (`admin`) may
+    /// edit it and see its key; managers see the key's state only.
+    pub fn group_view(&self, id: u64, admin: bool) -> Result<Option<GroupView>, StoreError> {
+        let Some(g) = self.get_group(id)? else {
+            return Ok(None);
+        };
+        Ok(Some(g.view(self.branch_name(g.branch)?, admin, admin)))
+    }
+
+    /// Creates a group (see [`Store::create_group`]) and returns it as the form shows it.
+    pub fn create_group_saved(
+        &self,
+        actor: Actor,
+        f: &GroupFields,
+    ) -> Result<GroupSaved, StoreError> {
+        let (g, previous) = self.create_group(actor, f)?;
+        Ok(GroupSaved {
+            group: g.view(self.branch_name(g.branch)?, true, true),
+            previous_default: previous,
+        })
+    }
+
+    /// Changes a group (see [`Store::update_group`]) and returns it as the form shows it.
+    pub fn update_group_saved(
+        &self,
+        actor: Actor,
+        id: u64,
+        f: &GroupFields,
+    ) -> Result<GroupSaved, StoreError> {
+        let (g, previous) = self.update_group(actor, id, f)?;
+        Ok(GroupSaved {
+            group: g.view(self.branch_name(g.branch)?, true, true),
+            previous_default: previous,
+        })
+    }
+
+    /// A page of the groups table for `viewer`: every group for an administrator, the groups
+    /// they manage for anyone else (`None` when they manage none). See [`Store::list_groups`].
+    pub fn group_rows(
+        &self,
+        viewer: u64,
+        admin: bool,
+        q: &GroupQuery,
+    ) -> Result<Option<RowPage<GroupRow>>, StoreError> {
+        let only = if admin {
+            None
+        } else {
+            Some(self.managed_groups(viewer)?)
+        };
+        if only.as_ref().is_some_and(|o| o.is_empty()) {
+            return Ok(None);
+        }
+        let (groups, total, capped) = self.list_groups(
+            &q.query,
+            q.sort,
+            q.desc,
+            q.page,
+            q.per_page,
+            only.as_deref(),
+        )?;
+        let now = super::super::now_ms();
+        let rows = groups
+            .iter()
+            .map(|g| Ok(g.row(self.branch_name(g.branch)?, now)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some((rows, total, capped)))
+    }
+
+    /// The default group as (id, name), if there is one.
+    pub fn default_group_name(&self) -> Result<Option<(u64, String)>, StoreError> {
+        match self.default_group()? {
+            Some(id) => Ok(self.get_group(id)?.map(|g| (g.id, g.name))),
+            None => Ok(None),
+        }
+    }
+
+    /// A page of a group's members with their names (see [`Store::list_members`]).
+    pub fn member_rows(
+        &self,
+        group: u64,
+        query: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<RowPage<MemberRow>, StoreError> {
+        let (rows, total, capped) = self.list_members(group, query, page, per_page)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (uid, m) in rows {
+            if let Some(u) = self.get_user(uid)? {
+                out.push(MemberRow {
+                    user_id: uid,
+                    login: u.login,
+                    display_name: u.display_name,
+                    email: u.email,
+                    joined_at: m.joined_at,
+                    how: m.how.into(),
+                });
+            }
+        }
+        Ok((out, total, capped))
+    }
+
+    /// The group's courses (code, title) and curricula (name, course count), in the order they
+    /// were attached; courses and curricula deleted since are left out.
+    pub fn group_link_views(&self, group: u64) -> Result<GroupLinks, StoreError> {
+        let links = self.group_links_record(group)?;
+        let mut out = GroupLinks {
+            courses: Vec::new(),
+            curricula: Vec::new(),
+        };
+        for c in links.courses {
+            if let Some(rec) = self.get_course(c)? {
+                out.courses.push(GroupLink {
+                    id: c,
+                    label: rec.code,
+                    detail: rec.title,
+                });
+            }
+        }
+        for c in links.curricula {
+            if let Some(rec) = self.get_curriculum(c)? {
+                out.curricula.push(GroupLink {
+                    id: c,
+                    label: rec.name,
+                    detail: format!("{} course(s)", rec.courses.len()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The group's managers with their names.
+    pub fn manager_rows(&self, group: u64) -> Result<Vec<ManagerRow>, StoreError> {
+        let mut out = Vec::new();
+        for uid in self.group_managers(group)? {
+            if let Some(u) = self.get_user(uid)? {
+                out.push(ManagerRow {
+                    user_id: uid,
+                    login: u.login,
+                    display_name: u.display_name,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The group's newest `limit` audit events, newest first, with who did them.
+    pub fn activity_views(&self, group: u64, limit: usize) -> Result<Vec<AuditView>, StoreError> {
+        let mut out = Vec::new();
+        for (event, rec) in self.group_activity(group, limit)? {
+            let actor = if rec.actor == 0 {
+                "system".to_string()
+            } else {
+                self.get_user(rec.actor)?
+                    .map(|u| u.login)
+                    .unwrap_or_else(|| format!("user #{}", rec.actor))
+            };
+            out.push(AuditView {
+                id: event,
+                at: rec.at,
+                actor,
+                action: rec.action.into(),
+                detail: rec.detail,
+            });
+        }
+        Ok(out)
+    }
+}

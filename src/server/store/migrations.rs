@@ -1,0 +1,252 @@
+//! Start-up migrations: `(from, step)` brings a database at schema `from` to `from + 1`.
+//!
+//! The runner (`Store::migrate`) writes the new schema version only after a step returned, so
+//! a crash in a step runs it again at the next start: every step is idempotent (running it
+//! twice, or after a half-done run, gives the same database as running it once), and each has a
+//! test on a database written by the previous version (`tests/fixtures/schema-v1.tar.gz`, made
+//! by the release of schema 1) that runs it twice.
+
+use super::codec::{self, read_id, Record};
+use super::enrolments::{EnrolmentRecord, Source};
+use super::groups::GroupLinksRecord;
+use super::{counter_key, Store, StoreError};
+use serde::Deserialize;
+
+pub(super) type Migration = fn(&Store) -> Result<(), StoreError>;
+
+pub(super) const MIGRATIONS: &[(u32, Migration)] = &[(1, v1_to_v2)];
+
+/// Records as schema 1 wrote them, frozen here: decoding old data must not follow the code.
+mod v1 {
+    use super::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    pub enum EnrolSource {
+        Manual,
+        Curriculum,
+        GroupSync,
+        GroupKey,
+        DefaultGroup,
+        Import,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Enrolment {
+        pub source: EnrolSource,
+        pub via_curriculum: Option<u64>,
+        pub enrolled_at: u64,
+    }
+}
+
+/// 1 → 2:
+/// - a group's course and curriculum links move from the prefix trees `group_courses` and
+///   `group_curricula` into one `group_links` record per group (readable in a transaction);
+/// - enrolments record every source with its group or curriculum (`sources`);
+/// - branches, courses and curricula get stored counters for their list totals.
+fn v1_to_v2(s: &Store) -> Result<(), StoreError> {
+    links_into_records(s)?;
+    enrolment_sources(s)?;
+    list_counters(s)
+}
+
+/// Builds each group's links record from the old trees, for groups that have none yet, then
+/// drops the old trees. Re-run after a crash: records built stay as they are (the old trees
+/// are dropped only once every record exists), the rest are built.
+fn links_into_records(s: &Store) -> Result<(), StoreError> {
+    let mut links: std::collections::BTreeMap<u64, GroupLinksRecord> = Default::default();
+    for (tree, curricula) in [("group_courses", false), ("group_curricula", true)] {
+        let old = s.db.open_tree(tree)?;
+        for item in old.iter() {
+            let (k, _) = item?;
+            if k.len() != 16 {
+                return Err(StoreError::Corrupt {
+                    tree: if curricula {
+                        "group_curricula"
+                    } else {
+                        "group_courses"
+                    },
+                    key: codec::show_key(&k),
+                    reason: "not a 16-byte pair key".into(),
+                });
+            }
+            let group = read_id("group_links", &k, &k[..8])?;
+            let target = read_id("group_links", &k, &k[8..])?;
+            let rec = links.entry(group).or_default();
+            if curricula {
+                rec.curricula.push(target);
+            } else {
+                rec.courses.push(target);
+            }
+        }
+    }
+    for (group, rec) in links {
+        let key = codec::id_key(group);
+        if s.groups.get(key)?.is_some() && s.group_links.get(key)?.is_none() {
+            s.group_links.insert(key, codec::encode(&rec)?)?;
+        }
+    }
+    s.db.flush()?;
+    s.db.drop_tree("group_courses")?;
+    s.db.drop_tree("group_curricula")?;
+    Ok(())
+}
+
+/// Rewrites schema-1 enrolments (one source kind, no group) with their sources. Records already
+/// in the new form are left alone. Group sources of schema 1 carried no group, so they become
+/// `Manual`: such enrolments are never ended by taking someone out of a group.
+fn enrolment_sources(s: &Store) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut pending = 0;
+    for item in s.enrolments.iter() {
+        let (k, v) = item?;
+        match v.first() {
+            Some(&EnrolmentRecord::VERSION) => continue,
+            Some(1) => {}
+            _ => {
+                return Err(StoreError::Corrupt {
+                    tree: "enrolments",
+                    key: codec::show_key(&k),
+                    reason: "unknown record version".into(),
+                })
+            }
+        }
+        let old: v1::Enrolment =
+            postcard::from_bytes(&v[1..]).map_err(|e| StoreError::Corrupt {
+                tree: "enrolments",
+                key: codec::show_key(&k),
+                reason: format!("cannot decode a schema-1 enrolment: {e}"),
+            })?;
+        let source = match (old.source, old.via_curriculum) {
+            (v1::EnrolSource::Curriculum, Some(c)) => Source::Curriculum(c),
+            (v1::EnrolSource::Import, _) => Source::Import,
+            _ => Source::Manual,
+        };
+        let new = EnrolmentRecord {
+            enrolled_at: old.enrolled_at,
+            sources: vec![source],
+        };
+        batch.insert(k, codec::encode(&new)?);
+        pending += 1;
+        if pending == 1_000 {
+            s.enrolments.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+        }
+    }
+    s.enrolments.apply_batch(batch)?;
+    Ok(())
+}
+
+/// Counts branches, courses and curricula once (their unique-name indexes hold one entry
+/// each) into the counters their list pages read. Overwrites: safe to repeat.
+fn list_counters(s: &Store) -> Result<(), StoreError> {
+    for (name, tree) in [
+        (super::branches::COUNT_BRANCHES, &s.branch_name),
+        (super::courses::COUNT_COURSES, &s.course_code),
+        (super::curricula::COUNT_CURRICULA, &s.curriculum_name),
+    ] {
+        let n = tree.len() as u64;
+        s.meta.insert(counter_key(name), &n.to_be_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::catalog::EnrolSource;
+    use crate::server::store::tests::reopen;
+    use crate::server::store::{OpenError, SCHEMA_VERSION};
+
+    /// Unpacks the database the schema-1 release wrote (see the module docs) into a temp dir.
+    /// It holds: users admin (1), lee (2), kim (3); branch North School (4); courses PHY (5,
+    /// two lessons), CHE (6), BIO (7); curriculum Science Path (10: CHE, BIO); group Year 7
+    /// (11, branch 4, key ABCD-EFGH-JKLM, the default) with PHY and Science Path attached,
+    /// lee and kim as members, kim as manager; lee enrolled in PHY by hand with one lesson
+    /// done; kim enrolled in Science Path; self-registration on.
+    pub fn schema_v1() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("v1.tar.gz");
+        std::fs::write(
+            &archive,
+            include_bytes!("../../../tests/fixtures/schema-v1.tar.gz"),
+        )
+        .unwrap();
+        let status = std::process::Command::new("tar")
+            .arg("xzf")
+            .arg(&archive)
+            .current_dir(dir.path())
+            .status()
+            .expect("tar");
+        assert!(status.success());
+        dir
+    }
+
+    fn check_v2(s: &Store) {
+        assert_eq!(s.schema_version().unwrap(), Some(SCHEMA_VERSION));
+        // Links moved into the record, counts unchanged.
+        assert_eq!(s.group_links(11).unwrap(), (vec![5], vec![10]));
+        assert_eq!(
+            s.group_course_ids_with_curricula(11).unwrap(),
+            vec![5, 6, 7]
+        );
+        let g = s.get_group(11).unwrap().unwrap();
+        assert_eq!((g.members, g.courses, g.curricula), (2, 1, 1));
+        assert!(!s
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == b"group_courses"));
+        // Enrolments with their sources.
+        let lee = s.enrolment(2, 5).unwrap().unwrap();
+        assert_eq!(lee.source, EnrolSource::Manual);
+        assert_eq!(lee.progress.done, 1);
+        let kim = s.enrolment(3, 6).unwrap().unwrap();
+        assert_eq!(
+            (kim.source, kim.via_curriculum),
+            (EnrolSource::Curriculum, Some(10))
+        );
+        assert_eq!(s.enrolled_count(6).unwrap(), 1);
+        // Counters for the list pages.
+        assert_eq!(s.branch_count().unwrap(), 1);
+        assert_eq!(s.course_count().unwrap(), 3);
+        assert_eq!(s.curriculum_count().unwrap(), 1);
+        // Everything else reads as before.
+        assert_eq!(s.user_count().unwrap(), 3);
+        assert_eq!(s.default_group().unwrap(), Some(11));
+        assert!(s.manages_group(3, 11).unwrap());
+        assert_eq!(s.settings().unwrap().self_registration, Some(true));
+        let bulk = s.last_bulk_result(11, 1).unwrap().unwrap();
+        assert_eq!((bulk.already, bulk.unknown), (2, 1));
+        assert_eq!(s.group_activity(11, 50).unwrap().len(), 7);
+    }
+
+    #[test]
+    fn a_schema_1_database_opens_migrated() {
+        let dir = schema_v1();
+        let s = Store::open(&dir.path().join("data")).unwrap();
+        check_v2(&s);
+    }
+
+    #[test]
+    fn the_step_can_run_twice_and_after_a_half_done_run() {
+        let dir = schema_v1();
+        let data = dir.path().join("data");
+        {
+            // Half done: the links part only, then a crash (the version still says 1).
+            let db = sled::open(&data).unwrap();
+            let s = Store::from_db(db).unwrap();
+            links_into_records(&s).unwrap();
+            enrolment_sources(&s).unwrap();
+            s.flush().unwrap();
+        }
+        let s = match reopen(&data) {
+            Ok(s) => s,
+            Err(OpenError::Locked(_)) => panic!("still locked"),
+            Err(e) => panic!("{e}"),
+        };
+        check_v2(&s);
+        // And the whole step once more on the migrated database changes nothing.
+        v1_to_v2(&s).unwrap();
+        check_v2(&s);
+    }
+}
