@@ -48,143 +48,261 @@ impl Store {
             &self.audit,
             &self.branches,
         )
-            .transaction(|(groups, names, suffix_t, by_members, keys, meta, audit, branches)| {
-                let old = match existing {
-                    Some(id) => Some(tx_get(groups, id)?),
-                    None => None,
-                };
-                if let Some(b) = f.branch {
-                    if branches.get(id_key(b))?.is_none() {
-                        return abort(StoreError::invalid(
-                            "branch",
-                            "The chosen branch no longer exists.",
-                        ));
-                    }
-                }
-                let folded = fold(&f.name);
-                if let Some(owner) = names.get(folded.as_bytes())? {
-                    if owner.as_ref() != id_key(id) {
-                        return abort(StoreError::invalid(
-                            "name",
-                            "A group with this name already exists.",
-                        ));
-                    }
-                }
-                let new_key = f.key.key.as_deref().map(fold_key);
-                if let Some(k) = &new_key {
-                    if let Some(owner) = keys.get(k.as_bytes())? {
-                        if owner.as_ref() != id_key(id) {
-                            return abort(StoreError::invalid(
-                                "key",
-                                "Another group already uses this key. Type another or generate one.",
-                            ));
-                        }
-                    }
-                }
-                let mut rec = match &old {
-                    Some(o) => o.clone(),
-                    None => GroupRecord {
+            .transaction(
+                |(groups, names, suffix_t, by_members, keys, meta, audit, branches)| {
+                    let t = SaveTx {
+                        groups,
+                        names,
+                        suffix_t,
+                        by_members,
+                        keys,
+                        meta,
+                        audit,
+                        branches,
+                        actor,
+                        events,
                         id,
-                        name: String::new(),
-                        description: String::new(),
-                        branch: None,
-                        key: KeyRecord::default(),
-                        key_uses: 0,
-                        is_default: false,
-                        members: 0,
-                        courses: 0,
-                        curricula: 0,
-                        created_at: actor.now,
-                    },
-                };
-                let old_key = old.as_ref().and_then(|o| o.key.key.as_deref().map(fold_key));
-                let mut changed = Vec::new();
-                if let Some(o) = &old {
-                    if o.name != f.name {
-                        changed.push(format!("name \"{}\" → \"{}\"", o.name, f.name));
-                        names.remove(fold(&o.name).as_bytes())?;
-                        for g in suffixes(&o.name) {
-                            suffix_t.remove(suffix_key(&g, id))?;
-                        }
-                    }
-                    if o.description != f.description {
-                        changed.push("description".into());
-                    }
-                    if o.branch != f.branch {
-                        changed.push("branch".into());
-                    }
-                    if old_key != new_key {
-                        changed.push(if new_key.is_some() { "new key" } else { "key removed" }.into());
-                    } else if o.key != KeyRecord::from(&f.key) {
-                        changed.push("key options".into());
-                    }
-                }
-                if old.as_ref().map(|o| &o.name) != Some(&f.name) {
-                    names.insert(folded.as_bytes(), &id_key(id))?;
-                    for g in suffixes(&f.name) {
-                        suffix_t.insert(suffix_key(&g, id), &[])?;
-                    }
-                }
-                if old_key != new_key {
-                    if let Some(k) = &old_key {
-                        keys.remove(k.as_bytes())?;
-                    }
-                    if let Some(k) = &new_key {
-                        keys.insert(k.as_bytes(), &id_key(id))?;
-                    }
-                    rec.key_uses = 0;
-                }
-                if rec.branch != f.branch || old.is_none() {
-                    if let (Some(b), Some(_)) = (rec.branch, &old) {
-                        bump_counter(meta, &branch_counter(b), -1)?;
-                    }
-                    if let Some(b) = f.branch {
-                        bump_counter(meta, &branch_counter(b), 1)?;
-                    }
-                }
-                rec.name = f.name.clone();
-                rec.description = f.description.clone();
-                rec.branch = f.branch;
-                rec.key = KeyRecord::from(&f.key);
-                let mut previous = None;
-                if f.is_default && !rec.is_default {
-                    if let Some(p) = meta.get(DEFAULT_GROUP)? {
-                        let p = read_id("meta", DEFAULT_GROUP, &p).or_else(abort)?;
-                        if p != id {
-                            let mut prev = tx_get(groups, p)?;
-                            prev.is_default = false;
-                            tx_put(groups, &prev)?;
-                            tx_audit(audit, p, events[1], actor, AuditAction::DefaultChanged,
-                                format!("No longer the default group: \"{}\" is now.", f.name))?;
-                            previous = Some((p, prev.name));
-                        }
-                    }
-                    meta.insert(DEFAULT_GROUP, &id_key(id))?;
-                    rec.is_default = true;
-                    tx_audit(audit, id, events[2], actor, AuditAction::DefaultChanged,
-                        "Made the default group: every new user joins it.".into())?;
-                } else if !f.is_default && rec.is_default {
-                    meta.remove(DEFAULT_GROUP)?;
-                    rec.is_default = false;
-                    tx_audit(audit, id, events[2], actor, AuditAction::DefaultChanged,
-                        "No longer the default group; there is no default group now.".into())?;
-                }
-                match &old {
-                    None => {
-                        bump_counter(meta, COUNT_GROUPS, 1)?;
-                        by_members.insert(&members_key(0, id), &[])?;
-                        tx_audit(audit, id, events[0], actor, AuditAction::GroupCreated,
-                            format!("Created \"{}\".", f.name))?;
-                    }
-                    Some(_) if !changed.is_empty() => {
-                        tx_audit(audit, id, events[0], actor, AuditAction::GroupChanged,
-                            format!("Changed: {}.", changed.join(", ")))?;
-                    }
-                    Some(_) => {}
-                }
-                tx_put(groups, &rec)?;
-                Ok((rec, previous))
-            })?;
+                    };
+                    let old = match existing {
+                        Some(id) => Some(tx_get(groups, id)?),
+                        None => None,
+                    };
+                    t.check(f)?;
+                    let mut rec = old.clone().unwrap_or_else(|| new_record(id, actor.now));
+                    let changed = old.as_ref().map(|o| changes(o, f)).unwrap_or_default();
+                    t.reindex_name(old.as_ref(), f)?;
+                    t.rekey(old.as_ref(), f, &mut rec)?;
+                    t.move_branch(old.as_ref(), f)?;
+                    rec.name = f.name.clone();
+                    rec.description = f.description.clone();
+                    rec.branch = f.branch;
+                    rec.key = KeyRecord::from(&f.key);
+                    let previous = t.set_default(&mut rec, f)?;
+                    t.audit_save(old.is_none(), &changed, f)?;
+                    tx_put(groups, &rec)?;
+                    Ok((rec, previous))
+                },
+            )?;
         Ok(r)
+    }
+}
+
+/// A group as it starts.
+fn new_record(id: u64, now: u64) -> GroupRecord {
+    GroupRecord {
+        id,
+        name: String::new(),
+        description: String::new(),
+        branch: None,
+        key: KeyRecord::default(),
+        key_uses: 0,
+        is_default: false,
+        members: 0,
+        courses: 0,
+        curricula: 0,
+        created_at: now,
+    }
+}
+
+/// What an edit changes, in words for the audit trail.
+fn changes(old: &GroupRecord, f: &GroupFields) -> Vec<String> {
+    let mut changed = Vec::new();
+    if old.name != f.name {
+        changed.push(format!("name \"{}\" → \"{}\"", old.name, f.name));
+    }
+    if old.description != f.description {
+        changed.push("description".into());
+    }
+    if old.branch != f.branch {
+        changed.push("branch".into());
+    }
+    let old_key = old.key.key.as_deref().map(fold_key);
+    let new_key = f.key.key.as_deref().map(fold_key);
+    if old_key != new_key {
+        changed.push(
+            if new_key.is_some() {
+                "new key"
+            } else {
+                "key removed"
+            }
+            .into(),
+        );
+    } else if old.key != KeyRecord::from(&f.key) {
+        changed.push("key options".into());
+    }
+    changed
+}
+
+/// The trees of a group save, and what it is about: one named step per concern.
+struct SaveTx<'a> {
+    groups: &'a TransactionalTree,
+    names: &'a TransactionalTree,
+    suffix_t: &'a TransactionalTree,
+    by_members: &'a TransactionalTree,
+    keys: &'a TransactionalTree,
+    meta: &'a TransactionalTree,
+    audit: &'a TransactionalTree,
+    branches: &'a TransactionalTree,
+    actor: Actor,
+    /// Audit event ids, drawn before the transaction: saved, previous default, default.
+    events: [u64; 3],
+    id: u64,
+}
+
+impl SaveTx<'_> {
+    /// The branch exists, and the name and key are not another group's.
+    fn check(&self, f: &GroupFields) -> Tx<()> {
+        if let Some(b) = f.branch {
+            if self.branches.get(id_key(b))?.is_none() {
+                return abort(StoreError::invalid(
+                    "branch",
+                    "The chosen branch no longer exists.",
+                ));
+            }
+        }
+        if let Some(owner) = self.names.get(fold(&f.name).as_bytes())? {
+            if owner.as_ref() != id_key(self.id) {
+                return abort(StoreError::invalid(
+                    "name",
+                    "A group with this name already exists.",
+                ));
+            }
+        }
+        if let Some(k) = f.key.key.as_deref().map(fold_key) {
+            if let Some(owner) = self.keys.get(k.as_bytes())? {
+                if owner.as_ref() != id_key(self.id) {
+                    return abort(StoreError::invalid(
+                        "key",
+                        "Another group already uses this key. Type another or generate one.",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The name index and the substring index follow a new or changed name.
+    fn reindex_name(&self, old: Option<&GroupRecord>, f: &GroupFields) -> Tx<()> {
+        if old.map(|o| &o.name) == Some(&f.name) {
+            return Ok(());
+        }
+        if let Some(o) = old {
+            self.names.remove(fold(&o.name).as_bytes())?;
+            for g in suffixes(&o.name) {
+                self.suffix_t.remove(suffix_key(&g, self.id))?;
+            }
+        }
+        self.names
+            .insert(fold(&f.name).as_bytes(), &id_key(self.id))?;
+        for g in suffixes(&f.name) {
+            self.suffix_t.insert(suffix_key(&g, self.id), &[])?;
+        }
+        Ok(())
+    }
+
+    /// The key index follows a new or removed key; a new key starts its use count again.
+    fn rekey(&self, old: Option<&GroupRecord>, f: &GroupFields, rec: &mut GroupRecord) -> Tx<()> {
+        let old_key = old.and_then(|o| o.key.key.as_deref().map(fold_key));
+        let new_key = f.key.key.as_deref().map(fold_key);
+        if old_key == new_key {
+            return Ok(());
+        }
+        if let Some(k) = &old_key {
+            self.keys.remove(k.as_bytes())?;
+        }
+        if let Some(k) = &new_key {
+            self.keys.insert(k.as_bytes(), &id_key(self.id))?;
+        }
+        rec.key_uses = 0;
+        Ok(())
+    }
+
+    /// The per-branch group counters follow a new group or a change of branch.
+    fn move_branch(&self, old: Option<&GroupRecord>, f: &GroupFields) -> Tx<()> {
+        let before = old.and_then(|o| o.branch);
+        if old.is_some() && before == f.branch {
+            return Ok(());
+        }
+        if let Some(b) = before {
+            bump_counter(self.meta, &branch_counter(b), -1)?;
+        }
+        if let Some(b) = f.branch {
+            bump_counter(self.meta, &branch_counter(b), 1)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the group the default (the previous one stops being it, in this transaction) or
+    /// not; returns the group that stopped being the default.
+    fn set_default(&self, rec: &mut GroupRecord, f: &GroupFields) -> Tx<Option<(u64, String)>> {
+        let mut previous = None;
+        if f.is_default && !rec.is_default {
+            if let Some(p) = self.meta.get(DEFAULT_GROUP)? {
+                let p = read_id("meta", DEFAULT_GROUP, &p).or_else(abort)?;
+                if p != self.id {
+                    let mut prev = tx_get(self.groups, p)?;
+                    prev.is_default = false;
+                    tx_put(self.groups, &prev)?;
+                    tx_audit(
+                        self.audit,
+                        p,
+                        self.events[1],
+                        self.actor,
+                        AuditAction::DefaultChanged,
+                        format!("No longer the default group: \"{}\" is now.", f.name),
+                    )?;
+                    previous = Some((p, prev.name));
+                }
+            }
+            self.meta.insert(DEFAULT_GROUP, &id_key(self.id))?;
+            rec.is_default = true;
+            tx_audit(
+                self.audit,
+                self.id,
+                self.events[2],
+                self.actor,
+                AuditAction::DefaultChanged,
+                "Made the default group.".into(),
+            )?;
+        } else if !f.is_default && rec.is_default {
+            self.meta.remove(DEFAULT_GROUP)?;
+            rec.is_default = false;
+            tx_audit(
+                self.audit,
+                self.id,
+                self.events[2],
+                self.actor,
+                AuditAction::DefaultChanged,
+                "No longer the default group; there is no default group now.".into(),
+            )?;
+        }
+        Ok(previous)
+    }
+
+    /// Counts a new group and records its creation, or records what an edit changed.
+    fn audit_save(&self, created: bool, changed: &[String], f: &GroupFields) -> Tx<()> {
+        if created {
+            bump_counter(self.meta, COUNT_GROUPS, 1)?;
+            self.by_members.insert(&members_key(0, self.id), &[])?;
+            return tx_audit(
+                self.audit,
+                self.id,
+                self.events[0],
+                self.actor,
+                AuditAction::GroupCreated,
+                format!("Created \"{}\".", f.name),
+            );
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        tx_audit(
+            self.audit,
+            self.id,
+            self.events[0],
+            self.actor,
+            AuditAction::GroupChanged,
+            format!("Changed: {}.", changed.join(", ")),
+        )
     }
 }
