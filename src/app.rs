@@ -1,8 +1,6 @@
 //! The HTML shell, the root component and the one route table.
 
-use crate::api::auth::{current_user, Login, Logout, Setup, Signup};
-use crate::model::user::Me;
-use crate::model::AppError;
+use crate::components::auth::provide_auth;
 use crate::pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -37,43 +35,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
-}
-
-/// Who is signed in, and the actions that change it. Provided once by [`App`].
-#[derive(Clone, Copy)]
-pub struct AuthCtx {
-    pub me: Resource<Result<Option<Me>, AppError>>,
-    pub login: ServerAction<Login>,
-    pub logout: ServerAction<Logout>,
-    pub setup: ServerAction<Setup>,
-    pub signup: ServerAction<Signup>,
-}
-
-fn provide_auth() -> AuthCtx {
-    let login = ServerAction::<Login>::new();
-    let logout = ServerAction::<Logout>::new();
-    let setup = ServerAction::<Setup>::new();
-    let signup = ServerAction::<Signup>::new();
-    let me = Resource::new(
-        move || {
-            (
-                login.version().get(),
-                logout.version().get(),
-                setup.version().get(),
-                signup.version().get(),
-            )
-        },
-        |_| current_user(),
-    );
-    let ctx = AuthCtx {
-        me,
-        login,
-        logout,
-        setup,
-        signup,
-    };
-    provide_context(ctx);
-    ctx
 }
 
 #[component]

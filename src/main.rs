@@ -27,7 +27,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(3);
         }
     };
-    let store = match server::store::Store::open(&config.data_dir) {
+    let store = match server::store::Store::open_with_cache(&config.data_dir, config.cache_mb) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

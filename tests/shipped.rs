@@ -47,8 +47,11 @@ fn login_storm(
                     if i >= end {
                         return statuses;
                     }
-                    let kind = [Kind::Success, Kind::WrongPassword, Kind::UnknownUser][i % 3];
-                    let learner = (i / 3) % LEARNERS;
+                    // Requests in flight at once are for different accounts and addresses (one
+                    // password check at a time per account is the throttle's rule).
+                    let kind =
+                        [Kind::Success, Kind::WrongPassword, Kind::UnknownUser][(i / LEARNERS) % 3];
+                    let learner = i % LEARNERS;
                     let form = match kind {
                         Kind::Success => format!("identifier=soak{learner}&password={PASSWORD}"),
                         Kind::WrongPassword => {

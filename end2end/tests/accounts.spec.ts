@@ -1,14 +1,21 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Page, asNewAdmin } from './fixtures';
 import AxeBuilder from '@axe-core/playwright';
 
-// One flow per project ('js' and 'nojs'), each against its own fresh server and data directory:
-// set up the first administrator, log in, create a learner, log out, log in as the learner, and be
-// refused the Users page. Run with JavaScript on (hydrated app) and off (plain HTML forms).
+// Each flow runs in both projects ('js' and 'nojs': JavaScript on, hydrated app; off, plain
+// HTML forms), each test against a fresh server and data directory of its own (fixtures.ts).
 
-// axe runs inside the page, so it needs JavaScript: the 'js' project checks every page the flow
-// visits; the 'nojs' project renders the same server HTML.
+// axe runs inside the page, so it needs JavaScript: the 'js' and 'phone' projects check every
+// page the flow visits (at desktop and at phone width); 'nojs' renders the same server HTML.
+// The 'js' and 'phone' projects run with JavaScript, 'nojs' without.
+function jsOn(): boolean {
+  return test.info().project.use.javaScriptEnabled !== false;
+}
+
 async function expectAccessible(page: Page) {
-  if (test.info().project.name !== 'js') return;
+  if (!jsOn()) return;
+  // Nothing pushes the page sideways (wide tables scroll inside their own box).
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  expect(widths[0], `no sideways scrolling on ${page.url()}`).toBeLessThanOrEqual(widths[1]);
   const results = await new AxeBuilder({ page }).analyze();
   const summary = results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   expect(summary, `axe violations on ${page.url()}`).toEqual([]);
@@ -20,7 +27,6 @@ async function expectHydratedIfJs(page: Page, js: boolean) {
   }
 }
 
-test.describe.configure({ mode: 'serial' });
 
 // A hydration mismatch does not throw a page error: the wasm panics and logs to the console.
 // A script, style or frame the Content-Security-Policy blocks is logged there too (with
@@ -43,7 +49,7 @@ async function logIn(page: Page, who: string, password: string) {
 }
 
 test('accounts: set-up, login, create a learner, learner is refused the Users page', async ({ page }, info) => {
-  const js = info.project.name === 'js';
+  const js = jsOn();
   const wasmLoaded: string[] = [];
   page.on('response', (r) => {
     if (r.url().endsWith('.wasm') && r.ok()) wasmLoaded.push(r.url());
@@ -168,16 +174,14 @@ async function pickAndAdd(page: Page, searchLabel: string, query: string, button
   await box.fill(query);
   await box.press('Enter');
   await expect(page).toHaveURL(new RegExp(`=${query}$`));
-  await expectHydratedIfJs(page, test.info().project.name === 'js');
+  await expectHydratedIfJs(page, jsOn());
   await page.getByRole('button', { name: button }).click();
 }
 
 test('catalog: branch, course with lessons, curriculum, enrolment; the learner completes a course', async ({ page }, info) => {
-  const js = info.project.name === 'js';
+  const js = jsOn();
   const panics = watchPanics(page);
-  await page.goto('/login');
-  await logIn(page, 'admin', 'admin-password-1');
-  await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
+  await asNewAdmin(page);
 
   // A learner for this test.
   await nav(page, 'Users').click();
@@ -284,11 +288,9 @@ function groupTab(page: Page, name: string) {
 }
 
 test('groups: create in a branch, edit, members, course, bulk add, default badge, delete', async ({ page }, info) => {
-  const js = info.project.name === 'js';
+  const js = jsOn();
   const panics = watchPanics(page);
-  await page.goto('/login');
-  await logIn(page, 'admin', 'admin-password-1');
-  await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
+  await asNewAdmin(page);
 
   await createUser(page, 'gus', 'Gus Member');
   await createUser(page, 'gwen', 'Gwen Member');
@@ -453,4 +455,47 @@ test('framing: pages refuse to be shown inside another site', async ({ page, bas
   const direct = await page.request.get(target);
   expect(direct.headers()['x-frame-options']).toBe('DENY');
   expect(direct.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+});
+
+// Set-up through the API (as an administrator's browser would post the forms), for tests whose
+// subject is elsewhere.
+async function api(page: Page, fn: string, form: Record<string, string>) {
+  const res = await page.request.post(`/api/${fn}`, { headers: { Accept: 'application/json' }, form });
+  expect(res.status(), `${fn}: ${await res.text()}`).toBe(200);
+  return res.json();
+}
+
+test('default group: a new user joins it and has its courses and its curriculum at once', async ({ page }) => {
+  const panics = watchPanics(page);
+  await asNewAdmin(page);
+  const c1 = await api(page, 'create_course', { code: 'DG-1', title: 'Welcome', description: '' });
+  const c2 = await api(page, 'create_course', { code: 'DG-2', title: 'Safety first', description: '' });
+  const c3 = await api(page, 'create_course', { code: 'DG-3', title: 'Study skills', description: '' });
+  for (const c of [c1, c2, c3]) {
+    await api(page, 'change_lesson', { course: String(c.id), op: 'add', title: 'Start here', text: 'Hello.' });
+  }
+  const path = await api(page, 'create_curriculum', { name: 'Starter path', description: '' });
+  await api(page, 'change_curriculum_course', { id: String(path.id), course: String(c3.id), op: 'add' });
+  const saved = await api(page, 'create_group', {
+    name: 'Everyone', description: '', branch: '', key: '', max_uses: '', valid_from: '', valid_until: '',
+    key_enabled: 'on', is_default: 'on',
+  });
+  const g = String(saved.group.id);
+  await api(page, 'change_group_link', { id: g, kind: 'course', target: String(c1.id), op: 'add' });
+  await api(page, 'change_group_link', { id: g, kind: 'course', target: String(c2.id), op: 'add' });
+  await api(page, 'change_group_link', { id: g, kind: 'curriculum', target: String(path.id), op: 'add' });
+
+  // The Users page says where new users go.
+  await nav(page, 'Users').click();
+  await expect(page.getByRole('region', { name: 'Add a user' }).getByRole('link', { name: 'Everyone' })).toBeVisible();
+  await expectAccessible(page);
+  await createUser(page, 'neo', 'Neo Newcomer');
+  await logOut(page);
+  await logIn(page, 'neo', 'learner-password-3');
+  await expect(page.getByRole('heading', { name: 'My courses' })).toBeVisible();
+  for (const title of ['Welcome', 'Safety first', 'Study skills']) {
+    await expect(page.getByRole('link', { name: title })).toBeVisible();
+  }
+  await expectAccessible(page);
+  expect(panics).toEqual([]);
 });

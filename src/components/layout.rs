@@ -1,6 +1,6 @@
 //! The frame of every signed-in page: top bar with navigation, and the access checks.
 
-use crate::app::AuthCtx;
+use crate::components::auth::AuthCtx;
 use crate::model::user::Me;
 use crate::model::AppError;
 use leptos::prelude::*;

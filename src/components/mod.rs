@@ -1,5 +1,7 @@
 //! Reusable view pieces.
 
+pub mod auth;
+pub mod data_table;
 pub mod field;
 pub mod layout;
 pub mod pager;

@@ -39,16 +39,8 @@ pub struct UserView {
     pub created_at: u64,
 }
 
-/// One page of the users table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserPage {
-    pub rows: Vec<UserView>,
-    /// Number of users matching the search; capped at `TOTAL_CAP` for searches.
-    pub total: u64,
-    pub total_is_capped: bool,
-    pub page: u32,
-    pub per_page: u32,
-}
+/// One page of the users table (the total is capped at `TOTAL_CAP` for searches).
+pub type UserPage = super::Paged<UserView>;
 
 /// The caller's own identity, as the pages need it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

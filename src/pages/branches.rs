@@ -1,9 +1,9 @@
 use crate::api::branches::{
     branch_options, get_branch, list_branches, CreateBranch, DeleteBranch, UpdateBranch,
 };
+use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, BranchSelect, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
-use crate::components::pager::Pager;
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{Confirm, SearchForm};
 use crate::model::catalog::BranchView;
@@ -42,40 +42,32 @@ fn BranchesList() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let names = options.await.unwrap_or_default();
-                show(
-                    rows.await,
-                    move |p| {
-                        if p.rows.is_empty() {
-                            return view! { <p class="empty-state">"No branches yet."</p> }.into_any();
+                let parent_name = move |id: Option<u64>| {
+                    id.and_then(|id| names.iter().find(|b| b.id == id).map(|b| b.name.clone()))
+                        .unwrap_or_default()
+                };
+                show(rows.await, move |p| view! {
+                    <DataTable
+                        noun="branches"
+                        caption="Branches"
+                        base="/branches"
+                        query=q()
+                        page=p
+                        head=|| view! {
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Parent branch"</th>
+                            <th scope="col">"Description"</th>
                         }
-                        let parent_name = move |id: Option<u64>| {
-                            id.and_then(|id| names.iter().find(|b| b.id == id).map(|b| b.name.clone())).unwrap_or_default()
-                        };
-                        view! {
-                            <table class="data">
-                                <caption class="visually-hidden">"Branches"</caption>
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Name"</th>
-                                        <th scope="col">"Parent branch"</th>
-                                        <th scope="col">"Description"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {p.rows.clone().into_iter().map(|b| view! {
-                                        <tr>
-                                            <td><A href=format!("/branches/{}", b.id)>{b.name}</A></td>
-                                            <td>{parent_name(b.parent)}</td>
-                                            <td>{b.description}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            <Pager base="/branches" query=q() page=p.page per_page=p.per_page total=p.total capped=p.total_is_capped />
+                        key=|b: &BranchView| b.id
+                        row=move |b: BranchView| view! {
+                            <tr>
+                                <td><A href=format!("/branches/{}", b.id)>{b.name}</A></td>
+                                <td>{parent_name(b.parent)}</td>
+                                <td>{b.description}</td>
+                            </tr>
                         }
-                        .into_any()
-                    },
-                )
+                    />
+                })
             })}
         </Transition>
         <section class="panel" aria-labelledby="add-branch-title">

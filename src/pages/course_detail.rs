@@ -2,6 +2,7 @@ use crate::api::courses::{
     course_enrolments, get_course, ChangeLesson, DeleteCourse, EnrolUser, UnenrolUser, UpdateCourse,
 };
 use crate::api::users::list_users;
+use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::{param_id, query_page, query_text};
@@ -202,73 +203,68 @@ fn Enrolments(
     let enrol_error = action_error(enrol);
     let unenrol_error = action_error(unenrol);
     view! {
-        <section class="panel" aria-labelledby="enrolments-title">
-            <h2 id="enrolments-title">"Enrolled learners"</h2>
-            <FormError error=unenrol_error />
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    show(rows.await, move |p| {
-                        if p.rows.is_empty() {
-                            return view! { <p class="empty-state">"Nobody is enrolled yet."</p> }.into_any();
-                        }
-                        view! {
-                            <table class="data">
-                                <caption class="visually-hidden">"Enrolled learners"</caption>
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Learner"</th>
-                                        <th scope="col">"Enrolled"</th>
-                                        <th scope="col">"How"</th>
-                                        <th scope="col">"Progress"</th>
-                                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {p.rows.clone().into_iter().map(|e| {
-                                        let label = format!("Progress of {}", e.display_name);
-                                        view! {
-                                            <tr>
-                                                <td>{e.display_name.clone()} " " <span class="muted">{format!("({})", e.login)}</span></td>
-                                                <td>{date(e.enrolled_at)}</td>
-                                                <td>{e.source.label()}</td>
-                                                <td><ProgressBar progress=e.progress.clone() label /></td>
-                                                <td>
-                                                    <Confirm summary=format!("Unenrol {}…", e.login) explanation="Their progress is kept unless you tick the box; enrolling them again brings it back.">
-                                                        <ActionForm action=unenrol attr:class="form">
-                                                            <input type="hidden" name="course" value=course />
-                                                            <input type="hidden" name="user" value=e.user_id />
-                                                            <div class="check">
-                                                                <input type="checkbox" id=format!("del-{}", e.user_id) name="delete_progress" value="on" />
-                                                                <label for=format!("del-{}", e.user_id)>"Also delete their progress"</label>
-                                                            </div>
-                                                            <button type="submit" class="danger">"Unenrol"</button>
-                                                        </ActionForm>
-                                                    </Confirm>
-                                                </td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            <p class="muted">{format!("{} enrolled", p.total)}</p>
-                        }
-                        .into_any()
-                    })
-                })}
-            </Transition>
-            <h3>"Enrol learners"</h3>
-            {archived.then(|| view! { <p class="hint">"This course is archived: it takes no new enrolments."</p> })}
-            <FormError error=enrol_error fields=&["course"] />
-            <SearchForm action=format!("/courses/{course}") param="uq" label="Find users to enrol" placeholder="Login, e-mail or name starts with…" value=uq id="enrol-q" />
-            <UserPicker found action=move |u: UserView| view! {
-                <ActionForm action=enrol>
-                    <input type="hidden" name="course" value=course />
-                    <input type="hidden" name="user" value=u.id />
-                    <button type="submit" aria-label=format!("Enrol {}", u.login)>"Enrol"</button>
-                </ActionForm>
-            } />
-        </section>
+            <section class="panel" aria-labelledby="enrolments-title">
+                <h2 id="enrolments-title">"Enrolled learners"</h2>
+                <FormError error=unenrol_error />
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        show(rows.await, move |p| view! {
+                            <DataTable
+                                noun="enrolled learners"
+                                caption="Enrolled learners"
+                                base=format!("/courses/{course}")
+                                query=String::new()
+                                page=p
+                                empty="Nobody is enrolled yet."
+                                head=|| view! {
+                                    <th scope="col">"Learner"</th>
+                                    <th scope="col">"Enrolled"</th>
+                                    <th scope="col">"How"</th>
+                                    <th scope="col">"Progress"</th>
+                                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                }
+                                key=|e: &EnrolmentRow| e.user_id
+                                row=move |e: EnrolmentRow| {
+                                            let label = format!("Progress of {}", e.display_name);
+                                            view! {
+                                                <tr>
+                                                    <td>{e.display_name.clone()} " " <span class="muted">{format!("({})", e.login)}</span></td>
+                                                    <td>{date(e.enrolled_at)}</td>
+                                                    <td>{e.source.label()}</td>
+                                                    <td><ProgressBar progress=e.progress.clone() label /></td>
+                                                    <td>
+                                                        <Confirm summary=format!("Unenrol {}…", e.login) explanation="Their progress is kept unless you tick the box; enrolling them again brings it back.">
+                                                            <ActionForm action=unenrol attr:class="form">
+                                                                <input type="hidden" name="course" value=course />
+                                                                <input type="hidden" name="user" value=e.user_id />
+                                                                <div class="check">
+                                                                    <input type="checkbox" id=format!("del-{}", e.user_id) name="delete_progress" value="on" />
+                                                                    <label for=format!("del-{}", e.user_id)>"Also delete their progress"</label>
+                                                                </div>
+                                                                <button type="submit" class="danger">"Unenrol"</button>
+                                                            </ActionForm>
+                                                        </Confirm>
+                                                    </td>
+                                                </tr>
+                                            }
     }
+                            />
+                        })
+                    })}
+                </Transition>
+                <h3>"Enrol learners"</h3>
+                {archived.then(|| view! { <p class="hint">"This course is archived: it takes no new enrolments."</p> })}
+                <FormError error=enrol_error fields=&["course"] />
+                <SearchForm action=format!("/courses/{course}") param="uq" label="Find users to enrol" placeholder="Login, e-mail or name starts with…" value=uq id="enrol-q" />
+                <UserPicker found action=move |u: UserView| view! {
+                    <ActionForm action=enrol>
+                        <input type="hidden" name="course" value=course />
+                        <input type="hidden" name="user" value=u.id />
+                        <button type="submit" aria-label=format!("Enrol {}", u.login)>"Enrol"</button>
+                    </ActionForm>
+                } />
+            </section>
+        }
 }
 
 #[component]

@@ -1,10 +1,10 @@
 use crate::api::courses::{list_courses, CreateCourse};
+use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, Field, FormError};
 use crate::components::layout::{show, Access, Page};
-use crate::components::pager::Pager;
 use crate::components::url::{query_page, query_text};
 use crate::components::widgets::SearchForm;
-use crate::model::catalog::CourseStatus;
+use crate::model::catalog::{CourseRow, CourseStatus};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -35,40 +35,34 @@ fn CoursesList() -> impl IntoView {
         <SearchForm action="/courses".into() param="q" label="Search courses" placeholder="Code or title starts with…" value=q() id="courses-q" />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                show(rows.await, move |p| {
-                    if p.rows.is_empty() {
-                        return view! { <p class="empty-state">"No courses yet."</p> }.into_any();
-                    }
-                    view! {
-                        <table class="data">
-                            <caption class="visually-hidden">"Courses"</caption>
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Code"</th>
-                                    <th scope="col">"Title"</th>
-                                    <th scope="col">"Lessons"</th>
-                                    <th scope="col">"Enrolled"</th>
-                                    <th scope="col">"Status"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {p.rows.clone().into_iter().map(|c| view! {
-                                    <tr>
-                                        <td><A href=format!("/courses/{}", c.id)>{c.code}</A></td>
-                                        <td>{c.title}</td>
-                                        <td>{c.lessons}</td>
-                                        <td>{c.enrolled}</td>
-                                        <td>{match c.status {
-                                            CourseStatus::Active => view! { <span class="badge ok">"Active"</span> },
-                                            CourseStatus::Archived => view! { <span class="badge off">"Archived"</span> },
-                                        }}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                        <Pager base="/courses" query=q() page=p.page per_page=p.per_page total=p.total capped=p.total_is_capped />
-                    }
-                    .into_any()
+                show(rows.await, move |p| view! {
+                    <DataTable
+                        noun="courses"
+                        caption="Courses"
+                        base="/courses"
+                        query=q()
+                        page=p
+                        head=|| view! {
+                            <th scope="col">"Code"</th>
+                            <th scope="col">"Title"</th>
+                            <th scope="col">"Lessons"</th>
+                            <th scope="col">"Enrolled"</th>
+                            <th scope="col">"Status"</th>
+                        }
+                        key=|c: &CourseRow| c.id
+                        row=|c: CourseRow| view! {
+                            <tr>
+                                <td><A href=format!("/courses/{}", c.id)>{c.code}</A></td>
+                                <td>{c.title}</td>
+                                <td class="num">{c.lessons}</td>
+                                <td class="num">{c.enrolled}</td>
+                                <td>{match c.status {
+                                    CourseStatus::Active => view! { <span class="badge ok">"Active"</span> },
+                                    CourseStatus::Archived => view! { <span class="badge off">"Archived"</span> },
+                                }}</td>
+                            </tr>
+                        }
+                    />
                 })
             })}
         </Transition>

@@ -4,12 +4,12 @@ use crate::api::curricula::{
     EnrolInCurriculum, UpdateCurriculum,
 };
 use crate::api::users::list_users;
+use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, Field, FormError, Notice};
-use crate::components::layout::{show, Access, Page};
-use crate::components::pager::Pager;
+use crate::components::layout::{show, Access, ErrorBox, Page};
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{Confirm, SearchForm, UserPicker};
-use crate::model::catalog::{CourseRow, CurriculumDetail};
+use crate::model::catalog::{CourseRow, CurriculumDetail, CurriculumView};
 use crate::model::user::{UserPage, UserView};
 use crate::model::AppError;
 use crate::model::Paged;
@@ -42,27 +42,27 @@ fn CurriculaList() -> impl IntoView {
         <SearchForm action="/curricula".into() param="q" label="Search curricula" placeholder="Name starts with…" value=q() id="curricula-q" />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                show(rows.await, move |p| {
-                    if p.rows.is_empty() {
-                        return view! { <p class="empty-state">"No curricula yet."</p> }.into_any();
-                    }
-                    view! {
-                        <table class="data">
-                            <caption class="visually-hidden">"Curricula"</caption>
-                            <thead><tr><th scope="col">"Name"</th><th scope="col">"Courses"</th><th scope="col">"Description"</th></tr></thead>
-                            <tbody>
-                                {p.rows.clone().into_iter().map(|c| view! {
-                                    <tr>
-                                        <td><A href=format!("/curricula/{}", c.id)>{c.name}</A></td>
-                                        <td>{c.courses.len()}</td>
-                                        <td>{c.description}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                        <Pager base="/curricula" query=q() page=p.page per_page=p.per_page total=p.total capped=p.total_is_capped />
-                    }
-                    .into_any()
+                show(rows.await, move |p| view! {
+                    <DataTable
+                        noun="curricula"
+                        caption="Curricula"
+                        base="/curricula"
+                        query=q()
+                        page=p
+                        head=|| view! {
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Courses"</th>
+                            <th scope="col">"Description"</th>
+                        }
+                        key=|c: &CurriculumView| c.id
+                        row=|c: CurriculumView| view! {
+                            <tr>
+                                <td><A href=format!("/curricula/{}", c.id)>{c.name}</A></td>
+                                <td class="num">{c.courses.len()}</td>
+                                <td>{c.description}</td>
+                            </tr>
+                        }
+                    />
                 })
             })}
         </Transition>
@@ -240,7 +240,7 @@ fn CurriculumCourses(
                                 </ul>
                             }.into_any(),
                             Ok(None) => view! { <p class="hint">"Search above to find courses to add."</p> }.into_any(),
-                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                         }
                     })
                 }}

@@ -5,10 +5,11 @@ use crate::api::groups::{
     current_default_group, generate_group_key, get_group, list_groups, CreateGroup, DeleteGroup,
     UpdateGroup,
 };
-use crate::app::AuthCtx;
+use crate::components::auth::AuthCtx;
+use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, BranchSelect, Field, FormError};
 use crate::components::layout::{show, Access, Page};
-use crate::components::pager::{urlencode, Pager};
+use crate::components::pager::urlencode;
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{date, Confirm, SearchForm};
 use crate::model::catalog::BranchView;
@@ -60,36 +61,31 @@ fn GroupsList() -> impl IntoView {
                     <FormError error=delete_error fields=&["group"] />
                     <SearchForm action="/groups".into() param="q" label="Search groups" placeholder="Any part of the name…" value=q.clone() id="groups-q" />
                     {show(result, move |p| {
-                        if p.rows.is_empty() {
-                            let text = if q.trim().is_empty() {
-                                if admin { "No groups yet. Add one to start." } else { "You manage no groups." }.to_string()
-                            } else {
-                                format!("No group name contains “{}”.", q.trim())
-                            };
-                            return view! { <p class="empty-state">{text}</p> }.into_any();
-                        }
                         let back = format!("/groups?q={}&sort={}&page={}", urlencode(&q), urlencode(&sort), page);
+                        let (hq, hs) = (q.clone(), sort.clone());
                         view! {
-                            <table class="data groups">
-                                <caption class="visually-hidden">"Groups"</caption>
-                                <thead>
-                                    <tr>
-                                        <SortHeader label="Name" key="name" current=sort.clone() q=q.clone() />
-                                        <th scope="col">"Branch"</th>
-                                        <SortHeader label="Members" key="members" current=sort.clone() q=q.clone() />
-                                        <th scope="col">"Courses"</th>
-                                        <th scope="col">"Group key"</th>
-                                        <SortHeader label="Created" key="created" current=sort.clone() q=q.clone() />
-                                        {admin.then(|| view! { <th scope="col">"Actions"</th> })}
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {p.rows.clone().into_iter().map(|g| view! { <GroupTableRow g admin back=back.clone() delete /> }).collect_view()}
-                                </tbody>
-                            </table>
-                            <Pager base="/groups" query=q.clone() page=p.page per_page=p.per_page total=p.total capped=p.total_is_capped params=vec![("sort", sort.clone())] />
+                            <DataTable
+                                noun="groups"
+                                caption="Groups"
+                                base="/groups"
+                                query=q.clone()
+                                page=p
+                                class="groups"
+                                empty=if admin { "No groups yet. Add one to start." } else { "You manage no groups." }
+                                params=vec![("sort", sort.clone())]
+                                head=move || view! {
+                                    <SortHeader label="Name" key="name" current=hs.clone() q=hq.clone() />
+                                    <th scope="col">"Branch"</th>
+                                    <SortHeader label="Members" key="members" current=hs.clone() q=hq.clone() />
+                                    <th scope="col">"Courses"</th>
+                                    <th scope="col">"Group key"</th>
+                                    <SortHeader label="Created" key="created" current=hs.clone() q=hq.clone() />
+                                    {admin.then(|| view! { <th scope="col">"Actions"</th> })}
+                                }
+                                key=|g: &GroupRow| g.id
+                                row=move |g: GroupRow| view! { <GroupTableRow g admin back=back.clone() delete /> }
+                            />
                         }
-                        .into_any()
                     })}
                 }
             })}

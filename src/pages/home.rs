@@ -1,5 +1,5 @@
 use crate::api::learning::my_courses;
-use crate::app::AuthCtx;
+use crate::components::auth::AuthCtx;
 use crate::components::layout::{show, Access, Page};
 use crate::components::widgets::ProgressBar;
 use crate::model::catalog::MyCourse;

@@ -1,4 +1,4 @@
-use crate::app::AuthCtx;
+use crate::components::auth::AuthCtx;
 use crate::components::field::{action_error, FormError, OwnAccountFields};
 use crate::components::layout::Card;
 use leptos::prelude::*;

@@ -1,5 +1,5 @@
 use crate::api::auth::signup_open;
-use crate::app::AuthCtx;
+use crate::components::auth::AuthCtx;
 use crate::components::field::{action_error, FormError, OwnAccountFields};
 use crate::components::layout::Card;
 use leptos::prelude::*;

@@ -1,9 +1,10 @@
+use crate::api::groups::current_default_group;
 use crate::api::users::{list_users, CreateUser};
+use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, Field, FormError};
 use crate::components::layout::{show, Access, Page};
-use crate::components::pager::Pager;
 use crate::components::url::{query_page, query_text};
-use crate::model::user::{Role, UserPage};
+use crate::model::user::{Role, UserPage, UserView};
 use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -27,6 +28,7 @@ fn UsersList() -> impl IntoView {
         move || (q(), page(), create.version().get()),
         |(q, page, _)| list_users(q, page),
     );
+    let default_group = Resource::new(|| (), |_| current_default_group());
     view! {
         <div class="page-head">
             <h1>"Users"</h1>
@@ -34,6 +36,11 @@ fn UsersList() -> impl IntoView {
                 "Add user"
             </a>
         </div>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                view! { <div class="default-note"><DefaultGroupNote group=default_group.await.ok().flatten() /></div> }
+            })}
+        </Transition>
         <form method="get" action="/users" role="search" class="search">
             <label for="users-q">"Search users"</label>
             <input id="users-q" type="search" name="q" value=q placeholder="Login, e-mail or name starts with…" />
@@ -42,71 +49,88 @@ fn UsersList() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move { show(users.await, move |p| view! { <UsersTable page=p query=q() /> }) })}
         </Transition>
-        <AddUser create />
+        <AddUser create default_group />
     }
 }
 
 #[component]
 fn UsersTable(page: UserPage, query: String) -> impl IntoView {
-    if page.rows.is_empty() {
-        let text = if query.is_empty() {
-            "No users yet."
-        } else {
-            "No user matches this search."
-        };
-        return view! { <p class="empty-state">{text}</p> }.into_any();
-    }
     view! {
-        <table class="data">
-            <caption class="visually-hidden">"Users"</caption>
-            <thead>
+        <DataTable
+            noun="users"
+            caption="Users"
+            base="/users"
+            query
+            page
+            head=|| view! {
+                <th scope="col">"Login name"</th>
+                <th scope="col">"Name"</th>
+                <th scope="col">"E-mail"</th>
+                <th scope="col">"Role"</th>
+                <th scope="col">"Status"</th>
+                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+            }
+            key=|u: &UserView| u.id
+            row=|u: UserView| view! {
                 <tr>
-                    <th scope="col">"Login name"</th>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"E-mail"</th>
-                    <th scope="col">"Role"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">
-                        <span class="visually-hidden">"Actions"</span>
-                    </th>
+                    <td><A href=format!("/users/{}", u.id)>{u.login.clone()}</A></td>
+                    <td>{u.display_name.clone()}</td>
+                    <td>{u.email.clone()}</td>
+                    <td>{u.role.label()}</td>
+                    <td>
+                        {if u.active {
+                            view! { <span class="badge ok">"Active"</span> }
+                        } else {
+                            view! { <span class="badge off">"Inactive"</span> }
+                        }}
+                    </td>
+                    <td>
+                        <A href=format!("/users/{}", u.id) attr:aria-label=format!("Edit {}", u.display_name)>
+                            "Edit"
+                        </A>
+                    </td>
                 </tr>
-            </thead>
-            <tbody>
-                <For each=move || page.rows.clone() key=|u| u.id let:u>
-                    <tr>
-                        <td>
-                            <A href=format!("/users/{}", u.id)>{u.login.clone()}</A>
-                        </td>
-                        <td>{u.display_name.clone()}</td>
-                        <td>{u.email.clone()}</td>
-                        <td>{u.role.label()}</td>
-                        <td>
-                            {if u.active {
-                                view! { <span class="badge ok">"Active"</span> }
-                            } else {
-                                view! { <span class="badge off">"Inactive"</span> }
-                            }}
-                        </td>
-                        <td>
-                            <A href=format!("/users/{}", u.id) attr:aria-label=format!("Edit {}", u.display_name)>
-                                "Edit"
-                            </A>
-                        </td>
-                    </tr>
-                </For>
-            </tbody>
-        </table>
-        <Pager base="/users" query page=page.page per_page=page.per_page total=page.total capped=page.total_is_capped />
+            }
+        />
     }
-    .into_any()
+}
+
+/// Which group new users join, with a link to it (or that there is none).
+#[component]
+fn DefaultGroupNote(group: Option<(u64, String)>) -> impl IntoView {
+    match group {
+        Some((id, name)) => view! {
+            <p class="hint">
+                "New users — added here, signing up or imported — join the default group "
+                <a href=format!("/groups/{id}")>{name}</a>
+                " and are enrolled in its courses."
+            </p>
+        }
+        .into_any(),
+        None => view! {
+            <p class="hint">
+                "There is no default group: new users join no group. "
+                <a href="/groups">"Choose one on the Groups page."</a>
+            </p>
+        }
+        .into_any(),
+    }
 }
 
 #[component]
-fn AddUser(create: ServerAction<CreateUser>) -> impl IntoView {
+fn AddUser(
+    create: ServerAction<CreateUser>,
+    default_group: Resource<Result<Option<(u64, String)>, AppError>>,
+) -> impl IntoView {
     let error = action_error(create);
     view! {
         <section id="add-user" class="panel" aria-labelledby="add-user-title">
             <h2 id="add-user-title">"Add a user"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    view! { <div class="default-note"><DefaultGroupNote group=default_group.await.ok().flatten() /></div> }
+                })}
+            </Transition>
             <ActionForm action=create attr:class="form grid" attr:novalidate=true>
                 <FormError error />
                 <Field label="Login name" name="login" form="new-user" error autocomplete="off" required=true />

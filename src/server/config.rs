@@ -89,6 +89,9 @@ pub struct ServeArgs {
     /// forwarded (RFC 7239) [default: x-forwarded-for; file key: proxy_header].
     #[arg(long, env = "TESSERA_PROXY_HEADER")]
     pub proxy_header: Option<String>,
+    /// Memory for the database's page cache, in MiB [default: 64; file key: cache_mb].
+    #[arg(long, env = "TESSERA_CACHE_MB")]
+    pub cache_mb: Option<u64>,
 }
 
 /// The keys of the configuration file.
@@ -107,6 +110,7 @@ pub struct FileConfig {
     pub allowed_hosts: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
     pub proxy_header: Option<String>,
+    pub cache_mb: Option<u64>,
 }
 
 /// The settings the server runs with.
@@ -127,6 +131,8 @@ pub struct Config {
     /// Host names (lower case, no port) allowed to reach the set-up besides IPs and localhost.
     pub allowed_hosts: Vec<String>,
     pub trusted_proxies: TrustedProxies,
+    /// sled's page cache, MiB.
+    pub cache_mb: u64,
 }
 
 impl Default for Config {
@@ -242,7 +248,17 @@ impl Config {
             None => ProxyHeader::default(),
             Some(raw) => raw.parse().map_err(ConfigError::Value)?,
         };
+        let cache_mb = args
+            .cache_mb
+            .or(file.cache_mb)
+            .unwrap_or(super::store::DEFAULT_CACHE_MB);
+        if !(8..=65_536).contains(&cache_mb) {
+            return Err(ConfigError::Value(
+                "cache_mb must be between 8 and 65536".into(),
+            ));
+        }
         Ok(Config {
+            cache_mb,
             hash_workers,
             hash_queue,
             public_url,

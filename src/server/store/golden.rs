@@ -12,7 +12,7 @@ use super::groups::{
     AuditKind, AuditRecord, BulkOutcomeRecord, BulkResultRecord, BulkRowRecord, GroupLinksRecord,
     GroupRecord, JoinedVia, KeyRecord, MemberRecord,
 };
-use super::jobs::{JobKind, JobRecord, JobState};
+use super::jobs::{JobCounts, JobKind, JobRecord, JobState};
 use super::sessions::SessionRecord;
 use super::users::{StoredRole, UserRecord};
 use std::fmt::Debug;
@@ -208,25 +208,28 @@ fn jobs() {
             state: JobState::Failed("x".into()),
             cursor: 21,
             done: 22,
+            total: 25,
+            counts: JobCounts {
+                enrolled: 1,
+                already: 2,
+                skipped_archived: 3,
+                skipped_inactive: 4,
+                failed: 5,
+            },
+            failures: vec!["y".into()],
+            started_by: 6,
             created_at: 23,
             finished_at: Some(24),
         },
-        "0114030401090201781516170118",
+        "011403040109020178151619010203040501017906170118",
     );
     for kind in [
         JobKind::SweepGroup { group: 1 },
         JobKind::CourseDeleted { course: 2 },
         JobKind::CurriculumDeleted { curriculum: 3 },
+        JobKind::MassEnrol { group: 4 },
     ] {
-        let rec = JobRecord {
-            id: 1,
-            kind,
-            state: JobState::Pending,
-            cursor: 0,
-            done: 0,
-            created_at: 0,
-            finished_at: None,
-        };
+        let rec = JobRecord::new(1, kind, 0, 0, 0);
         let bytes = codec::encode(&rec).unwrap();
         let back: JobRecord = codec::decode(b"golden", &bytes).unwrap();
         assert_eq!(back, rec);

@@ -31,6 +31,8 @@ pub enum JobKind {
     /// Lessons were added to a course: learners who had completed it (with `old_lessons`)
     /// keep that completion in their history.
     LessonsAdded { course: u64, old_lessons: Vec<u64> },
+    /// Enrols every member of a group in every course it gives (see `mass.rs`).
+    MassEnrol { group: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,8 +51,26 @@ pub struct JobRecord {
     pub cursor: u64,
     /// Entries handled so far.
     pub done: u64,
+    /// Entries to handle, when known at the start (0 otherwise).
+    pub total: u64,
+    /// What an enrolling job did, pair by pair.
+    pub counts: JobCounts,
+    /// Why pairs failed (the first few reasons).
+    pub failures: Vec<String>,
+    /// Who started it (0 = Tessera itself).
+    pub started_by: u64,
     pub created_at: u64,
     pub finished_at: Option<u64>,
+}
+
+/// The pairs an enrolling job enrolled, found enrolled, skipped and could not enrol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCounts {
+    pub enrolled: u64,
+    pub already: u64,
+    pub skipped_archived: u64,
+    pub skipped_inactive: u64,
+    pub failed: u64,
 }
 
 impl Record for JobRecord {
@@ -71,20 +91,29 @@ type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 /// Inside a transaction: adds a pending job; its id was drawn before the transaction.
 pub(crate) fn tx_enqueue(jobs: &TransactionalTree, id: u64, kind: JobKind, now: u64) -> Tx<()> {
-    let rec = JobRecord {
-        id,
-        kind,
-        state: JobState::Pending,
-        cursor: 0,
-        done: 0,
-        created_at: now,
-        finished_at: None,
-    };
-    jobs.insert(&id_key(id), codec::encode(&rec).or_else(abort)?)?;
-    Ok(())
+    tx_put_job(jobs, &JobRecord::new(id, kind, 0, 0, now))
 }
 
-fn tx_job(jobs: &TransactionalTree, id: u64) -> Tx<JobRecord> {
+impl JobRecord {
+    /// A pending job, not started yet.
+    pub(crate) fn new(id: u64, kind: JobKind, total: u64, started_by: u64, now: u64) -> Self {
+        JobRecord {
+            id,
+            kind,
+            state: JobState::Pending,
+            cursor: 0,
+            done: 0,
+            total,
+            counts: JobCounts::default(),
+            failures: Vec::new(),
+            started_by,
+            created_at: now,
+            finished_at: None,
+        }
+    }
+}
+
+pub(crate) fn tx_job(jobs: &TransactionalTree, id: u64) -> Tx<JobRecord> {
     let key = id_key(id);
     match jobs.get(key)? {
         Some(b) => codec::decode(&key, &b).or_else(abort),
@@ -92,14 +121,14 @@ fn tx_job(jobs: &TransactionalTree, id: u64) -> Tx<JobRecord> {
     }
 }
 
-fn tx_put_job(jobs: &TransactionalTree, rec: &JobRecord) -> Tx<()> {
+pub(crate) fn tx_put_job(jobs: &TransactionalTree, rec: &JobRecord) -> Tx<()> {
     jobs.insert(&id_key(rec.id), codec::encode(rec).or_else(abort)?)?;
     Ok(())
 }
 
 /// The second ids of the first `limit` keys `prefix ++ id` of an index tree, from `after`
 /// (exclusive) on.
-fn ids_after(
+pub(crate) fn ids_after(
     tree: &sled::Tree,
     name: &'static str,
     prefix: u64,
@@ -144,12 +173,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Marks a job failed (it will not run again) with the reason.
+    /// Marks a job failed (it will not run again) with the reason, and lets go of what it held
+    /// (a group's running mass enrolment).
     pub fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
-        self.jobs.transaction(|jobs| {
+        (&self.jobs, &self.meta).transaction(|(jobs, meta)| {
             let mut rec = tx_job(jobs, id)?;
             rec.state = JobState::Failed(reason.to_string());
             rec.finished_at = Some(now);
+            if let JobKind::MassEnrol { group } = rec.kind {
+                super::mass::tx_release(meta, group, id)?;
+            }
             tx_put_job(jobs, &rec)
         })?;
         Ok(())
@@ -176,6 +209,7 @@ impl Store {
                 course,
                 old_lessons,
             } => self.keep_completions_step(&rec, *course, old_lessons, now),
+            JobKind::MassEnrol { group } => self.mass_enrol_step(&rec, *group, now),
         }
     }
 

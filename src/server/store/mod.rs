@@ -8,8 +8,11 @@
 //! - `login_user`, `email_user`: folded login / e-mail → user id (uniqueness and lookup).
 //! - `search_user`: search term, `0x00`, user id → nothing (prefix search, see `users.rs`).
 //! - `sessions`: session id → session envelope (see `sessions.rs`).
-//! - branches, courses, curricula, enrolments, groups (with the audit trail), background jobs:
-//!   see their files.
+//! - branches, courses, curricula, enrolments (with their sources), groups (links, members,
+//!   managers, the audit trail), background jobs (`jobs`): see their files.
+//!
+//! Records are the store's own types, pinned by `golden.rs`; `migrations.rs` brings older
+//! databases up to [`SCHEMA_VERSION`] at start-up.
 //!
 //! Every operation here is synchronous sled work: callers on async threads run it in
 //! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
@@ -23,6 +26,7 @@ pub mod enrolments;
 mod golden;
 pub mod groups;
 pub mod jobs;
+pub mod mass;
 mod migrations;
 pub mod search;
 pub mod sessions;
@@ -140,22 +144,39 @@ pub struct Store {
     audit: sled::Tree,
     bulk_results: sled::Tree,
     jobs: sled::Tree,
+    /// (user, course) pairs an enrolling job writes per step (see `mass.rs`).
+    step_pairs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
+/// sled's page cache by default, in MiB (`cache_mb`). sled's own default is 1 GiB, which a
+/// server with 100,000 users grows into; BENCHMARKS.md ("sled cache size") has the figures this
+/// was chosen from.
+pub const DEFAULT_CACHE_MB: u64 = 64;
+
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, then brings its schema up to date.
+    /// Opens (creating if needed) the store in `dir` with the default cache, then brings its
+    /// schema up to date.
     pub fn open(dir: &Path) -> Result<Store, OpenError> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_MB)
+    }
+
+    /// Opens the store in `dir` with a page cache of `cache_mb` MiB.
+    pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Store, OpenError> {
         let unreadable = |reason: String| OpenError::Unreadable {
             path: dir.display().to_string(),
             reason,
         };
         std::fs::create_dir_all(dir).map_err(|e| unreadable(e.to_string()))?;
-        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
-            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                OpenError::Locked(dir.display().to_string())
-            }
-            other => unreadable(other.to_string()),
-        })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_mb.max(1) * 1024 * 1024)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    OpenError::Locked(dir.display().to_string())
+                }
+                other => unreadable(other.to_string()),
+            })?;
         let store = Store::from_db(db).map_err(|e| unreadable(e.to_string()))?;
         store.migrate()?;
         Ok(store)
@@ -199,8 +220,22 @@ impl Store {
             audit: db.open_tree("audit")?,
             bulk_results: db.open_tree("bulk_results")?,
             jobs: db.open_tree("jobs")?,
+            step_pairs: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(
+                mass::PAIRS_PER_STEP,
+            )),
             db,
         })
+    }
+
+    /// Pairs an enrolling job writes per step (at least 1). Smaller steps: shorter pauses for
+    /// other writers; larger: a faster job.
+    pub fn set_step_pairs(&self, n: usize) {
+        self.step_pairs
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn step_pairs(&self) -> usize {
+        self.step_pairs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The sled handle, for the shared flusher.

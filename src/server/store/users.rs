@@ -1,6 +1,7 @@
 //! Users: records, uniqueness indexes, prefix search, password hashes and the admin counter.
 
 use super::codec::{self, fold, id_key, read_id, Record};
+use super::groups::{tx_join_default, DefaultJoinTrees};
 use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::user::{Role, UserPage, UserView};
 use serde::{Deserialize, Serialize};
@@ -155,7 +156,9 @@ impl Store {
     /// Creates a user with a password hash. Login name and e-mail must be unused (compared
     /// case-insensitively): otherwise `Invalid` on that field and nothing is written. With
     /// `first_admin`, succeeds only while there are no users at all (`AlreadySetUp` otherwise),
-    /// so two concurrent set-ups cannot both win.
+    /// so two concurrent set-ups cannot both win. When a default group is set, the user joins
+    /// it and is enrolled in the courses it gives in the same transaction: there is never a
+    /// user who exists but is not yet in the default group.
     pub fn create_user(
         &self,
         fields: &UserFields,
@@ -180,15 +183,33 @@ impl Store {
         };
         let bytes = codec::encode(&user)?;
         let terms = search_terms(&user);
-        (
+        let event = self.db.generate_id()?;
+        let trees: [&sled::Tree; 16] = [
             &self.users,
             &self.user_secrets,
             &self.login_user,
             &self.email_user,
             &self.search_user,
             &self.meta,
-        )
-            .transaction(|(users, secrets, logins, emails, search, meta)| {
+            &self.groups,
+            &self.group_members,
+            &self.user_groups,
+            &self.group_by_members,
+            &self.audit,
+            &self.group_links,
+            &self.curricula,
+            &self.courses,
+            &self.enrolments,
+            &self.course_users,
+        ];
+        trees
+            .as_slice()
+            .transaction(|t| {
+                let [users, secrets, logins, emails, search, meta, groups, members, user_groups, by_members, audit, links, curricula, courses, enrolments, course_users] =
+                    t.as_slice()
+                else {
+                    unreachable!("sixteen trees were given")
+                };
                 if first_admin && read_counter(meta.get(counter_key(COUNT_USERS))?) > 0 {
                     return abort(StoreError::AlreadySetUp);
                 }
@@ -203,6 +224,20 @@ impl Store {
                 if user.is_active_admin() {
                     bump_counter(meta, COUNT_ACTIVE_ADMINS, 1)?;
                 }
+                let joins = DefaultJoinTrees {
+                    meta,
+                    groups,
+                    members,
+                    user_groups,
+                    by_members,
+                    audit,
+                    links,
+                    curricula,
+                    courses,
+                    enrolments,
+                    course_users,
+                };
+                tx_join_default(&joins, id, &user.login, event, now)?;
                 Ok(())
             })?;
         Ok(user.view())

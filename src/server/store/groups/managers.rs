@@ -1,6 +1,53 @@
 //! Group managers and the audit trail.
 
 use super::*;
+use crate::server::store::jobs::JobRecord;
+
+/// Inside a transaction: the summary of a finished mass enrolment, in the group's activity.
+pub(crate) fn tx_mass_enrol_audit(
+    audit: &TransactionalTree,
+    users: &TransactionalTree,
+    group: u64,
+    event: u64,
+    job: &JobRecord,
+    now: u64,
+) -> Tx<()> {
+    let by = if job.started_by == 0 {
+        "Tessera".to_string()
+    } else {
+        match users.get(id_key(job.started_by))? {
+            Some(_) => tx_user_login(users, job.started_by)?,
+            None => format!("user #{}", job.started_by),
+        }
+    };
+    let c = &job.counts;
+    let secs = now.saturating_sub(job.created_at) / 1000;
+    let mut detail = format!(
+        "Mass enrolment of {} member(s) started by {by}: {} enrolled, {} already enrolled, {} \
+         skipped ({} archived course, {} deactivated user), {} failed; took {secs} s.",
+        job.done,
+        c.enrolled,
+        c.already,
+        c.skipped_archived + c.skipped_inactive,
+        c.skipped_archived,
+        c.skipped_inactive,
+        c.failed,
+    );
+    if !job.failures.is_empty() {
+        detail.push_str(&format!(" Failures: {}.", job.failures.join("; ")));
+    }
+    tx_audit(
+        audit,
+        group,
+        event,
+        Actor {
+            user: job.started_by,
+            now,
+        },
+        AuditAction::MassEnrolment,
+        detail,
+    )
+}
 
 impl Store {
     /// Makes `user` a manager of `group` (`add`) or not. Changing nothing returns `Ok(false)`.

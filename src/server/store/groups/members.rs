@@ -1,6 +1,84 @@
 //! Members: adding, removing, bulk adding from a list, and listing.
 
 use super::*;
+use crate::server::store::enrolments::{tx_enrol_courses, EnrolCounts, Source};
+
+/// The trees a new user's joining of the default group writes (see [`tx_join_default`]).
+pub(crate) struct DefaultJoinTrees<'a> {
+    pub meta: &'a TransactionalTree,
+    pub groups: &'a TransactionalTree,
+    pub members: &'a TransactionalTree,
+    pub user_groups: &'a TransactionalTree,
+    pub by_members: &'a TransactionalTree,
+    pub audit: &'a TransactionalTree,
+    pub links: &'a TransactionalTree,
+    pub curricula: &'a TransactionalTree,
+    pub courses: &'a TransactionalTree,
+    pub enrolments: &'a TransactionalTree,
+    pub course_users: &'a TransactionalTree,
+}
+
+/// Inside the transaction that creates user `user` (login `login`): when there is a default
+/// group, the user joins it and is enrolled in the courses it gives (its own and its
+/// curricula's; archived ones skipped), source "default group". `event` is an audit event id
+/// drawn before the transaction. Returns the group and what the enrolment did.
+pub(crate) fn tx_join_default(
+    t: &DefaultJoinTrees<'_>,
+    user: u64,
+    login: &str,
+    event: u64,
+    now: u64,
+) -> Tx<Option<(u64, EnrolCounts)>> {
+    let Some(raw) = t.meta.get(DEFAULT_GROUP)? else {
+        return Ok(None);
+    };
+    let group = read_id("meta", DEFAULT_GROUP, &raw).or_else(abort)?;
+    if t.groups.get(id_key(group))?.is_none() {
+        return Ok(None);
+    }
+    let mut rec = tx_get(t.groups, group)?;
+    let old = rec.members;
+    if !tx_join(
+        t.members,
+        t.user_groups,
+        &mut rec,
+        user,
+        JoinedHow::Default,
+        now,
+    )? {
+        return Ok(None);
+    }
+    tx_members_moved(t.by_members, &rec, old)?;
+    tx_put(t.groups, &rec)?;
+    let courses = links::tx_group_courses(t.links, t.curricula, t.courses, group)?;
+    let e = EnrolTrees {
+        enrolments: t.enrolments,
+        course_users: t.course_users,
+    };
+    let (mut deltas, mut counts) = (CourseDeltas::default(), EnrolCounts::default());
+    tx_enrol_courses(
+        &e,
+        &mut deltas,
+        &mut counts,
+        user,
+        &courses,
+        Source::DefaultGroup(group),
+        now,
+    )?;
+    deltas.apply(t.meta)?;
+    tx_audit(
+        t.audit,
+        group,
+        event,
+        Actor { user: 0, now },
+        AuditAction::MembersAdded,
+        format!(
+            "{login} joined as a new user (default group); enrolled in {} course(s).",
+            counts.enrolled
+        ),
+    )?;
+    Ok(Some((group, counts)))
+}
 
 impl Store {
     /// Adds `user` to `group`; `Ok(false)` when already a member (nothing changes).

@@ -201,7 +201,10 @@ mod members;
 mod save;
 mod views;
 
+pub(crate) use links::tx_group_courses;
 pub use links::LinkKind;
+pub(crate) use managers::tx_mass_enrol_audit;
+pub(crate) use members::{tx_join_default, DefaultJoinTrees};
 pub use views::{GroupQuery, RowPage};
 
 impl Store {

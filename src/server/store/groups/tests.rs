@@ -1604,3 +1604,114 @@ fn a_long_query_sharing_its_start_with_many_names_is_counted_exactly() {
         "Health and Safety Refresher Course, Site 1001"
     );
 }
+
+/// A new user joins the default group and is enrolled in what it gives, in the user's own
+/// transaction; switching the default later leaves existing users alone.
+#[test]
+fn new_users_join_the_default_group_and_its_courses_at_once() {
+    let (_d, s) = temp_store();
+    let a = course(&s, "DEF-A");
+    let b = course(&s, "DEF-B");
+    let z = s
+        .create_course(
+            &crate::server::store::courses::CourseFields {
+                archived: true,
+                ..course_fields("DEF-Z")
+            },
+            0,
+        )
+        .unwrap()
+        .id;
+    let cur = s.create_curriculum("Default path", "", 0).unwrap().id;
+    for c in [b, z] {
+        s.change_curriculum(cur, CurriculumChange::Add(c)).unwrap();
+    }
+    // No default group: a new user joins nothing.
+    let before = learner(&s, "early");
+    assert!(s.groups_of_user(before).unwrap().is_empty());
+
+    let (g, _) = s
+        .create_group(
+            ACTOR,
+            &GroupFields {
+                is_default: true,
+                ..fields("Everyone")
+            },
+        )
+        .unwrap();
+    s.link_group_course(ACTOR, g.id, a, true).unwrap();
+    s.link_group_curriculum(ACTOR, g.id, cur, true).unwrap();
+    let u = learner(&s, "newbie");
+    assert_eq!(s.groups_of_user(u).unwrap(), vec![g.id]);
+    assert_eq!(
+        s.membership(g.id, u).unwrap().unwrap().how,
+        JoinedVia::Default
+    );
+    assert_eq!(get(&s, g.id).members, 1);
+    for c in [a, b] {
+        let e = s.enrolment(u, c).unwrap().unwrap();
+        assert_eq!(e.source, EnrolSource::DefaultGroup);
+        assert_eq!(s.enrolled_count(c).unwrap(), 1);
+    }
+    assert!(s.enrolment(u, z).unwrap().is_none(), "archived: skipped");
+    assert!(
+        s.groups_of_user(before).unwrap().is_empty(),
+        "existing users untouched"
+    );
+    assert!(actions(&s, g.id).contains(&AuditAction::MembersAdded));
+
+    // Switching the default: the next user joins the new one; earlier users stay where they are.
+    let (h, _) = s
+        .create_group(
+            ACTOR,
+            &GroupFields {
+                is_default: true,
+                ..fields("Newcomers")
+            },
+        )
+        .unwrap();
+    let later = learner(&s, "later");
+    assert_eq!(s.groups_of_user(later).unwrap(), vec![h.id]);
+    assert_eq!(s.groups_of_user(u).unwrap(), vec![g.id]);
+    assert_eq!(get(&s, g.id).members, 1);
+}
+
+/// A failure after the user record was written in the transaction (here the default group's
+/// record cannot be read) leaves neither the user nor any membership or enrolment.
+#[test]
+fn a_failed_default_group_join_creates_no_user() {
+    let (_d, s) = temp_store();
+    let a = course(&s, "ATOM-A");
+    let (g, _) = s
+        .create_group(
+            ACTOR,
+            &GroupFields {
+                is_default: true,
+                ..fields("Default")
+            },
+        )
+        .unwrap();
+    s.link_group_course(ACTOR, g.id, a, true).unwrap();
+    let users_before = s.user_count().unwrap();
+    let good = s.groups.get(id_key(g.id)).unwrap().unwrap();
+    s.groups.insert(id_key(g.id), &[1u8, 0xff][..]).unwrap();
+    let before = dump(&s);
+    let f = UserFields {
+        login: "ghost".into(),
+        email: "ghost@x.org".into(),
+        display_name: "Ghost".into(),
+        role: Role::Learner,
+    };
+    let r = s.create_user(&f, &PasswordHash::from_phc("$x".into()), false, 5);
+    assert!(matches!(r, Err(StoreError::Corrupt { .. })), "{r:?}");
+    assert_eq!(dump(&s), before, "nothing written");
+    assert_eq!(s.user_count().unwrap(), users_before);
+    // With the group readable again, the same user can be created, and joins.
+    s.groups.insert(id_key(g.id), good).unwrap();
+    let id = s
+        .create_user(&f, &PasswordHash::from_phc("$x".into()), false, 6)
+        .unwrap()
+        .id;
+    assert_eq!(s.groups_of_user(id).unwrap(), vec![g.id]);
+    assert!(s.enrolment(id, a).unwrap().is_some());
+}

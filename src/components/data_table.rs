@@ -1,0 +1,96 @@
+//! The one table every list page uses: a page of rows from the server, what to say when there
+//! are none (nothing yet, nothing matching the search, or past the last page), and the pager.
+
+use super::pager::Pager;
+use crate::model::Paged;
+use leptos::prelude::*;
+use std::hash::Hash;
+
+/// A page of rows as a table inside a box that scrolls sideways on narrow screens (so the page
+/// itself never does), followed by the pager.
+///
+/// `noun` is the rows' plural for the messages ("courses"), `caption` the table's accessible
+/// name, `head` the header cells, `row` one `<tr>` per row. `empty` replaces "No {noun} yet."
+/// when the list is empty without a search.
+#[component]
+pub fn DataTable<T, K, KF, R, RV, H, HV>(
+    noun: &'static str,
+    caption: &'static str,
+    /// The page's path, for the pager's links.
+    #[prop(into)]
+    base: String,
+    /// The search the rows answer (empty: none).
+    query: String,
+    page: Paged<T>,
+    head: H,
+    key: KF,
+    row: R,
+    /// Other query parameters the pager keeps (a sort order, a tab).
+    #[prop(optional)]
+    params: Vec<(&'static str, String)>,
+    #[prop(optional, into)] empty: Option<String>,
+    /// Extra classes for the table.
+    #[prop(optional)]
+    class: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    K: Eq + Hash + 'static,
+    KF: Fn(&T) -> K + Clone + Send + Sync + 'static,
+    R: Fn(T) -> RV + Clone + Send + Sync + 'static,
+    RV: IntoView + 'static,
+    H: FnOnce() -> HV,
+    HV: IntoView + 'static,
+{
+    if page.rows.is_empty() {
+        let searched = query.trim();
+        let text = if page.total > 0 {
+            None
+        } else if searched.is_empty() {
+            Some(empty.unwrap_or_else(|| format!("No {noun} yet.")))
+        } else {
+            Some(format!("No {noun} match “{searched}”."))
+        };
+        return match text {
+            Some(text) => view! { <p class="empty-state">{text}</p> }.into_any(),
+            None => view! {
+                <p class="empty-state">
+                    "This page is past the end of the list. " <a href=base.clone()>"Go to the first page"</a>
+                </p>
+            }
+            .into_any(),
+        };
+    }
+    let rows = page.rows.clone();
+    // Erased types: a table's full type nests deep enough to overflow the compiler's query
+    // depth in the release WebAssembly build.
+    let head = head().into_any();
+    let row = move |t: T| row(t).into_any();
+    let table = view! {
+        <div class="table-wrap" role="region" aria-label=format!("Table of {noun}") tabindex="0">
+            <table class=format!("data {class}")>
+                <caption class="visually-hidden">{caption}</caption>
+                <thead>
+                    <tr>{head}</tr>
+                </thead>
+                <tbody>
+                    <For each=move || rows.clone() key=key children=row />
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any();
+    view! {
+        {table}
+        <Pager
+            base
+            query
+            page=page.page
+            per_page=page.per_page
+            total=page.total
+            capped=page.total_is_capped
+            params
+        />
+    }
+    .into_any()
+}

@@ -1,0 +1,306 @@
+//! `/groups/:id`: a group's header and its tabs: Users (members, add, bulk add), Courses
+//! (courses and curricula), Managers and Activity. Administrators change things; the group's
+//! managers read.
+
+use crate::api::courses::list_courses;
+use crate::api::curricula::list_curricula;
+use crate::api::groups::{
+    get_group, get_group_links, group_activity, last_bulk_result, list_group_managers,
+    list_group_members, AddGroupMember, BulkAddGroupMembers, BulkUploadGroupMembers,
+    ChangeGroupLink, ChangeGroupManager, DeleteGroup, RemoveGroupMember,
+};
+use crate::api::users::list_users;
+use crate::components::data_table::DataTable;
+use crate::components::field::{action_error, url_error, FormError};
+use crate::components::layout::{show, Access, ErrorBox, Page};
+use crate::components::url::{param_id, query_page, query_text};
+use crate::components::widgets::{date, date_time, Confirm, SearchForm, UserPicker};
+use crate::model::catalog::{CourseRow, CurriculumView};
+use crate::model::group::{
+    uses_text, AuditView, BulkOutcome, BulkResult, GroupLinks, GroupView, KeyStatus, ManagerRow,
+    MemberRow,
+};
+use crate::model::user::{UserPage, UserView};
+use crate::model::{AppError, Paged};
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+mod activity;
+mod courses;
+mod managers;
+mod users;
+
+use activity::ActivityTab;
+use courses::CoursesTab;
+use managers::ManagersTab;
+use users::UsersTab;
+
+fn plural(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+type Res<T> = Resource<Result<Option<T>, AppError>>;
+
+/// Runs `f` only when `on`; `Ok(None)` otherwise (a tab that is not shown fetches nothing).
+async fn when<T, F>(on: bool, f: F) -> Result<Option<T>, AppError>
+where
+    F: std::future::Future<Output = Result<T, AppError>>,
+{
+    if on {
+        f.await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Users,
+    Courses,
+    Managers,
+    Activity,
+}
+
+impl Tab {
+    fn parse(raw: &str) -> Tab {
+        match raw {
+            "courses" => Tab::Courses,
+            "managers" => Tab::Managers,
+            "activity" => Tab::Activity,
+            _ => Tab::Users,
+        }
+    }
+}
+
+/// Everything the group page's tabs read and change, created once by [`GroupDetail`] (before
+/// any suspense) and provided as context.
+#[derive(Clone, Copy)]
+struct GroupCtx {
+    a: Actions,
+    members: Res<Paged<MemberRow>>,
+    bulk_report: Res<Option<BulkResult>>,
+    found_users: Res<UserPage>,
+    links: Res<GroupLinks>,
+    found_courses: Res<Paged<CourseRow>>,
+    found_curricula: Res<Paged<CurriculumView>>,
+    managers: Res<Vec<ManagerRow>>,
+    found_managers: Res<UserPage>,
+    activity: Res<Vec<AuditView>>,
+}
+
+#[derive(Clone, Copy)]
+struct Actions {
+    delete: ServerAction<DeleteGroup>,
+    add: ServerAction<AddGroupMember>,
+    remove: ServerAction<RemoveGroupMember>,
+    bulk: ServerAction<BulkAddGroupMembers>,
+    link: ServerAction<ChangeGroupLink>,
+    manager: ServerAction<ChangeGroupManager>,
+}
+
+#[component]
+pub fn GroupDetailPage() -> impl IntoView {
+    view! {
+        <Page title="Group" access=Access::SignedIn>
+            <GroupDetail />
+        </Page>
+    }
+}
+
+#[component]
+fn GroupDetail() -> impl IntoView {
+    let id = param_id("id");
+    let tab_raw = query_text("tab");
+    let tab = move || Tab::parse(&tab_raw());
+    let q = query_text("q");
+    let page = query_page();
+    let uq = query_text("uq");
+    let cq = query_text("cq");
+    let kq = query_text("kq");
+    let mq = query_text("mq");
+    let a = Actions {
+        delete: ServerAction::new(),
+        add: ServerAction::new(),
+        remove: ServerAction::new(),
+        bulk: ServerAction::new(),
+        link: ServerAction::new(),
+        manager: ServerAction::new(),
+    };
+    let changes = move || {
+        (
+            a.add.version().get(),
+            a.remove.version().get(),
+            a.bulk.version().get(),
+            a.link.version().get(),
+            a.manager.version().get(),
+        )
+    };
+    // Every resource of the page is created here, before any suspense (see course_detail.rs).
+    let group = Resource::new(
+        move || (id(), changes()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_group(id).await,
+                None => Err(AppError::not_found("Group")),
+            }
+        },
+    );
+    let gid = move || id().unwrap_or(0);
+    let members: Res<Paged<MemberRow>> = Resource::new(
+        move || (gid(), tab(), q(), page(), changes()),
+        |(id, tab, q, page, _)| when(tab == Tab::Users, list_group_members(id, q, page)),
+    );
+    let bulk_flag = query_text("bulk");
+    let bulk_report: Res<Option<BulkResult>> = Resource::new(
+        move || (gid(), tab(), bulk_flag(), changes()),
+        |(id, tab, flag, _)| when(tab == Tab::Users && flag == "1", last_bulk_result(id)),
+    );
+    let found_users: Res<UserPage> = Resource::new(
+        move || (tab(), uq()),
+        |(tab, q)| when(tab == Tab::Users && !q.trim().is_empty(), list_users(q, 1)),
+    );
+    let links: Res<GroupLinks> = Resource::new(
+        move || (gid(), tab(), changes()),
+        |(id, tab, _)| when(tab == Tab::Courses, get_group_links(id)),
+    );
+    let found_courses: Res<Paged<CourseRow>> = Resource::new(
+        move || (tab(), cq()),
+        |(tab, q)| {
+            when(
+                tab == Tab::Courses && !q.trim().is_empty(),
+                list_courses(q, 1),
+            )
+        },
+    );
+    let found_curricula: Res<Paged<CurriculumView>> = Resource::new(
+        move || (tab(), kq()),
+        |(tab, q)| {
+            when(
+                tab == Tab::Courses && !q.trim().is_empty(),
+                list_curricula(q, 1),
+            )
+        },
+    );
+    let managers: Res<Vec<ManagerRow>> = Resource::new(
+        move || (gid(), tab(), changes()),
+        |(id, tab, _)| when(tab == Tab::Managers, list_group_managers(id)),
+    );
+    let found_managers: Res<UserPage> = Resource::new(
+        move || (tab(), mq()),
+        |(tab, q)| {
+            when(
+                tab == Tab::Managers && !q.trim().is_empty(),
+                list_users(q, 1),
+            )
+        },
+    );
+    let activity: Res<Vec<AuditView>> = Resource::new(
+        move || (gid(), tab(), changes()),
+        |(id, tab, _)| when(tab == Tab::Activity, group_activity(id)),
+    );
+    provide_context(GroupCtx {
+        a,
+        members,
+        bulk_report,
+        found_users,
+        links,
+        found_courses,
+        found_curricula,
+        managers,
+        found_managers,
+        activity,
+    });
+    view! {
+        <p class="breadcrumb"><A href="/groups">"← All groups"</A></p>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                show(group.await, move |g| {
+                    let tab = tab();
+                    view! {
+                        <GroupHeader g=g.clone() delete=a.delete />
+                        <TabNav id=g.id tab />
+                        <div class="tab-panel">
+                            {match tab {
+                                Tab::Users => view! { <UsersTab g=g.clone() q=q() uq=uq() /> }.into_any(),
+                                Tab::Courses => view! { <CoursesTab g=g.clone() cq=cq() kq=kq() /> }.into_any(),
+                                Tab::Managers => view! { <ManagersTab g=g.clone() mq=mq() /> }.into_any(),
+                                Tab::Activity => view! { <ActivityTab /> }.into_any(),
+                            }}
+                        </div>
+                    }
+                })
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn GroupHeader(g: GroupView, delete: ServerAction<DeleteGroup>) -> impl IntoView {
+    let delete_error = action_error(delete);
+    // Managers get the key's state without the key itself.
+    let key = g.key.key.clone();
+    let window = match (g.key.valid_from, g.key.valid_until) {
+        (None, None) => None,
+        (Some(f), None) => Some(format!("from {}", date(f))),
+        (None, Some(u)) => Some(format!("until {}", date(u))),
+        (Some(f), Some(u)) => Some(format!("{} to {}", date(f), date(u))),
+    };
+    let has_key = g.key_status != KeyStatus::None;
+    let name = g.name.clone();
+    view! {
+        <div class="page-head">
+            <h1>
+                {g.name.clone()}
+                {g.is_default.then(|| view! { " " <span class="badge">"Default group"</span> })}
+            </h1>
+            {g.can_edit.then(|| view! { <A href=format!("/groups/{}/edit", g.id) attr:class="button">"Edit group"</A> })}
+        </div>
+        {(!g.description.is_empty()).then(|| view! { <p class="lead">{g.description.clone()}</p> })}
+        <dl class="facts">
+            <div><dt>"Branch"</dt><dd>{g.branch_name.clone().unwrap_or_else(|| "—".into())}</dd></div>
+            <div><dt>"Members"</dt><dd>{g.members}</dd></div>
+            <div><dt>"Courses"</dt><dd>{format!("{} · {}", plural(g.courses, "course", "courses"), plural(g.curricula, "curriculum", "curricula"))}</dd></div>
+            <div><dt>"Created"</dt><dd>{date(g.created_at)}</dd></div>
+            <div>
+                <dt>"Group key"</dt>
+                <dd>
+                    {key.map(|k| view! { <code class="key-text">{k}</code> " " })}
+                    <span class=g.key_status.class()>{g.key_status.label()}</span>
+                    {has_key.then(|| view! { " · " {uses_text(g.key_uses, g.key.max_uses)} " uses" })}
+                    {window.map(|w| view! { " · " {w} })}
+                </dd>
+            </div>
+        </dl>
+        {g.can_edit.then(|| view! {
+            <FormError error=delete_error fields=&["group"] />
+            <Confirm summary="Delete this group…" explanation="Its memberships and its course and curriculum links go; users' enrolments and progress stay.">
+                <ActionForm action=delete>
+                    <input type="hidden" name="id" value=g.id />
+                    <input type="hidden" name="back" value="/groups" />
+                    <button type="submit" class="danger" aria-label=format!("Delete group {name}")>"Delete group"</button>
+                </ActionForm>
+            </Confirm>
+        })}
+    }
+}
+
+#[component]
+fn TabNav(id: u64, tab: Tab) -> impl IntoView {
+    let item = move |t: Tab, key: &'static str, label: &'static str| {
+        view! {
+            <li>
+                <a href=format!("/groups/{id}?tab={key}") aria-current=(t == tab).then_some("page")>{label}</a>
+            </li>
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Group sections">
+            <ul>
+                {item(Tab::Users, "users", "Users")}
+                {item(Tab::Courses, "courses", "Courses")}
+                {item(Tab::Managers, "managers", "Managers")}
+                {item(Tab::Activity, "activity", "Activity")}
+            </ul>
+        </nav>
+    }
+}

@@ -1,0 +1,270 @@
+//! The Users tab: members, adding users one by one, bulk add by list or file.
+
+use super::*;
+
+#[component]
+pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
+    let GroupCtx {
+        a,
+        members,
+        found_users: found,
+        bulk_report,
+        ..
+    } = expect_context();
+    let id = g.id;
+    let edit = g.can_edit;
+    let remove_error = action_error(a.remove);
+    let add_error = action_error(a.add);
+    let base = format!("/groups/{id}");
+    let q2 = q.clone();
+    view! {
+        <section class="panel" aria-labelledby="members-title">
+            <h2 id="members-title">"Members"</h2>
+            <FormError error=remove_error />
+            <SearchForm action=base.clone() param="q" label="Search members" placeholder="Login, e-mail or name starts with…" value=q.clone() id="members-q" keep=vec![("tab", "users".to_string())] />
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || {
+                    let (base, q) = (base.clone(), q2.clone());
+                    Suspend::new(async move {
+                        match members.await {
+                            Ok(Some(p)) => view! {
+                                <DataTable
+                                    noun="members"
+                                    caption="Members"
+                                    base=base.clone()
+                                    query=q
+                                    page=p
+                                    params=vec![("tab", "users".to_string())]
+                                    head=move || view! {
+                                        <th scope="col">"Login"</th>
+                                        <th scope="col">"Name"</th>
+                                        <th scope="col">"Joined"</th>
+                                        <th scope="col">"How"</th>
+                                        {edit.then(|| view! { <th scope="col">"Actions"</th> })}
+                                    }
+                                    key=|m: &MemberRow| m.user_id
+                                    row=move |m: MemberRow| view! { <MemberTableRow id m edit remove=a.remove /> }
+                                />
+                            }.into_any(),
+                            Ok(None) => view! { <p class="loading">"…"</p> }.into_any(),
+                            Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+        {edit.then(|| view! {
+            <section class="panel" aria-labelledby="add-users-title">
+                <h2 id="add-users-title">"Add users"</h2>
+                <FormError error=add_error fields=&["user"] />
+                <SearchForm action=format!("/groups/{id}") param="uq" label="Find users to add" placeholder="Login, e-mail or name starts with…" value=uq.clone() id="group-user-q" keep=vec![("tab", "users".to_string())] />
+                <UserPicker found action=move |u: UserView| view! {
+                    <ActionForm action=a.add>
+                        <input type="hidden" name="id" value=id />
+                        <input type="hidden" name="user" value=u.id />
+                        <button type="submit" aria-label=format!("Add {} to the group", u.login)>"Add"</button>
+                    </ActionForm>
+                } />
+            </section>
+            <BulkAdd id bulk=a.bulk report=bulk_report />
+        }.into_any())}
+    }
+}
+
+#[component]
+pub(super) fn MemberTableRow(
+    id: u64,
+    m: MemberRow,
+    edit: bool,
+    remove: ServerAction<RemoveGroupMember>,
+) -> impl IntoView {
+    let check = format!("unenrol-{}", m.user_id);
+    let login = m.login.clone();
+    view! {
+        <tr>
+            <td>{m.login.clone()}</td>
+            <td>{m.display_name.clone()}</td>
+            <td>{date(m.joined_at)}</td>
+            <td>{m.how.label()}</td>
+            {edit.then(|| view! {
+                <td>
+                    <Confirm summary="Remove…" explanation=format!("Remove {login} from the group? Their enrolments and progress stay unless you tick the box.")>
+                        <ActionForm action=remove>
+                            <input type="hidden" name="id" value=id />
+                            <input type="hidden" name="user" value=m.user_id />
+                            <div class="check">
+                                <input type="checkbox" id=check.clone() name="unenrol" value="on" />
+                                <label for=check>"Also unenrol from this group's courses"</label>
+                            </div>
+                            <button type="submit" class="danger" aria-label=format!("Remove from group: {login}")>"Remove from group"</button>
+                        </ActionForm>
+                    </Confirm>
+                </td>
+            })}
+        </tr>
+    }
+}
+
+/// Paste a list (or load a CSV file into the box) and add everyone on it; then each row's
+/// outcome.
+#[component]
+pub(super) fn BulkAdd(
+    id: u64,
+    bulk: ServerAction<BulkAddGroupMembers>,
+    report: Res<Option<BulkResult>>,
+) -> impl IntoView {
+    let error = action_error(bulk);
+    let text = RwSignal::new(String::new());
+    let file_note = RwSignal::new(None::<String>);
+    // The file control needs JavaScript (the file is read in the browser), so it appears only
+    // once the page is live; without JavaScript the list is pasted.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    let message = move || {
+        file_note
+            .get()
+            .or_else(|| error.get().and_then(|e| e.field_message("text")))
+    };
+    view! {
+        <section class="panel" aria-labelledby="bulk-title">
+            <h2 id="bulk-title">"Bulk add"</h2>
+            <ActionForm action=bulk attr:class="form" attr:novalidate=true>
+                <FormError error />
+                <input type="hidden" name="id" value=id />
+                <div class="field" class:invalid=move || message().is_some()>
+                    <label for="bulk-text">"Login names or e-mail addresses"</label>
+                    <textarea
+                        id="bulk-text"
+                        name="text"
+                        rows="8"
+                        prop:value=move || text.get()
+                        on:input=move |ev| text.set(event_target_value(&ev))
+                        aria-invalid=move || message().map(|_| "true")
+                        aria-describedby=move || if message().is_some() { "bulk-text-hint bulk-text-error" } else { "bulk-text-hint" }
+                    ></textarea>
+                    <p class="hint" id="bulk-text-hint">"One per line, or a CSV whose first column holds them (a header line is skipped). Up to 10,000 rows."</p>
+                    {move || message().map(|m| view! { <p class="field-error" id="bulk-text-error">{m}</p> })}
+                </div>
+                {move || live.get().then(|| view! {
+                    <div class="field">
+                        <label for="bulk-file">"Or load a CSV or text file"</label>
+                        <input id="bulk-file" type="file" accept=".csv,.txt,text/csv,text/plain" on:change=move |ev| load_file(ev, text, file_note) />
+                    </div>
+                })}
+                <div class="actions"><button type="submit" class="primary">"Add listed users"</button></div>
+            </ActionForm>
+            // Without JavaScript the file goes to the server as an upload instead.
+            {move || (!live.get()).then(|| view! { <BulkUpload id /> })}
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match report.await {
+                        Ok(Some(Some(r))) => view! { <BulkReport r /> }.into_any(),
+                        Ok(_) => view! { <div class="bulk-result"></div> }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// Uploads a CSV or text file of users to add: the bulk add without JavaScript, a plain
+/// multipart form whose errors come back in the URL.
+#[component]
+pub(super) fn BulkUpload(id: u64) -> impl IntoView {
+    let message = url_error::<BulkUploadGroupMembers>().map(|e| match e {
+        AppError::Invalid { message, .. } => message,
+        other => other.to_string(),
+    });
+    let invalid = message.is_some();
+    let path = <BulkUploadGroupMembers as leptos::server_fn::ServerFn>::PATH;
+    view! {
+        <form
+            class="form upload"
+            method="post"
+            action=path
+            enctype="multipart/form-data"
+        >
+            <input type="hidden" name="id" value=id />
+            <div class="field" class:invalid=invalid>
+                <label for="bulk-upload">"Or upload a CSV or text file"</label>
+                <input
+                    id="bulk-upload"
+                    type="file"
+                    name="file"
+                    accept=".csv,.txt,text/csv,text/plain"
+                    aria-invalid=invalid.then_some("true")
+                    aria-describedby=if invalid { "bulk-upload-hint bulk-upload-error" } else { "bulk-upload-hint" }
+                />
+                <p class="hint" id="bulk-upload-hint">"The same format as above, up to 1 MB."</p>
+                {message.map(|m| view! { <p class="field-error" id="bulk-upload-error">{m}</p> })}
+            </div>
+            <div class="actions"><button type="submit">"Upload and add"</button></div>
+        </form>
+    }
+}
+
+/// Largest file the browser loads into the bulk-add box (the request limit is 1 MiB).
+const BULK_FILE_MAX: f64 = crate::api::groups::BULK_FILE_MAX as f64;
+
+/// Reads the chosen file into the bulk-add box (in the browser; the file never goes to the
+/// server as a file, only as the text the admin then submits).
+pub(super) fn load_file(
+    ev: leptos::ev::Event,
+    text: RwSignal<String>,
+    note: RwSignal<Option<String>>,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let input = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok());
+        let Some(file) = input.and_then(|i| i.files()).and_then(|f| f.get(0)) else {
+            return;
+        };
+        if file.size() > BULK_FILE_MAX {
+            note.set(Some(
+                "This file is larger than 1 MB. Split it into smaller lists.".into(),
+            ));
+            return;
+        }
+        note.set(None);
+        leptos::task::spawn_local(async move {
+            match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                Ok(v) => text.set(v.as_string().unwrap_or_default()),
+                Err(_) => note.set(Some("This file could not be read.".into())),
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (ev, text, note, BULK_FILE_MAX);
+}
+
+/// The outcome of a bulk add, row by row.
+#[component]
+pub(super) fn BulkReport(r: BulkResult) -> impl IntoView {
+    view! {
+        <div class="bulk-result">
+            <p class="notice" role="status">
+                {format!("Last bulk add: {} added, {} already members, {} unknown, {} invalid.", r.added, r.already, r.unknown, r.invalid)}
+            </p>
+            <div class="scroll" tabindex="0" role="group" aria-label="Result per row">
+                <table class="data">
+                    <caption>"Result per row"</caption>
+                    <thead><tr><th scope="col">"Line"</th><th scope="col">"Entry"</th><th scope="col">"Result"</th></tr></thead>
+                    <tbody>
+                        {r.rows.into_iter().map(|row| {
+                            let class = match row.outcome {
+                                BulkOutcome::Added => "ok",
+                                BulkOutcome::AlreadyMember => "muted",
+                                _ => "bad",
+                            };
+                            view! { <tr><td class="num">{row.line}</td><td>{row.input}</td><td class=class>{row.outcome.label()}</td></tr> }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </div>
+    }
+}
