@@ -40,6 +40,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(code);
         }
     };
+    store.set_step_pairs(config.job_step_pairs);
     match server::serve(config, store).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -479,6 +479,8 @@ async fn every_server_function_is_guarded() {
         ("/api/list_group_managers", ("id=1", false, false)),
         ("/api/change_group_manager", ("id=1&user=1&op=add", false, false)),
         ("/api/group_activity", ("id=1", false, false)),
+        ("/api/start_mass_enrolment", ("id=1", false, false)),
+        ("/api/mass_enrolment_status", ("id=1", false, false)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
         .map(|(p, _)| p)
@@ -767,7 +769,12 @@ async fn group_managers_reach_only_their_groups_and_change_nothing() {
     )
     .await;
     assert_eq!(members["rows"][0]["login"], "lee");
-    for read in ["get_group_links", "list_group_managers", "group_activity"] {
+    for read in [
+        "get_group_links",
+        "list_group_managers",
+        "group_activity",
+        "mass_enrolment_status",
+    ] {
         json(
             t.call(&format!("/api/{read}"), &format!("id={mine}"), Some(&mia_c))
                 .await,
@@ -782,6 +789,7 @@ async fn group_managers_reach_only_their_groups_and_change_nothing() {
             ("get_group_links", format!("id={id}")),
             ("list_group_managers", format!("id={id}")),
             ("group_activity", format!("id={id}")),
+            ("mass_enrolment_status", format!("id={id}")),
         ] {
             let res = t.call(&format!("/api/{path}"), &args, Some(&mia_c)).await;
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} of group {id}");
@@ -798,6 +806,7 @@ async fn group_managers_reach_only_their_groups_and_change_nothing() {
         ("change_group_manager", format!("id={mine}&user={lee}&op=add")),
         ("generate_group_key", String::new()),
         ("last_bulk_result", format!("id={mine}")),
+        ("start_mass_enrolment", format!("id={mine}")),
     ] {
         let res = t.call(&format!("/api/{path}"), &args, Some(&mia_c)).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
@@ -1007,4 +1016,114 @@ async fn a_page_loads_its_data_once_per_request() {
         let (min, max) = (costs.iter().min(), costs.iter().max());
         assert_eq!(min, max, "{path}: store calls per load {costs:?}");
     }
+}
+
+/// "Enrol all members": the job runs in the background after the request returns, and the
+/// group page's status then shows its summary; the group's activity has it too.
+#[tokio::test]
+async fn mass_enrolment_runs_in_the_background_and_reports() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let mut learners = Vec::new();
+    for i in 0..5 {
+        learners.push(t.create_learner(&admin, &format!("mass{i}")).await);
+    }
+    let course: serde_json::Value = serde_json::from_str(
+        &body_text(
+            t.call(
+                "/api/create_course",
+                "code=MASS&title=Mass&description=",
+                Some(&admin),
+            )
+            .await,
+        )
+        .await,
+    )
+    .unwrap();
+    let course = course["id"].as_u64().unwrap();
+    let saved: serde_json::Value = serde_json::from_str(
+        &body_text(
+            t.call(
+                "/api/create_group",
+                "name=Cohort&description=&branch=&key=&max_uses=0&valid_from=&valid_until=",
+                Some(&admin),
+            )
+            .await,
+        )
+        .await,
+    )
+    .unwrap();
+    let g = saved["group"]["id"].as_u64().unwrap();
+    for u in &learners {
+        let res = t
+            .call(
+                "/api/add_group_member",
+                &format!("id={g}&user={u}"),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = t
+        .call(
+            "/api/change_group_link",
+            &format!("id={g}&kind=course&target={course}&op=add"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        format!("/groups/{g}?tab=courses&added=1").as_str(),
+        "the Courses tab asks whether to enrol the members now"
+    );
+    let res = t
+        .call(
+            "/api/mass_enrolment_status",
+            &format!("id={g}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(body_text(res).await, "null", "never run yet");
+    let res = t
+        .call(
+            "/api/start_mass_enrolment",
+            &format!("id={g}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    t.state.jobs.wait_idle(&t.state.store).await;
+    let status: serde_json::Value = serde_json::from_str(
+        &body_text(
+            t.call(
+                "/api/mass_enrolment_status",
+                &format!("id={g}"),
+                Some(&admin),
+            )
+            .await,
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(status["running"], false, "{status}");
+    assert_eq!(status["enrolled"], 5);
+    assert_eq!(status["done"], 5);
+    assert_eq!(status["started_by"], "admin");
+    assert_eq!(t.state.store.enrolled_count(course).unwrap(), 5);
+    let html = body_text(
+        t.get(&format!("/groups/{g}?tab=courses"), Some(&admin))
+            .await,
+    )
+    .await;
+    assert!(
+        html.contains("Last run finished."),
+        "the summary is on the page"
+    );
+    assert!(html.contains("5 enrolled, 0 already enrolled"));
+    let activity = body_text(
+        t.call("/api/group_activity", &format!("id={g}"), Some(&admin))
+            .await,
+    )
+    .await;
+    assert!(activity.contains("MassEnrolment"), "{activity}");
 }

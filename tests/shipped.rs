@@ -142,3 +142,233 @@ fn only_embedded_files_are_served() {
     let wasm = get(&server.addr, "/pkg/tessera.wasm", None);
     assert_eq!(wasm.status, 200, "the embedded wasm");
 }
+
+/// Copies a data directory (a store that is not open).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+const CRASH_USERS: usize = 5_000;
+const CRASH_COURSES: usize = 10;
+
+/// A store with an administrator (password "admin-password-1"), `CRASH_USERS` members of one
+/// group and `CRASH_COURSES` courses attached to it, written directly (no server).
+fn crash_fixture(dir: &std::path::Path) -> u64 {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    use tessera::model::group::{JoinedHow, KeySettings};
+    use tessera::model::user::Role;
+    use tessera::server::store::courses::CourseFields;
+    use tessera::server::store::groups::{Actor, GroupFields};
+    use tessera::server::store::users::{PasswordHash, UserFields};
+    let s = tessera::server::store::Store::open(dir).unwrap();
+    let salt = SaltString::generate(&mut OsRng);
+    let phc = argon2::Argon2::default()
+        .hash_password(b"admin-password-1", &salt)
+        .unwrap()
+        .to_string();
+    let admin = UserFields {
+        login: "admin".into(),
+        email: "admin@example.org".into(),
+        display_name: "Admin".into(),
+        role: Role::Admin,
+    };
+    s.create_user(&admin, &PasswordHash::from_phc(phc), true, 0)
+        .unwrap();
+    let actor = Actor { user: 1, now: 1 };
+    let f = GroupFields {
+        name: "Crash cohort".into(),
+        description: String::new(),
+        branch: None,
+        key: KeySettings::default(),
+        is_default: false,
+    };
+    let g = s.create_group(actor, &f).unwrap().0.id;
+    for c in 0..CRASH_COURSES {
+        let f = CourseFields {
+            code: format!("K{c}"),
+            title: format!("Course {c}"),
+            description: String::new(),
+            archived: false,
+        };
+        let id = s.create_course(&f, 0).unwrap().id;
+        s.link_group_course(actor, g, id, true).unwrap();
+    }
+    for i in 0..CRASH_USERS {
+        let f = UserFields {
+            login: format!("c{i}"),
+            email: format!("c{i}@example.org"),
+            display_name: format!("C {i}"),
+            role: Role::Learner,
+        };
+        let u = s
+            .create_user(&f, &PasswordHash::from_phc("$none".into()), false, 0)
+            .unwrap()
+            .id;
+        s.add_member(actor, g, u, JoinedHow::Import).unwrap();
+    }
+    s.flush().unwrap();
+    g
+}
+
+/// Every member is enrolled in every course of the group exactly once, with the group's sync
+/// as a source once, the learner counts agree, and the job counted each pair once.
+fn check_exactly_once(dir: &std::path::Path, g: u64) {
+    use tessera::server::store::enrolments::Source;
+    // The killed server's lock may take a moment to go.
+    let mut tries = 0;
+    let s = loop {
+        match tessera::server::store::Store::open(dir) {
+            Ok(s) => break s,
+            Err(e) if tries < 100 => {
+                tries += 1;
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => panic!("cannot open the data directory: {e}"),
+        }
+    };
+    let courses = s.group_course_ids_with_curricula(g).unwrap();
+    assert_eq!(courses.len(), CRASH_COURSES);
+    for c in &courses {
+        assert_eq!(
+            s.enrolled_count(*c).unwrap(),
+            CRASH_USERS as u64,
+            "course {c}"
+        );
+        let (page, total) = s.enrolments_of_course(*c, 1, 1).unwrap();
+        assert_eq!(total, CRASH_USERS as u64);
+        assert_eq!(page.len(), 1);
+    }
+    let (members, _, _) = s.list_members(g, "", 1, 100).unwrap();
+    for (u, _) in members.iter().take(20) {
+        for c in &courses {
+            let e = s.enrolment(*u, *c).unwrap().expect("enrolled");
+            assert_eq!(e.source, tessera::model::catalog::EnrolSource::GroupSync);
+        }
+    }
+    let m = s.last_mass_enrolment(g).unwrap().expect("a mass enrolment");
+    assert_eq!(
+        m.job.state,
+        tessera::server::store::jobs::JobState::Done,
+        "{:?}",
+        m.job
+    );
+    assert_eq!(m.job.done, CRASH_USERS as u64);
+    assert_eq!(
+        m.job.counts.enrolled,
+        (CRASH_USERS * CRASH_COURSES) as u64,
+        "each pair counted once: {:?}",
+        m.job.counts
+    );
+    assert_eq!(m.job.counts.already, 0);
+    let _ = Source::GroupSync(g);
+}
+
+/// kill -9 during a mass enrolment of 5,000 users × 10 courses, restart, let it resume: every
+/// pair exactly once. `TESSERA_CRASH_ROUNDS` rounds (default 20; BENCHMARKS.md has a long run).
+#[test]
+#[ignore = "run by scripts/test.sh against the release binary"]
+fn mass_enrolment_survives_kill_9_at_any_moment() {
+    let rounds: usize = std::env::var("TESSERA_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let base = tempfile::tempdir().unwrap();
+    let pristine = base.path().join("pristine");
+    let g = crash_fixture(&pristine);
+    // Let the store's lock go before copying.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut killed_at = Vec::new();
+    for round in 0..rounds {
+        let data = base.path().join(format!("round-{round}"));
+        copy_dir(&pristine, &data);
+        let args = ["--job-step-pairs", "500"];
+        let mut server = start_with(&data, &args, None);
+        let login = post(
+            &server.addr,
+            "/api/login",
+            "identifier=admin&password=admin-password-1",
+            None,
+        );
+        assert_eq!(login.status, 200, "{}", login.body);
+        let cookie = login.session.expect("a session");
+        let started = post(
+            &server.addr,
+            "/api/start_mass_enrolment",
+            &format!("id={g}"),
+            Some(&cookie),
+        );
+        assert_eq!(started.status, 200, "{}", started.body);
+        // A random moment within the job's first second or so.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait = seed % 1_200;
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        drop(server);
+
+        let server = start_with(&data, &args, None);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let mut progress_at_restart = None;
+        loop {
+            let login = post(
+                &server.addr,
+                "/api/login",
+                "identifier=admin&password=admin-password-1",
+                None,
+            );
+            let cookie = login.session.expect("a session");
+            let status = post(
+                &server.addr,
+                "/api/mass_enrolment_status",
+                &format!("id={g}"),
+                Some(&cookie),
+            );
+            assert_eq!(status.status, 200, "{}", status.body);
+            if progress_at_restart.is_none() {
+                progress_at_restart = Some(
+                    status
+                        .body
+                        .split("\"done\":")
+                        .nth(1)
+                        .and_then(|r| r.split(',').next())
+                        .unwrap_or("?")
+                        .to_string(),
+                );
+            }
+            if status.body.contains("\"running\":false") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: the job did not finish after the restart: {}",
+                status.body
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        drop(server);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        check_exactly_once(&data, g);
+        killed_at.push(format!(
+            "{wait} ms (done at restart: {})",
+            progress_at_restart.unwrap_or_default()
+        ));
+        std::fs::remove_dir_all(&data).ok();
+    }
+    eprintln!("crash rounds: killed at {}", killed_at.join(", "));
+}

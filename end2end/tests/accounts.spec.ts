@@ -499,3 +499,70 @@ test('default group: a new user joins it and has its courses and its curriculum 
   await expectAccessible(page);
   expect(panics).toEqual([]);
 });
+
+test.describe('mass enrolment', () => {
+// Small steps, so the job lasts long enough to watch its bar move.
+test.use({ serverArgs: ['--job-step-pairs', '2'] });
+test('mass enrolment: a group of 500 enrolled in its courses with a live progress bar and a summary', async ({ page }) => {
+  test.setTimeout(180_000);
+  const panics = watchPanics(page);
+  await asNewAdmin(page);
+  const logins: string[] = [];
+  for (let i = 0; i < 500; i += 10) {
+    await Promise.all(Array.from({ length: 10 }, (_, k) => {
+      const login = `m${i + k}`;
+      logins.push(login);
+      return api(page, 'create_user', {
+        login, email: `${login}@example.org`, display_name: `Member ${i + k}`, role: 'learner',
+        password: 'member-password-1', password_confirm: 'member-password-1',
+      });
+    }));
+  }
+  const c1 = await api(page, 'create_course', { code: 'ME-1', title: 'Orientation', description: '' });
+  const c2 = await api(page, 'create_course', { code: 'ME-2', title: 'Fire drill', description: '' });
+  const saved = await api(page, 'create_group', {
+    name: 'Year 9', description: '', branch: '', key: '', max_uses: '', valid_from: '', valid_until: '',
+  });
+  const g = saved.group.id;
+  await api(page, 'bulk_add_group_members', { id: String(g), text: logins.join('\n') });
+  await api(page, 'change_group_link', { id: String(g), kind: 'course', target: String(c1.id), op: 'add' });
+
+  // Attaching a course from the page asks whether to enrol the members now.
+  await page.goto(`/groups/${g}?tab=courses`);
+  await expectHydratedIfJs(page, jsOn());
+  await pickAndAdd(page, 'Find courses to add', 'ME-2', 'Add course ME-2');
+  await expect(page.getByText("Enrol the group's 500 current member(s) in its courses now?")).toBeVisible();
+  await expectAccessible(page);
+  await page.getByRole('button', { name: 'Enrol them now' }).click();
+  const bar = page.getByRole('progressbar', { name: 'Mass enrolment progress' });
+  // Without JavaScript the page shows where the job is; reloading shows the end.
+  const untilShown = async (text: RegExp | string) => {
+    if (jsOn()) return expect(page.getByText(text)).toBeVisible({ timeout: 60_000 });
+    for (let i = 0; i < 120 && !(await page.getByText(text).isVisible()); i++) {
+      await page.waitForTimeout(500);
+      if (await bar.isVisible()) await page.getByRole('link', { name: 'Refresh' }).click();
+      else await page.reload();
+    }
+    await expect(page.getByText(text)).toBeVisible();
+  };
+  if (jsOn()) {
+    // The bar moves without a reload, then the summary replaces it.
+    await expect(bar).toBeVisible();
+    const first = Number(await bar.getAttribute('value'));
+    await expect.poll(async () => (await bar.isVisible()) ? Number(await bar.getAttribute('value')) : 500, { timeout: 60_000 })
+      .toBeGreaterThan(first);
+    await expect(page.getByText('Last run finished.')).toBeVisible({ timeout: 60_000 });
+  } else {
+    await untilShown('Last run finished.');
+  }
+  await expect(page.getByText(/500 member\(s\): 1000 enrolled, 0 already enrolled/)).toBeVisible();
+  await expectAccessible(page);
+  // Again: nobody new, and it says so.
+  await page.getByRole('button', { name: "Enrol all members in the group's courses" }).click();
+  await untilShown(/500 member\(s\): 0 enrolled, 1000 already enrolled/);
+  // The group's activity has the summary.
+  await page.getByRole('navigation', { name: 'Group sections' }).getByRole('link', { name: 'Activity' }).click();
+  await expect(page.getByText(/Mass enrolment of 500 member\(s\) started by admin: 1000 enrolled/)).toBeVisible();
+  expect(panics).toEqual([]);
+});
+});

@@ -39,14 +39,16 @@ async function waitUntilServing(url: string, child: ChildProcess, log: () => str
   throw new Error(`tessera did not start in 30 s:\n${log()}`);
 }
 
-export const test = base.extend<{ serverLog: string[] }>({
+export const test = base.extend<{ serverLog: string[]; serverArgs: string[] }>({
+  // Extra command-line arguments for the test's server (`test.use({ serverArgs: [...] })`).
+  serverArgs: [[], { option: true }],
   serverLog: async ({}, use) => {
     await use([]);
   },
-  baseURL: async ({ serverLog }, use, testInfo) => {
+  baseURL: async ({ serverLog, serverArgs }, use, testInfo) => {
     const port = await freePort();
     const data = path.join(dir!, `data-${testInfo.project.name}-${testInfo.workerIndex}-${port}`);
-    const child = spawn(bin!, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', data], {
+    const child = spawn(bin!, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', data, ...serverArgs], {
       cwd: dir,
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,7 +6,7 @@
 //! not, so ids cannot be probed.
 
 use crate::model::group::{
-    AuditView, BulkResult, GroupLinks, GroupRow, GroupView, ManagerRow, MemberRow,
+    AuditView, BulkResult, GroupLinks, GroupRow, GroupView, ManagerRow, MassEnrolView, MemberRow,
 };
 use crate::model::{AppError, Paged};
 use leptos::prelude::*;
@@ -367,19 +367,49 @@ pub async fn change_group_link(
         _ => return Err(AppError::Request("unknown link change".into())),
     };
     let actor = caller.actor();
-    match kind.as_str() {
+    let changed = match kind.as_str() {
         "course" => {
             state
                 .write(move |s| s.link_group_course(actor, id, target, add))
-                .await
+                .await?
         }
         "curriculum" => {
             state
                 .write(move |s| s.link_group_curriculum(actor, id, target, add))
-                .await
+                .await?
         }
-        _ => Err(AppError::Request("unknown link kind".into())),
+        _ => return Err(AppError::Request("unknown link kind".into())),
+    };
+    // After attaching, the Courses tab asks whether to enrol the current members now.
+    if add && changed {
+        leptos_axum::redirect(&format!("/groups/{id}?tab=courses&added=1"));
     }
+    Ok(changed)
+}
+
+/// Starts enrolling every member of the group in every course it gives (its own and its
+/// curricula's) as a background job (administrators). Refused with `Invalid` on `group` while
+/// one runs for this group. The browser goes back to the group's Courses tab, where the
+/// progress shows.
+#[server(endpoint = "start_mass_enrolment")]
+pub async fn start_mass_enrolment(id: u64) -> Result<u64, AppError> {
+    let caller = require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let actor = caller.actor();
+    let job = state
+        .write_and_wake(move |s| s.start_mass_enrolment(actor, id))
+        .await?;
+    leptos_axum::redirect(&format!("/groups/{id}?tab=courses"));
+    Ok(job)
+}
+
+/// The group's latest mass enrolment: its progress while it runs, its summary after.
+/// Administrators and the group's managers.
+#[server(endpoint = "mass_enrolment_status")]
+pub async fn mass_enrolment_status(id: u64) -> Result<Option<MassEnrolView>, AppError> {
+    require_group_reader(id).await?;
+    let state = crate::server::state::app_state()?;
+    state.read(move |s| s.mass_enrolment_view(id)).await
 }
 
 /// The group's managers. Administrators and the group's managers.

@@ -125,6 +125,55 @@ pub struct GroupView {
     pub can_edit: bool,
 }
 
+/// A group's latest mass enrolment ("enrol all members in the group's courses"): where it is,
+/// or how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MassEnrolView {
+    pub job: u64,
+    pub running: bool,
+    /// Why it stopped, when it did not finish.
+    pub stopped: Option<String>,
+    /// Members handled so far, and in all.
+    pub done: u64,
+    pub total: u64,
+    pub enrolled: u64,
+    pub already: u64,
+    pub skipped_archived: u64,
+    pub skipped_inactive: u64,
+    pub failed: u64,
+    pub failures: Vec<String>,
+    pub started_by: String,
+    pub started_at: u64,
+    pub finished_at: Option<u64>,
+    /// Estimated seconds left while it runs (at the rate so far), when the server asked.
+    pub eta_secs: Option<u64>,
+}
+
+impl MassEnrolView {
+    /// Whole seconds left at the rate so far, once there is a rate to go by.
+    pub fn seconds_left(&self, now: u64) -> Option<u64> {
+        let elapsed = now.saturating_sub(self.started_at);
+        if !self.running || self.done == 0 || elapsed == 0 {
+            return None;
+        }
+        let left = self.total.saturating_sub(self.done);
+        Some((left * elapsed / self.done).div_ceil(1000))
+    }
+
+    /// The summary of a finished run, in words.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} enrolled, {} already enrolled, {} skipped ({} in archived courses, {} for deactivated users), {} failed",
+            self.enrolled,
+            self.already,
+            self.skipped_archived + self.skipped_inactive,
+            self.skipped_archived,
+            self.skipped_inactive,
+            self.failed
+        )
+    }
+}
+
 /// What saving a group did besides saving it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupSaved {

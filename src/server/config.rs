@@ -92,6 +92,11 @@ pub struct ServeArgs {
     /// Memory for the database's page cache, in MiB [default: 64; file key: cache_mb].
     #[arg(long, env = "TESSERA_CACHE_MB")]
     pub cache_mb: Option<u64>,
+    /// Enrolments a background job (such as a group's mass enrolment) writes per step: smaller
+    /// steps pause other writers for less time, larger ones finish sooner [default: 2000; file
+    /// key: job_step_pairs].
+    #[arg(long, env = "TESSERA_JOB_STEP_PAIRS")]
+    pub job_step_pairs: Option<usize>,
 }
 
 /// The keys of the configuration file.
@@ -111,6 +116,7 @@ pub struct FileConfig {
     pub trusted_proxies: Option<Vec<String>>,
     pub proxy_header: Option<String>,
     pub cache_mb: Option<u64>,
+    pub job_step_pairs: Option<usize>,
 }
 
 /// The settings the server runs with.
@@ -133,6 +139,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// sled's page cache, MiB.
     pub cache_mb: u64,
+    /// Enrolments per step of a background job.
+    pub job_step_pairs: usize,
 }
 
 impl Default for Config {
@@ -257,8 +265,19 @@ impl Config {
                 "cache_mb must be between 8 and 65536".into(),
             ));
         }
+        let job_step_pairs = args
+            .job_step_pairs
+            .or(file.job_step_pairs)
+            .unwrap_or(super::store::mass::PAIRS_PER_STEP);
+        if !(1..=super::store::enrolments::MAX_BATCH_PAIRS).contains(&job_step_pairs) {
+            return Err(ConfigError::Value(format!(
+                "job_step_pairs must be between 1 and {}",
+                super::store::enrolments::MAX_BATCH_PAIRS
+            )));
+        }
         Ok(Config {
             cache_mb,
+            job_step_pairs,
             hash_workers,
             hash_queue,
             public_url,

@@ -31,6 +31,7 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
         }
     };
     view! {
+        <MassEnrolPanel g=g.clone() />
         <section class="panel" aria-labelledby="group-courses-title">
             <h2 id="group-courses-title">"Courses and curricula"</h2>
             <p class="hint">"The courses and curricula this group gives its members."</p>
@@ -123,4 +124,116 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
             </section>
         })}
     }
+}
+
+/// "Enrol all members in the group's courses": the button (administrators), the live progress
+/// of a run (read again every second with JavaScript; on reload without), and the summary of
+/// the last one. After a course or curriculum was attached (`added=1`), it asks first.
+#[component]
+fn MassEnrolPanel(g: GroupView) -> impl IntoView {
+    let GroupCtx {
+        a, mass, mass_tick, ..
+    } = expect_context();
+    let id = g.id;
+    let edit = g.can_edit;
+    let members = g.members;
+    // Read once: the panel is built again whenever the group changes (a course attached).
+    let just_added = crate::components::url::query_text("added")() == "1";
+    let error = action_error(a.mass);
+    let start_button = move |label: &'static str| {
+        view! {
+            <ActionForm action=a.mass attr:class="inline">
+                <input type="hidden" name="id" value=id />
+                <button type="submit" class="primary">{label}</button>
+            </ActionForm>
+        }
+    };
+    view! {
+        <section class="panel" aria-labelledby="mass-title">
+            <h2 id="mass-title">"Enrol all members"</h2>
+            <FormError error fields=&["group"] />
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let status = match mass.await {
+                        Ok(Some(s)) => s,
+                        Ok(None) => None,
+                        Err(e) => return view! { <ErrorBox error=e /> }.into_any(),
+                    };
+                    let running = status.as_ref().is_some_and(|s| s.running);
+                    // Read the progress again in a second while it runs (in the browser only).
+                    Effect::new(move |_| {
+                        if running {
+                            // The page may be gone by then (another tab, another page).
+                            set_timeout(
+                                move || {
+                                    mass_tick.try_update(|t| *t += 1);
+                                },
+                                std::time::Duration::from_secs(1),
+                            );
+                        }
+                    });
+                    let ask = edit && !running && members > 0 && just_added;
+                    view! {
+                        <div class="mass">
+                            {status.map(|s| view! { <MassStatus s /> })}
+                            {ask.then(|| view! {
+                                <div class="notice" role="status">
+                                    <p>{format!("Added. Enrol the group's {members} current member(s) in its courses now? Those already enrolled stay as they are.")}</p>
+                                    {start_button("Enrol them now")}
+                                </div>
+                            })}
+                            {(edit && !running && !ask).then(|| view! {
+                                <p class="hint">"Enrols every member in every course of the group and of its curricula. Members already enrolled stay as they are (progress included); archived courses and deactivated users are skipped. It runs in the background: you can leave this page."</p>
+                                {start_button("Enrol all members in the group's courses")}
+                            })}
+                        </div>
+                    }
+                    .into_any()
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// A run's progress bar and estimate, or how it ended.
+#[component]
+fn MassStatus(s: MassEnrolView) -> impl IntoView {
+    if s.running {
+        let eta = s
+            .eta_secs
+            .map(|e| format!(" · about {e} s left"))
+            .unwrap_or_default();
+        return view! {
+            <div class="mass-progress">
+                <p>{format!("Running, started by {} at {}.", s.started_by, date_time(s.started_at))}</p>
+                <progress
+                    class="progress"
+                    aria-label="Mass enrolment progress"
+                    max=s.total.max(1)
+                    value=s.done
+                ></progress>
+                <p class="muted">{format!("{} of {} members{eta}", s.done, s.total)}</p>
+                <p class="hint"><a href="?tab=courses">"Refresh"</a>" (the bar moves by itself with JavaScript on)"</p>
+            </div>
+        }
+        .into_any();
+    }
+    let took = s
+        .finished_at
+        .map(|f| format!(", in {} s", f.saturating_sub(s.started_at).div_ceil(1000)))
+        .unwrap_or_default();
+    let title = match &s.stopped {
+        Some(why) => format!("The last run stopped: {why}."),
+        None => "Last run finished.".to_string(),
+    };
+    view! {
+        <div class="mass-summary" role="status">
+            <p><strong>{title}</strong></p>
+            <p>{format!("{} member(s): {}. Started by {} at {}{took}.", s.done, s.summary(), s.started_by, date_time(s.started_at))}</p>
+            {(!s.failures.is_empty()).then(|| view! {
+                <ul class="failures">{s.failures.into_iter().map(|f| view! { <li>{f}</li> }).collect_view()}</ul>
+            })}
+        </div>
+    }
+    .into_any()
 }

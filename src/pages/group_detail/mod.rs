@@ -6,8 +6,9 @@ use crate::api::courses::list_courses;
 use crate::api::curricula::list_curricula;
 use crate::api::groups::{
     get_group, get_group_links, group_activity, last_bulk_result, list_group_managers,
-    list_group_members, AddGroupMember, BulkAddGroupMembers, BulkUploadGroupMembers,
-    ChangeGroupLink, ChangeGroupManager, DeleteGroup, RemoveGroupMember,
+    list_group_members, mass_enrolment_status, AddGroupMember, BulkAddGroupMembers,
+    BulkUploadGroupMembers, ChangeGroupLink, ChangeGroupManager, DeleteGroup, RemoveGroupMember,
+    StartMassEnrolment,
 };
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
@@ -18,7 +19,7 @@ use crate::components::widgets::{date, date_time, Confirm, SearchForm, UserPicke
 use crate::model::catalog::{CourseRow, CurriculumView};
 use crate::model::group::{
     uses_text, AuditView, BulkOutcome, BulkResult, GroupLinks, GroupView, KeyStatus, ManagerRow,
-    MemberRow,
+    MassEnrolView, MemberRow,
 };
 use crate::model::user::{UserPage, UserView};
 use crate::model::{AppError, Paged};
@@ -86,6 +87,9 @@ struct GroupCtx {
     managers: Res<Vec<ManagerRow>>,
     found_managers: Res<UserPage>,
     activity: Res<Vec<AuditView>>,
+    mass: Res<Option<MassEnrolView>>,
+    /// Bumped to read the mass enrolment's progress again while it runs.
+    mass_tick: RwSignal<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -96,6 +100,7 @@ struct Actions {
     bulk: ServerAction<BulkAddGroupMembers>,
     link: ServerAction<ChangeGroupLink>,
     manager: ServerAction<ChangeGroupManager>,
+    mass: ServerAction<StartMassEnrolment>,
 }
 
 #[component]
@@ -125,6 +130,7 @@ fn GroupDetail() -> impl IntoView {
         bulk: ServerAction::new(),
         link: ServerAction::new(),
         manager: ServerAction::new(),
+        mass: ServerAction::new(),
     };
     let changes = move || {
         (
@@ -133,6 +139,7 @@ fn GroupDetail() -> impl IntoView {
             a.bulk.version().get(),
             a.link.version().get(),
             a.manager.version().get(),
+            a.mass.version().get(),
         )
     };
     // Every resource of the page is created here, before any suspense (see course_detail.rs).
@@ -194,6 +201,11 @@ fn GroupDetail() -> impl IntoView {
             )
         },
     );
+    let mass_tick = RwSignal::new(0u32);
+    let mass: Res<Option<MassEnrolView>> = Resource::new(
+        move || (gid(), tab(), changes(), mass_tick.get()),
+        |(id, tab, _, _)| when(tab == Tab::Courses, mass_enrolment_status(id)),
+    );
     let activity: Res<Vec<AuditView>> = Resource::new(
         move || (gid(), tab(), changes()),
         |(id, tab, _)| when(tab == Tab::Activity, group_activity(id)),
@@ -209,6 +221,8 @@ fn GroupDetail() -> impl IntoView {
         managers,
         found_managers,
         activity,
+        mass,
+        mass_tick,
     });
     view! {
         <p class="breadcrumb"><A href="/groups">"← All groups"</A></p>

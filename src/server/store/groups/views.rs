@@ -2,8 +2,10 @@
 
 use super::*;
 use crate::model::group::{
-    AuditView, GroupLink, GroupLinks, GroupRow, GroupSaved, GroupView, ManagerRow, MemberRow,
+    AuditView, GroupLink, GroupLinks, GroupRow, GroupSaved, GroupView, ManagerRow, MassEnrolView,
+    MemberRow,
 };
+use crate::server::store::jobs::JobState;
 
 /// A page of a table: rows, the total and whether the total was capped.
 pub type RowPage<T> = (Vec<T>, u64, bool);
@@ -235,5 +237,42 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// The group's latest mass enrolment as the group page shows it, if it ever had one.
+    pub fn mass_enrolment_view(&self, group: u64) -> Result<Option<MassEnrolView>, StoreError> {
+        let Some(m) = self.last_mass_enrolment(group)? else {
+            return Ok(None);
+        };
+        let j = m.job;
+        let started_by = match j.started_by {
+            0 => "Tessera".to_string(),
+            u => self
+                .get_user(u)?
+                .map(|u| u.login)
+                .unwrap_or_else(|| format!("user #{u}")),
+        };
+        let mut view = MassEnrolView {
+            job: j.id,
+            running: j.state == JobState::Pending,
+            stopped: match &j.state {
+                JobState::Failed(why) => Some(why.clone()),
+                _ => None,
+            },
+            done: j.done,
+            total: j.total.max(j.done),
+            enrolled: j.counts.enrolled,
+            already: j.counts.already,
+            skipped_archived: j.counts.skipped_archived,
+            skipped_inactive: j.counts.skipped_inactive,
+            failed: j.counts.failed,
+            failures: j.failures,
+            started_by,
+            started_at: j.created_at,
+            finished_at: j.finished_at,
+            eta_secs: None,
+        };
+        view.eta_secs = view.seconds_left(super::super::now_ms());
+        Ok(Some(view))
     }
 }
