@@ -3,14 +3,15 @@
 //!
 //! It starts with the server and first finishes whatever an earlier run left unfinished (a job
 //! is written in the same transaction as the change that needs it, so a crash cannot lose one);
-//! afterwards it sleeps until [`JobRunner::wake`] is called or a minute passes. Jobs run one
-//! after another; each step is flushed before the next, so a step done is a step that survives
-//! `kill -9`. A step that fails marks its job failed (logged with the reason) instead of
-//! retrying it for ever.
+//! afterwards it sleeps until [`JobRunner::wake`] is called or a minute passes. Pending jobs take
+//! turns, one step each; each step is flushed before the next, so a step done is a step that
+//! survives `kill -9`. A storage error is retried; a step that fails otherwise (or keeps
+//! panicking) marks its job failed, logged with the reason, instead of retrying it for ever.
 
 use super::flusher::Flusher;
 use super::store::jobs::Step;
-use super::store::{now_ms, Store};
+use super::store::{now_ms, Store, StoreError};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -31,8 +32,9 @@ impl JobRunner {
         };
         let (wake, idle) = (runner.wake.clone(), runner.idle.clone());
         tokio::spawn(async move {
+            let mut panics = HashMap::new();
             loop {
-                run_all(&store, &flusher).await;
+                run_all(&store, &flusher, &mut panics).await;
                 idle.notify_waiters();
                 tokio::select! {
                     _ = wake.notified() => {}
@@ -69,24 +71,34 @@ impl JobRunner {
     }
 }
 
-async fn run_all(store: &Store, flusher: &Flusher) {
-    let pending = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.pending_jobs()).await
-    };
-    let pending = match pending {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot read the pending jobs");
+/// How often a job's step may panic before the job is failed (it would panic for ever).
+const PANICS_ALLOWED: u32 = 3;
+
+/// Runs every pending job to its end, one step of each in turn (a long mass enrolment does not
+/// hold up a group sweep). A storage error is retried a second later; any other error fails the
+/// job (logged with the reason); a step that keeps panicking fails its job too.
+async fn run_all(store: &Store, flusher: &Flusher, panics: &mut HashMap<u64, u32>) {
+    loop {
+        let pending = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.pending_jobs()).await
+        };
+        let pending = match pending {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read the pending jobs");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the pending jobs");
+                return;
+            }
+        };
+        if pending.is_empty() {
             return;
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the pending jobs");
-            return;
-        }
-    };
-    for id in pending {
-        loop {
+        let mut waiting = false;
+        for id in pending {
             let step = {
                 let store = store.clone();
                 tokio::task::spawn_blocking(move || store.run_job_step(id, now_ms())).await
@@ -94,27 +106,39 @@ async fn run_all(store: &Store, flusher: &Flusher) {
             if let Err(e) = flusher.flush().await {
                 tracing::error!(error = %e, job = id, "cannot flush a job's step");
             }
-            match step {
-                Ok(Ok(Step::More)) => tokio::task::yield_now().await,
+            let failure = match step {
+                Ok(Ok(Step::More)) => None,
                 Ok(Ok(Step::Finished)) => {
                     tracing::debug!(job = id, "job finished");
-                    break;
+                    panics.remove(&id);
+                    None
                 }
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, job = id, "job failed");
-                    let store = store.clone();
-                    let reason = e.to_string();
-                    let _ =
-                        tokio::task::spawn_blocking(move || store.fail_job(id, &reason, now_ms()))
-                            .await;
-                    let _ = flusher.flush().await;
-                    break;
+                Ok(Err(StoreError::Db(e))) => {
+                    tracing::warn!(error = %e, job = id, "job step failed on storage; retrying");
+                    waiting = true;
+                    None
                 }
+                Ok(Err(e)) => Some(e.to_string()),
                 Err(e) => {
-                    tracing::error!(error = %e, job = id, "job step did not complete");
-                    break;
+                    let n = panics.entry(id).or_insert(0);
+                    *n += 1;
+                    tracing::error!(error = %e, job = id, times = *n, "job step panicked");
+                    (*n >= PANICS_ALLOWED).then(|| format!("it failed {n} times: {e}"))
                 }
+            };
+            if let Some(reason) = failure {
+                tracing::error!(job = id, reason, "job failed");
+                let store = store.clone();
+                let _ = tokio::task::spawn_blocking(move || store.fail_job(id, &reason, now_ms()))
+                    .await;
+                let _ = flusher.flush().await;
+                panics.remove(&id);
             }
+        }
+        if waiting {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        } else {
+            tokio::task::yield_now().await;
         }
     }
 }

@@ -160,14 +160,16 @@ impl Store {
             .transpose()
     }
 
-    /// Jobs not finished yet, oldest first.
+    /// Jobs not finished yet, oldest first. A record that cannot be read is logged and left
+    /// out: it must not stop every other job.
     pub fn pending_jobs(&self) -> Result<Vec<u64>, StoreError> {
         let mut out = Vec::new();
         for item in self.jobs.iter() {
             let (k, v) = item?;
-            let rec: JobRecord = codec::decode(&k, &v)?;
-            if rec.state == JobState::Pending {
-                out.push(rec.id);
+            match codec::decode::<JobRecord>(&k, &v) {
+                Ok(rec) if rec.state == JobState::Pending => out.push(rec.id),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "a job record cannot be read; skipped"),
             }
         }
         Ok(out)
@@ -231,11 +233,15 @@ impl Store {
         if !members.is_empty() {
             (&self.group_members, &self.user_groups, &self.jobs).transaction(
                 |(gm, ug, jobs)| {
+                    let mut rec = tx_job(jobs, job.id)?;
+                    if rec.cursor != job.cursor || rec.state != JobState::Pending {
+                        // Done by another run of this step already.
+                        return Ok(());
+                    }
                     for u in &members {
                         gm.remove(&pair_key(group, *u))?;
                         ug.remove(&pair_key(*u, group))?;
                     }
-                    let mut rec = tx_job(jobs, job.id)?;
                     rec.done += members.len() as u64;
                     rec.cursor = *members.last().unwrap_or(&0);
                     tx_put_job(jobs, &rec)
@@ -244,13 +250,16 @@ impl Store {
             return Ok(Step::More);
         }
         let managers = ids_after(&self.group_managers, "group_managers", group, 0, STEP_BATCH)?;
-        (&self.group_managers, &self.manager_groups).transaction(|(gm, mg)| {
-            for u in &managers {
-                gm.remove(&pair_key(group, *u))?;
-                mg.remove(&pair_key(*u, group))?;
-            }
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        })?;
+        if !managers.is_empty() {
+            (&self.group_managers, &self.manager_groups).transaction(|(gm, mg)| {
+                for u in &managers {
+                    gm.remove(&pair_key(group, *u))?;
+                    mg.remove(&pair_key(*u, group))?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
+            return Ok(Step::More);
+        }
         for k in self.bulk_results.scan_prefix(id_key(group)).keys() {
             self.bulk_results.remove(k?)?;
         }
@@ -297,20 +306,29 @@ impl Store {
             })
             .collect();
         (&self.progress, &self.jobs).transaction(|(progress, jobs)| {
+            let mut rec = tx_job(jobs, job.id)?;
+            if rec.cursor != job.cursor || rec.state != JobState::Pending {
+                return Ok(());
+            }
             for user in &users {
                 let key = pair_key(*user, course);
                 let Some(bytes) = progress.get(key)? else {
                     continue;
                 };
                 let mut p: ProgressRecord = codec::decode(&key, &bytes).or_else(abort)?;
-                if let Some(at) = derive_progress(&lessons, Some(&p)).completed_at {
+                // Only a completion from before the lessons were added (the job's creation, in
+                // the same transaction as the change): finishing the old lessons afterwards is
+                // not a completion of the course.
+                if let Some(at) = derive_progress(&lessons, Some(&p))
+                    .completed_at
+                    .filter(|at| *at <= job.created_at)
+                {
                     if !p.history.contains(&at) {
                         p.history.push(at);
                         progress.insert(&key, codec::encode(&p).or_else(abort)?)?;
                     }
                 }
             }
-            let mut rec = tx_job(jobs, job.id)?;
             rec.done += users.len() as u64;
             rec.cursor = *users.last().unwrap_or(&0);
             tx_put_job(jobs, &rec)
@@ -477,6 +495,47 @@ mod tests {
             if i % 2 == 0 {
                 assert_eq!(history, vec![20], "learner {i} had completed it");
             }
+        }
+    }
+
+    /// Finishing the old lessons after a lesson was added (before the job got to the learner)
+    /// is not a completion of the course: nothing goes into the history.
+    #[test]
+    fn completing_the_old_lessons_after_the_change_is_no_past_completion() {
+        let (_d, s) = temp_store();
+        let u = learners(&s, 1)[0];
+        let c = s.create_course(&course_fields("LATE"), 0).unwrap().id;
+        let l1 = add_lesson(&s, c, "one");
+        s.enrol(u, c, Source::Manual, 0).unwrap();
+        let (_, job) = s
+            .change_lessons(
+                c,
+                LessonChange::Add {
+                    title: "two".into(),
+                    text: String::new(),
+                },
+            )
+            .unwrap();
+        let created = s.get_job(job.unwrap()).unwrap().unwrap().created_at;
+        s.mark_lesson(u, c, l1, true, created + 60_000).unwrap();
+        s.run_pending_jobs(created + 120_000).unwrap();
+        assert!(s.completion_history(u, c).unwrap().is_empty());
+    }
+
+    /// A deleted group's managers go too, however many.
+    #[test]
+    fn the_sweep_takes_every_manager() {
+        let (_d, s) = temp_store();
+        let users = learners(&s, STEP_BATCH + 3);
+        let g = keyed_group(&s, "Managed");
+        for u in &users {
+            s.set_group_manager(ACTOR, g, *u, true).unwrap();
+        }
+        s.delete_group(ACTOR, g).unwrap();
+        s.run_pending_jobs(2).unwrap();
+        assert!(s.group_managers.scan_prefix(id_key(g)).next().is_none());
+        for u in &users {
+            assert!(s.manager_groups.scan_prefix(id_key(*u)).next().is_none());
         }
     }
 

@@ -119,7 +119,7 @@ impl Store {
         if members.is_empty() {
             return self.finish_mass_enrolment(job.id, group, now);
         }
-        let trees: [&sled::Tree; 9] = [
+        let trees: [&sled::Tree; 10] = [
             &self.jobs,
             &self.users,
             &self.courses,
@@ -129,12 +129,13 @@ impl Store {
             &self.course_users,
             &self.meta,
             &self.groups,
+            &self.group_members,
         ];
         trees.as_slice().transaction(|t| {
-            let [jobs, users, courses_t, curricula, links, enrolments, course_users, meta, groups] =
+            let [jobs, users, courses_t, curricula, links, enrolments, course_users, meta, groups, group_members] =
                 t.as_slice()
             else {
-                unreachable!("nine trees were given")
+                unreachable!("ten trees were given")
             };
             let mut rec = tx_job(jobs, job.id)?;
             if rec.cursor != job.cursor || rec.state != JobState::Pending {
@@ -153,6 +154,13 @@ impl Store {
             let mut counts = EnrolCounts::default();
             let mut failures = Vec::new();
             for user in &members {
+                // Removed from the group since the members were read: not enrolled through it.
+                if group_members
+                    .get(super::enrolments::pair_key(group, *user))?
+                    .is_none()
+                {
+                    continue;
+                }
                 let key = id_key(*user);
                 let Some(bytes) = users.get(key)? else {
                     counts.missing += list.len() as u64;

@@ -121,11 +121,10 @@ impl Store {
     }
 
     /// Removes `user` from `group`. Enrolments and progress stay, unless `unenrol`: then, in
-    /// the same transaction, the enrolments in the courses the group gives (its own and its
-    /// curricula's, read inside the transaction) lose the sources that came through this
-    /// group, and those left with none end: never one given by hand, by a curriculum or by
-    /// another group. Progress stays either way. Returns how many ended. Not a member:
-    /// `NotFound`.
+    /// the same transaction, every enrolment of the user that came through this group (also in
+    /// a course the group has since detached) loses that source, and those left with none end:
+    /// never one given by hand, by a curriculum or by another group. Progress stays either way.
+    /// Returns how many ended. Not a member: `NotFound`.
     pub fn remove_member(
         &self,
         actor: Actor,
@@ -134,6 +133,12 @@ impl Store {
         unenrol: bool,
     ) -> Result<u32, StoreError> {
         let event = self.db.generate_id()?;
+        // The user's courses, read here (transactions cannot scan); each is read again inside.
+        let enrolled: Vec<u64> = if unenrol {
+            suffix_ids(&self.enrolments, "enrolments", user)?
+        } else {
+            Vec::new()
+        };
         let trees: [&sled::Tree; 12] = [
             &self.groups,
             &self.group_members,
@@ -175,8 +180,15 @@ impl Store {
                     course_users,
                 };
                 let mut deltas = CourseDeltas::default();
-                for c in links::tx_group_courses(links, curricula, courses, group)? {
-                    if e.drop_group(&mut deltas, user, c.id, group)? {
+                let mut ids: Vec<u64> = links::tx_group_courses(links, curricula, courses, group)?
+                    .into_iter()
+                    .map(|c| c.id)
+                    .collect();
+                ids.extend(enrolled.iter().copied());
+                ids.sort_unstable();
+                ids.dedup();
+                for c in ids {
+                    if e.drop_group(&mut deltas, user, c, group)? {
                         ended += 1;
                     }
                 }

@@ -847,6 +847,15 @@ fn removing_a_member_keeps_enrolments_unless_asked() {
         [own, via1, via2, unrelated].map(learners),
         [before[0] - 1, before[1], before[2], before[3]]
     );
+    // A course the group gave and has since detached: "remove and unenrol" still takes the
+    // group's source away.
+    let gone = course(&s, "GONE");
+    s.link_group_course(ACTOR, g.id, gone, true).unwrap();
+    s.add_member(ACTOR, g.id, v, JoinedHow::Manual).unwrap();
+    s.enrol(v, gone, Source::GroupSync(g.id), 4).unwrap();
+    s.link_group_course(ACTOR, g.id, gone, false).unwrap();
+    assert_eq!(s.remove_member(ACTOR, g.id, v, true).unwrap(), 1);
+    assert!(s.enrolment(v, gone).unwrap().is_none());
     // What is left of via1 is the manual enrolment: removing from the group again (after
     // joining again) ends nothing.
     s.add_member(ACTOR, g.id, v, JoinedHow::Manual).unwrap();
