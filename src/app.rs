@@ -73,6 +73,9 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/signup") view=pages::signup::SignupPage ssr=SsrMode::Async />
                 <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/users/:id") view=pages::user_detail::UserDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/imports") view=pages::imports::ImportsPage ssr=SsrMode::Async />
+                <Route path=path!("/imports/:id") view=pages::imports::ImportPage ssr=SsrMode::Async />
+                <Route path=path!("/set-password") view=pages::set_password::SetPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/branches") view=pages::branches::BranchesPage ssr=SsrMode::Async />
                 <Route path=path!("/branches/:id") view=pages::branches::BranchDetailPage ssr=SsrMode::Async />

@@ -481,6 +481,14 @@ async fn every_server_function_is_guarded() {
         ("/api/group_activity", ("id=1", false, false)),
         ("/api/start_mass_enrolment", ("id=1", false, false)),
         ("/api/mass_enrolment_status", ("id=1", false, false)),
+        ("/api/upload_user_import", ("multipart: file=lee", false, false)),
+        ("/api/get_import", ("id=1", false, false)),
+        ("/api/import_rows", ("id=1&show=&page=1", false, false)),
+        ("/api/recent_imports", ("", false, false)),
+        ("/api/apply_import", ("id=1", false, false)),
+        ("/api/discard_import", ("id=1", false, false)),
+        ("/api/password_link_login", ("token=x", true, true)),
+        ("/api/set_password_by_link", ("token=x&password=password1&password_confirm=password1", true, true)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
         .map(|(p, _)| p)
@@ -1126,4 +1134,181 @@ async fn mass_enrolment_runs_in_the_background_and_reports() {
     )
     .await;
     assert!(activity.contains("MassEnrolment"), "{activity}");
+}
+
+/// Importing users: a CSV file (quoted names with commas, a bad row) is previewed without
+/// JavaScript, applied by the job, and its result downloaded; a set-password link works once;
+/// a file over the 1 MiB request limit but within the import's is taken, up to 50,000 rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    t.create_learner(&admin, "lee").await;
+    let lee = t.login("lee", LEARNER_PASSWORD).await;
+    let res = t
+        .call(
+            "/api/create_group",
+            "name=Physics&description=&branch=&key=&max_uses=0&valid_from=&valid_until=",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let upload = |file: Vec<u8>| {
+        let (t, admin) = (&t, admin.clone());
+        async move {
+            let fields: &[(&str, Option<&str>, &[u8])] = &[("file", Some("people.csv"), &file)];
+            let res = t
+                .upload(
+                    "/api/upload_user_import",
+                    fields,
+                    Some(&admin),
+                    Some("/imports"),
+                )
+                .await;
+            assert!(res.status().is_redirection(), "{}", res.status());
+            let to = res.headers()[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let to = to.trim_start_matches("http://localhost").to_string();
+            let html = body_text(t.get(&to, Some(&admin)).await).await;
+            (to, html)
+        }
+    };
+    let users_before = t.state.store.user_count().unwrap();
+    for (file, message) in [
+        (Vec::new(), "Choose a CSV file to upload."),
+        (vec![0xff, 0xfe, b'l', 0], "This file is not UTF-8 text."),
+        (b"login,email,shoe size\n".to_vec(), "unknown column"),
+        (b"login,email,name\n".to_vec(), "no users below it"),
+    ] {
+        let (to, html) = upload(file).await;
+        assert!(to.starts_with("/imports?"), "{to}");
+        assert!(html.contains(message), "{message}");
+        assert!(html.contains(r#"id="import-file-error""#));
+    }
+    assert!(t.state.store.recent_imports(5).unwrap().is_empty());
+
+    let csv = "\u{feff}login,email,display name,role,password,groups\r\n\
+               ada,ada@example.org,\"Lovelace, Ada\",learner,,Physics\r\n\
+               bob,bob@example.org,Bob,admin,bob-password-1,\r\n\
+               bad,not-an-email,Bad,,,\r\n";
+    let (to, html) = upload(csv.as_bytes().to_vec()).await;
+    assert!(to.starts_with("/imports/"), "{to}");
+    let id: u64 = to.trim_start_matches("/imports/").parse().unwrap();
+    for text in [
+        "Lovelace, Ada",
+        "Will be created",
+        "Invalid email",
+        "Create 2 user(s)",
+    ] {
+        assert!(html.contains(text), "preview shows {text}");
+    }
+    assert_eq!(
+        t.state.store.user_count().unwrap(),
+        users_before,
+        "preview creates nobody"
+    );
+    // Learners cannot see or apply it.
+    assert_eq!(
+        t.call("/api/apply_import", &format!("id={id}"), Some(&lee))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let res = t
+        .call("/api/apply_import", &format!("id={id}"), Some(&admin))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    t.state.jobs.wait_idle(&t.state.store).await;
+    let again = t
+        .call("/api/apply_import", &format!("id={id}"), Some(&admin))
+        .await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body_text(again).await.contains("applied already"));
+    assert_eq!(t.state.store.user_count().unwrap(), users_before + 2);
+    let html = body_text(
+        t.get(&format!("/imports/{id}?show=created"), Some(&admin))
+            .await,
+    )
+    .await;
+    assert!(
+        html.contains("2 created; 0 skipped because the user exists; 1 invalid; 0 failed."),
+        "summary"
+    );
+    assert!(html.contains("/set-password?token="), "the link to copy");
+
+    // The result file: every row, the link for Ada (no password given), none for Bob.
+    let path = format!("/imports/{id}/result.csv");
+    assert_eq!(t.get(&path, None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.get(&path, Some(&lee)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let res = t.get(&path, Some(&admin)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(res.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let result = body_text(res).await;
+    let lines: Vec<&str> = result.lines().collect();
+    assert_eq!(lines.len(), 4, "{result}");
+    assert!(lines[0].starts_with("line,login,email,display name,role,groups,result"));
+    assert!(lines[1].starts_with("2,ada,ada@example.org,\"Lovelace, Ada\",learner,Physics,created,,http://localhost/set-password?token="), "{}", lines[1]);
+    assert!(
+        lines[2].starts_with("3,bob,") && lines[2].ends_with(",created,,"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].contains(",invalid,"), "{}", lines[3]);
+    let token = lines[1].rsplit("token=").next().unwrap().to_string();
+
+    // Bob logs in with the password of the file; Ada sets hers with the link, once.
+    t.login("bob", "bob-password-1").await;
+    let page = body_text(t.get(&format!("/set-password?token={token}"), None).await).await;
+    assert!(
+        page.contains("your account ada"),
+        "the link names the account"
+    );
+    let set = |pw: &str| format!("token={token}&password={pw}&password_confirm={pw}");
+    let res = t
+        .call("/api/set_password_by_link", &set("ada-password-1"), None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    t.login("ada", "ada-password-1").await;
+    let res = t
+        .call("/api/set_password_by_link", &set("other-password-1"), None)
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body_text(res).await.contains("used already"));
+    let page = body_text(t.get(&format!("/set-password?token={token}"), None).await).await;
+    assert!(page.contains("used already"), "a used link says so");
+
+    // Larger than the 1 MiB every other request may send: taken, up to 50,000 rows.
+    let big = |n: usize| {
+        let mut s = String::from("login,email,display name\n");
+        for i in 0..n {
+            s.push_str(&format!(
+                "student{i:05},student{i:05}@school.example.org,\"Student, Number {i}\"\n"
+            ));
+        }
+        s.into_bytes()
+    };
+    let file = big(50_000);
+    assert!(file.len() > 2 * 1024 * 1024);
+    let (to, html) = upload(file).await;
+    assert!(to.starts_with("/imports/"), "{to}");
+    assert!(
+        html.contains("50000 will be created"),
+        "the whole file previewed"
+    );
+    let (to, html) = upload(big(50_001)).await;
+    assert!(to.starts_with("/imports?"), "{to}");
+    assert!(html.contains("Import at most 50000 users at a time"));
 }

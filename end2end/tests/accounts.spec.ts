@@ -566,3 +566,77 @@ test('mass enrolment: a group of 500 enrolled in its courses with a live progres
   expect(panics).toEqual([]);
 });
 });
+
+test('import: a CSV with a bad row and a quoted name with a comma; preview, apply, result file, set-password link', async ({ page }) => {
+  test.setTimeout(120_000);
+  const panics = watchPanics(page);
+  await asNewAdmin(page);
+  const course = await api(page, 'create_course', { code: 'PH-1', title: 'Mechanics', description: '' });
+  await api(page, 'change_lesson', { course: String(course.id), op: 'add', title: 'Forces', text: 'Push.' });
+  const saved = await api(page, 'create_group', {
+    name: 'Physics', description: '', branch: '', key: '', max_uses: '', valid_from: '', valid_until: '',
+  });
+  await api(page, 'change_group_link', { id: String(saved.group.id), kind: 'course', target: String(course.id), op: 'add' });
+
+  await nav(page, 'Users').click();
+  await page.getByRole('link', { name: 'Import users' }).click();
+  await expect(page.getByRole('heading', { name: 'Import users', level: 1 })).toBeVisible();
+  await expectAccessible(page);
+  // A file that is not text is refused by its field.
+  const file = page.getByLabel('CSV file', { exact: true });
+  await file.setInputFiles({ name: 'photo.csv', mimeType: 'text/csv', buffer: Buffer.from([0xff, 0xfe, 0x00, 0x41]) });
+  await page.getByRole('button', { name: 'Upload and preview' }).click();
+  await expect(page.locator('#import-file-error')).toContainText('This file is not UTF-8 text.');
+  await expect(page.getByLabel('CSV file', { exact: true })).toHaveAttribute('aria-invalid', 'true');
+
+  const csv = 'login,email,display name,role,password,groups\n'
+    + 'ada,ada@example.org,"Lovelace, Ada",learner,,Physics\n'
+    + 'bob,bob@example.org,Bob Builder,learner,bob-password-1,\n'
+    + 'bad,not-an-email,Bad Row,,,\n';
+  await page.getByLabel('CSV file', { exact: true }).setInputFiles({ name: 'people.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: 'Upload and preview' }).click();
+  await expect(page.getByRole('heading', { name: 'Import of people.csv' })).toBeVisible();
+  const table = page.getByRole('table', { name: 'Rows of the import' });
+  await expect(table.getByRole('row', { name: /Lovelace, Ada/ })).toContainText('Will be created');
+  await expect(table.getByRole('row', { name: /Bad Row/ })).toContainText('Invalid email');
+  await expect(page.getByText('2 will be created; 0 skipped because the user exists; 1 invalid')).toBeVisible();
+  await expectAccessible(page);
+
+  await expectHydratedIfJs(page, jsOn());
+  await page.getByRole('button', { name: 'Create 2 user(s)' }).click();
+  const done = page.getByText('2 created; 0 skipped because the user exists; 1 invalid; 0 failed.');
+  for (let i = 0; i < 60 && !(await done.isVisible()); i++) {
+    await page.waitForTimeout(500);
+    if (!jsOn()) await page.reload();
+  }
+  await expect(done).toBeVisible();
+  await expectAccessible(page);
+
+  // The result file has every row; Ada (no password given) has a set-password link.
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Download the result (CSV)' }).click();
+  const saved_file = await (await downloading).path();
+  const result = (await import('fs')).readFileSync(saved_file!, 'utf8');
+  expect(result).toContain('2,ada,ada@example.org,"Lovelace, Ada",learner,Physics,created,,');
+  expect(result).toContain(',invalid,');
+  const link = await page.getByLabel('Set-password link for ada').inputValue();
+  expect(result).toContain(link);
+  expect(link).toMatch(/\/set-password\?token=[0-9a-f]{32}$/);
+
+  // Ada sets her password with the link, logs in and finds the group's course.
+  await logOut(page);
+  await page.goto(link);
+  await expect(page.getByText('Choose the password for your account ada.')).toBeVisible();
+  await expectAccessible(page);
+  await page.getByLabel('New password', { exact: true }).fill('ada-password-1');
+  await page.getByLabel('New password again').fill('ada-password-1');
+  await page.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByText('Your password is set. Log in with it.')).toBeVisible();
+  await logIn(page, 'ada', 'ada-password-1');
+  await expect(page.getByRole('link', { name: 'Mechanics' })).toBeVisible();
+  await logOut(page);
+  // The link worked once.
+  await page.goto(link);
+  await expect(page.getByText(/used already/)).toBeVisible();
+  expect(panics).toEqual([]);
+});

@@ -316,7 +316,7 @@ async fn bulk_add(
     field: &str,
 ) -> Result<BulkResult, AppError> {
     let state = crate::server::state::app_state()?;
-    let entries = crate::model::group::bulk_entries(text).map_err(|e| match e {
+    let entries = crate::server::csv_input::bulk_entries(text).map_err(|e| match e {
         AppError::Invalid { message, .. } => AppError::invalid(field, message),
         other => other,
     })?;

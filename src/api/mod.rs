@@ -6,6 +6,7 @@ pub mod branches;
 pub mod courses;
 pub mod curricula;
 pub mod groups;
+pub mod imports;
 pub mod learning;
 pub mod settings;
 pub mod users;

@@ -463,47 +463,6 @@ pub fn key_settings(
     })
 }
 
-/// Splits pasted or uploaded text into bulk-add entries: one per line, the first CSV column
-/// (quotes removed); blank lines and a header line (`login`, `email`, `e-mail`, `user`) skipped.
-/// Returns `(line number, entry)`.
-pub fn bulk_entries(text: &str) -> Result<Vec<(u32, String)>, AppError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let first = line
-            .split([',', ';', '\t'])
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches('"')
-            .trim();
-        if first.is_empty() {
-            continue;
-        }
-        if out.is_empty()
-            && matches!(
-                first.to_lowercase().as_str(),
-                "login" | "email" | "e-mail" | "user" | "username"
-            )
-        {
-            continue;
-        }
-        out.push((i as u32 + 1, first.to_string()));
-        if out.len() > BULK_ROWS_MAX {
-            return Err(AppError::invalid(
-                "text",
-                format!("Add at most {BULK_ROWS_MAX} rows at a time; split the list."),
-            ));
-        }
-    }
-    if out.is_empty() {
-        return Err(AppError::invalid(
-            "text",
-            "Paste or upload at least one login name or e-mail address.",
-        ));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,26 +544,6 @@ mod tests {
         assert_eq!(k.status(0, 15 * day), KeyStatus::None);
         assert_eq!(uses_text(3, 0), "3 / unlimited");
         assert_eq!(uses_text(3, 50), "3 / 50");
-    }
-
-    #[test]
-    fn bulk_text() {
-        let rows = bulk_entries("login,name\nada,Ada\n\n\"bob@x.org\";Bob\n  carl  \n").unwrap();
-        assert_eq!(
-            rows,
-            vec![
-                (2, "ada".into()),
-                (4, "bob@x.org".into()),
-                (5, "carl".into())
-            ]
-        );
-        assert!(bulk_entries("\n \n").is_err());
-        let big = "u\n".repeat(BULK_ROWS_MAX + 1);
-        assert!(bulk_entries(&big).is_err());
-        assert_eq!(
-            bulk_entries(&"u\n".repeat(BULK_ROWS_MAX)).unwrap().len(),
-            BULK_ROWS_MAX
-        );
     }
 
     #[test]

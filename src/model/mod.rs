@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod error;
 pub mod group;
+pub mod import;
 pub mod text;
 pub mod user;
 

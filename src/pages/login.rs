@@ -13,8 +13,12 @@ pub fn LoginPage() -> impl IntoView {
     let open = Resource::new(|| (), |_| signup_open());
     // Where the visitor was going when they were sent here (the server keeps it to this site).
     let next = query_once("next");
+    let password_set = query_once("password_set");
     view! {
         <Card title="Log in">
+            {move || (password_set() == "1").then(|| view! {
+                <p class="notice" role="status">"Your password is set. Log in with it."</p>
+            })}
             <ActionForm action=auth.login attr:class="form" attr:novalidate=true>
                 <FormError error />
                 {move || {

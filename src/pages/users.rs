@@ -32,9 +32,12 @@ fn UsersList() -> impl IntoView {
     view! {
         <div class="page-head">
             <h1>"Users"</h1>
-            <a class="button primary" href="#add-user">
-                "Add user"
-            </a>
+            <div class="actions">
+                <a class="button" href="/imports">"Import users"</a>
+                <a class="button primary" href="#add-user">
+                    "Add user"
+                </a>
+            </div>
         </div>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

@@ -29,7 +29,19 @@ use std::sync::atomic::Ordering;
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Server functions whose argument is a multipart body (server_fn's decoder needs a boundary).
-pub const MULTIPART_PATHS: &[&str] = &["/api/bulk_upload_group_members"];
+pub const MULTIPART_PATHS: &[&str] = &["/api/bulk_upload_group_members", "/api/upload_user_import"];
+
+/// The user import takes files of up to 16 MB (50,000 rows); its request may be this large.
+pub const IMPORT_BODY_LIMIT: usize = 17 * 1024 * 1024;
+
+/// The most a request to `path` may send.
+pub fn body_limit(path: &str) -> usize {
+    if path == "/api/upload_user_import" {
+        IMPORT_BODY_LIMIT
+    } else {
+        BODY_LIMIT
+    }
+}
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -169,9 +181,10 @@ fn content_type(headers: &HeaderMap) -> &str {
 /// multipart bodies (required where a server function takes one) must name a boundary: each is
 /// a 400 that says so. Checked here so no decoder further in sees a body it could choke on.
 pub async fn check_body(req: Request, next: Next) -> Response {
+    let limit = body_limit(req.uri().path());
     let too_large = || {
         error_response(AppError::TooLarge {
-            limit_mib: (BODY_LIMIT / (1024 * 1024)) as u64,
+            limit_mib: (limit / (1024 * 1024)) as u64,
         })
     };
     let declared = req
@@ -179,7 +192,7 @@ pub async fn check_body(req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return too_large();
     }
     let path = req.uri().path();
@@ -198,7 +211,7 @@ pub async fn check_body(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) => {
             // The limit is the usual reason; a broken connection ends here too.

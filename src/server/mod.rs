@@ -4,6 +4,8 @@ pub mod assets;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod csv_input;
+pub mod downloads;
 pub mod flusher;
 pub mod hashing;
 pub mod jobs;

@@ -51,6 +51,10 @@ pub fn build(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
+        .route(
+            "/imports/{id}/result.csv",
+            axum::routing::get(super::downloads::import_result),
+        )
         .fallback(super::assets::fallback);
     with_layers(state, app)
 }
@@ -127,6 +131,8 @@ fn is_safe(method: &Method) -> bool {
 
 /// Paths a visitor may open without being signed in.
 const PUBLIC_PAGES: &[&str] = &["/login", "/signup"];
+/// Pages for anyone, signed in or not.
+const OPEN_PAGES: &[&str] = &["/set-password"];
 
 /// Whole-page requests go where they belong before anything renders: to set-up while there are
 /// no users, away from set-up afterwards, to the login page when not signed in. Works without
@@ -161,6 +167,9 @@ async fn page_gate(State(state): State<AppState>, req: Request, next: Next) -> R
         },
         None => false,
     };
+    if OPEN_PAGES.contains(&path.as_str()) {
+        return next.run(req).await;
+    }
     let public = PUBLIC_PAGES.contains(&path.as_str());
     match (signed_in, public) {
         (false, false) => Redirect::to(&login_then(req.uri())).into_response(),

@@ -41,13 +41,18 @@ pub enum Source {
     DefaultGroup(u64),
     /// A user import.
     Import,
+    /// A user import that put the new user in this group.
+    ImportGroup(u64),
 }
 
 impl Source {
     /// The group this source comes through, if any.
     pub fn group(self) -> Option<u64> {
         match self {
-            Source::GroupSync(g) | Source::GroupKey(g) | Source::DefaultGroup(g) => Some(g),
+            Source::GroupSync(g)
+            | Source::GroupKey(g)
+            | Source::DefaultGroup(g)
+            | Source::ImportGroup(g) => Some(g),
             _ => None,
         }
     }
@@ -60,7 +65,7 @@ impl Source {
             Source::GroupSync(_) => EnrolSource::GroupSync,
             Source::GroupKey(_) => EnrolSource::GroupKey,
             Source::DefaultGroup(_) => EnrolSource::DefaultGroup,
-            Source::Import => EnrolSource::Import,
+            Source::Import | Source::ImportGroup(_) => EnrolSource::Import,
         }
     }
 }
@@ -1029,7 +1034,7 @@ mod model_check {
 }
 
 #[cfg(test)]
-mod tests_support {
+pub(crate) mod tests_support {
     use super::*;
     use crate::model::user::Role;
     use crate::server::store::courses::CourseFields;

@@ -12,6 +12,9 @@ use super::groups::{
     AuditKind, AuditRecord, BulkOutcomeRecord, BulkResultRecord, BulkRowRecord, GroupLinksRecord,
     GroupRecord, JoinedVia, KeyRecord, MemberRecord,
 };
+use super::imports::{
+    ImportRecord, ImportRowRecord, StoredCounts, StoredImportState, StoredOutcome, TokenRecord,
+};
 use super::jobs::{JobCounts, JobKind, JobRecord, JobState};
 use super::sessions::SessionRecord;
 use super::users::{StoredRole, UserRecord};
@@ -116,6 +119,13 @@ fn catalog() {
             ],
         },
         "02080600010a020b030c040d05",
+    );
+    pinned(
+        EnrolmentRecord {
+            enrolled_at: 8,
+            sources: vec![Source::ImportGroup(14)],
+        },
+        "020801060e",
     );
     pinned(
         ProgressRecord {
@@ -228,10 +238,95 @@ fn jobs() {
         JobKind::CourseDeleted { course: 2 },
         JobKind::CurriculumDeleted { curriculum: 3 },
         JobKind::MassEnrol { group: 4 },
+        JobKind::ImportUsers { import: 5 },
     ] {
         let rec = JobRecord::new(1, kind, 0, 0, 0);
         let bytes = codec::encode(&rec).unwrap();
         let back: JobRecord = codec::decode(b"golden", &bytes).unwrap();
         assert_eq!(back, rec);
     }
+}
+
+#[test]
+fn imports() {
+    pinned(
+        JobRecord::new(3, JobKind::ImportUsers { import: 5 }, 9, 2, 7),
+        "0103050500000009000000000000020700",
+    );
+    pinned(
+        ImportRecord {
+            id: 1,
+            by: 2,
+            by_login: "ad".into(),
+            file_name: "f.csv".into(),
+            created_at: 3,
+            state: StoredImportState::Applying,
+            rows: 4,
+            done: 5,
+            counts: StoredCounts {
+                create: 6,
+                exists: 7,
+                invalid: 8,
+                created: 9,
+                failed: 10,
+            },
+            finished_at: Some(11),
+            links_expire_at: None,
+        },
+        "01010202616405662e63737603010405060708090a010b00",
+    );
+    for (outcome, expected) in [
+        (
+            StoredOutcome::Create,
+            "01020161016201630164010167010d01016800",
+        ),
+        (
+            StoredOutcome::ExistsLogin,
+            "01020161016201630164010167010d01016801",
+        ),
+        (
+            StoredOutcome::ExistsEmail,
+            "01020161016201630164010167010d01016802",
+        ),
+        (
+            StoredOutcome::Invalid {
+                field: "f".into(),
+                message: "m".into(),
+            },
+            "01020161016201630164010167010d010168030166016d",
+        ),
+        (
+            StoredOutcome::Created {
+                user: 12,
+                token: Some("t".into()),
+            },
+            "01020161016201630164010167010d010168040c010174",
+        ),
+        (
+            StoredOutcome::Failed("e".into()),
+            "01020161016201630164010167010d010168050165",
+        ),
+    ] {
+        pinned(
+            ImportRowRecord {
+                line: 2,
+                login: "a".into(),
+                email: "b".into(),
+                display_name: "c".into(),
+                role: "d".into(),
+                groups: vec!["g".into()],
+                group_ids: vec![13],
+                hash: Some("h".into()),
+                outcome,
+            },
+            expected,
+        );
+    }
+    pinned(
+        TokenRecord {
+            user: 14,
+            expires_at: 15,
+        },
+        "010e0f",
+    );
 }

@@ -33,6 +33,8 @@ pub enum JobKind {
     LessonsAdded { course: u64, old_lessons: Vec<u64> },
     /// Enrols every member of a group in every course it gives (see `mass.rs`).
     MassEnrol { group: u64 },
+    /// Creates the users of an import (see `imports.rs`); the cursor is the next row.
+    ImportUsers { import: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,12 +180,16 @@ impl Store {
     /// Marks a job failed (it will not run again) with the reason, and lets go of what it held
     /// (a group's running mass enrolment).
     pub fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
-        (&self.jobs, &self.meta).transaction(|(jobs, meta)| {
+        (&self.jobs, &self.meta, &self.imports).transaction(|(jobs, meta, imports)| {
             let mut rec = tx_job(jobs, id)?;
             rec.state = JobState::Failed(reason.to_string());
             rec.finished_at = Some(now);
-            if let JobKind::MassEnrol { group } = rec.kind {
-                super::mass::tx_release(meta, group, id)?;
+            match rec.kind {
+                JobKind::MassEnrol { group } => super::mass::tx_release(meta, group, id)?,
+                JobKind::ImportUsers { import } => {
+                    super::imports::tx_import_failed(imports, import, now)?
+                }
+                _ => {}
             }
             tx_put_job(jobs, &rec)
         })?;
@@ -212,6 +218,7 @@ impl Store {
                 old_lessons,
             } => self.keep_completions_step(&rec, *course, old_lessons, now),
             JobKind::MassEnrol { group } => self.mass_enrol_step(&rec, *group, now),
+            JobKind::ImportUsers { import } => self.import_step(&rec, *import, now),
         }
     }
 

@@ -9,7 +9,8 @@
 //! - `search_user`: search term, `0x00`, user id → nothing (prefix search, see `users.rs`).
 //! - `sessions`: session id → session envelope (see `sessions.rs`).
 //! - branches, courses, curricula, enrolments (with their sources), groups (links, members,
-//!   managers, the audit trail), background jobs (`jobs`): see their files.
+//!   managers, the audit trail), background jobs (`jobs`), user imports and set-password
+//!   tokens (`imports`, `import_rows`, `password_tokens`): see their files.
 //!
 //! Records are the store's own types, pinned by `golden.rs`; `migrations.rs` brings older
 //! databases up to [`SCHEMA_VERSION`] at start-up.
@@ -25,6 +26,7 @@ pub mod enrolments;
 #[cfg(test)]
 mod golden;
 pub mod groups;
+pub mod imports;
 pub mod jobs;
 pub mod mass;
 mod migrations;
@@ -144,6 +146,9 @@ pub struct Store {
     audit: sled::Tree,
     bulk_results: sled::Tree,
     jobs: sled::Tree,
+    imports: sled::Tree,
+    import_rows: sled::Tree,
+    password_tokens: sled::Tree,
     /// (user, course) pairs an enrolling job writes per step (see `mass.rs`).
     step_pairs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -220,6 +225,9 @@ impl Store {
             audit: db.open_tree("audit")?,
             bulk_results: db.open_tree("bulk_results")?,
             jobs: db.open_tree("jobs")?,
+            imports: db.open_tree("imports")?,
+            import_rows: db.open_tree("import_rows")?,
+            password_tokens: db.open_tree("password_tokens")?,
             step_pairs: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(
                 mass::PAIRS_PER_STEP,
             )),
@@ -347,6 +355,28 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("open store");
         (dir, store)
+    }
+
+    /// Every tree's contents: a failed operation must leave all of it as it was.
+    pub type Dump = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+    pub fn dump(s: &Store) -> Dump {
+        let mut names = s.db.tree_names();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| {
+                let t = s.db.open_tree(&n).unwrap();
+                let kvs = t
+                    .iter()
+                    .map(|kv| {
+                        let (k, v) = kv.unwrap();
+                        (k.to_vec(), v.to_vec())
+                    })
+                    .collect();
+                (n.to_vec(), kvs)
+            })
+            .collect()
     }
 
     #[test]

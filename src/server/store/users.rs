@@ -147,6 +147,82 @@ fn tx_claim(
     Ok(())
 }
 
+/// Inside a transaction: replaces user `id`'s password hash and ends their sessions.
+pub(crate) fn tx_set_password(
+    users: &TransactionalTree,
+    secrets: &TransactionalTree,
+    id: u64,
+    hash: &PasswordHash,
+) -> Tx<()> {
+    let mut user = tx_get_user(users, id)?;
+    user.auth_epoch = user.auth_epoch.wrapping_add(1);
+    users.insert(&id_key(id), codec::encode(&user).or_else(abort)?)?;
+    secrets.insert(&id_key(id), hash.as_phc().as_bytes())?;
+    Ok(())
+}
+
+/// A user about to be created (see [`Store::new_user`]).
+pub(crate) struct NewUser {
+    pub record: UserRecord,
+    bytes: Vec<u8>,
+    terms: Vec<String>,
+    hash: PasswordHash,
+}
+
+/// How many trees [`tx_create_user`] writes.
+pub(crate) const NEW_USER_TREES: usize = 16;
+
+/// Inside a transaction whose first trees are [`Store::new_user_trees`]: creates the user. Login
+/// name and e-mail must be unused (compared case-insensitively): otherwise `Invalid` on that
+/// field. With `first_admin`, only while there are no users at all (`AlreadySetUp`). When a
+/// default group is set, the user joins it and is enrolled in the courses it gives (`event` is
+/// the audit event id for that). Returns the trees a caller needs to have the user join more
+/// groups in the same transaction.
+pub(crate) fn tx_create_user<'a>(
+    t: &'a [TransactionalTree],
+    new: &NewUser,
+    first_admin: bool,
+    event: u64,
+    now: u64,
+) -> Tx<DefaultJoinTrees<'a>> {
+    let [users, secrets, logins, emails, search, meta, groups, members, user_groups, by_members, audit, links, curricula, courses, enrolments, course_users, ..] =
+        t
+    else {
+        unreachable!("the new-user trees come first")
+    };
+    let user = &new.record;
+    let id = user.id;
+    if first_admin && read_counter(meta.get(counter_key(COUNT_USERS))?) > 0 {
+        return abort(StoreError::AlreadySetUp);
+    }
+    tx_claim(logins, &fold(&user.login), id, "login", "login name")?;
+    tx_claim(emails, &fold(&user.email), id, "email", "e-mail address")?;
+    users.insert(&id_key(id), new.bytes.as_slice())?;
+    secrets.insert(&id_key(id), new.hash.as_phc().as_bytes())?;
+    for term in &new.terms {
+        search.insert(search::key(term, id), &[])?;
+    }
+    bump_counter(meta, COUNT_USERS, 1)?;
+    if user.is_active_admin() {
+        bump_counter(meta, COUNT_ACTIVE_ADMINS, 1)?;
+    }
+    let joins = DefaultJoinTrees {
+        meta,
+        groups,
+        members,
+        user_groups,
+        by_members,
+        audit,
+        links,
+        curricula,
+        courses,
+        enrolments,
+        course_users,
+    };
+    tx_join_default(&joins, id, &user.login, event, now)?;
+    Ok(joins)
+}
+
 impl Store {
     /// Number of users.
     pub fn user_count(&self) -> Result<u64, StoreError> {
@@ -166,8 +242,24 @@ impl Store {
         first_admin: bool,
         now: u64,
     ) -> Result<UserView, StoreError> {
+        let new = self.new_user(fields, hash, first_admin, now)?;
+        let event = self.db.generate_id()?;
+        self.new_user_trees()
+            .as_slice()
+            .transaction(|t| tx_create_user(t, &new, first_admin, event, now).map(|_| ()))?;
+        Ok(new.record.view())
+    }
+
+    /// A user about to be created, with a fresh id.
+    pub(crate) fn new_user(
+        &self,
+        fields: &UserFields,
+        hash: &PasswordHash,
+        first_admin: bool,
+        now: u64,
+    ) -> Result<NewUser, StoreError> {
         let id = self.db.generate_id()? + 1;
-        let user = UserRecord {
+        let record = UserRecord {
             id,
             login: fields.login.clone(),
             email: fields.email.clone(),
@@ -181,10 +273,17 @@ impl Store {
             created_at: now,
             auth_epoch: 0,
         };
-        let bytes = codec::encode(&user)?;
-        let terms = search_terms(&user);
-        let event = self.db.generate_id()?;
-        let trees: [&sled::Tree; 16] = [
+        Ok(NewUser {
+            bytes: codec::encode(&record)?,
+            terms: search_terms(&record),
+            hash: hash.clone(),
+            record,
+        })
+    }
+
+    /// The trees [`tx_create_user`] writes, in the order it takes them.
+    pub(crate) fn new_user_trees(&self) -> [&sled::Tree; NEW_USER_TREES] {
+        [
             &self.users,
             &self.user_secrets,
             &self.login_user,
@@ -201,46 +300,7 @@ impl Store {
             &self.courses,
             &self.enrolments,
             &self.course_users,
-        ];
-        trees
-            .as_slice()
-            .transaction(|t| {
-                let [users, secrets, logins, emails, search, meta, groups, members, user_groups, by_members, audit, links, curricula, courses, enrolments, course_users] =
-                    t.as_slice()
-                else {
-                    unreachable!("sixteen trees were given")
-                };
-                if first_admin && read_counter(meta.get(counter_key(COUNT_USERS))?) > 0 {
-                    return abort(StoreError::AlreadySetUp);
-                }
-                tx_claim(logins, &fold(&user.login), id, "login", "login name")?;
-                tx_claim(emails, &fold(&user.email), id, "email", "e-mail address")?;
-                users.insert(&id_key(id), bytes.as_slice())?;
-                secrets.insert(&id_key(id), hash.as_phc().as_bytes())?;
-                for t in &terms {
-                    search.insert(search::key(t, id), &[])?;
-                }
-                bump_counter(meta, COUNT_USERS, 1)?;
-                if user.is_active_admin() {
-                    bump_counter(meta, COUNT_ACTIVE_ADMINS, 1)?;
-                }
-                let joins = DefaultJoinTrees {
-                    meta,
-                    groups,
-                    members,
-                    user_groups,
-                    by_members,
-                    audit,
-                    links,
-                    curricula,
-                    courses,
-                    enrolments,
-                    course_users,
-                };
-                tx_join_default(&joins, id, &user.login, event, now)?;
-                Ok(())
-            })?;
-        Ok(user.view())
+        ]
     }
 
     /// The user with this id, if any.
@@ -350,13 +410,8 @@ impl Store {
 
     /// Replaces a user's password hash and ends their sessions.
     pub fn set_password(&self, id: u64, hash: &PasswordHash) -> Result<(), StoreError> {
-        (&self.users, &self.user_secrets).transaction(|(users, secrets)| {
-            let mut user = tx_get_user(users, id)?;
-            user.auth_epoch = user.auth_epoch.wrapping_add(1);
-            users.insert(&id_key(id), codec::encode(&user).or_else(abort)?)?;
-            secrets.insert(&id_key(id), hash.as_phc().as_bytes())?;
-            Ok(())
-        })?;
+        (&self.users, &self.user_secrets)
+            .transaction(|(users, secrets)| tx_set_password(users, secrets, id, hash))?;
         Ok(())
     }
 

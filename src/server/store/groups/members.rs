@@ -36,21 +36,55 @@ pub(crate) fn tx_join_default(
     if t.groups.get(id_key(group))?.is_none() {
         return Ok(None);
     }
-    let mut rec = tx_get(t.groups, group)?;
+    let joined = NewMember {
+        group,
+        user,
+        how: JoinedHow::Default,
+        source: Source::DefaultGroup(group),
+        actor: Actor { user: 0, now },
+        event,
+    };
+    Ok(tx_join_new_user(t, &joined, |n| {
+        format!("{login} joined as a new user (default group); enrolled in {n} course(s).")
+    })?
+    .map(|counts| (group, counts)))
+}
+
+/// A user joining a group in the transaction that creates them (see [`tx_join_new_user`]).
+pub(crate) struct NewMember {
+    pub group: u64,
+    pub user: u64,
+    pub how: JoinedHow,
+    /// The source of the enrolments the group gives.
+    pub source: Source,
+    pub actor: Actor,
+    /// Audit event id, drawn before the transaction.
+    pub event: u64,
+}
+
+/// Inside a transaction: `m.user` joins `m.group` and is enrolled in every course the group
+/// gives (archived ones skipped), with an audit line saying `detail(courses enrolled)`.
+/// `None` when already a member (nothing written).
+pub(crate) fn tx_join_new_user(
+    t: &DefaultJoinTrees<'_>,
+    m: &NewMember,
+    detail: impl Fn(u64) -> String,
+) -> Tx<Option<EnrolCounts>> {
+    let mut rec = tx_get(t.groups, m.group)?;
     let old = rec.members;
     if !tx_join(
         t.members,
         t.user_groups,
         &mut rec,
-        user,
-        JoinedHow::Default,
-        now,
+        m.user,
+        m.how,
+        m.actor.now,
     )? {
         return Ok(None);
     }
     tx_members_moved(t.by_members, &rec, old)?;
     tx_put(t.groups, &rec)?;
-    let courses = links::tx_group_courses(t.links, t.curricula, t.courses, group)?;
+    let courses = links::tx_group_courses(t.links, t.curricula, t.courses, m.group)?;
     let e = EnrolTrees {
         enrolments: t.enrolments,
         course_users: t.course_users,
@@ -60,24 +94,21 @@ pub(crate) fn tx_join_default(
         &e,
         &mut deltas,
         &mut counts,
-        user,
+        m.user,
         &courses,
-        Source::DefaultGroup(group),
-        now,
+        m.source,
+        m.actor.now,
     )?;
     deltas.apply(t.meta)?;
     tx_audit(
         t.audit,
-        group,
-        event,
-        Actor { user: 0, now },
+        m.group,
+        m.event,
+        m.actor,
         AuditAction::MembersAdded,
-        format!(
-            "{login} joined as a new user (default group); enrolled in {} course(s).",
-            counts.enrolled
-        ),
+        detail(counts.enrolled),
     )?;
-    Ok(Some((group, counts)))
+    Ok(Some(counts))
 }
 
 impl Store {

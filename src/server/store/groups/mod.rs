@@ -204,7 +204,7 @@ mod views;
 pub(crate) use links::tx_group_courses;
 pub use links::LinkKind;
 pub(crate) use managers::tx_mass_enrol_audit;
-pub(crate) use members::{tx_join_default, DefaultJoinTrees};
+pub(crate) use members::{tx_join_default, tx_join_new_user, DefaultJoinTrees, NewMember};
 pub use views::{GroupQuery, RowPage};
 
 impl Store {

@@ -1,12 +1,12 @@
 use super::*;
 use crate::model::catalog::EnrolSource;
-use crate::model::group::bulk_entries;
 use crate::model::user::Role;
+use crate::server::csv_input::bulk_entries;
 use crate::server::store::branches::BranchFields;
 use crate::server::store::courses::tests::{add_lesson, course_fields};
 use crate::server::store::curricula::CurriculumChange;
 use crate::server::store::enrolments::Source;
-use crate::server::store::tests::temp_store;
+use crate::server::store::tests::{dump, temp_store};
 use crate::server::store::users::{PasswordHash, UserFields};
 use std::collections::BTreeSet;
 
@@ -105,28 +105,6 @@ fn all_members(s: &Store, group: u64) -> Vec<u64> {
         out.extend(rows.into_iter().map(|(u, _)| u));
     }
     out
-}
-
-/// Every tree's contents: a failed operation must leave all of it as it was.
-type Dump = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
-
-fn dump(s: &Store) -> Dump {
-    let mut names = s.db.tree_names();
-    names.sort();
-    names
-        .into_iter()
-        .map(|n| {
-            let t = s.db.open_tree(&n).unwrap();
-            let kvs = t
-                .iter()
-                .map(|kv| {
-                    let (k, v) = kv.unwrap();
-                    (k.to_vec(), v.to_vec())
-                })
-                .collect();
-            (n.to_vec(), kvs)
-        })
-        .collect()
 }
 
 /// Writes a key use count straight into the record (key redemption lives elsewhere).

@@ -1,0 +1,805 @@
+//! User imports: a CSV file checked row by row (the preview), then applied by a background job
+//! that creates each user in one transaction of its own, and the set-password links handed out
+//! for users imported without a password.
+//!
+//! Trees:
+//! - `imports`: import id → [`ImportRecord`] (who, when, state, counts by outcome).
+//! - `import_rows`: import id ++ row index → [`ImportRowRecord`] (the row as written, its outcome,
+//!   and the password hash of a row that gave one; never the password itself).
+//! - `password_tokens`: BLAKE2b-256 of a set-password token → [`TokenRecord`]. The token itself is
+//!   kept only in the import's row, for the administrator to hand out.
+//!
+//! Applying is exactly-once per row: a row's user, group joins, enrolments, token, outcome and
+//! the import's counts are written in one transaction, and a row whose outcome is no longer
+//! "create" is passed over, so a job step run again after a crash changes nothing it did before.
+
+use super::codec::{self, fold, id_key, read_id, Record};
+use super::enrolments::{pair_key, Source};
+use super::groups::{tx_join_new_user, Actor, NewMember};
+use super::jobs::{tx_job, tx_put_job, JobKind, JobRecord, JobState, Step};
+use super::users::{tx_create_user, PasswordHash, UserFields, NEW_USER_TREES};
+use super::{abort, Store, StoreError};
+use crate::model::group::JoinedHow;
+use crate::model::import::{
+    ImportCounts, ImportOutcome, ImportRowView, ImportState, ImportView, SET_PASSWORD_DAYS,
+};
+use crate::model::user::{
+    parse_role, validate_display_name, validate_email, validate_login, validate_new_password,
+};
+use crate::model::AppError;
+use crate::server::csv_input::ImportInput;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+use std::collections::HashMap;
+
+/// Rows an apply step handles at most (each is its own transaction).
+pub const IMPORT_STEP: usize = 200;
+
+/// The password hash of a user imported without a password: no password matches it.
+const NO_PASSWORD: &str = "!unset";
+
+/// Where an import is. Only ever append variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredImportState {
+    Preview,
+    Applying,
+    Done,
+    Discarded,
+}
+
+/// What happens or happened to a row. Only ever append variants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredOutcome {
+    Create,
+    ExistsLogin,
+    ExistsEmail,
+    Invalid { field: String, message: String },
+    Created { user: u64, token: Option<String> },
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCounts {
+    pub create: u64,
+    pub exists: u64,
+    pub invalid: u64,
+    pub created: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    pub id: u64,
+    pub by: u64,
+    pub by_login: String,
+    pub file_name: String,
+    pub created_at: u64,
+    pub state: StoredImportState,
+    pub rows: u64,
+    pub done: u64,
+    pub counts: StoredCounts,
+    pub finished_at: Option<u64>,
+    pub links_expire_at: Option<u64>,
+}
+
+impl Record for ImportRecord {
+    const TREE: &'static str = "imports";
+    const VERSION: u8 = 1;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRowRecord {
+    pub line: u32,
+    pub login: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub groups: Vec<String>,
+    /// The groups named, found at the preview.
+    pub group_ids: Vec<u64>,
+    /// The PHC hash of the password the row gave.
+    pub hash: Option<String>,
+    pub outcome: StoredOutcome,
+}
+
+impl Record for ImportRowRecord {
+    const TREE: &'static str = "import_rows";
+    const VERSION: u8 = 1;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub user: u64,
+    pub expires_at: u64,
+}
+
+impl Record for TokenRecord {
+    const TREE: &'static str = "password_tokens";
+    const VERSION: u8 = 1;
+}
+
+type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+impl StoredCounts {
+    fn add(&mut self, o: &StoredOutcome, n: i64) {
+        let slot = match o {
+            StoredOutcome::Create => &mut self.create,
+            StoredOutcome::ExistsLogin | StoredOutcome::ExistsEmail => &mut self.exists,
+            StoredOutcome::Invalid { .. } => &mut self.invalid,
+            StoredOutcome::Created { .. } => &mut self.created,
+            StoredOutcome::Failed(_) => &mut self.failed,
+        };
+        *slot = slot.saturating_add_signed(n);
+    }
+}
+
+impl From<&StoredOutcome> for ImportOutcome {
+    fn from(o: &StoredOutcome) -> Self {
+        match o {
+            StoredOutcome::Create => ImportOutcome::Create,
+            StoredOutcome::ExistsLogin => ImportOutcome::Exists {
+                field: "login".into(),
+            },
+            StoredOutcome::ExistsEmail => ImportOutcome::Exists {
+                field: "email".into(),
+            },
+            StoredOutcome::Invalid { field, message } => ImportOutcome::Invalid {
+                field: field.clone(),
+                message: message.clone(),
+            },
+            StoredOutcome::Created { user, token } => ImportOutcome::Created {
+                user: *user,
+                link: token.clone(),
+            },
+            StoredOutcome::Failed(m) => ImportOutcome::Failed { message: m.clone() },
+        }
+    }
+}
+
+impl ImportRecord {
+    pub fn view(&self) -> ImportView {
+        let c = self.counts;
+        ImportView {
+            id: self.id,
+            file_name: self.file_name.clone(),
+            by_login: self.by_login.clone(),
+            created_at: self.created_at,
+            state: match self.state {
+                StoredImportState::Preview => ImportState::Preview,
+                StoredImportState::Applying => ImportState::Applying,
+                StoredImportState::Done => ImportState::Done,
+                StoredImportState::Discarded => ImportState::Discarded,
+            },
+            rows: self.rows,
+            done: self.done,
+            counts: ImportCounts {
+                create: c.create,
+                exists: c.exists,
+                invalid: c.invalid,
+                created: c.created,
+                failed: c.failed,
+            },
+            finished_at: self.finished_at,
+            links_expire_at: self.links_expire_at,
+            link_base: String::new(),
+        }
+    }
+}
+
+impl ImportRowRecord {
+    pub fn view(&self) -> ImportRowView {
+        ImportRowView {
+            line: self.line,
+            login: self.login.clone(),
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role.clone(),
+            groups: self.groups.clone(),
+            has_password: self.hash.is_some(),
+            outcome: (&self.outcome).into(),
+        }
+    }
+
+    /// The validated fields of a row planned for creation.
+    fn fields(&self) -> Result<UserFields, AppError> {
+        Ok(UserFields {
+            login: validate_login(&self.login)?,
+            email: validate_email(&self.email)?,
+            display_name: validate_display_name(&self.display_name)?,
+            role: row_role(&self.role)?,
+        })
+    }
+}
+
+/// The role a cell names: empty is a learner.
+fn row_role(raw: &str) -> Result<crate::model::user::Role, AppError> {
+    let raw = raw.trim().to_lowercase();
+    match raw.as_str() {
+        "" => Ok(crate::model::user::Role::Learner),
+        "administrator" => Ok(crate::model::user::Role::Admin),
+        other => parse_role(other).map_err(|_| {
+            AppError::invalid("role", "Use \"learner\" or \"admin\" (or leave it empty).")
+        }),
+    }
+}
+
+/// The key a set-password token is stored under.
+fn token_key(token: &str) -> [u8; 32] {
+    use blake2::digest::{consts::U32, Digest};
+    let mut h = blake2::Blake2b::<U32>::new();
+    h.update(token.as_bytes());
+    h.finalize().into()
+}
+
+/// A new set-password token: 128 random bits as 32 hex digits.
+fn new_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn tx_import(imports: &TransactionalTree, id: u64) -> Tx<ImportRecord> {
+    let key = id_key(id);
+    match imports.get(key)? {
+        Some(b) => codec::decode(&key, &b).or_else(abort),
+        None => abort(StoreError::NotFound("import")),
+    }
+}
+
+fn tx_put_import(imports: &TransactionalTree, rec: &ImportRecord) -> Tx<()> {
+    imports.insert(&id_key(rec.id), codec::encode(rec).or_else(abort)?)?;
+    Ok(())
+}
+
+/// Inside a transaction: the job applying `import` failed for good. The import ends; its rows
+/// not applied keep the outcome "create", which the page shows as not created.
+pub(crate) fn tx_import_failed(imports: &TransactionalTree, import: u64, now: u64) -> Tx<()> {
+    if imports.get(id_key(import))?.is_none() {
+        return Ok(());
+    }
+    let mut rec = tx_import(imports, import)?;
+    rec.state = StoredImportState::Done;
+    rec.finished_at = Some(now);
+    tx_put_import(imports, &rec)
+}
+
+fn tx_row(rows: &TransactionalTree, import: u64, index: u64) -> Tx<ImportRowRecord> {
+    let key = pair_key(import, index);
+    match rows.get(key)? {
+        Some(b) => codec::decode(&key, &b).or_else(abort),
+        None => abort(StoreError::NotFound("import row")),
+    }
+}
+
+/// A row's outcome changes: the row and the import's counts are written.
+fn tx_settle(
+    rows: &TransactionalTree,
+    imports: &TransactionalTree,
+    import: u64,
+    index: u64,
+    row: &mut ImportRowRecord,
+    outcome: StoredOutcome,
+) -> Tx<()> {
+    let mut rec = tx_import(imports, import)?;
+    rec.counts.add(&row.outcome, -1);
+    rec.counts.add(&outcome, 1);
+    row.outcome = outcome;
+    rows.insert(&pair_key(import, index), codec::encode(row).or_else(abort)?)?;
+    tx_put_import(imports, &rec)
+}
+
+fn invalid(e: AppError) -> StoredOutcome {
+    match e {
+        AppError::Invalid { field, message } => StoredOutcome::Invalid { field, message },
+        other => StoredOutcome::Invalid {
+            field: "row".into(),
+            message: other.to_string(),
+        },
+    }
+}
+
+impl Store {
+    /// Checks each row of an import against the rules and the store, in file order: fields
+    /// valid, login name and e-mail unused (by existing users and by earlier rows of the
+    /// file), the groups named exist. Returns the rows to keep, without password hashes; the
+    /// caller hashes the passwords of rows to create (see [`Store::save_import`]).
+    pub fn plan_import(&self, inputs: &[ImportInput]) -> Result<Vec<ImportRowRecord>, StoreError> {
+        let mut seen_logins: HashMap<String, u32> = HashMap::new();
+        let mut seen_emails: HashMap<String, u32> = HashMap::new();
+        let mut group_ids: HashMap<String, Option<u64>> = HashMap::new();
+        let mut out = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let mut row = ImportRowRecord {
+                line: input.line,
+                login: input.login.clone(),
+                email: input.email.clone(),
+                display_name: input.display_name.clone(),
+                role: input.role.clone(),
+                groups: input.groups.clone(),
+                group_ids: Vec::new(),
+                hash: None,
+                outcome: StoredOutcome::Create,
+            };
+            row.outcome = self.plan_row(
+                input,
+                &mut row.group_ids,
+                &mut seen_logins,
+                &mut seen_emails,
+                &mut group_ids,
+            )?;
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    fn plan_row(
+        &self,
+        input: &ImportInput,
+        ids: &mut Vec<u64>,
+        seen_logins: &mut HashMap<String, u32>,
+        seen_emails: &mut HashMap<String, u32>,
+        groups: &mut HashMap<String, Option<u64>>,
+    ) -> Result<StoredOutcome, StoreError> {
+        if let Some((field, message)) = &input.problem {
+            return Ok(StoredOutcome::Invalid {
+                field: field.clone(),
+                message: message.clone(),
+            });
+        }
+        let checked = (|| {
+            let login = validate_login(&input.login)?;
+            let email = validate_email(&input.email)?;
+            validate_display_name(&input.display_name)?;
+            row_role(&input.role)?;
+            if !input.password.is_empty() {
+                validate_new_password(&input.password, &input.password, "password")?;
+            }
+            Ok::<_, AppError>((fold(&login), fold(&email)))
+        })();
+        let (login, email) = match checked {
+            Ok(v) => v,
+            Err(e) => return Ok(invalid(e)),
+        };
+        if self.login_user.get(login.as_bytes())?.is_some() {
+            return Ok(StoredOutcome::ExistsLogin);
+        }
+        if self.email_user.get(email.as_bytes())?.is_some() {
+            return Ok(StoredOutcome::ExistsEmail);
+        }
+        if let Some(line) = seen_logins.get(&login) {
+            return Ok(StoredOutcome::Invalid {
+                field: "login".into(),
+                message: format!("This login name is also on line {line} of the file."),
+            });
+        }
+        if let Some(line) = seen_emails.get(&email) {
+            return Ok(StoredOutcome::Invalid {
+                field: "email".into(),
+                message: format!("This e-mail address is also on line {line} of the file."),
+            });
+        }
+        for name in &input.groups {
+            let key = fold(name);
+            let id = match groups.get(&key) {
+                Some(id) => *id,
+                None => {
+                    let id = match self.group_name.get(key.as_bytes())? {
+                        Some(v) => Some(read_id("group_name", key.as_bytes(), &v)?),
+                        None => None,
+                    };
+                    groups.insert(key, id);
+                    id
+                }
+            };
+            match id {
+                Some(id) if !ids.contains(&id) => ids.push(id),
+                Some(_) => {}
+                None => {
+                    return Ok(StoredOutcome::Invalid {
+                        field: "groups".into(),
+                        message: format!("There is no group named \"{name}\"."),
+                    })
+                }
+            }
+        }
+        seen_logins.insert(login, input.line);
+        seen_emails.insert(email, input.line);
+        Ok(StoredOutcome::Create)
+    }
+
+    /// Keeps a checked import for its preview (nothing else is written). `by` is the
+    /// administrator who uploaded it.
+    pub fn save_import(
+        &self,
+        by: (u64, &str),
+        file_name: &str,
+        rows: &[ImportRowRecord],
+        now: u64,
+    ) -> Result<ImportView, StoreError> {
+        let id = self.db.generate_id()? + 1;
+        let mut counts = StoredCounts::default();
+        let mut batch = sled::Batch::default();
+        for (i, row) in rows.iter().enumerate() {
+            counts.add(&row.outcome, 1);
+            batch.insert(&pair_key(id, i as u64), codec::encode(row)?);
+        }
+        // The rows first: an import whose record is missing is never shown.
+        self.import_rows.apply_batch(batch)?;
+        let rec = ImportRecord {
+            id,
+            by: by.0,
+            by_login: by.1.to_string(),
+            file_name: file_name.to_string(),
+            created_at: now,
+            state: StoredImportState::Preview,
+            rows: rows.len() as u64,
+            done: 0,
+            counts,
+            finished_at: None,
+            links_expire_at: None,
+        };
+        self.imports.insert(id_key(id), codec::encode(&rec)?)?;
+        Ok(rec.view())
+    }
+
+    pub fn get_import(&self, id: u64) -> Result<Option<ImportView>, StoreError> {
+        let key = id_key(id);
+        self.imports
+            .get(key)?
+            .map(|b| codec::decode::<ImportRecord>(&key, &b).map(|r| r.view()))
+            .transpose()
+    }
+
+    /// The newest `limit` imports, newest first.
+    pub fn recent_imports(&self, limit: usize) -> Result<Vec<ImportView>, StoreError> {
+        self.imports
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|item| {
+                let (k, v) = item?;
+                codec::decode::<ImportRecord>(&k, &v).map(|r| r.view())
+            })
+            .collect()
+    }
+
+    /// A page (from 1) of an import's rows, all of them or those whose outcome kind is `show`
+    /// (see [`ImportOutcome::kind`]), with how many match.
+    pub fn import_rows_page(
+        &self,
+        id: u64,
+        show: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<ImportRowView>, u64), StoreError> {
+        let rec = self.get_import(id)?.ok_or(StoreError::NotFound("import"))?;
+        let c = rec.counts;
+        let total = match show {
+            "create" => c.create,
+            "exists" => c.exists,
+            "invalid" => c.invalid,
+            "created" => c.created,
+            "failed" => c.failed,
+            _ => rec.rows,
+        };
+        let skip = u64::from(page.max(1) - 1) * u64::from(per_page);
+        let all = !matches!(show, "create" | "exists" | "invalid" | "created" | "failed");
+        let start = if all { skip } else { 0 };
+        let mut rows = Vec::new();
+        let mut matched = 0u64;
+        for item in self
+            .import_rows
+            .range(pair_key(id, start)..=pair_key(id, u64::MAX))
+        {
+            let (k, v) = item?;
+            let row: ImportRowRecord = codec::decode(&k, &v)?;
+            let view = row.view();
+            if !all && view.outcome.kind() != show {
+                continue;
+            }
+            matched += 1;
+            if !all && matched <= skip {
+                continue;
+            }
+            rows.push(view);
+            if rows.len() as u32 >= per_page {
+                break;
+            }
+        }
+        Ok((rows, total))
+    }
+
+    /// Every row of an import in file order (the result file).
+    pub fn import_rows_all(
+        &self,
+        id: u64,
+        mut each: impl FnMut(ImportRowView) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for item in self
+            .import_rows
+            .range(pair_key(id, 0)..=pair_key(id, u64::MAX))
+        {
+            let (k, v) = item?;
+            each(codec::decode::<ImportRowRecord>(&k, &v)?.view())?;
+        }
+        Ok(())
+    }
+
+    /// Starts applying an import in preview: a job creates its users. Returns the job id.
+    /// An import applied or discarded already is refused with a message that says so.
+    pub fn start_import(&self, id: u64, now: u64) -> Result<u64, StoreError> {
+        let job = self.db.generate_id()? + 1;
+        (&self.imports, &self.jobs).transaction(|(imports, jobs)| {
+            let mut rec = tx_import(imports, id)?;
+            match rec.state {
+                StoredImportState::Preview => {}
+                StoredImportState::Applying | StoredImportState::Done => {
+                    return abort(StoreError::invalid(
+                        "import",
+                        "This import has been applied already.",
+                    ))
+                }
+                StoredImportState::Discarded => {
+                    return abort(StoreError::invalid(
+                        "import",
+                        "This import was discarded. Upload the file again.",
+                    ))
+                }
+            }
+            rec.state = StoredImportState::Applying;
+            tx_put_import(imports, &rec)?;
+            let j = JobRecord::new(
+                job,
+                JobKind::ImportUsers { import: id },
+                rec.rows,
+                rec.by,
+                now,
+            );
+            tx_put_job(jobs, &j)
+        })?;
+        Ok(job)
+    }
+
+    /// Throws away an import in preview, with its rows (and the password hashes they hold).
+    pub fn discard_import(&self, id: u64) -> Result<(), StoreError> {
+        self.imports.transaction(|imports| {
+            let mut rec = tx_import(imports, id)?;
+            if rec.state != StoredImportState::Preview {
+                return abort(StoreError::invalid(
+                    "import",
+                    "Only an import not yet applied can be discarded.",
+                ));
+            }
+            rec.state = StoredImportState::Discarded;
+            tx_put_import(imports, &rec)
+        })?;
+        let mut batch = sled::Batch::default();
+        for key in self
+            .import_rows
+            .range(pair_key(id, 0)..=pair_key(id, u64::MAX))
+            .keys()
+        {
+            batch.remove(key?);
+        }
+        self.import_rows.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// One step of applying an import: up to [`IMPORT_STEP`] rows from the job's cursor, each
+    /// in its own transaction; the last step marks the import done.
+    pub(crate) fn import_step(
+        &self,
+        job: &JobRecord,
+        import: u64,
+        now: u64,
+    ) -> Result<Step, StoreError> {
+        let rec = match self.imports.get(id_key(import))? {
+            Some(b) => codec::decode::<ImportRecord>(&id_key(import), &b)?,
+            None => return self.finish_import_job(job, import, 0, now),
+        };
+        let end = (job.cursor + IMPORT_STEP as u64).min(rec.rows);
+        for index in job.cursor..end {
+            self.apply_row(&rec, index, now)?;
+        }
+        if end >= rec.rows {
+            return self.finish_import_job(job, import, end, now);
+        }
+        (&self.jobs, &self.imports).transaction(|(jobs, imports)| {
+            let mut j = tx_job(jobs, job.id)?;
+            if j.cursor != job.cursor || j.state != JobState::Pending {
+                return Ok(());
+            }
+            j.cursor = end;
+            j.done = end;
+            tx_put_job(jobs, &j)?;
+            let mut r = tx_import(imports, import)?;
+            r.done = end;
+            tx_put_import(imports, &r)
+        })?;
+        Ok(Step::More)
+    }
+
+    fn finish_import_job(
+        &self,
+        job: &JobRecord,
+        import: u64,
+        done: u64,
+        now: u64,
+    ) -> Result<Step, StoreError> {
+        (&self.jobs, &self.imports).transaction(|(jobs, imports)| {
+            let mut j = tx_job(jobs, job.id)?;
+            if j.state != JobState::Pending {
+                return Ok(());
+            }
+            j.cursor = done;
+            j.done = done;
+            j.state = JobState::Done;
+            j.finished_at = Some(now);
+            tx_put_job(jobs, &j)?;
+            if imports.get(id_key(import))?.is_some() {
+                let mut r = tx_import(imports, import)?;
+                r.done = done;
+                r.state = StoredImportState::Done;
+                r.finished_at = Some(now);
+                r.links_expire_at = Some(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
+                tx_put_import(imports, &r)?;
+            }
+            Ok(())
+        })?;
+        Ok(Step::Finished)
+    }
+
+    /// Applies row `index` of `rec` if it is still to be created: the user, the default group,
+    /// the groups it names (each with the courses it gives), a set-password token when it gave
+    /// no password, and its outcome, in one transaction. A login name or e-mail taken since the
+    /// preview makes the row "exists"; anything else the rules refuse makes it "failed".
+    fn apply_row(&self, rec: &ImportRecord, index: u64, now: u64) -> Result<(), StoreError> {
+        let key = pair_key(rec.id, index);
+        let Some(bytes) = self.import_rows.get(key)? else {
+            return Ok(());
+        };
+        let row: ImportRowRecord = codec::decode(&key, &bytes)?;
+        if row.outcome != StoredOutcome::Create {
+            return Ok(());
+        }
+        let settle = |outcome: StoredOutcome| {
+            (&self.import_rows, &self.imports).transaction(|(rows, imports)| {
+                let mut row = tx_row(rows, rec.id, index)?;
+                if row.outcome != StoredOutcome::Create {
+                    return Ok(());
+                }
+                tx_settle(rows, imports, rec.id, index, &mut row, outcome.clone())
+            })
+        };
+        let fields = match row.fields() {
+            Ok(f) => f,
+            Err(e) => {
+                settle(StoredOutcome::Failed(e.to_string()))?;
+                return Ok(());
+            }
+        };
+        let hash = PasswordHash::from_phc(row.hash.clone().unwrap_or_else(|| NO_PASSWORD.into()));
+        let new = self.new_user(&fields, &hash, false, now)?;
+        let token = row.hash.is_none().then(new_token);
+        let default_event = self.db.generate_id()?;
+        let events = row
+            .group_ids
+            .iter()
+            .map(|_| self.db.generate_id())
+            .collect::<Result<Vec<_>, _>>()?;
+        let expires_at = now + SET_PASSWORD_DAYS * 24 * 3600 * 1000;
+        let mut trees: Vec<&sled::Tree> = self.new_user_trees().to_vec();
+        trees.extend([&self.import_rows, &self.imports, &self.password_tokens]);
+        let r = trees.as_slice().transaction(|t| {
+            let [rows, imports, tokens] = &t[NEW_USER_TREES..] else {
+                unreachable!("three trees follow the new-user trees")
+            };
+            let mut row = tx_row(rows, rec.id, index)?;
+            if row.outcome != StoredOutcome::Create {
+                return Ok(());
+            }
+            let joins = tx_create_user(t, &new, false, default_event, now)?;
+            let login = &new.record.login;
+            for (group, event) in row.group_ids.iter().zip(&events) {
+                if joins.groups.get(id_key(*group))?.is_none() {
+                    continue; // deleted since the preview
+                }
+                let m = NewMember {
+                    group: *group,
+                    user: new.record.id,
+                    how: JoinedHow::Import,
+                    source: Source::ImportGroup(*group),
+                    actor: Actor { user: rec.by, now },
+                    event: *event,
+                };
+                tx_join_new_user(&joins, &m, |n| {
+                    format!("{login} imported into the group; enrolled in {n} course(s).")
+                })?;
+            }
+            if let Some(token) = &token {
+                let tr = TokenRecord {
+                    user: new.record.id,
+                    expires_at,
+                };
+                tokens.insert(&token_key(token), codec::encode(&tr).or_else(abort)?)?;
+            }
+            let outcome = StoredOutcome::Created {
+                user: new.record.id,
+                token: token.clone(),
+            };
+            tx_settle(rows, imports, rec.id, index, &mut row, outcome)
+        });
+        match r {
+            Ok(()) => Ok(()),
+            Err(sled::transaction::TransactionError::Abort(StoreError::Invalid {
+                field,
+                message,
+            })) => {
+                let outcome = match field {
+                    "login" => StoredOutcome::ExistsLogin,
+                    "email" => StoredOutcome::ExistsEmail,
+                    _ => StoredOutcome::Failed(message),
+                };
+                settle(outcome)?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user a set-password token is for, if it is valid now: `Invalid` on `token` when it
+    /// is unknown, used or expired (each says so).
+    pub fn password_token_user(&self, token: &str, now: u64) -> Result<u64, StoreError> {
+        let key = token_key(token.trim());
+        let Some(bytes) = self.password_tokens.get(key)? else {
+            return Err(StoreError::invalid(
+                "token",
+                "This link is not valid, or it was used already. Ask an administrator for a new one.",
+            ));
+        };
+        let t: TokenRecord = codec::decode(&key, &bytes)?;
+        if t.expires_at <= now {
+            return Err(StoreError::invalid(
+                "token",
+                "This link has expired. Ask an administrator for a new one.",
+            ));
+        }
+        Ok(t.user)
+    }
+
+    /// Sets the password of a set-password token's user and uses the token up, in one
+    /// transaction (so two uses of one link cannot both succeed). Returns the user id.
+    pub fn use_password_token(
+        &self,
+        token: &str,
+        hash: &PasswordHash,
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        let key = token_key(token.trim());
+        let user = (&self.password_tokens, &self.users, &self.user_secrets).transaction(
+            |(tokens, users, secrets)| {
+                let Some(bytes) = tokens.get(key)? else {
+                    return abort(StoreError::invalid(
+                        "token",
+                        "This link is not valid, or it was used already. Ask an administrator for a new one.",
+                    ));
+                };
+                let t: TokenRecord = codec::decode(&key, &bytes).or_else(abort)?;
+                if t.expires_at <= now {
+                    return abort(StoreError::invalid(
+                        "token",
+                        "This link has expired. Ask an administrator for a new one.",
+                    ));
+                }
+                tokens.remove(&key)?;
+                super::users::tx_set_password(users, secrets, t.user, hash)?;
+                Ok(t.user)
+            },
+        )?;
+        Ok(user)
+    }
+}
+
+#[cfg(test)]
+#[path = "imports_tests.rs"]
+mod tests;

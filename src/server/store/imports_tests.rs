@@ -1,0 +1,353 @@
+use super::*;
+use crate::model::catalog::EnrolSource;
+use crate::model::group::KeySettings;
+use crate::server::csv_input::import_rows;
+use crate::server::store::enrolments::tests_support::{course, learner};
+use crate::server::store::groups::{GroupFields, JoinedVia};
+use crate::server::store::jobs::Step;
+use crate::server::store::tests::{dump, temp_store};
+
+const ADMIN: (u64, &str) = (1, "root");
+
+fn group(s: &Store, name: &str, default: bool) -> u64 {
+    let f = GroupFields {
+        name: name.into(),
+        description: String::new(),
+        branch: None,
+        key: KeySettings::default(),
+        is_default: default,
+    };
+    s.create_group(Actor { user: 0, now: 1 }, &f).unwrap().0.id
+}
+
+/// Uploads `csv` (passwords "hashed" as `hash:<password>`) and returns the preview.
+fn upload(s: &Store, csv: &str) -> ImportView {
+    let inputs = import_rows(csv).unwrap();
+    let mut rows = s.plan_import(&inputs).unwrap();
+    for (row, input) in rows.iter_mut().zip(&inputs) {
+        if row.outcome == StoredOutcome::Create && !input.password.is_empty() {
+            row.hash = Some(format!("hash:{}", input.password));
+        }
+    }
+    s.save_import(ADMIN, "people.csv", &rows, 10).unwrap()
+}
+
+/// Runs the import's job to its end.
+fn apply(s: &Store, id: u64) -> u64 {
+    let job = s.start_import(id, 20).unwrap();
+    while s.run_job_step(job, 30).unwrap() == Step::More {}
+    job
+}
+
+fn rows(s: &Store, id: u64) -> Vec<ImportRowView> {
+    let mut out = Vec::new();
+    s.import_rows_all(id, |r| {
+        out.push(r);
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+fn user_id(s: &Store, login: &str) -> Option<u64> {
+    s.login_user
+        .get(fold(login).as_bytes())
+        .unwrap()
+        .map(|v| read_id("login_user", b"", &v).unwrap())
+}
+
+#[test]
+fn the_preview_says_what_each_row_will_do_and_writes_no_user() {
+    let (_d, s) = temp_store();
+    learner(&s, "taken");
+    group(&s, "Physics", false);
+    let before_users = s.user_count().unwrap();
+    let csv = "login,email,display name,role,password,groups\n\
+               ada,ada@x.org,\"Lovelace, Ada\",learner,,physics\n\
+               taken,new@x.org,Taken,,,\n\
+               other,TAKEN@x.org,Other,,,\n\
+               ,nobody@x.org,No login,,,\n\
+               bad,bad@x.org,Bad role,boss,,\n\
+               short,short@x.org,Short,,abc,\n\
+               ghost,ghost@x.org,Ghost,,,Nowhere\n\
+               ADA,ada2@x.org,Ada again,,,\n\
+               carl,ada@X.org,Carl,,,\n\
+               dora,dora@x.org,Dora,admin,s3cret-pass,Physics;physics\n";
+    let v = upload(&s, csv);
+    assert_eq!(v.state, ImportState::Preview);
+    assert_eq!(v.rows, 10);
+    let kinds: Vec<String> = rows(&s, v.id)
+        .iter()
+        .map(|r| match &r.outcome {
+            ImportOutcome::Invalid { field, .. } => format!("invalid:{field}"),
+            ImportOutcome::Exists { field } => format!("exists:{field}"),
+            o => o.kind().to_string(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "create",
+            "exists:login",
+            "exists:email",
+            "invalid:login",
+            "invalid:role",
+            "invalid:password",
+            "invalid:groups",
+            "invalid:login",
+            "invalid:email",
+            "create"
+        ]
+    );
+    let all = rows(&s, v.id);
+    assert_eq!(all[0].display_name, "Lovelace, Ada");
+    assert!(
+        matches!(&all[7].outcome, ImportOutcome::Invalid { message, .. } if message.contains("line 2"))
+    );
+    assert!(all[9].has_password, "the hash is kept for the apply");
+    assert_eq!(
+        (v.counts.create, v.counts.exists, v.counts.invalid),
+        (2, 2, 6)
+    );
+    assert_eq!(s.user_count().unwrap(), before_users, "nothing created");
+    // Filtering and paging the rows.
+    let (page, total) = s.import_rows_page(v.id, "invalid", 2, 4).unwrap();
+    assert_eq!(total, 6);
+    assert_eq!(page.iter().map(|r| r.line).collect::<Vec<_>>(), [9, 10]);
+    let (page, total) = s.import_rows_page(v.id, "", 3, 4).unwrap();
+    assert_eq!((page.len(), total), (2, 10));
+}
+
+#[test]
+fn applying_creates_each_user_with_groups_courses_and_a_link_or_password() {
+    let (_d, s) = temp_store();
+    let a = course(&s, "DEF-A");
+    let p = course(&s, "PHY-1");
+    let everyone = group(&s, "Everyone", true);
+    let physics = group(&s, "Physics", false);
+    s.link_group_course(Actor { user: 0, now: 1 }, everyone, a, true)
+        .unwrap();
+    s.link_group_course(Actor { user: 0, now: 1 }, physics, p, true)
+        .unwrap();
+    let csv = "login,email,display name,role,password,groups\n\
+               ada,ada@x.org,\"Lovelace, Ada\",,,Physics\n\
+               bob,bob@x.org,Bob,admin,s3cret-pass,\n\
+               bad,bad,Bad,,,\n";
+    let v = upload(&s, csv);
+    apply(&s, v.id);
+    let v = s.get_import(v.id).unwrap().unwrap();
+    assert_eq!(v.state, ImportState::Done);
+    assert_eq!(
+        (v.done, v.counts.created, v.counts.invalid, v.counts.create),
+        (3, 2, 1, 0)
+    );
+    assert!(v.links_expire_at.unwrap() > 30);
+
+    let ada = user_id(&s, "ada").unwrap();
+    let bob = user_id(&s, "bob").unwrap();
+    let mut groups = s.groups_of_user(ada).unwrap();
+    groups.sort_unstable();
+    assert_eq!(groups, vec![everyone, physics]);
+    assert_eq!(
+        s.membership(physics, ada).unwrap().unwrap().how,
+        JoinedVia::Import
+    );
+    assert_eq!(
+        s.enrolment(ada, a).unwrap().unwrap().source,
+        EnrolSource::DefaultGroup
+    );
+    assert_eq!(
+        s.enrolment(ada, p).unwrap().unwrap().source,
+        EnrolSource::Import
+    );
+    assert_eq!(s.groups_of_user(bob).unwrap(), vec![everyone]);
+    assert_eq!(
+        s.get_user(bob).unwrap().unwrap().role(),
+        crate::model::user::Role::Admin
+    );
+    // Bob gave a password: his hash is the one made at upload; no link.
+    assert_eq!(
+        s.user_secrets.get(id_key(bob)).unwrap().unwrap().as_ref(),
+        b"hash:s3cret-pass"
+    );
+    let r = rows(&s, v.id);
+    assert_eq!(
+        r[1].outcome,
+        ImportOutcome::Created {
+            user: bob,
+            link: None
+        }
+    );
+    // Ada did not: no password matches hers, and her link is for her alone.
+    assert_eq!(
+        s.user_secrets.get(id_key(ada)).unwrap().unwrap().as_ref(),
+        NO_PASSWORD.as_bytes()
+    );
+    let ImportOutcome::Created {
+        user,
+        link: Some(token),
+    } = &r[0].outcome
+    else {
+        panic!("{:?}", r[0].outcome)
+    };
+    assert_eq!(*user, ada);
+    assert_eq!(s.password_token_user(token, 40).unwrap(), ada);
+    // Removing Ada from Physics with "unenrol" ends what the import gave through it.
+    s.remove_member(Actor { user: 0, now: 50 }, physics, ada, true)
+        .unwrap();
+    assert!(s.enrolment(ada, p).unwrap().is_none());
+    assert!(s.enrolment(ada, a).unwrap().is_some());
+}
+
+/// A set-password link works once, within its time, and ends the user's sessions (epoch).
+#[test]
+fn a_set_password_link_works_once_and_expires() {
+    let (_d, s) = temp_store();
+    let v = upload(
+        &s,
+        "login,email,name\nada,ada@x.org,Ada\nbob,bob@x.org,Bob\n",
+    );
+    apply(&s, v.id);
+    let links: Vec<String> = rows(&s, v.id)
+        .into_iter()
+        .map(|r| match r.outcome {
+            ImportOutcome::Created { link: Some(t), .. } => t,
+            o => panic!("{o:?}"),
+        })
+        .collect();
+    assert_ne!(links[0], links[1]);
+    let ada = user_id(&s, "ada").unwrap();
+    let epoch = s.get_user(ada).unwrap().unwrap().auth_epoch;
+    let hash = PasswordHash::from_phc("hash:new".into());
+    assert_eq!(s.use_password_token(&links[0], &hash, 100).unwrap(), ada);
+    assert_eq!(
+        s.user_secrets.get(id_key(ada)).unwrap().unwrap().as_ref(),
+        b"hash:new"
+    );
+    assert_eq!(s.get_user(ada).unwrap().unwrap().auth_epoch, epoch + 1);
+    let again = s.use_password_token(&links[0], &hash, 101).unwrap_err();
+    assert!(again.to_string().contains("used already"), "{again}");
+    assert!(s.use_password_token("not-a-token", &hash, 101).is_err());
+    // Bob waited too long.
+    let late = 30 + SET_PASSWORD_DAYS * 24 * 3600 * 1000;
+    let expired = s.use_password_token(&links[1], &hash, late).unwrap_err();
+    assert!(expired.to_string().contains("expired"), "{expired}");
+    assert!(s.password_token_user(&links[1], late).is_err());
+    assert!(s.password_token_user(&links[1], late - 1).is_ok());
+}
+
+/// A row is applied in one transaction: a failure after the user record was written (the
+/// group it names cannot be read) leaves no user, no membership, no token and no outcome;
+/// once the group is readable the same step creates it.
+#[test]
+fn a_row_is_applied_whole_or_not_at_all() {
+    let (_d, s) = temp_store();
+    let g = group(&s, "Physics", false);
+    let v = upload(&s, "login,email,name,groups\nada,ada@x.org,Ada,Physics\n");
+    let job = s.start_import(v.id, 20).unwrap();
+    let good = s.groups.get(id_key(g)).unwrap().unwrap();
+    s.groups.insert(id_key(g), &[1u8, 0xff][..]).unwrap();
+    let before = dump(&s);
+    assert!(matches!(
+        s.run_job_step(job, 30),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert_eq!(dump(&s), before, "nothing written");
+    s.groups.insert(id_key(g), good).unwrap();
+    while s.run_job_step(job, 31).unwrap() == Step::More {}
+    let ada = user_id(&s, "ada").unwrap();
+    assert_eq!(s.groups_of_user(ada).unwrap(), vec![g]);
+    assert_eq!(s.get_import(v.id).unwrap().unwrap().counts.created, 1);
+}
+
+/// A step run again after a crash (its rows applied, its cursor not yet moved) changes
+/// nothing: every row is created exactly once, whatever was applied before the crash.
+#[test]
+fn resuming_from_any_row_creates_each_user_once() {
+    let csv: String = std::iter::once("login,email,name,groups\n".to_string())
+        .chain((0..12).map(|i| format!("u{i},u{i}@x.org,User {i},Physics\n")))
+        .collect();
+    for crashed_after in 0..=12u64 {
+        let (_d, s) = temp_store();
+        let g = group(&s, "Physics", false);
+        let v = upload(&s, &csv);
+        let job = s.start_import(v.id, 20).unwrap();
+        let rec = s.imports.get(id_key(v.id)).unwrap().unwrap();
+        let rec: ImportRecord = codec::decode(b"", &rec).unwrap();
+        for i in 0..crashed_after {
+            s.apply_row(&rec, i, 25).unwrap();
+        }
+        while s.run_job_step(job, 30).unwrap() == Step::More {}
+        assert_eq!(s.user_count().unwrap(), 12, "after {crashed_after}");
+        let v = s.get_import(v.id).unwrap().unwrap();
+        assert_eq!((v.counts.created, v.counts.create), (12, 0));
+        assert_eq!(s.list_members(g, "", 1, 100).unwrap().1, 12);
+        let users: std::collections::BTreeSet<u64> = rows(&s, v.id)
+            .into_iter()
+            .map(|r| match r.outcome {
+                ImportOutcome::Created { user, .. } => user,
+                o => panic!("{o:?}"),
+            })
+            .collect();
+        assert_eq!(users.len(), 12);
+    }
+}
+
+/// A login taken between the preview and the apply makes the row "exists", and nothing of
+/// it is written; the other rows go on.
+#[test]
+fn a_user_created_since_the_preview_is_skipped() {
+    let (_d, s) = temp_store();
+    let v = upload(
+        &s,
+        "login,email,name\nada,ada@x.org,Ada\nbob,bob@x.org,Bob\n",
+    );
+    let first = learner(&s, "ada");
+    apply(&s, v.id);
+    let r = rows(&s, v.id);
+    assert_eq!(
+        r[0].outcome,
+        ImportOutcome::Exists {
+            field: "login".into()
+        }
+    );
+    assert!(matches!(r[1].outcome, ImportOutcome::Created { .. }));
+    assert_eq!(user_id(&s, "ada"), Some(first));
+    let v = s.get_import(v.id).unwrap().unwrap();
+    assert_eq!((v.counts.exists, v.counts.created), (1, 1));
+}
+
+#[test]
+fn an_import_is_applied_once_and_a_discarded_one_never() {
+    let (_d, s) = temp_store();
+    let v = upload(
+        &s,
+        "login,email,name,password\nada,ada@x.org,Ada,s3cret-pass\n",
+    );
+    apply(&s, v.id);
+    let again = s.start_import(v.id, 40).unwrap_err();
+    assert!(again.to_string().contains("applied already"));
+    assert!(s.discard_import(v.id).is_err());
+
+    let w = upload(
+        &s,
+        "login,email,name,password\nbob,bob@x.org,Bob,s3cret-pass\n",
+    );
+    s.discard_import(w.id).unwrap();
+    assert_eq!(
+        s.get_import(w.id).unwrap().unwrap().state,
+        ImportState::Discarded
+    );
+    assert!(rows(&s, w.id).is_empty(), "rows and their hashes are gone");
+    assert!(s
+        .start_import(w.id, 40)
+        .unwrap_err()
+        .to_string()
+        .contains("discarded"));
+    assert_eq!(user_id(&s, "bob"), None);
+    let recent = s.recent_imports(10).unwrap();
+    assert_eq!(
+        recent.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [w.id, v.id]
+    );
+}
