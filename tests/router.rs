@@ -1192,7 +1192,8 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
     let csv = "\u{feff}login,email,display name,role,password,groups\r\n\
                ada,ada@example.org,\"Lovelace, Ada\",learner,,Physics\r\n\
                bob,bob@example.org,Bob,admin,bob-password-1,\r\n\
-               bad,not-an-email,Bad,,,\r\n";
+               bad,not-an-email,Bad,,,\r\n\
+               eve,eve@example.org,=HYPERLINK(\"http://evil.example/\"),,,\r\n";
     let (to, html) = upload(csv.as_bytes().to_vec()).await;
     assert!(to.starts_with("/imports/"), "{to}");
     let id: u64 = to.trim_start_matches("/imports/").parse().unwrap();
@@ -1200,7 +1201,7 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         "Lovelace, Ada",
         "Will be created",
         "Invalid email",
-        "Create 2 user(s)",
+        "Create 3 user(s)",
     ] {
         assert!(html.contains(text), "preview shows {text}");
     }
@@ -1227,14 +1228,14 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         .await;
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body_text(again).await.contains("applied already"));
-    assert_eq!(t.state.store.user_count().unwrap(), users_before + 2);
+    assert_eq!(t.state.store.user_count().unwrap(), users_before + 3);
     let html = body_text(
         t.get(&format!("/imports/{id}?show=created"), Some(&admin))
             .await,
     )
     .await;
     assert!(
-        html.contains("2 created; 0 skipped because the user exists; 1 invalid; 0 failed."),
+        html.contains("3 created; 0 skipped because the user exists; 1 invalid; 0 failed."),
         "summary"
     );
     assert!(html.contains("/set-password?token="), "the link to copy");
@@ -1258,7 +1259,7 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         .contains("attachment"));
     let result = body_text(res).await;
     let lines: Vec<&str> = result.lines().collect();
-    assert_eq!(lines.len(), 4, "{result}");
+    assert_eq!(lines.len(), 5, "{result}");
     assert!(lines[0].starts_with("line,login,email,display name,role,groups,result"));
     assert!(lines[1].starts_with("2,ada,ada@example.org,\"Lovelace, Ada\",learner,Physics,created,,http://localhost/set-password?token="), "{}", lines[1]);
     assert!(
@@ -1267,6 +1268,12 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         lines[2]
     );
     assert!(lines[3].contains(",invalid,"), "{}", lines[3]);
+    // A cell a spreadsheet would run as a formula is written as text.
+    assert!(
+        lines[4].starts_with("5,eve,eve@example.org,\"'=HYPERLINK("),
+        "{}",
+        lines[4]
+    );
     let token = lines[1].rsplit("token=").next().unwrap().to_string();
 
     // Bob logs in with the password of the file; Ada sets hers with the link, once.
@@ -1290,7 +1297,18 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
     let page = body_text(t.get(&format!("/set-password?token={token}"), None).await).await;
     assert!(page.contains("used already"), "a used link says so");
 
-    // Larger than the 1 MiB every other request may send: taken, up to 50,000 rows.
+    // Larger than the 1 MiB every other request may send: taken, up to 50,000 rows, from an
+    // administrator only (a visitor is refused before the body is read).
+    let fields: &[(&str, Option<&str>, &[u8])] = &[("file", Some("big.csv"), &[b'x'; 4 << 20])];
+    let res = t
+        .upload("/api/upload_user_import", fields, None, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let fields: &[(&str, Option<&str>, &[u8])] = &[("file", Some("big.csv"), &[b'x'; 18 << 20])];
+    let res = t
+        .upload("/api/upload_user_import", fields, Some(&admin), None)
+        .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let big = |n: usize| {
         let mut s = String::from("login,email,display name\n");
         for i in 0..n {

@@ -72,7 +72,8 @@ pub async fn upload_user_import(
             ),
         ));
     }
-    // Hash the passwords of the rows to create, as many at a time as the pool has workers.
+    // Hash the passwords of the rows to create, as many at a time as the pool has workers but
+    // one (left for logins).
     let todo: Vec<usize> = rows
         .iter()
         .enumerate()
@@ -82,7 +83,7 @@ pub async fn upload_user_import(
         })
         .map(|(i, _)| i)
         .collect();
-    for chunk in todo.chunks(state.hasher.workers().max(1)) {
+    for chunk in todo.chunks(state.hasher.workers().saturating_sub(1).max(1)) {
         let mut set = tokio::task::JoinSet::new();
         for &i in chunk {
             let (pool, password) = (state.hasher.clone(), inputs[i].password.clone());
@@ -136,8 +137,9 @@ pub async fn import_rows(
     use crate::model::import::IMPORT_PER_PAGE;
     let _admin = crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
+    let now = crate::server::store::now_ms();
     let (rows, total) = state
-        .read(move |s| s.import_rows_page(id, &show, page, IMPORT_PER_PAGE))
+        .read(move |s| s.import_rows_page(id, &show, page, IMPORT_PER_PAGE, now))
         .await?;
     Ok(Paged {
         rows,

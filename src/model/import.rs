@@ -92,6 +92,8 @@ pub enum ImportState {
     Done,
     /// Thrown away without applying.
     Discarded,
+    /// Applying stopped on an error; applying again resumes.
+    Failed,
 }
 
 impl ImportState {
@@ -101,6 +103,7 @@ impl ImportState {
             ImportState::Applying => "Creating users…",
             ImportState::Done => "Done",
             ImportState::Discarded => "Discarded",
+            ImportState::Failed => "Stopped before the end",
         }
     }
 }
@@ -130,6 +133,8 @@ pub struct ImportView {
     pub finished_at: Option<u64>,
     /// When the set-password links it made stop working.
     pub links_expire_at: Option<u64>,
+    /// Why applying stopped (state `Failed`).
+    pub failure: Option<String>,
     /// Scheme and host the set-password links start with (filled in for the page).
     pub link_base: String,
 }

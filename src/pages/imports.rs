@@ -84,6 +84,7 @@ fn state_text(i: &ImportView) -> String {
         ImportState::Applying => format!("Creating users: {}%", i.percent()),
         ImportState::Done => format!("Done: {} created", c.created),
         ImportState::Discarded => "Discarded".into(),
+        ImportState::Failed => format!("Stopped: {} created, {} not yet", c.created, c.create),
     }
 }
 
@@ -159,8 +160,11 @@ fn Import() -> impl IntoView {
     let page = query_page();
     let apply = ServerAction::<ApplyImport>::new();
     let discard = ServerAction::<DiscardImport>::new();
-    // Bumped every second while the import is being applied (in the browser only).
+    // Bumped every second while the import is being applied (in the browser only); the rows
+    // are read again once, when it has finished (not every second: a filtered page reads
+    // every row of the import).
     let tick = RwSignal::new(0u32);
+    let finished = RwSignal::new(0u32);
     let import = Resource::new(
         move || (id(), apply.version().get(), tick.get()),
         |(id, _, _)| async move {
@@ -171,7 +175,15 @@ fn Import() -> impl IntoView {
         },
     );
     let rows = Resource::new(
-        move || (id(), show_kind(), page(), apply.version().get(), tick.get()),
+        move || {
+            (
+                id(),
+                show_kind(),
+                page(),
+                apply.version().get(),
+                finished.get(),
+            )
+        },
         |(id, show, page, _, _)| async move {
             match id {
                 Some(id) => import_rows(id, show, page).await,
@@ -193,6 +205,8 @@ fn Import() -> impl IntoView {
                 Effect::new(move |_| {
                     if applying {
                         set_timeout(move || { tick.try_update(|t| *t += 1); }, std::time::Duration::from_secs(1));
+                    } else if tick.get_untracked() > 0 && finished.get_untracked() == 0 {
+                        finished.try_update(|f| *f += 1);
                     }
                 });
                 let id = i.id;
@@ -205,18 +219,26 @@ fn Import() -> impl IntoView {
                         <FormError error=apply_error fields=&["import"] />
                         <FormError error=discard_error fields=&["import"] />
                         <ImportStatus i=i.clone() />
-                        {(i.state == ImportState::Preview).then(|| {
+                        {matches!(i.state, ImportState::Preview | ImportState::Failed).then(|| {
                             let n = i.counts.create;
+                            let preview = i.state == ImportState::Preview;
+                            let label = if preview {
+                                format!("Create {n} user(s)")
+                            } else {
+                                format!("Resume: create the other {n} user(s)")
+                            };
                             view! {
                                 <div class="actions">
                                     <ActionForm action=apply attr:class="inline">
                                         <input type="hidden" name="id" value=id />
-                                        <button type="submit" class="primary" disabled=n == 0>{format!("Create {n} user(s)")}</button>
+                                        <button type="submit" class="primary" disabled=n == 0>{label}</button>
                                     </ActionForm>
-                                    <ActionForm action=discard attr:class="inline">
-                                        <input type="hidden" name="id" value=id />
-                                        <button type="submit">"Discard"</button>
-                                    </ActionForm>
+                                    {preview.then(|| view! {
+                                        <ActionForm action=discard attr:class="inline">
+                                            <input type="hidden" name="id" value=id />
+                                            <button type="submit">"Discard"</button>
+                                        </ActionForm>
+                                    })}
                                 </div>
                             }
                         })}
@@ -268,20 +290,22 @@ fn ImportStatus(i: ImportView) -> impl IntoView {
                 .links_expire_at
                 .map(|e| format!(" Set-password links work once, until {}.", date_time(e)))
                 .unwrap_or_default();
-            let not_applied = (c.create > 0).then(|| view! {
-                <p class="field-error">{format!("{} row(s) were not applied: the import stopped early (see the server log).", c.create)}</p>
-            });
             view! {
                 <p class="summary" role="status">
                     {format!("{} created; {} skipped because the user exists; {} invalid; {} failed.{took}", c.created, c.exists, c.invalid, c.failed)}
                 </p>
-                {not_applied}
                 <p>{expires}</p>
                 <p><a class="button" href=format!("/imports/{}/result.csv", i.id) download>"Download the result (CSV)"</a></p>
             }
             .into_any()
         }
         ImportState::Discarded => view! { <p>"This import was discarded; nothing was created."</p> }.into_any(),
+        ImportState::Failed => view! {
+            <p class="form-error" role="alert">
+                {format!("Applying stopped after {} of {} rows: {}. {} user(s) were created; {} are not yet. Resuming creates only those.", i.done, i.rows, i.failure.clone().unwrap_or_default(), c.created, c.create)}
+            </p>
+        }
+        .into_any(),
     }
 }
 
@@ -291,9 +315,10 @@ fn RowFilter(i: ImportView) -> impl IntoView {
     let shown = query_text("show")();
     let c = i.counts;
     let mut kinds = vec![("", "All", i.rows)];
-    if matches!(i.state, ImportState::Preview) {
+    if i.state != ImportState::Done {
         kinds.push(("create", "To create", c.create));
-    } else {
+    }
+    if i.state != ImportState::Preview {
         kinds.push(("created", "Created", c.created));
         kinds.push(("failed", "Failed", c.failed));
     }
@@ -348,7 +373,11 @@ fn RowsTable(i: ImportView, p: crate::model::Paged<ImportRowView>, show: String)
                         let link = link.as_ref().map(|t| link_of.link(t));
                         view! {
                             <A href=format!("/users/{user}")>"Created"</A>
-                            {if r.has_password { " (with the password given)" } else { "" }}
+                            {match (r.has_password, link.is_some()) {
+                                (true, _) => " (with the password given)",
+                                (false, false) => " (set-password link used or expired)",
+                                (false, true) => "",
+                            }}
                             {link.map(|l| view! {
                                 <label class="link-copy">
                                     <span class="visually-hidden">{format!("Set-password link for {}", r.login)}</span>

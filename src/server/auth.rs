@@ -40,6 +40,9 @@ pub async fn verify_password(
     hash: Option<PasswordHash>,
 ) -> Result<bool, AppError> {
     let state = app_state()?;
+    // An account imported without a password (no hash to check yet) costs the same as one
+    // that does not exist, so neither can be told apart by timing.
+    let hash = hash.filter(|h| !h.is_unset());
     match hash {
         Some(hash) => state.hasher.verify(password, hash).await,
         None => state.hasher.verify_nothing(password).await,

@@ -77,7 +77,6 @@ fn reader(text: &str, headers: bool) -> (csv::Reader<&[u8]>, Lines<'_>) {
         .delimiter(separator(text))
         .has_headers(headers)
         .flexible(true)
-        .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     (rdr, Lines::of(text))
 }
@@ -126,7 +125,7 @@ pub fn import_rows(text: &str) -> Result<Vec<ImportInput>, AppError> {
         )));
     }
     let mut columns = Vec::with_capacity(header.len());
-    for cell in header.iter() {
+    for cell in header.iter().map(str::trim) {
         let Some(col) = Column::named(cell) else {
             return Err(file_error(format!(
                 "The header names an unknown column \"{cell}\". {COLUMNS_HELP}"
@@ -163,7 +162,7 @@ pub fn import_rows(text: &str) -> Result<Vec<ImportInput>, AppError> {
                 )))
             }
         }
-        if record.iter().all(str::is_empty) {
+        if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
         if out.len() == IMPORT_ROWS_MAX {
@@ -181,18 +180,32 @@ pub fn import_rows(text: &str) -> Result<Vec<ImportInput>, AppError> {
             groups: Vec::new(),
             problem: None,
         };
-        if record.len() > columns.len() {
+        if record.len() != columns.len() {
+            // Its cells would land in the wrong columns (a password shown as a role): none is
+            // kept, only the fault.
+            let hint = if record.len() > columns.len() {
+                " Put quotes around a value that contains a comma."
+            } else {
+                ""
+            };
             row.problem = Some((
                 "row".into(),
                 format!(
-                    "This row has {} cells; the header names {}. Put quotes around a value that contains a comma.",
+                    "This row has {} cells; the header names {}.{hint}",
                     record.len(),
                     columns.len()
                 ),
             ));
+            out.push(row);
+            continue;
         }
         for (col, cell) in columns.iter().zip(record.iter()) {
-            let cell = cell.to_string();
+            // Passwords are taken as written; spaces around other cells are dropped.
+            let cell = if *col == Column::Password {
+                cell.to_string()
+            } else {
+                cell.trim().to_string()
+            };
             match col {
                 Column::Login => row.login = cell,
                 Column::Email => row.email = cell,
@@ -235,7 +248,15 @@ pub fn bulk_entries(text: &str) -> Result<Vec<(u32, String)>, AppError> {
                 ))
             }
         }
-        let first = record.get(0).unwrap_or("").trim();
+        // Logins and e-mails hold none of the separators: a list that mixes them still gives
+        // the right first cell.
+        let first = record
+            .get(0)
+            .unwrap_or("")
+            .split([',', ';', '\t'])
+            .next()
+            .unwrap_or("")
+            .trim();
         if first.is_empty() {
             continue;
         }
@@ -316,10 +337,20 @@ mod tests {
         assert!(field(import_rows("login,email,name\n\n"))
             .unwrap()
             .contains("no users"));
-        let rows = import_rows("login,email,name\na,a@x.org,Lovelace, Ada\nb,b@x.org\n").unwrap();
-        assert_eq!(rows[0].problem.as_ref().unwrap().0, "row");
-        assert_eq!(rows[1].problem, None);
-        assert_eq!(rows[1].display_name, "");
+        let rows = import_rows(
+            "login,email,name,role,password\na,a@x.org,Lovelace, Ada,,\nb,b@x.org,Bob,S3cret!!\nc,c@x.org,C,, pass word \n",
+        )
+        .unwrap();
+        assert!(rows[0].problem.as_ref().unwrap().1.contains("Put quotes"));
+        assert_eq!(rows[0].login, "", "a misshapen row keeps none of its cells");
+        let (col, message) = rows[1].problem.as_ref().unwrap();
+        assert_eq!((col.as_str(), rows[1].role.as_str()), ("row", ""));
+        assert!(message.contains("4 cells; the header names 5"), "{message}");
+        assert_eq!(rows[2].problem, None);
+        assert_eq!(
+            rows[2].password, " pass word ",
+            "passwords are taken as written"
+        );
         let big = format!(
             "login,email,name\n{}",
             "a,b,c\n".repeat(IMPORT_ROWS_MAX + 1)
@@ -338,9 +369,9 @@ mod tests {
             rows,
             vec![
                 (2, "ada".to_string()),
-                (4, "bob@x.org;Bob".to_string()),
+                (4, "bob@x.org".to_string()),
                 (5, "carl".to_string()),
-                (6, "x,y".to_string()),
+                (6, "x".to_string()),
             ]
         );
         let semi = bulk_entries("\"bob@x.org\";Bob\nann;Ann\n").unwrap();

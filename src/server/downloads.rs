@@ -35,6 +35,16 @@ pub fn site_base(state: &AppState, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
+/// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return gets a leading `'` (the cells come from an uploaded file).
+pub fn inert(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 /// `GET /imports/{id}/result.csv`: every row of an import with its outcome and, for users
 /// created without a password, their set-password link (administrators only).
 pub async fn import_result(
@@ -95,7 +105,7 @@ async fn import_result_csv(
                 "set-password link",
             ])
             .map_err(csv_err)?;
-            s.import_rows_all(id, |row| {
+            s.import_rows_all(id, super::store::now_ms(), |row| {
                 let link = match &row.outcome {
                     ImportOutcome::Created {
                         link: Some(token), ..
@@ -108,13 +118,13 @@ async fn import_result_csv(
                 };
                 w.write_record([
                     row.line.to_string(),
-                    row.login,
-                    row.email,
-                    row.display_name,
-                    row.role,
-                    row.groups.join("; "),
+                    inert(row.login),
+                    inert(row.email),
+                    inert(row.display_name),
+                    inert(row.role),
+                    inert(row.groups.join("; ")),
                     row.outcome.kind().to_string(),
-                    detail,
+                    inert(detail),
                     link,
                 ])
                 .map_err(csv_err)

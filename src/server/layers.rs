@@ -211,6 +211,12 @@ pub async fn check_body(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
+    if limit > BODY_LIMIT {
+        // A large upload is not read here: the server function checks its caller first and
+        // then streams it, so no visitor can make the server hold 17 MiB. Still capped.
+        let limited = Body::new(http_body_util::Limited::new(body, limit));
+        return next.run(Request::from_parts(parts, limited)).await;
+    }
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) => {
@@ -262,9 +268,10 @@ pub async fn too_large_back_to_form(req: Request, next: Next) -> Response {
     let Some(referer) = referer else {
         return res;
     };
+    let mb = body_limit(&path) / (1024 * 1024);
     let error = AppError::invalid(
         "form",
-        "What you sent is larger than 1 MB. Split the file into smaller ones.",
+        format!("What you sent is larger than {mb} MB. Split the file into smaller ones."),
     );
     match leptos::server_fn::error::ServerFnUrlError::new(&path, error).to_url(&referer) {
         Ok(url) => (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response(),

@@ -112,7 +112,8 @@ pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
                     tracing::info_span!(
                         "request",
                         method = %req.method(),
-                        uri = %req.uri(),
+                        // The path only: a query may carry a set-password token.
+                        path = %req.uri().path(),
                         client,
                     )
                 })

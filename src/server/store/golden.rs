@@ -272,8 +272,9 @@ fn imports() {
             },
             finished_at: Some(11),
             links_expire_at: None,
+            failure: Some("f".into()),
         },
-        "01010202616405662e63737603010405060708090a010b00",
+        "01010202616405662e63737603010405060708090a010b00010166",
     );
     for (outcome, expected) in [
         (
@@ -326,7 +327,8 @@ fn imports() {
         TokenRecord {
             user: 14,
             expires_at: 15,
+            epoch: 16,
         },
-        "010e0f",
+        "010e0f10",
     );
 }

@@ -36,9 +36,6 @@ use std::collections::HashMap;
 /// Rows an apply step handles at most (each is its own transaction).
 pub const IMPORT_STEP: usize = 200;
 
-/// The password hash of a user imported without a password: no password matches it.
-const NO_PASSWORD: &str = "!unset";
-
 /// Where an import is. Only ever append variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StoredImportState {
@@ -46,6 +43,8 @@ pub enum StoredImportState {
     Applying,
     Done,
     Discarded,
+    /// The job applying it failed; applying again resumes with the rows not yet settled.
+    Failed,
 }
 
 /// What happens or happened to a row. Only ever append variants.
@@ -80,7 +79,10 @@ pub struct ImportRecord {
     pub done: u64,
     pub counts: StoredCounts,
     pub finished_at: Option<u64>,
+    /// Set when it is first applied: every set-password link it makes ends then.
     pub links_expire_at: Option<u64>,
+    /// Why the job applying it failed.
+    pub failure: Option<String>,
 }
 
 impl Record for ImportRecord {
@@ -112,6 +114,9 @@ impl Record for ImportRowRecord {
 pub struct TokenRecord {
     pub user: u64,
     pub expires_at: u64,
+    /// The user's auth epoch when it was made: a password set another way, or a deactivation,
+    /// ends the link.
+    pub epoch: u32,
 }
 
 impl Record for TokenRecord {
@@ -170,6 +175,7 @@ impl ImportRecord {
                 StoredImportState::Applying => ImportState::Applying,
                 StoredImportState::Done => ImportState::Done,
                 StoredImportState::Discarded => ImportState::Discarded,
+                StoredImportState::Failed => ImportState::Failed,
             },
             rows: self.rows,
             done: self.done,
@@ -182,6 +188,7 @@ impl ImportRecord {
             },
             finished_at: self.finished_at,
             links_expire_at: self.links_expire_at,
+            failure: self.failure.clone(),
             link_base: String::new(),
         }
     }
@@ -251,14 +258,20 @@ fn tx_put_import(imports: &TransactionalTree, rec: &ImportRecord) -> Tx<()> {
     Ok(())
 }
 
-/// Inside a transaction: the job applying `import` failed for good. The import ends; its rows
-/// not applied keep the outcome "create", which the page shows as not created.
-pub(crate) fn tx_import_failed(imports: &TransactionalTree, import: u64, now: u64) -> Tx<()> {
+/// Inside a transaction: the job applying `import` failed for good (`reason`). The import
+/// stops; its rows not applied keep the outcome "create", and applying it again resumes them.
+pub(crate) fn tx_import_failed(
+    imports: &TransactionalTree,
+    import: u64,
+    reason: &str,
+    now: u64,
+) -> Tx<()> {
     if imports.get(id_key(import))?.is_none() {
         return Ok(());
     }
     let mut rec = tx_import(imports, import)?;
-    rec.state = StoredImportState::Done;
+    rec.state = StoredImportState::Failed;
+    rec.failure = Some(reason.to_string());
     rec.finished_at = Some(now);
     tx_put_import(imports, &rec)
 }
@@ -418,13 +431,16 @@ impl Store {
     ) -> Result<ImportView, StoreError> {
         let id = self.db.generate_id()? + 1;
         let mut counts = StoredCounts::default();
-        let mut batch = sled::Batch::default();
-        for (i, row) in rows.iter().enumerate() {
-            counts.add(&row.outcome, 1);
-            batch.insert(&pair_key(id, i as u64), codec::encode(row)?);
+        // The rows first (in batches: one batch of 50,000 rows costs hundreds of MiB): an
+        // import whose record is missing is never shown.
+        for (n, chunk) in rows.chunks(1_000).enumerate() {
+            let mut batch = sled::Batch::default();
+            for (i, row) in chunk.iter().enumerate() {
+                counts.add(&row.outcome, 1);
+                batch.insert(&pair_key(id, (n * 1_000 + i) as u64), codec::encode(row)?);
+            }
+            self.import_rows.apply_batch(batch)?;
         }
-        // The rows first: an import whose record is missing is never shown.
-        self.import_rows.apply_batch(batch)?;
         let rec = ImportRecord {
             id,
             by: by.0,
@@ -437,6 +453,7 @@ impl Store {
             counts,
             finished_at: None,
             links_expire_at: None,
+            failure: None,
         };
         self.imports.insert(id_key(id), codec::encode(&rec)?)?;
         Ok(rec.view())
@@ -471,6 +488,7 @@ impl Store {
         show: &str,
         page: u32,
         per_page: u32,
+        now: u64,
     ) -> Result<(Vec<ImportRowView>, u64), StoreError> {
         let rec = self.get_import(id)?.ok_or(StoreError::NotFound("import"))?;
         let c = rec.counts;
@@ -501,7 +519,7 @@ impl Store {
             if !all && matched <= skip {
                 continue;
             }
-            rows.push(view);
+            rows.push(self.live_links(view, now)?);
             if rows.len() as u32 >= per_page {
                 break;
             }
@@ -513,6 +531,7 @@ impl Store {
     pub fn import_rows_all(
         &self,
         id: u64,
+        now: u64,
         mut each: impl FnMut(ImportRowView) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         for item in self
@@ -520,9 +539,24 @@ impl Store {
             .range(pair_key(id, 0)..=pair_key(id, u64::MAX))
         {
             let (k, v) = item?;
-            each(codec::decode::<ImportRowRecord>(&k, &v)?.view())?;
+            each(self.live_links(codec::decode::<ImportRowRecord>(&k, &v)?.view(), now)?)?;
         }
         Ok(())
+    }
+
+    /// `row` with its set-password link only while the link works (used, expired or ended
+    /// links are not shown again).
+    fn live_links(&self, mut row: ImportRowView, now: u64) -> Result<ImportRowView, StoreError> {
+        if let ImportOutcome::Created {
+            link: link @ Some(_),
+            ..
+        } = &mut row.outcome
+        {
+            if !self.link_works(link.as_deref().unwrap_or(""), now)? {
+                *link = None;
+            }
+        }
+        Ok(row)
     }
 
     /// Starts applying an import in preview: a job creates its users. Returns the job id.
@@ -532,7 +566,7 @@ impl Store {
         (&self.imports, &self.jobs).transaction(|(imports, jobs)| {
             let mut rec = tx_import(imports, id)?;
             match rec.state {
-                StoredImportState::Preview => {}
+                StoredImportState::Preview | StoredImportState::Failed => {}
                 StoredImportState::Applying | StoredImportState::Done => {
                     return abort(StoreError::invalid(
                         "import",
@@ -547,6 +581,10 @@ impl Store {
                 }
             }
             rec.state = StoredImportState::Applying;
+            rec.failure = None;
+            rec.finished_at = None;
+            rec.links_expire_at
+                .get_or_insert(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
             tx_put_import(imports, &rec)?;
             let j = JobRecord::new(
                 job,
@@ -641,7 +679,6 @@ impl Store {
                 r.done = done;
                 r.state = StoredImportState::Done;
                 r.finished_at = Some(now);
-                r.links_expire_at = Some(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
                 tx_put_import(imports, &r)?;
             }
             Ok(())
@@ -678,7 +715,10 @@ impl Store {
                 return Ok(());
             }
         };
-        let hash = PasswordHash::from_phc(row.hash.clone().unwrap_or_else(|| NO_PASSWORD.into()));
+        let hash = row
+            .hash
+            .clone()
+            .map_or_else(PasswordHash::unset, PasswordHash::from_phc);
         let new = self.new_user(&fields, &hash, false, now)?;
         let token = row.hash.is_none().then(new_token);
         let default_event = self.db.generate_id()?;
@@ -687,7 +727,9 @@ impl Store {
             .iter()
             .map(|_| self.db.generate_id())
             .collect::<Result<Vec<_>, _>>()?;
-        let expires_at = now + SET_PASSWORD_DAYS * 24 * 3600 * 1000;
+        let expires_at = rec
+            .links_expire_at
+            .unwrap_or(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
         let mut trees: Vec<&sled::Tree> = self.new_user_trees().to_vec();
         trees.extend([&self.import_rows, &self.imports, &self.password_tokens]);
         let r = trees.as_slice().transaction(|t| {
@@ -720,6 +762,7 @@ impl Store {
                 let tr = TokenRecord {
                     user: new.record.id,
                     expires_at,
+                    epoch: new.record.auth_epoch,
                 };
                 tokens.insert(&token_key(token), codec::encode(&tr).or_else(abort)?)?;
             }
@@ -748,23 +791,28 @@ impl Store {
     }
 
     /// The user a set-password token is for, if it is valid now: `Invalid` on `token` when it
-    /// is unknown, used or expired (each says so).
+    /// is unknown or used, expired, or ended by a password set another way or a deactivation
+    /// (each says so).
     pub fn password_token_user(&self, token: &str, now: u64) -> Result<u64, StoreError> {
         let key = token_key(token.trim());
-        let Some(bytes) = self.password_tokens.get(key)? else {
-            return Err(StoreError::invalid(
-                "token",
-                "This link is not valid, or it was used already. Ask an administrator for a new one.",
-            ));
+        let t = match self.password_tokens.get(key)? {
+            Some(bytes) => Some(codec::decode::<TokenRecord>(&key, &bytes)?),
+            None => None,
         };
-        let t: TokenRecord = codec::decode(&key, &bytes)?;
-        if t.expires_at <= now {
-            return Err(StoreError::invalid(
-                "token",
-                "This link has expired. Ask an administrator for a new one.",
-            ));
+        let user = match &t {
+            Some(t) => self.get_user(t.user)?,
+            None => None,
+        };
+        check_token(t.as_ref(), user.as_ref(), now)
+    }
+
+    /// Whether a set-password link would work now (the pages show only those).
+    fn link_works(&self, token: &str, now: u64) -> Result<bool, StoreError> {
+        match self.password_token_user(token, now) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Invalid { .. }) => Ok(false),
+            Err(e) => Err(e),
         }
-        Ok(t.user)
     }
 
     /// Sets the password of a set-password token's user and uses the token up, in one
@@ -778,26 +826,55 @@ impl Store {
         let key = token_key(token.trim());
         let user = (&self.password_tokens, &self.users, &self.user_secrets).transaction(
             |(tokens, users, secrets)| {
-                let Some(bytes) = tokens.get(key)? else {
-                    return abort(StoreError::invalid(
-                        "token",
-                        "This link is not valid, or it was used already. Ask an administrator for a new one.",
-                    ));
+                let t = match tokens.get(key)? {
+                    Some(bytes) => Some(codec::decode::<TokenRecord>(&key, &bytes).or_else(abort)?),
+                    None => None,
                 };
-                let t: TokenRecord = codec::decode(&key, &bytes).or_else(abort)?;
-                if t.expires_at <= now {
-                    return abort(StoreError::invalid(
-                        "token",
-                        "This link has expired. Ask an administrator for a new one.",
-                    ));
-                }
+                let user = match &t {
+                    Some(t) => match users.get(id_key(t.user))? {
+                        Some(b) => Some(
+                            codec::decode::<super::users::UserRecord>(&id_key(t.user), &b)
+                                .or_else(abort)?,
+                        ),
+                        None => None,
+                    },
+                    None => None,
+                };
+                let id = check_token(t.as_ref(), user.as_ref(), now).or_else(abort)?;
                 tokens.remove(&key)?;
-                super::users::tx_set_password(users, secrets, t.user, hash)?;
-                Ok(t.user)
+                super::users::tx_set_password(users, secrets, id, hash)?;
+                Ok(id)
             },
         )?;
         Ok(user)
     }
+}
+
+/// Whether token record `t` (of `user`) works at `now`; its user's id when it does.
+fn check_token(
+    t: Option<&TokenRecord>,
+    user: Option<&super::users::UserRecord>,
+    now: u64,
+) -> Result<u64, StoreError> {
+    let (Some(t), Some(user)) = (t, user) else {
+        return Err(StoreError::invalid(
+            "token",
+            "This link is not valid, or it was used already. Ask an administrator for a new one.",
+        ));
+    };
+    if t.expires_at <= now {
+        return Err(StoreError::invalid(
+            "token",
+            "This link has expired. Ask an administrator for a new one.",
+        ));
+    }
+    if !user.active || user.auth_epoch != t.epoch {
+        return Err(StoreError::invalid(
+            "token",
+            "This link no longer works: the account's password was set another way, or the account was deactivated.",
+        ));
+    }
+    Ok(t.user)
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ fn apply(s: &Store, id: u64) -> u64 {
 
 fn rows(s: &Store, id: u64) -> Vec<ImportRowView> {
     let mut out = Vec::new();
-    s.import_rows_all(id, |r| {
+    s.import_rows_all(id, 35, |r| {
         out.push(r);
         Ok(())
     })
@@ -111,10 +111,10 @@ fn the_preview_says_what_each_row_will_do_and_writes_no_user() {
     );
     assert_eq!(s.user_count().unwrap(), before_users, "nothing created");
     // Filtering and paging the rows.
-    let (page, total) = s.import_rows_page(v.id, "invalid", 2, 4).unwrap();
+    let (page, total) = s.import_rows_page(v.id, "invalid", 2, 4, 35).unwrap();
     assert_eq!(total, 6);
     assert_eq!(page.iter().map(|r| r.line).collect::<Vec<_>>(), [9, 10]);
-    let (page, total) = s.import_rows_page(v.id, "", 3, 4).unwrap();
+    let (page, total) = s.import_rows_page(v.id, "", 3, 4, 35).unwrap();
     assert_eq!((page.len(), total), (2, 10));
 }
 
@@ -181,7 +181,7 @@ fn applying_creates_each_user_with_groups_courses_and_a_link_or_password() {
     // Ada did not: no password matches hers, and her link is for her alone.
     assert_eq!(
         s.user_secrets.get(id_key(ada)).unwrap().unwrap().as_ref(),
-        NO_PASSWORD.as_bytes()
+        PasswordHash::unset().as_phc().as_bytes()
     );
     let ImportOutcome::Created {
         user,
@@ -229,11 +229,81 @@ fn a_set_password_link_works_once_and_expires() {
     assert!(again.to_string().contains("used already"), "{again}");
     assert!(s.use_password_token("not-a-token", &hash, 101).is_err());
     // Bob waited too long.
-    let late = 30 + SET_PASSWORD_DAYS * 24 * 3600 * 1000;
+    // Every link of the import ends at one time, set when it was applied (at 20).
+    let late = 20 + SET_PASSWORD_DAYS * 24 * 3600 * 1000;
+    assert_eq!(
+        s.get_import(v.id).unwrap().unwrap().links_expire_at,
+        Some(late)
+    );
     let expired = s.use_password_token(&links[1], &hash, late).unwrap_err();
     assert!(expired.to_string().contains("expired"), "{expired}");
     assert!(s.password_token_user(&links[1], late).is_err());
     assert!(s.password_token_user(&links[1], late - 1).is_ok());
+    // Pages no longer show a used link (nor an expired one).
+    let shown: Vec<bool> = rows(&s, v.id)
+        .into_iter()
+        .map(|r| matches!(r.outcome, ImportOutcome::Created { link: Some(_), .. }))
+        .collect();
+    assert_eq!(shown, [false, true]);
+}
+
+/// A password set another way (an administrator's reset) or a deactivation ends the link.
+#[test]
+fn a_link_ends_when_the_password_is_set_otherwise_or_the_account_deactivated() {
+    let (_d, s) = temp_store();
+    let v = upload(
+        &s,
+        "login,email,name\nada,ada@x.org,Ada\nbob,bob@x.org,Bob\n",
+    );
+    apply(&s, v.id);
+    let links: Vec<String> = rows(&s, v.id)
+        .into_iter()
+        .filter_map(|r| match r.outcome {
+            ImportOutcome::Created { link, .. } => link,
+            _ => None,
+        })
+        .collect();
+    let (ada, bob) = (user_id(&s, "ada").unwrap(), user_id(&s, "bob").unwrap());
+    s.set_password(ada, &PasswordHash::from_phc("hash:by-admin".into()))
+        .unwrap();
+    s.set_active(bob, false).unwrap();
+    let hash = PasswordHash::from_phc("hash:mine".into());
+    for link in &links {
+        let e = s.use_password_token(link, &hash, 40).unwrap_err();
+        assert!(e.to_string().contains("no longer works"), "{e}");
+    }
+    assert_eq!(
+        s.user_secrets.get(id_key(ada)).unwrap().unwrap().as_ref(),
+        b"hash:by-admin"
+    );
+    assert!(rows(&s, v.id)
+        .iter()
+        .all(|r| matches!(r.outcome, ImportOutcome::Created { link: None, .. })));
+}
+
+/// A job that fails for good leaves the import stopped, with the reason, and applying it again
+/// resumes with the rows not yet created.
+#[test]
+fn a_failed_import_says_why_and_resumes() {
+    let (_d, s) = temp_store();
+    let v = upload(
+        &s,
+        "login,email,name\nada,ada@x.org,Ada\nbob,bob@x.org,Bob\n",
+    );
+    let job = s.start_import(v.id, 20).unwrap();
+    let rec: ImportRecord =
+        codec::decode(b"", &s.imports.get(id_key(v.id)).unwrap().unwrap()).unwrap();
+    s.apply_row(&rec, 0, 21).unwrap();
+    s.fail_job(job, "the disk is full", 22).unwrap();
+    let failed = s.get_import(v.id).unwrap().unwrap();
+    assert_eq!(failed.state, ImportState::Failed);
+    assert_eq!(failed.failure.as_deref(), Some("the disk is full"));
+    assert_eq!((failed.counts.created, failed.counts.create), (1, 1));
+    apply(&s, v.id);
+    let done = s.get_import(v.id).unwrap().unwrap();
+    assert_eq!((done.state, done.failure), (ImportState::Done, None));
+    assert_eq!((done.counts.created, done.counts.create), (2, 0));
+    assert_eq!(s.user_count().unwrap(), 2);
 }
 
 /// A row is applied in one transaction: a failure after the user record was written (the

@@ -187,7 +187,7 @@ impl Store {
             match rec.kind {
                 JobKind::MassEnrol { group } => super::mass::tx_release(meta, group, id)?,
                 JobKind::ImportUsers { import } => {
-                    super::imports::tx_import_failed(imports, import, now)?
+                    super::imports::tx_import_failed(imports, import, reason, now)?
                 }
                 _ => {}
             }

@@ -90,7 +90,17 @@ impl PasswordHash {
     pub fn as_phc(&self) -> &str {
         &self.0
     }
+    /// The hash of an account whose password is not set yet (imported without one): no
+    /// password matches it.
+    pub fn unset() -> Self {
+        PasswordHash(UNSET_PASSWORD.into())
+    }
+    pub fn is_unset(&self) -> bool {
+        self.0 == UNSET_PASSWORD
+    }
 }
+
+const UNSET_PASSWORD: &str = "!unset";
 
 impl std::fmt::Debug for PasswordHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
