@@ -147,6 +147,25 @@ pub fn date_time(ms: u64) -> String {
     format!("{} {:02}:{:02} UTC", date(ms), minutes / 60, minutes % 60)
 }
 
+/// While `running` is true, bumps `tick` once a second (in the browser only), so whatever
+/// reads `tick` is read again. One timer for the life of the calling component: unlike a timer
+/// re-armed by each render, a render that is skipped or replaced cannot stop it.
+pub fn poll_while(running: RwSignal<bool>, tick: RwSignal<u32>) {
+    Effect::new(move |_| {
+        let every_second = set_interval_with_handle(
+            move || {
+                if running.try_get_untracked().unwrap_or(false) {
+                    tick.try_update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_secs(1),
+        );
+        if let Ok(handle) = every_second {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -165,6 +165,8 @@ fn Import() -> impl IntoView {
     // every row of the import).
     let tick = RwSignal::new(0u32);
     let finished = RwSignal::new(0u32);
+    let polling = RwSignal::new(false);
+    crate::components::widgets::poll_while(polling, tick);
     let import = Resource::new(
         move || (id(), apply.version().get(), tick.get()),
         |(id, _, _)| async move {
@@ -202,13 +204,10 @@ fn Import() -> impl IntoView {
                     Err(e) => return view! { <ErrorBox error=e /> }.into_any(),
                 };
                 let applying = i.state == ImportState::Applying;
-                Effect::new(move |_| {
-                    if applying {
-                        set_timeout(move || { tick.try_update(|t| *t += 1); }, std::time::Duration::from_secs(1));
-                    } else if tick.get_untracked() > 0 && finished.get_untracked() == 0 {
-                        finished.try_update(|f| *f += 1);
-                    }
-                });
+                polling.try_set(applying);
+                if !applying && tick.get_untracked() > 0 && finished.get_untracked() == 0 {
+                    finished.try_set(1);
+                }
                 let id = i.id;
                 let file = i.file_name.clone();
                 view! {

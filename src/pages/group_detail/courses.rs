@@ -140,6 +140,9 @@ fn MassEnrolPanel(g: GroupView) -> impl IntoView {
     // Read once: the panel is built again whenever the group changes (a course attached).
     let just_added = crate::components::url::query_text("added")() == "1";
     let error = action_error(a.mass);
+    // The progress is read again every second while a run goes on (in the browser only).
+    let polling = RwSignal::new(false);
+    crate::components::widgets::poll_while(polling, mass_tick);
     let start_button = move |label: &'static str| {
         view! {
             <ActionForm action=a.mass attr:class="inline">
@@ -160,18 +163,7 @@ fn MassEnrolPanel(g: GroupView) -> impl IntoView {
                         Err(e) => return view! { <ErrorBox error=e /> }.into_any(),
                     };
                     let running = status.as_ref().is_some_and(|s| s.running);
-                    // Read the progress again in a second while it runs (in the browser only).
-                    Effect::new(move |_| {
-                        if running {
-                            // The page may be gone by then (another tab, another page).
-                            set_timeout(
-                                move || {
-                                    mass_tick.try_update(|t| *t += 1);
-                                },
-                                std::time::Duration::from_secs(1),
-                            );
-                        }
-                    });
+                    polling.try_set(running);
                     let ask = edit && !running && members > 0 && just_added;
                     view! {
                         <div class="mass">
