@@ -73,6 +73,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/signup") view=pages::signup::SignupPage ssr=SsrMode::Async />
                 <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/users/:id") view=pages::user_detail::UserDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/join") view=pages::join::JoinPage ssr=SsrMode::Async />
                 <Route path=path!("/imports") view=pages::imports::ImportsPage ssr=SsrMode::Async />
                 <Route path=path!("/imports/:id") view=pages::imports::ImportPage ssr=SsrMode::Async />
                 <Route path=path!("/set-password") view=pages::set_password::SetPasswordPage ssr=SsrMode::Async />

@@ -488,6 +488,8 @@ async fn every_server_function_is_guarded() {
         ("/api/apply_import", ("id=1", false, false)),
         ("/api/discard_import", ("id=1", false, false)),
         ("/api/password_link_login", ("token=x", true, true)),
+        ("/api/redeem_group_key", ("key=NOPE-1234", false, true)),
+        ("/api/joined_group_courses", ("id=1", false, true)),
         ("/api/set_password_by_link", ("token=x&password=password1&password_confirm=password1", true, true)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
@@ -1329,4 +1331,108 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
     let (to, html) = upload(big(50_001)).await;
     assert!(to.starts_with("/imports?"), "{to}");
     assert!(html.contains("Import at most 50000 users at a time"));
+}
+
+/// Group keys over HTTP: each outcome has its message on the `key` field and changes nothing;
+/// spaces and case do not matter; learners racing for a limited key never exceed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn learners_join_a_group_with_its_key_and_a_limit_holds_under_a_race() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let res = t
+        .call(
+            "/api/create_course",
+            "code=PHY-1&title=Mechanics&description=",
+            Some(&admin),
+        )
+        .await;
+    let course: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    let group = |name: &str, key: &str, max: u32| {
+        let (t, admin) = (&t, admin.clone());
+        let form = format!("name={name}&description=&branch=&key={key}&max_uses={max}&valid_from=&valid_until=&key_enabled=on");
+        async move {
+            let res = t.call("/api/create_group", &form, Some(&admin)).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let v: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+            v["group"]["id"].as_u64().unwrap()
+        }
+    };
+    let g = group("Physics", "PHYS-2026", 2).await;
+    let res = t
+        .call(
+            "/api/change_group_link",
+            &format!("id={g}&kind=course&target={}&op=add", course["id"]),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut cookies = Vec::new();
+    for l in ["ka", "kb", "kc"] {
+        t.create_learner(&admin, l).await;
+        cookies.push(t.login(l, LEARNER_PASSWORD).await);
+    }
+    let redeem = |cookie: &str, key: &str| {
+        let (t, cookie, form) = (
+            &t,
+            cookie.to_string(),
+            format!("key={}", key.replace(' ', "+")),
+        );
+        async move {
+            let res = t.call("/api/redeem_group_key", &form, Some(&cookie)).await;
+            (res.status(), body_text(res).await)
+        }
+    };
+    let (status, body) = redeem(&cookies[0], " phys-2026 ").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("Mechanics") && body.contains("Physics"),
+        "{body}"
+    );
+    for (cookie, key, message) in [
+        (
+            &cookies[0],
+            "PHYS-2026",
+            "You are already a member of Physics.",
+        ),
+        (&cookies[2], "", "Type the group key you were given."),
+        (&cookies[2], "NOPE-0000", "No group has this key."),
+    ] {
+        let (status, body) = redeem(cookie, key).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains(message), "{body}");
+    }
+    assert_eq!(redeem(&cookies[1], "PHYS-2026").await.0, StatusCode::OK);
+    let (status, body) = redeem(&cookies[2], "PHYS-2026").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("used as many times as it may be"), "{body}");
+    let rec = t.state.store.get_group(g).unwrap().unwrap();
+    assert_eq!((rec.key_uses, rec.members), (2, 2));
+    // The join page shows the group and its courses to a member only.
+    let page = body_text(t.get(&format!("/join?joined={g}"), Some(&cookies[0])).await).await;
+    assert!(page.contains("You joined Physics") && page.contains("Mechanics"));
+    let page = body_text(t.get(&format!("/join?joined={g}"), Some(&cookies[2])).await).await;
+    assert!(!page.contains("You joined Physics"));
+
+    // 30 learners race for a key with 5 uses, 3 rounds: exactly 5 join each time.
+    let mut racers = Vec::new();
+    for i in 0..30 {
+        let login = format!("racer{i}");
+        t.create_learner(&admin, &login).await;
+        racers.push(t.login(&login, LEARNER_PASSWORD).await);
+    }
+    for round in 0..3 {
+        let key = format!("RACE-{round:04}");
+        let g = group(&format!("Race+{round}"), &key, 5).await;
+        let outcomes = futures_util::future::join_all(racers.iter().map(|c| redeem(c, &key))).await;
+        let ok = outcomes
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .count();
+        assert_eq!(ok, 5, "round {round}");
+        assert!(outcomes
+            .iter()
+            .filter(|(s, _)| *s != StatusCode::OK)
+            .all(|(_, b)| b.contains("used as many times")));
+        assert_eq!(t.state.store.get_group(g).unwrap().unwrap().key_uses, 5);
+    }
 }

@@ -7,6 +7,7 @@ pub mod courses;
 pub mod curricula;
 pub mod groups;
 pub mod imports;
+pub mod keys;
 pub mod learning;
 pub mod settings;
 pub mod users;

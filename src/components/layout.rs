@@ -88,6 +88,11 @@ fn TopBar(me: Me) -> impl IntoView {
                     <li>
                         <A href="/">{if admin { "Home" } else { "My courses" }}</A>
                     </li>
+                    {(!admin).then(|| view! {
+                        <li>
+                            <A href="/join">"Join a group"</A>
+                        </li>
+                    })}
                     {(admin || me.manages_groups)
                         .then(|| {
                             view! {

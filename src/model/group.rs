@@ -353,9 +353,26 @@ pub fn validate_group_description(raw: &str) -> Result<String, AppError> {
     super::text::block("description", raw, GROUP_DESCRIPTION_MAX, false)
 }
 
-/// The form in which keys are compared and indexed: trimmed, upper case.
+/// A group joined with its key (or already joined): its name and the courses it gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinedGroup {
+    pub id: u64,
+    pub name: String,
+    /// (course id, code, title) of the courses the group gives the learner.
+    pub courses: Vec<(u64, String, String)>,
+}
+
+/// The form in which keys are compared and indexed: without the spaces around it (any
+/// Unicode space, non-breaking and zero-width ones too), upper case.
 pub fn fold_key(raw: &str) -> String {
-    raw.trim().to_uppercase()
+    raw.trim_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+            )
+    })
+    .to_uppercase()
 }
 
 /// A group key as typed: blank = no key; otherwise 4–64 letters, digits and hyphens.

@@ -83,6 +83,7 @@ fn LearnerHome(name: String, courses: Resource<Result<Vec<MyCourse>, AppError>>)
                             <section class="empty-state">
                                 <p>"You are not enrolled in any course yet."</p>
                                 <p class="hint">"Your courses appear here as soon as an administrator enrols you."</p>
+                                <p><a href="/join">"Have a group key? Join a group"</a></p>
                             </section>
                         }
                         .into_any();

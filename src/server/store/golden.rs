@@ -332,3 +332,16 @@ fn imports() {
         "010e0f10",
     );
 }
+
+#[test]
+fn key_redemptions() {
+    pinned(
+        super::groups::keys::RedemptionRecord {
+            user: 3,
+            key: "K-1".into(),
+            at: 4,
+            client: Some("::1".into()),
+        },
+        "0103034b2d310401033a3a31",
+    );
+}

@@ -149,6 +149,7 @@ pub struct Store {
     imports: sled::Tree,
     import_rows: sled::Tree,
     password_tokens: sled::Tree,
+    key_redemptions: sled::Tree,
     /// (user, course) pairs an enrolling job writes per step (see `mass.rs`).
     step_pairs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -228,6 +229,7 @@ impl Store {
             imports: db.open_tree("imports")?,
             import_rows: db.open_tree("import_rows")?,
             password_tokens: db.open_tree("password_tokens")?,
+            key_redemptions: db.open_tree("key_redemptions")?,
             step_pairs: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(
                 mass::PAIRS_PER_STEP,
             )),

@@ -55,6 +55,14 @@ pub(crate) fn tx_group_courses(
 }
 
 impl Store {
+    /// Every course `group` gives (see [`tx_group_courses`]), read in a transaction of its own.
+    pub fn group_course_records(&self, group: u64) -> Result<Vec<CourseRecord>, StoreError> {
+        let r = (&self.group_links, &self.curricula, &self.courses).transaction(
+            |(links, curricula, courses)| tx_group_courses(links, curricula, courses, group),
+        )?;
+        Ok(r)
+    }
+
     /// Attaches (`add`) or detaches a course. Attaching twice or detaching an absent link
     /// changes nothing (`Ok(false)`); an unknown course is `NotFound`.
     pub fn link_group_course(

@@ -18,6 +18,8 @@
 //! - `bulk_results`: group id ++ user id → the [`BulkResultRecord`] of that admin's last bulk add to
 //!   that group (so its per-row report survives the page load that follows the form).
 //! - `audit`: group id ++ event id → [`AuditRecord`] (newest last; group 0 = not about a group).
+//! - `key_redemptions`: group id ++ event id → [`keys::RedemptionRecord`] (who joined with the
+//!   group's key, which key, when, from where).
 //! - `meta`: `default_group` → group id; `count/groups`; `count/branch_groups/<branch id>`.
 
 use super::codec::{self, fold, id_key, read_id};
@@ -194,6 +196,7 @@ pub fn random_key() -> String {
 }
 
 mod delete;
+pub mod keys;
 mod links;
 mod list;
 mod managers;
