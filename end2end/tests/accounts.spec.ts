@@ -642,3 +642,51 @@ test('import: a CSV with a bad row and a quoted name with a comma; preview, appl
   await expect(page.getByText(/used already/)).toBeVisible();
   expect(panics).toEqual([]);
 });
+
+test('group key: learners join with a key until its uses run out', async ({ page }) => {
+  const panics = watchPanics(page);
+  await asNewAdmin(page);
+  const course = await api(page, 'create_course', { code: 'PK-1', title: 'Optics', description: '' });
+  await api(page, 'change_lesson', { course: String(course.id), op: 'add', title: 'Light', text: 'Bright.' });
+  const saved = await api(page, 'create_group', {
+    name: 'Physics 2026', description: '', branch: '', key: 'PHYS-2026', max_uses: '2', valid_from: '', valid_until: '',
+    key_enabled: 'on',
+  });
+  await api(page, 'change_group_link', { id: String(saved.group.id), kind: 'course', target: String(course.id), op: 'add' });
+  for (const l of ['ann', 'ben', 'cal']) {
+    await api(page, 'create_user', {
+      login: l, email: `${l}@example.org`, display_name: `Learner ${l}`, role: 'learner',
+      password: 'learner-password-3', password_confirm: 'learner-password-3',
+    });
+  }
+  await logOut(page);
+  const join = async (who: string, key: string) => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Join a group' }).click();
+    await expect(page.getByRole('heading', { name: 'Join a group', level: 1 })).toBeVisible();
+    await expectHydratedIfJs(page, jsOn());
+    await page.getByLabel('Group key', { exact: true }).fill(key);
+    await page.getByRole('button', { name: 'Join' }).click();
+  };
+  const errorOfKey = page.locator('#join-key-error');
+  await logIn(page, 'ann', 'learner-password-3');
+  await join('ann', ' phys-2026 ');
+  await expect(page.getByRole('heading', { name: 'You joined Physics 2026' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Optics' })).toBeVisible();
+  await expectAccessible(page);
+  await join('ann', 'PHYS-2026');
+  await expect(errorOfKey).toHaveText('You are already a member of Physics 2026. Nothing was changed.');
+  await expectAccessible(page);
+  await logOut(page);
+  await logIn(page, 'ben', 'learner-password-3');
+  await join('ben', 'PHYS-2026');
+  await expect(page.getByRole('heading', { name: 'You joined Physics 2026' })).toBeVisible();
+  await logOut(page);
+  await logIn(page, 'cal', 'learner-password-3');
+  await join('cal', 'WRONG-KEY');
+  await expect(errorOfKey).toContainText('No group has this key.');
+  await join('cal', 'PHYS-2026');
+  await expect(errorOfKey).toHaveText('This key has been used as many times as it may be.');
+  await page.goto('/');
+  await expect(page.getByText('You are not enrolled in any course yet.')).toBeVisible();
+  expect(panics).toEqual([]);
+});
