@@ -64,7 +64,7 @@ fn Join() -> impl IntoView {
             <h2 id="join-title">"Have a group key?"</h2>
             <p class="hint">"Someone who runs a group (a teacher, a trainer) may give you its key. Type it here to join the group and its courses."</p>
             <ActionForm action=redeem attr:class="form" attr:novalidate=true>
-                <FormError error fields=&["key"] />
+                <FormError error />
                 <Field label="Group key" name="key" form="join" error autocomplete="off" required=true />
                 <div class="actions"><button type="submit" class="primary">"Join"</button></div>
             </ActionForm>
