@@ -490,6 +490,7 @@ async fn every_server_function_is_guarded() {
         ("/api/password_link_login", ("token=x", true, true)),
         ("/api/redeem_group_key", ("key=NOPE-1234", false, true)),
         ("/api/joined_group_courses", ("id=1", false, true)),
+        ("/api/group_key_redemptions", ("id=1&page=1", false, false)),
         ("/api/set_password_by_link", ("token=x&password=password1&password_confirm=password1", true, true)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
@@ -1407,11 +1408,54 @@ async fn learners_join_a_group_with_its_key_and_a_limit_holds_under_a_race() {
     assert!(body.contains("used as many times as it may be"), "{body}");
     let rec = t.state.store.get_group(g).unwrap().unwrap();
     assert_eq!((rec.key_uses, rec.members), (2, 2));
+    // The group page lists who joined with the key; learners cannot read it.
+    let html = body_text(
+        t.get(&format!("/groups/{g}?tab=activity"), Some(&admin))
+            .await,
+    )
+    .await;
+    let table = &html[html.find("Key redemptions").expect("the list")..];
+    assert!(table.contains("ka") && table.contains("kb") && table.contains("PHYS-2026"));
+    let res = t
+        .call(
+            "/api/group_key_redemptions",
+            &format!("id={g}&page=1"),
+            Some(&cookies[0]),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // The join page shows the group and its courses to a member only.
     let page = body_text(t.get(&format!("/join?joined={g}"), Some(&cookies[0])).await).await;
     assert!(page.contains("You joined Physics") && page.contains("Mechanics"));
     let page = body_text(t.get(&format!("/join?joined={g}"), Some(&cookies[2])).await).await;
     assert!(!page.contains("You joined Physics"));
+
+    // Wrong keys are throttled per learner: 10 are answered, then 429 with the wait, even for
+    // a good key; the rest of the site still works for them, and other learners are not held.
+    t.create_learner(&admin, "guesser").await;
+    let guesser = t.login("guesser", LEARNER_PASSWORD).await;
+    for i in 0..10 {
+        let (status, _) = redeem(&guesser, &format!("GUESS-{i:04}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "guess {i}");
+    }
+    let (status, body) = redeem(&guesser, "GUESS-9999").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body.contains("TooManyAttempts") && body.contains("retry_after_secs"),
+        "{body}"
+    );
+    let (status, _) = redeem(&guesser, "PHYS-2026").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "blocked for good keys too"
+    );
+    assert_eq!(t.get("/", Some(&guesser)).await.status(), StatusCode::OK);
+    assert_eq!(
+        redeem(&cookies[2], "NOPE-0001").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another learner is not held"
+    );
 
     // 30 learners race for a key with 5 uses, 3 rounds: exactly 5 join each time.
     let mut racers = Vec::new();

@@ -1,4 +1,4 @@
-import { test, expect, Page, asNewAdmin } from './fixtures';
+import { test, expect, Page, asNewAdmin, ADMIN_PASSWORD } from './fixtures';
 import AxeBuilder from '@axe-core/playwright';
 
 // Each flow runs in both projects ('js' and 'nojs': JavaScript on, hydrated app; off, plain
@@ -688,5 +688,15 @@ test('group key: learners join with a key until its uses run out', async ({ page
   await expect(errorOfKey).toHaveText('This key has been used as many times as it may be.');
   await page.goto('/');
   await expect(page.getByText('You are not enrolled in any course yet.')).toBeVisible();
+  await logOut(page);
+  // The administrator sees who joined with the key.
+  await logIn(page, 'admin', ADMIN_PASSWORD);
+  await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
+  await page.goto(`/groups/${saved.group.id}?tab=activity`);
+  const redemptions = page.getByRole('table', { name: 'Key redemptions' });
+  await expect(redemptions.getByRole('row')).toHaveCount(3);
+  await expect(redemptions.getByRole('row', { name: /ann/ })).toContainText('PHYS-2026');
+  await expect(redemptions.getByRole('row', { name: /ben/ })).toBeVisible();
+  await expectAccessible(page);
   expect(panics).toEqual([]);
 });

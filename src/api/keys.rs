@@ -13,9 +13,13 @@ use leptos::prelude::*;
 pub async fn redeem_group_key(key: String) -> Result<JoinedGroup, AppError> {
     let user = crate::server::auth::require_user().await?;
     let state = crate::server::state::app_state()?;
-    let client = crate::server::auth::client_ip()
-        .await
-        .map(|ip| ip.to_string());
+    let ip = crate::server::auth::client_ip().await;
+    let client = ip.map(|ip| ip.to_string());
+    let bucket = format!("user:{}", user.id);
+    let too_many = |wait: std::time::Duration| AppError::TooManyAttempts {
+        retry_after_secs: wait.as_secs().max(1),
+    };
+    state.key_throttle.check(&bucket, ip).map_err(too_many)?;
     let now = crate::server::store::now_ms();
     let (id, login) = (user.id, user.login.clone());
     let outcome = state
@@ -35,7 +39,16 @@ pub async fn redeem_group_key(key: String) -> Result<JoinedGroup, AppError> {
                     .collect(),
             })
         }
-        Err(refusal) => Err(AppError::invalid("key", refusal.message())),
+        Err(refusal) => {
+            // Wrong keys are guesses: counted, and throttled per user and per address.
+            if refusal == crate::server::store::groups::keys::KeyRefusal::Unknown {
+                state
+                    .key_throttle
+                    .record_failure(&bucket, ip)
+                    .map_err(too_many)?;
+            }
+            Err(AppError::invalid("key", refusal.message()))
+        }
     }
 }
 
@@ -64,6 +77,47 @@ pub async fn joined_group_courses(id: u64) -> Result<JoinedGroup, AppError> {
                 id,
                 name: g.name,
                 courses,
+            })
+        })
+        .await
+}
+
+/// A page (newest first, from 1) of who joined group `id` with its key. Administrators and the
+/// group's managers.
+#[server(endpoint = "group_key_redemptions")]
+pub async fn group_key_redemptions(
+    id: u64,
+    page: u32,
+) -> Result<crate::model::Paged<crate::model::group::RedemptionView>, AppError> {
+    use crate::model::group::RedemptionView;
+    crate::server::auth::require_group_reader(id).await?;
+    let state = crate::server::state::app_state()?;
+    let per_page = crate::model::user::PER_PAGE;
+    state
+        .read(move |s| {
+            let (rows, total) = s.key_redemptions(id, page, per_page)?;
+            let rows = rows
+                .into_iter()
+                .map(|(event, r)| {
+                    let user = s.get_user(r.user)?;
+                    Ok(RedemptionView {
+                        id: event,
+                        login: user
+                            .as_ref()
+                            .map_or_else(|| format!("user #{}", r.user), |u| u.login.clone()),
+                        display_name: user.map(|u| u.display_name).unwrap_or_default(),
+                        key: r.key,
+                        at: r.at,
+                        client: r.client.unwrap_or_default(),
+                    })
+                })
+                .collect::<Result<Vec<_>, crate::server::store::StoreError>>()?;
+            Ok(crate::model::Paged {
+                rows,
+                total,
+                total_is_capped: false,
+                page: page.max(1),
+                per_page,
             })
         })
         .await

@@ -353,6 +353,17 @@ pub fn validate_group_description(raw: &str) -> Result<String, AppError> {
     super::text::block("description", raw, GROUP_DESCRIPTION_MAX, false)
 }
 
+/// One use of a group's key, as the group page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedemptionView {
+    pub id: u64,
+    pub login: String,
+    pub display_name: String,
+    pub key: String,
+    pub at: u64,
+    pub client: String,
+}
+
 /// A group joined with its key (or already joined): its name and the courses it gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinedGroup {

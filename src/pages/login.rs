@@ -38,6 +38,11 @@ pub fn LoginPage() -> impl IntoView {
                     "Log in"
                 </button>
             </ActionForm>
+            // A visitor is sent back here to log in first, and then on to the join page.
+            <p class="aside">
+                <a href="/join">"Have a group key?"</a>
+                " Log in, and you can join its group."
+            </p>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     open.await

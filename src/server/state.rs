@@ -19,6 +19,8 @@ pub struct AppState {
     pub flusher: Flusher,
     pub config: Arc<Config>,
     pub throttle: Arc<LoginThrottle>,
+    /// Wrong group keys, per user and per client address.
+    pub key_throttle: Arc<LoginThrottle>,
     /// The password hashing workers (fixed memory, bounded queue).
     pub hasher: HashPool,
     /// Runs the store's background jobs (see `jobs.rs`).
@@ -52,6 +54,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             throttle: Arc::new(LoginThrottle::new()),
+            key_throttle: Arc::new(LoginThrottle::for_group_keys()),
             store_calls: Arc::default(),
             session_writes: Arc::default(),
             url_key: Arc::new(rand::random()),

@@ -1,4 +1,5 @@
-//! Throttling of failed logins, per account and per client address.
+//! Throttling of failed logins, per account and per client address, and of wrong group keys,
+//! per user and per client address (the same machinery with its own allowances).
 //!
 //! governor counts failures with a token bucket per key (a burst, then a steady refill). Once a
 //! key runs dry it is blocked until the bucket has a token again, and every attempt in that time
@@ -24,6 +25,13 @@ enum Key {
     Account(String),
     Ip(IpAddr),
 }
+
+/// Wrong group keys allowed in a burst for one user (10 in 10 minutes), then one more per
+/// `KEY_USER_REFILL`; the same for one client address.
+pub const KEY_USER_BURST: u32 = 10;
+pub const KEY_USER_REFILL: Duration = Duration::from_secs(60);
+pub const KEY_IP_BURST: u32 = 30;
+pub const KEY_IP_REFILL: Duration = Duration::from_secs(20);
 
 /// Password checks one client address may have running at once (a school's NAT holds many
 /// honest users; one attacker's address cannot fill the hashing queue).
@@ -77,9 +85,21 @@ fn quota(burst: u32, refill: Duration) -> Quota {
 
 impl LoginThrottle {
     pub fn new() -> Self {
+        Self::with_allowances((ACCOUNT_BURST, ACCOUNT_REFILL), (IP_BURST, IP_REFILL))
+    }
+
+    /// The throttle of wrong group keys (accounts are users here).
+    pub fn for_group_keys() -> Self {
+        Self::with_allowances(
+            (KEY_USER_BURST, KEY_USER_REFILL),
+            (KEY_IP_BURST, KEY_IP_REFILL),
+        )
+    }
+
+    fn with_allowances(account: (u32, Duration), ip: (u32, Duration)) -> Self {
         LoginThrottle {
-            accounts: RateLimiter::keyed(quota(ACCOUNT_BURST, ACCOUNT_REFILL)),
-            ips: RateLimiter::keyed(quota(IP_BURST, IP_REFILL)),
+            accounts: RateLimiter::keyed(quota(account.0, account.1)),
+            ips: RateLimiter::keyed(quota(ip.0, ip.1)),
             blocked: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),

@@ -6,6 +6,7 @@ use super::*;
 pub(super) fn ActivityTab() -> impl IntoView {
     let GroupCtx { activity, .. } = expect_context();
     view! {
+        <KeyRedemptions />
         <section class="panel" aria-labelledby="activity-title">
             <h2 id="activity-title">"Activity"</h2>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -23,6 +24,54 @@ pub(super) fn ActivityTab() -> impl IntoView {
                                 }).collect_view()}
                             </ol>
                         }.into_any(),
+                        Ok(None) => view! { <p class="loading">"…"</p> }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// Who joined with the group's key, newest first, a page at a time.
+#[component]
+fn KeyRedemptions() -> impl IntoView {
+    use crate::model::group::RedemptionView;
+    let GroupCtx { redemptions, .. } = expect_context();
+    let gid = crate::components::url::param_id("id")();
+    view! {
+        <section class="panel" aria-labelledby="redemptions-title">
+            <h2 id="redemptions-title">"Key redemptions"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match redemptions.await {
+                        Ok(Some(page)) => view! {
+                            <DataTable
+                                noun="key redemptions"
+                                caption="Key redemptions"
+                                base=format!("/groups/{}", gid.unwrap_or(0))
+                                query=String::new()
+                                page
+                                params=vec![("tab", "activity".to_string())]
+                                empty="Nobody has joined with the group key yet."
+                                head=|| view! {
+                                    <th scope="col">"When"</th>
+                                    <th scope="col">"Who"</th>
+                                    <th scope="col">"Key"</th>
+                                    <th scope="col">"From"</th>
+                                }
+                                key=|r: &RedemptionView| r.id
+                                row=|r: RedemptionView| view! {
+                                    <tr>
+                                        <td>{date_time(r.at)}</td>
+                                        <td>{r.login.clone()} " " <span class="muted">{r.display_name.clone()}</span></td>
+                                        <td><code>{r.key.clone()}</code></td>
+                                        <td>{r.client.clone()}</td>
+                                    </tr>
+                                }
+                            />
+                        }
+                        .into_any(),
                         Ok(None) => view! { <p class="loading">"…"</p> }.into_any(),
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                     }

@@ -87,6 +87,8 @@ struct GroupCtx {
     managers: Res<Vec<ManagerRow>>,
     found_managers: Res<UserPage>,
     activity: Res<Vec<AuditView>>,
+    /// Who joined with the key (Activity tab), a page at a time.
+    redemptions: Res<Paged<crate::model::group::RedemptionView>>,
     mass: Res<Option<MassEnrolView>>,
     /// Bumped to read the mass enrolment's progress again while it runs.
     mass_tick: RwSignal<u32>,
@@ -210,6 +212,15 @@ fn GroupDetail() -> impl IntoView {
         move || (gid(), tab(), changes()),
         |(id, tab, _)| when(tab == Tab::Activity, group_activity(id)),
     );
+    let redemptions: Res<Paged<crate::model::group::RedemptionView>> = Resource::new(
+        move || (gid(), tab(), page(), changes()),
+        |(id, tab, page, _)| {
+            when(
+                tab == Tab::Activity,
+                crate::api::keys::group_key_redemptions(id, page),
+            )
+        },
+    );
     provide_context(GroupCtx {
         a,
         members,
@@ -221,6 +232,7 @@ fn GroupDetail() -> impl IntoView {
         managers,
         found_managers,
         activity,
+        redemptions,
         mass,
         mass_tick,
     });
