@@ -266,34 +266,18 @@ pub async fn bulk_upload_group_members(
     data: leptos::server_fn::codec::MultipartData,
 ) -> Result<BulkResult, AppError> {
     let caller = require_group_admin().await?;
-    let mut form = data
-        .into_inner()
-        .ok_or_else(|| AppError::Request("expected a form upload".into()))?;
-    fn bad(e: impl std::fmt::Display) -> AppError {
-        AppError::Request(format!("the upload could not be read: {e}"))
-    }
-    let (mut id, mut file) = (None::<u64>, None::<Vec<u8>>);
-    while let Some(mut field) = form.next_field().await.map_err(bad)? {
-        match field.name() {
-            Some("id") => id = field.text().await.map_err(bad)?.trim().parse().ok(),
-            Some("file") => {
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                    if bytes.len() + chunk.len() > BULK_FILE_MAX {
-                        return Err(AppError::invalid(
-                            "file",
-                            "This file is larger than 1 MB. Split the list into smaller files.",
-                        ));
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                file = Some(bytes);
-            }
-            _ => {}
-        }
-    }
-    let id = id.ok_or_else(|| AppError::Request("the group is missing".into()))?;
-    let bytes = file.unwrap_or_default();
+    let up = super::read_upload(
+        data,
+        BULK_FILE_MAX,
+        "This file is larger than 1 MB. Split the list into smaller files.",
+    )
+    .await?;
+    let id: u64 = up
+        .fields
+        .get("id")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| AppError::Request("the group is missing".into()))?;
+    let bytes = up.file;
     if bytes.is_empty() {
         return Err(AppError::invalid("file", "Choose a file to upload."));
     }

@@ -16,31 +16,14 @@ pub async fn upload_user_import(
     use crate::model::import::{IMPORT_FILE_MAX, IMPORT_PASSWORDS_MAX};
     let admin = crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    let mut form = data
-        .into_inner()
-        .ok_or_else(|| AppError::Request("expected a form upload".into()))?;
-    fn bad(e: impl std::fmt::Display) -> AppError {
-        AppError::Request(format!("the upload could not be read: {e}"))
-    }
-    let (mut name, mut file) = (String::new(), None::<Vec<u8>>);
-    while let Some(mut field) = form.next_field().await.map_err(bad)? {
-        if field.name() != Some("file") {
-            continue;
-        }
-        name = field.file_name().unwrap_or("").to_string();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            if bytes.len() + chunk.len() > IMPORT_FILE_MAX {
-                return Err(AppError::invalid(
-                    "file",
-                    "This file is larger than 16 MB. Split it into smaller files.",
-                ));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        file = Some(bytes);
-    }
-    let bytes = file.unwrap_or_default();
+    let up = super::read_upload(
+        data,
+        IMPORT_FILE_MAX,
+        "This file is larger than 16 MB. Split it into smaller files.",
+    )
+    .await?;
+    let name = up.file_name;
+    let bytes = up.file;
     if bytes.is_empty() {
         return Err(AppError::invalid("file", "Choose a CSV file to upload."));
     }

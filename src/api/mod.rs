@@ -39,6 +39,53 @@ async fn new_password_hash(
     crate::server::auth::hash_password(password).await
 }
 
+/// A multipart form read by [`read_upload`]: its text fields and its `file` field.
+#[cfg(feature = "ssr")]
+struct Upload {
+    fields: std::collections::HashMap<String, String>,
+    file_name: String,
+    file: Vec<u8>,
+}
+
+/// Reads a multipart form: every text field, and the `file` field's name and bytes, refusing a
+/// file over `max` bytes with `too_large` on the `file` field (read as it streams in, so a
+/// larger one is never held whole).
+#[cfg(feature = "ssr")]
+async fn read_upload(
+    data: leptos::server_fn::codec::MultipartData,
+    max: usize,
+    too_large: &str,
+) -> Result<Upload, crate::model::AppError> {
+    use crate::model::AppError;
+    fn bad(e: impl std::fmt::Display) -> AppError {
+        AppError::Request(format!("the upload could not be read: {e}"))
+    }
+    let mut form = data
+        .into_inner()
+        .ok_or_else(|| AppError::Request("expected a form upload".into()))?;
+    let mut up = Upload {
+        fields: std::collections::HashMap::new(),
+        file_name: String::new(),
+        file: Vec::new(),
+    };
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_string();
+        if name != "file" {
+            let text = field.text().await.map_err(bad)?;
+            up.fields.insert(name, text);
+            continue;
+        }
+        up.file_name = field.file_name().unwrap_or("").to_string();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            if up.file.len() + chunk.len() > max {
+                return Err(AppError::invalid("file", too_large));
+            }
+            up.file.extend_from_slice(&chunk);
+        }
+    }
+    Ok(up)
+}
+
 /// Wraps a store page result for the browser.
 #[cfg(feature = "ssr")]
 fn paged<T>(rows: Vec<T>, total: u64, capped: bool, page: u32) -> crate::model::Paged<T> {

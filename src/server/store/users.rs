@@ -195,11 +195,11 @@ pub(crate) fn tx_create_user<'a>(
     event: u64,
     now: u64,
 ) -> Tx<DefaultJoinTrees<'a>> {
-    let [users, secrets, logins, emails, search, meta, groups, members, user_groups, by_members, audit, links, curricula, courses, enrolments, course_users, ..] =
-        t
-    else {
+    let [users, secrets, logins, emails, search, joined @ ..] = t else {
         unreachable!("the new-user trees come first")
     };
+    let joins = DefaultJoinTrees::of(joined);
+    let meta = joins.meta;
     let user = &new.record;
     let id = user.id;
     if first_admin && read_counter(meta.get(counter_key(COUNT_USERS))?) > 0 {
@@ -216,19 +216,6 @@ pub(crate) fn tx_create_user<'a>(
     if user.is_active_admin() {
         bump_counter(meta, COUNT_ACTIVE_ADMINS, 1)?;
     }
-    let joins = DefaultJoinTrees {
-        meta,
-        groups,
-        members,
-        user_groups,
-        by_members,
-        audit,
-        links,
-        curricula,
-        courses,
-        enrolments,
-        course_users,
-    };
     tx_join_default(&joins, id, &user.login, event, now)?;
     Ok(joins)
 }
@@ -293,23 +280,25 @@ impl Store {
 
     /// The trees [`tx_create_user`] writes, in the order it takes them.
     pub(crate) fn new_user_trees(&self) -> [&sled::Tree; NEW_USER_TREES] {
+        let [meta, groups, members, user_groups, by_members, audit, links, curricula, courses, enrolments, course_users] =
+            self.join_trees();
         [
             &self.users,
             &self.user_secrets,
             &self.login_user,
             &self.email_user,
             &self.search_user,
-            &self.meta,
-            &self.groups,
-            &self.group_members,
-            &self.user_groups,
-            &self.group_by_members,
-            &self.audit,
-            &self.group_links,
-            &self.curricula,
-            &self.courses,
-            &self.enrolments,
-            &self.course_users,
+            meta,
+            groups,
+            members,
+            user_groups,
+            by_members,
+            audit,
+            links,
+            curricula,
+            courses,
+            enrolments,
+            course_users,
         ]
     }
 

@@ -94,27 +94,14 @@ impl Store {
         };
         let group = read_id("group_key", key.as_bytes(), &found)?;
         let event = self.db.generate_id()?;
-        let trees: [&sled::Tree; 13] = [
-            &self.meta,
-            &self.groups,
-            &self.group_members,
-            &self.user_groups,
-            &self.group_by_members,
-            &self.audit,
-            &self.group_links,
-            &self.curricula,
-            &self.courses,
-            &self.enrolments,
-            &self.course_users,
-            &self.group_key,
-            &self.key_redemptions,
-        ];
+        let mut trees: Vec<&sled::Tree> = self.join_trees().to_vec();
+        trees.extend([&self.group_key, &self.key_redemptions]);
         let r = trees.as_slice().transaction(|t| {
-            let [meta, groups, members, user_groups, by_members, audit, links, curricula, courses, enrolments, course_users, keys, redemptions] =
-                t.as_slice()
-            else {
-                unreachable!("thirteen trees were given")
+            let joins = DefaultJoinTrees::of(t);
+            let [keys, redemptions] = &t[11..] else {
+                unreachable!("two trees follow the join trees")
             };
+            let (groups, members, audit) = (joins.groups, joins.members, joins.audit);
             // Read again inside: the key may have been changed since.
             match keys.get(key.as_bytes())? {
                 Some(v) if v.as_ref() == id_key(group) => {}
@@ -156,19 +143,6 @@ impl Store {
                 )?;
                 return Ok(Err(refusal));
             }
-            let joins = DefaultJoinTrees {
-                meta,
-                groups,
-                members,
-                user_groups,
-                by_members,
-                audit,
-                links,
-                curricula,
-                courses,
-                enrolments,
-                course_users,
-            };
             let joined = NewMember {
                 group,
                 user,
@@ -190,11 +164,9 @@ impl Store {
                 at: now,
                 client: client.clone(),
             };
-            redemptions.insert(
-                &pair_key(group, event),
-                codec::encode(&r).or_else(abort)?,
-            )?;
-            let given = links::tx_group_courses(links, curricula, courses, group)?;
+            redemptions.insert(&pair_key(group, event), codec::encode(&r).or_else(abort)?)?;
+            let given =
+                links::tx_group_courses(joins.links, joins.curricula, joins.courses, group)?;
             Ok(Ok(Redemption {
                 group,
                 name: rec.name.clone(),

@@ -18,6 +18,50 @@ pub(crate) struct DefaultJoinTrees<'a> {
     pub course_users: &'a TransactionalTree,
 }
 
+impl<'a> DefaultJoinTrees<'a> {
+    /// The trees of a transaction over [`Store::join_trees`] (in that order, first).
+    pub(crate) fn of(t: &'a [TransactionalTree]) -> Self {
+        let [meta, groups, members, user_groups, by_members, audit, links, curricula, courses, enrolments, course_users, ..] =
+            t
+        else {
+            unreachable!("the join trees come first")
+        };
+        DefaultJoinTrees {
+            meta,
+            groups,
+            members,
+            user_groups,
+            by_members,
+            audit,
+            links,
+            curricula,
+            courses,
+            enrolments,
+            course_users,
+        }
+    }
+}
+
+impl Store {
+    /// The trees a new member's join writes ([`DefaultJoinTrees`]), in the order
+    /// [`DefaultJoinTrees::of`] takes them.
+    pub(crate) fn join_trees(&self) -> [&sled::Tree; 11] {
+        [
+            &self.meta,
+            &self.groups,
+            &self.group_members,
+            &self.user_groups,
+            &self.group_by_members,
+            &self.audit,
+            &self.group_links,
+            &self.curricula,
+            &self.courses,
+            &self.enrolments,
+            &self.course_users,
+        ]
+    }
+}
+
 /// Inside the transaction that creates user `user` (login `login`): when there is a default
 /// group, the user joins it and is enrolled in the courses it gives (its own and its
 /// curricula's; archived ones skipped), source "default group". `event` is an audit event id
