@@ -491,6 +491,7 @@ async fn every_server_function_is_guarded() {
         ("/api/redeem_group_key", ("key=NOPE-1234", false, true)),
         ("/api/joined_group_courses", ("id=1", false, true)),
         ("/api/group_key_redemptions", ("id=1&page=1", false, false)),
+        ("/api/change_group_key", ("id=1&op=disable", false, false)),
         ("/api/set_password_by_link", ("token=x&password=password1&password_confirm=password1", true, true)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
@@ -1389,22 +1390,33 @@ async fn learners_join_a_group_with_its_key_and_a_limit_holds_under_a_race() {
         body.contains("Mechanics") && body.contains("Physics"),
         "{body}"
     );
-    for (cookie, key, message) in [
+    for (cookie, key, want, message) in [
         (
             &cookies[0],
             "PHYS-2026",
+            StatusCode::CONFLICT,
             "You are already a member of Physics.",
         ),
-        (&cookies[2], "", "Type the group key you were given."),
-        (&cookies[2], "NOPE-0000", "No group has this key."),
+        (
+            &cookies[2],
+            "",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Type the group key you were given.",
+        ),
+        (
+            &cookies[2],
+            "NOPE-0000",
+            StatusCode::NOT_FOUND,
+            "No group has this key.",
+        ),
     ] {
         let (status, body) = redeem(cookie, key).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(status, want, "{body}");
         assert!(body.contains(message), "{body}");
     }
     assert_eq!(redeem(&cookies[1], "PHYS-2026").await.0, StatusCode::OK);
     let (status, body) = redeem(&cookies[2], "PHYS-2026").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("used as many times as it may be"), "{body}");
     let rec = t.state.store.get_group(g).unwrap().unwrap();
     assert_eq!((rec.key_uses, rec.members), (2, 2));
@@ -1436,7 +1448,7 @@ async fn learners_join_a_group_with_its_key_and_a_limit_holds_under_a_race() {
     let guesser = t.login("guesser", LEARNER_PASSWORD).await;
     for i in 0..10 {
         let (status, _) = redeem(&guesser, &format!("GUESS-{i:04}")).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "guess {i}");
+        assert_eq!(status, StatusCode::NOT_FOUND, "guess {i}");
     }
     let (status, body) = redeem(&guesser, "GUESS-9999").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
@@ -1453,7 +1465,7 @@ async fn learners_join_a_group_with_its_key_and_a_limit_holds_under_a_race() {
     assert_eq!(t.get("/", Some(&guesser)).await.status(), StatusCode::OK);
     assert_eq!(
         redeem(&cookies[2], "NOPE-0001").await.0,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::NOT_FOUND,
         "another learner is not held"
     );
 
@@ -1479,4 +1491,237 @@ async fn learners_join_a_group_with_its_key_and_a_limit_holds_under_a_race() {
             .all(|(_, b)| b.contains("used as many times")));
         assert_eq!(t.state.store.get_group(g).unwrap().unwrap().key_uses, 5);
     }
+}
+
+/// Creates a group with a key over HTTP and returns its id; `extra` sets the key's maximum
+/// and window (`max_uses`, `valid_from`, `valid_until`: the form's defaults otherwise).
+async fn keyed_group(t: &TestApp, admin: &str, name: &str, key: &str, extra: &str) -> u64 {
+    let mut fields: BTreeMap<&str, &str> =
+        BTreeMap::from([("max_uses", "0"), ("valid_from", ""), ("valid_until", "")]);
+    for pair in extra.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap();
+        fields.insert(k, v);
+    }
+    let rest: String = fields.iter().map(|(k, v)| format!("&{k}={v}")).collect();
+    let form = format!("name={name}&description=&branch=&key={key}&key_enabled=on{rest}");
+    let res = t.call("/api/create_group", &form, Some(admin)).await;
+    let body = body_text(res).await;
+    let v: serde_json::Value = serde_json::from_str(&body).expect(&body);
+    v["group"]["id"].as_u64().expect(&body)
+}
+
+async fn try_key(t: &TestApp, cookie: &str, key: &str) -> (StatusCode, String) {
+    let res = t
+        .call("/api/redeem_group_key", &format!("key={key}"), Some(cookie))
+        .await;
+    (res.status(), body_text(res).await)
+}
+
+/// Every refusal has its own status; the admin's key buttons regenerate (the old key becomes
+/// unknown, members stay), disable and enable, and learners cannot use them.
+#[tokio::test]
+async fn key_refusals_have_their_own_statuses_and_admins_regenerate_disable_and_enable() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let g = keyed_group(&t, &admin, "Physics", "PHYS-2026", "&max_uses=1").await;
+    let soon = keyed_group(&t, &admin, "Soon", "SOON-2026", "&valid_from=2999-01-01").await;
+    let past = keyed_group(&t, &admin, "Past", "PAST-2026", "&valid_until=2001-01-01").await;
+    let mut learners = Vec::new();
+    for l in ["sa", "sb", "sc"] {
+        t.create_learner(&admin, l).await;
+        learners.push(t.login(l, LEARNER_PASSWORD).await);
+    }
+    let [a, b, c] = [&learners[0], &learners[1], &learners[2]];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut expect = |status: StatusCode, body: &str, want: StatusCode, text: &str| {
+        assert_eq!(status, want, "{body}");
+        assert!(body.contains(text), "{body}");
+        seen.insert(status);
+    };
+    let (s, body) = try_key(&t, a, "PHYS-2026").await;
+    expect(s, &body, StatusCode::OK, "Physics");
+    let (s, body) = try_key(&t, a, "PHYS-2026").await;
+    expect(
+        s,
+        &body,
+        StatusCode::CONFLICT,
+        "already a member of Physics",
+    );
+    let (s, body) = try_key(&t, b, "PHYS-2026").await;
+    expect(s, &body, StatusCode::FORBIDDEN, "used as many times");
+    let (s, body) = try_key(&t, b, "").await;
+    expect(
+        s,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Type the group key",
+    );
+    let (s, body) = try_key(&t, b, "NOPE-2026").await;
+    expect(s, &body, StatusCode::NOT_FOUND, "No group has this key");
+    let (s, body) = try_key(&t, b, "SOON-2026").await;
+    expect(s, &body, StatusCode::TOO_EARLY, "cannot be used yet");
+    let (s, body) = try_key(&t, b, "PAST-2026").await;
+    expect(s, &body, StatusCode::GONE, "has expired");
+
+    let change = |op: &str, cookie: &str| {
+        let form = format!("id={g}&op={op}");
+        let cookie = cookie.to_string();
+        let t = &t;
+        async move {
+            t.call("/api/change_group_key", &form, Some(&cookie))
+                .await
+                .status()
+        }
+    };
+    assert_eq!(
+        change("disable", c).await,
+        StatusCode::FORBIDDEN,
+        "learners cannot"
+    );
+    assert_eq!(change("disable", &admin).await, StatusCode::OK);
+    let (s, body) = try_key(&t, b, "PHYS-2026").await;
+    expect(s, &body, StatusCode::LOCKED, "turned off");
+    assert_eq!(seen.len(), 8, "eight outcomes, eight statuses: {seen:?}");
+    assert_eq!(change("enable", &admin).await, StatusCode::OK);
+    assert_eq!(
+        change("explode", &admin).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    assert_eq!(change("regenerate", &admin).await, StatusCode::OK);
+    let rec = t.state.store.get_group(g).unwrap().unwrap();
+    let fresh = rec.key.key.clone().unwrap();
+    assert_ne!(fresh, "PHYS-2026");
+    assert_eq!(
+        (rec.key_uses, rec.members),
+        (0, 1),
+        "a new key's uses start at 0; A stays"
+    );
+    assert_eq!(try_key(&t, b, "PHYS-2026").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        try_key(&t, b, &fresh.to_lowercase()).await.0,
+        StatusCode::OK
+    );
+    // The group page shows the new key with its buttons to the admin.
+    let html = body_text(t.get(&format!("/groups/{g}"), Some(&admin)).await).await;
+    for text in [
+        fresh.as_str(),
+        "Regenerate key",
+        "Disable key",
+        "Copy the group key",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
+    let activity = t.state.store.group_activity(g, 100).unwrap();
+    assert!(activity
+        .iter()
+        .any(|(_, e)| e.detail.contains("New key generated")));
+    assert!(
+        activity.iter().all(|(_, e)| !e.detail.contains(&fresh)),
+        "keys stay out of the audit trail"
+    );
+    let _ = (soon, past);
+}
+
+/// With self-registration on, a visitor signs up with a group key: a refused key makes no
+/// account and uses nothing; a good one makes the account in the group and its courses.
+#[tokio::test]
+async fn visitors_sign_up_with_a_group_key() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    t.call("/api/save_settings", "self_registration=on", Some(&admin))
+        .await;
+    let res = t
+        .call(
+            "/api/create_course",
+            "code=PHY-1&title=Mechanics&description=",
+            Some(&admin),
+        )
+        .await;
+    let course: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    let g = keyed_group(&t, &admin, "Physics", "PHYS-2026", "&max_uses=1").await;
+    t.call(
+        "/api/change_group_link",
+        &format!("id={g}&kind=course&target={}&op=add", course["id"]),
+        Some(&admin),
+    )
+    .await;
+    let signup = |login: &str, key: &str| {
+        let form = format!(
+            "login={login}&email={login}%40x.org&display_name={login}&password=password-123&password_confirm=password-123&key={key}"
+        );
+        let t = &t;
+        async move { t.call("/api/signup", &form, None).await }
+    };
+    let users = t.state.store.user_count().unwrap();
+    let res = signup("nora", "NOPE-2026").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(session_cookie(&res).is_none(), "not signed in");
+    assert!(body_text(res).await.contains("No group has this key"));
+    assert_eq!(t.state.store.user_count().unwrap(), users, "no account");
+
+    let res = signup("nora", "+phys-2026+").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = session_cookie(&res).expect("signed in");
+    let nora = t.state.store.find_for_login("nora").unwrap().unwrap().0;
+    assert!(t.state.store.membership(g, nora.id).unwrap().is_some());
+    let html = body_text(t.get(&format!("/join?joined={g}"), Some(&cookie)).await).await;
+    assert!(html.contains("You joined Physics") && html.contains("Mechanics"));
+
+    // Used up now: the next visitor gets no account, and the key's count stays at 1.
+    let res = signup("otto", "PHYS-2026").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(t.state.store.find_for_login("otto").unwrap().is_none());
+    assert_eq!(t.state.store.get_group(g).unwrap().unwrap().key_uses, 1);
+    // Without a key, sign-up is as before.
+    assert_eq!(signup("otto", "").await.status(), StatusCode::OK);
+    // The sign-up page offers the field, filled from the link.
+    let html = body_text(t.get("/signup?key=PHYS-2026", None).await).await;
+    assert!(
+        html.contains("Group key") && html.contains("value=\"PHYS-2026\""),
+        "{html}"
+    );
+}
+
+/// Wrong keys over HTTP: 429 with the wait after the allowance, the rest of the site fine
+/// meanwhile, and normal answers again once the window has passed (a short window here).
+#[tokio::test]
+async fn key_throttling_ends_when_its_window_has_passed() {
+    let t = TestApp::with_state(Config::default(), |state| {
+        state.key_throttle =
+            std::sync::Arc::new(tessera::server::throttle::LoginThrottle::with_allowances(
+                (3, std::time::Duration::from_secs(1)),
+                (50, std::time::Duration::from_secs(1)),
+            ));
+    });
+    let admin = t.setup_admin().await;
+    keyed_group(&t, &admin, "Physics", "PHYS-2026", "").await;
+    t.create_learner(&admin, "gus").await;
+    let gus = t.login("gus", LEARNER_PASSWORD).await;
+    for i in 0..3 {
+        assert_eq!(
+            try_key(&t, &gus, &format!("GUESS-{i:04}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+    let (status, body) = try_key(&t, &gus, "GUESS-0004").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let wait: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let secs = wait["TooManyAttempts"]["retry_after_secs"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=2).contains(&secs), "{body}");
+    assert_eq!(
+        try_key(&t, &gus, "PHYS-2026").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The page says how long to wait; the rest of the site works.
+    let html = body_text(t.get("/", Some(&gus)).await).await;
+    assert!(html.contains("My courses"), "{html}");
+    tokio::time::sleep(std::time::Duration::from_millis(secs * 1000 + 200)).await;
+    assert_eq!(
+        try_key(&t, &gus, "PHYS-2026").await.0,
+        StatusCode::OK,
+        "the window passed"
+    );
 }

@@ -121,7 +121,10 @@ pub async fn logout() -> Result<(), AppError> {
 }
 
 /// Creates a learner account for a visitor and signs them in, when self-registration is on
-/// (`RegistrationClosed`, 403, otherwise). Field errors name the field.
+/// (`RegistrationClosed`, 403, otherwise). Field errors name the field. With a group `key`
+/// (optional), the account joins that group and its courses in the same transaction and the
+/// browser goes to the join page, which lists them; a refused key is an error on `key` (as on
+/// the join page, with the same statuses) and no account is made.
 #[server(endpoint = "signup")]
 pub async fn signup(
     login: String,
@@ -129,15 +132,61 @@ pub async fn signup(
     display_name: String,
     password: String,
     password_confirm: String,
+    key: Option<String>,
 ) -> Result<(), AppError> {
     // Guard: only while self-registration is on.
     if !signup_open().await? {
         return Err(AppError::RegistrationClosed);
     }
     let fields = super::user_fields(&login, &email, &display_name, Role::Learner)?;
-    let user = create_and_sign_in(fields, password, &password_confirm, false).await?;
-    tracing::info!(user_id = user.id, "self-registered");
-    Ok(())
+    let key = key.unwrap_or_default();
+    if crate::model::group::fold_key(&key).is_empty() {
+        let user = create_and_sign_in(fields, password, &password_confirm, false).await?;
+        tracing::info!(user_id = user.id, "self-registered");
+        return Ok(());
+    }
+    signup_with_key(fields, password, &password_confirm, key).await
+}
+
+/// Sign-up with a group key (see [`signup`]). Wrong keys count against the client address.
+#[cfg(feature = "ssr")]
+async fn signup_with_key(
+    fields: crate::server::store::users::UserFields,
+    password: String,
+    password_confirm: &str,
+    key: String,
+) -> Result<(), AppError> {
+    use super::keys::{count_wrong_key, key_allowed, refused};
+    use crate::server::store::groups::keys::KeyRefusal;
+    let state = crate::server::state::app_state()?;
+    let ip = crate::server::auth::client_ip().await;
+    let bucket = format!(
+        "visitor:{}",
+        ip.map(|ip| ip.to_string()).unwrap_or_default()
+    );
+    key_allowed(&state, &bucket, ip)?;
+    let hash = super::new_password_hash(password, password_confirm).await?;
+    let (client, now) = (ip.map(|ip| ip.to_string()), crate::server::store::now_ms());
+    let outcome = state
+        .write(move |s| s.signup_with_key(&fields, &hash, &key, client, now))
+        .await?;
+    match outcome {
+        Ok((user, joined)) => {
+            tracing::info!(
+                user_id = user.id,
+                group = joined.group,
+                "self-registered with a group key"
+            );
+            sign_in_new(user.id, &format!("/join?joined={}", joined.group)).await?;
+            Ok(())
+        }
+        Err(refusal) => {
+            if refusal == KeyRefusal::Unknown {
+                count_wrong_key(&state, &bucket, ip)?;
+            }
+            Err(refused(&refusal))
+        }
+    }
 }
 
 /// Creates a user from validated fields and a new password, and signs the caller in as them.
@@ -148,17 +197,28 @@ async fn create_and_sign_in(
     password_confirm: &str,
     first_admin: bool,
 ) -> Result<crate::server::store::users::UserRecord, AppError> {
-    use crate::server::{auth, store};
+    use crate::server::store;
     let state = crate::server::state::app_state()?;
     let hash = super::new_password_hash(password, password_confirm).await?;
     let created = state
         .write(move |s| s.create_user(&fields, &hash, first_admin, store::now_ms()))
         .await?;
+    sign_in_new(created.id, "/").await
+}
+
+/// Signs the caller in as the user just created, and sends the browser to `to`.
+#[cfg(feature = "ssr")]
+async fn sign_in_new(
+    id: u64,
+    to: &str,
+) -> Result<crate::server::store::users::UserRecord, AppError> {
+    use crate::server::auth;
+    let state = crate::server::state::app_state()?;
     let user = state
-        .read(move |s| s.get_user(created.id))
+        .read(move |s| s.get_user(id))
         .await?
         .ok_or_else(|| AppError::not_found("User"))?;
     auth::start_session(&auth::session().await?, &user).await?;
-    leptos_axum::redirect("/");
+    leptos_axum::redirect(to);
     Ok(user)
 }

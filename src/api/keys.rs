@@ -1,14 +1,57 @@
-//! Group keys from the learner's side: joining a group with its key.
+//! Group keys: a learner joins a group with its key; an administrator regenerates, disables
+//! or enables a group's key.
 
 use crate::model::group::JoinedGroup;
 use crate::model::AppError;
 use leptos::prelude::*;
 
+/// A refused key as the error on the `key` field, with the reason's own HTTP status: blank 422,
+/// unknown 404, already a member 409, disabled 423, not yet valid 425, expired 410, used up 403.
+#[cfg(feature = "ssr")]
+pub(crate) fn refused(r: &crate::server::store::groups::keys::KeyRefusal) -> AppError {
+    AppError::Refused {
+        field: "key".into(),
+        message: r.message(),
+        status: r.http_status(),
+    }
+}
+
+/// Counts a wrong key against the user's (or the visitor's) bucket and the client address:
+/// `TooManyAttempts` once either has run out.
+#[cfg(feature = "ssr")]
+pub(crate) fn count_wrong_key(
+    state: &crate::server::state::AppState,
+    bucket: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(), AppError> {
+    state
+        .key_throttle
+        .record_failure(bucket, ip)
+        .map_err(too_many)
+}
+
+/// Before a key is tried: `TooManyAttempts` while the bucket or the address is blocked.
+#[cfg(feature = "ssr")]
+pub(crate) fn key_allowed(
+    state: &crate::server::state::AppState,
+    bucket: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(), AppError> {
+    state.key_throttle.check(bucket, ip).map_err(too_many)
+}
+
+#[cfg(feature = "ssr")]
+fn too_many(wait: std::time::Duration) -> AppError {
+    AppError::TooManyAttempts {
+        retry_after_secs: wait.as_secs().max(1),
+    }
+}
+
 /// The signed-in user joins the group whose key is `key` (compared without surrounding spaces
 /// and ignoring case) and is enrolled in the courses it gives; the browser goes to the join
 /// page, which shows them. Every refusal is an error on the `key` field that says why (blank,
-/// unknown, disabled, not yet valid, expired, used up, already a member: naming the group) and
-/// changes nothing.
+/// unknown, disabled, not yet valid, expired, used up, already a member: naming the group),
+/// with its own status (see [`refused`]), and changes nothing.
 #[server(endpoint = "redeem_group_key")]
 pub async fn redeem_group_key(key: String) -> Result<JoinedGroup, AppError> {
     let user = crate::server::auth::require_user().await?;
@@ -16,10 +59,7 @@ pub async fn redeem_group_key(key: String) -> Result<JoinedGroup, AppError> {
     let ip = crate::server::auth::client_ip().await;
     let client = ip.map(|ip| ip.to_string());
     let bucket = format!("user:{}", user.id);
-    let too_many = |wait: std::time::Duration| AppError::TooManyAttempts {
-        retry_after_secs: wait.as_secs().max(1),
-    };
-    state.key_throttle.check(&bucket, ip).map_err(too_many)?;
+    key_allowed(&state, &bucket, ip)?;
     let now = crate::server::store::now_ms();
     let (id, login) = (user.id, user.login.clone());
     let outcome = state
@@ -42,12 +82,9 @@ pub async fn redeem_group_key(key: String) -> Result<JoinedGroup, AppError> {
         Err(refusal) => {
             // Wrong keys are guesses: counted, and throttled per user and per address.
             if refusal == crate::server::store::groups::keys::KeyRefusal::Unknown {
-                state
-                    .key_throttle
-                    .record_failure(&bucket, ip)
-                    .map_err(too_many)?;
+                count_wrong_key(&state, &bucket, ip)?;
             }
-            Err(AppError::invalid("key", refusal.message()))
+            Err(refused(&refusal))
         }
     }
 }
@@ -121,4 +158,26 @@ pub async fn group_key_redemptions(
             })
         })
         .await
+}
+
+/// What an administrator does to group `id`'s key with the buttons on its page: `op` is
+/// "regenerate" (a new random key; the old one stops working, its members stay, uses start
+/// again at 0), "disable" or "enable".
+#[server(endpoint = "change_group_key")]
+pub async fn change_group_key(id: u64, op: String) -> Result<(), AppError> {
+    use crate::server::store::groups::keys::KeyChange;
+    let caller = crate::server::auth::require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let change = match op.as_str() {
+        "regenerate" => KeyChange::Regenerate,
+        "disable" => KeyChange::Disable,
+        "enable" => KeyChange::Enable,
+        _ => return Err(AppError::invalid("op", "Unknown key action.")),
+    };
+    let actor = caller.actor();
+    state
+        .write(move |s| s.change_key(actor, id, change))
+        .await?;
+    tracing::info!(group = id, ?change, "group key changed");
+    Ok(())
 }

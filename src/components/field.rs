@@ -95,9 +95,9 @@ pub fn FormError(
     #[prop(optional)] fields: &'static [&'static str],
 ) -> impl IntoView {
     let shown = move || {
-        error.get().filter(|e| match e {
-            AppError::Invalid { field, .. } => fields.contains(&field.as_str()),
-            _ => true,
+        error.get().filter(|e| match e.field() {
+            Some(field) => fields.contains(&field),
+            None => true,
         })
     };
     view! {

@@ -19,6 +19,15 @@ pub enum AppError {
     /// A form field is wrong; `field` is the form field's name.
     #[error("{message}")]
     Invalid { field: String, message: String },
+    /// A well-formed value the server refuses as things stand (a group key that is used up,
+    /// expired, …): shown next to `field` like `Invalid`, answered with its own HTTP `status`
+    /// so a client can tell the reasons apart.
+    #[error("{message}")]
+    Refused {
+        field: String,
+        message: String,
+        status: u16,
+    },
     #[error("The login name or e-mail, or the password, is not correct.")]
     InvalidCredentials,
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
@@ -56,14 +65,26 @@ impl AppError {
     /// The message for `field`, when this error is about that field.
     pub fn field_message(&self, name: &str) -> Option<String> {
         match self {
-            AppError::Invalid { field, message } if field == name => Some(message.clone()),
+            AppError::Invalid { field, message } | AppError::Refused { field, message, .. }
+                if field == name =>
+            {
+                Some(message.clone())
+            }
             _ => None,
         }
     }
 
     /// True for errors that belong next to a form field rather than above the form.
     pub fn is_field_error(&self) -> bool {
-        matches!(self, AppError::Invalid { .. })
+        matches!(self, AppError::Invalid { .. } | AppError::Refused { .. })
+    }
+
+    /// The field a field error is about.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Invalid { field, .. } | AppError::Refused { field, .. } => Some(field),
+            _ => None,
+        }
     }
 
     pub fn status_code(&self) -> StatusCode {
@@ -74,6 +95,9 @@ impl AppError {
             }
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Refused { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+            }
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

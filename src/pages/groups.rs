@@ -380,7 +380,7 @@ fn GroupFormFields(
                 <p class="hint" id="group-key-hint">"Learners who know the key join the group themselves. 4 to 64 letters, digits or hyphens; case does not matter. Leave empty for no key."</p>
                 {move || key_error().map(|m| view! { <p class="field-error" id="group-key-error">{m}</p> })}
             </div>
-            <Field label="Maximum key uses" name="max_uses" form kind="number" error value=g.as_ref().map(|g| g.key.max_uses.to_string()).unwrap_or_else(|| "0".into()) hint="0 means unlimited." />
+            <Field label="Maximum key uses" name="max_uses" form kind="number" error value=g.as_ref().map(|g| g.key.max_uses.to_string()).unwrap_or_else(|| "0".into()) hint="0 means unlimited. A maximum at or below the uses so far is allowed: the key then stops working (members stay)." />
             <Field label="Key valid from" name="valid_from" form kind="date" error value=date_value(g.as_ref().and_then(|g| g.key.valid_from)) hint="Optional: the first day the key works (UTC)." />
             <Field label="Key valid until" name="valid_until" form kind="date" error value=date_value(g.as_ref().and_then(|g| g.key.valid_until)) hint="Optional: the last day the key works (UTC)." />
             <div class="check">

@@ -51,6 +51,7 @@ pub fn LoginPage() -> impl IntoView {
                             view! {
                                 <p class="aside">
                                     "New here? " <a href="/signup">"Sign up"</a>
+                                    ", with your group key if you have one."
                                 </p>
                             }
                         })

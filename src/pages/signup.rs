@@ -1,15 +1,18 @@
 use crate::api::auth::signup_open;
 use crate::components::auth::AuthCtx;
-use crate::components::field::{action_error, FormError, OwnAccountFields};
+use crate::components::field::{action_error, Field, FormError, OwnAccountFields};
 use crate::components::layout::Card;
+use crate::components::url::query_once;
 use leptos::prelude::*;
 
-/// Self-registration of a learner account, when an administrator has turned it on.
+/// Self-registration of a learner account, when an administrator has turned it on, with an
+/// optional group key (`?key=` fills it in).
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let auth = expect_context::<AuthCtx>();
     let error = action_error(auth.signup);
     let open = Resource::new(|| (), |_| signup_open());
+    let key = query_once("key");
     view! {
         <Card title="Sign up">
             <Transition fallback=|| ()>
@@ -27,6 +30,15 @@ pub fn SignupPage() -> impl IntoView {
                         <ActionForm action=auth.signup attr:class="form" attr:novalidate=true>
                             <FormError error />
                             <OwnAccountFields form="signup" error />
+                            <Field
+                                label="Group key"
+                                name="key"
+                                form="signup"
+                                error
+                                value=key()
+                                autocomplete="off"
+                                hint="Optional. If a teacher or trainer gave you a group key, type it to join their group and its courses."
+                            />
                             <button type="submit" class="primary">
                                 "Create my account"
                             </button>

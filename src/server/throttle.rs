@@ -96,7 +96,9 @@ impl LoginThrottle {
         )
     }
 
-    fn with_allowances(account: (u32, Duration), ip: (u32, Duration)) -> Self {
+    /// A throttle allowing `(burst, one more per refill)` failures per account and per address
+    /// (tests use short ones).
+    pub fn with_allowances(account: (u32, Duration), ip: (u32, Duration)) -> Self {
         LoginThrottle {
             accounts: RateLimiter::keyed(quota(account.0, account.1)),
             ips: RateLimiter::keyed(quota(ip.0, ip.1)),

@@ -27,10 +27,16 @@ impl TestApp {
     }
 
     pub fn with_config(config: Config) -> TestApp {
+        Self::with_state(config, |_| {})
+    }
+
+    /// With the state changed by `tweak` before the router is built (a shorter throttle, say).
+    pub fn with_state(config: Config, tweak: impl FnOnce(&mut AppState)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store");
         let options = tessera::server::leptos_options(config.addr);
-        let state = AppState::new(options, store, config);
+        let mut state = AppState::new(options, store, config);
+        tweak(&mut state);
         TestApp {
             app: router::build(state.clone()),
             state,

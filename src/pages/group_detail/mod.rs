@@ -10,12 +10,13 @@ use crate::api::groups::{
     BulkUploadGroupMembers, ChangeGroupLink, ChangeGroupManager, DeleteGroup, RemoveGroupMember,
     StartMassEnrolment,
 };
+use crate::api::keys::ChangeGroupKey;
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, url_error, FormError};
 use crate::components::layout::{show, Access, ErrorBox, Page};
 use crate::components::url::{param_id, query_page, query_text};
-use crate::components::widgets::{date, date_time, Confirm, SearchForm, UserPicker};
+use crate::components::widgets::{date, date_time, Confirm, CopyButton, SearchForm, UserPicker};
 use crate::model::catalog::{CourseRow, CurriculumView};
 use crate::model::group::{
     uses_text, AuditView, BulkOutcome, BulkResult, GroupLinks, GroupView, KeyStatus, ManagerRow,
@@ -103,6 +104,7 @@ struct Actions {
     link: ServerAction<ChangeGroupLink>,
     manager: ServerAction<ChangeGroupManager>,
     mass: ServerAction<StartMassEnrolment>,
+    key: ServerAction<ChangeGroupKey>,
 }
 
 #[component]
@@ -133,6 +135,7 @@ fn GroupDetail() -> impl IntoView {
         link: ServerAction::new(),
         manager: ServerAction::new(),
         mass: ServerAction::new(),
+        key: ServerAction::new(),
     };
     let changes = move || {
         (
@@ -142,6 +145,7 @@ fn GroupDetail() -> impl IntoView {
             a.link.version().get(),
             a.manager.version().get(),
             a.mass.version().get(),
+            a.key.version().get(),
         )
     };
     // Every resource of the page is created here, before any suspense (see course_detail.rs).
@@ -243,7 +247,7 @@ fn GroupDetail() -> impl IntoView {
                 show(group.await, move |g| {
                     let tab = tab();
                     view! {
-                        <GroupHeader g=g.clone() delete=a.delete />
+                        <GroupHeader g=g.clone() delete=a.delete key_action=a.key />
                         <TabNav id=g.id tab />
                         <div class="tab-panel">
                             {match tab {
@@ -261,7 +265,11 @@ fn GroupDetail() -> impl IntoView {
 }
 
 #[component]
-fn GroupHeader(g: GroupView, delete: ServerAction<DeleteGroup>) -> impl IntoView {
+fn GroupHeader(
+    g: GroupView,
+    delete: ServerAction<DeleteGroup>,
+    key_action: ServerAction<ChangeGroupKey>,
+) -> impl IntoView {
     let delete_error = action_error(delete);
     // Managers get the key's state without the key itself.
     let key = g.key.key.clone();
@@ -290,13 +298,19 @@ fn GroupHeader(g: GroupView, delete: ServerAction<DeleteGroup>) -> impl IntoView
             <div>
                 <dt>"Group key"</dt>
                 <dd>
-                    {key.map(|k| view! { <code class="key-text">{k}</code> " " })}
+                    {key.map(|k| view! {
+                        <code class="key-text" id="group-key-text">{k.clone()}</code>
+                        " "
+                        <CopyButton text=k target="group-key-text" label="Copy the group key" />
+                        " "
+                    })}
                     <span class=g.key_status.class()>{g.key_status.label()}</span>
                     {has_key.then(|| view! { " · " {uses_text(g.key_uses, g.key.max_uses)} " uses" })}
                     {window.map(|w| view! { " · " {w} })}
                 </dd>
             </div>
         </dl>
+        {g.can_edit.then(|| view! { <KeyButtons g=g.clone() action=key_action /> })}
         {g.can_edit.then(|| view! {
             <FormError error=delete_error fields=&["group"] />
             <Confirm summary="Delete this group…" explanation="Its memberships and its course and curriculum links go; users' enrolments and progress stay.">
@@ -307,6 +321,43 @@ fn GroupHeader(g: GroupView, delete: ServerAction<DeleteGroup>) -> impl IntoView
                 </ActionForm>
             </Confirm>
         })}
+    }
+}
+
+/// "Regenerate key" (behind a confirmation: the old key stops working) and "Disable key" /
+/// "Enable key", for administrators.
+#[component]
+fn KeyButtons(g: GroupView, action: ServerAction<ChangeGroupKey>) -> impl IntoView {
+    let error = action_error(action);
+    let has_key = g.key_status != KeyStatus::None;
+    let button = move |op: &'static str, label: &'static str, class: &'static str| {
+        view! {
+            <ActionForm action=action>
+                <input type="hidden" name="id" value=g.id />
+                <input type="hidden" name="op" value=op />
+                <button type="submit" class=class>{label}</button>
+            </ActionForm>
+        }
+    };
+    view! {
+        <div class="key-actions">
+            <FormError error fields=&["key", "op", "id"] />
+            {if has_key {
+                view! {
+                    <Confirm summary="Regenerate key…" explanation="A new random key replaces this one, which stops working at once. Members who joined with it stay. Uses start again at 0.">
+                        {button("regenerate", "Regenerate key", "primary")}
+                    </Confirm>
+                    {if g.key.enabled {
+                        button("disable", "Disable key", "")
+                    } else {
+                        button("enable", "Enable key", "primary")
+                    }}
+                }
+                .into_any()
+            } else {
+                button("regenerate", "Generate a key", "").into_any()
+            }}
+        </div>
     }
 }
 

@@ -4,8 +4,10 @@
 use super::members::{tx_join_new_user, DefaultJoinTrees, NewMember};
 use super::*;
 use crate::model::group::KeyStatus;
+use crate::model::user::UserView;
 use crate::server::store::codec::Record;
 use crate::server::store::enrolments::Source;
+use crate::server::store::users::{tx_create_user, PasswordHash, UserFields, NEW_USER_TREES};
 use serde::{Deserialize, Serialize};
 
 /// Why a key was refused. A refusal changes nothing but the group's audit trail.
@@ -42,6 +44,19 @@ impl KeyRefusal {
             KeyRefusal::UsedUp => "This key has been used as many times as it may be.".into(),
         }
     }
+
+    /// The HTTP status of the answer, one per reason, so a client can tell them apart.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            KeyRefusal::Blank => 422,
+            KeyRefusal::Unknown => 404,
+            KeyRefusal::AlreadyMember { .. } => 409,
+            KeyRefusal::Disabled => 423,
+            KeyRefusal::NotYetValid => 425,
+            KeyRefusal::Expired => 410,
+            KeyRefusal::UsedUp => 403,
+        }
+    }
 }
 
 /// A key redeemed: the group joined and the courses it gives (archived ones left out).
@@ -70,7 +85,159 @@ impl Record for RedemptionRecord {
     const VERSION: u8 = 1;
 }
 
+/// What the group page's key buttons do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyChange {
+    /// A new random key replaces the old one (which stops working at once); its uses start
+    /// again at 0. Members who joined with the old key stay.
+    Regenerate,
+    Disable,
+    Enable,
+}
+
+/// The trees a redemption reads and writes beyond the join trees.
+struct KeyTrees<'a> {
+    keys: &'a TransactionalTree,
+    redemptions: &'a TransactionalTree,
+}
+
+/// Who redeems which key, and from where.
+struct Redeemer<'a> {
+    user: u64,
+    login: &'a str,
+    client: Option<String>,
+    now: u64,
+    event: u64,
+}
+
+/// Inside a transaction: the refusal, if any, for `r` redeeming folded key `key` of `group`
+/// (read again here: the key may have changed since it was looked up). Reads only.
+fn tx_refusal(
+    joins: &DefaultJoinTrees<'_>,
+    k: &KeyTrees<'_>,
+    key: &str,
+    group: u64,
+    user: u64,
+    now: u64,
+) -> Tx<Option<KeyRefusal>> {
+    match k.keys.get(key.as_bytes())? {
+        Some(v) if v.as_ref() == id_key(group) => {}
+        _ => return Ok(Some(KeyRefusal::Unknown)),
+    }
+    let rec = tx_get(joins.groups, group)?;
+    if joins.members.get(pair_key(group, user))?.is_some() {
+        return Ok(Some(KeyRefusal::AlreadyMember {
+            group,
+            name: rec.name,
+        }));
+    }
+    Ok(
+        match KeySettings::from(&rec.key).status(rec.key_uses, now) {
+            KeyStatus::Active => None,
+            KeyStatus::None => Some(KeyRefusal::Unknown),
+            KeyStatus::Disabled => Some(KeyRefusal::Disabled),
+            KeyStatus::NotYetValid => Some(KeyRefusal::NotYetValid),
+            KeyStatus::Expired => Some(KeyRefusal::Expired),
+            KeyStatus::UsedUp => Some(KeyRefusal::UsedUp),
+        },
+    )
+}
+
+/// Inside a transaction: the group's audit line for a refused attempt.
+fn tx_refused(
+    joins: &DefaultJoinTrees<'_>,
+    group: u64,
+    r: &Redeemer<'_>,
+    refusal: &KeyRefusal,
+) -> Tx<()> {
+    let why = match refusal {
+        KeyRefusal::AlreadyMember { .. } => "already a member",
+        KeyRefusal::Disabled => "key disabled",
+        KeyRefusal::NotYetValid => "key not yet valid",
+        KeyRefusal::Expired => "key expired",
+        KeyRefusal::UsedUp => "key used up",
+        KeyRefusal::Blank | KeyRefusal::Unknown => "unknown key",
+    };
+    tx_audit(
+        joins.audit,
+        group,
+        r.event,
+        Actor {
+            user: r.user,
+            now: r.now,
+        },
+        AuditAction::KeyRefused,
+        format!("{} was refused the group key: {why}.", r.login),
+    )
+}
+
+/// Inside a transaction, after [`tx_refusal`] found nothing to refuse: the user joins, is
+/// enrolled (source "group key"), the use is counted and the redemption recorded.
+fn tx_redeem(
+    joins: &DefaultJoinTrees<'_>,
+    k: &KeyTrees<'_>,
+    group: u64,
+    r: &Redeemer<'_>,
+) -> Tx<Redemption> {
+    let joined = NewMember {
+        group,
+        user: r.user,
+        how: JoinedHow::Key,
+        source: Source::GroupKey(group),
+        actor: Actor {
+            user: r.user,
+            now: r.now,
+        },
+        event: r.event,
+    };
+    let counts = tx_join_new_user(joins, &joined, |n| {
+        format!(
+            "{} joined with the group key; enrolled in {n} course(s).",
+            r.login
+        )
+    })?
+    .unwrap_or_default();
+    let mut rec = tx_get(joins.groups, group)?;
+    rec.key_uses = rec.key_uses.saturating_add(1);
+    tx_put(joins.groups, &rec)?;
+    let record = RedemptionRecord {
+        user: r.user,
+        key: rec.key.key.clone().unwrap_or_default(),
+        at: r.now,
+        client: r.client.clone(),
+    };
+    k.redemptions.insert(
+        &pair_key(group, r.event),
+        codec::encode(&record).or_else(abort)?,
+    )?;
+    tx_joined(joins, &rec, counts.enrolled)
+}
+
+/// The redemption's answer for a member of `rec`: the group and the courses it gives.
+fn tx_joined(joins: &DefaultJoinTrees<'_>, rec: &GroupRecord, enrolled: u64) -> Tx<Redemption> {
+    let given = links::tx_group_courses(joins.links, joins.curricula, joins.courses, rec.id)?;
+    Ok(Redemption {
+        group: rec.id,
+        name: rec.name.clone(),
+        courses: given.into_iter().filter(|c| !c.archived).collect(),
+        enrolled,
+    })
+}
+
 impl Store {
+    /// The group whose key is `raw` (folded), or the refusal for a blank or unknown key.
+    fn key_owner(&self, raw: &str) -> Result<Result<(String, u64), KeyRefusal>, StoreError> {
+        let key = fold_key(raw);
+        if key.is_empty() {
+            return Ok(Err(KeyRefusal::Blank));
+        }
+        let Some(found) = self.group_key.get(key.as_bytes())? else {
+            return Ok(Err(KeyRefusal::Unknown));
+        };
+        let group = read_id("group_key", key.as_bytes(), &found)?;
+        Ok(Ok((key, group)))
+    }
+
     /// User `user` (login `login`) redeems `raw` (compared without surrounding spaces and
     /// ignoring case). The key's validity and limit, the membership, the enrolments (source
     /// "group key"), the use counter and the redemption record are one transaction: a use is
@@ -85,96 +252,151 @@ impl Store {
         client: Option<String>,
         now: u64,
     ) -> Result<Result<Redemption, KeyRefusal>, StoreError> {
-        let key = fold_key(raw);
-        if key.is_empty() {
-            return Ok(Err(KeyRefusal::Blank));
-        }
-        let Some(found) = self.group_key.get(key.as_bytes())? else {
-            return Ok(Err(KeyRefusal::Unknown));
+        let (key, group) = match self.key_owner(raw)? {
+            Ok(found) => found,
+            Err(refusal) => return Ok(Err(refusal)),
         };
-        let group = read_id("group_key", key.as_bytes(), &found)?;
-        let event = self.db.generate_id()?;
+        let r = Redeemer {
+            user,
+            login,
+            client,
+            now,
+            event: self.db.generate_id()?,
+        };
         let mut trees: Vec<&sled::Tree> = self.join_trees().to_vec();
         trees.extend([&self.group_key, &self.key_redemptions]);
-        let r = trees.as_slice().transaction(|t| {
+        let out = trees.as_slice().transaction(|t| {
             let joins = DefaultJoinTrees::of(t);
             let [keys, redemptions] = &t[11..] else {
                 unreachable!("two trees follow the join trees")
             };
-            let (groups, members, audit) = (joins.groups, joins.members, joins.audit);
-            // Read again inside: the key may have been changed since.
-            match keys.get(key.as_bytes())? {
-                Some(v) if v.as_ref() == id_key(group) => {}
-                _ => return Ok(Err(KeyRefusal::Unknown)),
-            }
-            let rec = tx_get(groups, group)?;
-            let actor = Actor { user, now };
-            let refusal = if members.get(pair_key(group, user))?.is_some() {
-                Some(KeyRefusal::AlreadyMember {
-                    group,
-                    name: rec.name.clone(),
-                })
-            } else {
-                match KeySettings::from(&rec.key).status(rec.key_uses, now) {
-                    KeyStatus::Active => None,
-                    KeyStatus::None => Some(KeyRefusal::Unknown),
-                    KeyStatus::Disabled => Some(KeyRefusal::Disabled),
-                    KeyStatus::NotYetValid => Some(KeyRefusal::NotYetValid),
-                    KeyStatus::Expired => Some(KeyRefusal::Expired),
-                    KeyStatus::UsedUp => Some(KeyRefusal::UsedUp),
-                }
-            };
-            if let Some(refusal) = refusal {
-                let why = match &refusal {
-                    KeyRefusal::AlreadyMember { .. } => "already a member",
-                    KeyRefusal::Disabled => "key disabled",
-                    KeyRefusal::NotYetValid => "key not yet valid",
-                    KeyRefusal::Expired => "key expired",
-                    KeyRefusal::UsedUp => "key used up",
-                    KeyRefusal::Blank | KeyRefusal::Unknown => "unknown key",
-                };
-                tx_audit(
-                    audit,
-                    group,
-                    event,
-                    actor,
-                    AuditAction::KeyRefused,
-                    format!("{login} was refused the group key: {why}."),
-                )?;
+            let k = KeyTrees { keys, redemptions };
+            if let Some(refusal) = tx_refusal(&joins, &k, &key, group, user, now)? {
+                tx_refused(&joins, group, &r, &refusal)?;
                 return Ok(Err(refusal));
             }
-            let joined = NewMember {
-                group,
-                user,
-                how: JoinedHow::Key,
-                source: Source::GroupKey(group),
-                actor,
-                event,
-            };
-            let counts = tx_join_new_user(&joins, &joined, |n| {
-                format!("{login} joined with the group key; enrolled in {n} course(s).")
-            })?
-            .unwrap_or_default();
-            let mut rec = tx_get(groups, group)?;
-            rec.key_uses = rec.key_uses.saturating_add(1);
-            tx_put(groups, &rec)?;
-            let r = RedemptionRecord {
-                user,
-                key: rec.key.key.clone().unwrap_or_default(),
-                at: now,
-                client: client.clone(),
-            };
-            redemptions.insert(&pair_key(group, event), codec::encode(&r).or_else(abort)?)?;
-            let given =
-                links::tx_group_courses(joins.links, joins.curricula, joins.courses, group)?;
-            Ok(Ok(Redemption {
-                group,
-                name: rec.name.clone(),
-                courses: given.into_iter().filter(|c| !c.archived).collect(),
-                enrolled: counts.enrolled,
-            }))
+            tx_redeem(&joins, &k, group, &r).map(Ok)
         })?;
-        Ok(r)
+        Ok(out)
+    }
+
+    /// A visitor signs up with a group key: the account (joining the default group as every
+    /// new user does) and the key's redemption are one transaction. When the key is refused,
+    /// no account is made and no use is counted (the refusal is an audit event of a known key's
+    /// group). When the key's group is the default group, the account joins it as the default
+    /// and no use is counted. `Invalid` for a login or e-mail in use, as `create_user`.
+    pub fn signup_with_key(
+        &self,
+        fields: &UserFields,
+        hash: &PasswordHash,
+        raw: &str,
+        client: Option<String>,
+        now: u64,
+    ) -> Result<Result<(UserView, Redemption), KeyRefusal>, StoreError> {
+        let (key, group) = match self.key_owner(raw)? {
+            Ok(found) => found,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let new = self.new_user(fields, hash, false, now)?;
+        let default_event = self.db.generate_id()?;
+        let r = Redeemer {
+            user: new.record.id,
+            login: &new.record.login,
+            client,
+            now,
+            event: self.db.generate_id()?,
+        };
+        let mut trees: Vec<&sled::Tree> = self.new_user_trees().to_vec();
+        trees.extend([&self.group_key, &self.key_redemptions]);
+        let out = trees.as_slice().transaction(|t| {
+            let [keys, redemptions] = &t[NEW_USER_TREES..] else {
+                unreachable!("two trees follow the new-user trees")
+            };
+            let k = KeyTrees { keys, redemptions };
+            // Refused before the account exists: nothing but the audit line is written.
+            let early = DefaultJoinTrees::of(&t[NEW_USER_TREES - 11..]);
+            if let Some(refusal) = tx_refusal(&early, &k, &key, group, r.user, now)? {
+                tx_refused(&early, group, &r, &refusal)?;
+                return Ok(Err(refusal));
+            }
+            let joins = tx_create_user(t, &new, false, default_event, now)?;
+            if joins.members.get(pair_key(group, r.user))?.is_some() {
+                // The key's group is the default group, which the account has just joined.
+                let rec = tx_get(joins.groups, group)?;
+                return tx_joined(&joins, &rec, 0).map(Ok);
+            }
+            tx_redeem(&joins, &k, group, &r).map(Ok)
+        })?;
+        Ok(out.map(|redemption| (new.record.view(), redemption)))
+    }
+
+    /// Regenerates, disables or enables group `group`'s key (see [`KeyChange`]); an audit
+    /// event of the group. Disabling or enabling a group without a key is `Invalid` on `key`.
+    pub fn change_key(
+        &self,
+        actor: Actor,
+        group: u64,
+        change: KeyChange,
+    ) -> Result<GroupRecord, StoreError> {
+        // A fresh key collides with another group's only by a very unlikely chance: then
+        // another is drawn.
+        for _ in 0..8 {
+            let fresh = random_key();
+            let folded = fold_key(&fresh);
+            let event = self.db.generate_id()?;
+            let out = (&self.groups, &self.group_key, &self.audit).transaction(
+                |(groups, keys, audit)| {
+                    let mut rec = tx_get(groups, group)?;
+                    let detail = match change {
+                        KeyChange::Regenerate => {
+                            if keys.get(folded.as_bytes())?.is_some() {
+                                return Ok(None);
+                            }
+                            if let Some(old) = rec.key.key.as_deref() {
+                                keys.remove(fold_key(old).as_bytes())?;
+                            } else {
+                                rec.key.enabled = true;
+                            }
+                            keys.insert(folded.as_bytes(), &id_key(group))?;
+                            rec.key.key = Some(fresh.clone());
+                            rec.key_uses = 0;
+                            "New key generated: the old key no longer works; members stay."
+                        }
+                        KeyChange::Disable | KeyChange::Enable => {
+                            if rec.key.key.is_none() {
+                                return abort(StoreError::invalid(
+                                    "key",
+                                    "This group has no key. Generate one first.",
+                                ));
+                            }
+                            rec.key.enabled = change == KeyChange::Enable;
+                            if rec.key.enabled {
+                                "Key enabled."
+                            } else {
+                                "Key disabled: it is refused until enabled again."
+                            }
+                        }
+                    };
+                    tx_put(groups, &rec)?;
+                    tx_audit(
+                        audit,
+                        group,
+                        event,
+                        actor,
+                        AuditAction::GroupChanged,
+                        detail.into(),
+                    )?;
+                    Ok(Some(rec))
+                },
+            )?;
+            if let Some(rec) = out {
+                return Ok(rec);
+            }
+        }
+        Err(StoreError::invalid(
+            "key",
+            "No unused key could be generated. Please try again.",
+        ))
     }
 
     /// A page (newest first, from 1) of who redeemed group `group`'s key, with the total.
@@ -401,6 +623,337 @@ mod tests {
             let rec = s.get_group(g).unwrap().unwrap();
             assert_eq!((rec.key_uses, rec.members), (10, 10), "round {round}");
             assert_eq!(s.key_redemptions(g, 1, 50).unwrap().1, 10);
+        }
+    }
+
+    fn fields_of(s: &Store, g: u64) -> GroupFields {
+        let rec = s.get_group(g).unwrap().unwrap();
+        GroupFields {
+            name: rec.name,
+            description: rec.description,
+            branch: rec.branch,
+            key: KeySettings::from(&rec.key),
+            is_default: rec.is_default,
+        }
+    }
+
+    const ADMIN: Actor = Actor { user: 0, now: 1 };
+
+    #[test]
+    fn regenerate_disable_and_enable() {
+        let (_d, s) = temp_store();
+        let g = keyed(&s, "Physics", key("PHYS-2026", 0));
+        let other = keyed(&s, "Chemistry", key("CHEM-2026", 0));
+        let a = learner(&s, "a");
+        redeem(&s, a, "PHYS-2026", 5).unwrap();
+
+        let rec = s.change_key(ADMIN, g, KeyChange::Regenerate).unwrap();
+        let fresh = rec.key.key.clone().unwrap();
+        assert_ne!(fresh, "PHYS-2026");
+        assert!(fresh.len() >= 12, "12 characters of 25: 55 bits");
+        assert!(fresh
+            .bytes()
+            .all(|c| c == b'-' || crate::model::group::KEY_ALPHABET.contains(&c)));
+        assert_eq!(rec.key_uses, 0, "uses start again with a new key");
+        assert!(s.membership(g, a).unwrap().is_some(), "members stay");
+        let b = learner(&s, "b");
+        assert_eq!(
+            redeem(&s, b, "phys-2026", 6).unwrap_err(),
+            KeyRefusal::Unknown,
+            "the old key no longer works"
+        );
+        assert_eq!(redeem(&s, b, &fresh, 6).unwrap().group, g);
+
+        s.change_key(ADMIN, g, KeyChange::Disable).unwrap();
+        let c = learner(&s, "c");
+        assert_eq!(redeem(&s, c, &fresh, 7).unwrap_err(), KeyRefusal::Disabled);
+        s.change_key(ADMIN, g, KeyChange::Enable).unwrap();
+        assert!(redeem(&s, c, &fresh, 8).is_ok());
+        assert_eq!(s.get_group(g).unwrap().unwrap().key_uses, 2);
+
+        // A group without a key: disabling says so and changes nothing; regenerating makes one.
+        let bare = keyed(&s, "Bare", KeySettings::default());
+        let before = dump(&s);
+        let e = s.change_key(ADMIN, bare, KeyChange::Disable).unwrap_err();
+        assert!(matches!(e, StoreError::Invalid { field: "key", .. }));
+        assert_eq!(before, dump(&s));
+        let made = s.change_key(ADMIN, bare, KeyChange::Regenerate).unwrap();
+        assert!(made.key.enabled && made.key.key.is_some());
+        assert!(matches!(
+            s.change_key(ADMIN, 999_999, KeyChange::Regenerate),
+            Err(StoreError::NotFound("group"))
+        ));
+        // The other group's key is untouched and still unique.
+        assert_eq!(
+            s.get_group(other).unwrap().unwrap().key.key.as_deref(),
+            Some("CHEM-2026")
+        );
+        let e = s
+            .update_group(
+                ADMIN,
+                other,
+                &GroupFields {
+                    key: key(&fresh.to_lowercase(), 0),
+                    ..fields_of(&s, other)
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Invalid { field: "key", .. }));
+    }
+
+    #[test]
+    fn lowering_the_maximum_below_the_uses_stops_further_uses() {
+        let (_d, s) = temp_store();
+        let g = keyed(&s, "Physics", key("PHYS-2026", 5));
+        let [a, b, c] = ["a", "b", "c"].map(|l| learner(&s, l));
+        redeem(&s, a, "PHYS-2026", 5).unwrap();
+        redeem(&s, b, "PHYS-2026", 5).unwrap();
+        let f = fields_of(&s, g);
+        s.update_group(
+            ADMIN,
+            g,
+            &GroupFields {
+                key: KeySettings {
+                    max_uses: 1,
+                    ..f.key.clone()
+                },
+                ..f
+            },
+        )
+        .unwrap();
+        let rec = s.get_group(g).unwrap().unwrap();
+        assert_eq!((rec.key_uses, rec.members), (2, 2), "members stay");
+        assert_eq!(
+            redeem(&s, c, "PHYS-2026", 6).unwrap_err(),
+            KeyRefusal::UsedUp
+        );
+    }
+
+    fn new_fields(login: &str) -> UserFields {
+        UserFields {
+            login: login.into(),
+            email: format!("{login}@x.org"),
+            display_name: login.into(),
+            role: crate::model::user::Role::Learner,
+        }
+    }
+
+    #[test]
+    fn signing_up_with_a_key_makes_the_account_and_the_membership_together() {
+        let (_d, s) = temp_store();
+        let c = course(&s, "PHY-1");
+        let g = keyed(&s, "Physics", key("PHYS-2026", 1));
+        s.link_group_course(ADMIN, g, c, true).unwrap();
+        let hash = PasswordHash::from_phc("$x".into());
+
+        // Refusals make no account and use nothing (a known key's group gets its audit line).
+        let before = dump(&s);
+        for (raw, want) in [
+            ("  ", KeyRefusal::Blank),
+            ("NOPE-9999", KeyRefusal::Unknown),
+        ] {
+            let r = s
+                .signup_with_key(&new_fields("ann"), &hash, raw, None, 5)
+                .unwrap();
+            assert_eq!(r.unwrap_err(), want);
+        }
+        assert_eq!(before, dump(&s), "blank and unknown keys write nothing");
+
+        let (user, joined) = s
+            .signup_with_key(&new_fields("ann"), &hash, " phys-2026 ", None, 5)
+            .unwrap()
+            .unwrap();
+        assert_eq!((joined.group, joined.enrolled), (g, 1));
+        assert_eq!(joined.courses.iter().map(|c| c.id).collect::<Vec<_>>(), [c]);
+        assert!(s.membership(g, user.id).unwrap().is_some());
+        assert_eq!(
+            s.enrolment(user.id, c).unwrap().unwrap().source,
+            EnrolSource::GroupKey
+        );
+        assert_eq!(s.get_group(g).unwrap().unwrap().key_uses, 1);
+        assert_eq!(s.key_redemptions(g, 1, 10).unwrap().1, 1);
+
+        // Used up: no account, no use; only the group's audit line is new.
+        let users = s.user_count().unwrap();
+        let before = dump(&s);
+        let r = s
+            .signup_with_key(&new_fields("bob"), &hash, "PHYS-2026", None, 6)
+            .unwrap();
+        assert_eq!(r.unwrap_err(), KeyRefusal::UsedUp);
+        assert_eq!(s.user_count().unwrap(), users);
+        assert!(s.find_for_login("bob").unwrap().is_none());
+        let changed: Vec<String> = before
+            .iter()
+            .zip(&dump(&s))
+            .filter(|(x, y)| x != y)
+            .map(|(x, _)| String::from_utf8_lossy(&x.0).into_owned())
+            .collect();
+        assert_eq!(changed, ["audit"]);
+
+        // A login in use is the usual field error, and the key is not used.
+        let free = keyed(&s, "Open", key("OPEN-2026", 0));
+        let e = s
+            .signup_with_key(&new_fields("ann"), &hash, "OPEN-2026", None, 7)
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Invalid { field: "login", .. }));
+        assert_eq!(s.get_group(free).unwrap().unwrap().key_uses, 0);
+    }
+
+    #[test]
+    fn signing_up_with_the_default_groups_key_joins_once_and_uses_nothing() {
+        let (_d, s) = temp_store();
+        let g = keyed(&s, "Everyone", key("ALL-2026", 0));
+        let f = fields_of(&s, g);
+        s.update_group(
+            ADMIN,
+            g,
+            &GroupFields {
+                is_default: true,
+                ..f
+            },
+        )
+        .unwrap();
+        let hash = PasswordHash::from_phc("$x".into());
+        let (user, joined) = s
+            .signup_with_key(&new_fields("dee"), &hash, "all-2026", None, 5)
+            .unwrap()
+            .unwrap();
+        assert_eq!(joined.group, g);
+        let rec = s.get_group(g).unwrap().unwrap();
+        assert_eq!((rec.members, rec.key_uses), (1, 0));
+        assert_eq!(
+            s.membership(g, user.id).unwrap().unwrap().how,
+            JoinedHow::Default.into()
+        );
+    }
+
+    /// One step of the interleaving test.
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Learner `0` redeems the current key, or (when `1`) the key before the last change.
+        Redeem(usize, bool),
+        Regenerate,
+        Disable,
+        Enable,
+        ChangeMax(u32),
+        Remove(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0..5usize, prop::bool::weighted(0.15)).prop_map(|(u, old)| Op::Redeem(u, old)),
+            1 => Just(Op::Regenerate),
+            1 => Just(Op::Disable),
+            1 => Just(Op::Enable),
+            1 => (0..4u32).prop_map(Op::ChangeMax),
+            2 => (0..5usize).prop_map(Op::Remove),
+        ]
+    }
+
+    /// What a group key should do, kept by hand.
+    struct Model {
+        key: String,
+        old: Option<String>,
+        enabled: bool,
+        max: u32,
+        uses: u32,
+        members: std::collections::BTreeSet<usize>,
+        redemptions: u64,
+    }
+
+    impl Model {
+        fn redeem(&mut self, u: usize, old: bool) -> Result<(), KeyRefusal> {
+            if old {
+                return Err(KeyRefusal::Unknown);
+            }
+            if self.members.contains(&u) {
+                return Err(KeyRefusal::AlreadyMember {
+                    group: 0,
+                    name: String::new(),
+                });
+            }
+            if !self.enabled {
+                return Err(KeyRefusal::Disabled);
+            }
+            if self.max > 0 && self.uses >= self.max {
+                return Err(KeyRefusal::UsedUp);
+            }
+            self.members.insert(u);
+            self.uses += 1;
+            self.redemptions += 1;
+            Ok(())
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        /// Random interleavings of redeem / regenerate / disable / enable / change the maximum /
+        /// remove a member agree with the model at every step: outcome, uses, members and
+        /// redemption records.
+        #[test]
+        fn key_operations_agree_with_a_model(ops in proptest::collection::vec(op(), 1..40)) {
+            let (_d, s) = temp_store();
+            let g = keyed(&s, "Physics", key("PHYS-2026", 2));
+            let users: Vec<u64> = (0..5).map(|i| learner(&s, &format!("m{i}"))).collect();
+            let mut m = Model {
+                key: "PHYS-2026".into(),
+                old: None,
+                enabled: true,
+                max: 2,
+                uses: 0,
+                members: Default::default(),
+                redemptions: 0,
+            };
+            for (step, op) in ops.iter().enumerate() {
+                match op {
+                    Op::Redeem(u, old) => {
+                        let typed = if *old { m.old.clone().unwrap_or_else(|| "NEVER-SET-1".into()) } else { m.key.to_lowercase() };
+                        let got = redeem(&s, users[*u], &typed, 10).map(|_| ());
+                        let want = m.redeem(*u, *old);
+                        let got = got.map_err(|e| match e {
+                            KeyRefusal::AlreadyMember { group, .. } => {
+                                assert_eq!(group, g);
+                                KeyRefusal::AlreadyMember { group: 0, name: String::new() }
+                            }
+                            other => other,
+                        });
+                        prop_assert_eq!(got, want, "step {} {:?}", step, op);
+                    }
+                    Op::Regenerate => {
+                        let rec = s.change_key(ADMIN, g, KeyChange::Regenerate).unwrap();
+                        m.old = Some(std::mem::replace(&mut m.key, rec.key.key.unwrap()));
+                        m.uses = 0;
+                    }
+                    Op::Disable | Op::Enable => {
+                        let on = matches!(op, Op::Enable);
+                        s.change_key(ADMIN, g, if on { KeyChange::Enable } else { KeyChange::Disable }).unwrap();
+                        m.enabled = on;
+                    }
+                    Op::ChangeMax(n) => {
+                        let f = fields_of(&s, g);
+                        let f = GroupFields { key: KeySettings { max_uses: *n, ..f.key.clone() }, ..f };
+                        s.update_group(ADMIN, g, &f).unwrap();
+                        m.max = *n;
+                    }
+                    Op::Remove(u) => {
+                        let r = s.remove_member(ADMIN, g, users[*u], false);
+                        if m.members.remove(u) {
+                            r.unwrap();
+                        } else {
+                            prop_assert!(matches!(r, Err(StoreError::NotFound("member"))));
+                        }
+                    }
+                }
+                let rec = s.get_group(g).unwrap().unwrap();
+                prop_assert_eq!(rec.key_uses, m.uses, "uses after step {} {:?}", step, op);
+                prop_assert_eq!(rec.members, m.members.len() as u64);
+                prop_assert_eq!(rec.key.enabled, m.enabled);
+                prop_assert_eq!(rec.key.max_uses, m.max);
+                for (i, &u) in users.iter().enumerate() {
+                    prop_assert_eq!(s.membership(g, u).unwrap().is_some(), m.members.contains(&i));
+                }
+                prop_assert_eq!(s.key_redemptions(g, 1, 1).unwrap().1, m.redemptions);
+            }
         }
     }
 }
