@@ -12,7 +12,7 @@
 #[path = "../tests/process/mod.rs"]
 mod process;
 
-use process::{get, post, start_with};
+use process::{get, ms, percentile, post, start_with};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,18 +20,6 @@ use std::time::{Duration, Instant};
 
 const CLIENTS: usize = 8;
 const PASSWORD: &str = "bench-password-1";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
 
 /// Requests the login page every 20 ms until `stop`; returns each latency.
 fn page_probe(addr: String, stop: Arc<AtomicBool>) -> Vec<Duration> {

@@ -26,7 +26,7 @@ cp target/release/tessera "$E2E_DIR/tessera"
 WASM="$(ls target/site/pkg/*.wasm)"
 say "release wasm: $(stat -c %s "$WASM") bytes raw, $(gzip -9 -c "$WASM" | wc -c) gzipped"
 
-say "the shipped binary: memory soak, embedded files only, mass enrolment across kill -9 (20 rounds)"
+say "the shipped binary: memory soak, embedded files only, mass enrolment across kill -9 (20 rounds), a limited key raced by 200 learners (5 rounds)"
 TESSERA_BIN="$E2E_DIR/tessera" cargo test --features ssr --test shipped -- --ignored --nocapture
 
 say "end-to-end tests (Chromium, JavaScript on and off) against the copied binary"

@@ -1,6 +1,6 @@
 //! The shipped binary (the release build with the site embedded), run as a self-hoster runs it:
 //! memory must plateau however many passwords are checked, and files lying in its working
-//! directory are never served.
+//! directory are never served; a limited group key holds when hundreds redeem it at once.
 //!
 //! Run by `scripts/test.sh` with `TESSERA_BIN` naming the release binary; ignored by a plain
 //! `cargo test`, whose debug binary serves the site from disk by design.
@@ -371,4 +371,112 @@ fn mass_enrolment_survives_kill_9_at_any_moment() {
         std::fs::remove_dir_all(&data).ok();
     }
     eprintln!("crash rounds: killed at {}", killed_at.join(", "));
+}
+
+/// 200 distinct learners redeem a key with a maximum of 10 uses at the same instant, over HTTP
+/// against the shipped binary: exactly 10 join, 190 are told it is used up (403), and the
+/// counter says 10. `TESSERA_KEY_HTTP_ROUNDS` rounds (default 5; the long run is in
+/// BENCHMARKS.md), each with a fresh key.
+#[test]
+#[ignore = "run by scripts/test.sh against the release binary"]
+fn a_limited_key_holds_when_200_learners_redeem_it_at_once_over_http() {
+    const RACERS: usize = 200;
+    const LIMIT: usize = 10;
+    let rounds: usize = std::env::var("TESSERA_KEY_HTTP_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(&dir.path().join("data"), &["--self-registration"], None);
+    let addr = server.addr.clone();
+    let setup = post(
+        &addr,
+        "/api/setup",
+        "login=admin&email=admin%40example.org&display_name=Admin&password=admin-password-1&password_confirm=admin-password-1",
+        None,
+    );
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    let admin = setup.session.expect("admin session");
+    // Signed up from several threads (each sign-up checks a new password).
+    let next = AtomicUsize::new(0);
+    let cookies: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (addr, next) = (&addr, &next);
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= RACERS {
+                            return mine;
+                        }
+                        let reply = post(
+                            addr,
+                            "/api/signup",
+                            &format!("login=racer{n}&email=racer{n}%40example.org&display_name=Racer+{n}&password={PASSWORD}&password_confirm={PASSWORD}"),
+                            None,
+                        );
+                        assert_eq!(reply.status, 200, "sign-up {n}: {}", reply.body);
+                        mine.push(reply.session.expect("signed in"));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(cookies.len(), RACERS);
+    for round in 0..rounds {
+        let reply = post(
+            &addr,
+            "/api/create_group",
+            &format!("name=Race+{round}&description=&branch=&key=RACE-{round:04}&max_uses={LIMIT}&valid_from=&valid_until=&key_enabled=on"),
+            Some(&admin),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let group: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        let id = group["group"]["id"].as_u64().unwrap();
+        let barrier = std::sync::Barrier::new(RACERS);
+        let statuses: Vec<u16> = std::thread::scope(|scope| {
+            let handles: Vec<_> = cookies
+                .iter()
+                .map(|cookie| {
+                    let (addr, barrier) = (&addr, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        post(
+                            addr,
+                            "/api/redeem_group_key",
+                            &format!("key=race-{round:04}"),
+                            Some(cookie),
+                        )
+                        .status
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let ok = statuses.iter().filter(|s| **s == 200).count();
+        let used_up = statuses.iter().filter(|s| **s == 403).count();
+        assert_eq!(
+            (ok, used_up),
+            (LIMIT, RACERS - LIMIT),
+            "round {round}: {statuses:?}"
+        );
+        let view = post(&addr, "/api/get_group", &format!("id={id}"), Some(&admin));
+        let view: serde_json::Value = serde_json::from_str(&view.body).unwrap();
+        assert_eq!(
+            view["key_uses"].as_u64(),
+            Some(LIMIT as u64),
+            "round {round}"
+        );
+        assert_eq!(
+            view["members"].as_u64(),
+            Some(LIMIT as u64),
+            "round {round}"
+        );
+    }
+    eprintln!("key race over HTTP: {rounds} rounds of {RACERS} learners, {LIMIT} joined each time");
 }

@@ -698,5 +698,65 @@ test('group key: learners join with a key until its uses run out', async ({ page
   await expect(redemptions.getByRole('row', { name: /ann/ })).toContainText('PHYS-2026');
   await expect(redemptions.getByRole('row', { name: /ben/ })).toBeVisible();
   await expectAccessible(page);
+
+  // The key's buttons: disable, enable, regenerate; the copy button only with JavaScript.
+  await page.goto(`/groups/${saved.group.id}`);
+  const keyText = page.locator('#group-key-text');
+  await expect(keyText).toHaveText('PHYS-2026');
+  const copy = page.getByRole('button', { name: 'Copy the group key' });
+  if (jsOn()) {
+    await expectHydratedIfJs(page, true);
+    await expect(copy).toBeVisible();
+    await copy.click();
+    await expect(page.locator('.copy-said')).toHaveText(/Copied|Selected/);
+  } else {
+    await expect(copy).toBeHidden();
+  }
+  await page.getByRole('button', { name: 'Disable key' }).click();
+  await expect(page.locator('.facts').getByText('Disabled', { exact: true })).toBeVisible();
+  await page.getByRole('button', { name: 'Enable key' }).click();
+  await expect(page.locator('.facts').getByText('Active', { exact: true })).toBeVisible();
+  await page.getByText('Regenerate key…').click();
+  await page.getByRole('button', { name: 'Regenerate key', exact: true }).click();
+  await expect(keyText).not.toHaveText('PHYS-2026');
+  const fresh = (await keyText.textContent())!.trim();
+  expect(fresh).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+  await expect(page.locator('.facts')).toContainText('0 / 2 uses');
+  await expectAccessible(page);
+  await api(page, 'save_settings', { self_registration: 'on' });
+  await logOut(page);
+
+  // The old key is unknown now; members who joined with it stay.
+  await logIn(page, 'cal', 'learner-password-3');
+  await join('cal', 'PHYS-2026');
+  await expect(errorOfKey).toContainText('No group has this key.');
+  await logOut(page);
+  await logIn(page, 'ann', 'learner-password-3');
+  await expect(page.getByRole('link', { name: 'Optics' })).toBeVisible();
+  await logOut(page);
+
+  // A newcomer signs up with the new key (typed in lower case) and lands in its courses.
+  await page.getByRole('link', { name: 'Sign up' }).click();
+  await expect(page.getByRole('heading', { name: 'Sign up' })).toBeVisible();
+  await expectHydratedIfJs(page, jsOn());
+  await page.getByLabel('Login name').fill('dora');
+  await page.getByLabel('E-mail').fill('dora@example.org');
+  await page.getByLabel('Display name').fill('Dora D');
+  await page.getByLabel('Password', { exact: true }).fill('learner-password-4');
+  await page.getByLabel('Password again').fill('learner-password-4');
+  await page.getByLabel('Group key').fill('PHYS-1234');
+  await page.getByRole('button', { name: 'Create my account' }).click();
+  await expect(page.locator('#signup-key-error')).toContainText('No group has this key.');
+  await page.getByLabel('Login name').fill('dora');
+  await page.getByLabel('E-mail').fill('dora@example.org');
+  await page.getByLabel('Display name').fill('Dora D');
+  await page.getByLabel('Password', { exact: true }).fill('learner-password-4');
+  await page.getByLabel('Password again').fill('learner-password-4');
+  await page.getByLabel('Group key').fill(` ${fresh.toLowerCase()} `);
+  await expectAccessible(page);
+  await page.getByRole('button', { name: 'Create my account' }).click();
+  await expect(page.getByRole('heading', { name: 'You joined Physics 2026' })).toBeVisible();
+  await page.getByRole('link', { name: 'Optics' }).click();
+  await expect(page.getByRole('heading', { name: 'Optics' })).toBeVisible();
   expect(panics).toEqual([]);
 });

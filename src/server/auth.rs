@@ -162,7 +162,8 @@ impl SessionStore for SledSessionStore {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let key = id.to_string();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let Some(stored) = self.blocking(move |s| s.load_session(&key, now)).await? else {
+        // One key: read on this task (see `AppState::read_now`).
+        let Some(stored) = self.store.load_session(&key, now).map_err(backend)? else {
             return Ok(None);
         };
         let data = serde_json::from_slice(&stored.data)
@@ -238,7 +239,7 @@ pub async fn user_of_session(
     let Some(user_id) = user_id else {
         return Ok(None);
     };
-    let user = state.read(move |s| s.get_user(user_id)).await?;
+    let user = state.read_now(|s| s.get_user(user_id))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let max_age = state.config.session_absolute.as_secs() as i64;
     let valid = match (&user, epoch, login_at) {
@@ -263,7 +264,7 @@ pub async fn user_of_session(
 pub async fn me(user: &UserRecord) -> Result<Me, AppError> {
     let state = app_state()?;
     let id = user.id;
-    let manages_groups = state.read(move |s| s.manages_any_group(id)).await?;
+    let manages_groups = state.read_now(|s| s.manages_any_group(id))?;
     Ok(Me {
         id: user.id,
         login: user.login.clone(),

@@ -147,7 +147,7 @@ async fn page_gate(State(state): State<AppState>, req: Request, next: Next) -> R
     if !is_page {
         return next.run(req).await;
     }
-    let users = match state.read(|s| s.user_count()).await {
+    let users = match state.read_now(|s| s.user_count()) {
         Ok(n) => n,
         Err(e) => return error_response(e),
     };

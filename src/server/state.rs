@@ -12,8 +12,21 @@ use leptos::config::LeptosOptions;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// Cheap to clone (one reference count: middleware and server functions clone it on every
+/// request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub flusher: Flusher,
@@ -46,7 +59,7 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, store: Store, config: Config) -> AppState {
         let flusher = Flusher::spawn(store.db().clone());
-        AppState {
+        AppState(Arc::new(Shared {
             leptos_options,
             jobs: JobRunner::start(store.clone(), flusher.clone()),
             flusher,
@@ -59,7 +72,24 @@ impl AppState {
             session_writes: Arc::default(),
             url_key: Arc::new(rand::random()),
             set_up: Arc::default(),
-        }
+        }))
+    }
+
+    /// The state's parts to change before anything shares it (tests swap in a short
+    /// throttle); `None` once it is shared.
+    pub fn parts_mut(&mut self) -> Option<&mut Shared> {
+        Arc::get_mut(&mut self.0)
+    }
+
+    /// Runs a read of a few keys (a user, a session) on the calling task: handing it to a
+    /// blocking thread costs more than the read, which sled answers from its cache (a miss
+    /// reads one page). Scans and anything longer go through [`AppState::read`].
+    pub fn read_now<T>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError>,
+    ) -> Result<T, AppError> {
+        self.store_calls.fetch_add(1, Ordering::Relaxed);
+        f(&self.store).map_err(AppError::from)
     }
 
     /// Runs a read on a blocking thread.

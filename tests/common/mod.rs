@@ -8,7 +8,7 @@ use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use tessera::server::config::Config;
-use tessera::server::state::AppState;
+use tessera::server::state::{AppState, Shared};
 use tessera::server::{router, store::Store};
 use tower::ServiceExt;
 
@@ -31,12 +31,12 @@ impl TestApp {
     }
 
     /// With the state changed by `tweak` before the router is built (a shorter throttle, say).
-    pub fn with_state(config: Config, tweak: impl FnOnce(&mut AppState)) -> TestApp {
+    pub fn with_state(config: Config, tweak: impl FnOnce(&mut Shared)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store");
         let options = tessera::server::leptos_options(config.addr);
         let mut state = AppState::new(options, store, config);
-        tweak(&mut state);
+        tweak(state.parts_mut().expect("the state is not shared yet"));
         TestApp {
             app: router::build(state.clone()),
             state,

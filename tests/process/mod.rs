@@ -217,3 +217,17 @@ pub fn post_from(
 pub fn get(addr: &str, path: &str, cookie: Option<&str>) -> Reply {
     request(addr, None, "GET", path, "", cookie, &["Accept: text/html"])
 }
+
+/// The `p` quantile (0 to 1) of sorted durations; zero for none.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// "12.3 ms".
+pub fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}

@@ -322,6 +322,7 @@ fn GroupHeader(
             </Confirm>
         })}
     }
+    .into_any()
 }
 
 /// "Regenerate key" (behind a confirmation: the old key stops working) and "Disable key" /

@@ -106,9 +106,20 @@ pub enum OpenError {
     Migration(StoreError),
 }
 
-/// The store: cheap to clone (sled handles are reference-counted).
+/// The store: cheap to clone (one reference count: handlers clone it on every request).
 #[derive(Clone)]
-pub struct Store {
+pub struct Store(std::sync::Arc<Trees>);
+
+impl std::ops::Deref for Store {
+    type Target = Trees;
+
+    fn deref(&self) -> &Trees {
+        &self.0
+    }
+}
+
+/// The store's sled handles (see [`Store`]).
+pub struct Trees {
     db: sled::Db,
     meta: sled::Tree,
     users: sled::Tree,
@@ -189,7 +200,7 @@ impl Store {
     }
 
     fn from_db(db: sled::Db) -> Result<Store, sled::Error> {
-        Ok(Store {
+        Ok(Store(std::sync::Arc::new(Trees {
             meta: db.open_tree("meta")?,
             users: db.open_tree("users")?,
             user_secrets: db.open_tree("user_secrets")?,
@@ -234,7 +245,7 @@ impl Store {
                 mass::PAIRS_PER_STEP,
             )),
             db,
-        })
+        })))
     }
 
     /// Pairs an enrolling job writes per step (at least 1). Smaller steps: shorter pauses for

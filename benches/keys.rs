@@ -1,0 +1,435 @@
+//! Group key redemptions per second with 64 concurrent HTTP clients, against a bare axum
+//! endpoint doing one equivalent sled transaction with the same durability; and a limited key
+//! raced for by 64 learners at once, round after round, counting over-redemptions.
+//!
+//! Tessera runs as its own process (`TESSERA_BIN`, else the binary cargo built for this bench).
+//! An administrator makes a group whose key has no limit and gives one course; 64 ×
+//! `TESSERA_BENCH_PER_CLIENT` (default 100) learners sign up (and so are logged in). Then 64
+//! client threads, released together, each redeem the key as its own learners one after the
+//! other (a new connection per request), so every redemption is a distinct learner's. The bare
+//! endpoint, in this process, gets the same requests from the same client code: one sled
+//! transaction over the same kinds of trees (key lookup, group record and counters, membership
+//! both ways, enrolment both ways, redemption record, audit line), acknowledged after the flush
+//! of a group commit, as Tessera acknowledges. Prints a Markdown section for BENCHMARKS.md:
+//! `bash scripts/bench.sh keys`.
+
+#[path = "../tests/process/mod.rs"]
+mod process;
+
+use process::{ms, percentile, post, start_with};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 64;
+const PASSWORD: &str = "bench-password-1";
+/// Uses of the limited key, and rounds of the race for it.
+const LIMIT: usize = 10;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What one side of the comparison did.
+struct Run {
+    ok: usize,
+    other: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn per_sec(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// `CLIENTS` threads, released together, client `c` sending the forms `work[c]` (with their
+/// cookies) to `path` one after the other, until done or `secs` have passed; a 200 counts.
+/// Answers other than 200 are printed (the first few per client) unless `quiet`.
+fn storm(
+    addr: &str,
+    path: &str,
+    work: &[Vec<(Option<String>, String)>],
+    secs: u64,
+    quiet: bool,
+) -> Run {
+    let barrier = Barrier::new(CLIENTS);
+    let started = std::sync::OnceLock::new();
+    let results: Vec<(Vec<Duration>, usize)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .iter()
+            .map(|forms| {
+                let (barrier, started) = (&barrier, &started);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let end = *started.get_or_init(Instant::now) + Duration::from_secs(secs);
+                    let (mut times, mut other) = (Vec::new(), 0);
+                    for (cookie, form) in forms {
+                        if Instant::now() >= end {
+                            break;
+                        }
+                        let t = Instant::now();
+                        let reply = post(addr, path, form, cookie.as_deref());
+                        if reply.status == 200 {
+                            times.push(t.elapsed());
+                        } else {
+                            other += 1;
+                            if other < 3 && !quiet {
+                                eprintln!("{path}: {} {}", reply.status, reply.body);
+                            }
+                        }
+                    }
+                    (times, other)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = started.get().expect("started").elapsed();
+    let mut latencies: Vec<Duration> = results.iter().flat_map(|(t, _)| t.clone()).collect();
+    latencies.sort();
+    Run {
+        ok: latencies.len(),
+        other: results.iter().map(|(_, o)| o).sum(),
+        elapsed,
+        latencies,
+    }
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// Tessera itself: set-up, learners, groups; then the storm, then the limited-key races.
+fn tessera(per_client: usize, secs: u64, rounds: usize) -> (Run, Vec<(usize, usize, u64)>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_with(&dir.path().join("data"), &["--self-registration"], None);
+    let addr = server.addr.clone();
+    let setup = post(
+        &addr,
+        "/api/setup",
+        "login=admin&email=admin%40example.org&display_name=Admin&password=admin-password-1&password_confirm=admin-password-1",
+        None,
+    );
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    let admin = setup.session.expect("admin session");
+    let admin = Some(admin.as_str());
+    let course = json(
+        &post(
+            &addr,
+            "/api/create_course",
+            "code=BENCH-1&title=Bench&description=",
+            admin,
+        )
+        .body,
+    )["id"]
+        .as_u64()
+        .unwrap();
+    let group = |name: &str, key: &str, max: usize| {
+        let reply = post(
+            &addr,
+            "/api/create_group",
+            &format!("name={name}&description=&branch=&key={key}&max_uses={max}&valid_from=&valid_until=&key_enabled=on"),
+            admin,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let id = json(&reply.body)["group"]["id"].as_u64().unwrap();
+        let link = post(
+            &addr,
+            "/api/change_group_link",
+            &format!("id={id}&kind=course&target={course}&op=add"),
+            admin,
+        );
+        assert_eq!(link.status, 200, "{}", link.body);
+        id
+    };
+    group("Open", "OPEN-KEY-2026", 0);
+    let learners = CLIENTS * per_client;
+    eprintln!("keys bench: signing up {learners} learners");
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut cookies: Vec<(usize, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (addr, next) = (&addr, &next);
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if n >= learners {
+                            return mine;
+                        }
+                        let reply = post(
+                            addr,
+                            "/api/signup",
+                            &format!("login=bench{n}&email=bench{n}%40example.org&display_name=Bench+{n}&password={PASSWORD}&password_confirm={PASSWORD}"),
+                            None,
+                        );
+                        assert_eq!(reply.status, 200, "sign-up {n}: {}", reply.body);
+                        mine.push((n, reply.session.expect("signed in")));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    cookies.sort();
+    let work: Vec<Vec<(Option<String>, String)>> = cookies
+        .chunks(per_client)
+        .map(|mine| {
+            mine.iter()
+                .map(|(_, c)| (Some(c.clone()), "key=+open-key-2026+".to_string()))
+                .collect()
+        })
+        .collect();
+    eprintln!("keys bench: Tessera storm");
+    let run = storm(&addr, "/api/redeem_group_key", &work, secs, false);
+
+    // Races for a limited key: the first learner of each client, all at once, `rounds` times.
+    let mut races = Vec::new();
+    for r in 0..rounds {
+        let id = group(&format!("Limited+{r}"), &format!("LIMIT-{r:04}"), LIMIT);
+        let work: Vec<_> = work
+            .iter()
+            .map(|mine| vec![(mine[0].0.clone(), format!("key=limit-{r:04}"))])
+            .collect();
+        let race = storm(&addr, "/api/redeem_group_key", &work, 60, true);
+        let view = json(&post(&addr, "/api/get_group", &format!("id={id}"), admin).body);
+        races.push((race.ok, race.other, view["key_uses"].as_u64().unwrap()));
+    }
+    (run, races)
+}
+
+/// The bare endpoint: axum and sled, nothing else.
+mod bare {
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::{routing::post, Form, Router};
+    use sled::Transactional;
+    use tessera::server::flusher::Flusher;
+
+    #[derive(serde::Deserialize)]
+    pub struct Redeem {
+        user: u64,
+        key: String,
+    }
+
+    #[derive(Clone)]
+    pub struct Trees {
+        db: sled::Db,
+        keys: sled::Tree,
+        groups: sled::Tree,
+        members: sled::Tree,
+        user_groups: sled::Tree,
+        enrolments: sled::Tree,
+        course_users: sled::Tree,
+        redemptions: sled::Tree,
+        audit: sled::Tree,
+        flusher: Flusher,
+    }
+
+    fn pair(a: u64, b: u64) -> Vec<u8> {
+        [a.to_be_bytes(), b.to_be_bytes()].concat()
+    }
+
+    /// One key → its group, the group → (members, uses, course), as Tessera has them.
+    pub fn open(dir: &std::path::Path, flusher: impl Fn(sled::Db) -> Flusher) -> Trees {
+        // The same page cache as Tessera's default.
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(tessera::server::store::DEFAULT_CACHE_MB * 1024 * 1024)
+            .open()
+            .expect("sled");
+        let t = |n: &str| db.open_tree(n).expect("tree");
+        let trees = Trees {
+            keys: t("keys"),
+            groups: t("groups"),
+            members: t("members"),
+            user_groups: t("user_groups"),
+            enrolments: t("enrolments"),
+            course_users: t("course_users"),
+            redemptions: t("redemptions"),
+            audit: t("audit"),
+            flusher: flusher(db.clone()),
+            db,
+        };
+        trees
+            .keys
+            .insert("OPEN-KEY-2026", &1u64.to_be_bytes())
+            .unwrap();
+        trees.groups.insert(1u64.to_be_bytes(), &[0u8; 24]).unwrap();
+        trees.db.flush().unwrap();
+        trees
+    }
+
+    async fn redeem(State(t): State<Trees>, Form(r): Form<Redeem>) -> (StatusCode, String) {
+        let tt = t.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let t = tt;
+            let event = t.db.generate_id().unwrap();
+            let key = r.key.trim().to_ascii_uppercase();
+            (
+                &t.keys,
+                &t.groups,
+                &t.members,
+                &t.user_groups,
+                &t.enrolments,
+                &t.course_users,
+                &t.redemptions,
+                &t.audit,
+            )
+                .transaction(
+                    |(
+                        keys,
+                        groups,
+                        members,
+                        user_groups,
+                        enrolments,
+                        course_users,
+                        redemptions,
+                        audit,
+                    )| {
+                        let Some(g) = keys.get(key.as_bytes())? else {
+                            return Ok(Err(404));
+                        };
+                        let g = u64::from_be_bytes(g.as_ref().try_into().unwrap());
+                        if members.get(pair(g, r.user))?.is_some() {
+                            return Ok(Err(409));
+                        }
+                        let rec = groups.get(g.to_be_bytes())?.unwrap();
+                        let mut counts = [0u64; 3];
+                        for (i, c) in rec.chunks(8).enumerate() {
+                            counts[i] = u64::from_be_bytes(c.try_into().unwrap());
+                        }
+                        counts[0] += 1;
+                        counts[1] += 1;
+                        let bytes: Vec<u8> = counts.iter().flat_map(|c| c.to_be_bytes()).collect();
+                        groups.insert(&g.to_be_bytes(), bytes)?;
+                        members.insert(pair(g, r.user), &b"member since now, by key"[..])?;
+                        user_groups.insert(pair(r.user, g), &[])?;
+                        enrolments
+                            .insert(pair(r.user, 1), &b"enrolled by group key, not started"[..])?;
+                        course_users.insert(pair(1, r.user), &[])?;
+                        redemptions.insert(pair(g, event), key.as_bytes())?;
+                        audit.insert(
+                            pair(g, event),
+                            &b"someone joined with the group key; enrolled in 1 course(s)."[..],
+                        )?;
+                        Ok(Ok(g))
+                    },
+                )
+                .map_err(|e: sled::transaction::TransactionError<()>| format!("{e:?}"))
+        })
+        .await
+        .expect("blocking task");
+        t.flusher.flush().await.expect("flush");
+        match done {
+            Ok(Ok(g)) => (StatusCode::OK, format!("{{\"group\":{g}}}")),
+            Ok(Err(code)) => (StatusCode::from_u16(code).unwrap(), String::new()),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
+
+    /// Serves the endpoint on a loopback port from its own runtime; returns the address.
+    pub fn serve(dir: std::path::PathBuf) -> String {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let trees = open(&dir, Flusher::spawn);
+                let app = Router::new()
+                    .route("/redeem", post(redeem))
+                    .with_state(trees);
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap().to_string()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        rx.recv().expect("bare server address")
+    }
+}
+
+fn main() {
+    // A guard only: each side stops when its redemptions are done.
+    let secs = env_or("TESSERA_BENCH_SECS", 120);
+    let per_client = env_or("TESSERA_BENCH_PER_CLIENT", 100) as usize;
+    let rounds = env_or("TESSERA_BENCH_ROUNDS", 20) as usize;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bare_addr = bare::serve(dir.path().join("bare"));
+    eprintln!("keys bench: bare storm");
+    let work: Vec<Vec<(Option<String>, String)>> = (0..CLIENTS)
+        .map(|c| {
+            (0..per_client)
+                .map(|i| {
+                    (
+                        None,
+                        format!("user={}&key=+open-key-2026+", c * per_client + i),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let bare = storm(&bare_addr, "/redeem", &work, secs, false);
+    let (tessera, races) = tessera(per_client, secs, rounds);
+
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("## Group key redemptions under load\n");
+    println!("```\nbash scripts/bench.sh keys\n```\n");
+    println!(
+        "Machine: {cores} logical cores. {CLIENTS} client threads (a new connection per request), \
+         each with {per_client} distinct logged-in learners, redeem one key without a limit (its \
+         group gives one course) once per learner, {} redemptions in all. The bare endpoint gets the same requests from the same \
+         clients in the same run: axum, one sled transaction over eight trees (the same page \
+         cache), acknowledged after a group-commit flush, no sessions, no checks. Ratio target: at least 0.5.\n",
+        CLIENTS * per_client
+    );
+    println!("| | Tessera | bare axum + sled |");
+    println!("|---|--:|--:|");
+    println!(
+        "| redemptions per second | {:.0} | {:.0} |",
+        tessera.per_sec(),
+        bare.per_sec()
+    );
+    println!("| redemptions made | {} | {} |", tessera.ok, bare.ok);
+    println!(
+        "| answered other than 200 | {} | {} |",
+        tessera.other, bare.other
+    );
+    println!(
+        "| latency p50 / p99 | {} / {} | {} / {} |",
+        ms(percentile(&tessera.latencies, 0.5)),
+        ms(percentile(&tessera.latencies, 0.99)),
+        ms(percentile(&bare.latencies, 0.5)),
+        ms(percentile(&bare.latencies, 0.99)),
+    );
+    let ratio = tessera.per_sec() / bare.per_sec();
+    println!("\nTessera / bare: **{ratio:.2}×**.\n");
+    let over = races
+        .iter()
+        .filter(|(ok, _, uses)| *ok > LIMIT || *uses as usize > LIMIT)
+        .count();
+    let exact = races
+        .iter()
+        .filter(|(ok, other, uses)| {
+            *ok == LIMIT && *other == CLIENTS - LIMIT && *uses as usize == LIMIT
+        })
+        .count();
+    println!(
+        "Limited key ({LIMIT} uses), {CLIENTS} learners released together, {} rounds: \
+         {exact} rounds with exactly {LIMIT} joined, {} refused and the counter at {LIMIT}; \
+         **{over} over-redemptions**.",
+        races.len(),
+        CLIENTS - LIMIT
+    );
+    assert_eq!(over, 0, "over-redeemed: {races:?}");
+    assert_eq!(exact, races.len(), "{races:?}");
+}
