@@ -715,13 +715,15 @@ test('group key: learners join with a key until its uses run out', async ({ page
   await page.getByRole('button', { name: 'Disable key' }).click();
   await expect(page.locator('.facts').getByText('Disabled', { exact: true })).toBeVisible();
   await page.getByRole('button', { name: 'Enable key' }).click();
-  await expect(page.locator('.facts').getByText('Active', { exact: true })).toBeVisible();
+  // On again, and still used up: both of its uses are taken.
+  await expect(page.locator('.facts').getByText('Used up', { exact: true })).toBeVisible();
   await page.getByText('Regenerate key…').click();
   await page.getByRole('button', { name: 'Regenerate key', exact: true }).click();
   await expect(keyText).not.toHaveText('PHYS-2026');
   const fresh = (await keyText.textContent())!.trim();
   expect(fresh).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
   await expect(page.locator('.facts')).toContainText('0 / 2 uses');
+  await expect(page.locator('.facts').getByText('Active', { exact: true })).toBeVisible();
   await expectAccessible(page);
   await api(page, 'save_settings', { self_registration: 'on' });
   await logOut(page);
