@@ -160,11 +160,19 @@ async fn signup_with_key(
     use crate::server::store::groups::keys::KeyRefusal;
     let state = crate::server::state::app_state()?;
     let ip = crate::server::auth::client_ip().await;
-    let bucket = format!(
-        "visitor:{}",
-        ip.map(|ip| ip.to_string()).unwrap_or_default()
-    );
+    // Per address; without one (an unusual proxy set-up), per login typed, so one guesser
+    // cannot hold every visitor back.
+    let bucket = match ip {
+        Some(ip) => format!("visitor:{ip}"),
+        None => format!("visitor-login:{}", fields.login.to_lowercase()),
+    };
     key_allowed(&state, &bucket, ip)?;
+    // An unknown key is refused before the password is hashed: guesses cost a point read.
+    let typed = key.clone();
+    if let Err(refusal) = state.read_now(|s| s.key_owner(&typed))? {
+        count_wrong_key(&state, &bucket, ip)?;
+        return Err(refused(&refusal));
+    }
     let hash = super::new_password_hash(password, password_confirm).await?;
     let (client, now) = (ip.map(|ip| ip.to_string()), crate::server::store::now_ms());
     let outcome = state

@@ -264,7 +264,7 @@ pub async fn user_of_session(
 pub async fn me(user: &UserRecord) -> Result<Me, AppError> {
     let state = app_state()?;
     let id = user.id;
-    let manages_groups = state.read_now(|s| s.manages_any_group(id))?;
+    let manages_groups = state.read(move |s| s.manages_any_group(id)).await?;
     Ok(Me {
         id: user.id,
         login: user.login.clone(),

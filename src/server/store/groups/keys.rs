@@ -105,6 +105,8 @@ struct KeyTrees<'a> {
 struct Redeemer<'a> {
     user: u64,
     login: &'a str,
+    /// A visitor signing up: the account does not exist yet (and may never).
+    signing_up: bool,
     client: Option<String>,
     now: u64,
     event: u64,
@@ -158,16 +160,22 @@ fn tx_refused(
         KeyRefusal::UsedUp => "key used up",
         KeyRefusal::Blank | KeyRefusal::Unknown => "unknown key",
     };
+    // A refused sign-up names what the visitor typed, as theirs: no account was made.
+    let (actor, who) = if r.signing_up {
+        (0, format!("A visitor signing up as \"{}\"", r.login))
+    } else {
+        (r.user, r.login.to_string())
+    };
     tx_audit(
         joins.audit,
         group,
         r.event,
         Actor {
-            user: r.user,
+            user: actor,
             now: r.now,
         },
         AuditAction::KeyRefused,
-        format!("{} was refused the group key: {why}.", r.login),
+        format!("{who} was refused the group key: {why}."),
     )
 }
 
@@ -225,8 +233,9 @@ fn tx_joined(joins: &DefaultJoinTrees<'_>, rec: &GroupRecord, enrolled: u64) -> 
 }
 
 impl Store {
-    /// The group whose key is `raw` (folded), or the refusal for a blank or unknown key.
-    fn key_owner(&self, raw: &str) -> Result<Result<(String, u64), KeyRefusal>, StoreError> {
+    /// The group whose key is `raw` (folded), or the refusal for a blank or unknown key (a
+    /// point read: callers check it before costlier work).
+    pub fn key_owner(&self, raw: &str) -> Result<Result<(String, u64), KeyRefusal>, StoreError> {
         let key = fold_key(raw);
         if key.is_empty() {
             return Ok(Err(KeyRefusal::Blank));
@@ -259,6 +268,7 @@ impl Store {
         let r = Redeemer {
             user,
             login,
+            signing_up: false,
             client,
             now,
             event: self.db.generate_id()?,
@@ -302,6 +312,7 @@ impl Store {
         let r = Redeemer {
             user: new.record.id,
             login: &new.record.login,
+            signing_up: true,
             client,
             now,
             event: self.db.generate_id()?,
@@ -368,6 +379,10 @@ impl Store {
                                     "key",
                                     "This group has no key. Generate one first.",
                                 ));
+                            }
+                            if rec.key.enabled == (change == KeyChange::Enable) {
+                                // Already so (a second click, a stale page): nothing to record.
+                                return Ok(Some(rec));
                             }
                             rec.key.enabled = change == KeyChange::Enable;
                             if rec.key.enabled {
@@ -665,6 +680,9 @@ mod tests {
         assert_eq!(redeem(&s, b, &fresh, 6).unwrap().group, g);
 
         s.change_key(ADMIN, g, KeyChange::Disable).unwrap();
+        let before = dump(&s);
+        s.change_key(ADMIN, g, KeyChange::Disable).unwrap();
+        assert_eq!(before, dump(&s), "disabling a disabled key changes nothing");
         let c = learner(&s, "c");
         assert_eq!(redeem(&s, c, &fresh, 7).unwrap_err(), KeyRefusal::Disabled);
         s.change_key(ADMIN, g, KeyChange::Enable).unwrap();
@@ -789,6 +807,13 @@ mod tests {
             .map(|(x, _)| String::from_utf8_lossy(&x.0).into_owned())
             .collect();
         assert_eq!(changed, ["audit"]);
+        let (_, line) = s.group_activity(g, 1).unwrap().remove(0);
+        assert_eq!(line.actor, 0, "no account to name");
+        assert!(
+            line.detail.starts_with("A visitor signing up as \"bob\""),
+            "{}",
+            line.detail
+        );
 
         // A login in use is the usual field error, and the key is not used.
         let free = keyed(&s, "Open", key("OPEN-2026", 0));
