@@ -77,20 +77,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = process::start_with(dir.path(), &[], None);
     let addr = server.addr.clone();
-    let setup = process::post(
-        &addr,
-        "/api/setup",
-        "login=admin&email=admin%40example.org&display_name=Admin&password=admin-password-1&password_confirm=admin-password-1",
-        None,
-    );
-    assert_eq!(setup.status, 200, "{}", setup.body);
-    let login = process::post(
-        &addr,
-        "/api/login",
-        "identifier=admin&password=admin-password-1",
-        None,
-    );
-    let cookie = login.session.expect("a session");
+    let cookie = process::setup_admin(&addr);
     let group = |name: &str, default: bool| {
         let extra = if default { "&is_default=on" } else { "" };
         let r = form(

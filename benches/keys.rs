@@ -16,7 +16,7 @@
 #[path = "../tests/process/mod.rs"]
 mod process;
 
-use process::{ms, percentile, post, start_with};
+use process::{ms, percentile, post, setup_admin, sign_up_learners, start_with};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -108,14 +108,7 @@ fn tessera(per_client: usize, secs: u64, rounds: usize) -> (Run, Vec<(usize, usi
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_with(&dir.path().join("data"), &["--self-registration"], None);
     let addr = server.addr.clone();
-    let setup = post(
-        &addr,
-        "/api/setup",
-        "login=admin&email=admin%40example.org&display_name=Admin&password=admin-password-1&password_confirm=admin-password-1",
-        None,
-    );
-    assert_eq!(setup.status, 200, "{}", setup.body);
-    let admin = setup.session.expect("admin session");
+    let admin = setup_admin(&addr);
     let admin = Some(admin.as_str());
     let course = json(
         &post(
@@ -149,41 +142,12 @@ fn tessera(per_client: usize, secs: u64, rounds: usize) -> (Run, Vec<(usize, usi
     group("Open", "OPEN-KEY-2026", 0);
     let learners = CLIENTS * per_client;
     eprintln!("keys bench: signing up {learners} learners");
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut cookies: Vec<(usize, String)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                let (addr, next) = (&addr, &next);
-                scope.spawn(move || {
-                    let mut mine = Vec::new();
-                    loop {
-                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if n >= learners {
-                            return mine;
-                        }
-                        let reply = post(
-                            addr,
-                            "/api/signup",
-                            &format!("login=bench{n}&email=bench{n}%40example.org&display_name=Bench+{n}&password={PASSWORD}&password_confirm={PASSWORD}"),
-                            None,
-                        );
-                        assert_eq!(reply.status, 200, "sign-up {n}: {}", reply.body);
-                        mine.push((n, reply.session.expect("signed in")));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
-    cookies.sort();
+    let cookies = sign_up_learners(&addr, "bench", learners, PASSWORD, 8);
     let work: Vec<Vec<(Option<String>, String)>> = cookies
         .chunks(per_client)
         .map(|mine| {
             mine.iter()
-                .map(|(_, c)| (Some(c.clone()), "key=+open-key-2026+".to_string()))
+                .map(|c| (Some(c.clone()), "key=+open-key-2026+".to_string()))
                 .collect()
         })
         .collect();
@@ -267,10 +231,10 @@ mod bare {
         trees
     }
 
-    async fn redeem(State(t): State<Trees>, Form(r): Form<Redeem>) -> (StatusCode, String) {
-        let tt = t.clone();
+    async fn redeem(State(trees): State<Trees>, Form(r): Form<Redeem>) -> (StatusCode, String) {
+        let flusher = trees.flusher.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let t = tt;
+            let t = trees;
             let event = t.db.generate_id().unwrap();
             let key = r.key.trim().to_ascii_uppercase();
             (
@@ -327,7 +291,7 @@ mod bare {
         })
         .await
         .expect("blocking task");
-        t.flusher.flush().await.expect("flush");
+        flusher.flush().await.expect("flush");
         match done {
             Ok(Ok(g)) => (StatusCode::OK, format!("{{\"group\":{g}}}")),
             Ok(Err(code)) => (StatusCode::from_u16(code).unwrap(), String::new()),

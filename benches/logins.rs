@@ -12,7 +12,7 @@
 #[path = "../tests/process/mod.rs"]
 mod process;
 
-use process::{get, ms, percentile, post, start_with};
+use process::{get, ms, percentile, post, setup_admin, sign_up_learners, start_with};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -53,22 +53,8 @@ fn run(bin: Option<PathBuf>, secs: u64) -> Figures {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_with(&dir.path().join("data"), &["--self-registration"], None);
     let addr = server.addr.clone();
-    let setup = post(
-        &addr,
-        "/api/setup",
-        "login=admin&email=admin%40example.org&display_name=Admin&password=admin-password-1&password_confirm=admin-password-1",
-        None,
-    );
-    assert_eq!(setup.status, 200, "{}", setup.body);
-    for n in 0..CLIENTS {
-        let reply = post(
-            &addr,
-            "/api/signup",
-            &format!("login=bench{n}&email=bench{n}%40example.org&display_name=Bench+{n}&password={PASSWORD}&password_confirm={PASSWORD}"),
-            None,
-        );
-        assert_eq!(reply.status, 200, "sign-up {n}: {}", reply.body);
-    }
+    setup_admin(&addr);
+    sign_up_learners(&addr, "bench", CLIENTS, PASSWORD, 1);
     let rss_start = server.rss_kib();
 
     // The login page alone first: what "fast" is on this machine.

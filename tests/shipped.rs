@@ -7,7 +7,7 @@
 
 mod process;
 
-use process::{get, post, post_from, start_with, Server};
+use process::{get, post, post_from, setup_admin, sign_up_learners, start_with, Server};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -87,22 +87,8 @@ fn memory_plateaus_under_hundreds_of_password_checks() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = start_with(&data, &["--self-registration", "--hash-workers", "2"], None);
-    let setup = post(
-        &server.addr,
-        "/api/setup",
-        "login=admin&email=admin%40example.org&display_name=Admin&password=admin-password-1&password_confirm=admin-password-1",
-        None,
-    );
-    assert_eq!(setup.status, 200, "{}", setup.body);
-    for n in 0..LEARNERS {
-        let reply = post(
-            &server.addr,
-            "/api/signup",
-            &format!("login=soak{n}&email=soak{n}%40example.org&display_name=Soak+{n}&password={PASSWORD}&password_confirm={PASSWORD}"),
-            None,
-        );
-        assert_eq!(reply.status, 200, "sign-up {n}: {}", reply.body);
-    }
+    setup_admin(&server.addr);
+    sign_up_learners(&server.addr, "soak", LEARNERS, PASSWORD, 1);
     let warm_up = login_storm(&server, 0, 50);
     let before = server.rss_kib();
     let storm = login_storm(&server, 50, 400);
@@ -389,44 +375,8 @@ fn a_limited_key_holds_when_200_learners_redeem_it_at_once_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_with(&dir.path().join("data"), &["--self-registration"], None);
     let addr = server.addr.clone();
-    let setup = post(
-        &addr,
-        "/api/setup",
-        "login=admin&email=admin%40example.org&display_name=Admin&password=admin-password-1&password_confirm=admin-password-1",
-        None,
-    );
-    assert_eq!(setup.status, 200, "{}", setup.body);
-    let admin = setup.session.expect("admin session");
-    // Signed up from several threads (each sign-up checks a new password).
-    let next = AtomicUsize::new(0);
-    let cookies: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let (addr, next) = (&addr, &next);
-                scope.spawn(move || {
-                    let mut mine = Vec::new();
-                    loop {
-                        let n = next.fetch_add(1, Ordering::Relaxed);
-                        if n >= RACERS {
-                            return mine;
-                        }
-                        let reply = post(
-                            addr,
-                            "/api/signup",
-                            &format!("login=racer{n}&email=racer{n}%40example.org&display_name=Racer+{n}&password={PASSWORD}&password_confirm={PASSWORD}"),
-                            None,
-                        );
-                        assert_eq!(reply.status, 200, "sign-up {n}: {}", reply.body);
-                        mine.push(reply.session.expect("signed in"));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let admin = setup_admin(&addr);
+    let cookies = sign_up_learners(&addr, "racer", RACERS, PASSWORD, 4);
     assert_eq!(cookies.len(), RACERS);
     for round in 0..rounds {
         let reply = post(

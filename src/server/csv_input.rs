@@ -106,6 +106,22 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// Reads the next record into `record`; `Ok(false)` at the end of the text. A line that cannot
+/// be read is an error on `field` naming the line.
+fn next_record(
+    rdr: &mut csv::Reader<&[u8]>,
+    lines: &Lines<'_>,
+    record: &mut csv::StringRecord,
+    field: &str,
+) -> Result<bool, AppError> {
+    rdr.read_record(record).map_err(|e| {
+        AppError::invalid(
+            field,
+            format!("Line {} could not be read: {e}", lines.line(e.position())),
+        )
+    })
+}
+
 fn file_error(message: impl Into<String>) -> AppError {
     AppError::invalid("file", message)
 }
@@ -151,17 +167,7 @@ pub fn import_rows(text: &str) -> Result<Vec<ImportInput>, AppError> {
     }
     let mut out = Vec::new();
     let mut record = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                return Err(file_error(format!(
-                    "Line {} could not be read: {e}",
-                    lines.line(e.position())
-                )))
-            }
-        }
+    while next_record(&mut rdr, &lines, &mut record, "file")? {
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -237,17 +243,7 @@ pub fn bulk_entries(text: &str) -> Result<Vec<(u32, String)>, AppError> {
     let (mut rdr, lines) = reader(text, false);
     let mut out = Vec::new();
     let mut record = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                return Err(AppError::invalid(
-                    "text",
-                    format!("Line {} could not be read: {e}", lines.line(e.position())),
-                ))
-            }
-        }
+    while next_record(&mut rdr, &lines, &mut record, "text")? {
         // Logins and e-mails hold none of the separators: a list that mixes them still gives
         // the right first cell.
         let first = record

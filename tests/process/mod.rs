@@ -231,3 +231,61 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
+
+/// The administrator's password [`setup_admin`] sets.
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// Sets a fresh server up with the administrator `admin`; returns their session cookie.
+pub fn setup_admin(addr: &str) -> String {
+    let setup = post(
+        addr,
+        "/api/setup",
+        &format!("login=admin&email=admin%40example.org&display_name=Admin&password={ADMIN_PASSWORD}&password_confirm={ADMIN_PASSWORD}"),
+        None,
+    );
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    setup.session.expect("the administrator is signed in")
+}
+
+/// Signs up learners `{prefix}0` … `{prefix}{count - 1}` with `password` (self-registration
+/// must be on) from `threads` threads, each sign-up checking a new password; returns their
+/// session cookies in that order.
+pub fn sign_up_learners(
+    addr: &str,
+    prefix: &str,
+    count: usize,
+    password: &str,
+    threads: usize,
+) -> Vec<String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut cookies: Vec<(usize, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                let next = &next;
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if n >= count {
+                            return mine;
+                        }
+                        let reply = post(
+                            addr,
+                            "/api/signup",
+                            &format!("login={prefix}{n}&email={prefix}{n}%40example.org&display_name={prefix}+{n}&password={password}&password_confirm={password}"),
+                            None,
+                        );
+                        assert_eq!(reply.status, 200, "sign-up {n}: {}", reply.body);
+                        mine.push((n, reply.session.expect("signed in after sign-up")));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    cookies.sort();
+    cookies.into_iter().map(|(_, c)| c).collect()
+}

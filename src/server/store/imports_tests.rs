@@ -39,6 +39,23 @@ fn apply(s: &Store, id: u64) -> u64 {
     job
 }
 
+/// Imports Ada and Bob without passwords; returns the import and their two links.
+fn ada_and_bob_with_links(s: &Store) -> (ImportView, Vec<String>) {
+    let v = upload(
+        s,
+        "login,email,name\nada,ada@x.org,Ada\nbob,bob@x.org,Bob\n",
+    );
+    apply(s, v.id);
+    let links = rows(s, v.id)
+        .into_iter()
+        .map(|r| match r.outcome {
+            ImportOutcome::Created { link: Some(t), .. } => t,
+            o => panic!("{o:?}"),
+        })
+        .collect();
+    (v, links)
+}
+
 fn rows(s: &Store, id: u64) -> Vec<ImportRowView> {
     let mut out = Vec::new();
     s.import_rows_all(id, 35, |r| {
@@ -203,18 +220,7 @@ fn applying_creates_each_user_with_groups_courses_and_a_link_or_password() {
 #[test]
 fn a_set_password_link_works_once_and_expires() {
     let (_d, s) = temp_store();
-    let v = upload(
-        &s,
-        "login,email,name\nada,ada@x.org,Ada\nbob,bob@x.org,Bob\n",
-    );
-    apply(&s, v.id);
-    let links: Vec<String> = rows(&s, v.id)
-        .into_iter()
-        .map(|r| match r.outcome {
-            ImportOutcome::Created { link: Some(t), .. } => t,
-            o => panic!("{o:?}"),
-        })
-        .collect();
+    let (v, links) = ada_and_bob_with_links(&s);
     assert_ne!(links[0], links[1]);
     let ada = user_id(&s, "ada").unwrap();
     let epoch = s.get_user(ada).unwrap().unwrap().auth_epoch;
@@ -251,18 +257,7 @@ fn a_set_password_link_works_once_and_expires() {
 #[test]
 fn a_link_ends_when_the_password_is_set_otherwise_or_the_account_deactivated() {
     let (_d, s) = temp_store();
-    let v = upload(
-        &s,
-        "login,email,name\nada,ada@x.org,Ada\nbob,bob@x.org,Bob\n",
-    );
-    apply(&s, v.id);
-    let links: Vec<String> = rows(&s, v.id)
-        .into_iter()
-        .filter_map(|r| match r.outcome {
-            ImportOutcome::Created { link, .. } => link,
-            _ => None,
-        })
-        .collect();
+    let (v, links) = ada_and_bob_with_links(&s);
     let (ada, bob) = (user_id(&s, "ada").unwrap(), user_id(&s, "bob").unwrap());
     s.set_password(ada, &PasswordHash::from_phc("hash:by-admin".into()))
         .unwrap();
