@@ -74,6 +74,8 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/users/:id") view=pages::user_detail::UserDetailPage ssr=SsrMode::Async />
                 <Route path=path!("/join") view=pages::join::JoinPage ssr=SsrMode::Async />
+                <Route path=path!("/inbox") view=pages::inbox::InboxPage ssr=SsrMode::Async />
+                <Route path=path!("/inbox/:id") view=pages::inbox::MessagePage ssr=SsrMode::Async />
                 <Route path=path!("/imports") view=pages::imports::ImportsPage ssr=SsrMode::Async />
                 <Route path=path!("/imports/:id") view=pages::imports::ImportPage ssr=SsrMode::Async />
                 <Route path=path!("/set-password") view=pages::set_password::SetPasswordPage ssr=SsrMode::Async />

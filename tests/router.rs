@@ -492,6 +492,12 @@ async fn every_server_function_is_guarded() {
         ("/api/joined_group_courses", ("id=1", false, true)),
         ("/api/group_key_redemptions", ("id=1&page=1", false, false)),
         ("/api/change_group_key", ("id=1&op=disable", false, false)),
+        ("/api/send_group_message", ("id=1&subject=S&body=B", false, false)),
+        ("/api/group_messages", ("id=1&page=1", false, false)),
+        ("/api/inbox", ("page=1", false, true)),
+        ("/api/unread_count", ("opening=0", false, true)),
+        ("/api/open_message", ("id=1", false, true)),
+        ("/api/mark_message_unread", ("id=1", false, true)),
         ("/api/set_password_by_link", ("token=x&password=password1&password_confirm=password1", true, true)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()

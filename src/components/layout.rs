@@ -36,6 +36,17 @@ pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl I
             )
         }
     };
+    // The unread count in the top bar; on a message's own page, without that message (opening
+    // it marks it read).
+    let opening = move || {
+        location
+            .pathname
+            .get()
+            .strip_prefix("/inbox/")
+            .and_then(|id| id.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let unread = Resource::new(opening, crate::api::messages::unread_count);
     let body = move || {
         let children = children.clone();
         Suspend::new(async move {
@@ -49,12 +60,12 @@ pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl I
             tokio::task::yield_now().await;
             match me {
                 Ok(Some(me)) if access == Access::Admin && !me.is_admin() => view! {
-                    <TopBar me />
+                    <TopBar me unread />
                     <AccessDenied />
                 }
                 .into_any(),
                 Ok(Some(me)) => view! {
-                    <TopBar me />
+                    <TopBar me unread />
                     <main id="main" class="content">
                         {children()}
                     </main>
@@ -72,7 +83,7 @@ pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl I
 }
 
 #[component]
-fn TopBar(me: Me) -> impl IntoView {
+fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
     let auth = expect_context::<AuthCtx>();
     let admin = me.is_admin();
     view! {
@@ -93,6 +104,18 @@ fn TopBar(me: Me) -> impl IntoView {
                             <A href="/join">"Join a group"</A>
                         </li>
                     })}
+                    <li>
+                        <A href="/inbox">
+                            "Inbox"
+                            <Transition fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    unread.await.ok().filter(|n| *n > 0).map(|n| view! {
+                                        " " <span class="count">{n}<span class="visually-hidden">" unread"</span></span>
+                                    })
+                                })}
+                            </Transition>
+                        </A>
+                    </li>
                     {(admin || me.manages_groups)
                         .then(|| {
                             view! {

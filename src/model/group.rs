@@ -285,6 +285,7 @@ pub enum AuditAction {
     KeyRedeemed,
     KeyRefused,
     MassEnrolment,
+    MessageSent,
 }
 
 impl AuditAction {
@@ -301,6 +302,7 @@ impl AuditAction {
             AuditAction::KeyRedeemed => "Key redeemed",
             AuditAction::KeyRefused => "Key refused",
             AuditAction::MassEnrolment => "Mass enrolment",
+            AuditAction::MessageSent => "Message sent",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod group_detail;
 pub mod groups;
 pub mod home;
 pub mod imports;
+pub mod inbox;
 pub mod join;
 pub mod learn;
 pub mod login;

@@ -97,6 +97,16 @@ pub struct ServeArgs {
     /// key: job_step_pairs].
     #[arg(long, env = "TESSERA_JOB_STEP_PAIRS")]
     pub job_step_pairs: Option<usize>,
+    /// Mail group messages through this SMTP server too: smtp://host:port?tls=required
+    /// (STARTTLS), ?tls=opportunistic (STARTTLS when offered), smtps://host:port (TLS from the
+    /// start), plain smtp://host:port only for a relay on the same machine; credentials as
+    /// smtp://user:password@host [file key: smtp_url].
+    #[arg(long, env = "TESSERA_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of those e-mails, e.g. "Tessera <lms@example.org>"; required with smtp_url
+    /// [file key: smtp_from].
+    #[arg(long, env = "TESSERA_SMTP_FROM")]
+    pub smtp_from: Option<String>,
 }
 
 /// The keys of the configuration file.
@@ -117,6 +127,8 @@ pub struct FileConfig {
     pub proxy_header: Option<String>,
     pub cache_mb: Option<u64>,
     pub job_step_pairs: Option<usize>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
 }
 
 /// The settings the server runs with.
@@ -141,6 +153,86 @@ pub struct Config {
     pub cache_mb: u64,
     /// Enrolments per step of a background job.
     pub job_step_pairs: usize,
+    /// Where group messages are mailed, when configured.
+    pub mail: Option<MailConfig>,
+}
+
+/// Attempts at sending one e-mail before it counts as failed.
+pub const MAIL_ATTEMPTS: u32 = 6;
+
+/// The SMTP server group messages are mailed through.
+#[derive(Clone)]
+pub struct MailConfig {
+    /// `smtp://` or `smtps://` URL, credentials included (never logged).
+    pub url: String,
+    pub from: lettre::message::Mailbox,
+    /// Attempts per e-mail, and the wait after the first failure (doubled after each).
+    pub attempts: u32,
+    pub retry_after: Duration,
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = match url::Url::parse(&self.url) {
+            Ok(u) => format!(
+                "{}://{}:{}",
+                u.scheme(),
+                u.host_str().unwrap_or(""),
+                u.port().unwrap_or(0)
+            ),
+            Err(_) => "(invalid)".into(),
+        };
+        f.debug_struct("MailConfig")
+            .field("url", &shown)
+            .field("from", &self.from.to_string())
+            .field("attempts", &self.attempts)
+            .field("retry_after", &self.retry_after)
+            .finish()
+    }
+}
+
+/// `smtp_url` and `smtp_from`: both or neither.
+fn mail_config(
+    url: Option<String>,
+    from: Option<String>,
+) -> Result<Option<MailConfig>, ConfigError> {
+    let url = url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty());
+    let from = from.map(|f| f.trim().to_string()).filter(|f| !f.is_empty());
+    let (url, from) = match (url, from) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(ConfigError::Value(
+                "smtp_from: set the sender address (e.g. \"Tessera <lms@example.org>\") to go with smtp_url".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Value(
+                "smtp_url: set the SMTP server (e.g. smtp://mail.example.org:587) to go with smtp_from".into(),
+            ))
+        }
+        (Some(u), Some(f)) => (u, f),
+    };
+    let bad_url = || {
+        ConfigError::Value(
+            "smtp_url: not an address like smtp://mail.example.org:587 or smtps://user:password@mail.example.org".into(),
+        )
+    };
+    let parsed = url::Url::parse(&url).map_err(|_| bad_url())?;
+    if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad_url());
+    }
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url).map_err(|_| bad_url())?;
+    let from = from.parse().map_err(|_| {
+        ConfigError::Value(format!(
+            "smtp_from: \"{from}\" is not an address like lms@example.org or \"Tessera <lms@example.org>\""
+        ))
+    })?;
+    Ok(Some(MailConfig {
+        url,
+        from,
+        attempts: MAIL_ATTEMPTS,
+        retry_after: Duration::from_secs(30),
+    }))
 }
 
 impl Default for Config {
@@ -276,6 +368,10 @@ impl Config {
             )));
         }
         Ok(Config {
+            mail: mail_config(
+                args.smtp_url.or(file.smtp_url),
+                args.smtp_from.or(file.smtp_from),
+            )?,
             cache_mb,
             job_step_pairs,
             hash_workers,
@@ -411,11 +507,40 @@ mod tests {
             ("allowed_hosts", "[\"https://lms.example.org\"]"),
             ("trusted_proxies", "[\"proxy.local\"]"),
             ("proxy_header", "\"x-real-ip\""),
+            ("smtp_url", "\"mail.example.org\"\nsmtp_from = \"a@b.org\""),
+            (
+                "smtp_url",
+                "\"http://mail.example.org\"\nsmtp_from = \"a@b.org\"",
+            ),
+            (
+                "smtp_from",
+                "\"not an address\"\nsmtp_url = \"smtp://m.org\"",
+            ),
+            ("smtp_from", "\"\"\nsmtp_url = \"smtp://m.org\""),
+            ("smtp_url", "\"\"\nsmtp_from = \"a@b.org\""),
         ] {
             let file: FileConfig = toml::from_str(&format!("{key} = {value}")).unwrap();
             let err = Config::resolve(ServeArgs::default(), file).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn smtp_settings() {
+        let file: FileConfig = toml::from_str(
+            "smtp_url = \"smtp://user:secret@mail.example.org:587?tls=required\"\n\
+             smtp_from = \"Tessera <lms@example.org>\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(ServeArgs::default(), file).unwrap();
+        let mail = c.mail.clone().expect("mail configured");
+        assert_eq!(mail.from.email.to_string(), "lms@example.org");
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("mail.example.org") && !shown.contains("secret"),
+            "{shown}"
+        );
+        assert!(Config::default().mail.is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod flusher;
 pub mod hashing;
 pub mod jobs;
 pub mod layers;
+pub mod mail;
 pub mod router;
 pub mod state;
 pub mod store;

@@ -38,6 +38,7 @@ pub struct Shared {
     pub hasher: HashPool,
     /// Runs the store's background jobs (see `jobs.rs`).
     pub jobs: JobRunner,
+    pub mailer: super::mail::Mailer,
     /// Store reads (and writes) run through [`AppState::read`] since start: lets tests see
     /// what a request costs.
     pub store_calls: Arc<AtomicU64>,
@@ -62,6 +63,7 @@ impl AppState {
         AppState(Arc::new(Shared {
             leptos_options,
             jobs: JobRunner::start(store.clone(), flusher.clone()),
+            mailer: super::mail::Mailer::start(store.clone(), flusher.clone(), config.mail.clone()),
             flusher,
             hasher: HashPool::start(config.hash_workers, config.hash_queue),
             store,

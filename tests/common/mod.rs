@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
@@ -32,8 +34,24 @@ impl TestApp {
 
     /// With the state changed by `tweak` before the router is built (a shorter throttle, say).
     pub fn with_state(config: Config, tweak: impl FnOnce(&mut Shared)) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path()).expect("store");
+        Self::in_dir(tempfile::tempdir().expect("temp dir"), config, tweak)
+    }
+
+    /// On the data in `dir` (a restart, when an earlier app on it was dropped).
+    pub fn in_dir(
+        dir: tempfile::TempDir,
+        config: Config,
+        tweak: impl FnOnce(&mut Shared),
+    ) -> TestApp {
+        // sled's flush thread may hold the lock a moment after an earlier store was dropped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let store = loop {
+            match Store::open(dir.path()) {
+                Ok(s) => break s,
+                Err(e) if std::time::Instant::now() > deadline => panic!("store: {e}"),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        };
         let options = tessera::server::leptos_options(config.addr);
         let mut state = AppState::new(options, store, config);
         tweak(state.parts_mut().expect("the state is not shared yet"));

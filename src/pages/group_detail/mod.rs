@@ -1,5 +1,5 @@
 //! `/groups/:id`: a group's header and its tabs: Users (members, add, bulk add), Courses
-//! (courses and curricula), Managers and Activity. Administrators change things; the group's
+//! (courses and curricula), Managers, Messages and Activity. Administrators change things; the group's
 //! managers read.
 
 use crate::api::courses::list_courses;
@@ -11,6 +11,7 @@ use crate::api::groups::{
     StartMassEnrolment,
 };
 use crate::api::keys::ChangeGroupKey;
+use crate::api::messages::{group_messages, SendGroupMessage};
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, url_error, FormError};
@@ -30,11 +31,13 @@ use leptos_router::components::A;
 mod activity;
 mod courses;
 mod managers;
+mod messages;
 mod users;
 
 use activity::ActivityTab;
 use courses::CoursesTab;
 use managers::ManagersTab;
+use messages::MessagesTab;
 use users::UsersTab;
 
 fn plural(n: u32, one: &str, many: &str) -> String {
@@ -60,6 +63,7 @@ enum Tab {
     Users,
     Courses,
     Managers,
+    Messages,
     Activity,
 }
 
@@ -68,6 +72,7 @@ impl Tab {
         match raw {
             "courses" => Tab::Courses,
             "managers" => Tab::Managers,
+            "messages" => Tab::Messages,
             "activity" => Tab::Activity,
             _ => Tab::Users,
         }
@@ -91,6 +96,10 @@ struct GroupCtx {
     /// Who joined with the key (Activity tab), a page at a time.
     redemptions: Res<Paged<crate::model::group::RedemptionView>>,
     mass: Res<Option<MassEnrolView>>,
+    /// Messages sent to the group (Messages tab), a page at a time.
+    messages: Res<Paged<crate::model::message::SentRow>>,
+    /// Bumped to read the sent messages' counts again while they are delivered or mailed.
+    messages_tick: RwSignal<u32>,
     /// Bumped to read the mass enrolment's progress again while it runs.
     mass_tick: RwSignal<u32>,
 }
@@ -105,6 +114,7 @@ struct Actions {
     manager: ServerAction<ChangeGroupManager>,
     mass: ServerAction<StartMassEnrolment>,
     key: ServerAction<ChangeGroupKey>,
+    send: ServerAction<SendGroupMessage>,
 }
 
 #[component]
@@ -136,6 +146,7 @@ fn GroupDetail() -> impl IntoView {
         manager: ServerAction::new(),
         mass: ServerAction::new(),
         key: ServerAction::new(),
+        send: ServerAction::new(),
     };
     let changes = move || {
         (
@@ -225,7 +236,22 @@ fn GroupDetail() -> impl IntoView {
             )
         },
     );
+    let messages_tick = RwSignal::new(0u32);
+    let messages = Resource::new(
+        move || {
+            (
+                gid(),
+                tab(),
+                page(),
+                a.send.version().get(),
+                messages_tick.get(),
+            )
+        },
+        |(id, tab, page, _, _)| when(tab == Tab::Messages, group_messages(id, page)),
+    );
     provide_context(GroupCtx {
+        messages,
+        messages_tick,
         a,
         members,
         bulk_report,
@@ -254,6 +280,7 @@ fn GroupDetail() -> impl IntoView {
                                 Tab::Users => view! { <UsersTab g=g.clone() q=q() uq=uq() /> }.into_any(),
                                 Tab::Courses => view! { <CoursesTab g=g.clone() cq=cq() kq=kq() /> }.into_any(),
                                 Tab::Managers => view! { <ManagersTab g=g.clone() mq=mq() /> }.into_any(),
+                                Tab::Messages => view! { <MessagesTab g=g.clone() /> }.into_any(),
                                 Tab::Activity => view! { <ActivityTab /> }.into_any(),
                             }}
                         </div>
@@ -377,6 +404,7 @@ fn TabNav(id: u64, tab: Tab) -> impl IntoView {
                 {item(Tab::Users, "users", "Users")}
                 {item(Tab::Courses, "courses", "Courses")}
                 {item(Tab::Managers, "managers", "Managers")}
+                {item(Tab::Messages, "messages", "Messages")}
                 {item(Tab::Activity, "activity", "Activity")}
             </ul>
         </nav>

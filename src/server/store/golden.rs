@@ -239,6 +239,7 @@ fn jobs() {
         JobKind::CurriculumDeleted { curriculum: 3 },
         JobKind::MassEnrol { group: 4 },
         JobKind::ImportUsers { import: 5 },
+        JobKind::DeliverMessage { message: 6 },
     ] {
         let rec = JobRecord::new(1, kind, 0, 0, 0);
         let bytes = codec::encode(&rec).unwrap();
@@ -343,5 +344,39 @@ fn key_redemptions() {
             client: Some("::1".into()),
         },
         "0103034b2d310401033a3a31",
+    );
+}
+
+#[test]
+fn messages() {
+    use super::messages::{InboxRecord, MessageRecord, OutboxRecord};
+    pinned(
+        MessageRecord {
+            group: 1,
+            group_name: "G".into(),
+            sender: 2,
+            sender_name: "S".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            sent_at: 3,
+            recipients: 4,
+            delivered: 5,
+            delivering: true,
+            mail: true,
+            mail_queued: 6,
+            mail_sent: 7,
+            mail_failed: 8,
+        },
+        "01010147020153017301620304050101060708",
+    );
+    pinned(InboxRecord { read: true }, "0101");
+    pinned(
+        OutboxRecord {
+            to: "a@b.c".into(),
+            name: "A".into(),
+            attempts: 2,
+            last_error: "e".into(),
+        },
+        "01056140622e630141020165",
     );
 }

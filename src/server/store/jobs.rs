@@ -35,6 +35,9 @@ pub enum JobKind {
     MassEnrol { group: u64 },
     /// Creates the users of an import (see `imports.rs`); the cursor is the next row.
     ImportUsers { import: u64 },
+    /// Delivers a message to its group's members (see `messages.rs`); the cursor is the last
+    /// member done.
+    DeliverMessage { message: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +222,7 @@ impl Store {
             } => self.keep_completions_step(&rec, *course, old_lessons, now),
             JobKind::MassEnrol { group } => self.mass_enrol_step(&rec, *group, now),
             JobKind::ImportUsers { import } => self.import_step(&rec, *import, now),
+            JobKind::DeliverMessage { message } => self.deliver_step(&rec, *message, now),
         }
     }
 

@@ -10,7 +10,8 @@
 //! - `sessions`: session id → session envelope (see `sessions.rs`).
 //! - branches, courses, curricula, enrolments (with their sources), groups (links, members,
 //!   managers, the audit trail), background jobs (`jobs`), user imports and set-password
-//!   tokens (`imports`, `import_rows`, `password_tokens`): see their files.
+//!   tokens (`imports`, `import_rows`, `password_tokens`), messages with the inboxes and the
+//!   e-mail outbox (`messages`, `group_messages`, `inbox`, `outbox`): see their files.
 //!
 //! Records are the store's own types, pinned by `golden.rs`; `migrations.rs` brings older
 //! databases up to [`SCHEMA_VERSION`] at start-up.
@@ -29,6 +30,7 @@ pub mod groups;
 pub mod imports;
 pub mod jobs;
 pub mod mass;
+pub mod messages;
 mod migrations;
 pub mod search;
 pub mod sessions;
@@ -161,6 +163,10 @@ pub struct Trees {
     import_rows: sled::Tree,
     password_tokens: sled::Tree,
     key_redemptions: sled::Tree,
+    messages: sled::Tree,
+    group_messages: sled::Tree,
+    inbox: sled::Tree,
+    outbox: sled::Tree,
     /// (user, course) pairs an enrolling job writes per step (see `mass.rs`).
     step_pairs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -241,6 +247,10 @@ impl Store {
             import_rows: db.open_tree("import_rows")?,
             password_tokens: db.open_tree("password_tokens")?,
             key_redemptions: db.open_tree("key_redemptions")?,
+            messages: db.open_tree("messages")?,
+            group_messages: db.open_tree("group_messages")?,
+            inbox: db.open_tree("inbox")?,
+            outbox: db.open_tree("outbox")?,
             step_pairs: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(
                 mass::PAIRS_PER_STEP,
             )),

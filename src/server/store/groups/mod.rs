@@ -96,7 +96,7 @@ pub fn suffixes(name: &str) -> Vec<String> {
     out
 }
 
-fn tx_get(groups: &TransactionalTree, id: u64) -> Tx<GroupRecord> {
+pub(crate) fn tx_get(groups: &TransactionalTree, id: u64) -> Tx<GroupRecord> {
     let key = id_key(id);
     match groups.get(key)? {
         Some(b) => codec::decode(&key, &b).or_else(abort),
@@ -110,7 +110,7 @@ fn tx_put(groups: &TransactionalTree, rec: &GroupRecord) -> Tx<()> {
 }
 
 /// Appends an audit event (its id was drawn before the transaction: closures may re-run).
-fn tx_audit(
+pub(crate) fn tx_audit(
     audit: &TransactionalTree,
     group: u64,
     event: u64,

@@ -152,6 +152,7 @@ pub enum AuditKind {
     KeyRedeemed,
     KeyRefused,
     MassEnrolment,
+    MessageSent,
 }
 
 impl From<AuditAction> for AuditKind {
@@ -168,6 +169,7 @@ impl From<AuditAction> for AuditKind {
             AuditAction::KeyRedeemed => AuditKind::KeyRedeemed,
             AuditAction::KeyRefused => AuditKind::KeyRefused,
             AuditAction::MassEnrolment => AuditKind::MassEnrolment,
+            AuditAction::MessageSent => AuditKind::MessageSent,
         }
     }
 }
@@ -186,6 +188,7 @@ impl From<AuditKind> for AuditAction {
             AuditKind::KeyRedeemed => AuditAction::KeyRedeemed,
             AuditKind::KeyRefused => AuditAction::KeyRefused,
             AuditKind::MassEnrolment => AuditAction::MassEnrolment,
+            AuditKind::MessageSent => AuditAction::MessageSent,
         }
     }
 }

@@ -1,0 +1,348 @@
+use super::*;
+use crate::model::group::{JoinedHow, KeySettings};
+use crate::model::user::Role;
+use crate::server::store::groups::GroupFields;
+use crate::server::store::tests::{dump, reopen, temp_store};
+use crate::server::store::users::{PasswordHash, UserFields};
+
+fn user(s: &Store, login: &str, role: Role) -> u64 {
+    let f = UserFields {
+        login: login.into(),
+        email: format!("{login}@example.org"),
+        display_name: format!("Name {login}"),
+        role,
+    };
+    s.create_user(&f, &PasswordHash::from_phc("$x".into()), false, 0)
+        .unwrap()
+        .id
+}
+
+fn group(s: &Store, name: &str) -> u64 {
+    let f = GroupFields {
+        name: name.into(),
+        description: String::new(),
+        branch: None,
+        key: KeySettings::default(),
+        is_default: false,
+    };
+    s.create_group(Actor { user: 0, now: 1 }, &f).unwrap().0.id
+}
+
+fn join(s: &Store, g: u64, u: u64, now: u64) {
+    s.add_member(Actor { user: 0, now }, g, u, JoinedHow::Manual)
+        .unwrap();
+}
+
+fn deliver(s: &Store, job: u64) {
+    while s.run_job_step(job, 50).unwrap() == Step::More {}
+}
+
+fn inbox_ids(s: &Store, u: u64) -> Vec<u64> {
+    s.inbox(u, 1).unwrap().0.iter().map(|r| r.id).collect()
+}
+
+/// Members when the message was sent get it, once each; who joins afterwards (even before
+/// the delivery ran) or left before the delivery does not.
+#[test]
+fn a_message_reaches_the_members_of_the_moment_it_was_sent() {
+    let (_d, s) = temp_store();
+    let admin = user(&s, "admin", Role::Admin);
+    let g = group(&s, "Physics");
+    let other = group(&s, "Chemistry");
+    let [a, b, c, late, outsider] =
+        ["a", "b", "c", "late", "out"].map(|l| user(&s, l, Role::Learner));
+    for u in [a, b, c] {
+        join(&s, g, u, 10);
+    }
+    join(&s, other, outsider, 10);
+    let (m, job) = s
+        .send_message(
+            Actor {
+                user: admin,
+                now: 20,
+            },
+            g,
+            "Exam",
+            "On Monday.",
+            false,
+        )
+        .unwrap();
+    // Before delivery runs: c leaves, `late` joins.
+    s.remove_member(Actor { user: 0, now: 21 }, g, c, false)
+        .unwrap();
+    join(&s, g, late, 22);
+    deliver(&s, job);
+    for u in [a, b] {
+        assert_eq!(inbox_ids(&s, u), vec![m]);
+        assert_eq!(s.unread_count(u).unwrap(), 1);
+    }
+    for u in [c, late, outsider, admin] {
+        assert!(inbox_ids(&s, u).is_empty());
+        assert_eq!(s.unread_count(u).unwrap(), 0);
+    }
+    let rec = s.get_message(m).unwrap().unwrap();
+    assert_eq!(
+        (rec.recipients, rec.delivered, rec.delivering),
+        (3, 2, false)
+    );
+    assert_eq!(
+        (rec.sender_name.as_str(), rec.group_name.as_str()),
+        ("Name admin", "Physics")
+    );
+    // The step run again (a restart) delivers nothing twice.
+    let before = dump(&s);
+    assert_eq!(s.run_job_step(job, 60).unwrap(), Step::Finished);
+    assert_eq!(dump(&s), before);
+    let (rows, total) = s.group_messages(g, 1).unwrap();
+    assert_eq!((rows.len(), total), (1, 1));
+    assert_eq!((rows[0].delivered, rows[0].mail), (2, None));
+}
+
+/// A large group is delivered in bounded steps; a step replayed with its old cursor (a crash
+/// between the step and its flush) changes nothing.
+#[test]
+fn a_large_group_is_delivered_in_steps() {
+    let (_d, s) = temp_store();
+    let admin = user(&s, "admin", Role::Admin);
+    let g = group(&s, "Big");
+    let n = STEP_BATCH * 2 + 7;
+    let members: Vec<u64> = (0..n)
+        .map(|i| user(&s, &format!("l{i}"), Role::Learner))
+        .collect();
+    let entries: Vec<(u32, String)> = (0..n).map(|i| (i as u32 + 1, format!("l{i}"))).collect();
+    s.bulk_add_members(Actor { user: 0, now: 5 }, g, &entries)
+        .unwrap();
+    let (m, job) = s
+        .send_message(
+            Actor {
+                user: admin,
+                now: 20,
+            },
+            g,
+            "Hi",
+            "All of you.",
+            false,
+        )
+        .unwrap();
+    let first = s.get_job(job).unwrap().unwrap();
+    assert_eq!(s.run_job_step(job, 30).unwrap(), Step::More);
+    assert_eq!(
+        s.get_message(m).unwrap().unwrap().delivered,
+        STEP_BATCH as u64
+    );
+    let after_one = dump(&s);
+    // Replaying the first step with the job as it was: nothing changes.
+    s.deliver_step(&first, m, 30).unwrap();
+    assert_eq!(dump(&s), after_one);
+    deliver(&s, job);
+    let rec = s.get_message(m).unwrap().unwrap();
+    assert_eq!((rec.delivered, rec.delivering), (n as u64, false));
+    for u in &members {
+        assert_eq!(s.unread_count(*u).unwrap(), 1);
+    }
+}
+
+/// Opening marks read, "mark unread" undoes it, the count follows and never goes below 0;
+/// nobody opens a message that is not in their inbox.
+#[test]
+fn read_and_unread() {
+    let (_d, s) = temp_store();
+    let admin = user(&s, "admin", Role::Admin);
+    let g = group(&s, "G");
+    let [a, b] = ["a", "b"].map(|l| user(&s, l, Role::Learner));
+    join(&s, g, a, 1);
+    let ids: Vec<u64> = (0..3)
+        .map(|i| {
+            let (m, job) = s
+                .send_message(
+                    Actor {
+                        user: admin,
+                        now: 10 + i,
+                    },
+                    g,
+                    &format!("S{i}"),
+                    "B",
+                    false,
+                )
+                .unwrap();
+            deliver(&s, job);
+            m
+        })
+        .collect();
+    assert_eq!(s.unread_count(a).unwrap(), 3);
+    // Newest first.
+    assert_eq!(inbox_ids(&s, a), vec![ids[2], ids[1], ids[0]]);
+    let v = s.open_message(a, ids[0]).unwrap();
+    assert_eq!(
+        (v.subject.as_str(), v.body.as_str(), v.read),
+        ("S0", "B", true)
+    );
+    s.open_message(a, ids[0]).unwrap();
+    assert_eq!(s.unread_count(a).unwrap(), 2);
+    let (rows, total) = s.inbox(a, 1).unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        rows.iter().map(|r| r.read).collect::<Vec<_>>(),
+        vec![false, false, true]
+    );
+    s.set_message_read(a, ids[0], false).unwrap();
+    s.set_message_read(a, ids[0], false).unwrap();
+    assert_eq!(s.unread_count(a).unwrap(), 3);
+    let before = dump(&s);
+    assert!(matches!(
+        s.open_message(b, ids[0]),
+        Err(StoreError::NotFound("message"))
+    ));
+    assert!(matches!(
+        s.set_message_read(b, ids[1], true),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.open_message(a, 999_999),
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(dump(&s), before);
+}
+
+#[test]
+fn the_inbox_is_paged() {
+    let (_d, s) = temp_store();
+    let admin = user(&s, "admin", Role::Admin);
+    let g = group(&s, "G");
+    let a = user(&s, "a", Role::Learner);
+    join(&s, g, a, 1);
+    let n = PER_PAGE as u64 + 3;
+    for i in 0..n {
+        let (_, job) = s
+            .send_message(
+                Actor {
+                    user: admin,
+                    now: 10 + i,
+                },
+                g,
+                &format!("S{i}"),
+                "B",
+                false,
+            )
+            .unwrap();
+        deliver(&s, job);
+    }
+    let (p1, total) = s.inbox(a, 1).unwrap();
+    let (p2, _) = s.inbox(a, 2).unwrap();
+    assert_eq!(total, n);
+    assert_eq!(p1.len(), PER_PAGE as usize);
+    assert_eq!(p1[0].subject, format!("S{}", n - 1));
+    assert_eq!(
+        p2.iter().map(|r| r.subject.as_str()).collect::<Vec<_>>(),
+        vec!["S2", "S1", "S0"]
+    );
+    let (sent, total) = s.group_messages(g, 2).unwrap();
+    assert_eq!((sent.len(), total), (3, n));
+}
+
+/// Sending to a group that does not exist writes nothing.
+#[test]
+fn no_group_no_message() {
+    let (_d, s) = temp_store();
+    let admin = user(&s, "admin", Role::Admin);
+    let before = dump(&s);
+    assert!(matches!(
+        s.send_message(
+            Actor {
+                user: admin,
+                now: 1
+            },
+            424_242,
+            "S",
+            "B",
+            true
+        ),
+        Err(StoreError::NotFound("group"))
+    ));
+    assert_eq!(dump(&s), before);
+}
+
+/// Mailed messages queue one e-mail per active member; an attempt that fails is tried again
+/// later, until the last attempt counts it failed; the queue is on disk, so a restart keeps it.
+#[test]
+fn the_outbox_retries_then_gives_up_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, a_key) = {
+        let s = Store::open(dir.path()).unwrap();
+        let admin = user(&s, "admin", Role::Admin);
+        let g = group(&s, "G");
+        let [a, b, gone] = ["a", "b", "gone"].map(|l| user(&s, l, Role::Learner));
+        for u in [a, b, gone] {
+            join(&s, g, u, 1);
+        }
+        s.set_active(gone, false).unwrap();
+        let (m, job) = s
+            .send_message(
+                Actor {
+                    user: admin,
+                    now: 10,
+                },
+                g,
+                "Mail",
+                "Body",
+                true,
+            )
+            .unwrap();
+        deliver(&s, job);
+        let rec = s.get_message(m).unwrap().unwrap();
+        assert_eq!(
+            (rec.delivered, rec.mail_queued),
+            (3, 2),
+            "no e-mail to an inactive user"
+        );
+        assert_eq!(
+            s.due_mail(49, 10).unwrap(),
+            vec![],
+            "nothing due before it was queued"
+        );
+        let due = s.due_mail(50, 10).unwrap();
+        assert_eq!(due.len(), 2);
+        assert_eq!(due[0].out.to, "a@example.org");
+        // a: sent at once. b: fails.
+        assert_eq!(
+            s.mail_attempted(&due[0], Ok(()), 3, 0).unwrap(),
+            MailOutcome::Sent
+        );
+        assert_eq!(
+            s.mail_attempted(&due[1], Err("connection refused"), 3, 1_000)
+                .unwrap(),
+            MailOutcome::Retry { retry_at: 1_000 }
+        );
+        // Settling an entry twice counts it once.
+        assert_eq!(
+            s.mail_attempted(&due[0], Ok(()), 3, 0).unwrap(),
+            MailOutcome::Sent
+        );
+        assert_eq!(s.due_mail(999, 10).unwrap(), vec![]);
+        assert_eq!(s.next_mail_due().unwrap(), Some(1_000));
+        s.flush().unwrap();
+        (m, due[1].key.clone())
+    };
+    let s = reopen(dir.path()).unwrap();
+    let rec = s.get_message(m).unwrap().unwrap();
+    assert_eq!((rec.mail_queued, rec.mail_sent, rec.mail_failed), (1, 1, 0));
+    let due = s.due_mail(1_000, 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_ne!(due[0].key, a_key, "moved to its retry time");
+    assert_eq!(
+        (due[0].out.attempts, due[0].out.last_error.as_str()),
+        (1, "connection refused")
+    );
+    assert_eq!(
+        s.mail_attempted(&due[0], Err("refused"), 3, 2_000).unwrap(),
+        MailOutcome::Retry { retry_at: 2_000 }
+    );
+    let due = s.due_mail(2_000, 10).unwrap();
+    assert_eq!(
+        s.mail_attempted(&due[0], Err("refused"), 3, 4_000).unwrap(),
+        MailOutcome::GaveUp
+    );
+    assert_eq!(s.mail_waiting(), 0);
+    let rec = s.get_message(m).unwrap().unwrap();
+    assert_eq!((rec.mail_queued, rec.mail_sent, rec.mail_failed), (0, 1, 1));
+}
