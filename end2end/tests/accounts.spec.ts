@@ -1,52 +1,9 @@
 import { test, expect, Page, asNewAdmin, ADMIN_PASSWORD } from './fixtures';
-import AxeBuilder from '@axe-core/playwright';
+import { api, expectAccessible, expectHydratedIfJs, jsOn, logIn, logOut, nav, watchPanics } from './helpers';
 
-// Each flow runs in both projects ('js' and 'nojs': JavaScript on, hydrated app; off, plain
-// HTML forms), each test against a fresh server and data directory of its own (fixtures.ts).
-
-// axe runs inside the page, so it needs JavaScript: the 'js' and 'phone' projects check every
-// page the flow visits (at desktop and at phone width); 'nojs' renders the same server HTML.
-// The 'js' and 'phone' projects run with JavaScript, 'nojs' without.
-function jsOn(): boolean {
-  return test.info().project.use.javaScriptEnabled !== false;
-}
-
-async function expectAccessible(page: Page) {
-  if (!jsOn()) return;
-  // Nothing pushes the page sideways (wide tables scroll inside their own box).
-  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
-  expect(widths[0], `no sideways scrolling on ${page.url()}`).toBeLessThanOrEqual(widths[1]);
-  const results = await new AxeBuilder({ page }).analyze();
-  const summary = results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  expect(summary, `axe violations on ${page.url()}`).toEqual([]);
-}
-
-async function expectHydratedIfJs(page: Page, js: boolean) {
-  if (js) {
-    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-  }
-}
-
-
-// A hydration mismatch does not throw a page error: the wasm panics and logs to the console.
-// A script, style or frame the Content-Security-Policy blocks is logged there too (with
-// JavaScript off as well): both fail the flow.
-function watchPanics(page: Page): string[] {
-  const panics: string[] = [];
-  page.on('console', (m) => {
-    const text = m.text();
-    if (m.type() === 'error' && /panicked|hydration/i.test(text)) panics.push(`${page.url()}: ${text.slice(0, 200)}`);
-    if (/Content Security Policy|Content-Security-Policy/i.test(text)) panics.push(`CSP on ${page.url()}: ${text.slice(0, 300)}`);
-  });
-  page.on('pageerror', (e) => panics.push(`${page.url()}: ${String(e)}`));
-  return panics;
-}
-
-async function logIn(page: Page, who: string, password: string) {
-  await page.getByLabel('Login name or e-mail').fill(who);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-}
+// Each flow runs in every project ('js', 'nojs' and 'phone': JavaScript on, hydrated app; off,
+// plain HTML forms; phone width), each test against a fresh server and data directory of its own
+// (fixtures.ts).
 
 test('accounts: set-up, login, create a learner, learner is refused the Users page', async ({ page }, info) => {
   const js = jsOn();
@@ -138,15 +95,6 @@ test('accounts: set-up, login, create a learner, learner is refused the Users pa
   }
   expect(pageErrors).toEqual([]);
 });
-
-async function logOut(page: Page) {
-  await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible();
-}
-
-function nav(page: Page, name: string) {
-  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
-}
 
 async function addLesson(page: Page, title: string, text: string) {
   const form = page.getByRole('region', { name: 'Add a lesson' });
@@ -456,14 +404,6 @@ test('framing: pages refuse to be shown inside another site', async ({ page, bas
   expect(direct.headers()['x-frame-options']).toBe('DENY');
   expect(direct.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
 });
-
-// Set-up through the API (as an administrator's browser would post the forms), for tests whose
-// subject is elsewhere.
-async function api(page: Page, fn: string, form: Record<string, string>) {
-  const res = await page.request.post(`/api/${fn}`, { headers: { Accept: 'application/json' }, form });
-  expect(res.status(), `${fn}: ${await res.text()}`).toBe(200);
-  return res.json();
-}
 
 test('default group: a new user joins it and has its courses and its curriculum at once', async ({ page }) => {
   const panics = watchPanics(page);
