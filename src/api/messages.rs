@@ -23,9 +23,12 @@ pub async fn send_group_message(id: u64, subject: String, body: String) -> Resul
     let body = crate::model::message::validate_body(&body)?;
     let actor = caller.actor();
     let mail = state.mailer.enabled;
-    let sent = state
+    let (message, job) = state
+        .write(move |s| s.send_message(actor, id, &subject, &body, mail))
+        .await?;
+    // Sent: from here on, a failure only delays delivery (the job runner finishes it).
+    let delivered = state
         .write(move |s| {
-            let (message, job) = s.send_message(actor, id, &subject, &body, mail)?;
             let started = std::time::Instant::now();
             while started.elapsed() < DELIVER_IN_REQUEST
                 && s.run_job_step(job, crate::server::store::now_ms())?
@@ -34,15 +37,28 @@ pub async fn send_group_message(id: u64, subject: String, body: String) -> Resul
             let m = s
                 .get_message(message)?
                 .ok_or(crate::server::store::StoreError::NotFound("message"))?;
-            Ok(Sent {
-                id: message,
-                recipients: m.recipients,
-                delivered: m.delivered,
-                delivering: m.delivering,
-                mailed: m.mail,
-            })
+            Ok((m.recipients, s.message_delivered(message)?, m.delivering))
         })
-        .await?;
+        .await;
+    let sent = match delivered {
+        Ok((recipients, delivered, delivering)) => Sent {
+            id: message,
+            recipients,
+            delivered,
+            delivering,
+            mailed: mail,
+        },
+        Err(e) => {
+            tracing::error!(error = %e, message, "delivering a sent message failed; the job runner goes on");
+            Sent {
+                id: message,
+                recipients: 0,
+                delivered: 0,
+                delivering: true,
+                mailed: mail,
+            }
+        }
+    };
     if sent.delivering {
         state.jobs.wake();
     }
@@ -80,11 +96,7 @@ pub async fn unread_count(opening: u64) -> Result<u64, AppError> {
     let user = crate::server::auth::require_user().await?;
     let state = crate::server::state::app_state()?;
     let uid = user.id;
-    state.read_now(|s| {
-        let unread = s.unread_count(uid)?;
-        let opened_unread = opening != 0 && s.message_unread(uid, opening)?;
-        Ok(unread.saturating_sub(u64::from(opened_unread)))
-    })
+    state.read_now(|s| s.unread_count_besides(uid, opening))
 }
 
 /// Opens message `id` of the signed-in user's inbox and marks it read. `NotFound` when it is

@@ -110,7 +110,7 @@ fn Message() -> impl IntoView {
                                     Segment::Link(href) => {
                                         let text = href.clone();
                                         view! {
-                                            <a href=href rel="noopener noreferrer nofollow" target="_blank">{text}</a>
+                                            <a href=href rel="noopener noreferrer nofollow">{text}</a>
                                         }
                                         .into_any()
                                     }

@@ -157,8 +157,8 @@ pub struct Config {
     pub mail: Option<MailConfig>,
 }
 
-/// Attempts at sending one e-mail before it counts as failed.
-pub const MAIL_ATTEMPTS: u32 = 6;
+/// How long an e-mail may wait for the SMTP server before it counts as failed.
+pub const MAIL_GIVE_UP: Duration = Duration::from_secs(24 * 3600);
 
 /// The SMTP server group messages are mailed through.
 #[derive(Clone)]
@@ -166,9 +166,10 @@ pub struct MailConfig {
     /// `smtp://` or `smtps://` URL, credentials included (never logged).
     pub url: String,
     pub from: lettre::message::Mailbox,
-    /// Attempts per e-mail, and the wait after the first failure (doubled after each).
-    pub attempts: u32,
+    /// The wait after an e-mail's first failed attempt (doubled after each, up to an hour).
     pub retry_after: Duration,
+    /// How long an e-mail may wait before it counts as failed.
+    pub give_up_after: Duration,
 }
 
 impl std::fmt::Debug for MailConfig {
@@ -185,8 +186,8 @@ impl std::fmt::Debug for MailConfig {
         f.debug_struct("MailConfig")
             .field("url", &shown)
             .field("from", &self.from.to_string())
-            .field("attempts", &self.attempts)
             .field("retry_after", &self.retry_after)
+            .field("give_up_after", &self.give_up_after)
             .finish()
     }
 }
@@ -222,6 +223,21 @@ fn mail_config(
         return Err(bad_url());
     }
     lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url).map_err(|_| bad_url())?;
+    let tls = parsed.scheme() == "smtps"
+        || parsed
+            .query_pairs()
+            .any(|(k, v)| k == "tls" && (v == "required" || v == "opportunistic"));
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if parsed.password().is_some() && !tls && !loopback {
+        return Err(ConfigError::Value(
+            "smtp_url: the password would cross the network unencrypted; add ?tls=required or use smtps://".into(),
+        ));
+    }
     let from = from.parse().map_err(|_| {
         ConfigError::Value(format!(
             "smtp_from: \"{from}\" is not an address like lms@example.org or \"Tessera <lms@example.org>\""
@@ -230,8 +246,8 @@ fn mail_config(
     Ok(Some(MailConfig {
         url,
         from,
-        attempts: MAIL_ATTEMPTS,
         retry_after: Duration::from_secs(30),
+        give_up_after: MAIL_GIVE_UP,
     }))
 }
 
@@ -518,6 +534,10 @@ mod tests {
             ),
             ("smtp_from", "\"\"\nsmtp_url = \"smtp://m.org\""),
             ("smtp_url", "\"\"\nsmtp_from = \"a@b.org\""),
+            (
+                "smtp_url",
+                "\"smtp://u:p@mail.example.org\"\nsmtp_from = \"a@b.org\"",
+            ),
         ] {
             let file: FileConfig = toml::from_str(&format!("{key} = {value}")).unwrap();
             let err = Config::resolve(ServeArgs::default(), file).unwrap_err();

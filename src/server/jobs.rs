@@ -26,6 +26,12 @@ pub struct JobRunner {
 impl JobRunner {
     /// Starts the runner on the current tokio runtime.
     pub fn start(store: Store, flusher: Flusher) -> JobRunner {
+        Self::start_waking(store, flusher, Arc::new(Notify::new()))
+    }
+
+    /// Starts the runner, notifying `after_step` after each step it runs (the mailer: a
+    /// message's delivery queues e-mails).
+    pub fn start_waking(store: Store, flusher: Flusher, after_step: Arc<Notify>) -> JobRunner {
         let runner = JobRunner {
             wake: Arc::new(Notify::new()),
             idle: Arc::new(Notify::new()),
@@ -34,7 +40,7 @@ impl JobRunner {
         tokio::spawn(async move {
             let mut panics = HashMap::new();
             loop {
-                run_all(&store, &flusher, &mut panics).await;
+                run_all(&store, &flusher, &mut panics, &after_step).await;
                 idle.notify_waiters();
                 tokio::select! {
                     _ = wake.notified() => {}
@@ -77,7 +83,12 @@ const PANICS_ALLOWED: u32 = 3;
 /// Runs every pending job to its end, one step of each in turn (a long mass enrolment does not
 /// hold up a group sweep). A storage error is retried a second later; any other error fails the
 /// job (logged with the reason); a step that keeps panicking fails its job too.
-async fn run_all(store: &Store, flusher: &Flusher, panics: &mut HashMap<u64, u32>) {
+async fn run_all(
+    store: &Store,
+    flusher: &Flusher,
+    panics: &mut HashMap<u64, u32>,
+    after_step: &Notify,
+) {
     loop {
         let pending = {
             let store = store.clone();
@@ -106,6 +117,7 @@ async fn run_all(store: &Store, flusher: &Flusher, panics: &mut HashMap<u64, u32
             if let Err(e) = flusher.flush().await {
                 tracing::error!(error = %e, job = id, "cannot flush a job's step");
             }
+            after_step.notify_one();
             let failure = match step {
                 Ok(Ok(Step::More)) => None,
                 Ok(Ok(Step::Finished)) => {

@@ -60,10 +60,12 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, store: Store, config: Config) -> AppState {
         let flusher = Flusher::spawn(store.db().clone());
+        let mailer =
+            super::mail::Mailer::start(store.clone(), flusher.clone(), config.mail.clone());
         AppState(Arc::new(Shared {
             leptos_options,
-            jobs: JobRunner::start(store.clone(), flusher.clone()),
-            mailer: super::mail::Mailer::start(store.clone(), flusher.clone(), config.mail.clone()),
+            jobs: JobRunner::start_waking(store.clone(), flusher.clone(), mailer.notifier()),
+            mailer,
             flusher,
             hasher: HashPool::start(config.hash_workers, config.hash_queue),
             store,

@@ -183,25 +183,33 @@ impl Store {
     /// Marks a job failed (it will not run again) with the reason, and lets go of what it held
     /// (a group's running mass enrolment).
     pub fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
-        (&self.jobs, &self.meta, &self.imports).transaction(|(jobs, meta, imports)| {
-            let mut rec = tx_job(jobs, id)?;
-            rec.state = JobState::Failed(reason.to_string());
-            rec.finished_at = Some(now);
-            match rec.kind {
-                JobKind::MassEnrol { group } => super::mass::tx_release(meta, group, id)?,
-                JobKind::ImportUsers { import } => {
-                    super::imports::tx_import_failed(imports, import, reason, now)?
+        (&self.jobs, &self.meta, &self.imports, &self.messages).transaction(
+            |(jobs, meta, imports, messages)| {
+                let mut rec = tx_job(jobs, id)?;
+                rec.state = JobState::Failed(reason.to_string());
+                rec.finished_at = Some(now);
+                match rec.kind {
+                    JobKind::MassEnrol { group } => super::mass::tx_release(meta, group, id)?,
+                    JobKind::ImportUsers { import } => {
+                        super::imports::tx_import_failed(imports, import, reason, now)?
+                    }
+                    JobKind::DeliverMessage { message } => {
+                        super::messages::tx_delivery_failed(messages, message)?
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            tx_put_job(jobs, &rec)
-        })?;
+                tx_put_job(jobs, &rec)
+            },
+        )?;
         Ok(())
     }
 
     /// Runs one bounded step of job `id`. A finished or failed job is `Finished` at once.
     pub fn run_job_step(&self, id: u64, now: u64) -> Result<Step, StoreError> {
-        let rec = self.get_job(id)?.ok_or(StoreError::NotFound("job"))?;
+        // A job whose record is gone was finished (delivery jobs remove theirs).
+        let Some(rec) = self.get_job(id)? else {
+            return Ok(Step::Finished);
+        };
         if rec.state != JobState::Pending {
             return Ok(Step::Finished);
         }

@@ -1,18 +1,24 @@
 //! Messages to a group, the members' inboxes and the e-mail outbox.
 //!
 //! Trees:
-//! - `messages`: message id → [`MessageRecord`] (subject, body, who sent it to which group, and
-//!   what became of it: inbox entries made, e-mails sent and failed).
+//! - `messages`: message id → [`MessageRecord`] (subject, who sent it to which group, whether
+//!   it is still being delivered); written when sent and once more when delivered.
+//! - `message_bodies`: message id → [`BodyRecord`] (up to 20,000 characters: kept apart so
+//!   lists never read it).
 //! - `group_messages`: group id ++ message id → nothing (a group's sent list, oldest first).
 //! - `inbox`: user id ++ message id → [`InboxRecord`] (read or not; newest last).
 //! - `outbox`: due time (ms) ++ message id ++ user id → [`OutboxRecord`]: e-mails waiting to be
 //!   sent, the first due first. A failed attempt moves the entry to a later due time.
-//! - `meta`: `count/unread/<user>` and `count/inbox/<user>`, changed with the inbox entries.
+//! - `meta` counters, changed with what they count: `unread/<user>`, `inbox/<user>`,
+//!   `group_messages/<group>`, and per message `msg/<id>/delivered` (inbox entries made) and
+//!   `msg/<id>/queued`, `.../sent`, `.../failed` (its e-mails).
 //!
 //! Sending writes the message and a [`JobKind::DeliverMessage`] job in one transaction; the
 //! job makes the inbox entries (and queues the e-mails) a bounded batch of members at a time,
 //! so a group of 100,000 never holds sled's transaction lock for long. Only members who had
-//! joined when the message was sent get it, however late their batch runs.
+//! joined when the message was sent get it, however late their batch runs. The job's record
+//! goes when it is done (a school sends many messages; finished ones would only slow the scan
+//! for pending jobs).
 
 use super::codec::{self, id_key, Record};
 use super::enrolments::pair_key;
@@ -38,23 +44,27 @@ pub struct MessageRecord {
     pub sender: u64,
     pub sender_name: String,
     pub subject: String,
-    pub body: String,
     pub sent_at: u64,
     /// Members when it was sent.
     pub recipients: u64,
-    /// Inbox entries made so far.
-    pub delivered: u64,
-    /// Still being delivered by its job.
-    pub delivering: bool,
     /// Whether members are mailed too (SMTP was configured when it was sent).
     pub mail: bool,
-    pub mail_queued: u64,
-    pub mail_sent: u64,
-    pub mail_failed: u64,
+    /// Still being delivered by its job.
+    pub delivering: bool,
 }
 
 impl Record for MessageRecord {
     const TREE: &'static str = "messages";
+    const VERSION: u8 = 1;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BodyRecord {
+    pub body: String,
+}
+
+impl Record for BodyRecord {
+    const TREE: &'static str = "message_bodies";
     const VERSION: u8 = 1;
 }
 
@@ -73,6 +83,8 @@ pub struct OutboxRecord {
     /// The address and name when the message was delivered.
     pub to: String,
     pub name: String,
+    /// When it was queued (ms): how long it has waited decides when to give up.
+    pub queued_at: u64,
     /// Attempts made so far.
     pub attempts: u32,
     /// Why the last attempt failed.
@@ -100,26 +112,39 @@ fn inbox_counter(user: u64) -> String {
     format!("inbox/{user}")
 }
 
+fn sent_counter(group: u64) -> String {
+    format!("group_messages/{group}")
+}
+
+/// A message's own counters: `delivered`, `queued`, `sent`, `failed`.
+fn message_counter(message: u64, what: &str) -> String {
+    format!("msg/{message}/{what}")
+}
+
 /// An e-mail due to be sent, as [`Store::due_mail`] hands it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueMail {
-    /// The entry's outbox key (to report the outcome with).
+    /// The entry's outbox key (to settle it with).
     pub key: Vec<u8>,
     pub message: u64,
     pub user: u64,
     pub out: OutboxRecord,
 }
 
-/// What happened to one e-mail attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailOutcome {
+/// What became of an attempt to send an e-mail (the mailer decides, [`Store::settle_mail`]
+/// records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
     Sent,
-    /// Failed; tried again at `retry_at`.
+    /// Not sent; try again at `at`.
     Retry {
-        retry_at: u64,
+        at: u64,
+        error: String,
     },
-    /// Failed for the last time.
-    GaveUp,
+    /// Not sent, and never will be.
+    Failed {
+        error: String,
+    },
 }
 
 fn tx_message(messages: &TransactionalTree, id: u64) -> Tx<MessageRecord> {
@@ -143,7 +168,28 @@ fn tx_user(users: &TransactionalTree, id: u64) -> Tx<UserRecord> {
     }
 }
 
+/// Inside a transaction: a delivery job failed for good; its message stops saying
+/// "delivering" (what was delivered stays).
+pub(crate) fn tx_delivery_failed(messages: &TransactionalTree, message: u64) -> Tx<()> {
+    if messages.get(id_key(message))?.is_some() {
+        let mut m = tx_message(messages, message)?;
+        m.delivering = false;
+        tx_put_message(messages, message, &m)?;
+    }
+    Ok(())
+}
+
+/// Rows to skip for page `page` (from 1); `None` when the page is past the end.
+fn page_start(page: u32, total: u64) -> Option<usize> {
+    let skip = (page.max(1) as u64 - 1) * PER_PAGE as u64;
+    (skip < total || skip == 0).then_some(skip as usize)
+}
+
 impl Store {
+    fn counter(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(read_counter(self.meta.get(counter_key(name))?))
+    }
+
     /// Sends a message to every current member of `group`: writes it with the job that
     /// delivers it (run it with [`Store::run_job_step`]) and an audit line, in one
     /// transaction. `mail`: also queue an e-mail per active member. Returns the message's and
@@ -160,67 +206,72 @@ impl Store {
         let id = self.db.generate_id()? + 1;
         let job = self.new_job_id()?;
         let event = self.db.generate_id()?;
+        let body = codec::encode(&BodyRecord {
+            body: body.to_string(),
+        })?;
         (
             &self.groups,
             &self.users,
             &self.messages,
+            &self.message_bodies,
             &self.group_messages,
             &self.jobs,
             &self.audit,
+            &self.meta,
         )
-            .transaction(|(groups, users, messages, group_messages, jobs, audit)| {
-                let g = super::groups::tx_get(groups, group)?;
-                let sender = tx_user(users, actor.user)?;
-                let rec = MessageRecord {
-                    group,
-                    group_name: g.name.clone(),
-                    sender: actor.user,
-                    sender_name: sender.display_name.clone(),
-                    subject: subject.to_string(),
-                    body: body.to_string(),
-                    sent_at: actor.now,
-                    recipients: g.members,
-                    delivered: 0,
-                    delivering: true,
-                    mail,
-                    mail_queued: 0,
-                    mail_sent: 0,
-                    mail_failed: 0,
-                };
-                tx_put_message(messages, id, &rec)?;
-                group_messages.insert(&pair_key(group, id), &[])?;
-                tx_put_job(
-                    jobs,
-                    &JobRecord::new(
-                        job,
-                        JobKind::DeliverMessage { message: id },
-                        g.members,
-                        actor.user,
-                        actor.now,
-                    ),
-                )?;
-                tx_audit(
-                    audit,
-                    group,
-                    event,
-                    actor,
-                    AuditAction::MessageSent,
-                    format!(
-                        "{} sent \"{}\" to {} member{}",
-                        sender.login,
-                        subject,
-                        g.members,
-                        if g.members == 1 { "" } else { "s" }
-                    ),
-                )
-            })?;
+            .transaction(
+                |(groups, users, messages, bodies, group_messages, jobs, audit, meta)| {
+                    let g = super::groups::tx_get(groups, group)?;
+                    let sender = tx_user(users, actor.user)?;
+                    let rec = MessageRecord {
+                        group,
+                        group_name: g.name.clone(),
+                        sender: actor.user,
+                        sender_name: sender.display_name.clone(),
+                        subject: subject.to_string(),
+                        sent_at: actor.now,
+                        recipients: g.members,
+                        mail,
+                        delivering: true,
+                    };
+                    tx_put_message(messages, id, &rec)?;
+                    bodies.insert(&id_key(id), body.as_slice())?;
+                    group_messages.insert(&pair_key(group, id), &[])?;
+                    bump_counter(meta, &sent_counter(group), 1)?;
+                    tx_put_job(
+                        jobs,
+                        &JobRecord::new(
+                            job,
+                            JobKind::DeliverMessage { message: id },
+                            g.members,
+                            actor.user,
+                            actor.now,
+                        ),
+                    )?;
+                    tx_audit(
+                        audit,
+                        group,
+                        event,
+                        actor,
+                        AuditAction::MessageSent,
+                        format!(
+                            "{} sent \"{}\" to {} member{}",
+                            sender.login,
+                            subject,
+                            g.members,
+                            if g.members == 1 { "" } else { "s" }
+                        ),
+                    )
+                },
+            )?;
         Ok((id, job))
     }
 
     /// One step of a message's delivery: the next [`STEP_BATCH`] members of its group (from
     /// the job's cursor) who had joined by the time it was sent get an inbox entry, and, when
-    /// it is mailed, an e-mail in the outbox. Entries, counters, the message's counts and the
-    /// cursor change in one transaction; an entry already made is never made twice.
+    /// it is mailed, an e-mail in the outbox. Entries, counters and the cursor change in one
+    /// transaction; an entry already made is never made twice. The last step marks the
+    /// message delivered and removes the job.
     pub(crate) fn deliver_step(
         &self,
         job: &JobRecord,
@@ -243,7 +294,7 @@ impl Store {
             batch.push((user, member.joined_at <= msg.sent_at));
         }
         let last = batch.last().map(|(u, _)| *u);
-        (
+        let finished = (
             &self.inbox,
             &self.meta,
             &self.messages,
@@ -255,16 +306,16 @@ impl Store {
                 let mut rec = tx_job(jobs, job.id)?;
                 if rec.cursor != job.cursor || rec.state != JobState::Pending {
                     // Done by another run of this step already.
-                    return Ok(());
+                    return Ok(false);
                 }
-                let mut m = tx_message(messages, message)?;
                 let Some(last) = last else {
+                    let mut m = tx_message(messages, message)?;
                     m.delivering = false;
                     tx_put_message(messages, message, &m)?;
-                    rec.state = JobState::Done;
-                    rec.finished_at = Some(now);
-                    return tx_put_job(jobs, &rec);
+                    jobs.remove(&id_key(job.id))?;
+                    return Ok(true);
                 };
+                let (mut delivered, mut queued) = (0i64, 0i64);
                 for (user, joined_before) in &batch {
                     let key = pair_key(*user, message);
                     if !joined_before || inbox.get(key)?.is_some() {
@@ -276,13 +327,14 @@ impl Store {
                     )?;
                     bump_counter(meta, &unread_counter(*user), 1)?;
                     bump_counter(meta, &inbox_counter(*user), 1)?;
-                    m.delivered += 1;
-                    if m.mail {
+                    delivered += 1;
+                    if msg.mail {
                         let u = tx_user(users, *user)?;
                         if u.active {
                             let out = OutboxRecord {
                                 to: u.email,
                                 name: u.display_name,
+                                queued_at: now,
                                 attempts: 0,
                                 last_error: String::new(),
                             };
@@ -290,18 +342,20 @@ impl Store {
                                 &outbox_key(now, message, *user),
                                 codec::encode(&out).or_else(abort)?,
                             )?;
-                            m.mail_queued += 1;
+                            queued += 1;
                         }
                     }
                 }
-                tx_put_message(messages, message, &m)?;
+                bump_counter(meta, &message_counter(message, "delivered"), delivered)?;
+                if queued > 0 {
+                    bump_counter(meta, &message_counter(message, "queued"), queued)?;
+                }
                 rec.done += batch.len() as u64;
                 rec.cursor = last;
-                tx_put_job(jobs, &rec)
+                tx_put_job(jobs, &rec)?;
+                Ok(false)
             })?;
-        let finished = self
-            .get_job(job.id)?
-            .is_none_or(|j| j.state != JobState::Pending);
+        let finished = finished || self.get_job(job.id)?.is_none();
         Ok(if finished { Step::Finished } else { Step::More })
     }
 
@@ -313,26 +367,46 @@ impl Store {
             .transpose()
     }
 
-    /// A user's unread messages.
-    pub fn unread_count(&self, user: u64) -> Result<u64, StoreError> {
-        Ok(read_counter(
-            self.meta.get(counter_key(&unread_counter(user)))?,
-        ))
+    /// Inbox entries a message has made so far.
+    pub fn message_delivered(&self, id: u64) -> Result<u64, StoreError> {
+        self.counter(&message_counter(id, "delivered"))
     }
 
-    /// Whether message `id` is in `user`'s inbox and unread.
-    pub fn message_unread(&self, user: u64, id: u64) -> Result<bool, StoreError> {
-        let key = pair_key(user, id);
-        match self.inbox.get(key)? {
-            Some(b) => Ok(!codec::decode::<InboxRecord>(&key, &b)?.read),
-            None => Ok(false),
-        }
+    /// What became of a message's e-mails so far.
+    pub fn message_mail(&self, id: u64) -> Result<MailCounts, StoreError> {
+        Ok(MailCounts {
+            queued: self.counter(&message_counter(id, "queued"))?,
+            sent: self.counter(&message_counter(id, "sent"))?,
+            failed: self.counter(&message_counter(id, "failed"))?,
+        })
+    }
+
+    /// A user's unread messages.
+    pub fn unread_count(&self, user: u64) -> Result<u64, StoreError> {
+        self.counter(&unread_counter(user))
+    }
+
+    /// A user's unread messages not counting message `opening`, read together (so a message
+    /// opened at the same moment is not counted twice or missed).
+    pub fn unread_count_besides(&self, user: u64, opening: u64) -> Result<u64, StoreError> {
+        let key = pair_key(user, opening);
+        let n = (&self.inbox, &self.meta).transaction(|(inbox, meta)| {
+            let unread = read_counter(meta.get(counter_key(&unread_counter(user)))?);
+            let opening_unread = match inbox.get(key)? {
+                Some(b) => !codec::decode::<InboxRecord>(&key, &b).or_else(abort)?.read,
+                None => false,
+            };
+            Ok(unread.saturating_sub(u64::from(opening_unread)))
+        })?;
+        Ok(n)
     }
 
     /// One page (from 1) of a user's inbox, newest first, with the number of messages in it.
     pub fn inbox(&self, user: u64, page: u32) -> Result<(Vec<InboxRow>, u64), StoreError> {
-        let total = read_counter(self.meta.get(counter_key(&inbox_counter(user)))?);
-        let skip = (page.max(1) as usize - 1) * PER_PAGE as usize;
+        let total = self.counter(&inbox_counter(user))?;
+        let Some(skip) = page_start(page, total) else {
+            return Ok((Vec::new(), total));
+        };
         let mut rows = Vec::new();
         for item in self
             .inbox
@@ -368,16 +442,30 @@ impl Store {
         let m = self
             .get_message(id)?
             .ok_or(StoreError::NotFound("message"))?;
+        let key = id_key(id);
+        let body = match self.message_bodies.get(key)? {
+            Some(b) => codec::decode::<BodyRecord>(&key, &b)?.body,
+            None => String::new(),
+        };
         Ok(MessageView {
             id,
             subject: m.subject,
-            body: m.body,
+            body,
             sender: m.sender_name,
             group_id: m.group,
             group: m.group_name,
             sent_at: m.sent_at,
             read: true,
         })
+    }
+
+    /// A message's text (the mailer's; `None` when it is gone).
+    pub fn message_body(&self, id: u64) -> Result<Option<String>, StoreError> {
+        let key = id_key(id);
+        self.message_bodies
+            .get(key)?
+            .map(|b| codec::decode::<BodyRecord>(&key, &b).map(|r| r.body))
+            .transpose()
     }
 
     /// Marks a message in `user`'s inbox read or unread (the unread count follows);
@@ -401,8 +489,10 @@ impl Store {
 
     /// One page (from 1) of the messages sent to `group`, newest first, with their count.
     pub fn group_messages(&self, group: u64, page: u32) -> Result<(Vec<SentRow>, u64), StoreError> {
-        let skip = (page.max(1) as usize - 1) * PER_PAGE as usize;
-        let total = self.group_messages.scan_prefix(id_key(group)).count() as u64;
+        let total = self.counter(&sent_counter(group))?;
+        let Some(skip) = page_start(page, total) else {
+            return Ok((Vec::new(), total));
+        };
         let mut rows = Vec::new();
         for item in self
             .group_messages
@@ -423,13 +513,13 @@ impl Store {
                 sender: m.sender_name,
                 sent_at: m.sent_at,
                 recipients: m.recipients,
-                delivered: m.delivered,
+                delivered: self.message_delivered(id)?,
                 delivering: m.delivering,
-                mail: m.mail.then_some(MailCounts {
-                    queued: m.mail_queued,
-                    sent: m.mail_sent,
-                    failed: m.mail_failed,
-                }),
+                mail: if m.mail {
+                    Some(self.message_mail(id)?)
+                } else {
+                    None
+                },
             });
         }
         Ok((rows, total))
@@ -473,48 +563,52 @@ impl Store {
         self.outbox.len()
     }
 
-    /// Records what an attempt to send `mail` did: sent (the entry goes, the message counts
-    /// one sent), failed with `error` (tried again at `retry_at` unless it was the last of
-    /// `attempts`; then the message counts one failed). An entry already settled by another
-    /// run is left alone.
-    pub fn mail_attempted(
-        &self,
-        mail: &DueMail,
-        result: Result<(), &str>,
-        attempts: u32,
-        retry_at: u64,
-    ) -> Result<MailOutcome, StoreError> {
-        let outcome = (&self.outbox, &self.messages).transaction(|(outbox, messages)| {
+    /// Records what became of an attempt to send `mail`: sent (the entry goes, its message
+    /// counts one sent), to be tried again (the entry moves to its new time with the attempt
+    /// and the error), or failed for good (the entry goes, its message counts one failed).
+    /// `Ok(false)` when the entry was settled already (by another run); nothing changes then.
+    pub fn settle_mail(&self, mail: &DueMail, how: &Settle) -> Result<bool, StoreError> {
+        let settled = (&self.outbox, &self.meta).transaction(|(outbox, meta)| {
             let Some(bytes) = outbox.remove(mail.key.as_slice())? else {
-                return Ok(None);
+                return Ok(false);
             };
             let mut out: OutboxRecord = codec::decode(&mail.key, &bytes).or_else(abort)?;
             out.attempts += 1;
-            let outcome = match result {
-                Ok(()) => MailOutcome::Sent,
-                Err(_) if out.attempts < attempts => MailOutcome::Retry { retry_at },
-                Err(_) => MailOutcome::GaveUp,
+            let counted = match how {
+                Settle::Sent => "sent",
+                Settle::Failed { .. } => "failed",
+                Settle::Retry { at, error } => {
+                    out.last_error = error.clone();
+                    outbox.insert(
+                        &outbox_key(*at, mail.message, mail.user),
+                        codec::encode(&out).or_else(abort)?,
+                    )?;
+                    return Ok(true);
+                }
             };
-            if let MailOutcome::Retry { retry_at } = outcome {
-                out.last_error = result.err().unwrap_or_default().to_string();
-                outbox.insert(
-                    &outbox_key(retry_at, mail.message, mail.user),
-                    codec::encode(&out).or_else(abort)?,
-                )?;
-                return Ok(Some(outcome));
-            }
-            let mut m = tx_message(messages, mail.message)?;
-            m.mail_queued = m.mail_queued.saturating_sub(1);
-            if outcome == MailOutcome::Sent {
-                m.mail_sent += 1;
-            } else {
-                m.mail_failed += 1;
-            }
-            tx_put_message(messages, mail.message, &m)?;
-            Ok(Some(outcome))
+            bump_counter(meta, &message_counter(mail.message, "queued"), -1)?;
+            bump_counter(meta, &message_counter(mail.message, counted), 1)?;
+            Ok(true)
         })?;
-        // Settled by someone else: as good as sent for the caller.
-        Ok(outcome.unwrap_or(MailOutcome::Sent))
+        Ok(settled)
+    }
+
+    /// Every e-mail still waiting fails with `reason` (the server no longer mails messages);
+    /// returns how many.
+    pub fn cancel_waiting_mail(&self, reason: &str) -> Result<u64, StoreError> {
+        let mut n = 0;
+        loop {
+            let batch = self.due_mail(u64::MAX, STEP_BATCH)?;
+            if batch.is_empty() {
+                return Ok(n);
+            }
+            for mail in &batch {
+                let how = Settle::Failed {
+                    error: reason.to_string(),
+                };
+                n += u64::from(self.settle_mail(mail, &how)?);
+            }
+        }
     }
 }
 

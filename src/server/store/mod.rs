@@ -11,7 +11,8 @@
 //! - branches, courses, curricula, enrolments (with their sources), groups (links, members,
 //!   managers, the audit trail), background jobs (`jobs`), user imports and set-password
 //!   tokens (`imports`, `import_rows`, `password_tokens`), messages with the inboxes and the
-//!   e-mail outbox (`messages`, `group_messages`, `inbox`, `outbox`): see their files.
+//!   e-mail outbox (`messages`, `message_bodies`, `group_messages`, `inbox`,
+//!   `outbox`): see their files.
 //!
 //! Records are the store's own types, pinned by `golden.rs`; `migrations.rs` brings older
 //! databases up to [`SCHEMA_VERSION`] at start-up.
@@ -164,6 +165,7 @@ pub struct Trees {
     password_tokens: sled::Tree,
     key_redemptions: sled::Tree,
     messages: sled::Tree,
+    message_bodies: sled::Tree,
     group_messages: sled::Tree,
     inbox: sled::Tree,
     outbox: sled::Tree,
@@ -248,6 +250,7 @@ impl Store {
             password_tokens: db.open_tree("password_tokens")?,
             key_redemptions: db.open_tree("key_redemptions")?,
             messages: db.open_tree("messages")?,
+            message_bodies: db.open_tree("message_bodies")?,
             group_messages: db.open_tree("group_messages")?,
             inbox: db.open_tree("inbox")?,
             outbox: db.open_tree("outbox")?,

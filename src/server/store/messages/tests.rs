@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::group::{JoinedHow, KeySettings};
+use crate::model::message::MailCounts;
 use crate::model::user::Role;
 use crate::server::store::groups::GroupFields;
 use crate::server::store::tests::{dump, reopen, temp_store};
@@ -82,8 +83,17 @@ fn a_message_reaches_the_members_of_the_moment_it_was_sent() {
     }
     let rec = s.get_message(m).unwrap().unwrap();
     assert_eq!(
-        (rec.recipients, rec.delivered, rec.delivering),
+        (
+            rec.recipients,
+            s.message_delivered(m).unwrap(),
+            rec.delivering
+        ),
         (3, 2, false)
+    );
+    assert_eq!(
+        s.get_job(job).unwrap(),
+        None,
+        "a finished delivery leaves no job behind"
     );
     assert_eq!(
         (rec.sender_name.as_str(), rec.group_name.as_str()),
@@ -96,6 +106,9 @@ fn a_message_reaches_the_members_of_the_moment_it_was_sent() {
     let (rows, total) = s.group_messages(g, 1).unwrap();
     assert_eq!((rows.len(), total), (1, 1));
     assert_eq!((rows[0].delivered, rows[0].mail), (2, None));
+    // Past the last page: nothing, and the total.
+    assert_eq!(s.group_messages(g, 9).unwrap(), (vec![], 1));
+    assert_eq!(s.inbox(a, 9).unwrap(), (vec![], 1));
 }
 
 /// A large group is delivered in bounded steps; a step replayed with its old cursor (a crash
@@ -126,17 +139,17 @@ fn a_large_group_is_delivered_in_steps() {
         .unwrap();
     let first = s.get_job(job).unwrap().unwrap();
     assert_eq!(s.run_job_step(job, 30).unwrap(), Step::More);
-    assert_eq!(
-        s.get_message(m).unwrap().unwrap().delivered,
-        STEP_BATCH as u64
-    );
+    assert_eq!(s.message_delivered(m).unwrap(), STEP_BATCH as u64);
     let after_one = dump(&s);
     // Replaying the first step with the job as it was: nothing changes.
     s.deliver_step(&first, m, 30).unwrap();
     assert_eq!(dump(&s), after_one);
     deliver(&s, job);
     let rec = s.get_message(m).unwrap().unwrap();
-    assert_eq!((rec.delivered, rec.delivering), (n as u64, false));
+    assert_eq!(
+        (s.message_delivered(m).unwrap(), rec.delivering),
+        (n as u64, false)
+    );
     for u in &members {
         assert_eq!(s.unread_count(*u).unwrap(), 1);
     }
@@ -262,12 +275,13 @@ fn no_group_no_message() {
     assert_eq!(dump(&s), before);
 }
 
-/// Mailed messages queue one e-mail per active member; an attempt that fails is tried again
-/// later, until the last attempt counts it failed; the queue is on disk, so a restart keeps it.
+/// Mailed messages queue one e-mail per active member; one to try again moves to its later
+/// time with the attempt and the error; sent and failed are counted on the message, once
+/// each; the queue is on disk, so a restart keeps it.
 #[test]
-fn the_outbox_retries_then_gives_up_and_survives_a_restart() {
+fn the_outbox_settles_each_mail_once_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (m, a_key) = {
+    let (m, first_key) = {
         let s = Store::open(dir.path()).unwrap();
         let admin = user(&s, "admin", Role::Admin);
         let g = group(&s, "G");
@@ -289,10 +303,14 @@ fn the_outbox_retries_then_gives_up_and_survives_a_restart() {
             )
             .unwrap();
         deliver(&s, job);
-        let rec = s.get_message(m).unwrap().unwrap();
+        assert_eq!(s.message_delivered(m).unwrap(), 3);
         assert_eq!(
-            (rec.delivered, rec.mail_queued),
-            (3, 2),
+            s.message_mail(m).unwrap(),
+            MailCounts {
+                queued: 2,
+                sent: 0,
+                failed: 0
+            },
             "no e-mail to an inactive user"
         );
         assert_eq!(
@@ -302,47 +320,124 @@ fn the_outbox_retries_then_gives_up_and_survives_a_restart() {
         );
         let due = s.due_mail(50, 10).unwrap();
         assert_eq!(due.len(), 2);
-        assert_eq!(due[0].out.to, "a@example.org");
-        // a: sent at once. b: fails.
         assert_eq!(
-            s.mail_attempted(&due[0], Ok(()), 3, 0).unwrap(),
-            MailOutcome::Sent
+            (due[0].out.to.as_str(), due[0].out.queued_at),
+            ("a@example.org", 50)
         );
-        assert_eq!(
-            s.mail_attempted(&due[1], Err("connection refused"), 3, 1_000)
-                .unwrap(),
-            MailOutcome::Retry { retry_at: 1_000 }
-        );
+        assert!(s.settle_mail(&due[0], &Settle::Sent).unwrap());
+        let retry = Settle::Retry {
+            at: 1_000,
+            error: "connection refused".into(),
+        };
+        assert!(s.settle_mail(&due[1], &retry).unwrap());
         // Settling an entry twice counts it once.
-        assert_eq!(
-            s.mail_attempted(&due[0], Ok(()), 3, 0).unwrap(),
-            MailOutcome::Sent
-        );
+        assert!(!s.settle_mail(&due[0], &Settle::Sent).unwrap());
         assert_eq!(s.due_mail(999, 10).unwrap(), vec![]);
         assert_eq!(s.next_mail_due().unwrap(), Some(1_000));
         s.flush().unwrap();
         (m, due[1].key.clone())
     };
     let s = reopen(dir.path()).unwrap();
-    let rec = s.get_message(m).unwrap().unwrap();
-    assert_eq!((rec.mail_queued, rec.mail_sent, rec.mail_failed), (1, 1, 0));
+    assert_eq!(
+        s.message_mail(m).unwrap(),
+        MailCounts {
+            queued: 1,
+            sent: 1,
+            failed: 0
+        }
+    );
     let due = s.due_mail(1_000, 10).unwrap();
     assert_eq!(due.len(), 1);
-    assert_ne!(due[0].key, a_key, "moved to its retry time");
+    assert_ne!(due[0].key, first_key, "moved to its retry time");
     assert_eq!(
         (due[0].out.attempts, due[0].out.last_error.as_str()),
         (1, "connection refused")
     );
-    assert_eq!(
-        s.mail_attempted(&due[0], Err("refused"), 3, 2_000).unwrap(),
-        MailOutcome::Retry { retry_at: 2_000 }
-    );
-    let due = s.due_mail(2_000, 10).unwrap();
-    assert_eq!(
-        s.mail_attempted(&due[0], Err("refused"), 3, 4_000).unwrap(),
-        MailOutcome::GaveUp
-    );
+    assert!(s
+        .settle_mail(
+            &due[0],
+            &Settle::Failed {
+                error: "refused".into()
+            }
+        )
+        .unwrap());
     assert_eq!(s.mail_waiting(), 0);
-    let rec = s.get_message(m).unwrap().unwrap();
-    assert_eq!((rec.mail_queued, rec.mail_sent, rec.mail_failed), (0, 1, 1));
+    assert_eq!(
+        s.message_mail(m).unwrap(),
+        MailCounts {
+            queued: 0,
+            sent: 1,
+            failed: 1
+        }
+    );
+}
+
+/// An e-mail whose message is gone is settled all the same (it must leave the queue), and
+/// with SMTP switched off every waiting e-mail fails, counted on its message.
+#[test]
+fn waiting_mail_can_always_be_settled_or_cancelled() {
+    let (_d, s) = temp_store();
+    let admin = user(&s, "admin", Role::Admin);
+    let g = group(&s, "G");
+    let [a, b] = ["a", "b"].map(|l| user(&s, l, Role::Learner));
+    join(&s, g, a, 1);
+    join(&s, g, b, 1);
+    let (m, job) = s
+        .send_message(
+            Actor {
+                user: admin,
+                now: 10,
+            },
+            g,
+            "Mail",
+            "Body",
+            true,
+        )
+        .unwrap();
+    deliver(&s, job);
+    let due = s.due_mail(u64::MAX, 10).unwrap();
+    s.messages.remove(id_key(m)).unwrap();
+    assert!(s
+        .settle_mail(
+            &due[0],
+            &Settle::Failed {
+                error: "gone".into()
+            }
+        )
+        .unwrap());
+    assert_eq!(s.cancel_waiting_mail("off").unwrap(), 1);
+    assert_eq!(s.mail_waiting(), 0);
+    assert_eq!(
+        s.message_mail(m).unwrap(),
+        MailCounts {
+            queued: 0,
+            sent: 0,
+            failed: 2
+        }
+    );
+    assert_eq!(s.cancel_waiting_mail("off").unwrap(), 0);
+}
+
+/// A delivery job that fails for good leaves its message saying what it delivered, no longer
+/// "delivering".
+#[test]
+fn a_failed_delivery_stops_saying_delivering() {
+    let (_d, s) = temp_store();
+    let admin = user(&s, "admin", Role::Admin);
+    let g = group(&s, "G");
+    let (m, job) = s
+        .send_message(
+            Actor {
+                user: admin,
+                now: 10,
+            },
+            g,
+            "S",
+            "B",
+            false,
+        )
+        .unwrap();
+    s.fail_job(job, "broken", 11).unwrap();
+    assert!(!s.get_message(m).unwrap().unwrap().delivering);
+    assert!(!s.group_messages(g, 1).unwrap().0[0].delivering);
 }
