@@ -9,6 +9,7 @@ pub mod groups;
 pub mod imports;
 pub mod keys;
 pub mod learning;
+pub mod reports;
 pub mod settings;
 pub mod users;
 

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod error;
 pub mod group;
 pub mod import;
+pub mod report;
 pub mod text;
 pub mod user;
 

@@ -1,4 +1,5 @@
-//! Files the server makes on request (not site files): the result of a user import as CSV.
+//! Files the server makes on request (not site files): the result of a user import and a
+//! group's report, as CSV.
 
 use super::auth::user_of_session;
 use super::state::AppState;
@@ -137,4 +138,157 @@ async fn import_result_csv(
                 })
         })
         .await
+}
+
+/// What writing a report's CSV did: rows written, bytes, and the largest chunk handed on (the
+/// most the writer buffers before the receiver takes it, whatever the number of rows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsvStats {
+    pub rows: u64,
+    pub bytes: u64,
+    pub max_chunk: usize,
+}
+
+/// Bytes of CSV gathered before they are handed on.
+pub const REPORT_CHUNK: usize = 64 * 1024;
+
+/// Writes the report of `plan` as CSV (UTF-8, a header row, then one row per matching member:
+/// login, display name and per shown course its status, progress % and completion date),
+/// handing it to `send` in chunks of about `chunk` bytes, member by member: the report is never
+/// held whole. Stops early when `send` returns false (the client went away). Names are made
+/// inert for spreadsheets.
+pub fn write_report_csv(
+    store: &super::store::Store,
+    plan: &super::store::reports::ReportPlan,
+    chunk: usize,
+    mut send: impl FnMut(Vec<u8>) -> bool,
+) -> Result<CsvStats, super::store::StoreError> {
+    use crate::components::widgets::date;
+    use crate::model::report::{cell_label, cell_percent};
+    let csv_err = |e: csv::Error| super::store::StoreError::Corrupt {
+        tree: "groups",
+        key: plan.group.id.to_string(),
+        reason: e.to_string(),
+    };
+    let mut stats = CsvStats::default();
+    let mut hand_on = |buf: Vec<u8>, stats: &mut CsvStats| {
+        stats.bytes += buf.len() as u64;
+        stats.max_chunk = stats.max_chunk.max(buf.len());
+        buf.is_empty() || send(buf)
+    };
+    let writer = || csv::Writer::from_writer(Vec::with_capacity(chunk + 8 * 1024));
+    let mut w = writer();
+    let mut record: Vec<String> = vec!["login".into(), "display name".into()];
+    for &i in &plan.shown {
+        let code = &plan.courses[i].code;
+        record.push(inert(format!("{code} status")));
+        record.push(inert(format!("{code} progress %")));
+        record.push(inert(format!("{code} completed on")));
+    }
+    w.write_record(&record).map_err(csv_err)?;
+    let mut open = true;
+    store.walk_report(plan, |user, cells| {
+        if !plan.matches(&cells) {
+            return Ok(true);
+        }
+        let row = store.report_row(user, plan.shown_cells(&cells))?;
+        record.clear();
+        record.push(inert(row.login));
+        record.push(inert(row.display_name));
+        for cell in &row.cells {
+            record.push(cell_label(cell).to_string());
+            record.push(
+                cell.as_ref()
+                    .map_or(String::new(), |p| cell_percent(p).to_string()),
+            );
+            record.push(
+                cell.as_ref()
+                    .and_then(|p| p.completed_at)
+                    .map_or(String::new(), date),
+            );
+        }
+        w.write_record(&record).map_err(csv_err)?;
+        stats.rows += 1;
+        if w.get_ref().len() >= chunk {
+            let full = std::mem::replace(&mut w, writer());
+            let buf = full
+                .into_inner()
+                .map_err(|e| csv_err(e.into_error().into()))?;
+            open = hand_on(buf, &mut stats);
+        }
+        Ok(open)
+    })?;
+    if open {
+        let rest = w.into_inner().map_err(|e| csv_err(e.into_error().into()))?;
+        hand_on(rest, &mut stats);
+    }
+    Ok(stats)
+}
+
+/// `GET /groups/{id}/report.csv?status=&course=`: the group's report as CSV, with the filters
+/// of the Report tab (administrators and the group's managers). Streamed: a blocking task
+/// walks the members and hands chunks to the response through a channel of two, so a slow
+/// client holds back the walk instead of the server buffering the file.
+pub async fn group_report_csv(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    session: Session,
+) -> Response {
+    match start_report_csv(&state, id, query.as_deref().unwrap_or(""), &session).await {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"group-{id}-report.csv\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => (e.status_code(), e.to_string()).into_response(),
+    }
+}
+
+async fn start_report_csv(
+    state: &AppState,
+    id: u64,
+    query: &str,
+    session: &Session,
+) -> Result<axum::body::Body, AppError> {
+    use crate::model::report::ReportFilter;
+    use axum::body::Bytes;
+    let user = user_of_session(state, session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if user.role() != Role::Admin {
+        let uid = user.id;
+        if !state.read(move |s| s.manages_group(uid, id)).await? {
+            return Err(AppError::Forbidden);
+        }
+    }
+    let (mut status, mut course) = (String::new(), String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "status" => status = v.into_owned(),
+            "course" => course = v.into_owned(),
+            _ => {}
+        }
+    }
+    let filter = ReportFilter::parse(&status, &course);
+    let plan = state.read(move |s| s.report_plan(id, filter)).await?;
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(2);
+    let store = state.store.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let sent = write_report_csv(&store, &plan, REPORT_CHUNK, |chunk| {
+            handle.block_on(tx.send_data(Bytes::from(chunk))).is_ok()
+        });
+        if let Err(e) = sent {
+            tracing::error!(error = %e, group = id, "the report CSV stopped");
+            tx.abort(std::io::Error::other("the report could not be read"));
+        }
+    });
+    Ok(axum::body::Body::new(body))
 }

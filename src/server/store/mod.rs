@@ -30,6 +30,7 @@ pub mod imports;
 pub mod jobs;
 pub mod mass;
 mod migrations;
+pub mod reports;
 pub mod search;
 pub mod sessions;
 pub mod settings;
