@@ -117,6 +117,9 @@ fn TopBar(me: Me) -> impl IntoView {
                                     <A href="/curricula">"Curricula"</A>
                                 </li>
                                 <li>
+                                    <A href="/reports">"Reports"</A>
+                                </li>
+                                <li>
                                     <A href="/settings">"Settings"</A>
                                 </li>
                             }

@@ -14,11 +14,7 @@ pub type ReportCell = Option<Progress>;
 /// Whole percent of `part` in `whole` (0 when `whole` is 0), rounded down so that 100 %
 /// means all of it.
 pub fn percent(part: u64, whole: u64) -> u32 {
-    if whole == 0 {
-        0
-    } else {
-        (part * 100 / whole) as u32
-    }
+    (part * 100).checked_div(whole).unwrap_or(0) as u32
 }
 
 /// A cell's progress in whole percent of lessons done (a course without lessons: 0, or 100
@@ -132,13 +128,13 @@ impl StatusFilter {
 
     /// Whether a cell has this status.
     pub fn matches(self, cell: &ReportCell) -> bool {
-        match (self, cell.as_ref().map(|p| p.status)) {
-            (StatusFilter::NotEnrolled, None) => true,
-            (StatusFilter::NotStarted, Some(ProgressStatus::NotStarted)) => true,
-            (StatusFilter::InProgress, Some(ProgressStatus::InProgress)) => true,
-            (StatusFilter::Completed, Some(ProgressStatus::Completed)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, cell.as_ref().map(|p| p.status)),
+            (StatusFilter::NotEnrolled, None)
+                | (StatusFilter::NotStarted, Some(ProgressStatus::NotStarted))
+                | (StatusFilter::InProgress, Some(ProgressStatus::InProgress))
+                | (StatusFilter::Completed, Some(ProgressStatus::Completed))
+        )
     }
 }
 

@@ -1,6 +1,6 @@
 //! `/groups/:id`: a group's header and its tabs: Users (members, add, bulk add), Courses
-//! (courses and curricula), Managers and Activity. Administrators change things; the group's
-//! managers read.
+//! (courses and curricula), Managers, Activity and Report. Administrators change things; the
+//! group's managers read.
 
 use crate::api::courses::list_courses;
 use crate::api::curricula::list_curricula;
@@ -30,11 +30,13 @@ use leptos_router::components::A;
 mod activity;
 mod courses;
 mod managers;
+mod report;
 mod users;
 
 use activity::ActivityTab;
 use courses::CoursesTab;
 use managers::ManagersTab;
+use report::ReportTab;
 use users::UsersTab;
 
 fn plural(n: u32, one: &str, many: &str) -> String {
@@ -61,6 +63,7 @@ enum Tab {
     Courses,
     Managers,
     Activity,
+    Report,
 }
 
 impl Tab {
@@ -69,6 +72,7 @@ impl Tab {
             "courses" => Tab::Courses,
             "managers" => Tab::Managers,
             "activity" => Tab::Activity,
+            "report" => Tab::Report,
             _ => Tab::Users,
         }
     }
@@ -91,6 +95,8 @@ struct GroupCtx {
     /// Who joined with the key (Activity tab), a page at a time.
     redemptions: Res<Paged<crate::model::group::RedemptionView>>,
     mass: Res<Option<MassEnrolView>>,
+    /// The Report tab's page of the report.
+    report: Res<crate::model::report::GroupReportView>,
     /// Bumped to read the mass enrolment's progress again while it runs.
     mass_tick: RwSignal<u32>,
 }
@@ -225,6 +231,17 @@ fn GroupDetail() -> impl IntoView {
             )
         },
     );
+    let status = query_text("status");
+    let course = query_text("course");
+    let report: Res<crate::model::report::GroupReportView> = Resource::new(
+        move || (gid(), tab(), status(), course(), page(), changes()),
+        |(id, tab, status, course, page, _)| {
+            when(
+                tab == Tab::Report,
+                crate::api::reports::group_report(id, status, course, page),
+            )
+        },
+    );
     provide_context(GroupCtx {
         a,
         members,
@@ -238,6 +255,7 @@ fn GroupDetail() -> impl IntoView {
         activity,
         redemptions,
         mass,
+        report,
         mass_tick,
     });
     view! {
@@ -255,6 +273,7 @@ fn GroupDetail() -> impl IntoView {
                                 Tab::Courses => view! { <CoursesTab g=g.clone() cq=cq() kq=kq() /> }.into_any(),
                                 Tab::Managers => view! { <ManagersTab g=g.clone() mq=mq() /> }.into_any(),
                                 Tab::Activity => view! { <ActivityTab /> }.into_any(),
+                                Tab::Report => view! { <ReportTab id=g.id status=status() course=course() /> }.into_any(),
                             }}
                         </div>
                     }
@@ -378,6 +397,7 @@ fn TabNav(id: u64, tab: Tab) -> impl IntoView {
                 {item(Tab::Courses, "courses", "Courses")}
                 {item(Tab::Managers, "managers", "Managers")}
                 {item(Tab::Activity, "activity", "Activity")}
+                {item(Tab::Report, "report", "Report")}
             </ul>
         </nav>
     }

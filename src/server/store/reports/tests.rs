@@ -328,7 +328,7 @@ proptest! {
                     n(StatusFilter::NotEnrolled),
                 ));
                 let enrolled = members as u64 - n(StatusFilter::NotEnrolled);
-                let rate = if enrolled == 0 { 0 } else { n(StatusFilter::Completed) * 100 / enrolled };
+                let rate = (n(StatusFilter::Completed) * 100).checked_div(enrolled).unwrap_or(0);
                 prop_assert_eq!(u64::from(c.counts.rate()), rate);
                 overall.0 += n(StatusFilter::Completed);
                 overall.1 += enrolled;
