@@ -1907,6 +1907,22 @@ async fn group_reports_reach_admins_and_that_groups_managers_only() {
         "download link"
     );
     assert!(html.contains("Completion per course"), "data table");
+    // What the browser test finds by label and role.
+    for needle in [
+        r#"<label for="report-status">Status</label>"#,
+        r#"<label for="report-course">Course</label>"#,
+        ">Apply filters</button>",
+        ">Download CSV</a>",
+        "Members by course",
+        r#"aria-labelledby="group-report-chart-title""#,
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    let user_page = body_text(t.get(&format!("/users/{lee}"), Some(&admin)).await).await;
+    assert!(
+        user_page.contains("Courses and progress")
+            && user_page.contains("Physics, &quot;basics&quot;")
+    );
     assert_eq!(
         t.get("/reports", Some(&mia_c)).await.status(),
         StatusCode::FORBIDDEN

@@ -75,7 +75,7 @@ pub fn report_svg(
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{id}-title {id}-desc" viewBox="0 0 {WIDTH} {height}" width="100%" class="chart-svg" font-family="system-ui, sans-serif" font-size="12"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{id}-title" aria-describedby="{id}-desc" viewBox="0 0 {WIDTH} {height}" width="100%" class="chart-svg" font-family="system-ui, sans-serif" font-size="12"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
         esc(&title),
         esc(&desc)
     );
@@ -238,7 +238,7 @@ mod tests {
         };
         let svg = report_svg("rc", "Physics \"1\"", &[c], &StatusCounts::default());
         assert!(svg.starts_with("<svg "));
-        assert!(svg.contains(r#"role="img" aria-labelledby="rc-title rc-desc""#));
+        assert!(svg.contains(r#"role="img" aria-labelledby="rc-title" aria-describedby="rc-desc""#));
         assert!(svg.contains(r#"<title id="rc-title">Completion in Physics &quot;1&quot;</title>"#));
         assert!(svg.contains("A&lt;&amp;&gt; 50 %"), "{svg}");
         assert!(svg.contains(r#"width="135""#), "half of the bar: {svg}");

@@ -114,7 +114,7 @@ fn ReportBody(id: u64, r: GroupReportView, status: String, course: String) -> im
             {filtered.then(|| view! { <a href=format!("/groups/{id}?tab=report")>"Clear filters"</a> })}
         </form>
         <p>
-            <a href=csv class="button" download="">"Download CSV"</a>
+            <a href=csv class="button" download="" rel="external">"Download CSV"</a>
             " "
             <span class="hint">"Every member matching the filters, with status, progress and completion date per course."</span>
         </p>
