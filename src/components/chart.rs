@@ -12,7 +12,7 @@ use leptos::prelude::*;
 const WIDTH: u32 = 480;
 const LABEL_W: u32 = 92;
 const BAR_X: u32 = LABEL_W + 6;
-const BAR_W: u32 = 270;
+const BAR_W: u32 = 230;
 const ROW_H: u32 = 26;
 /// Colours with at least 4.5:1 against white and apart from each other in lightness.
 const COMPLETED: &str = "#1d6b35";
@@ -71,7 +71,8 @@ pub fn report_svg(
     );
     let bars_h = ROW_H * courses.len().max(1) as u32;
     let stack_y = 30 + bars_h + 34;
-    let height = stack_y + 24 + 44;
+    // The stacked bar, then the legend one entry a line (long numbers fit at any width).
+    let height = stack_y + 24 + 18 * 4 + 8;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -134,23 +135,20 @@ pub fn report_svg(
         );
         x += w;
     }
-    let legend_y = stack_y + 40;
-    let mut lx = 0u32;
+    let mut legend_y = stack_y + 40;
     for (label, n, colour) in parts {
-        let text = format!("{label} {n} ({} %)", percent(n, enrolled));
+        let text = format!("{label}: {n} ({} %)", percent(n, enrolled));
         let _ = write!(
             s,
-            r##"<rect x="{lx}" y="{}" width="12" height="12" fill="{colour}"/><text x="{}" y="{legend_y}" fill="#1c2430">{}</text>"##,
+            r##"<rect x="0" y="{}" width="12" height="12" fill="{colour}"/><text x="18" y="{legend_y}" fill="#1c2430">{}</text>"##,
             legend_y - 10,
-            lx + 16,
             esc(&text)
         );
-        lx += 160;
+        legend_y += 18;
     }
     let _ = write!(
         s,
-        r##"<text x="0" y="{}" fill="#55606e">Not enrolled (not counted): {}</text></svg>"##,
-        legend_y + 20,
+        r##"<text x="0" y="{legend_y}" fill="#55606e">Not enrolled (not counted): {}</text></svg>"##,
         overall.not_enrolled
     );
     s
@@ -241,7 +239,7 @@ mod tests {
         assert!(svg.contains(r#"role="img" aria-labelledby="rc-title" aria-describedby="rc-desc""#));
         assert!(svg.contains(r#"<title id="rc-title">Completion in Physics &quot;1&quot;</title>"#));
         assert!(svg.contains("A&lt;&amp;&gt; 50 %"), "{svg}");
-        assert!(svg.contains(r#"width="135""#), "half of the bar: {svg}");
+        assert!(svg.contains(r#"width="115""#), "half of the bar: {svg}");
         assert!(!svg.contains("<A"));
         assert!(svg.ends_with("</svg>"));
     }
