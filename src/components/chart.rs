@@ -98,7 +98,7 @@ pub fn report_svg(
             s,
             r##"<text x="{LABEL_W}" y="{}" text-anchor="end" fill="#1c2430">{}</text><rect x="{BAR_X}" y="{}" width="{BAR_W}" height="14" rx="3" fill="{TRACK}"/><rect x="{BAR_X}" y="{}" width="{w}" height="14" rx="3" fill="{BAR}"/><text x="{}" y="{}" fill="#1c2430">{rate} % ({}/{})</text>"##,
             y + 12,
-            esc(&short(&c.code, 14)),
+            esc(&short(&c.code, 11)),
             y + 1,
             y + 1,
             BAR_X + BAR_W + 6,
