@@ -54,13 +54,21 @@ pub async fn import_result(
     session: Session,
     headers: HeaderMap,
 ) -> Response {
-    match import_result_csv(&state, id, &session, &headers).await {
+    csv_download(
+        import_result_csv(&state, id, &session, &headers).await,
+        &format!("import-{id}-result.csv"),
+    )
+}
+
+/// A CSV file to save as `file_name`, or the error with its status.
+fn csv_download(body: Result<impl IntoResponse, AppError>, file_name: &str) -> Response {
+    match body {
         Ok(body) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"import-{id}-result.csv\""),
+                    format!("attachment; filename=\"{file_name}\""),
                 ),
             ],
             body,
@@ -238,20 +246,10 @@ pub async fn group_report_csv(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
     session: Session,
 ) -> Response {
-    match start_report_csv(&state, id, query.as_deref().unwrap_or(""), &session).await {
-        Ok(body) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"group-{id}-report.csv\""),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
-        Err(e) => (e.status_code(), e.to_string()).into_response(),
-    }
+    csv_download(
+        start_report_csv(&state, id, query.as_deref().unwrap_or(""), &session).await,
+        &format!("group-{id}-report.csv"),
+    )
 }
 
 async fn start_report_csv(
