@@ -92,6 +92,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/groups/:id/edit") view=pages::groups::EditGroupPage ssr=SsrMode::Async />
                 <Route path=path!("/learn/:course") view=pages::learn::LearnerCoursePage ssr=SsrMode::Async />
                 <Route path=path!("/learn/:course/:lesson") view=pages::learn::LessonPage ssr=SsrMode::Async />
+                <Route path=path!("/reports") view=pages::reports::ReportsPage ssr=SsrMode::Async />
             </Routes>
     }
 }

@@ -499,6 +499,9 @@ async fn every_server_function_is_guarded() {
         ("/api/open_message", ("id=1", false, true)),
         ("/api/mark_message_unread", ("id=1", false, true)),
         ("/api/set_password_by_link", ("token=x&password=password1&password_confirm=password1", true, true)),
+        ("/api/group_report", ("id=1&status=&course=&page=1", false, false)),
+        ("/api/report_groups", ("query=&page=1", false, false)),
+        ("/api/learner_report", ("id=1", false, false)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
         .map(|(p, _)| p)
@@ -1731,4 +1734,206 @@ async fn key_throttling_ends_when_its_window_has_passed() {
         StatusCode::OK,
         "the window passed"
     );
+}
+
+/// Reports: a group's manager reads that group's report and CSV and no other group's; the list
+/// of groups and a learner's report are for administrators; learners and visitors get nothing.
+/// The CSV is a UTF-8 attachment with a header row and the learner's completion.
+#[tokio::test]
+async fn group_reports_reach_admins_and_that_groups_managers_only() {
+    use tessera::server::store::courses::{CourseFields, LessonChange};
+    use tessera::server::store::enrolments::Source;
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let mia = t.create_learner(&admin, "mia").await;
+    let lee = t.create_learner(&admin, "lee").await;
+    let ok_json = |res: Response<Body>| async move {
+        let status = res.status();
+        let text = body_text(res).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let mut groups = Vec::new();
+    for name in ["Physics", "Chemistry"] {
+        let res = t
+            .call(
+                "/api/create_group",
+                &format!(
+                    "name={name}&description=&branch=&key=&max_uses=0&valid_from=&valid_until="
+                ),
+                Some(&admin),
+            )
+            .await;
+        groups.push(ok_json(res).await["group"]["id"].as_u64().unwrap());
+    }
+    let (mine, other) = (groups[0], groups[1]);
+    let s = &t.state.store;
+    let course = s
+        .create_course(
+            &CourseFields {
+                code: "PHY".into(),
+                title: "Physics, \"basics\"".into(),
+                description: String::new(),
+                archived: false,
+            },
+            0,
+        )
+        .unwrap()
+        .id;
+    let lesson = s
+        .change_lessons(
+            course,
+            LessonChange::Add {
+                title: "One".into(),
+                text: "x".into(),
+            },
+        )
+        .unwrap()
+        .0[0]
+        .id;
+    for (path, args) in [
+        (
+            "/api/change_group_link",
+            format!("id={mine}&kind=course&target={course}&op=add"),
+        ),
+        (
+            "/api/change_group_manager",
+            format!("id={mine}&user={mia}&op=add"),
+        ),
+        ("/api/add_group_member", format!("id={mine}&user={lee}")),
+    ] {
+        ok_json(t.call(path, &args, Some(&admin)).await).await;
+    }
+    s.enrol(lee, course, Source::Manual, 1).unwrap();
+    s.mark_lesson(lee, course, lesson, true, 86_400_000)
+        .unwrap();
+
+    let mia_c = t.login("mia", LEARNER_PASSWORD).await;
+    let lee_c = t.login("lee", LEARNER_PASSWORD).await;
+    let csv = |g: u64| format!("/groups/{g}/report.csv");
+    assert_eq!(
+        t.get(&csv(mine), None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        t.get(&csv(mine), Some(&lee_c)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    for g in [other, 999_999] {
+        assert_eq!(
+            t.get(&csv(g), Some(&mia_c)).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        let res = t
+            .call(
+                "/api/group_report",
+                &format!("id={g}&status=&course=&page=1"),
+                Some(&mia_c),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "group {g}");
+    }
+    assert_eq!(
+        t.get(&csv(999_999), Some(&admin)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The manager's own group: the report and its file.
+    let r = ok_json(
+        t.call(
+            "/api/group_report",
+            &format!("id={mine}&status=completed&course=&page=1"),
+            Some(&mia_c),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(r["rows"]["rows"][0]["login"], "lee");
+    assert_eq!(r["courses"][0]["counts"]["completed"], 1);
+    let res = t.get(&csv(mine), Some(&mia_c)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    assert!(res.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"group-"));
+    let text = body_text(res).await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "login,display name,PHY status,PHY progress %,PHY completed on",
+            "lee,Learner lee,Completed,100,1970-01-02",
+        ],
+        "{text}"
+    );
+    let filtered = body_text(
+        t.get(
+            &format!("{}?status=not_started&course={course}", csv(mine)),
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(filtered.lines().count(), 1, "only the header: {filtered}");
+
+    // Admin-only reports.
+    for (path, args) in [
+        ("/api/report_groups", "query=&page=1".to_string()),
+        ("/api/learner_report", format!("id={lee}")),
+    ] {
+        assert_eq!(
+            t.call(path, &args, Some(&mia_c)).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        ok_json(t.call(path, &args, Some(&admin)).await).await;
+    }
+    let mine_report = ok_json(
+        t.call("/api/learner_report", &format!("id={lee}"), Some(&admin))
+            .await,
+    )
+    .await;
+    assert_eq!(mine_report[0]["groups"][0], "Physics");
+
+    // The pages: the Report tab with its chart and download, the admin-only list.
+    let html = body_text(
+        t.get(&format!("/groups/{mine}?tab=report"), Some(&mia_c))
+            .await,
+    )
+    .await;
+    assert!(
+        html.contains(r#"role="img""#) && html.contains("Completion in Physics"),
+        "chart"
+    );
+    assert!(
+        html.contains(&format!(r#"href="/groups/{mine}/report.csv""#)),
+        "download link"
+    );
+    assert!(html.contains("Completion per course"), "data table");
+    // What the browser test finds by label and role.
+    for needle in [
+        r#"<label for="report-status">Status</label>"#,
+        r#"<label for="report-course">Course</label>"#,
+        ">Apply filters</button>",
+        ">Download CSV</a>",
+        "Members by course",
+        r#"aria-labelledby="group-report-chart-title""#,
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    let user_page = body_text(t.get(&format!("/users/{lee}"), Some(&admin)).await).await;
+    assert!(
+        user_page.contains("Courses and progress") && user_page.contains(">PHY</a>"),
+        "{user_page}"
+    );
+    assert_eq!(
+        t.get("/reports", Some(&mia_c)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let list = t.get("/reports", Some(&admin)).await;
+    assert_eq!(list.status(), StatusCode::OK);
+    assert!(body_text(list).await.contains("100 %"));
 }

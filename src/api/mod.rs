@@ -10,6 +10,7 @@ pub mod imports;
 pub mod keys;
 pub mod learning;
 pub mod messages;
+pub mod reports;
 pub mod settings;
 pub mod users;
 

@@ -140,6 +140,9 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
                                     <A href="/curricula">"Curricula"</A>
                                 </li>
                                 <li>
+                                    <A href="/reports">"Reports"</A>
+                                </li>
+                                <li>
                                     <A href="/settings">"Settings"</A>
                                 </li>
                             }

@@ -1,6 +1,7 @@
 //! Reusable view pieces.
 
 pub mod auth;
+pub mod chart;
 pub mod data_table;
 pub mod field;
 pub mod layout;

@@ -5,6 +5,7 @@ pub mod error;
 pub mod group;
 pub mod import;
 pub mod message;
+pub mod report;
 pub mod text;
 pub mod user;
 

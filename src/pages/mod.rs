@@ -13,6 +13,7 @@ pub mod join;
 pub mod learn;
 pub mod login;
 pub mod not_found;
+pub mod reports;
 pub mod set_password;
 pub mod settings;
 pub mod setup;

@@ -8,8 +8,8 @@ use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// `/users/:id`: edit a user, deactivate or reactivate them, reset their password
-/// (administrators).
+/// `/users/:id`: edit a user, deactivate or reactivate them, reset their password; their
+/// courses across their groups with status and progress (administrators).
 #[component]
 pub fn UserDetailPage() -> impl IntoView {
     view! {
@@ -43,6 +43,68 @@ fn UserDetail() -> impl IntoView {
                 show(user.await, move |u| view! { <UserForms user=u update activate reset /> })
             })}
         </Transition>
+        <LearnerReport />
+    }
+}
+
+/// The user's courses across all their groups (and any other enrolment), with status,
+/// progress and completion date.
+#[component]
+fn LearnerReport() -> impl IntoView {
+    use crate::components::widgets::date;
+    use crate::model::report::{cell_label, cell_percent};
+    let id = param_id("id");
+    let rows = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => crate::api::reports::learner_report(id).await,
+            None => Err(AppError::not_found("User")),
+        }
+    });
+    view! {
+        <section class="panel" aria-labelledby="learner-report-title">
+            <h2 id="learner-report-title">"Courses and progress"</h2>
+            <p class="hint">"Every course the user's groups give, and any other course they are enrolled in."</p>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    show(rows.await, |rows| {
+                        if rows.is_empty() {
+                            return view! { <p class="empty-state">"No courses: the user is in no group that gives one, and enrolled in none."</p> }.into_any();
+                        }
+                        view! {
+                            <div class="table-wrap" role="region" aria-label="Table of the user's courses" tabindex="0">
+                                <table class="data">
+                                    <caption class="visually-hidden">"The user's courses"</caption>
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Course"</th>
+                                            <th scope="col">"Groups"</th>
+                                            <th scope="col">"Status"</th>
+                                            <th scope="col">"Progress"</th>
+                                            <th scope="col">"Completed on"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|r| {
+                                            let groups = if r.groups.is_empty() { "—".to_string() } else { r.groups.join(", ") };
+                                            view! {
+                                                <tr>
+                                                    <td><A href=format!("/courses/{}", r.course_id)>{r.code.clone()}</A> " " <span class="muted">{r.title.clone()}</span></td>
+                                                    <td>{groups}</td>
+                                                    <td>{cell_label(&r.cell)}</td>
+                                                    <td class="num">{r.cell.as_ref().map(|p| format!("{} % ({} / {} lessons)", cell_percent(p), p.done, p.total))}</td>
+                                                    <td>{r.cell.as_ref().and_then(|p| p.completed_at).map(date)}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }
+                        .into_any()
+                    })
+                })}
+            </Transition>
+        </section>
     }
 }
 

@@ -1,4 +1,5 @@
-//! Files the server makes on request (not site files): the result of a user import as CSV.
+//! Files the server makes on request (not site files): the result of a user import and a
+//! group's report, as CSV.
 
 use super::auth::user_of_session;
 use super::state::AppState;
@@ -53,13 +54,21 @@ pub async fn import_result(
     session: Session,
     headers: HeaderMap,
 ) -> Response {
-    match import_result_csv(&state, id, &session, &headers).await {
+    csv_download(
+        import_result_csv(&state, id, &session, &headers).await,
+        &format!("import-{id}-result.csv"),
+    )
+}
+
+/// A CSV file to save as `file_name`, or the error with its status.
+fn csv_download(body: Result<impl IntoResponse, AppError>, file_name: &str) -> Response {
+    match body {
         Ok(body) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"import-{id}-result.csv\""),
+                    format!("attachment; filename=\"{file_name}\""),
                 ),
             ],
             body,
@@ -137,4 +146,290 @@ async fn import_result_csv(
                 })
         })
         .await
+}
+
+/// What writing a report's CSV did: rows written, bytes, and the largest chunk handed on (the
+/// most the writer buffers before the receiver takes it: `chunk` plus one row, whatever the
+/// number of rows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsvStats {
+    pub rows: u64,
+    pub bytes: u64,
+    pub max_chunk: usize,
+}
+
+/// Bytes of CSV gathered before they are handed on.
+pub const REPORT_CHUNK: usize = 64 * 1024;
+
+/// Writes the report of `plan` as CSV (UTF-8, a header row, then one row per matching member:
+/// login, display name and per shown course its status, progress % and completion date),
+/// handing it to `send` in chunks of about `chunk` bytes, member by member: the report is never
+/// held whole. Stops early when `send` returns false (the client went away). Names are made
+/// inert for spreadsheets.
+pub fn write_report_csv(
+    store: &super::store::Store,
+    plan: &super::store::reports::ReportPlan,
+    chunk: usize,
+    mut send: impl FnMut(Vec<u8>) -> bool,
+) -> Result<CsvStats, super::store::StoreError> {
+    use crate::components::widgets::date;
+    use crate::model::report::{cell_label, cell_percent};
+    let csv_err = |e: csv::Error| super::store::StoreError::Corrupt {
+        tree: "groups",
+        key: plan.group.id.to_string(),
+        reason: e.to_string(),
+    };
+    let mut stats = CsvStats::default();
+    let mut hand_on = |buf: Vec<u8>, stats: &mut CsvStats| {
+        stats.bytes += buf.len() as u64;
+        stats.max_chunk = stats.max_chunk.max(buf.len());
+        buf.is_empty() || send(buf)
+    };
+    let writer = || csv::Writer::from_writer(Vec::with_capacity(chunk + 8 * 1024));
+    let mut w = writer();
+    let mut record: Vec<String> = vec!["login".into(), "display name".into()];
+    for &i in &plan.shown {
+        let code = &plan.courses[i].code;
+        record.push(inert(format!("{code} status")));
+        record.push(inert(format!("{code} progress %")));
+        record.push(inert(format!("{code} completed on")));
+    }
+    w.write_record(&record).map_err(csv_err)?;
+    let mut open = true;
+    store.walk_report(plan, |user, cells| {
+        if !plan.matches(&cells) {
+            return Ok(true);
+        }
+        let row = store.report_row(user, plan.shown_cells(&cells))?;
+        record.clear();
+        record.push(inert(row.login));
+        record.push(inert(row.display_name));
+        for cell in &row.cells {
+            record.push(cell_label(cell).to_string());
+            record.push(
+                cell.as_ref()
+                    .map_or(String::new(), |p| cell_percent(p).to_string()),
+            );
+            record.push(
+                cell.as_ref()
+                    .and_then(|p| p.completed_at)
+                    .map_or(String::new(), date),
+            );
+        }
+        w.write_record(&record).map_err(csv_err)?;
+        // Into the chunk at once (a copy in memory), so a chunk is `chunk` bytes plus a row.
+        w.flush().map_err(|e| csv_err(e.into()))?;
+        stats.rows += 1;
+        if w.get_ref().len() >= chunk {
+            let full = std::mem::replace(&mut w, writer());
+            let buf = full
+                .into_inner()
+                .map_err(|e| csv_err(e.into_error().into()))?;
+            open = hand_on(buf, &mut stats);
+        }
+        Ok(open)
+    })?;
+    if open {
+        let rest = w.into_inner().map_err(|e| csv_err(e.into_error().into()))?;
+        hand_on(rest, &mut stats);
+    }
+    Ok(stats)
+}
+
+/// `GET /groups/{id}/report.csv?status=&course=`: the group's report as CSV, with the filters
+/// of the Report tab (administrators and the group's managers). Streamed: a blocking task
+/// walks the members and hands chunks to the response through a channel of two, so a slow
+/// client holds back the walk instead of the server buffering the file.
+pub async fn group_report_csv(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    session: Session,
+) -> Response {
+    csv_download(
+        start_report_csv(&state, id, query.as_deref().unwrap_or(""), &session).await,
+        &format!("group-{id}-report.csv"),
+    )
+}
+
+async fn start_report_csv(
+    state: &AppState,
+    id: u64,
+    query: &str,
+    session: &Session,
+) -> Result<axum::body::Body, AppError> {
+    use crate::model::report::ReportFilter;
+    use axum::body::Bytes;
+    let user = user_of_session(state, session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if user.role() != Role::Admin {
+        let uid = user.id;
+        if !state.read(move |s| s.manages_group(uid, id)).await? {
+            return Err(AppError::Forbidden);
+        }
+    }
+    let (mut status, mut course) = (String::new(), String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "status" => status = v.into_owned(),
+            "course" => course = v.into_owned(),
+            _ => {}
+        }
+    }
+    let filter = ReportFilter::parse(&status, &course);
+    let plan = state.read(move |s| s.report_plan(id, filter)).await?;
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(2);
+    let store = state.store.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let sent = write_report_csv(&store, &plan, REPORT_CHUNK, |chunk| {
+            handle.block_on(tx.send_data(Bytes::from(chunk))).is_ok()
+        });
+        if let Err(e) = sent {
+            tracing::error!(error = %e, group = id, "the report CSV stopped");
+            tx.abort(std::io::Error::other("the report could not be read"));
+        }
+    });
+    Ok(axum::body::Body::new(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::group::{JoinedHow, KeySettings};
+    use crate::model::report::{cell_label, cell_percent, ReportFilter};
+    use crate::model::user::Role;
+    use crate::server::store::courses::tests::{add_lesson, course_fields};
+    use crate::server::store::enrolments::Source;
+    use crate::server::store::groups::{Actor, GroupFields};
+    use crate::server::store::tests::temp_store;
+    use crate::server::store::users::{PasswordHash, UserFields};
+
+    /// The CSV read back with the csv crate is the report, cell for cell: names with commas,
+    /// quotes, line breaks and non-Latin letters survive, formula-like ones are made inert,
+    /// and the file comes in chunks however small they are asked to be.
+    #[test]
+    fn report_csv_reads_back_as_the_report() {
+        let (_dir, s) = temp_store();
+        let actor = Actor { user: 0, now: 1 };
+        let f = GroupFields {
+            name: "Group".into(),
+            description: String::new(),
+            branch: None,
+            key: KeySettings::default(),
+            is_default: false,
+        };
+        let g = s.create_group(actor, &f).unwrap().0.id;
+        let a = s.create_course(&course_fields("-A"), 0).unwrap().id;
+        let lesson = add_lesson(&s, a, "L1");
+        add_lesson(&s, a, "L2");
+        let b = s.create_course(&course_fields("B"), 0).unwrap().id;
+        let b_lesson = add_lesson(&s, b, "L1");
+        for c in [a, b] {
+            s.link_group_course(actor, g, c, true).unwrap();
+        }
+        let names = [
+            "Lovelace, Ada",
+            "Say \"hi\"",
+            "Two\nlines",
+            "Лев Толстой 李白",
+            "=HYPERLINK(\"x\")",
+        ];
+        let mut many = Vec::new();
+        for i in 0..60 {
+            let name = names[i % names.len()];
+            let f = UserFields {
+                login: format!("u{i}"),
+                email: format!("u{i}@x.org"),
+                display_name: name.into(),
+                role: Role::Learner,
+            };
+            let u = s
+                .create_user(&f, &PasswordHash::from_phc("$x".into()), false, 0)
+                .unwrap()
+                .id;
+            s.add_member(actor, g, u, JoinedHow::Manual).unwrap();
+            if i % 3 != 0 {
+                s.enrol(u, a, Source::Manual, 1).unwrap();
+                s.mark_lesson(u, a, lesson, i % 2 == 0, 86_400_000 * 400)
+                    .unwrap();
+            }
+            if i % 4 == 0 {
+                s.enrol(u, b, Source::Manual, 1).unwrap();
+                s.mark_lesson(u, b, b_lesson, true, 86_400_000 * 400)
+                    .unwrap();
+            }
+            many.push(u);
+        }
+        let plan = s.report_plan(g, ReportFilter::default()).unwrap();
+        let mut chunks = Vec::new();
+        let stats = write_report_csv(&s, &plan, 256, |c| {
+            chunks.push(c);
+            true
+        })
+        .unwrap();
+        assert!(chunks.len() > 1, "handed on in chunks");
+        let bytes = chunks.concat();
+        assert_eq!(stats.bytes as usize, bytes.len());
+        assert_eq!(stats.rows, 60);
+        let text = String::from_utf8(bytes).expect("UTF-8");
+        assert!(text.starts_with(
+            "login,display name,'-A status,'-A progress %,'-A completed on,B status,B progress %,B completed on\n"
+        ), "{text}");
+
+        let report = s.group_report(g, ReportFilter::default(), 1, 100).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let read: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(read.len(), report.rows.rows.len());
+        for (rec, row) in read.iter().zip(&report.rows.rows) {
+            assert_eq!(&rec[0], row.login);
+            assert_eq!(rec[1], inert(row.display_name.clone()));
+            for (k, cell) in row.cells.iter().enumerate() {
+                assert_eq!(&rec[2 + 3 * k], cell_label(cell));
+                let pct = cell
+                    .as_ref()
+                    .map_or(String::new(), |p| cell_percent(p).to_string());
+                assert_eq!(rec[3 + 3 * k], pct);
+                let done = cell.as_ref().and_then(|p| p.completed_at);
+                assert_eq!(
+                    rec[4 + 3 * k],
+                    done.map_or(String::new(), crate::components::widgets::date)
+                );
+            }
+        }
+        let shown: Vec<&str> = read.iter().take(5).map(|r| r.get(1).unwrap()).collect();
+        assert_eq!(
+            shown,
+            vec![
+                "Lovelace, Ada",
+                "Say \"hi\"",
+                "Two\nlines",
+                "Лев Толстой 李白",
+                "'=HYPERLINK(\"x\")"
+            ]
+        );
+        assert_eq!(&read[0][7], "1971-02-05", "completion date");
+
+        // A filter narrows rows and columns; a receiver that goes away stops the walk.
+        let plan = s
+            .report_plan(g, ReportFilter::parse("completed", &b.to_string()))
+            .unwrap();
+        let mut out = Vec::new();
+        let stats = write_report_csv(&s, &plan, 1 << 20, |c| {
+            out.extend(c);
+            true
+        })
+        .unwrap();
+        assert_eq!(stats.rows, 15);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("login,display name,B status,B progress %,B completed on\n"));
+        let mut calls = 0;
+        write_report_csv(&s, &plan, 1, |_| {
+            calls += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(calls, 1);
+    }
 }

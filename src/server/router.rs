@@ -55,6 +55,10 @@ pub fn build(state: AppState) -> Router {
             "/imports/{id}/result.csv",
             axum::routing::get(super::downloads::import_result),
         )
+        .route(
+            "/groups/{id}/report.csv",
+            axum::routing::get(super::downloads::group_report_csv),
+        )
         .fallback(super::assets::fallback);
     with_layers(state, app)
 }

@@ -1,6 +1,6 @@
 //! `/groups/:id`: a group's header and its tabs: Users (members, add, bulk add), Courses
-//! (courses and curricula), Managers, Messages and Activity. Administrators change things; the group's
-//! managers read.
+//! (courses and curricula), Managers, Messages, Activity and Report. Administrators change
+//! things; the group's managers read (and write to the members).
 
 use crate::api::courses::list_courses;
 use crate::api::curricula::list_curricula;
@@ -32,12 +32,14 @@ mod activity;
 mod courses;
 mod managers;
 mod messages;
+mod report;
 mod users;
 
 use activity::ActivityTab;
 use courses::CoursesTab;
 use managers::ManagersTab;
 use messages::MessagesTab;
+use report::ReportTab;
 use users::UsersTab;
 
 fn plural(n: u32, one: &str, many: &str) -> String {
@@ -65,6 +67,7 @@ enum Tab {
     Managers,
     Messages,
     Activity,
+    Report,
 }
 
 impl Tab {
@@ -74,6 +77,7 @@ impl Tab {
             "managers" => Tab::Managers,
             "messages" => Tab::Messages,
             "activity" => Tab::Activity,
+            "report" => Tab::Report,
             _ => Tab::Users,
         }
     }
@@ -100,6 +104,8 @@ struct GroupCtx {
     messages: Res<Paged<crate::model::message::SentRow>>,
     /// Bumped to read the sent messages' counts again while they are delivered or mailed.
     messages_tick: RwSignal<u32>,
+    /// The Report tab's page of the report.
+    report: Res<crate::model::report::GroupReportView>,
     /// Bumped to read the mass enrolment's progress again while it runs.
     mass_tick: RwSignal<u32>,
 }
@@ -249,6 +255,17 @@ fn GroupDetail() -> impl IntoView {
         },
         |(id, tab, page, _, _)| when(tab == Tab::Messages, group_messages(id, page)),
     );
+    let status = query_text("status");
+    let course = query_text("course");
+    let report: Res<crate::model::report::GroupReportView> = Resource::new(
+        move || (gid(), tab(), status(), course(), page(), changes()),
+        |(id, tab, status, course, page, _)| {
+            when(
+                tab == Tab::Report,
+                crate::api::reports::group_report(id, status, course, page),
+            )
+        },
+    );
     provide_context(GroupCtx {
         messages,
         messages_tick,
@@ -264,6 +281,7 @@ fn GroupDetail() -> impl IntoView {
         activity,
         redemptions,
         mass,
+        report,
         mass_tick,
     });
     view! {
@@ -282,6 +300,7 @@ fn GroupDetail() -> impl IntoView {
                                 Tab::Managers => view! { <ManagersTab g=g.clone() mq=mq() /> }.into_any(),
                                 Tab::Messages => view! { <MessagesTab g=g.clone() /> }.into_any(),
                                 Tab::Activity => view! { <ActivityTab /> }.into_any(),
+                                Tab::Report => view! { <ReportTab id=g.id status=status() course=course() /> }.into_any(),
                             }}
                         </div>
                     }
@@ -406,6 +425,7 @@ fn TabNav(id: u64, tab: Tab) -> impl IntoView {
                 {item(Tab::Managers, "managers", "Managers")}
                 {item(Tab::Messages, "messages", "Messages")}
                 {item(Tab::Activity, "activity", "Activity")}
+                {item(Tab::Report, "report", "Report")}
             </ul>
         </nav>
     }

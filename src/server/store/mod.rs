@@ -33,6 +33,7 @@ pub mod jobs;
 pub mod mass;
 pub mod messages;
 mod migrations;
+pub mod reports;
 pub mod search;
 pub mod sessions;
 pub mod settings;

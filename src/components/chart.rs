@@ -1,0 +1,246 @@
+//! A report's chart: completion per course as bars and the status of all enrolments as one
+//! stacked bar, drawn as SVG on the server, with a data table as its text alternative.
+//!
+//! The SVG is one string (`inner_html`): the same markup on the server and in the browser,
+//! no script, no inline style (the Content-Security-Policy allows neither), and it scales with
+//! its `viewBox` from a phone to a desktop.
+
+use crate::model::report::{percent, ReportCourse, StatusCounts};
+use leptos::prelude::*;
+
+/// Width of the drawing in `viewBox` units; it is shown at 100 % of its box.
+const WIDTH: u32 = 480;
+const LABEL_W: u32 = 92;
+const BAR_X: u32 = LABEL_W + 6;
+const BAR_W: u32 = 230;
+const ROW_H: u32 = 26;
+/// Colours with at least 4.5:1 against white and apart from each other in lightness.
+const COMPLETED: &str = "#1d6b35";
+const IN_PROGRESS: &str = "#9a5200";
+const NOT_STARTED: &str = "#5c6675";
+const BAR: &str = "#1f5fbf";
+const TRACK: &str = "#e6e9ee";
+
+/// Text for SVG markup: `&`, `<`, `>` and quotes escaped.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A label cut to `max` characters (the full text is in the data table).
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The chart's SVG markup. `id` prefixes the ids of its title and description.
+pub fn report_svg(
+    id: &str,
+    group: &str,
+    courses: &[ReportCourse],
+    overall: &StatusCounts,
+) -> String {
+    use std::fmt::Write;
+    let title = format!("Completion in {group}");
+    let rates: Vec<String> = courses
+        .iter()
+        .map(|c| format!("{} {} %", c.code, c.counts.rate()))
+        .collect();
+    let desc = format!(
+        "Completion per course: {}. All enrolments: {} completed, {} in progress, {} not started; overall completion {} %.",
+        if rates.is_empty() { "no courses".to_string() } else { rates.join(", ") },
+        overall.completed,
+        overall.in_progress,
+        overall.not_started,
+        overall.rate()
+    );
+    let bars_h = ROW_H * courses.len().max(1) as u32;
+    let stack_y = 30 + bars_h + 34;
+    // The stacked bar, then the legend one entry a line (long numbers fit at any width).
+    let height = stack_y + 24 + 18 * 4 + 8;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{id}-title" aria-describedby="{id}-desc" viewBox="0 0 {WIDTH} {height}" width="100%" class="chart-svg" font-family="system-ui, sans-serif" font-size="12"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
+        esc(&title),
+        esc(&desc)
+    );
+    let _ = write!(
+        s,
+        r##"<text x="0" y="16" font-weight="600" font-size="13" fill="#1c2430">Completion per course</text>"##
+    );
+    if courses.is_empty() {
+        let _ = write!(
+            s,
+            r##"<text x="0" y="46" fill="#55606e">This group gives no courses.</text>"##
+        );
+    }
+    for (i, c) in courses.iter().enumerate() {
+        let y = 30 + ROW_H * i as u32;
+        let rate = c.counts.rate();
+        let w = BAR_W * rate / 100;
+        let _ = write!(
+            s,
+            r##"<text x="{LABEL_W}" y="{}" text-anchor="end" fill="#1c2430">{}</text><rect x="{BAR_X}" y="{}" width="{BAR_W}" height="14" rx="3" fill="{TRACK}"/><rect x="{BAR_X}" y="{}" width="{w}" height="14" rx="3" fill="{BAR}"/><text x="{}" y="{}" fill="#1c2430">{rate} % ({}/{})</text>"##,
+            y + 12,
+            esc(&short(&c.code, 11)),
+            y + 1,
+            y + 1,
+            BAR_X + BAR_W + 6,
+            y + 12,
+            c.counts.completed,
+            c.counts.enrolled()
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<text x="0" y="{}" font-weight="600" font-size="13" fill="#1c2430">Status of all enrolments</text>"##,
+        stack_y - 10
+    );
+    let enrolled = overall.enrolled();
+    let parts = [
+        ("Completed", overall.completed, COMPLETED),
+        ("In progress", overall.in_progress, IN_PROGRESS),
+        ("Not started", overall.not_started, NOT_STARTED),
+    ];
+    let full = WIDTH - 2;
+    let _ = write!(
+        s,
+        r##"<rect x="0" y="{stack_y}" width="{full}" height="20" rx="3" fill="{TRACK}"/>"##
+    );
+    let mut x = 0u64;
+    for (_, n, colour) in parts {
+        if enrolled == 0 || n == 0 {
+            continue;
+        }
+        let w = u64::from(full) * n / enrolled;
+        let _ = write!(
+            s,
+            r#"<rect x="{x}" y="{stack_y}" width="{w}" height="20" fill="{colour}"/>"#
+        );
+        x += w;
+    }
+    let mut legend_y = stack_y + 40;
+    for (label, n, colour) in parts {
+        let text = format!("{label}: {n} ({} %)", percent(n, enrolled));
+        let _ = write!(
+            s,
+            r##"<rect x="0" y="{}" width="12" height="12" fill="{colour}"/><text x="18" y="{legend_y}" fill="#1c2430">{}</text>"##,
+            legend_y - 10,
+            esc(&text)
+        );
+        legend_y += 18;
+    }
+    let _ = write!(
+        s,
+        r##"<text x="0" y="{legend_y}" fill="#55606e">Not enrolled (not counted): {}</text></svg>"##,
+        overall.not_enrolled
+    );
+    s
+}
+
+/// The chart and, as its text alternative, the same numbers as a table.
+#[component]
+pub fn ReportChart(
+    /// Unique on the page: prefixes the chart's ids.
+    id: &'static str,
+    #[prop(into)] group: String,
+    courses: Vec<ReportCourse>,
+    overall: StatusCounts,
+) -> impl IntoView {
+    let svg = report_svg(id, &group, &courses, &overall);
+    view! {
+        <figure class="chart">
+            <div class="chart-box" inner_html=svg></div>
+            <figcaption class="hint">"The numbers of the chart are in the table below."</figcaption>
+        </figure>
+        <div class="table-wrap" role="region" aria-label="Table of completion per course" tabindex="0">
+            <table class="data">
+                <caption>"Completion per course"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Course"</th>
+                        <th scope="col">"Enrolled"</th>
+                        <th scope="col">"Completed"</th>
+                        <th scope="col">"In progress"</th>
+                        <th scope="col">"Not started"</th>
+                        <th scope="col">"Not enrolled"</th>
+                        <th scope="col">"Completion rate"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {courses
+                        .into_iter()
+                        .map(|c| {
+                            view! {
+                                <tr>
+                                    <th scope="row">{c.code} " " <span class="muted">{c.title}</span></th>
+                                    <td class="num">{c.counts.enrolled()}</td>
+                                    <td class="num">{c.counts.completed}</td>
+                                    <td class="num">{c.counts.in_progress}</td>
+                                    <td class="num">{c.counts.not_started}</td>
+                                    <td class="num">{c.counts.not_enrolled}</td>
+                                    <td class="num">{format!("{} %", c.counts.rate())}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+                <tfoot>
+                    <tr>
+                        <th scope="row">"All courses"</th>
+                        <td class="num">{overall.enrolled()}</td>
+                        <td class="num">{overall.completed}</td>
+                        <td class="num">{overall.in_progress}</td>
+                        <td class="num">{overall.not_started}</td>
+                        <td class="num">{overall.not_enrolled}</td>
+                        <td class="num">{format!("{} %", overall.rate())}</td>
+                    </tr>
+                </tfoot>
+            </table>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chart_is_labelled_and_escapes_names() {
+        let c = ReportCourse {
+            id: 1,
+            code: "A<&>".into(),
+            title: "t".into(),
+            counts: StatusCounts {
+                not_started: 1,
+                in_progress: 1,
+                completed: 2,
+                not_enrolled: 3,
+            },
+        };
+        let svg = report_svg("rc", "Physics \"1\"", &[c], &StatusCounts::default());
+        assert!(svg.starts_with("<svg "));
+        assert!(svg.contains(r#"role="img" aria-labelledby="rc-title" aria-describedby="rc-desc""#));
+        assert!(svg.contains(r#"<title id="rc-title">Completion in Physics &quot;1&quot;</title>"#));
+        assert!(svg.contains("A&lt;&amp;&gt; 50 %"), "{svg}");
+        assert!(svg.contains(r#"width="115""#), "half of the bar: {svg}");
+        assert!(!svg.contains("<A"));
+        assert!(svg.ends_with("</svg>"));
+    }
+}
