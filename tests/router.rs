@@ -1937,3 +1937,68 @@ async fn group_reports_reach_admins_and_that_groups_managers_only() {
     assert_eq!(list.status(), StatusCode::OK);
     assert!(body_text(list).await.contains("100 %"));
 }
+
+/// The report CSV is streamed: a group whose file is larger than one chunk arrives in several
+/// body frames (the server never held it whole), and every member is in it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_csv_arrives_in_several_frames() {
+    use http_body_util::BodyExt;
+    use tessera::model::group::{JoinedHow, KeySettings};
+    use tessera::server::store::groups::{Actor, GroupFields};
+    use tessera::server::store::users::{PasswordHash, UserFields};
+    use tower::ServiceExt;
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let s = &t.state.store;
+    let actor = Actor { user: 0, now: 1 };
+    let f = GroupFields {
+        name: "Big".into(),
+        description: String::new(),
+        branch: None,
+        key: KeySettings::default(),
+        is_default: false,
+    };
+    let g = s.create_group(actor, &f).unwrap().0.id;
+    let n = 3_000;
+    for i in 0..n {
+        let f = UserFields {
+            login: format!("member{i:05}"),
+            email: format!("member{i:05}@example.org"),
+            display_name: format!("Member number {i:05}"),
+            role: tessera::model::user::Role::Learner,
+        };
+        let u = s
+            .create_user(&f, &PasswordHash::from_phc("$x".into()), false, 0)
+            .unwrap()
+            .id;
+        s.add_member(actor, g, u, JoinedHow::Manual).unwrap();
+    }
+    let req = Request::get(format!("/groups/{g}/report.csv"))
+        .header(header::HOST, "localhost")
+        .header(header::COOKIE, &admin)
+        .body(Body::empty())
+        .unwrap();
+    let res = t.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.into_body();
+    let (mut frames, mut bytes) = (0, Vec::new());
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.unwrap().into_data() {
+            frames += 1;
+            bytes.extend_from_slice(&data);
+        }
+    }
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.len() > 64 * 1024,
+        "larger than one chunk: {}",
+        text.len()
+    );
+    assert!(frames >= 2, "streamed in frames, got {frames}");
+    assert_eq!(
+        text.lines().count(),
+        n + 1,
+        "a header row and every member once"
+    );
+    assert_eq!(text.lines().filter(|l| l.starts_with("member")).count(), n);
+}

@@ -24,6 +24,7 @@ pub async fn group_report(
     let state = crate::server::state::app_state()?;
     let filter = crate::model::report::ReportFilter::parse(&status, &course);
     let per_page = crate::model::user::PER_PAGE;
+    let _turn = state.report_turn().await?;
     state
         .read(move |s| s.group_report(id, filter, page, per_page))
         .await
@@ -36,6 +37,7 @@ pub async fn report_groups(query: String, page: u32) -> Result<Paged<ReportGroup
     crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let per_page = crate::model::user::PER_PAGE;
+    let _turn = state.report_turn().await?;
     let (rows, total, capped) = state
         .read(move |s| s.report_groups(&query, page, per_page))
         .await?;

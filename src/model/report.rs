@@ -177,9 +177,16 @@ pub struct ReportGroupRow {
     pub id: u64,
     pub name: String,
     pub members: u64,
+    /// Courses the group gives, its curricula's included.
     pub courses: u32,
-    pub overall: StatusCounts,
+    /// Every cell of its members together; `None` for a group of more than
+    /// [`LIST_COMPLETION_MAX_MEMBERS`] (its own report has it).
+    pub overall: Option<StatusCounts>,
 }
+
+/// The largest group whose completion the Reports list works out (a page of 20 such groups
+/// reads at most 100,000 members).
+pub const LIST_COMPLETION_MAX_MEMBERS: u64 = 5_000;
 
 /// One course of a learner's report: what the groups give and what they are enrolled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use crate::components::data_table::DataTable;
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::{query_page, query_text};
 use crate::components::widgets::SearchForm;
-use crate::model::report::ReportGroupRow;
+use crate::model::report::{ReportGroupRow, LIST_COMPLETION_MAX_MEMBERS};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -52,8 +52,18 @@ fn ReportsList() -> impl IntoView {
                                 <td><A href=format!("/groups/{}?tab=report", g.id)>{g.name.clone()}</A></td>
                                 <td class="num">{g.members}</td>
                                 <td class="num">{g.courses}</td>
-                                <td class="num">{format!("{} of {}", g.overall.completed, g.overall.enrolled())}</td>
-                                <td class="num">{format!("{} %", g.overall.rate())}</td>
+                                {match g.overall {
+                                    Some(o) => view! {
+                                        <td class="num">{format!("{} of {}", o.completed, o.enrolled())}</td>
+                                        <td class="num">{format!("{} %", o.rate())}</td>
+                                    }.into_any(),
+                                    None => view! {
+                                        <td colspan="2">
+                                            <A href=format!("/groups/{}?tab=report", g.id)>"On its report"</A>
+                                            <span class="muted">{format!(" (over {LIST_COMPLETION_MAX_MEMBERS} members)")}</span>
+                                        </td>
+                                    }.into_any(),
+                                }}
                             </tr>
                         }
                     />

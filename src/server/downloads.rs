@@ -236,6 +236,9 @@ pub fn write_report_csv(
     Ok(stats)
 }
 
+/// How long the CSV export waits for a client to take a chunk.
+const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// `GET /groups/{id}/report.csv?status=&course=`: the group's report as CSV, with the filters
 /// of the Report tab (administrators and the group's managers). Streamed: a blocking task
 /// walks the members and hands chunks to the response through a channel of two, so a slow
@@ -279,12 +282,21 @@ async fn start_report_csv(
     }
     let filter = ReportFilter::parse(&status, &course);
     let plan = state.read(move |s| s.report_plan(id, filter)).await?;
+    // Held for the whole export: a client that reads slowly takes a turn, not the server.
+    let turn = state.report_turn().await?;
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(2);
     let store = state.store.clone();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        // A client that takes no chunk for a minute (gone without closing) ends the export.
         let sent = write_report_csv(&store, &plan, REPORT_CHUNK, |chunk| {
-            handle.block_on(tx.send_data(Bytes::from(chunk))).is_ok()
+            handle
+                .block_on(tokio::time::timeout(
+                    SEND_WAIT,
+                    tx.send_data(Bytes::from(chunk)),
+                ))
+                .is_ok_and(|r| r.is_ok())
         });
         if let Err(e) = sent {
             tracing::error!(error = %e, group = id, "the report CSV stopped");

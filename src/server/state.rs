@@ -39,6 +39,9 @@ pub struct Shared {
     /// Runs the store's background jobs (see `jobs.rs`).
     pub jobs: JobRunner,
     pub mailer: super::mail::Mailer,
+    /// Reports walking whole groups (the Report tab, the Reports list, the CSV export) at
+    /// once: one per core, so they never take every thread from the pages.
+    pub reports: Arc<tokio::sync::Semaphore>,
     /// Store reads (and writes) run through [`AppState::read`] since start: lets tests see
     /// what a request costs.
     pub store_calls: Arc<AtomicU64>,
@@ -66,6 +69,9 @@ impl AppState {
             leptos_options,
             jobs: JobRunner::start_waking(store.clone(), flusher.clone(), mailer.notifier()),
             mailer,
+            reports: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             flusher,
             hasher: HashPool::start(config.hash_workers, config.hash_queue),
             store,
@@ -81,6 +87,20 @@ impl AppState {
 
     /// The state's parts to change before anything shares it (tests swap in a short
     /// throttle); `None` once it is shared.
+    /// A turn to walk a whole group for a report: waits up to 10 s for one, then `Busy`.
+    pub async fn report_turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        let wait = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            self.reports.clone().acquire_owned(),
+        );
+        match wait.await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(AppError::Busy {
+                retry_after_secs: 5,
+            }),
+        }
+    }
+
     pub fn parts_mut(&mut self) -> Option<&mut Shared> {
         Arc::get_mut(&mut self.0)
     }

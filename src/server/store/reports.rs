@@ -14,7 +14,7 @@ use super::{search, Store, StoreError};
 use crate::model::group::GroupSort;
 use crate::model::report::{
     GroupReportView, LearnerReportRow, ReportCell, ReportCourse, ReportFilter, ReportGroupRow,
-    ReportRow, StatusCounts, StatusFilter,
+    ReportRow, StatusCounts, StatusFilter, LIST_COMPLETION_MAX_MEMBERS,
 };
 use crate::model::Paged;
 use std::collections::HashMap;
@@ -205,19 +205,22 @@ impl Store {
         })
     }
 
-    /// Every cell of `group`'s members together (the Reports page's completion).
-    pub fn group_completion(&self, group: u64) -> Result<StatusCounts, StoreError> {
+    /// The courses `group` gives (its curricula's included) and every cell of its members
+    /// together (the Reports page's completion).
+    pub fn group_completion(&self, group: u64) -> Result<(u32, StatusCounts), StoreError> {
         let plan = self.report_plan(group, ReportFilter::default())?;
         let mut overall = StatusCounts::default();
         self.walk_report(&plan, |_, cells| {
             cells.iter().for_each(|c| overall.add(c));
             Ok(true)
         })?;
-        Ok(overall)
+        Ok((plan.courses.len() as u32, overall))
     }
 
     /// A page (from 1) of groups by name, `query` matching any part of the name, each with its
-    /// completion, worked out for this page's groups only.
+    /// completion, worked out for this page's groups only, and only for groups of at most
+    /// [`LIST_COMPLETION_MAX_MEMBERS`] (a larger one's completion is on its own report): the
+    /// page reads at most 20 × that many members, whatever the size of the school.
     pub fn report_groups(
         &self,
         query: &str,
@@ -228,7 +231,20 @@ impl Store {
             self.list_groups(query, GroupSort::Name, false, page, per_page, None)?;
         let mut rows = Vec::with_capacity(groups.len());
         for g in groups {
-            let overall = match self.group_completion(g.id) {
+            if g.members > LIST_COMPLETION_MAX_MEMBERS {
+                rows.push(ReportGroupRow {
+                    id: g.id,
+                    name: g.name,
+                    members: g.members,
+                    courses: self
+                        .report_plan(g.id, ReportFilter::default())?
+                        .courses
+                        .len() as u32,
+                    overall: None,
+                });
+                continue;
+            }
+            let (courses, overall) = match self.group_completion(g.id) {
                 Ok(o) => o,
                 // Deleted since the page was read.
                 Err(StoreError::NotFound(_)) => continue,
@@ -238,8 +254,8 @@ impl Store {
                 id: g.id,
                 name: g.name,
                 members: g.members,
-                courses: g.courses,
-                overall,
+                courses,
+                overall: Some(overall),
             });
         }
         Ok((rows, total, capped))
