@@ -7,37 +7,19 @@ mod common;
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use common::smtp::SmtpSink;
-use common::{body_text, TestApp, LEARNER_PASSWORD};
+use common::{body_text, ok_json, TestApp, LEARNER_PASSWORD};
 use serde_json::Value;
 use std::time::Duration;
 use tessera::server::config::{Config, MailConfig};
 
 async fn json(res: Response<Body>) -> Value {
-    let status = res.status();
-    let text = body_text(res).await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    serde_json::from_str(&text).unwrap()
+    ok_json(res).await
 }
 
 async fn group_with(t: &TestApp, admin: &str, name: &str, members: &[u64]) -> u64 {
-    let res = t
-        .call(
-            "/api/create_group",
-            &format!("name={name}&description=&branch=&key=&max_uses=0&valid_from=&valid_until="),
-            Some(admin),
-        )
-        .await;
-    let g = json(res).await["group"]["id"].as_u64().unwrap();
+    let g = t.create_group(admin, name).await;
     for u in members {
-        json(
-            t.call(
-                "/api/add_group_member",
-                &format!("id={g}&user={u}"),
-                Some(admin),
-            )
-            .await,
-        )
-        .await;
+        t.add_member(admin, g, *u).await;
     }
     g
 }

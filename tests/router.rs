@@ -3,7 +3,7 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{header, Request, Response, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use common::*;
 use std::collections::BTreeMap;
 use tessera::server::config::Config;
@@ -713,30 +713,9 @@ async fn group_managers_reach_only_their_groups_and_change_nothing() {
     let admin = t.setup_admin().await;
     let mia = t.create_learner(&admin, "mia").await;
     let lee = t.create_learner(&admin, "lee").await;
-    let json = |res: Response<Body>| async move {
-        let status = res.status();
-        let text = body_text(res).await;
-        assert_eq!(status, StatusCode::OK, "{text}");
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()
-    };
-    let create = |name: &'static str| {
-        let t = &t;
-        let admin = admin.clone();
-        async move {
-            let res = t
-                .call(
-                    "/api/create_group",
-                    &format!(
-                        "name={name}&description=&branch=&key=&max_uses=0&valid_from=&valid_until="
-                    ),
-                    Some(&admin),
-                )
-                .await;
-            json(res).await["group"]["id"].as_u64().unwrap()
-        }
-    };
-    let mine = create("Physics").await;
-    let other = create("Chemistry").await;
+    let json = ok_json;
+    let mine = t.create_group(&admin, "Physics").await;
+    let other = t.create_group(&admin, "Chemistry").await;
     json(
         t.call(
             "/api/change_group_manager",
@@ -1747,26 +1726,8 @@ async fn group_reports_reach_admins_and_that_groups_managers_only() {
     let admin = t.setup_admin().await;
     let mia = t.create_learner(&admin, "mia").await;
     let lee = t.create_learner(&admin, "lee").await;
-    let ok_json = |res: Response<Body>| async move {
-        let status = res.status();
-        let text = body_text(res).await;
-        assert_eq!(status, StatusCode::OK, "{text}");
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()
-    };
-    let mut groups = Vec::new();
-    for name in ["Physics", "Chemistry"] {
-        let res = t
-            .call(
-                "/api/create_group",
-                &format!(
-                    "name={name}&description=&branch=&key=&max_uses=0&valid_from=&valid_until="
-                ),
-                Some(&admin),
-            )
-            .await;
-        groups.push(ok_json(res).await["group"]["id"].as_u64().unwrap());
-    }
-    let (mine, other) = (groups[0], groups[1]);
+    let mine = t.create_group(&admin, "Physics").await;
+    let other = t.create_group(&admin, "Chemistry").await;
     let s = &t.state.store;
     let course = s
         .create_course(

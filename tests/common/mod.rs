@@ -191,6 +191,34 @@ impl TestApp {
         v["id"].as_u64().expect("user id")
     }
 
+    /// Creates a group without key or branch as `admin_cookie`; returns its id.
+    pub async fn create_group(&self, admin_cookie: &str, name: &str) -> u64 {
+        let res = self
+            .call(
+                "/api/create_group",
+                &format!(
+                    "name={name}&description=&branch=&key=&max_uses=0&valid_from=&valid_until="
+                ),
+                Some(admin_cookie),
+            )
+            .await;
+        ok_json(res).await["group"]["id"]
+            .as_u64()
+            .expect("group id")
+    }
+
+    /// Adds user `user` to group `group` as `admin_cookie`.
+    pub async fn add_member(&self, admin_cookie: &str, group: u64, user: u64) {
+        let res = self
+            .call(
+                "/api/add_group_member",
+                &format!("id={group}&user={user}"),
+                Some(admin_cookie),
+            )
+            .await;
+        ok_json(res).await;
+    }
+
     /// The login name of whoever `cookie` belongs to, per the server.
     pub async fn whoami(&self, cookie: &str) -> Option<String> {
         let res = self.call("/api/current_user", "", Some(cookie)).await;
@@ -217,4 +245,12 @@ pub fn set_cookie(res: &Response<Body>) -> Option<String> {
 pub async fn body_text(res: Response<Body>) -> String {
     let bytes = res.into_body().collect().await.expect("body").to_bytes();
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A 200 answer's JSON; any other status fails the test with the body.
+pub async fn ok_json(res: Response<Body>) -> serde_json::Value {
+    let status = res.status();
+    let text = body_text(res).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    serde_json::from_str(&text).unwrap()
 }

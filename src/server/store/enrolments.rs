@@ -1040,6 +1040,19 @@ pub(crate) mod tests_support {
     use crate::server::store::courses::CourseFields;
     use crate::server::store::users::{PasswordHash, UserFields};
 
+    /// A group without key, branch or default flag.
+    pub fn plain_group(s: &Store, name: &str) -> u64 {
+        let f = crate::server::store::groups::GroupFields {
+            name: name.into(),
+            description: String::new(),
+            branch: None,
+            key: crate::model::group::KeySettings::default(),
+            is_default: false,
+        };
+        let actor = crate::server::store::groups::Actor { user: 0, now: 1 };
+        s.create_group(actor, &f).unwrap().0.id
+    }
+
     pub fn learner(s: &Store, login: &str) -> u64 {
         let f = UserFields {
             login: login.into(),

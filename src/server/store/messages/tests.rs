@@ -1,33 +1,9 @@
 use super::*;
-use crate::model::group::{JoinedHow, KeySettings};
+use crate::model::group::JoinedHow;
 use crate::model::message::MailCounts;
-use crate::model::user::Role;
-use crate::server::store::groups::GroupFields;
 use crate::server::store::tests::{dump, reopen, temp_store};
-use crate::server::store::users::{PasswordHash, UserFields};
 
-fn user(s: &Store, login: &str, role: Role) -> u64 {
-    let f = UserFields {
-        login: login.into(),
-        email: format!("{login}@example.org"),
-        display_name: format!("Name {login}"),
-        role,
-    };
-    s.create_user(&f, &PasswordHash::from_phc("$x".into()), false, 0)
-        .unwrap()
-        .id
-}
-
-fn group(s: &Store, name: &str) -> u64 {
-    let f = GroupFields {
-        name: name.into(),
-        description: String::new(),
-        branch: None,
-        key: KeySettings::default(),
-        is_default: false,
-    };
-    s.create_group(Actor { user: 0, now: 1 }, &f).unwrap().0.id
-}
+use crate::server::store::enrolments::tests_support::{learner, plain_group as group};
 
 fn join(s: &Store, g: u64, u: u64, now: u64) {
     s.add_member(Actor { user: 0, now }, g, u, JoinedHow::Manual)
@@ -47,11 +23,10 @@ fn inbox_ids(s: &Store, u: u64) -> Vec<u64> {
 #[test]
 fn a_message_reaches_the_members_of_the_moment_it_was_sent() {
     let (_d, s) = temp_store();
-    let admin = user(&s, "admin", Role::Admin);
+    let admin = learner(&s, "admin");
     let g = group(&s, "Physics");
     let other = group(&s, "Chemistry");
-    let [a, b, c, late, outsider] =
-        ["a", "b", "c", "late", "out"].map(|l| user(&s, l, Role::Learner));
+    let [a, b, c, late, outsider] = ["a", "b", "c", "late", "out"].map(|l| learner(&s, l));
     for u in [a, b, c] {
         join(&s, g, u, 10);
     }
@@ -97,7 +72,7 @@ fn a_message_reaches_the_members_of_the_moment_it_was_sent() {
     );
     assert_eq!(
         (rec.sender_name.as_str(), rec.group_name.as_str()),
-        ("Name admin", "Physics")
+        ("admin", "Physics")
     );
     // The step run again (a restart) delivers nothing twice.
     let before = dump(&s);
@@ -116,12 +91,10 @@ fn a_message_reaches_the_members_of_the_moment_it_was_sent() {
 #[test]
 fn a_large_group_is_delivered_in_steps() {
     let (_d, s) = temp_store();
-    let admin = user(&s, "admin", Role::Admin);
+    let admin = learner(&s, "admin");
     let g = group(&s, "Big");
     let n = STEP_BATCH * 2 + 7;
-    let members: Vec<u64> = (0..n)
-        .map(|i| user(&s, &format!("l{i}"), Role::Learner))
-        .collect();
+    let members: Vec<u64> = (0..n).map(|i| learner(&s, &format!("l{i}"))).collect();
     let entries: Vec<(u32, String)> = (0..n).map(|i| (i as u32 + 1, format!("l{i}"))).collect();
     s.bulk_add_members(Actor { user: 0, now: 5 }, g, &entries)
         .unwrap();
@@ -160,9 +133,9 @@ fn a_large_group_is_delivered_in_steps() {
 #[test]
 fn read_and_unread() {
     let (_d, s) = temp_store();
-    let admin = user(&s, "admin", Role::Admin);
+    let admin = learner(&s, "admin");
     let g = group(&s, "G");
-    let [a, b] = ["a", "b"].map(|l| user(&s, l, Role::Learner));
+    let [a, b] = ["a", "b"].map(|l| learner(&s, l));
     join(&s, g, a, 1);
     let ids: Vec<u64> = (0..3)
         .map(|i| {
@@ -220,9 +193,9 @@ fn read_and_unread() {
 #[test]
 fn the_inbox_is_paged() {
     let (_d, s) = temp_store();
-    let admin = user(&s, "admin", Role::Admin);
+    let admin = learner(&s, "admin");
     let g = group(&s, "G");
-    let a = user(&s, "a", Role::Learner);
+    let a = learner(&s, "a");
     join(&s, g, a, 1);
     let n = PER_PAGE as u64 + 3;
     for i in 0..n {
@@ -257,7 +230,7 @@ fn the_inbox_is_paged() {
 #[test]
 fn no_group_no_message() {
     let (_d, s) = temp_store();
-    let admin = user(&s, "admin", Role::Admin);
+    let admin = learner(&s, "admin");
     let before = dump(&s);
     assert!(matches!(
         s.send_message(
@@ -283,9 +256,9 @@ fn the_outbox_settles_each_mail_once_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (m, first_key) = {
         let s = Store::open(dir.path()).unwrap();
-        let admin = user(&s, "admin", Role::Admin);
+        let admin = learner(&s, "admin");
         let g = group(&s, "G");
-        let [a, b, gone] = ["a", "b", "gone"].map(|l| user(&s, l, Role::Learner));
+        let [a, b, gone] = ["a", "b", "gone"].map(|l| learner(&s, l));
         for u in [a, b, gone] {
             join(&s, g, u, 1);
         }
@@ -322,7 +295,7 @@ fn the_outbox_settles_each_mail_once_and_survives_a_restart() {
         assert_eq!(due.len(), 2);
         assert_eq!(
             (due[0].out.to.as_str(), due[0].out.queued_at),
-            ("a@example.org", 50)
+            ("a@x.org", 50)
         );
         assert!(s.settle_mail(&due[0], &Settle::Sent).unwrap());
         let retry = Settle::Retry {
@@ -377,9 +350,9 @@ fn the_outbox_settles_each_mail_once_and_survives_a_restart() {
 #[test]
 fn waiting_mail_can_always_be_settled_or_cancelled() {
     let (_d, s) = temp_store();
-    let admin = user(&s, "admin", Role::Admin);
+    let admin = learner(&s, "admin");
     let g = group(&s, "G");
-    let [a, b] = ["a", "b"].map(|l| user(&s, l, Role::Learner));
+    let [a, b] = ["a", "b"].map(|l| learner(&s, l));
     join(&s, g, a, 1);
     join(&s, g, b, 1);
     let (m, job) = s
@@ -423,7 +396,7 @@ fn waiting_mail_can_always_be_settled_or_cancelled() {
 #[test]
 fn a_failed_delivery_stops_saying_delivering() {
     let (_d, s) = temp_store();
-    let admin = user(&s, "admin", Role::Admin);
+    let admin = learner(&s, "admin");
     let g = group(&s, "G");
     let (m, job) = s
         .send_message(

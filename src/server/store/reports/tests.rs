@@ -1,39 +1,16 @@
 use super::*;
 use crate::model::catalog::{Progress, ProgressStatus};
-use crate::model::group::{JoinedHow, KeySettings};
-use crate::model::user::Role;
+use crate::model::group::JoinedHow;
 use crate::server::store::courses::tests::{add_lesson, course_fields};
 use crate::server::store::curricula::CurriculumChange;
 use crate::server::store::enrolments::Source;
-use crate::server::store::groups::{Actor, GroupFields};
+use crate::server::store::groups::Actor;
 use crate::server::store::tests::temp_store;
-use crate::server::store::users::{PasswordHash, UserFields};
 use proptest::prelude::*;
 
 const ACTOR: Actor = Actor { user: 0, now: 1 };
 
-fn group(s: &Store, name: &str) -> u64 {
-    let f = GroupFields {
-        name: name.into(),
-        description: String::new(),
-        branch: None,
-        key: KeySettings::default(),
-        is_default: false,
-    };
-    s.create_group(ACTOR, &f).unwrap().0.id
-}
-
-fn learner(s: &Store, login: &str) -> u64 {
-    let f = UserFields {
-        login: login.into(),
-        email: format!("{login}@x.org"),
-        display_name: format!("{login} name"),
-        role: Role::Learner,
-    };
-    s.create_user(&f, &PasswordHash::from_phc("$x".into()), false, 0)
-        .unwrap()
-        .id
-}
+use crate::server::store::enrolments::tests_support::{learner, plain_group as group};
 
 fn course(s: &Store, code: &str, lessons: usize) -> (u64, Vec<u64>) {
     let id = s.create_course(&course_fields(code), 0).unwrap().id;
@@ -139,7 +116,7 @@ fn a_report_adds_up_as_worked_out_by_hand() {
         r.rows.rows[0].cells,
         vec![prog(1, 2, None), prog(1, 1, Some(5000)), None]
     );
-    assert_eq!(r.rows.rows[0].display_name, "ann name");
+    assert_eq!(r.rows.rows[0].display_name, "ann");
     assert_eq!(
         r.rows.rows[1].cells,
         vec![prog(0, 2, None), None, prog(0, 0, None)]
