@@ -205,7 +205,11 @@ fn Import() -> impl IntoView {
                 };
                 let applying = i.state == ImportState::Applying;
                 polling.try_set(applying);
-                if !applying && tick.get_untracked() > 0 && finished.get_untracked() == 0 {
+                // Finished since this page started it or watched it: read the rows once more.
+                // (An apply can finish before the first tick; the rows read when it returned
+                // may still be the preview's.)
+                let started_here = apply.version().get_untracked() > 0;
+                if !applying && (tick.get_untracked() > 0 || started_here) && finished.get_untracked() == 0 {
                     finished.try_set(1);
                 }
                 let id = i.id;
