@@ -222,6 +222,13 @@ fn check_exactly_once(dir: &std::path::Path, g: u64) {
             Err(e) => panic!("cannot open the data directory: {e}"),
         }
     };
+    // Every invariant of the store holds (what `tessera check` verifies).
+    let report = s.check().unwrap();
+    assert!(
+        report.violations.is_empty(),
+        "after the crashes: {:?}",
+        report.violations
+    );
     let courses = s.group_course_ids_with_curricula(g).unwrap();
     assert_eq!(courses.len(), CRASH_COURSES);
     for c in &courses {

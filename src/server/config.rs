@@ -33,10 +33,23 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start-up and taken apart at once: the size of the largest variant costs
+// nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server.
     Serve(ServeArgs),
+    /// Verify every invariant of a data directory (with the server stopped: it holds the
+    /// directory's lock); prints each violation and exits with 1 when there is any.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CheckArgs {
+    /// Directory holding the database [default: ./tessera-data; file key: data_dir].
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -463,7 +476,9 @@ mod tests {
         std::env::set_var("TESSERA_SESSION_IDLE_MINUTES", "7");
         let cli = Cli::try_parse_from(["tessera", "serve"]).unwrap();
         std::env::remove_var("TESSERA_SESSION_IDLE_MINUTES");
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
         let file: FileConfig = toml::from_str("session_idle_minutes = 30").unwrap();
         assert_eq!(
             Config::resolve(args, file).unwrap().session_idle,
@@ -514,7 +529,9 @@ mod tests {
             "::1,192.168.0.0/16",
         ])
         .unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
         let c = Config::resolve(args, FileConfig::default()).unwrap();
         assert!(c.trusted_proxies.contains("192.168.4.4".parse().unwrap()));
         for (key, value) in [

@@ -104,11 +104,11 @@ fn outbox_key(due: u64, message: u64, user: u64) -> [u8; 24] {
     k
 }
 
-fn unread_counter(user: u64) -> String {
+pub(crate) fn unread_counter(user: u64) -> String {
     format!("unread/{user}")
 }
 
-fn inbox_counter(user: u64) -> String {
+pub(crate) fn inbox_counter(user: u64) -> String {
     format!("inbox/{user}")
 }
 

@@ -21,6 +21,7 @@
 //! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
 
 pub mod branches;
+pub mod check;
 pub mod codec;
 pub mod courses;
 pub mod curricula;
