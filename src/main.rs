@@ -4,8 +4,8 @@
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     use clap::Parser;
-    use tessera::server::config::{Cli, Command, Config};
     use tessera::server;
+    use tessera::server::config::{Cli, Command, Config};
 
     tracing_subscriber::fmt()
         .with_env_filter(
