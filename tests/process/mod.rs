@@ -134,7 +134,36 @@ pub fn request(
     cookie: Option<&str>,
     extra_headers: &[&str],
 ) -> Reply {
-    let mut s = connect(addr, from);
+    let s = connect(addr, from);
+    try_request_on(s, addr, method, path, body, cookie, extra_headers)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// A form POST that may fail (the server killed under it): the reply, or why there is none.
+pub fn try_post(
+    addr: &str,
+    path: &str,
+    form: &str,
+    cookie: Option<&str>,
+) -> std::io::Result<Reply> {
+    let s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let extra = [
+        "Content-Type: application/x-www-form-urlencoded",
+        "Accept: application/json",
+    ];
+    try_request_on(s, addr, "POST", path, form, cookie, &extra)
+}
+
+fn try_request_on(
+    mut s: TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+    extra_headers: &[&str],
+) -> std::io::Result<Reply> {
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(c) = cookie {
         head.push_str(&format!("Cookie: {c}\r\n"));
@@ -147,25 +176,28 @@ pub fn request(
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
+    s.write_all(head.as_bytes())?;
+    s.write_all(body.as_bytes())?;
     read_reply(s)
 }
 
-fn read_reply(s: TcpStream) -> Reply {
+fn read_reply(s: TcpStream) -> std::io::Result<Reply> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     let mut reader = BufReader::new(s);
     let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
+    reader.read_line(&mut line)?;
     let status: u16 = line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP status line: {line:?}"));
+        .ok_or_else(|| bad(format!("no HTTP status line: {line:?}")))?;
     let mut session = None;
     let mut headers = Vec::new();
     loop {
         line.clear();
-        reader.read_line(&mut line).unwrap();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(bad("the headers ended early".into()));
+        }
         if line.trim().is_empty() {
             break;
         }
@@ -178,14 +210,16 @@ fn read_reply(s: TcpStream) -> Reply {
             headers.push((name, value));
         }
     }
+    // The status line and headers came after the handler finished: a body cut short by a
+    // reset still belongs to an answered request.
     let mut raw = Vec::new();
     let _ = reader.read_to_end(&mut raw);
-    Reply {
+    Ok(Reply {
         status,
         session,
         headers,
         body: String::from_utf8_lossy(&raw).into_owned(),
-    }
+    })
 }
 
 /// A form POST to a server function, as the app's own client sends it (JSON answers).
