@@ -755,3 +755,43 @@ async fn malformed_requests_to_every_server_function_change_nothing() {
     assert_eq!(failures, Vec::<String>::new());
     assert!(store_dump(&t) == before, "the store changed");
 }
+
+/// A storage error (here a record the store cannot decode) reaches the browser as an opaque
+/// 500 with a log id, never the tree, key or reason; the page shows the same; the rest of the
+/// site goes on working.
+#[tokio::test]
+async fn a_storage_error_is_opaque_with_a_log_id() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let g = t.create_group(&admin, "Physics").await;
+    t.state
+        .store
+        .db()
+        .open_tree("groups")
+        .unwrap()
+        .insert(g.to_be_bytes(), b"\x01garbage".as_slice())
+        .unwrap();
+    let res = t
+        .call("/api/get_group", &format!("id={g}"), Some(&admin))
+        .await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = body_text(res).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let log_id = v["Internal"]["log_id"].as_str().expect("a log id").to_string();
+    assert_eq!(log_id.len(), 8, "{body}");
+    for internal in ["groups", "garbage", "corrupt", "decode"] {
+        assert!(
+            !body.to_lowercase().contains(internal),
+            "{internal} leaked: {body}"
+        );
+    }
+    let page = t.get(&format!("/groups/{g}"), Some(&admin)).await;
+    let html = body_text(page).await;
+    assert!(html.contains("log id"), "the page names a log id: {html}");
+    assert!(
+        !html.contains("garbage") && !html.to_lowercase().contains("corrupt"),
+        "{html}"
+    );
+    let users = t.get("/users", Some(&admin)).await;
+    assert_eq!(users.status(), StatusCode::OK, "the rest of the site works");
+}
