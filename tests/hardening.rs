@@ -777,7 +777,10 @@ async fn a_storage_error_is_opaque_with_a_log_id() {
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = body_text(res).await;
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let log_id = v["Internal"]["log_id"].as_str().expect("a log id").to_string();
+    let log_id = v["Internal"]["log_id"]
+        .as_str()
+        .expect("a log id")
+        .to_string();
     assert_eq!(log_id.len(), 8, "{body}");
     for internal in ["groups", "garbage", "corrupt", "decode"] {
         assert!(

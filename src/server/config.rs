@@ -120,6 +120,17 @@ pub struct ServeArgs {
     /// [file key: smtp_from].
     #[arg(long, env = "TESSERA_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM), read again on SIGHUP and when the file
+    /// changes; needs --tls-key [file key: tls_cert].
+    #[arg(long, env = "TESSERA_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM) [file key: tls_key].
+    #[arg(long, env = "TESSERA_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// With HTTPS: also listen for plain HTTP here and redirect every request to HTTPS, e.g.
+    /// 0.0.0.0:80 [file key: tls_redirect_addr].
+    #[arg(long, env = "TESSERA_TLS_REDIRECT_ADDR")]
+    pub tls_redirect_addr: Option<SocketAddr>,
 }
 
 /// The keys of the configuration file.
@@ -142,6 +153,9 @@ pub struct FileConfig {
     pub job_step_pairs: Option<usize>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_redirect_addr: Option<SocketAddr>,
 }
 
 /// The settings the server runs with.
@@ -168,6 +182,10 @@ pub struct Config {
     pub job_step_pairs: usize,
     /// Where group messages are mailed, when configured.
     pub mail: Option<MailConfig>,
+    /// HTTPS served directly, when configured.
+    pub tls: Option<super::tls::TlsFiles>,
+    /// With HTTPS: where plain HTTP is redirected from.
+    pub tls_redirect_addr: Option<SocketAddr>,
 }
 
 /// How long an e-mail may wait for the SMTP server before it counts as failed.
@@ -396,7 +414,38 @@ impl Config {
                 super::store::enrolments::MAX_BATCH_PAIRS
             )));
         }
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                let files = super::tls::TlsFiles { cert, key };
+                super::tls::load(&files)
+                    .map_err(|e| ConfigError::Value(format!("tls_cert / tls_key: {e}")))?;
+                Some(files)
+            }
+            _ => {
+                return Err(ConfigError::Value(
+                    "tls_cert and tls_key go together: set both or neither".into(),
+                ))
+            }
+        };
+        let tls_redirect_addr = args.tls_redirect_addr.or(file.tls_redirect_addr);
+        if tls_redirect_addr.is_some() && tls.is_none() {
+            return Err(ConfigError::Value(
+                "tls_redirect_addr redirects to HTTPS: set tls_cert and tls_key too".into(),
+            ));
+        }
+        // Cookies are Secure by default when Tessera serves HTTPS itself.
+        let secure_cookies = args
+            .secure_cookies
+            .or(file.secure_cookies)
+            .unwrap_or(tls.is_some());
         Ok(Config {
+            tls,
+            tls_redirect_addr,
+            secure_cookies,
             mail: mail_config(
                 args.smtp_url.or(file.smtp_url),
                 args.smtp_from.or(file.smtp_from),
@@ -418,7 +467,6 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             session_idle: Duration::from_secs(idle * 60),
             session_absolute: Duration::from_secs(absolute * 3600),
-            secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(false),
             self_registration: args
                 .self_registration
                 .or(file.self_registration)
@@ -555,6 +603,12 @@ mod tests {
                 "smtp_url",
                 "\"smtp://u:p@mail.example.org\"\nsmtp_from = \"a@b.org\"",
             ),
+            (
+                "tls_cert",
+                "\"/nonexistent/cert.pem\"\ntls_key = \"/nonexistent/key.pem\"",
+            ),
+            ("tls_cert", "\"/nonexistent/cert.pem\""),
+            ("tls_redirect_addr", "\"127.0.0.1:80\""),
         ] {
             let file: FileConfig = toml::from_str(&format!("{key} = {value}")).unwrap();
             let err = Config::resolve(ServeArgs::default(), file).unwrap_err();

@@ -104,6 +104,18 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
+/// With HTTPS served directly: browsers are told to use nothing else for this host for a year.
+pub async fn strict_transport(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if state.config.tls.is_some() {
+        res.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    res
+}
+
 // ---------------------------------------------------------------------------------------------
 // Panics
 

@@ -15,6 +15,7 @@ pub mod router;
 pub mod state;
 pub mod store;
 pub mod throttle;
+pub mod tls;
 
 use crate::model::AppError;
 use store::StoreError;
@@ -73,19 +74,45 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
     )
     .spawn_cleanup(std::time::Duration::from_secs(3600));
     let app = router::build(state);
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on http://{addr}");
-    // Streamed pages are written in pieces: without TCP_NODELAY each waits for a delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+    if let Some(files) = &config.tls {
+        let tls = tls::Reloadable::new(tls::load(files).map_err(std::io::Error::other)?);
+        tls::spawn_reloader(files.clone(), tls.clone());
+        if let Some(plain) = config.tls_redirect_addr {
+            let redirect = tokio::net::TcpListener::bind(plain).await?;
+            tracing::info!(%plain, "plain HTTP is redirected to HTTPS");
+            tokio::spawn(async move {
+                let served = axum::serve(redirect, tls::redirect_app(addr.port()))
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the HTTP redirect stopped");
+                }
+            });
         }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on https://{addr}");
+        axum::serve(
+            // Through `tap_io` (which does nothing here): axum gives the peer's address to a
+            // tapped listener of any kind.
+            tls::TlsListener::new(listener, tls)?.tap_io(|_| {}),
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    } else {
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on http://{addr}");
+        // Streamed pages are written in pieces: without TCP_NODELAY each waits for a delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    }
     store.flush().map_err(std::io::Error::other)?;
     tracing::info!("stopped");
     Ok(())

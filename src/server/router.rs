@@ -104,6 +104,10 @@ pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
         ))
         .layer(CatchPanicLayer::custom(layers::panic_response))
         .layer(middleware::from_fn(layers::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::strict_transport,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
