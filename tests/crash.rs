@@ -98,129 +98,72 @@ fn check_offline(data: &std::path::Path, cycle: usize) {
 /// One round of mutations by a new learner; each acknowledged write is recorded at once.
 /// Returns false when the server stopped answering.
 fn mutate(school: &School, login: &str, message: bool, log: &Log) -> bool {
-    let School {
-        addr,
-        admin,
-        group,
-        course,
-        lesson,
-    } = school;
-    let (addr, admin) = (addr.as_str(), admin.as_str());
-    let (acks, unexpected) = (&log.acks, &log.unexpected);
-    let record = |a: Ack| acks.lock().unwrap().push(a);
-    let fail = |what: &str, r: &process::Reply| {
-        unexpected
-            .lock()
-            .unwrap()
-            .push(format!("{what} {login}: {} {}", r.status, r.body))
+    let (addr, admin) = (school.addr.as_str(), Some(school.admin.as_str()));
+    let (group, course, lesson) = (school.group, school.course, school.lesson);
+    // The reply when answered 200; `None` when the server is gone (killed) or answered
+    // otherwise (recorded as unexpected).
+    let call = |path: &str, form: &str, cookie: Option<&str>| -> Option<process::Reply> {
+        let r = try_post(addr, path, form, cookie).ok()?;
+        if r.status != 200 {
+            log.unexpected
+                .lock()
+                .unwrap()
+                .push(format!("{path} {login}: {} {}", r.status, r.body));
+            return None;
+        }
+        Some(r)
     };
-    let Ok(r) = try_post(
-        addr,
-        "/api/create_user",
-        &format!(
-            "login={login}&email={login}%40example.org&display_name=Learner+{login}&role=learner&password={PASSWORD}&password_confirm={PASSWORD}"
-        ),
-        Some(admin),
-    ) else {
+    let record = |a: Ack| log.acks.lock().unwrap().push(a);
+    let form = format!(
+        "login={login}&email={login}%40example.org&display_name=Learner+{login}&role=learner&password={PASSWORD}&password_confirm={PASSWORD}"
+    );
+    let Some(created) = call("/api/create_user", &form, admin) else {
         return false;
     };
-    if r.status != 200 {
-        fail("create_user", &r);
-        return false;
-    }
     record(Ack::User(login.to_string()));
-    let Ok(r) = try_post(
-        addr,
-        "/api/login",
-        &format!("identifier={login}&password={PASSWORD}"),
-        None,
-    ) else {
+    let uid = json(&created.body)["id"].as_u64().unwrap_or(0);
+    let form = format!("identifier={login}&password={PASSWORD}");
+    let Some(learner) = call("/api/login", &form, None).and_then(|r| r.session) else {
         return false;
     };
-    let Some(learner) = r.session.clone().filter(|_| r.status == 200) else {
-        fail("login", &r);
-        return false;
-    };
-    let Ok(r) = try_post(
-        addr,
+    if call(
         "/api/redeem_group_key",
         &format!("key={KEY}"),
         Some(&learner),
-    ) else {
-        return false;
-    };
-    if r.status != 200 {
-        fail("redeem_group_key", &r);
+    )
+    .is_none()
+    {
         return false;
     }
     record(Ack::Member(login.to_string()));
-    let Ok(r) = try_post(
-        addr,
-        "/api/mark_lesson",
-        &format!("course={course}&lesson={lesson}&done=true"),
-        Some(&learner),
-    ) else {
-        return false;
-    };
-    if r.status != 200 {
-        fail("mark_lesson", &r);
+    let form = format!("course={course}&lesson={lesson}&done=true");
+    if call("/api/mark_lesson", &form, Some(&learner)).is_none() {
         return false;
     }
     record(Ack::Lesson(login.to_string()));
     if message {
-        let Ok(r) = try_post(
-            addr,
-            "/api/create_group",
-            &format!(
-                "name=Group+{login}&description=&branch=&key=&max_uses=0&valid_from=&valid_until="
-            ),
-            Some(admin),
-        ) else {
+        let form = format!(
+            "name=Group+{login}&description=&branch=&key=&max_uses=0&valid_from=&valid_until="
+        );
+        let Some(made) = call("/api/create_group", &form, admin) else {
             return false;
         };
-        if r.status != 200 {
-            fail("create_group", &r);
-            return false;
-        }
-        let g = json(&r.body)["group"]["id"].as_u64().unwrap_or(0);
-        let uid = {
-            let Ok(r) = try_post(
-                addr,
-                "/api/list_users",
-                &format!("query={login}&page=1"),
-                Some(admin),
-            ) else {
-                return false;
-            };
-            json(&r.body)["rows"][0]["id"].as_u64().unwrap_or(0)
-        };
-        let Ok(r) = try_post(
-            addr,
+        let g = json(&made.body)["group"]["id"].as_u64().unwrap_or(0);
+        if call(
             "/api/add_group_member",
             &format!("id={g}&user={uid}"),
-            Some(admin),
-        ) else {
-            return false;
-        };
-        if r.status != 200 {
-            fail("add_group_member", &r);
+            admin,
+        )
+        .is_none()
+        {
             return false;
         }
         record(Ack::Group(login.to_string()));
-        let subject = format!("For {login}");
-        let Ok(r) = try_post(
-            addr,
-            "/api/send_group_message",
-            &format!("id={group}&subject=For+{login}&body=Hello"),
-            Some(admin),
-        ) else {
-            return false;
-        };
-        if r.status != 200 {
-            fail("send_group_message", &r);
+        let form = format!("id={group}&subject=For+{login}&body=Hello");
+        if call("/api/send_group_message", &form, admin).is_none() {
             return false;
         }
-        record(Ack::Message(subject));
+        record(Ack::Message(format!("For {login}")));
     }
     true
 }
@@ -250,40 +193,28 @@ fn verify(school: &School, acks: &[Ack], cycle: usize) {
             .map(|m| m["subject"].as_str().unwrap_or("").to_string())
             .collect()
     };
+    // Whether the rows `path` answers for `form` include `login`.
+    let lists = |path: &str, form: &str, login: &str| -> bool {
+        ok(&post(addr, path, form, admin), path)["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row["login"] == login)
+    };
     for ack in acks {
         match ack {
-            Ack::User(login) => {
-                let r = post(
-                    addr,
-                    "/api/list_users",
-                    &format!("query={login}&page=1"),
-                    admin,
-                );
-                let rows = ok(&r, "list_users")["rows"].clone();
-                assert!(
-                    rows.as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|u| u["login"] == login.as_str()),
-                    "cycle {cycle}: acknowledged user {login} is missing"
-                );
-            }
-            Ack::Member(login) => {
-                let r = post(
-                    addr,
+            Ack::User(login) => assert!(
+                lists("/api/list_users", &format!("query={login}&page=1"), login),
+                "cycle {cycle}: acknowledged user {login} is missing"
+            ),
+            Ack::Member(login) => assert!(
+                lists(
                     "/api/list_group_members",
                     &format!("id={group}&query={login}&page=1"),
-                    admin,
-                );
-                let rows = ok(&r, "list_group_members")["rows"].clone();
-                assert!(
-                    rows.as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|m| m["login"] == login.as_str()),
-                    "cycle {cycle}: acknowledged membership of {login} is missing: {rows}"
-                );
-            }
+                    login
+                ),
+                "cycle {cycle}: acknowledged membership of {login} is missing"
+            ),
             Ack::Lesson(login) => {
                 let learner = log_in(addr, login, PASSWORD);
                 let r = post(
