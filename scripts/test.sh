@@ -7,6 +7,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh" browser
 cd "$ROOT"
 
+# A CI run builds once from nothing: incremental caches would only take disk (3 GB of it).
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=0
+fi
+
 say "formatting"
 cargo fmt --check
 
