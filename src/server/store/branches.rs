@@ -131,6 +131,7 @@ impl Store {
         old: Option<BranchRecord>,
         rec: BranchRecord,
     ) -> Result<BranchView, StoreError> {
+        let _w = self.writing();
         let bytes = codec::encode(&rec)?;
         let id = rec.id;
         (
@@ -209,6 +210,7 @@ impl Store {
     /// Deletes a branch. Refused (on `branch`) while it has sub-branches or groups: they would
     /// be orphaned.
     pub fn delete_branch(&self, id: u64) -> Result<(), StoreError> {
+        let _w = self.writing();
         (
             &self.branches,
             &self.branch_name,

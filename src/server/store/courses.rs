@@ -162,6 +162,7 @@ impl Store {
         old: Option<&CourseRecord>,
         rec: &CourseRecord,
     ) -> Result<(), StoreError> {
+        let _w = self.writing();
         let id = rec.id;
         let bytes = codec::encode(rec)?;
         (
@@ -235,6 +236,7 @@ impl Store {
         course: u64,
         change: LessonChange,
     ) -> Result<(Vec<LessonView>, Option<u64>), StoreError> {
+        let _w = self.writing();
         let new_id = self.db.generate_id()? + 1;
         let job = self.new_job_id()?;
         let (new, queued) = (&self.courses, &self.jobs).transaction(|(courses, jobs)| {
@@ -297,6 +299,7 @@ impl Store {
     /// detaches it from its groups and from any curriculum that added it meanwhile (see
     /// `jobs.rs`); returns its id.
     pub fn delete_course(&self, id: u64) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let curricula = self.curricula_of_course(id)?;
         let job = self.new_job_id()?;
         let trees: [&sled::Tree; 7] = [

@@ -127,6 +127,7 @@ impl Store {
         old: Option<&CurriculumRecord>,
         rec: &CurriculumRecord,
     ) -> Result<(), StoreError> {
+        let _w = self.writing();
         let id = rec.id;
         let bytes = codec::encode(rec)?;
         (
@@ -187,6 +188,7 @@ impl Store {
         id: u64,
         change: CurriculumChange,
     ) -> Result<CurriculumView, StoreError> {
+        let _w = self.writing();
         let rec = (&self.curricula, &self.course_curricula, &self.courses).transaction(
             |(curricula, links, courses)| {
                 let Some(mut rec) = tx_get_curriculum(curricula, id)? else {
@@ -236,6 +238,7 @@ impl Store {
     /// Deletes a curriculum. A job recorded in the same transaction then detaches it from its
     /// groups (see `jobs.rs`); returns its id. Enrolments made through it stay.
     pub fn delete_curriculum(&self, id: u64) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let job = self.new_job_id()?;
         (
             &self.curricula,

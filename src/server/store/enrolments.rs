@@ -330,6 +330,7 @@ impl Store {
         source: Source,
         now: u64,
     ) -> Result<bool, StoreError> {
+        let _w = self.writing();
         let r = (
             &self.users,
             &self.courses,
@@ -368,6 +369,7 @@ impl Store {
         curriculum: u64,
         now: u64,
     ) -> Result<EnrolSummary, StoreError> {
+        let _w = self.writing();
         let r = (
             &self.users,
             &self.courses,
@@ -417,6 +419,7 @@ impl Store {
         source: Source,
         now: u64,
     ) -> Result<EnrolCounts, StoreError> {
+        let _w = self.writing();
         let r = (
             &self.users,
             &self.courses,
@@ -454,6 +457,7 @@ impl Store {
         source: Source,
         now: u64,
     ) -> Result<EnrolCounts, StoreError> {
+        let _w = self.writing();
         if users.len().saturating_mul(courses.len()) > MAX_BATCH_PAIRS {
             return Err(StoreError::invalid(
                 "batch",
@@ -498,6 +502,7 @@ impl Store {
 
     /// Ends an enrolment. Progress stays unless `delete_progress`. Not enrolled: `NotFound`.
     pub fn unenrol(&self, user: u64, course: u64, delete_progress: bool) -> Result<(), StoreError> {
+        let _w = self.writing();
         (
             &self.enrolments,
             &self.course_users,
@@ -531,6 +536,7 @@ impl Store {
         done: bool,
         now: u64,
     ) -> Result<Progress, StoreError> {
+        let _w = self.writing();
         let r = (&self.courses, &self.enrolments, &self.progress).transaction(
             |(courses, enrolments, progress)| {
                 if enrolments.get(pair_key(user, course))?.is_none() {

@@ -429,6 +429,7 @@ impl Store {
         rows: &[ImportRowRecord],
         now: u64,
     ) -> Result<ImportView, StoreError> {
+        let _w = self.writing();
         let id = self.db.generate_id()? + 1;
         let mut counts = StoredCounts::default();
         // The rows first (in batches: one batch of 50,000 rows costs hundreds of MiB): an
@@ -562,6 +563,7 @@ impl Store {
     /// Starts applying an import in preview: a job creates its users. Returns the job id.
     /// An import applied or discarded already is refused with a message that says so.
     pub fn start_import(&self, id: u64, now: u64) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let job = self.db.generate_id()? + 1;
         (&self.imports, &self.jobs).transaction(|(imports, jobs)| {
             let mut rec = tx_import(imports, id)?;
@@ -600,6 +602,7 @@ impl Store {
 
     /// Throws away an import in preview, with its rows (and the password hashes they hold).
     pub fn discard_import(&self, id: u64) -> Result<(), StoreError> {
+        let _w = self.writing();
         self.imports.transaction(|imports| {
             let mut rec = tx_import(imports, id)?;
             if rec.state != StoredImportState::Preview {
@@ -631,6 +634,7 @@ impl Store {
         import: u64,
         now: u64,
     ) -> Result<Step, StoreError> {
+        let _w = self.writing();
         let rec = match self.imports.get(id_key(import))? {
             Some(b) => codec::decode::<ImportRecord>(&id_key(import), &b)?,
             None => return self.finish_import_job(job, import, 0, now),
@@ -664,6 +668,7 @@ impl Store {
         done: u64,
         now: u64,
     ) -> Result<Step, StoreError> {
+        let _w = self.writing();
         (&self.jobs, &self.imports).transaction(|(jobs, imports)| {
             let mut j = tx_job(jobs, job.id)?;
             if j.state != JobState::Pending {
@@ -691,6 +696,7 @@ impl Store {
     /// no password, and its outcome, in one transaction. A login name or e-mail taken since the
     /// preview makes the row "exists"; anything else the rules refuse makes it "failed".
     fn apply_row(&self, rec: &ImportRecord, index: u64, now: u64) -> Result<(), StoreError> {
+        let _w = self.writing();
         let key = pair_key(rec.id, index);
         let Some(bytes) = self.import_rows.get(key)? else {
             return Ok(());
@@ -823,6 +829,7 @@ impl Store {
         hash: &PasswordHash,
         now: u64,
     ) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let key = token_key(token.trim());
         let user = (&self.password_tokens, &self.users, &self.user_secrets).transaction(
             |(tokens, users, secrets)| {

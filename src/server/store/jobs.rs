@@ -183,6 +183,7 @@ impl Store {
     /// Marks a job failed (it will not run again) with the reason, and lets go of what it held
     /// (a group's running mass enrolment).
     pub fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
+        let _w = self.writing();
         (&self.jobs, &self.meta, &self.imports, &self.messages).transaction(
             |(jobs, meta, imports, messages)| {
                 let mut rec = tx_job(jobs, id)?;
@@ -235,6 +236,7 @@ impl Store {
     }
 
     fn finish_job(&self, id: u64, handled: u64, now: u64) -> Result<Step, StoreError> {
+        let _w = self.writing();
         self.jobs.transaction(|jobs| {
             let mut rec = tx_job(jobs, id)?;
             rec.done += handled;
@@ -248,6 +250,7 @@ impl Store {
     /// A deleted group's memberships go [`STEP_BATCH`] at a time, then its managers and
     /// bulk-add reports. The group record is gone already, so no new ones can appear.
     fn sweep_group_step(&self, job: &JobRecord, group: u64, now: u64) -> Result<Step, StoreError> {
+        let _w = self.writing();
         let members = ids_after(&self.group_members, "group_members", group, 0, STEP_BATCH)?;
         if !members.is_empty() {
             (&self.group_members, &self.user_groups, &self.jobs).transaction(
@@ -287,6 +290,7 @@ impl Store {
 
     /// Takes a deleted course out of every curriculum that still lists it.
     fn remove_deleted_course_from_curricula(&self, course: u64) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let curricula = self.curricula_of_course(course)?;
         for cur in &curricula {
             (&self.curricula, &self.course_curricula).transaction(|(curricula, links)| {
@@ -306,6 +310,7 @@ impl Store {
         old_lessons: &[u64],
         now: u64,
     ) -> Result<Step, StoreError> {
+        let _w = self.writing();
         let users = ids_after(
             &self.course_users,
             "course_users",

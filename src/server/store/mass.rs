@@ -58,6 +58,7 @@ impl Store {
     /// Starts a mass enrolment of `group` by `actor`; returns the job's id. Refused (`Invalid`
     /// on `group`) while one runs for the same group; `NotFound` for a group that is not.
     pub fn start_mass_enrolment(&self, actor: Actor, group: u64) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let id = self.new_job_id()?;
         (&self.groups, &self.meta, &self.jobs).transaction(|(groups, meta, jobs)| {
             let key = id_key(group);
@@ -103,6 +104,7 @@ impl Store {
         group: u64,
         now: u64,
     ) -> Result<Step, StoreError> {
+        let _w = self.writing();
         if self.get_group(group)?.is_none() {
             self.fail_job(job.id, "the group was deleted while it ran", now)?;
             return Ok(Step::Finished);
@@ -204,6 +206,7 @@ impl Store {
     /// Marks the job done, lets go of the group's running mark and writes the summary to the
     /// group's activity, in one transaction.
     fn finish_mass_enrolment(&self, id: u64, group: u64, now: u64) -> Result<Step, StoreError> {
+        let _w = self.writing();
         let event = self.db.generate_id()?;
         (&self.jobs, &self.meta, &self.audit, &self.users).transaction(
             |(jobs, meta, audit, users)| {

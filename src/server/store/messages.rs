@@ -203,6 +203,7 @@ impl Store {
         body: &str,
         mail: bool,
     ) -> Result<(u64, u64), StoreError> {
+        let _w = self.writing();
         let id = self.db.generate_id()? + 1;
         let job = self.new_job_id()?;
         let event = self.db.generate_id()?;
@@ -278,6 +279,7 @@ impl Store {
         message: u64,
         now: u64,
     ) -> Result<Step, StoreError> {
+        let _w = self.writing();
         let msg = self
             .get_message(message)?
             .ok_or(StoreError::NotFound("message"))?;
@@ -389,6 +391,7 @@ impl Store {
     /// A user's unread messages not counting message `opening`, read together (so a message
     /// opened at the same moment is not counted twice or missed).
     pub fn unread_count_besides(&self, user: u64, opening: u64) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let key = pair_key(user, opening);
         let n = (&self.inbox, &self.meta).transaction(|(inbox, meta)| {
             let unread = read_counter(meta.get(counter_key(&unread_counter(user)))?);
@@ -471,6 +474,7 @@ impl Store {
     /// Marks a message in `user`'s inbox read or unread (the unread count follows);
     /// `NotFound` when it is not in their inbox.
     pub fn set_message_read(&self, user: u64, id: u64, read: bool) -> Result<(), StoreError> {
+        let _w = self.writing();
         let key = pair_key(user, id);
         (&self.inbox, &self.meta).transaction(|(inbox, meta)| {
             let Some(bytes) = inbox.get(key)? else {
@@ -568,6 +572,7 @@ impl Store {
     /// and the error), or failed for good (the entry goes, its message counts one failed).
     /// `Ok(false)` when the entry was settled already (by another run); nothing changes then.
     pub fn settle_mail(&self, mail: &DueMail, how: &Settle) -> Result<bool, StoreError> {
+        let _w = self.writing();
         let settled = (&self.outbox, &self.meta).transaction(|(outbox, meta)| {
             let Some(bytes) = outbox.remove(mail.key.as_slice())? else {
                 return Ok(false);
@@ -596,6 +601,7 @@ impl Store {
     /// Every e-mail still waiting fails with `reason` (the server no longer mails messages);
     /// returns how many.
     pub fn cancel_waiting_mail(&self, reason: &str) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let mut n = 0;
         loop {
             let batch = self.due_mail(u64::MAX, STEP_BATCH)?;

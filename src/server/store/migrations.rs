@@ -151,7 +151,7 @@ fn list_counters(s: &Store) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::catalog::EnrolSource;
     use crate::server::store::tests::reopen;
@@ -181,7 +181,7 @@ mod tests {
         dir
     }
 
-    fn check_v2(s: &Store) {
+    pub fn check_v2(s: &Store) {
         assert_eq!(s.schema_version().unwrap(), Some(SCHEMA_VERSION));
         // Links moved into the record, counts unchanged.
         assert_eq!(s.group_links(11).unwrap(), (vec![5], vec![10]));

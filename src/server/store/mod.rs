@@ -14,12 +14,16 @@
 //!   e-mail outbox (`messages`, `message_bodies`, `group_messages`, `inbox`,
 //!   `outbox`): see their files.
 //!
+//! Every operation that writes holds the write gate shared for its length, so that a backup
+//! (`backup.rs`), which holds it alone, is a consistent snapshot.
+//!
 //! Records are the store's own types, pinned by `golden.rs`; `migrations.rs` brings older
 //! databases up to [`SCHEMA_VERSION`] at start-up.
 //!
 //! Every operation here is synchronous sled work: callers on async threads run it in
 //! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
 
+pub mod backup;
 pub mod branches;
 pub mod check;
 pub mod codec;
@@ -173,6 +177,8 @@ pub struct Trees {
     outbox: sled::Tree,
     /// (user, course) pairs an enrolling job writes per step (see `mass.rs`).
     step_pairs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Writers share it, a backup holds it alone (see `backup.rs`).
+    gate: backup::WriteGate,
 }
 
 /// sled's page cache by default, in MiB (`cache_mb`). sled's own default is 1 GiB, which a
@@ -259,6 +265,7 @@ impl Store {
             step_pairs: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(
                 mass::PAIRS_PER_STEP,
             )),
+            gate: Default::default(),
             db,
         })))
     }

@@ -31,6 +31,7 @@ impl Store {
 
     /// Turns self-registration on or off (administrators only; the caller checks).
     pub fn set_self_registration(&self, on: bool) -> Result<(), StoreError> {
+        let _w = self.writing();
         self.meta.insert(SELF_REGISTRATION, &[u8::from(on)])?;
         Ok(())
     }

@@ -239,6 +239,7 @@ impl Store {
         first_admin: bool,
         now: u64,
     ) -> Result<UserView, StoreError> {
+        let _w = self.writing();
         let new = self.new_user(fields, hash, first_admin, now)?;
         let event = self.db.generate_id()?;
         self.new_user_trees()
@@ -348,6 +349,7 @@ impl Store {
     /// Changes login name, e-mail, display name and role. Refuses (on `role`) to demote the
     /// last active administrator. Returns the updated user.
     pub fn update_user(&self, id: u64, fields: &UserFields) -> Result<UserView, StoreError> {
+        let _w = self.writing();
         let updated = (
             &self.users,
             &self.login_user,
@@ -388,6 +390,7 @@ impl Store {
     /// Activates or deactivates a user. Deactivating ends their sessions (the auth epoch moves)
     /// and is refused (on `active`) for the last active administrator.
     pub fn set_active(&self, id: u64, active: bool) -> Result<UserView, StoreError> {
+        let _w = self.writing();
         let updated = (&self.users, &self.meta).transaction(|(users, meta)| {
             let old = tx_get_user(users, id)?;
             if old.active == active {
@@ -409,6 +412,7 @@ impl Store {
 
     /// Replaces a user's password hash and ends their sessions.
     pub fn set_password(&self, id: u64, hash: &PasswordHash) -> Result<(), StoreError> {
+        let _w = self.writing();
         (&self.users, &self.user_secrets)
             .transaction(|(users, secrets)| tx_set_password(users, secrets, id, hash))?;
         Ok(())

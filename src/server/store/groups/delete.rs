@@ -10,6 +10,7 @@ impl Store {
     /// afterwards (resumed after a restart; see `jobs.rs`). Users' enrolments and progress stay.
     /// Its audit trail stays too, with the deletion as its last event. Returns the job's id.
     pub fn delete_group(&self, actor: Actor, id: u64) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let event = self.db.generate_id()?;
         let job = self.new_job_id()?;
         let trees: [&sled::Tree; 11] = [

@@ -261,6 +261,7 @@ impl Store {
         client: Option<String>,
         now: u64,
     ) -> Result<Result<Redemption, KeyRefusal>, StoreError> {
+        let _w = self.writing();
         let (key, group) = match self.key_owner(raw)? {
             Ok(found) => found,
             Err(refusal) => return Ok(Err(refusal)),
@@ -303,6 +304,7 @@ impl Store {
         client: Option<String>,
         now: u64,
     ) -> Result<Result<(UserView, Redemption), KeyRefusal>, StoreError> {
+        let _w = self.writing();
         let (key, group) = match self.key_owner(raw)? {
             Ok(found) => found,
             Err(refusal) => return Ok(Err(refusal)),
@@ -349,6 +351,7 @@ impl Store {
         group: u64,
         change: KeyChange,
     ) -> Result<GroupRecord, StoreError> {
+        let _w = self.writing();
         // A fresh key collides with another group's only by a very unlikely chance: then
         // another is drawn.
         for _ in 0..8 {

@@ -94,6 +94,7 @@ impl Store {
         add: bool,
         kind: LinkKind,
     ) -> Result<bool, StoreError> {
+        let _w = self.writing();
         let event = self.db.generate_id()?;
         let (targets, backward, what) = match kind {
             LinkKind::Course => (&self.courses, &self.course_groups, "course"),
@@ -189,6 +190,7 @@ impl Store {
     /// returns how many. Run by the job that follows the deletion: no new link to it can
     /// appear once it is gone, so nothing is left behind, and it may run again after a crash.
     pub(crate) fn unlink_deleted(&self, target: u64, kind: LinkKind) -> Result<u64, StoreError> {
+        let _w = self.writing();
         let (backward, name) = match kind {
             LinkKind::Course => (&self.course_groups, "course_groups"),
             LinkKind::Curriculum => (&self.curriculum_groups, "curriculum_groups"),

@@ -58,6 +58,7 @@ impl Store {
         user: u64,
         add: bool,
     ) -> Result<bool, StoreError> {
+        let _w = self.writing();
         let event = self.db.generate_id()?;
         let r = (
             &self.groups,

@@ -164,6 +164,7 @@ impl Store {
         user: u64,
         how: JoinedHow,
     ) -> Result<bool, StoreError> {
+        let _w = self.writing();
         let event = self.db.generate_id()?;
         let r = (
             &self.groups,
@@ -207,6 +208,7 @@ impl Store {
         user: u64,
         unenrol: bool,
     ) -> Result<u32, StoreError> {
+        let _w = self.writing();
         let event = self.db.generate_id()?;
         // The user's courses, read here (transactions cannot scan); each is read again inside.
         let enrolled: Vec<u64> = if unenrol {
@@ -296,6 +298,7 @@ impl Store {
         group: u64,
         entries: &[(u32, String)],
     ) -> Result<BulkResult, StoreError> {
+        let _w = self.writing();
         self.get_group(group)?
             .ok_or(StoreError::NotFound("group"))?;
         let mut result = BulkResult::default();

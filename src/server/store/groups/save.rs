@@ -33,6 +33,7 @@ impl Store {
         existing: Option<u64>,
         f: &GroupFields,
     ) -> Result<(GroupRecord, Option<(u64, String)>), StoreError> {
+        let _w = self.writing();
         let events = [
             self.db.generate_id()?,
             self.db.generate_id()?,
