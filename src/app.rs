@@ -80,6 +80,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/imports/:id") view=pages::imports::ImportPage ssr=SsrMode::Async />
                 <Route path=path!("/set-password") view=pages::set_password::SetPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
+                <Route path=path!("/backup") view=pages::backup::BackupPage ssr=SsrMode::Async />
                 <Route path=path!("/branches") view=pages::branches::BranchesPage ssr=SsrMode::Async />
                 <Route path=path!("/branches/:id") view=pages::branches::BranchDetailPage ssr=SsrMode::Async />
                 <Route path=path!("/courses") view=pages::courses::CoursesPage ssr=SsrMode::Async />

@@ -20,6 +20,8 @@ async fn main() -> std::process::ExitCode {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Check(check) => return check_data_dir(cli.config.as_deref(), check),
+        Command::Backup(args) => return backup(cli.config.as_deref(), args),
+        Command::Restore(args) => return restore(args),
     };
     let config = match Config::load_file(cli.config.as_deref())
         .and_then(|file| Config::resolve(args, file))
@@ -105,6 +107,90 @@ fn check_data_dir(
         Err(e) => {
             eprintln!("error: the store could not be read to the end: {e}");
             std::process::ExitCode::from(9)
+        }
+    }
+}
+
+/// `tessera backup`: 0 when the file is written; otherwise the codes of
+/// [`tessera::server::backups::CommandError::exit_code`] (3 for a bad configuration).
+#[cfg(feature = "ssr")]
+fn backup(
+    config: Option<&std::path::Path>,
+    args: tessera::server::config::BackupArgs,
+) -> std::process::ExitCode {
+    use tessera::server::backups::{backup_command, Source};
+    use tessera::server::config::{Config, DEFAULT_DATA_DIR};
+    let file = match Config::load_file(config) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(3);
+        }
+    };
+    let dir = args
+        .data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+    match backup_command(&dir, &args.out) {
+        Ok((made, from)) => {
+            let how = match from {
+                Source::Server => "taken by the running server",
+                Source::Directory => "read from the directory",
+            };
+            eprintln!(
+                "backup of {} ({how}) written to {}: {} bytes, schema {}, {} trees, {} entries",
+                dir.display(),
+                args.out.display(),
+                made.bytes,
+                made.schema,
+                made.trees,
+                made.entries
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `tessera restore`: 0 when restored and every invariant holds, 1 when restored but `check`
+/// found violations (each printed); otherwise the codes of
+/// [`tessera::server::backups::CommandError::exit_code`].
+#[cfg(feature = "ssr")]
+fn restore(args: tessera::server::config::RestoreArgs) -> std::process::ExitCode {
+    match tessera::server::backups::restore_command(&args.input, &args.data_dir) {
+        Ok(done) => {
+            for v in &done.violations {
+                println!("{v}");
+            }
+            eprintln!(
+                "restored {} (taken {} by Tessera {}, schema {}) into {}: {} trees, {} entries, \
+                 schema now {}; {}",
+                args.input.display(),
+                tessera::components::widgets::date_time(done.backup.created_ms),
+                done.backup.tessera,
+                done.backup.schema,
+                args.data_dir.display(),
+                done.trees,
+                done.entries,
+                done.schema,
+                if done.violations.is_empty() {
+                    "every invariant holds".to_string()
+                } else {
+                    format!("{} violation(s)", done.violations.len())
+                }
+            );
+            if done.violations.is_empty() {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(e.exit_code())
         }
     }
 }

@@ -286,3 +286,101 @@ fn check_passes_a_healthy_directory_and_names_damage() {
     );
     assert!(out.contains("1 violation(s)"), "{out}");
 }
+
+/// `tessera backup` while the server runs (through its control socket) and on a stopped data
+/// directory; `tessera restore` into a new directory, which `check` accepts and a server then
+/// serves with the same accounts and settings; a non-empty target and a file that is no backup
+/// are refused with their exit codes, leaving nothing behind.
+#[test]
+fn backup_and_restore_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let live = dir.path().join("live.tessera-backup");
+    let stopped = dir.path().join("stopped.tessera-backup");
+    {
+        let server = start(&data);
+        let admin = process::setup_admin(&server.addr);
+        let saved = post(
+            &server.addr,
+            "/api/save_settings",
+            "self_registration=on",
+            Some(&admin),
+        );
+        assert_eq!(saved.status, 200, "{}", saved.body);
+        let (code, err) = run(
+            &["backup", "--data-dir", &s(&data), "--out", &s(&live)],
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("taken by the running server"), "{err}");
+        let size = std::fs::metadata(&live).unwrap().len();
+        assert!(err.contains(&format!("{size} bytes")), "{err}");
+        let status = post(&server.addr, "/api/get_backup_status", "", Some(&admin));
+        let status: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+        assert_eq!(status["last"]["bytes"], size, "{status}");
+        assert!(status["last"]["downloaded_by"].is_null());
+    }
+    // The server is gone (killed): the command reads the directory itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (code, err) = loop {
+        let (code, err) = run(
+            &["backup", "--data-dir", &s(&data), "--out", &s(&stopped)],
+            dir.path(),
+        );
+        if code != 4 || std::time::Instant::now() > deadline {
+            break (code, err);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("read from the directory"), "{err}");
+
+    let restored = dir.path().join("restored");
+    let (code, err) = run(
+        &["restore", "--in", &s(&live), "--data-dir", &s(&restored)],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("every invariant holds"), "{err}");
+    let (code, err) = run(&["check", "--data-dir", &s(&restored)], dir.path());
+    assert_eq!(code, 0, "{err}");
+
+    // Not over anything: the restored directory is not empty now.
+    let (code, err) = run(
+        &["restore", "--in", &s(&stopped), "--data-dir", &s(&restored)],
+        dir.path(),
+    );
+    assert_eq!(code, 10, "{err}");
+    assert!(err.contains("is not empty"), "{err}");
+    // Not from something else.
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "not a backup").unwrap();
+    let fresh = dir.path().join("fresh");
+    let (code, err) = run(
+        &["restore", "--in", &s(&junk), "--data-dir", &s(&fresh)],
+        dir.path(),
+    );
+    assert_eq!(code, 11, "{err}");
+    assert!(err.contains("not a Tessera backup"), "{err}");
+    assert!(!fresh.exists());
+    // A backup of a directory that holds no store.
+    let (code, err) = run(
+        &["backup", "--data-dir", &s(&fresh), "--out", &s(&junk)],
+        dir.path(),
+    );
+    assert_eq!(code, 5, "{err}");
+    assert_eq!(std::fs::read_to_string(&junk).unwrap(), "not a backup");
+
+    // The restored directory serves the same data.
+    let server = start(&restored);
+    let login = post(
+        &server.addr,
+        "/api/login",
+        &format!("identifier=admin&password={}", process::ADMIN_PASSWORD),
+        None,
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let open = post(&server.addr, "/api/signup_open", "", None);
+    assert_eq!(open.body.trim(), "true", "self-registration came back on");
+}

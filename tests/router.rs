@@ -436,6 +436,7 @@ async fn every_server_function_is_guarded() {
         ("/api/reset_password", ("id=1&password=password1&password_confirm=password1", false, false)),
         ("/api/get_settings", ("", false, false)),
         ("/api/save_settings", ("self_registration=on", false, false)),
+        ("/api/get_backup_status", ("", false, false)),
         ("/api/list_branches", ("query=&page=1", false, false)),
         ("/api/branch_options", ("", false, false)),
         ("/api/get_branch", ("id=1", false, false)),
@@ -1962,4 +1963,76 @@ async fn the_report_csv_arrives_in_several_frames() {
         "a header row and every member once"
     );
     assert_eq!(text.lines().filter(|l| l.starts_with("member")).count(), n);
+}
+
+/// The Backup page's download: administrators only; the file restores into a store that
+/// `check` accepts and that holds the same data; the page then shows that backup, and no
+/// temporary file is left in the data directory.
+#[tokio::test]
+async fn an_administrator_downloads_a_backup_that_restores() {
+    use http_body_util::BodyExt;
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let lee = t.create_learner(&admin, "lee").await;
+    let g = t.create_group(&admin, "Year 7").await;
+    t.add_member(&admin, g, lee).await;
+    let lee_c = t.login("lee", LEARNER_PASSWORD).await;
+    // A visitor's browser is sent to sign in first.
+    let res = t.get("/backup/download", None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/login?next=%2Fbackup%2Fdownload"
+    );
+    assert_eq!(
+        t.get("/backup/download", Some(&lee_c)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let status = ok_json(t.call("/api/get_backup_status", "", Some(&admin)).await).await;
+    assert!(status["last"].is_null(), "{status}");
+    let html = body_text(t.get("/backup", Some(&admin)).await).await;
+    assert!(html.contains("No backup has been made yet."));
+
+    let res = t.get("/backup/download", Some(&admin)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let head = |name: header::HeaderName| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let disposition = head(header::CONTENT_DISPOSITION);
+    assert!(
+        disposition.starts_with("attachment; filename=\"tessera-")
+            && disposition.ends_with(".tessera-backup\""),
+        "{disposition}"
+    );
+    assert_eq!(head(header::CACHE_CONTROL), "no-store");
+    let length: usize = head(header::CONTENT_LENGTH).parse().unwrap();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(bytes.len(), length);
+    assert!(bytes.starts_with(b"tessera-backup 1\n"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let (restored, summary) =
+        tessera::server::store::backup::restore(&bytes[..], &dir.path().join("restored")).unwrap();
+    assert!(summary.violations.is_empty(), "{:?}", summary.violations);
+    assert!(restored.find_for_login("lee").unwrap().is_some());
+    assert_eq!(restored.get_group(g).unwrap().unwrap().members, 1);
+
+    let status = ok_json(t.call("/api/get_backup_status", "", Some(&admin)).await).await;
+    assert_eq!(status["last"]["bytes"], length as u64, "{status}");
+    assert_eq!(status["last"]["downloaded_by"], "Ada Admin");
+    let html = body_text(t.get("/backup", Some(&admin)).await).await;
+    assert!(
+        html.contains("downloaded by Ada Admin"),
+        "the page shows it"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&t.state.config.data_dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".backup-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -2,6 +2,7 @@
 //! its guard, calls one store operation and maps the error.
 
 pub mod auth;
+pub mod backup;
 pub mod branches;
 pub mod courses;
 pub mod curricula;

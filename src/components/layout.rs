@@ -145,6 +145,9 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
                                 <li>
                                     <A href="/settings">"Settings"</A>
                                 </li>
+                                <li>
+                                    <A href="/backup">"Backup"</A>
+                                </li>
                             }
                         })}
                 </ul>

@@ -43,6 +43,33 @@ pub enum Command {
     /// Verify every invariant of a data directory (with the server stopped: it holds the
     /// directory's lock); prints each violation and exits with 1 when there is any.
     Check(CheckArgs),
+    /// Write a backup of a data directory to a file: through the running server when one holds
+    /// the directory (a consistent snapshot; writes wait while it is taken), otherwise by
+    /// reading the directory. Login sessions are left out.
+    Backup(BackupArgs),
+    /// Rebuild a data directory from a backup file; the directory must be new or empty.
+    /// Migrates a backup made by an older version, then verifies every invariant as `check`.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Directory holding the database [default: ./tessera-data; file key: data_dir].
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// File to write (replaced whole once complete); `-` writes to standard output.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup file; `-` reads standard input.
+    #[arg(long = "in")]
+    pub input: PathBuf,
+    /// The new data directory: it must not exist yet, or be empty.
+    #[arg(long)]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Default, Args)]

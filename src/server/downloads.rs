@@ -1,5 +1,5 @@
 //! Files the server makes on request (not site files): the result of a user import and a
-//! group's report, as CSV.
+//! group's report, as CSV, and a backup of the store.
 
 use super::auth::user_of_session;
 use super::state::AppState;
@@ -304,6 +304,88 @@ async fn start_report_csv(
         }
     });
     Ok(axum::body::Body::new(body))
+}
+
+/// `GET /backup/download`: a backup of the whole store (administrators only), streamed from
+/// the temporary file it was written to (see `backups.rs`).
+pub async fn backup_download(State(state): State<AppState>, session: Session) -> Response {
+    match start_backup(&state, &session).await {
+        Ok((body, bytes, at_ms)) => {
+            let minutes = (at_ms / 60_000) % 1_440;
+            let stamp = format!(
+                "{}-{:02}{:02}",
+                crate::components::widgets::date(at_ms),
+                minutes / 60,
+                minutes % 60
+            );
+            (
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"tessera-{stamp}.tessera-backup\""),
+                    ),
+                    (header::CONTENT_LENGTH, bytes.to_string()),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Err(e) => (e.status_code(), e.to_string()).into_response(),
+    }
+}
+
+async fn start_backup(
+    state: &AppState,
+    session: &Session,
+) -> Result<(axum::body::Body, u64, u64), AppError> {
+    use axum::body::Bytes;
+    use std::io::Read;
+    let user = user_of_session(state, session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if user.role() != Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    let (store, dir, by) = (state.store.clone(), state.config.data_dir.clone(), user.id);
+    let at_ms = super::store::now_ms();
+    let (mut file, summary) = tokio::task::spawn_blocking(move || {
+        super::backups::backup_to_temp(
+            &store,
+            &dir,
+            super::store::backup::BackupVia::Download { by },
+        )
+    })
+    .await
+    .map_err(|e| super::internal(&e))?
+    .map_err(|e| super::internal(&e))?;
+    tracing::info!(admin = user.id, bytes = summary.bytes, "backup downloaded");
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(2);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; REPORT_CHUNK];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let sent = handle.block_on(tokio::time::timeout(
+                        SEND_WAIT,
+                        tx.send_data(Bytes::copy_from_slice(&buf[..n])),
+                    ));
+                    if !sent.is_ok_and(|r| r.is_ok()) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the backup download stopped");
+                    tx.abort(std::io::Error::other("the backup could not be read"));
+                    break;
+                }
+            }
+        }
+    });
+    Ok((axum::body::Body::new(body), summary.bytes, at_ms))
 }
 
 #[cfg(test)]

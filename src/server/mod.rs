@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod backups;
 pub mod client;
 pub mod config;
 pub mod csv_input;
@@ -73,6 +74,7 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
         state.session_writes.clone(),
     )
     .spawn_cleanup(std::time::Duration::from_secs(3600));
+    backups::spawn_control(store.clone(), config.data_dir.clone());
     let app = router::build(state);
     if let Some(files) = &config.tls {
         let tls = tls::Reloadable::new(tls::load(files).map_err(std::io::Error::other)?);

@@ -59,6 +59,10 @@ pub fn build(state: AppState) -> Router {
             "/groups/{id}/report.csv",
             axum::routing::get(super::downloads::group_report_csv),
         )
+        .route(
+            "/backup/download",
+            axum::routing::get(super::downloads::backup_download),
+        )
         .fallback(super::assets::fallback);
     with_layers(state, app)
 }

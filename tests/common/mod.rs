@@ -40,9 +40,10 @@ impl TestApp {
     /// On the data in `dir` (a restart, when an earlier app on it was dropped).
     pub fn in_dir(
         dir: tempfile::TempDir,
-        config: Config,
+        mut config: Config,
         tweak: impl FnOnce(&mut Shared),
     ) -> TestApp {
+        config.data_dir = dir.path().to_path_buf();
         // sled's flush thread may hold the lock a moment after an earlier store was dropped.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let store = loop {

@@ -19,6 +19,7 @@
 //! sessions are left out: a backup file never carries a live session, and a restored server
 //! asks everyone to sign in again.
 
+use super::codec::{self, Record};
 use super::{Store, StoreError, SCHEMA_KEY, SCHEMA_VERSION};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
@@ -103,6 +104,57 @@ pub enum BackupError {
     TargetNotEmpty(String),
     #[error("the restored store could not be opened: {0}")]
     Open(super::OpenError),
+}
+
+// ---------------------------------------------------------------------------------------------
+// The last backup, shown on the Backup page.
+
+/// Who asked for a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackupVia {
+    /// An administrator downloaded it from the Backup page.
+    Download { by: u64 },
+    /// `tessera backup` (through the running server, or on a stopped one's directory).
+    Command,
+}
+
+/// The newest backup made, kept in `meta` under `backup/last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastBackupRecord {
+    pub at_ms: u64,
+    pub bytes: u64,
+    pub via: BackupVia,
+}
+
+impl Record for LastBackupRecord {
+    const TREE: &'static str = "meta";
+    const VERSION: u8 = 1;
+}
+
+const LAST_BACKUP: &[u8] = b"backup/last";
+
+/// Records `rec` as the last backup of `db` (for a database no server has open).
+pub fn put_last_backup(db: &sled::Db, rec: &LastBackupRecord) -> Result<(), BackupError> {
+    db.open_tree("meta")?
+        .insert(LAST_BACKUP, codec::encode(rec)?)?;
+    Ok(())
+}
+
+impl Store {
+    /// Records `rec` as the newest backup.
+    pub fn record_backup(&self, rec: &LastBackupRecord) -> Result<(), StoreError> {
+        let _w = self.writing();
+        self.meta.insert(LAST_BACKUP, codec::encode(rec)?)?;
+        Ok(())
+    }
+
+    /// The newest backup made, if any.
+    pub fn last_backup(&self) -> Result<Option<LastBackupRecord>, StoreError> {
+        self.meta
+            .get(LAST_BACKUP)?
+            .map(|v| codec::decode(LAST_BACKUP, &v))
+            .transpose()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

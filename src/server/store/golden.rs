@@ -3,6 +3,7 @@
 //! these encodings fails here, and must come with a new record `VERSION` and a migration
 //! (`migrations.rs`) instead of an edit to the expected bytes.
 
+use super::backup::{BackupVia, LastBackupRecord};
 use super::branches::BranchRecord;
 use super::codec::{self, Record};
 use super::courses::{CourseRecord, LessonRecord};
@@ -375,5 +376,25 @@ fn messages() {
             last_error: "e".into(),
         },
         "01056140622e63014105020165",
+    );
+}
+
+#[test]
+fn last_backup() {
+    pinned(
+        LastBackupRecord {
+            at_ms: 1,
+            bytes: 2,
+            via: BackupVia::Download { by: 3 },
+        },
+        "0101020003",
+    );
+    pinned(
+        LastBackupRecord {
+            at_ms: 300,
+            bytes: 2,
+            via: BackupVia::Command,
+        },
+        "01ac020201",
     );
 }
