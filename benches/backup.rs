@@ -26,7 +26,7 @@ fn mib(bytes: u64) -> String {
 fn main() {
     let base = tempfile::tempdir().expect("temp dir");
     let data = base.path().join("data");
-    build(&data);
+    let users = build(&data);
     let s = Store::open(&data).expect("open");
     let actor = Actor { user: 1, now: 1 };
     let t = Instant::now();
@@ -41,8 +41,8 @@ fn main() {
         };
         let id = s.create_group(actor, &f).expect("group").0.id;
         groups.push(id);
-        let per = USERS / GROUPS;
-        for u in (g * per + 1)..=((g + 1) * per) {
+        let per = (USERS / GROUPS) as usize;
+        for &u in &users[g as usize * per..(g as usize + 1) * per] {
             s.add_member(actor, id, u, JoinedHow::Import)
                 .expect("member");
         }
@@ -55,16 +55,18 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let (s, stop, g) = (s.clone(), stop.clone(), groups[0]);
+        let outsiders = users[users.len() / 2..].to_vec();
         std::thread::spawn(move || {
             let (mut slowest, mut writes) = (Duration::ZERO, 0u64);
-            let mut u = USERS / 2;
-            while !stop.load(Ordering::Relaxed) {
+            for &u in outsiders.iter().cycle() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 let t = Instant::now();
                 s.add_member(actor, g, u, JoinedHow::Manual).expect("add");
                 s.remove_member(actor, g, u, false).expect("remove");
                 slowest = slowest.max(t.elapsed());
                 writes += 2;
-                u = u % USERS + 1;
             }
             (slowest, writes)
         })

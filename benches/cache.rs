@@ -99,7 +99,7 @@ fn main() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    build(dir.path());
+    let _ = build(dir.path());
     if let Ok(size) = dir_size(dir.path()) {
         eprintln!("store on disk: {} MiB", size / (1024 * 1024));
     }
