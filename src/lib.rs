@@ -3,6 +3,9 @@
 pub mod api;
 pub mod app;
 pub mod components;
+/// Bodies of the fuzz targets in `fuzz/`, shared with the test that replays their corpus.
+#[cfg(feature = "ssr")]
+pub mod fuzz;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]

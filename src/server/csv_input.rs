@@ -83,7 +83,8 @@ fn reader(text: &str, headers: bool) -> (csv::Reader<&[u8]>, Lines<'_>) {
 
 /// Where a text's lines start, to tell the line a record starts on. The csv crate's own count
 /// passes over blank lines, and the position it gives a record may be the end of the line
-/// before (line breaks are skipped forward here).
+/// before (line breaks are skipped forward here). A line ends as the csv crate ends records:
+/// at LF, CRLF, or a CR alone (spreadsheets saving "CSV (Macintosh)").
 struct Lines<'a> {
     text: &'a [u8],
     breaks: Vec<usize>,
@@ -92,7 +93,13 @@ struct Lines<'a> {
 impl<'a> Lines<'a> {
     fn of(text: &'a str) -> Lines<'a> {
         let text = text.as_bytes();
-        let breaks = (0..text.len()).filter(|&i| text[i] == b'\n').collect();
+        let breaks = (0..text.len())
+            .filter(|&i| match text[i] {
+                b'\n' => true,
+                b'\r' => text.get(i + 1) != Some(&b'\n'),
+                _ => false,
+            })
+            .collect();
         Lines { text, breaks }
     }
 
@@ -354,6 +361,18 @@ mod tests {
         assert!(field(import_rows(&big)).unwrap().contains("at most"));
         let most = format!("login,email,name\n{}", "a,b,c\n".repeat(IMPORT_ROWS_MAX));
         assert_eq!(import_rows(&most).unwrap().len(), IMPORT_ROWS_MAX);
+    }
+
+    /// Found by the csv fuzz target: with CR alone ending lines, every row was said to be on
+    /// line 1.
+    #[test]
+    fn lines_ended_by_cr_alone_are_counted() {
+        let rows = import_rows("login,email,name\rada,a@x.org,Ada\r\rbob,b@x.org,Bob\r").unwrap();
+        let lines: Vec<u32> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 4]);
+        let mixed = bulk_entries("ada\r\nbob\rcarl\n\rdee").unwrap();
+        let lines: Vec<u32> = mixed.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![1, 2, 3, 5]);
     }
 
     #[test]
