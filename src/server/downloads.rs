@@ -1,5 +1,5 @@
-//! Files the server makes on request (not site files): the result of a user import and a
-//! group's report, as CSV, and a backup of the store.
+//! Files the server makes on request (not site files): the result of a user import, a group's
+//! report and the audit events of the Activity page, as CSV, and a backup of the store.
 
 use super::auth::user_of_session;
 use super::state::AppState;
@@ -293,6 +293,44 @@ pub fn write_report_csv(
     w.finish().map_err(csv_err)
 }
 
+/// Writes the audit events matching `filter` as CSV, newest first: the time (UTC, to the
+/// second), who did it, the group (blank once deleted) and its id, the kind and what
+/// happened, handed to `send` in chunks of about `chunk` bytes. Stops early when `send`
+/// returns false. Names and details are made inert for spreadsheets.
+pub fn write_activity_csv(
+    store: &super::store::Store,
+    filter: &super::store::audit::AuditFilter,
+    chunk: usize,
+    send: impl FnMut(Vec<u8>) -> bool,
+) -> Result<CsvStats, super::store::StoreError> {
+    use crate::components::widgets::timestamp;
+    let csv_err = csv_error("audit", String::new());
+    let mut w = ChunkedCsv::new(chunk, send);
+    w.header([
+        "time (UTC)",
+        "actor",
+        "group",
+        "group id",
+        "event",
+        "detail",
+    ])
+    .map_err(&csv_err)?;
+    let mut names = super::store::audit::AuditNames::default();
+    store.walk_audit(filter, |hit| {
+        let row = names.row(store, &hit)?;
+        w.row([
+            timestamp(row.at),
+            inert(row.actor),
+            inert(row.group.unwrap_or_default()),
+            row.group_id.to_string(),
+            row.action.label().to_string(),
+            inert(row.detail),
+        ])
+        .map_err(&csv_err)
+    })?;
+    w.finish().map_err(csv_err)
+}
+
 /// How long the CSV export waits for a client to take a chunk.
 const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -463,6 +501,46 @@ async fn start_backup(
         }
     });
     Ok((axum::body::Body::new(body), summary.bytes, at_ms))
+}
+
+/// `GET /activity.csv?actor=&group=&kind=&from=&to=`: every audit event matching the Activity
+/// page's filters, newest first, as CSV (administrators). Streamed like the report.
+pub async fn activity_csv(
+    State(state): State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    session: Session,
+) -> Response {
+    csv_download(
+        start_activity_csv(&state, query.as_deref().unwrap_or(""), &session).await,
+        "activity.csv",
+    )
+}
+
+async fn start_activity_csv(
+    state: &AppState,
+    query: &str,
+    session: &Session,
+) -> Result<axum::body::Body, AppError> {
+    use crate::model::activity::ActivityQuery;
+    require_admin(state, session).await?;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let mut q = ActivityQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // The file holds every match, not the page the link was on.
+    (q.before, q.after) = (String::new(), String::new());
+    let filter = match state.read(move |s| s.activity_filter(&q)).await? {
+        Ok((filter, _)) => filter,
+        Err(problems) => {
+            let field = problems.first().and_then(|e| e.field()).unwrap_or("actor");
+            let message: Vec<String> = problems.iter().map(|e| e.to_string()).collect();
+            return Err(AppError::invalid(field, message.join(" ")));
+        }
+    };
+    stream_csv(state, "activity".into(), move |store, send| {
+        write_activity_csv(store, &filter, REPORT_CHUNK, send)
+    })
+    .await
 }
 
 #[cfg(test)]
