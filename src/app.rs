@@ -94,6 +94,7 @@ fn AppRoutes() -> impl IntoView {
                 <Route path=path!("/learn/:course") view=pages::learn::LearnerCoursePage ssr=SsrMode::Async />
                 <Route path=path!("/learn/:course/:lesson") view=pages::learn::LessonPage ssr=SsrMode::Async />
                 <Route path=path!("/reports") view=pages::reports::ReportsPage ssr=SsrMode::Async />
+                <Route path=path!("/activity") view=pages::activity::ActivityPage ssr=SsrMode::Async />
             </Routes>
     }
 }

@@ -503,6 +503,7 @@ async fn every_server_function_is_guarded() {
         ("/api/group_report", ("id=1&status=&course=&page=1", false, false)),
         ("/api/report_groups", ("query=&page=1", false, false)),
         ("/api/learner_report", ("id=1", false, false)),
+        ("/api/activity", ("actor=&group=&kind=&from=&to=&before=&after=", false, false)),
     ]);
     let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
         .map(|(p, _)| p)
@@ -1004,7 +1005,7 @@ async fn a_page_loads_its_data_once_per_request() {
     use std::sync::atomic::Ordering;
     let t = TestApp::new();
     let admin = t.setup_admin().await;
-    for path in ["/groups", "/users", "/courses", "/"] {
+    for path in ["/groups", "/users", "/courses", "/activity", "/"] {
         let mut costs = Vec::new();
         for _ in 0..12 {
             let before = t.state.store_calls.load(Ordering::SeqCst);
@@ -2035,4 +2036,201 @@ async fn an_administrator_downloads_a_backup_that_restores() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".backup-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The Activity page, its server function and its CSV are for administrators only; filters
+/// narrow the events, pages follow each other without gaps or repeats, filters at fault are
+/// named next to their fields, and the file holds every match with formula-like cells inert.
+#[tokio::test]
+async fn activity_reaches_admins_only_with_filters_pages_and_csv() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let mia = t.create_learner(&admin, "mia").await;
+    let lee = t.create_learner(&admin, "lee").await;
+    let physics = t.create_group(&admin, "Physics").await;
+    let formula = t.create_group(&admin, "%3DSUM(A1)").await;
+    ok_json(
+        t.call(
+            "/api/change_group_manager",
+            &format!("id={physics}&user={mia}&op=add"),
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    // 24 membership changes in Physics, one in the other group.
+    for _ in 0..12 {
+        t.add_member(&admin, physics, lee).await;
+        ok_json(
+            t.call(
+                "/api/remove_group_member",
+                &format!("id={physics}&user={lee}"),
+                Some(&admin),
+            )
+            .await,
+        )
+        .await;
+    }
+    t.add_member(&admin, formula, lee).await;
+    let mia_c = t.login("mia", LEARNER_PASSWORD).await;
+    let lee_c = t.login("lee", LEARNER_PASSWORD).await;
+
+    // Only administrators: the function, the page and the file.
+    let args = "actor=&group=&kind=&from=&to=&before=&after=";
+    assert_eq!(
+        t.call("/api/activity", args, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    for who in [&mia_c, &lee_c] {
+        assert_eq!(
+            t.call("/api/activity", args, Some(who)).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            t.get("/activity", Some(who)).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            t.get("/activity.csv", Some(who)).await.status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(
+        t.get("/activity.csv", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Pages of 20, newest first, one after the other.
+    let first = ok_json(t.call("/api/activity", args, Some(&admin)).await).await;
+    let rows = first["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 20);
+    assert_eq!(rows[0]["group"], "=SUM(A1)", "the newest first");
+    assert_eq!(rows[0]["action"], "MembersAdded");
+    assert!(first["newer"].is_null());
+    let older = &first["older"];
+    let place = format!("{}-{}", older["at"], older["event"]);
+    let second = ok_json(
+        t.call(
+            "/api/activity",
+            &format!("actor=&group=&kind=&from=&to=&before={place}&after="),
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    let more = second["rows"].as_array().unwrap();
+    // 2 groups created, a manager made, 25 membership changes.
+    assert_eq!(more.len(), 28 - 20);
+    assert!(second["older"].is_null(), "the last page");
+    assert_eq!(more.last().unwrap()["action"], "GroupCreated");
+    let ids: std::collections::HashSet<u64> = rows
+        .iter()
+        .chain(more)
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 28, "no event twice");
+
+    // Filters: a group and a kind, by name and key.
+    let removed = ok_json(
+        t.call(
+            "/api/activity",
+            "actor=ADMIN&group=physics&kind=members_removed&from=&to=&before=&after=",
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    let removed = removed["rows"].as_array().unwrap();
+    assert_eq!(removed.len(), 12);
+    assert!(removed.iter().all(|r| r["group"] == "Physics"
+        && r["actor"] == "admin"
+        && r["detail"] == "Removed lee; enrolments kept."));
+
+    // Filters at fault: each named, no rows, and the page shows them by their fields.
+    let bad = ok_json(
+        t.call(
+            "/api/activity",
+            "actor=nobody&group=&kind=&from=2026-02-02&to=2026-02-01&before=&after=",
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    assert!(bad["rows"].as_array().unwrap().is_empty());
+    assert_eq!(bad["problems"].as_array().unwrap().len(), 2);
+    let html = body_text(
+        t.get(
+            "/activity?actor=nobody&from=2026-02-02&to=2026-02-01",
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    for needle in [
+        "No user has the login name or e-mail “nobody”.",
+        r#"aria-describedby="activity-actor-hint activity-actor-error""#,
+        r#"id="activity-to-error""#,
+        "is before “From”",
+        "Correct the filters marked above",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    assert!(
+        !html.contains("Download CSV"),
+        "no file for filters at fault"
+    );
+    let page = t
+        .get("/activity?group=Physics&kind=members_added", Some(&admin))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = body_text(page).await;
+    for needle in [
+        r#"<label for="activity-actor">Who</label>"#,
+        r#"<label for="activity-group">Group</label>"#,
+        r#"<label for="activity-kind">Kind</label>"#,
+        r#"<option value="members_added" selected"#,
+        r#"href="/activity.csv?group=Physics&amp;kind=members_added""#,
+        ">Apply filters</button>",
+        "Added lee (manual).",
+        r#"href="/activity""#,
+    ] {
+        assert!(html.contains(needle), "{needle}: {html}");
+    }
+    assert!(!html.contains("Removed lee"), "filtered out");
+
+    // The file: every match, newest first, with inert formula-like cells.
+    let res = t.get("/activity.csv", Some(&admin)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        res.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"activity.csv\""
+    );
+    let text = body_text(res).await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "time (UTC),actor,group,group id,event,detail");
+    assert_eq!(lines.len(), 1 + 28);
+    assert!(
+        lines[1].starts_with("20")
+            && lines[1].contains(&format!(
+                ",admin,'=SUM(A1),{formula},Members added,Added lee"
+            )),
+        "{}",
+        lines[1]
+    );
+    let filtered = body_text(
+        t.get(
+            "/activity.csv?group=Physics&kind=members_removed&before=1-1",
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(filtered.lines().count(), 1 + 12, "{filtered}");
+    let refused = t.get("/activity.csv?to=tomorrow", Some(&admin)).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body_text(refused).await.contains("Enter a date like"));
 }

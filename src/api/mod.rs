@@ -1,6 +1,7 @@
 //! Server functions: public HTTP endpoints under `/api/`, one file per area. Each starts with
 //! its guard, calls one store operation and maps the error.
 
+pub mod activity;
 pub mod auth;
 pub mod backup;
 pub mod branches;

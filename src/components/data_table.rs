@@ -61,25 +61,8 @@ where
             .into_any(),
         };
     }
-    let rows = page.rows.clone();
-    // Erased types: a table's full type nests deep enough to overflow the compiler's query
-    // depth in the release WebAssembly build.
-    let head = head().into_any();
-    let row = move |t: T| row(t).into_any();
-    let table = view! {
-        <div class="table-wrap" role="region" aria-label=format!("Table of {noun}") tabindex="0">
-            <table class=format!("data {class}")>
-                <caption class="visually-hidden">{caption}</caption>
-                <thead>
-                    <tr>{head}</tr>
-                </thead>
-                <tbody>
-                    <For each=move || rows.clone() key=key children=row />
-                </tbody>
-            </table>
-        </div>
-    }
-    .into_any();
+    let table =
+        view! { <RowsTable noun caption rows=page.rows.clone() head key row class /> }.into_any();
     view! {
         {table}
         <Pager
@@ -91,6 +74,51 @@ where
             capped=page.total_is_capped
             params
         />
+    }
+    .into_any()
+}
+
+/// Rows as a table inside a box that scrolls sideways on narrow screens (so the page itself
+/// never does): the table of [`DataTable`], for lists that page another way.
+#[component]
+pub fn RowsTable<T, K, KF, R, RV, H, HV>(
+    /// The rows' plural, for the box's accessible name ("Table of courses").
+    noun: &'static str,
+    /// The table's accessible name.
+    caption: &'static str,
+    rows: Vec<T>,
+    head: H,
+    key: KF,
+    row: R,
+    /// Extra classes for the table.
+    #[prop(optional)]
+    class: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    K: Eq + Hash + 'static,
+    KF: Fn(&T) -> K + Clone + Send + Sync + 'static,
+    R: Fn(T) -> RV + Clone + Send + Sync + 'static,
+    RV: IntoView + 'static,
+    H: FnOnce() -> HV,
+    HV: IntoView + 'static,
+{
+    // Erased types: a table's full type nests deep enough to overflow the compiler's query
+    // depth in the release WebAssembly build.
+    let head = head().into_any();
+    let row = move |t: T| row(t).into_any();
+    view! {
+        <div class="table-wrap" role="region" aria-label=format!("Table of {noun}") tabindex="0">
+            <table class=format!("data {class}")>
+                <caption class="visually-hidden">{caption}</caption>
+                <thead>
+                    <tr>{head}</tr>
+                </thead>
+                <tbody>
+                    <For each=move || rows.clone() key=key children=row />
+                </tbody>
+            </table>
+        </div>
     }
     .into_any()
 }

@@ -143,6 +143,9 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
                                     <A href="/reports">"Reports"</A>
                                 </li>
                                 <li>
+                                    <A href="/activity">"Activity"</A>
+                                </li>
+                                <li>
                                     <A href="/settings">"Settings"</A>
                                 </li>
                                 <li>

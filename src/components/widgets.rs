@@ -203,6 +203,18 @@ pub fn date_time(ms: u64) -> String {
     format!("{} {:02}:{:02} UTC", date(ms), minutes / 60, minutes % 60)
 }
 
+/// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC), for files.
+pub fn timestamp(ms: u64) -> String {
+    let secs = (ms / 1_000) % 86_400;
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        date(ms),
+        secs / 3_600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// While `running` is true, bumps `tick` once a second (in the browser only), so whatever
 /// reads `tick` is read again. One timer for the life of the calling component: unlike a timer
 /// re-armed by each render, a render that is skipped or replaced cannot stop it.
@@ -231,6 +243,10 @@ mod tests {
             "2026-11-26 13:07 UTC"
         );
         assert_eq!(super::date(0), "1970-01-01");
+        assert_eq!(
+            super::timestamp(1_795_651_200_000 + 13 * 3_600_000 + 7 * 60_000 + 59_999),
+            "2026-11-26 13:07:59"
+        );
         assert_eq!(super::date(1_795_651_200_000), "2026-11-26");
         assert_eq!(super::date(951_782_400_000), "2000-02-29");
     }

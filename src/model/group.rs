@@ -289,6 +289,45 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    /// Every kind, in the order the Activity page's kind filter lists them.
+    pub const ALL: [AuditAction; 12] = [
+        AuditAction::GroupCreated,
+        AuditAction::GroupChanged,
+        AuditAction::GroupDeleted,
+        AuditAction::MembersAdded,
+        AuditAction::MembersRemoved,
+        AuditAction::DefaultChanged,
+        AuditAction::CoursesChanged,
+        AuditAction::ManagersChanged,
+        AuditAction::KeyRedeemed,
+        AuditAction::KeyRefused,
+        AuditAction::MassEnrolment,
+        AuditAction::MessageSent,
+    ];
+
+    /// The kind as a URL parameter (`kind=key_refused`).
+    pub fn key(self) -> &'static str {
+        match self {
+            AuditAction::GroupCreated => "group_created",
+            AuditAction::GroupChanged => "group_changed",
+            AuditAction::GroupDeleted => "group_deleted",
+            AuditAction::MembersAdded => "members_added",
+            AuditAction::MembersRemoved => "members_removed",
+            AuditAction::DefaultChanged => "default_changed",
+            AuditAction::CoursesChanged => "courses_changed",
+            AuditAction::ManagersChanged => "managers_changed",
+            AuditAction::KeyRedeemed => "key_redeemed",
+            AuditAction::KeyRefused => "key_refused",
+            AuditAction::MassEnrolment => "mass_enrolment",
+            AuditAction::MessageSent => "message_sent",
+        }
+    }
+
+    /// The kind whose [`AuditAction::key`] is `key`.
+    pub fn from_key(key: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.key() == key)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             AuditAction::GroupCreated => "Group created",

@@ -1,5 +1,6 @@
 //! Wire types shared by the server and the browser: serde only, plus validation.
 
+pub mod activity;
 pub mod backup;
 pub mod catalog;
 pub mod error;

@@ -1,5 +1,6 @@
 //! One file per route.
 
+pub mod activity;
 pub mod backup;
 pub mod branches;
 pub mod course_detail;

@@ -1,5 +1,5 @@
-//! Files the server makes on request (not site files): the result of a user import and a
-//! group's report, as CSV, and a backup of the store.
+//! Files the server makes on request (not site files): the result of a user import, a group's
+//! report and the audit events of the Activity page, as CSV, and a backup of the store.
 
 use super::auth::user_of_session;
 use super::state::AppState;
@@ -78,18 +78,31 @@ fn csv_download(body: Result<impl IntoResponse, AppError>, file_name: &str) -> R
     }
 }
 
+/// The signed-in user of a download request: `Unauthenticated` without one.
+async fn signed_in(
+    state: &AppState,
+    session: &Session,
+) -> Result<super::store::users::UserRecord, AppError> {
+    user_of_session(state, session)
+        .await?
+        .ok_or(AppError::Unauthenticated)
+}
+
+/// Guard of the administrators' downloads: `Unauthenticated` or `Forbidden` otherwise.
+async fn require_admin(state: &AppState, session: &Session) -> Result<(), AppError> {
+    if signed_in(state, session).await?.role() != Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
+}
+
 async fn import_result_csv(
     state: &AppState,
     id: u64,
     session: &Session,
     headers: &HeaderMap,
 ) -> Result<Vec<u8>, AppError> {
-    let user = user_of_session(state, session)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    if user.role() != Role::Admin {
-        return Err(AppError::Forbidden);
-    }
+    require_admin(state, session).await?;
     let base = site_base(state, headers);
     state
         .read(move |s| {
@@ -97,11 +110,7 @@ async fn import_result_csv(
                 return Err(super::store::StoreError::NotFound("import"));
             }
             let mut w = csv::Writer::from_writer(Vec::new());
-            let csv_err = |e: csv::Error| super::store::StoreError::Corrupt {
-                tree: "import_rows",
-                key: id.to_string(),
-                reason: e.to_string(),
-            };
+            let csv_err = csv_error("import_rows", id.to_string());
             w.write_record([
                 "line",
                 "login",
@@ -113,7 +122,7 @@ async fn import_result_csv(
                 "detail",
                 "set-password link",
             ])
-            .map_err(csv_err)?;
+            .map_err(&csv_err)?;
             s.import_rows_all(id, super::store::now_ms(), |row| {
                 let link = match &row.outcome {
                     ImportOutcome::Created {
@@ -136,14 +145,9 @@ async fn import_result_csv(
                     inert(detail),
                     link,
                 ])
-                .map_err(csv_err)
+                .map_err(&csv_err)
             })?;
-            w.into_inner()
-                .map_err(|e| super::store::StoreError::Corrupt {
-                    tree: "import_rows",
-                    key: id.to_string(),
-                    reason: e.to_string(),
-                })
+            w.into_inner().map_err(|e| csv_err(e.into_error().into()))
         })
         .await
 }
@@ -161,6 +165,86 @@ pub struct CsvStats {
 /// Bytes of CSV gathered before they are handed on.
 pub const REPORT_CHUNK: usize = 64 * 1024;
 
+/// A failure to write CSV (to memory, so not expected) as the store's error, naming what was
+/// being written.
+fn csv_error(tree: &'static str, key: String) -> impl Fn(csv::Error) -> super::store::StoreError {
+    move |e| super::store::StoreError::Corrupt {
+        tree,
+        key: key.clone(),
+        reason: e.to_string(),
+    }
+}
+
+/// A CSV writer that hands its bytes to `send` in chunks of about `chunk` bytes, row by row,
+/// so a file is never held whole: the most it holds is `chunk` plus one row.
+pub struct ChunkedCsv<F: FnMut(Vec<u8>) -> bool> {
+    w: csv::Writer<Vec<u8>>,
+    chunk: usize,
+    send: F,
+    stats: CsvStats,
+    /// False once `send` said the receiver is gone.
+    open: bool,
+}
+
+impl<F: FnMut(Vec<u8>) -> bool> ChunkedCsv<F> {
+    pub fn new(chunk: usize, send: F) -> Self {
+        ChunkedCsv {
+            w: Self::writer(chunk),
+            chunk,
+            send,
+            stats: CsvStats::default(),
+            open: true,
+        }
+    }
+
+    fn writer(chunk: usize) -> csv::Writer<Vec<u8>> {
+        csv::Writer::from_writer(Vec::with_capacity(chunk + 8 * 1024))
+    }
+
+    /// The header row (not counted as a row).
+    pub fn header<I, T>(&mut self, record: I) -> Result<(), csv::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.w.write_record(record)
+    }
+
+    /// One row; `Ok(false)` once the receiver has gone (write no more).
+    pub fn row<I, T>(&mut self, record: I) -> Result<bool, csv::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.w.write_record(record)?;
+        // Into the chunk at once (a copy in memory), so a chunk is `chunk` bytes plus a row.
+        self.w.flush()?;
+        self.stats.rows += 1;
+        if self.w.get_ref().len() >= self.chunk {
+            let full = std::mem::replace(&mut self.w, Self::writer(self.chunk));
+            let buf = full.into_inner().map_err(|e| e.into_error())?;
+            self.open = self.hand_on(buf);
+        }
+        Ok(self.open)
+    }
+
+    fn hand_on(&mut self, buf: Vec<u8>) -> bool {
+        self.stats.bytes += buf.len() as u64;
+        self.stats.max_chunk = self.stats.max_chunk.max(buf.len());
+        buf.is_empty() || (self.send)(buf)
+    }
+
+    /// Hands on what is left (unless the receiver is gone); what was written.
+    pub fn finish(mut self) -> Result<CsvStats, csv::Error> {
+        if self.open {
+            let rest = std::mem::replace(&mut self.w, Self::writer(0));
+            let rest = rest.into_inner().map_err(|e| e.into_error())?;
+            self.hand_on(rest);
+        }
+        Ok(self.stats)
+    }
+}
+
 /// Writes the report of `plan` as CSV (UTF-8, a header row, then one row per matching member:
 /// login, display name and per shown course its status, progress % and completion date),
 /// handing it to `send` in chunks of about `chunk` bytes, member by member: the report is never
@@ -170,23 +254,12 @@ pub fn write_report_csv(
     store: &super::store::Store,
     plan: &super::store::reports::ReportPlan,
     chunk: usize,
-    mut send: impl FnMut(Vec<u8>) -> bool,
+    send: impl FnMut(Vec<u8>) -> bool,
 ) -> Result<CsvStats, super::store::StoreError> {
     use crate::components::widgets::date;
     use crate::model::report::{cell_label, cell_percent};
-    let csv_err = |e: csv::Error| super::store::StoreError::Corrupt {
-        tree: "groups",
-        key: plan.group.id.to_string(),
-        reason: e.to_string(),
-    };
-    let mut stats = CsvStats::default();
-    let mut hand_on = |buf: Vec<u8>, stats: &mut CsvStats| {
-        stats.bytes += buf.len() as u64;
-        stats.max_chunk = stats.max_chunk.max(buf.len());
-        buf.is_empty() || send(buf)
-    };
-    let writer = || csv::Writer::from_writer(Vec::with_capacity(chunk + 8 * 1024));
-    let mut w = writer();
+    let csv_err = csv_error("groups", plan.group.id.to_string());
+    let mut w = ChunkedCsv::new(chunk, send);
     let mut record: Vec<String> = vec!["login".into(), "display name".into()];
     for &i in &plan.shown {
         let code = &plan.courses[i].code;
@@ -194,8 +267,7 @@ pub fn write_report_csv(
         record.push(inert(format!("{code} progress %")));
         record.push(inert(format!("{code} completed on")));
     }
-    w.write_record(&record).map_err(csv_err)?;
-    let mut open = true;
+    w.header(&record).map_err(&csv_err)?;
     store.walk_report(plan, |user, cells| {
         if !plan.matches(&cells) {
             return Ok(true);
@@ -216,24 +288,47 @@ pub fn write_report_csv(
                     .map_or(String::new(), date),
             );
         }
-        w.write_record(&record).map_err(csv_err)?;
-        // Into the chunk at once (a copy in memory), so a chunk is `chunk` bytes plus a row.
-        w.flush().map_err(|e| csv_err(e.into()))?;
-        stats.rows += 1;
-        if w.get_ref().len() >= chunk {
-            let full = std::mem::replace(&mut w, writer());
-            let buf = full
-                .into_inner()
-                .map_err(|e| csv_err(e.into_error().into()))?;
-            open = hand_on(buf, &mut stats);
-        }
-        Ok(open)
+        w.row(&record).map_err(&csv_err)
     })?;
-    if open {
-        let rest = w.into_inner().map_err(|e| csv_err(e.into_error().into()))?;
-        hand_on(rest, &mut stats);
-    }
-    Ok(stats)
+    w.finish().map_err(csv_err)
+}
+
+/// Writes the audit events matching `filter` as CSV, newest first: the time (UTC, to the
+/// second), who did it, the group (blank once deleted) and its id, the kind and what
+/// happened, handed to `send` in chunks of about `chunk` bytes. Stops early when `send`
+/// returns false. Names and details are made inert for spreadsheets.
+pub fn write_activity_csv(
+    store: &super::store::Store,
+    filter: &super::store::audit::AuditFilter,
+    chunk: usize,
+    send: impl FnMut(Vec<u8>) -> bool,
+) -> Result<CsvStats, super::store::StoreError> {
+    use crate::components::widgets::timestamp;
+    let csv_err = csv_error("audit", String::new());
+    let mut w = ChunkedCsv::new(chunk, send);
+    w.header([
+        "time (UTC)",
+        "actor",
+        "group",
+        "group id",
+        "event",
+        "detail",
+    ])
+    .map_err(&csv_err)?;
+    let mut names = super::store::audit::AuditNames::default();
+    store.walk_audit(filter, |hit| {
+        let row = names.row(store, &hit)?;
+        w.row([
+            timestamp(row.at),
+            inert(row.actor),
+            inert(row.group.unwrap_or_default()),
+            row.group_id.to_string(),
+            row.action.label().to_string(),
+            inert(row.detail),
+        ])
+        .map_err(&csv_err)
+    })?;
+    w.finish().map_err(csv_err)
 }
 
 /// How long the CSV export waits for a client to take a chunk.
@@ -262,10 +357,7 @@ async fn start_report_csv(
     session: &Session,
 ) -> Result<axum::body::Body, AppError> {
     use crate::model::report::ReportFilter;
-    use axum::body::Bytes;
-    let user = user_of_session(state, session)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let user = signed_in(state, session).await?;
     if user.role() != Role::Admin {
         let uid = user.id;
         if !state.read(move |s| s.manages_group(uid, id)).await? {
@@ -282,15 +374,38 @@ async fn start_report_csv(
     }
     let filter = ReportFilter::parse(&status, &course);
     let plan = state.read(move |s| s.report_plan(id, filter)).await?;
-    // Held for the whole export: a client that reads slowly takes a turn, not the server.
+    stream_csv(state, format!("group {id} report"), move |store, send| {
+        write_report_csv(store, &plan, REPORT_CHUNK, send)
+    })
+    .await
+}
+
+/// The body of a streamed CSV download: `write` runs on a blocking thread and hands chunks
+/// to the response through a channel of two, so a slow client holds back the writing instead
+/// of the server buffering the file. The export holds one of the report turns throughout (a
+/// client that reads slowly takes a turn, not the server); a client that takes no chunk for
+/// [`SEND_WAIT`] (gone without closing) ends it. `what` names the file in the log.
+async fn stream_csv<W>(
+    state: &AppState,
+    what: String,
+    write: W,
+) -> Result<axum::body::Body, AppError>
+where
+    W: FnOnce(
+            &super::store::Store,
+            &mut dyn FnMut(Vec<u8>) -> bool,
+        ) -> Result<CsvStats, super::store::StoreError>
+        + Send
+        + 'static,
+{
+    use axum::body::Bytes;
     let turn = state.report_turn().await?;
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(2);
     let store = state.store.clone();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        // A client that takes no chunk for a minute (gone without closing) ends the export.
-        let sent = write_report_csv(&store, &plan, REPORT_CHUNK, |chunk| {
+        let sent = write(&store, &mut |chunk| {
             handle
                 .block_on(tokio::time::timeout(
                     SEND_WAIT,
@@ -299,8 +414,8 @@ async fn start_report_csv(
                 .is_ok_and(|r| r.is_ok())
         });
         if let Err(e) = sent {
-            tracing::error!(error = %e, group = id, "the report CSV stopped");
-            tx.abort(std::io::Error::other("the report could not be read"));
+            tracing::error!(error = %e, file = %what, "a CSV download stopped");
+            tx.abort(std::io::Error::other("the file could not be read"));
         }
     });
     Ok(axum::body::Body::new(body))
@@ -386,6 +501,46 @@ async fn start_backup(
         }
     });
     Ok((axum::body::Body::new(body), summary.bytes, at_ms))
+}
+
+/// `GET /activity.csv?actor=&group=&kind=&from=&to=`: every audit event matching the Activity
+/// page's filters, newest first, as CSV (administrators). Streamed like the report.
+pub async fn activity_csv(
+    State(state): State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    session: Session,
+) -> Response {
+    csv_download(
+        start_activity_csv(&state, query.as_deref().unwrap_or(""), &session).await,
+        "activity.csv",
+    )
+}
+
+async fn start_activity_csv(
+    state: &AppState,
+    query: &str,
+    session: &Session,
+) -> Result<axum::body::Body, AppError> {
+    use crate::model::activity::ActivityQuery;
+    require_admin(state, session).await?;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let mut q = ActivityQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // The file holds every match, not the page the link was on.
+    (q.before, q.after) = (String::new(), String::new());
+    let filter = match state.read(move |s| s.activity_filter(&q)).await? {
+        Ok((filter, _)) => filter,
+        Err(problems) => {
+            let field = problems.first().and_then(|e| e.field()).unwrap_or("actor");
+            let message: Vec<String> = problems.iter().map(|e| e.to_string()).collect();
+            return Err(AppError::invalid(field, message.join(" ")));
+        }
+    };
+    stream_csv(state, "activity".into(), move |store, send| {
+        write_activity_csv(store, &filter, REPORT_CHUNK, send)
+    })
+    .await
 }
 
 #[cfg(test)]

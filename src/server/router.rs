@@ -63,6 +63,10 @@ pub fn build(state: AppState) -> Router {
             "/backup/download",
             axum::routing::get(super::downloads::backup_download),
         )
+        .route(
+            "/activity.csv",
+            axum::routing::get(super::downloads::activity_csv),
+        )
         .fallback(super::assets::fallback);
     with_layers(state, app)
 }

@@ -5,7 +5,8 @@
 //! - every record of every record tree decodes;
 //! - index trees agree with their primary trees both ways: logins and e-mails ↔ users, group
 //!   names and keys ↔ groups, `group_members` ↔ `user_groups`, `group_managers` ↔
-//!   `manager_groups`, `enrolments` ↔ `course_users`;
+//!   `manager_groups`, `enrolments` ↔ `course_users`, `audit` ↔ `audit_index` (every event
+//!   has its four entries, and every entry is one of its event's, with its actor and kind);
 //! - counters equal what they count: a group's members, a course's learners, a user's inbox
 //!   and unread messages;
 //! - every membership, enrolment and inbox entry points at a live user and group, course or
@@ -14,10 +15,11 @@
 //! - at most one group is the default, and `default_group` names it;
 //! - a group's key uses are no more than the redemptions recorded for it.
 
+use super::audit::{index_entries, read_entry};
 use super::codec::{self, fold, id_key, read_id, show_key, Record};
 use super::courses::{enrolled_counter, CourseRecord};
 use super::enrolments::{pair_key, EnrolmentRecord};
-use super::groups::GroupRecord;
+use super::groups::{AuditRecord, GroupRecord};
 use super::jobs::{JobKind, JobRecord, JobState};
 use super::messages::{inbox_counter, unread_counter, InboxRecord};
 use super::users::UserRecord;
@@ -280,6 +282,8 @@ impl Store {
             }
         }
 
+        self.check_audit_index(&mut r)?;
+
         // Inboxes: live users and messages; inbox and unread counters.
         let mut inbox: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
         for item in self.inbox.iter() {
@@ -308,6 +312,62 @@ impl Store {
             }
         }
         Ok(r)
+    }
+
+    /// `audit` ↔ `audit_index`, both ways, one entry at a time (the trail can be long).
+    fn check_audit_index(&self, r: &mut CheckReport) -> Result<(), StoreError> {
+        const RULE: &str = "audit_index";
+        for item in self.audit.iter() {
+            let (k, v) = item?;
+            let (group, event) = pair("audit", &k)?;
+            let Ok(rec) = codec::decode::<AuditRecord>(&k, &v) else {
+                continue; // named by the record rule
+            };
+            let (keys, value) = index_entries(group, event, &rec);
+            for key in keys {
+                if self.audit_index.get(&key)?.as_deref() != Some(&value[..]) {
+                    r.fail(
+                        RULE,
+                        format!(
+                            "group {group} event {event}: entry {} missing or wrong",
+                            show_key(&key)
+                        ),
+                    );
+                }
+            }
+        }
+        for item in self.audit_index.iter() {
+            let (k, v) = item?;
+            r.records += 1;
+            let hit = match read_entry(&k, &v) {
+                Ok(hit) => hit,
+                Err(e) => {
+                    r.fail(RULE, e.to_string());
+                    continue;
+                }
+            };
+            let key = pair_key(hit.group, hit.place.event);
+            let ours = match self.audit.get(key)? {
+                Some(b) => codec::decode::<AuditRecord>(&key, &b)
+                    .ok()
+                    .map(|rec| index_entries(hit.group, hit.place.event, &rec)),
+                None => None,
+            };
+            match ours {
+                Some((keys, value))
+                    if keys.iter().any(|x| x[..] == k[..]) && value[..] == v[..] => {}
+                _ => r.fail(
+                    RULE,
+                    format!(
+                        "{} → group {} event {}, which the trail does not have as indexed",
+                        show_key(&k),
+                        hit.group,
+                        hit.place.event
+                    ),
+                ),
+            }
+        }
+        Ok(())
     }
 
     /// Decodes every record of `tree`, keyed by the id its key holds.
@@ -425,6 +485,25 @@ mod tests {
             .unwrap();
         assert_eq!(rules(&s), vec!["inbox", "inbox counters"]);
         s.inbox.remove(pair_key(u, 424242)).unwrap();
+
+        // The audit index: an entry gone, an entry for no event, an entry with the wrong kind.
+        let entries: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
+        assert!(entries.len() >= 4 * 5, "every event indexed four ways");
+        let (k, v) = entries[0].clone();
+        s.audit_index.remove(&k).unwrap();
+        assert_eq!(rules(&s), vec!["audit_index"]);
+        let mut stray = k.to_vec();
+        let last = stray.len() - 1;
+        stray[last] ^= 1;
+        s.audit_index.insert(&stray, v.clone()).unwrap();
+        assert_eq!(rules(&s), vec!["audit_index"]);
+        s.audit_index.remove(&stray).unwrap();
+        let mut wrong = v.to_vec();
+        wrong[8] = (wrong[8] + 1) % 12;
+        s.audit_index.insert(&k, wrong).unwrap();
+        assert_eq!(rules(&s), vec!["audit_index"]);
+        s.audit_index.insert(&k, v).unwrap();
+        assert_eq!(s.check().unwrap().violations, vec![]);
 
         s.groups.insert(id_key(777), b"garbage".as_slice()).unwrap();
         assert!(rules(&s).contains(&"record"));

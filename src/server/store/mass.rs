@@ -13,7 +13,7 @@
 
 use super::codec::{self, id_key, read_id};
 use super::enrolments::{tx_enrol_courses, CourseDeltas, EnrolCounts, EnrolTrees, Source};
-use super::groups::{tx_group_courses, tx_mass_enrol_audit, Actor};
+use super::groups::{tx_group_courses, tx_mass_enrol_audit, Actor, AuditTrees};
 use super::jobs::{ids_after, tx_job, tx_put_job, JobKind, JobRecord, JobState, Step};
 use super::users::UserRecord;
 use super::{abort, Store, StoreError};
@@ -208,8 +208,14 @@ impl Store {
     fn finish_mass_enrolment(&self, id: u64, group: u64, now: u64) -> Result<Step, StoreError> {
         let _w = self.writing();
         let event = self.db.generate_id()?;
-        (&self.jobs, &self.meta, &self.audit, &self.users).transaction(
-            |(jobs, meta, audit, users)| {
+        (
+            &self.jobs,
+            &self.meta,
+            &self.audit,
+            &self.audit_index,
+            &self.users,
+        )
+            .transaction(|(jobs, meta, trail, index, users)| {
                 let mut rec = tx_job(jobs, id)?;
                 if rec.state != JobState::Pending {
                     return Ok(());
@@ -218,10 +224,9 @@ impl Store {
                 rec.finished_at = Some(now);
                 rec.total = rec.done;
                 tx_release(meta, group, id)?;
-                tx_mass_enrol_audit(audit, users, group, event, &rec, now)?;
+                tx_mass_enrol_audit(AuditTrees { trail, index }, users, group, event, &rec, now)?;
                 tx_put_job(jobs, &rec)
-            },
-        )?;
+            })?;
         Ok(Step::Finished)
     }
 }

@@ -22,7 +22,7 @@
 
 use super::codec::{self, id_key, Record};
 use super::enrolments::pair_key;
-use super::groups::{tx_audit, Actor, MemberRecord};
+use super::groups::{tx_audit, Actor, AuditTrees, MemberRecord};
 use super::jobs::{tx_job, tx_put_job, JobKind, JobRecord, JobState, Step, STEP_BATCH};
 use super::users::UserRecord;
 use super::{abort, bump_counter, counter_key, read_counter, Store, StoreError};
@@ -218,10 +218,11 @@ impl Store {
             &self.group_messages,
             &self.jobs,
             &self.audit,
+            &self.audit_index,
             &self.meta,
         )
             .transaction(
-                |(groups, users, messages, bodies, group_messages, jobs, audit, meta)| {
+                |(groups, users, messages, bodies, group_messages, jobs, trail, index, meta)| {
                     let g = super::groups::tx_get(groups, group)?;
                     let sender = tx_user(users, actor.user)?;
                     let rec = MessageRecord {
@@ -250,7 +251,7 @@ impl Store {
                         ),
                     )?;
                     tx_audit(
-                        audit,
+                        AuditTrees { trail, index },
                         group,
                         event,
                         actor,

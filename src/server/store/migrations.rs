@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 pub(super) type Migration = fn(&Store) -> Result<(), StoreError>;
 
-pub(super) const MIGRATIONS: &[(u32, Migration)] = &[(1, v1_to_v2)];
+pub(super) const MIGRATIONS: &[(u32, Migration)] = &[(1, v1_to_v2), (2, v2_to_v3)];
 
 /// Records as schema 1 wrote them, frozen here: decoding old data must not follow the code.
 mod v1 {
@@ -47,6 +47,14 @@ fn v1_to_v2(s: &Store) -> Result<(), StoreError> {
     links_into_records(s)?;
     enrolment_sources(s)?;
     list_counters(s)
+}
+
+/// 2 → 3: every audit event gets its entries in `audit_index` (by time, group, actor and
+/// kind: the Activity page), derived from the event alone, so a second run writes the same.
+fn v2_to_v3(s: &Store) -> Result<(), StoreError> {
+    let events = super::audit::build_index(s)?;
+    tracing::info!(events, "indexed the audit trail");
+    Ok(())
 }
 
 /// Builds each group's links record from the old trees, for groups that have none yet, then
@@ -218,6 +226,31 @@ pub(super) mod tests {
         let bulk = s.last_bulk_result(11, 1).unwrap().unwrap();
         assert_eq!((bulk.already, bulk.unknown), (2, 1));
         assert_eq!(s.group_activity(11, 50).unwrap().len(), 7);
+        check_v3(s);
+    }
+
+    /// Schema 3: the trail is indexed, and the Activity list reads it across groups.
+    fn check_v3(s: &Store) {
+        assert_eq!(s.check().unwrap().violations, vec![]);
+        assert_eq!(s.audit_index.iter().count(), 4 * 7);
+        let all = s
+            .activity_page(&crate::model::activity::ActivityQuery::default(), 50)
+            .unwrap();
+        assert_eq!(all.rows.len(), 7);
+        assert!(all
+            .rows
+            .iter()
+            .all(|r| r.group.as_deref() == Some("Year 7")));
+        assert!(all
+            .rows
+            .windows(2)
+            .all(|w| (w[0].at, w[0].id) > (w[1].at, w[1].id)));
+        let by_admin = crate::model::activity::ActivityQuery {
+            actor: "admin".into(),
+            ..Default::default()
+        };
+        let mine = s.activity_page(&by_admin, 50).unwrap();
+        assert!(!mine.rows.is_empty() && mine.rows.iter().all(|r| r.actor == "admin"));
     }
 
     #[test]
@@ -248,5 +281,34 @@ pub(super) mod tests {
         // And the whole step once more on the migrated database changes nothing.
         v1_to_v2(&s).unwrap();
         check_v2(&s);
+    }
+
+    #[test]
+    fn the_audit_index_step_can_run_twice_and_after_a_half_done_run() {
+        let dir = schema_v1();
+        let data = dir.path().join("data");
+        {
+            // Migrated to 2, then the index step half done: one event's entries only.
+            let db = sled::open(&data).unwrap();
+            let s = Store::from_db(db).unwrap();
+            v1_to_v2(&s).unwrap();
+            s.set_schema_version(2).unwrap();
+            super::super::audit::build_index(&s).unwrap();
+            let keep = s.audit_index.iter().count();
+            for (i, k) in s.audit_index.iter().keys().enumerate() {
+                if i % 7 != 0 {
+                    s.audit_index.remove(k.unwrap()).unwrap();
+                }
+            }
+            assert!(s.audit_index.iter().count() < keep);
+            s.flush().unwrap();
+        }
+        let s = reopen(&data).unwrap();
+        check_v2(&s);
+        let before: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
+        v2_to_v3(&s).unwrap();
+        check_v2(&s);
+        let after: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
+        assert_eq!(after, before, "a second run writes the same entries");
     }
 }

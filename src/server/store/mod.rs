@@ -13,6 +13,7 @@
 //!   tokens (`imports`, `import_rows`, `password_tokens`), messages with the inboxes and the
 //!   e-mail outbox (`messages`, `message_bodies`, `group_messages`, `inbox`,
 //!   `outbox`): see their files.
+//! - `audit_index`: every audit event by time, group, actor and kind (`audit.rs`).
 //!
 //! Every operation that writes holds the write gate shared for its length, so that a backup
 //! (`backup.rs`), which holds it alone, is a consistent snapshot.
@@ -23,6 +24,7 @@
 //! Every operation here is synchronous sled work: callers on async threads run it in
 //! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
 
+pub mod audit;
 pub mod backup;
 pub mod branches;
 pub mod check;
@@ -48,7 +50,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use std::path::Path;
 
 /// The schema this build writes. Bump it together with a new entry in `migrations.rs`.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 use migrations::MIGRATIONS;
 
@@ -164,6 +166,7 @@ pub struct Trees {
     group_managers: sled::Tree,
     manager_groups: sled::Tree,
     audit: sled::Tree,
+    audit_index: sled::Tree,
     bulk_results: sled::Tree,
     jobs: sled::Tree,
     imports: sled::Tree,
@@ -251,6 +254,7 @@ impl Store {
             group_managers: db.open_tree("group_managers")?,
             manager_groups: db.open_tree("manager_groups")?,
             audit: db.open_tree("audit")?,
+            audit_index: db.open_tree("audit_index")?,
             bulk_results: db.open_tree("bulk_results")?,
             jobs: db.open_tree("jobs")?,
             imports: db.open_tree("imports")?,

@@ -1,7 +1,7 @@
 //! Users: records, uniqueness indexes, prefix search, password hashes and the admin counter.
 
 use super::codec::{self, fold, id_key, read_id, Record};
-use super::groups::{tx_join_default, DefaultJoinTrees};
+use super::groups::{tx_join_default, DefaultJoinTrees, JOIN_TREES};
 use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::user::{Role, UserPage, UserView};
 use serde::{Deserialize, Serialize};
@@ -180,7 +180,7 @@ pub(crate) struct NewUser {
 }
 
 /// How many trees [`tx_create_user`] writes.
-pub(crate) const NEW_USER_TREES: usize = 16;
+pub(crate) const NEW_USER_TREES: usize = 5 + JOIN_TREES;
 
 /// Inside a transaction whose first trees are [`Store::new_user_trees`]: creates the user. Login
 /// name and e-mail must be unused (compared case-insensitively): otherwise `Invalid` on that
@@ -281,7 +281,7 @@ impl Store {
 
     /// The trees [`tx_create_user`] writes, in the order it takes them.
     pub(crate) fn new_user_trees(&self) -> [&sled::Tree; NEW_USER_TREES] {
-        let [meta, groups, members, user_groups, by_members, audit, links, curricula, courses, enrolments, course_users] =
+        let [meta, groups, members, user_groups, by_members, trail, index, links, curricula, courses, enrolments, course_users] =
             self.join_trees();
         [
             &self.users,
@@ -294,7 +294,8 @@ impl Store {
             members,
             user_groups,
             by_members,
-            audit,
+            trail,
+            index,
             links,
             curricula,
             courses,

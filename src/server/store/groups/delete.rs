@@ -13,7 +13,7 @@ impl Store {
         let _w = self.writing();
         let event = self.db.generate_id()?;
         let job = self.new_job_id()?;
-        let trees: [&sled::Tree; 11] = [
+        let trees: [&sled::Tree; 12] = [
             &self.groups,
             &self.group_name,
             &self.group_suffix,
@@ -24,13 +24,14 @@ impl Store {
             &self.curriculum_groups,
             &self.meta,
             &self.audit,
+            &self.audit_index,
             &self.jobs,
         ];
         trees.as_slice().transaction(|t| {
-            let [groups, names, suffix_t, by_members, keys, links, course_groups, curriculum_groups, meta, audit, jobs] =
+            let [groups, names, suffix_t, by_members, keys, links, course_groups, curriculum_groups, meta, trail, index, jobs] =
                 t.as_slice()
             else {
-                unreachable!("eleven trees were given")
+                unreachable!("twelve trees were given")
             };
             let rec = tx_get(groups, id)?;
             groups.remove(&id_key(id))?;
@@ -58,7 +59,7 @@ impl Store {
             }
             bump_counter(meta, COUNT_GROUPS, -1)?;
             tx_audit(
-                audit,
+                AuditTrees { trail, index },
                 id,
                 event,
                 actor,

@@ -278,7 +278,7 @@ impl Store {
         trees.extend([&self.group_key, &self.key_redemptions]);
         let out = trees.as_slice().transaction(|t| {
             let joins = DefaultJoinTrees::of(t);
-            let [keys, redemptions] = &t[11..] else {
+            let [keys, redemptions] = &t[JOIN_TREES..] else {
                 unreachable!("two trees follow the join trees")
             };
             let k = KeyTrees { keys, redemptions };
@@ -327,7 +327,7 @@ impl Store {
             };
             let k = KeyTrees { keys, redemptions };
             // Refused before the account exists: nothing but the audit line is written.
-            let early = DefaultJoinTrees::of(&t[NEW_USER_TREES - 11..]);
+            let early = DefaultJoinTrees::of(&t[NEW_USER_TREES - JOIN_TREES..]);
             if let Some(refusal) = tx_refusal(&early, &k, &key, group, r.user, now)? {
                 tx_refused(&early, group, &r, &refusal)?;
                 return Ok(Err(refusal));
@@ -358,8 +358,13 @@ impl Store {
             let fresh = random_key();
             let folded = fold_key(&fresh);
             let event = self.db.generate_id()?;
-            let out = (&self.groups, &self.group_key, &self.audit).transaction(
-                |(groups, keys, audit)| {
+            let out = (
+                &self.groups,
+                &self.group_key,
+                &self.audit,
+                &self.audit_index,
+            )
+                .transaction(|(groups, keys, trail, index)| {
                     let mut rec = tx_get(groups, group)?;
                     let detail = match change {
                         KeyChange::Regenerate => {
@@ -397,7 +402,7 @@ impl Store {
                     };
                     tx_put(groups, &rec)?;
                     tx_audit(
-                        audit,
+                        AuditTrees { trail, index },
                         group,
                         event,
                         actor,
@@ -405,8 +410,7 @@ impl Store {
                         detail.into(),
                     )?;
                     Ok(Some(rec))
-                },
-            )?;
+                })?;
             if let Some(rec) = out {
                 return Ok(rec);
             }
@@ -526,7 +530,11 @@ mod tests {
             .filter(|(x, y)| x != y)
             .map(|(x, _)| String::from_utf8_lossy(&x.0).into_owned())
             .collect();
-        assert_eq!(changed, ["audit"], "a refusal writes its audit event only");
+        assert_eq!(
+            changed,
+            ["audit", "audit_index"],
+            "a refusal writes its audit event only"
+        );
         let (rows, total) = s.key_redemptions(g, 1, 10).unwrap();
         assert_eq!(total, 2);
         assert_eq!(rows.iter().map(|(_, r)| r.user).collect::<Vec<_>>(), [b, a]);
@@ -809,7 +817,7 @@ mod tests {
             .filter(|(x, y)| x != y)
             .map(|(x, _)| String::from_utf8_lossy(&x.0).into_owned())
             .collect();
-        assert_eq!(changed, ["audit"]);
+        assert_eq!(changed, ["audit", "audit_index"]);
         let (_, line) = s.group_activity(g, 1).unwrap().remove(0);
         assert_eq!(line.actor, 0, "no account to name");
         assert!(

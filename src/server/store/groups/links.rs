@@ -106,8 +106,9 @@ impl Store {
             &self.group_links,
             backward,
             &self.audit,
+            &self.audit_index,
         )
-            .transaction(|(groups, targets, links, backward, audit)| {
+            .transaction(|(groups, targets, links, backward, trail, index)| {
                 let mut rec = tx_get(groups, group)?;
                 let mut l = tx_links(links, group)?;
                 let list = match kind {
@@ -145,7 +146,7 @@ impl Store {
                 tx_put(groups, &rec)?;
                 let verb = if add { "Attached" } else { "Detached" };
                 tx_audit(
-                    audit,
+                    AuditTrees { trail, index },
                     group,
                     event,
                     actor,

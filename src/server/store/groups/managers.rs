@@ -5,7 +5,7 @@ use crate::server::store::jobs::JobRecord;
 
 /// Inside a transaction: the summary of a finished mass enrolment, in the group's activity.
 pub(crate) fn tx_mass_enrol_audit(
-    audit: &TransactionalTree,
+    audit: AuditTrees<'_>,
     users: &TransactionalTree,
     group: u64,
     event: u64,
@@ -66,8 +66,9 @@ impl Store {
             &self.group_managers,
             &self.manager_groups,
             &self.audit,
+            &self.audit_index,
         )
-            .transaction(|(groups, users, managers, manager_groups, audit)| {
+            .transaction(|(groups, users, managers, manager_groups, trail, index)| {
                 tx_get(groups, group)?;
                 let login = tx_user_login(users, user)?;
                 let there = managers.get(pair_key(group, user))?.is_some();
@@ -84,7 +85,7 @@ impl Store {
                 let verb = if add { "Made" } else { "Removed" };
                 let role = if add { "a manager" } else { "as a manager" };
                 tx_audit(
-                    audit,
+                    AuditTrees { trail, index },
                     group,
                     event,
                     actor,

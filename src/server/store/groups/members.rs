@@ -10,7 +10,7 @@ pub(crate) struct DefaultJoinTrees<'a> {
     pub members: &'a TransactionalTree,
     pub user_groups: &'a TransactionalTree,
     pub by_members: &'a TransactionalTree,
-    pub audit: &'a TransactionalTree,
+    pub audit: AuditTrees<'a>,
     pub links: &'a TransactionalTree,
     pub curricula: &'a TransactionalTree,
     pub courses: &'a TransactionalTree,
@@ -21,7 +21,7 @@ pub(crate) struct DefaultJoinTrees<'a> {
 impl<'a> DefaultJoinTrees<'a> {
     /// The trees of a transaction over [`Store::join_trees`] (in that order, first).
     pub(crate) fn of(t: &'a [TransactionalTree]) -> Self {
-        let [meta, groups, members, user_groups, by_members, audit, links, curricula, courses, enrolments, course_users, ..] =
+        let [meta, groups, members, user_groups, by_members, trail, index, links, curricula, courses, enrolments, course_users, ..] =
             t
         else {
             unreachable!("the join trees come first")
@@ -32,7 +32,7 @@ impl<'a> DefaultJoinTrees<'a> {
             members,
             user_groups,
             by_members,
-            audit,
+            audit: AuditTrees { trail, index },
             links,
             curricula,
             courses,
@@ -42,10 +42,13 @@ impl<'a> DefaultJoinTrees<'a> {
     }
 }
 
+/// How many trees [`Store::join_trees`] gives.
+pub(crate) const JOIN_TREES: usize = 12;
+
 impl Store {
     /// The trees a new member's join writes ([`DefaultJoinTrees`]), in the order
     /// [`DefaultJoinTrees::of`] takes them.
-    pub(crate) fn join_trees(&self) -> [&sled::Tree; 11] {
+    pub(crate) fn join_trees(&self) -> [&sled::Tree; JOIN_TREES] {
         [
             &self.meta,
             &self.groups,
@@ -53,6 +56,7 @@ impl Store {
             &self.user_groups,
             &self.group_by_members,
             &self.audit,
+            &self.audit_index,
             &self.group_links,
             &self.curricula,
             &self.courses,
@@ -173,26 +177,29 @@ impl Store {
             &self.user_groups,
             &self.group_by_members,
             &self.audit,
+            &self.audit_index,
         )
-            .transaction(|(groups, users, members, user_groups, by_members, audit)| {
-                let mut rec = tx_get(groups, group)?;
-                let login = tx_user_login(users, user)?;
-                let old = rec.members;
-                if !tx_join(members, user_groups, &mut rec, user, how, actor.now)? {
-                    return Ok(false);
-                }
-                tx_members_moved(by_members, &rec, old)?;
-                tx_put(groups, &rec)?;
-                tx_audit(
-                    audit,
-                    group,
-                    event,
-                    actor,
-                    AuditAction::MembersAdded,
-                    format!("Added {login} ({}).", how.label()),
-                )?;
-                Ok(true)
-            })?;
+            .transaction(
+                |(groups, users, members, user_groups, by_members, trail, index)| {
+                    let mut rec = tx_get(groups, group)?;
+                    let login = tx_user_login(users, user)?;
+                    let old = rec.members;
+                    if !tx_join(members, user_groups, &mut rec, user, how, actor.now)? {
+                        return Ok(false);
+                    }
+                    tx_members_moved(by_members, &rec, old)?;
+                    tx_put(groups, &rec)?;
+                    tx_audit(
+                        AuditTrees { trail, index },
+                        group,
+                        event,
+                        actor,
+                        AuditAction::MembersAdded,
+                        format!("Added {login} ({}).", how.label()),
+                    )?;
+                    Ok(true)
+                },
+            )?;
         Ok(r)
     }
 
@@ -216,12 +223,13 @@ impl Store {
         } else {
             Vec::new()
         };
-        let trees: [&sled::Tree; 12] = [
+        let trees: [&sled::Tree; 13] = [
             &self.groups,
             &self.group_members,
             &self.user_groups,
             &self.group_by_members,
             &self.audit,
+            &self.audit_index,
             &self.enrolments,
             &self.course_users,
             &self.meta,
@@ -231,10 +239,10 @@ impl Store {
             &self.courses,
         ];
         let r = trees.as_slice().transaction(|t| {
-            let [groups, members, user_groups, by_members, audit, enrolments, course_users, meta, users, links, curricula, courses] =
+            let [groups, members, user_groups, by_members, trail, index, enrolments, course_users, meta, users, links, curricula, courses] =
                 t.as_slice()
             else {
-                unreachable!("twelve trees were given")
+                unreachable!("thirteen trees were given")
             };
             let mut rec = tx_get(groups, group)?;
             // A user is never deleted, but a missing one must not block removing the membership.
@@ -277,7 +285,7 @@ impl Store {
                 format!("Removed {login}; enrolments kept.")
             };
             tx_audit(
-                audit,
+                AuditTrees { trail, index },
                 group,
                 event,
                 actor,
@@ -332,9 +340,10 @@ impl Store {
                 &self.user_groups,
                 &self.group_by_members,
                 &self.audit,
+                &self.audit_index,
             )
                 .transaction(
-                    |(groups, users, members, user_groups, by_members, audit)| {
+                    |(groups, users, members, user_groups, by_members, trail, index)| {
                         let mut rec = tx_get(groups, group)?;
                         let old = rec.members;
                         let mut added = Vec::new();
@@ -357,7 +366,7 @@ impl Store {
                             tx_members_moved(by_members, &rec, old)?;
                             tx_put(groups, &rec)?;
                             tx_audit(
-                                audit,
+                                AuditTrees { trail, index },
                                 group,
                                 event,
                                 actor,

@@ -17,7 +17,8 @@
 //! - `group_managers` / `manager_groups`: group id ++ user id / user id ++ group id.
 //! - `bulk_results`: group id ++ user id → the [`BulkResultRecord`] of that admin's last bulk add to
 //!   that group (so its per-row report survives the page load that follows the form).
-//! - `audit`: group id ++ event id → [`AuditRecord`] (newest last; group 0 = not about a group).
+//! - `audit`: group id ++ event id → [`AuditRecord`] (newest last; every event names a group,
+//!   kept after the group is deleted); indexed across groups in `audit_index` (`audit.rs`).
 //! - `key_redemptions`: group id ++ event id → [`keys::RedemptionRecord`] (who joined with the
 //!   group's key, which key, when, from where).
 //! - `meta`: `default_group` → group id; `count/groups`; `count/branch_groups/<branch id>`.
@@ -109,9 +110,17 @@ fn tx_put(groups: &TransactionalTree, rec: &GroupRecord) -> Tx<()> {
     Ok(())
 }
 
-/// Appends an audit event (its id was drawn before the transaction: closures may re-run).
+/// The trees an audit event is written to: the trail and its index (`store/audit.rs`).
+#[derive(Clone, Copy)]
+pub(crate) struct AuditTrees<'a> {
+    pub trail: &'a TransactionalTree,
+    pub index: &'a TransactionalTree,
+}
+
+/// Appends an audit event and its index entries (its id was drawn before the transaction:
+/// closures may re-run).
 pub(crate) fn tx_audit(
-    audit: &TransactionalTree,
+    audit: AuditTrees<'_>,
     group: u64,
     event: u64,
     actor: Actor,
@@ -124,8 +133,10 @@ pub(crate) fn tx_audit(
         action: action.into(),
         detail,
     };
-    audit.insert(&pair_key(group, event), codec::encode(&rec).or_else(abort)?)?;
-    Ok(())
+    audit
+        .trail
+        .insert(&pair_key(group, event), codec::encode(&rec).or_else(abort)?)?;
+    super::audit::tx_index(audit.index, group, event, &rec)
 }
 
 /// Moves a group's entry in `group_by_members` from `old` to its current count.
@@ -207,7 +218,9 @@ mod views;
 pub(crate) use links::tx_group_courses;
 pub use links::LinkKind;
 pub(crate) use managers::tx_mass_enrol_audit;
-pub(crate) use members::{tx_join_default, tx_join_new_user, DefaultJoinTrees, NewMember};
+pub(crate) use members::{
+    tx_join_default, tx_join_new_user, DefaultJoinTrees, NewMember, JOIN_TREES,
+};
 pub use views::{GroupQuery, RowPage};
 
 impl Store {

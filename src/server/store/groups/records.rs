@@ -155,6 +155,33 @@ pub enum AuditKind {
     MessageSent,
 }
 
+impl AuditKind {
+    /// Every kind, at the index of its stored code (variants are only ever appended).
+    pub const ALL: [AuditKind; 12] = [
+        AuditKind::GroupCreated,
+        AuditKind::GroupChanged,
+        AuditKind::GroupDeleted,
+        AuditKind::MembersAdded,
+        AuditKind::MembersRemoved,
+        AuditKind::DefaultChanged,
+        AuditKind::CoursesChanged,
+        AuditKind::ManagersChanged,
+        AuditKind::KeyRedeemed,
+        AuditKind::KeyRefused,
+        AuditKind::MassEnrolment,
+        AuditKind::MessageSent,
+    ];
+
+    /// The kind as one byte in index keys (the variant's position, as postcard stores it).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<AuditKind> {
+        AuditKind::ALL.get(usize::from(code)).copied()
+    }
+}
+
 impl From<AuditAction> for AuditKind {
     fn from(a: AuditAction) -> Self {
         match a {

@@ -47,10 +47,11 @@ impl Store {
             &self.group_key,
             &self.meta,
             &self.audit,
+            &self.audit_index,
             &self.branches,
         )
             .transaction(
-                |(groups, names, suffix_t, by_members, keys, meta, audit, branches)| {
+                |(groups, names, suffix_t, by_members, keys, meta, trail, index, branches)| {
                     let t = SaveTx {
                         groups,
                         names,
@@ -58,7 +59,7 @@ impl Store {
                         by_members,
                         keys,
                         meta,
-                        audit,
+                        audit: AuditTrees { trail, index },
                         branches,
                         actor,
                         events,
@@ -142,7 +143,7 @@ struct SaveTx<'a> {
     by_members: &'a TransactionalTree,
     keys: &'a TransactionalTree,
     meta: &'a TransactionalTree,
-    audit: &'a TransactionalTree,
+    audit: AuditTrees<'a>,
     branches: &'a TransactionalTree,
     actor: Actor,
     /// Audit event ids, drawn before the transaction: saved, previous default, default.

@@ -221,13 +221,7 @@ impl Store {
     pub fn activity_views(&self, group: u64, limit: usize) -> Result<Vec<AuditView>, StoreError> {
         let mut out = Vec::new();
         for (event, rec) in self.group_activity(group, limit)? {
-            let actor = if rec.actor == 0 {
-                "system".to_string()
-            } else {
-                self.get_user(rec.actor)?
-                    .map(|u| u.login)
-                    .unwrap_or_else(|| format!("user #{}", rec.actor))
-            };
+            let actor = self.actor_name(rec.actor)?;
             out.push(AuditView {
                 id: event,
                 at: rec.at,
