@@ -712,6 +712,7 @@ async fn malformed_requests_to_every_server_function_change_nothing() {
         "/api/current_user",
         "/api/signup_open",
         "/api/get_settings",
+        "/api/get_backup_status",
         "/api/branch_options",
         "/api/generate_group_key",
         "/api/current_default_group",
