@@ -38,7 +38,7 @@ fn BackupPanel() -> impl IntoView {
             <p class="hint">
                 "One file with every user, group, course, curriculum, enrolment, message, import and setting. "
                 "Login sessions are left out: after a restore everyone signs in again. "
-                "Changes wait while the backup is taken (a second or two for a large school); pages keep working."
+                "Changes wait while the backup is taken (several seconds for a school of 100,000 users); pages keep working."
             </p>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
