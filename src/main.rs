@@ -60,6 +60,23 @@ fn open_failed(e: tessera::server::store::OpenError) -> std::process::ExitCode {
     std::process::ExitCode::from(code)
 }
 
+/// The data directory a command works on: its flag, else the configuration file's, else the
+/// default; exit code 3 when the configuration file is bad.
+#[cfg(feature = "ssr")]
+fn data_dir_of(
+    config: Option<&std::path::Path>,
+    flag: Option<std::path::PathBuf>,
+) -> Result<std::path::PathBuf, std::process::ExitCode> {
+    use tessera::server::config::{Config, DEFAULT_DATA_DIR};
+    let file = Config::load_file(config).map_err(|e| {
+        eprintln!("error: {e}");
+        std::process::ExitCode::from(3)
+    })?;
+    Ok(flag
+        .or(file.data_dir)
+        .unwrap_or_else(|| DEFAULT_DATA_DIR.into()))
+}
+
 /// `tessera check`: 0 when every invariant holds, 1 when any is broken (each printed), 3 for a
 /// bad configuration, 4–7 when the directory cannot be opened (as `serve`), 9 on a read error.
 #[cfg(feature = "ssr")]
@@ -67,18 +84,10 @@ fn check_data_dir(
     config: Option<&std::path::Path>,
     args: tessera::server::config::CheckArgs,
 ) -> std::process::ExitCode {
-    use tessera::server::config::{Config, DEFAULT_DATA_DIR};
-    let file = match Config::load_file(config) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::from(3);
-        }
+    let dir = match data_dir_of(config, args.data_dir) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
-    let dir = args
-        .data_dir
-        .or(file.data_dir)
-        .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
     let store = match tessera::server::store::Store::open(&dir) {
         Ok(s) => s,
         Err(e) => return open_failed(e),
@@ -119,18 +128,10 @@ fn backup(
     args: tessera::server::config::BackupArgs,
 ) -> std::process::ExitCode {
     use tessera::server::backups::{backup_command, Source};
-    use tessera::server::config::{Config, DEFAULT_DATA_DIR};
-    let file = match Config::load_file(config) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::from(3);
-        }
+    let dir = match data_dir_of(config, args.data_dir) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
-    let dir = args
-        .data_dir
-        .or(file.data_dir)
-        .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
     match backup_command(&dir, &args.out) {
         Ok((made, from)) => {
             let how = match from {

@@ -374,7 +374,5 @@ pub fn restore_command(input: &Path, data_dir: &Path) -> Result<RestoreSummary, 
     } else {
         Box::new(std::fs::File::open(input).map_err(fail)?)
     };
-    let (store, summary) = format::restore(reader, data_dir)?;
-    store.flush().map_err(BackupError::from)?;
-    Ok(summary)
+    Ok(format::restore(reader, data_dir)?.1)
 }

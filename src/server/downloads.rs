@@ -89,11 +89,15 @@ async fn signed_in(
 }
 
 /// Guard of the administrators' downloads: `Unauthenticated` or `Forbidden` otherwise.
-async fn require_admin(state: &AppState, session: &Session) -> Result<(), AppError> {
-    if signed_in(state, session).await?.role() != Role::Admin {
+async fn require_admin(
+    state: &AppState,
+    session: &Session,
+) -> Result<super::store::users::UserRecord, AppError> {
+    let user = signed_in(state, session).await?;
+    if user.role() != Role::Admin {
         return Err(AppError::Forbidden);
     }
-    Ok(())
+    Ok(user)
 }
 
 async fn import_result_csv(
@@ -457,12 +461,7 @@ async fn start_backup(
 ) -> Result<(axum::body::Body, u64, u64), AppError> {
     use axum::body::Bytes;
     use std::io::Read;
-    let user = user_of_session(state, session)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    if user.role() != Role::Admin {
-        return Err(AppError::Forbidden);
-    }
+    let user = require_admin(state, session).await?;
     let (store, dir, by) = (state.store.clone(), state.config.data_dir.clone(), user.id);
     let at_ms = super::store::now_ms();
     let (mut file, summary) = tokio::task::spawn_blocking(move || {
