@@ -175,7 +175,21 @@ mod bare {
     use axum::http::StatusCode;
     use axum::{routing::post, Form, Router};
     use sled::Transactional;
-    use tessera::server::flusher::Flusher;
+    use tessera::server::flusher::{Flushable, Flusher};
+
+    /// The bare database, flushed by Tessera's group commit.
+    #[derive(Clone)]
+    pub struct Bare(std::sync::Arc<sled::Db>);
+
+    impl Flushable for Bare {
+        fn flush_now(&self) -> Result<(), sled::Error> {
+            self.0.flush().map(drop)
+        }
+
+        fn same_as(&self, other: &Self) -> bool {
+            std::sync::Arc::ptr_eq(&self.0, &other.0)
+        }
+    }
 
     #[derive(serde::Deserialize)]
     pub struct Redeem {
@@ -194,7 +208,8 @@ mod bare {
         course_users: sled::Tree,
         redemptions: sled::Tree,
         audit: sled::Tree,
-        flusher: Flusher,
+        flusher: Flusher<Bare>,
+        bare: Bare,
     }
 
     fn pair(a: u64, b: u64) -> Vec<u8> {
@@ -202,7 +217,7 @@ mod bare {
     }
 
     /// One key → its group, the group → (members, uses, course), as Tessera has them.
-    pub fn open(dir: &std::path::Path, flusher: impl Fn(sled::Db) -> Flusher) -> Trees {
+    pub fn open(dir: &std::path::Path, flusher: impl Fn() -> Flusher<Bare>) -> Trees {
         // The same page cache as Tessera's default.
         let db = sled::Config::new()
             .path(dir)
@@ -219,7 +234,8 @@ mod bare {
             course_users: t("course_users"),
             redemptions: t("redemptions"),
             audit: t("audit"),
-            flusher: flusher(db.clone()),
+            flusher: flusher(),
+            bare: Bare(std::sync::Arc::new(db.clone())),
             db,
         };
         trees
@@ -232,7 +248,7 @@ mod bare {
     }
 
     async fn redeem(State(trees): State<Trees>, Form(r): Form<Redeem>) -> (StatusCode, String) {
-        let flusher = trees.flusher.clone();
+        let (flusher, bare) = (trees.flusher.clone(), trees.bare.clone());
         let done = tokio::task::spawn_blocking(move || {
             let t = trees;
             let event = t.db.generate_id().unwrap();
@@ -291,7 +307,7 @@ mod bare {
         })
         .await
         .expect("blocking task");
-        flusher.flush().await.expect("flush");
+        flusher.flush(&bare).await.expect("flush");
         match done {
             Ok(Ok(g)) => (StatusCode::OK, format!("{{\"group\":{g}}}")),
             Ok(Err(code)) => (StatusCode::from_u16(code).unwrap(), String::new()),

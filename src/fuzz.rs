@@ -614,7 +614,12 @@ mod requests {
 
         /// Panics unless every invariant of the store holds (what `tessera check` verifies).
         pub fn check_store(&self) {
-            let report = self.state.store.check().expect("the store can be read");
+            let report = self
+                .state
+                .store()
+                .expect("the store is open")
+                .check()
+                .expect("the store can be read");
             assert!(
                 report.violations.is_empty(),
                 "store invariants broken: {:?}",

@@ -412,7 +412,7 @@ async fn control_and_direction_characters_are_refused_on_every_entity() {
         let err: tessera::model::AppError = serde_json::from_str(&body_text(res).await).unwrap();
         assert!(err.field_message(field).is_some(), "{path} {form}: {err:?}");
     }
-    let s = &t.state.store;
+    let s = &t.state.store().unwrap();
     assert_eq!(s.user_count().unwrap(), 1, "no user stored");
     let courses = t
         .call("/api/list_courses", "query=&page=1", Some(&admin))
@@ -479,7 +479,7 @@ async fn unknown_host_names_are_refused_until_set_up() {
             .await;
         assert_eq!(page.status(), StatusCode::MISDIRECTED_REQUEST, "{host:?}");
     }
-    assert_eq!(t.state.store.user_count().unwrap(), 0);
+    assert_eq!(t.state.store().unwrap().user_count().unwrap(), 0);
     for host in [
         "127.0.0.1:3000",
         "[::1]:3000",
@@ -663,7 +663,8 @@ async fn logging_in_again_returns_to_the_page() {
 /// Every tree of the store but `sessions` (which a signed-in request may touch to slide its
 /// expiry), as (tree, key, value) triples.
 fn store_dump(t: &TestApp) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
-    let db = t.state.store.db();
+    let store = t.state.store().unwrap();
+    let db = store.db();
     let mut names = db.tree_names();
     names.sort();
     let mut out = Vec::new();
@@ -766,7 +767,8 @@ async fn a_storage_error_is_opaque_with_a_log_id() {
     let admin = t.setup_admin().await;
     let g = t.create_group(&admin, "Physics").await;
     t.state
-        .store
+        .store()
+        .unwrap()
         .db()
         .open_tree("groups")
         .unwrap()

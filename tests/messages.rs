@@ -327,7 +327,7 @@ async fn an_unreachable_smtp_server_means_retries_then_failed() {
         (Some(0), Some(2), Some(0)),
         "{row}"
     );
-    assert_eq!(t.state.store.mail_waiting(), 0);
+    assert_eq!(t.state.store().unwrap().mail_waiting(), 0);
     let page = body_text(
         t.get(&format!("/groups/{g}?tab=messages"), Some(&admin))
             .await,
@@ -349,10 +349,10 @@ async fn queued_mail_is_sent_after_a_restart() {
     let mails = sink.wait_for(2).await;
     assert_eq!(mails.len(), 2);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while t.state.store.mail_waiting() > 0 && std::time::Instant::now() < deadline {
+    while t.state.store().unwrap().mail_waiting() > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (rows, _) = t.state.store.group_messages(g, 1).unwrap();
+    let (rows, _) = t.state.store().unwrap().group_messages(g, 1).unwrap();
     assert_eq!(rows[0].mail.unwrap().sent, 2);
 }
 
@@ -417,10 +417,10 @@ async fn waiting_mail_fails_when_smtp_is_switched_off() {
     let g = queue_mail_offline(dir.path());
     let t = TestApp::in_dir(dir, Config::default(), |_| {});
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while t.state.store.mail_waiting() > 0 && std::time::Instant::now() < deadline {
+    while t.state.store().unwrap().mail_waiting() > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (rows, _) = t.state.store.group_messages(g, 1).unwrap();
+    let (rows, _) = t.state.store().unwrap().group_messages(g, 1).unwrap();
     let mail = rows[0].mail.unwrap();
     assert_eq!((mail.queued, mail.sent, mail.failed), (0, 0, 2));
 }
@@ -470,7 +470,7 @@ async fn a_large_group_gets_each_message_exactly_once() {
     let admin = t.setup_admin().await;
     let g = group_with(&t, &admin, "Everyone", &[]).await;
     let n = tessera::server::store::jobs::STEP_BATCH * 2 + 3;
-    let s = &t.state.store;
+    let s = &t.state.store().unwrap();
     let mut users = Vec::new();
     for i in 0..n {
         let f = UserFields {

@@ -183,7 +183,15 @@ async fn deactivation_and_password_reset_end_sessions() {
 async fn admins_cannot_lock_themselves_out() {
     let t = TestApp::new();
     let admin = t.setup_admin().await;
-    let me = t.state.store.find_for_login("admin").unwrap().unwrap().0.id;
+    let me = t
+        .state
+        .store()
+        .unwrap()
+        .find_for_login("admin")
+        .unwrap()
+        .unwrap()
+        .0
+        .id;
     let res = t
         .call(
             "/api/set_user_active",
@@ -218,7 +226,7 @@ async fn field_errors_are_typed_and_store_is_unchanged() {
         .await;
     let err: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
     assert_eq!(err["Invalid"]["field"], "password_confirm");
-    assert_eq!(t.state.store.user_count().unwrap(), 1);
+    assert_eq!(t.state.store().unwrap().user_count().unwrap(), 1);
 }
 
 #[tokio::test]
@@ -397,7 +405,13 @@ async fn self_registration_follows_the_admin_setting() {
     let form = "login=newbie&email=newbie%40example.org&display_name=New&password=password12&password_confirm=password12";
     let res = t.call("/api/signup", form, None).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(t.state.store.find_for_login("newbie").unwrap().is_none());
+    assert!(t
+        .state
+        .store()
+        .unwrap()
+        .find_for_login("newbie")
+        .unwrap()
+        .is_none());
 
     let res = t
         .call("/api/save_settings", "self_registration=on", Some(&admin))
@@ -407,7 +421,14 @@ async fn self_registration_follows_the_admin_setting() {
     assert_eq!(res.status(), StatusCode::OK);
     let cookie = session_cookie(&res).expect("signed in after sign-up");
     assert_eq!(t.whoami(&cookie).await.as_deref(), Some("newbie"));
-    let user = t.state.store.find_for_login("newbie").unwrap().unwrap().0;
+    let user = t
+        .state
+        .store()
+        .unwrap()
+        .find_for_login("newbie")
+        .unwrap()
+        .unwrap()
+        .0;
     assert_eq!(user.role(), tessera::model::user::Role::Learner);
 
     t.call("/api/save_settings", "", Some(&admin)).await;
@@ -520,7 +541,7 @@ async fn every_server_function_is_guarded() {
     let admin = t.setup_admin().await;
     t.create_learner(&admin, "lee").await;
     let lee = t.login("lee", LEARNER_PASSWORD).await;
-    let users_before = t.state.store.user_count().unwrap();
+    let users_before = t.state.store().unwrap().user_count().unwrap();
 
     // logout last: it ends the learner's session.
     let mut order: Vec<_> = table.iter().collect();
@@ -548,11 +569,11 @@ async fn every_server_function_is_guarded() {
         }
     }
     assert_eq!(
-        t.state.store.user_count().unwrap(),
+        t.state.store().unwrap().user_count().unwrap(),
         users_before,
         "nothing was created"
     );
-    let settings = t.state.store.settings().unwrap();
+    let settings = t.state.store().unwrap().settings().unwrap();
     assert_eq!(settings.self_registration, None, "settings untouched");
 }
 
@@ -581,7 +602,7 @@ async fn form_errors_survive_the_no_javascript_round_trip() {
         "error shown on the page"
     );
     assert!(html.contains(r#"aria-invalid="true""#));
-    assert_eq!(t.state.store.user_count().unwrap(), 0);
+    assert_eq!(t.state.store().unwrap().user_count().unwrap(), 0);
 }
 
 /// Sessions end after the idle timeout (the stored expiry) and after the absolute timeout since
@@ -595,7 +616,8 @@ async fn sessions_end_after_idle_and_absolute_timeouts() {
     let idle = t.state.config.session_idle.as_secs() as i64;
     let stored = t
         .state
-        .store
+        .store()
+        .unwrap()
         .load_session(&id, now)
         .unwrap()
         .expect("session stored in sled");
@@ -612,15 +634,21 @@ async fn sessions_end_after_idle_and_absolute_timeouts() {
         expires_at: stored.expires_at,
         data: serde_json::to_vec(&data).unwrap(),
     };
-    assert!(t.state.store.save_session(&id, &aged).unwrap());
+    assert!(t.state.store().unwrap().save_session(&id, &aged).unwrap());
     assert_eq!(t.whoami(&cookie).await, None);
 
     // Idle: a fresh login whose stored expiry has passed.
     let cookie = t.login("admin", ADMIN_PASSWORD).await;
     let id = cookie.split_once('=').unwrap().1.to_string();
-    let mut stored = t.state.store.load_session(&id, now).unwrap().unwrap();
+    let mut stored = t
+        .state
+        .store()
+        .unwrap()
+        .load_session(&id, now)
+        .unwrap()
+        .unwrap();
     stored.expires_at = now - 1;
-    assert!(t.state.store.save_session(&id, &stored).unwrap());
+    assert!(t.state.store().unwrap().save_session(&id, &stored).unwrap());
     assert_eq!(t.whoami(&cookie).await, None);
 }
 
@@ -695,7 +723,8 @@ async fn learners_reach_only_their_own_courses() {
     assert_eq!(p["status"], "completed");
     let other_progress = t
         .state
-        .store
+        .store()
+        .unwrap()
         .enrolment(other, course)
         .unwrap()
         .unwrap()
@@ -822,7 +851,7 @@ async fn group_managers_reach_only_their_groups_and_change_nothing() {
         .upload("/api/bulk_upload_group_members", fields, Some(&mia_c), None)
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "bulk upload");
-    let g = t.state.store.get_group(mine).unwrap().unwrap();
+    let g = t.state.store().unwrap().get_group(mine).unwrap().unwrap();
     assert_eq!((g.name.as_str(), g.members), ("Physics", 1), "unchanged");
 
     // A learner who manages nothing sees no groups at all.
@@ -949,7 +978,15 @@ async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
             (to, html)
         }
     };
-    let members = |t: &TestApp| t.state.store.get_group(id).unwrap().unwrap().members;
+    let members = |t: &TestApp| {
+        t.state
+            .store()
+            .unwrap()
+            .get_group(id)
+            .unwrap()
+            .unwrap()
+            .members
+    };
 
     // Refused files: message by the file field, nothing added.
     for (file, message) in [
@@ -993,7 +1030,12 @@ async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
         "report shown"
     );
     assert_eq!(members(&t), 2);
-    let (rows, _, _) = t.state.store.list_members(id, "", 1, 20).unwrap();
+    let (rows, _, _) = t
+        .state
+        .store()
+        .unwrap()
+        .list_members(id, "", 1, 20)
+        .unwrap();
     assert!(rows.iter().any(|(user, _)| *user == lee));
 }
 
@@ -1094,7 +1136,7 @@ async fn mass_enrolment_runs_in_the_background_and_reports() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    t.state.jobs.wait_idle(&t.state.store).await;
+    t.state.jobs.wait_idle(&t.state.store().unwrap()).await;
     let status: serde_json::Value = serde_json::from_str(
         &body_text(
             t.call(
@@ -1111,7 +1153,7 @@ async fn mass_enrolment_runs_in_the_background_and_reports() {
     assert_eq!(status["enrolled"], 5);
     assert_eq!(status["done"], 5);
     assert_eq!(status["started_by"], "admin");
-    assert_eq!(t.state.store.enrolled_count(course).unwrap(), 5);
+    assert_eq!(t.state.store().unwrap().enrolled_count(course).unwrap(), 5);
     let html = body_text(
         t.get(&format!("/groups/{g}?tab=courses"), Some(&admin))
             .await,
@@ -1169,7 +1211,7 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
             (to, html)
         }
     };
-    let users_before = t.state.store.user_count().unwrap();
+    let users_before = t.state.store().unwrap().user_count().unwrap();
     for (file, message) in [
         (Vec::new(), "Choose a CSV file to upload."),
         (vec![0xff, 0xfe, b'l', 0], "This file is not UTF-8 text."),
@@ -1181,7 +1223,13 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         assert!(html.contains(message), "{message}");
         assert!(html.contains(r#"id="import-file-error""#));
     }
-    assert!(t.state.store.recent_imports(5).unwrap().is_empty());
+    assert!(t
+        .state
+        .store()
+        .unwrap()
+        .recent_imports(5)
+        .unwrap()
+        .is_empty());
 
     let csv = "\u{feff}login,email,display name,role,password,groups\r\n\
                ada,ada@example.org,\"Lovelace, Ada\",learner,,Physics\r\n\
@@ -1200,7 +1248,7 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         assert!(html.contains(text), "preview shows {text}");
     }
     assert_eq!(
-        t.state.store.user_count().unwrap(),
+        t.state.store().unwrap().user_count().unwrap(),
         users_before,
         "preview creates nobody"
     );
@@ -1216,13 +1264,16 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         .call("/api/apply_import", &format!("id={id}"), Some(&admin))
         .await;
     assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
-    t.state.jobs.wait_idle(&t.state.store).await;
+    t.state.jobs.wait_idle(&t.state.store().unwrap()).await;
     let again = t
         .call("/api/apply_import", &format!("id={id}"), Some(&admin))
         .await;
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body_text(again).await.contains("applied already"));
-    assert_eq!(t.state.store.user_count().unwrap(), users_before + 3);
+    assert_eq!(
+        t.state.store().unwrap().user_count().unwrap(),
+        users_before + 3
+    );
     let html = body_text(
         t.get(&format!("/imports/{id}?show=created"), Some(&admin))
             .await,
@@ -1408,7 +1459,7 @@ async fn learners_join_a_group_with_its_key_and_a_limit_holds_under_a_race() {
     let (status, body) = redeem(&cookies[2], "PHYS-2026").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("used as many times as it may be"), "{body}");
-    let rec = t.state.store.get_group(g).unwrap().unwrap();
+    let rec = t.state.store().unwrap().get_group(g).unwrap().unwrap();
     assert_eq!((rec.key_uses, rec.members), (2, 2));
     // The group page lists who joined with the key; learners cannot read it.
     let html = body_text(
@@ -1479,7 +1530,16 @@ async fn learners_join_a_group_with_its_key_and_a_limit_holds_under_a_race() {
             .iter()
             .filter(|(s, _)| *s != StatusCode::OK)
             .all(|(_, b)| b.contains("used as many times")));
-        assert_eq!(t.state.store.get_group(g).unwrap().unwrap().key_uses, 5);
+        assert_eq!(
+            t.state
+                .store()
+                .unwrap()
+                .get_group(g)
+                .unwrap()
+                .unwrap()
+                .key_uses,
+            5
+        );
     }
 }
 
@@ -1581,7 +1641,7 @@ async fn key_refusals_have_their_own_statuses_and_admins_regenerate_disable_and_
     );
 
     assert_eq!(change("regenerate", &admin).await, StatusCode::OK);
-    let rec = t.state.store.get_group(g).unwrap().unwrap();
+    let rec = t.state.store().unwrap().get_group(g).unwrap().unwrap();
     let fresh = rec.key.key.clone().unwrap();
     assert_ne!(fresh, "PHYS-2026");
     assert_eq!(
@@ -1604,7 +1664,7 @@ async fn key_refusals_have_their_own_statuses_and_admins_regenerate_disable_and_
     ] {
         assert!(html.contains(text), "{text}");
     }
-    let activity = t.state.store.group_activity(g, 100).unwrap();
+    let activity = t.state.store().unwrap().group_activity(g, 100).unwrap();
     assert!(activity
         .iter()
         .any(|(_, e)| e.detail.contains("New key generated")));
@@ -1644,26 +1704,58 @@ async fn visitors_sign_up_with_a_group_key() {
         let t = &t;
         async move { t.call("/api/signup", &form, None).await }
     };
-    let users = t.state.store.user_count().unwrap();
+    let users = t.state.store().unwrap().user_count().unwrap();
     let res = signup("nora", "NOPE-2026").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(session_cookie(&res).is_none(), "not signed in");
     assert!(body_text(res).await.contains("No group has this key"));
-    assert_eq!(t.state.store.user_count().unwrap(), users, "no account");
+    assert_eq!(
+        t.state.store().unwrap().user_count().unwrap(),
+        users,
+        "no account"
+    );
 
     let res = signup("nora", "+phys-2026+").await;
     assert_eq!(res.status(), StatusCode::OK);
     let cookie = session_cookie(&res).expect("signed in");
-    let nora = t.state.store.find_for_login("nora").unwrap().unwrap().0;
-    assert!(t.state.store.membership(g, nora.id).unwrap().is_some());
+    let nora = t
+        .state
+        .store()
+        .unwrap()
+        .find_for_login("nora")
+        .unwrap()
+        .unwrap()
+        .0;
+    assert!(t
+        .state
+        .store()
+        .unwrap()
+        .membership(g, nora.id)
+        .unwrap()
+        .is_some());
     let html = body_text(t.get(&format!("/join?joined={g}"), Some(&cookie)).await).await;
     assert!(html.contains("You joined Physics") && html.contains("Mechanics"));
 
     // Used up now: the next visitor gets no account, and the key's count stays at 1.
     let res = signup("otto", "PHYS-2026").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(t.state.store.find_for_login("otto").unwrap().is_none());
-    assert_eq!(t.state.store.get_group(g).unwrap().unwrap().key_uses, 1);
+    assert!(t
+        .state
+        .store()
+        .unwrap()
+        .find_for_login("otto")
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        t.state
+            .store()
+            .unwrap()
+            .get_group(g)
+            .unwrap()
+            .unwrap()
+            .key_uses,
+        1
+    );
     // Without a key, sign-up is as before.
     assert_eq!(signup("otto", "").await.status(), StatusCode::OK);
     // The sign-up page offers the field, filled from the link.
@@ -1730,7 +1822,7 @@ async fn group_reports_reach_admins_and_that_groups_managers_only() {
     let lee = t.create_learner(&admin, "lee").await;
     let mine = t.create_group(&admin, "Physics").await;
     let other = t.create_group(&admin, "Chemistry").await;
-    let s = &t.state.store;
+    let s = &t.state.store().unwrap();
     let course = s
         .create_course(
             &CourseFields {
@@ -1912,7 +2004,7 @@ async fn the_report_csv_arrives_in_several_frames() {
     use tower::ServiceExt;
     let t = TestApp::new();
     let admin = t.setup_admin().await;
-    let s = &t.state.store;
+    let s = &t.state.store().unwrap();
     let actor = Actor { user: 0, now: 1 };
     let f = GroupFields {
         name: "Big".into(),

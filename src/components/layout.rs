@@ -166,6 +166,13 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
                 </ActionForm>
             </div>
         </header>
+        {me.saving_paused.map(|reason| view! {
+            <p class="saving-paused" role="alert">
+                <strong>"Changes cannot be saved right now: " {reason} "."</strong>
+                " Pages can still be read. Anything you change now is not saved; try again later."
+                {admin.then_some(" Free space on the server (or make its data directory writable again): Tessera notices by itself and saving resumes.")}
+            </p>
+        })}
     }
 }
 

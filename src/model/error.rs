@@ -42,6 +42,13 @@ pub enum AppError {
     AlreadySetUp,
     #[error("Self-registration is turned off. Ask an administrator for an account.")]
     RegistrationClosed,
+    /// The server cannot write to its data directory (`reason`: its disk is full, it is
+    /// read-only, ...); nothing was saved, and pages can still be read.
+    #[error("Nothing was saved: {reason}. Pages can still be read; please try again later.")]
+    CannotSave {
+        reason: String,
+        retry_after_secs: u64,
+    },
     /// Something failed on the server; details are in the server log under `log_id`.
     #[error("Something went wrong on the server (log id {log_id}). Please try again.")]
     Internal { log_id: String },
@@ -99,7 +106,7 @@ impl AppError {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
             }
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Busy { .. } | AppError::CannotSave { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Request(_) => StatusCode::BAD_REQUEST,

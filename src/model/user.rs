@@ -51,6 +51,10 @@ pub struct Me {
     pub role: Role,
     /// Whether they manage at least one group (and so see "Groups").
     pub manages_groups: bool,
+    /// Why the server cannot save anything right now (its disk is full, ...), for the banner
+    /// on every page; `None` when saving works.
+    #[serde(default)]
+    pub saving_paused: Option<String>,
 }
 
 impl Me {

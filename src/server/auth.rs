@@ -2,6 +2,7 @@
 
 use super::hashing::HashError;
 use super::state::{app_state, AppState};
+use super::storage::StoreCell;
 use super::store::sessions::SessionRecord;
 use super::store::users::{PasswordHash, UserRecord};
 use super::store::Store;
@@ -65,7 +66,7 @@ fn hash_error(e: HashError) -> AppError {
 /// Session records in sled. The session layer keeps them; this only stores bytes with an expiry.
 #[derive(Clone)]
 pub struct SledSessionStore {
-    store: Store,
+    store: StoreCell,
     /// New and extended sessions are flushed before the response (group commit).
     flusher: super::flusher::Flusher,
     /// Records created or saved since start (see `AppState::session_writes`).
@@ -73,7 +74,7 @@ pub struct SledSessionStore {
 }
 
 impl SledSessionStore {
-    pub fn new(store: Store, flusher: super::flusher::Flusher, writes: Arc<AtomicU64>) -> Self {
+    pub fn new(store: StoreCell, flusher: super::flusher::Flusher, writes: Arc<AtomicU64>) -> Self {
         SledSessionStore {
             store,
             flusher,
@@ -83,12 +84,14 @@ impl SledSessionStore {
 
     /// Deletes expired sessions every `period` (runs until the runtime stops).
     pub fn spawn_cleanup(&self, period: std::time::Duration) {
-        let store = self.store.clone();
+        let cell = self.store.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
-                let store = store.clone();
+                let (Ok(()), Ok(store)) = (cell.writable(), cell.store()) else {
+                    continue;
+                };
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
                 match tokio::task::spawn_blocking(move || store.delete_expired_sessions(now)).await
                 {
@@ -112,15 +115,27 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
 }
 
 impl SledSessionStore {
+    /// Runs `f` on a blocking thread, then (`flush`) waits until it is on disk.
     async fn blocking<T: Send + 'static>(
         &self,
+        flush: bool,
         f: impl FnOnce(&Store) -> Result<T, super::store::StoreError> + Send + 'static,
     ) -> session_store::Result<T> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(backend)?
-            .map_err(backend)
+        let store = self.store.store().map_err(backend)?;
+        let out = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || f(&store))
+                .await
+                .map_err(backend)?
+        };
+        let out = out.map_err(|e| backend(self.store.error(e)))?;
+        if flush {
+            self.flusher
+                .flush(&store)
+                .await
+                .map_err(|e| backend(self.store.error(e)))?;
+        }
+        Ok(out)
     }
 }
 
@@ -141,10 +156,10 @@ impl SessionStore for SledSessionStore {
             let stored = to_stored(record)?;
             let id = record.id.to_string();
             if self
-                .blocking(move |s| s.create_session(&id, &stored))
+                .blocking(true, move |s| s.create_session(&id, &stored))
                 .await?
             {
-                return self.flusher.flush().await.map_err(backend);
+                return Ok(());
             }
             record.id = Id::default();
         }
@@ -154,16 +169,23 @@ impl SessionStore for SledSessionStore {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let stored = to_stored(record)?;
         let id = record.id.to_string();
+        // While nothing can be saved, a session's later expiry is not saved either: it
+        // stays valid until the expiry it has, and the page is served (see `storage.rs`).
+        if self.store.writable().is_err() {
+            return Ok(());
+        }
         // A session ended meanwhile (logout) stays ended: save never recreates it.
-        self.blocking(move |s| s.save_session(&id, &stored)).await?;
-        self.flusher.flush().await.map_err(backend)
+        self.blocking(true, move |s| s.save_session(&id, &stored))
+            .await
+            .map(drop)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let key = id.to_string();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         // One key: read on this task (see `AppState::read_now`).
-        let Some(stored) = self.store.load_session(&key, now).map_err(backend)? else {
+        let store = self.store.store().map_err(backend)?;
+        let Some(stored) = store.load_session(&key, now).map_err(backend)? else {
             return Ok(None);
         };
         let data = serde_json::from_slice(&stored.data)
@@ -179,9 +201,10 @@ impl SessionStore for SledSessionStore {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let key = id.to_string();
-        self.blocking(move |s| s.delete_session(&key)).await?;
         // A logout is on disk before it is answered.
-        self.flusher.flush().await.map_err(backend)
+        self.blocking(true, move |s| s.delete_session(&key))
+            .await
+            .map(drop)
     }
 }
 
@@ -194,6 +217,8 @@ pub async fn session() -> Result<Session, AppError> {
 
 /// Starts a fresh session for `user` (a new session id: no fixation).
 pub async fn start_session(session: &Session, user: &UserRecord) -> Result<(), AppError> {
+    // The session is saved after the answer is made: refuse now, while it can still say why.
+    app_state()?.storage.writable()?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let result = async {
         session.cycle_id().await?;
@@ -208,7 +233,9 @@ pub async fn start_session(session: &Session, user: &UserRecord) -> Result<(), A
 }
 
 /// Ends the session (deletes it from the store and clears the cookie).
+/// While nothing can be saved the session cannot be deleted either: refused with why.
 pub async fn end_session(session: &Session) -> Result<(), AppError> {
+    app_state()?.storage.writable()?;
     session.flush().await.map_err(|e| super::internal(&e))
 }
 
@@ -247,7 +274,10 @@ pub async fn user_of_session(
         _ => false,
     };
     if !valid {
-        end_session(session).await?;
+        // While nothing can be saved the stale session stays stored, still refused each time.
+        if state.storage.writable().is_ok() {
+            end_session(session).await?;
+        }
         return Ok(None);
     }
     let interval = extension_interval(state.config.session_idle).as_secs() as i64;
@@ -271,6 +301,7 @@ pub async fn me(user: &UserRecord) -> Result<Me, AppError> {
         display_name: user.display_name.clone(),
         role: user.role(),
         manages_groups,
+        saving_paused: state.storage.trouble().map(|t| t.reason().to_string()),
     })
 }
 

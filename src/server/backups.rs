@@ -7,6 +7,7 @@
 //! asks it, over `control/tessera.sock` in the data directory (in a directory only the server's
 //! user can enter).
 
+use super::storage::StoreCell;
 use super::store::backup::{self as format, BackupError, BackupSummary, BackupVia};
 use super::store::backup::{LastBackupRecord, RestoreSummary};
 use super::store::{now_ms, Store};
@@ -64,7 +65,7 @@ const REQUEST_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Listens on the control socket (see the module docs) until the process ends. A socket that
 /// cannot be made is logged: the server runs on, and `tessera backup` says it got no answer.
-pub fn spawn_control(store: Store, data_dir: PathBuf) {
+pub fn spawn_control(store: StoreCell, data_dir: PathBuf) {
     remove_leftovers(&data_dir);
     let path = socket_path(&data_dir);
     let listener = match bind_control(&path) {
@@ -107,7 +108,7 @@ fn bind_control(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
 }
 
 /// One request: the line `backup`, answered with `ok <bytes>` and the file, or `error <why>`.
-async fn answer(stream: tokio::net::UnixStream, store: Store, data_dir: PathBuf) {
+async fn answer(stream: tokio::net::UnixStream, cell: StoreCell, data_dir: PathBuf) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -117,6 +118,15 @@ async fn answer(stream: tokio::net::UnixStream, store: Store, data_dir: PathBuf)
         let _ = write.write_all(b"error unknown request\n").await;
         return;
     }
+    let store = match cell.store() {
+        Ok(store) => store,
+        Err(e) => {
+            let _ = write
+                .write_all(format!("error {}\n", one_line(&e.to_string())).as_bytes())
+                .await;
+            return;
+        }
+    };
     let made =
         tokio::task::spawn_blocking(move || backup_to_temp(&store, &data_dir, BackupVia::Command))
             .await;

@@ -16,6 +16,8 @@ pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 pub const DEFAULT_IDLE_MINUTES: u64 = 60;
 pub const DEFAULT_ABSOLUTE_HOURS: u64 = 12;
 pub const DEFAULT_HASH_QUEUE: usize = 64;
+/// Seconds between tries to write again while the data directory cannot be written.
+pub const DEFAULT_STORAGE_RETRY_SECS: u64 = 10;
 pub const CONFIG_FILE: &str = "Leptos.toml";
 
 /// Tessera: a self-hosted learning-management server built around groups.
@@ -137,6 +139,11 @@ pub struct ServeArgs {
     /// key: job_step_pairs].
     #[arg(long, env = "TESSERA_JOB_STEP_PAIRS")]
     pub job_step_pairs: Option<usize>,
+    /// While the data directory cannot be written (disk full, read-only), how often to try
+    /// writing again; once that works the store is reopened and saving resumes [default: 10;
+    /// file key: storage_retry_secs].
+    #[arg(long, env = "TESSERA_STORAGE_RETRY_SECS")]
+    pub storage_retry_secs: Option<u64>,
     /// Mail group messages through this SMTP server too: smtp://host:port?tls=required
     /// (STARTTLS), ?tls=opportunistic (STARTTLS when offered), smtps://host:port (TLS from the
     /// start), plain smtp://host:port only for a relay on the same machine; credentials as
@@ -178,6 +185,7 @@ pub struct FileConfig {
     pub proxy_header: Option<String>,
     pub cache_mb: Option<u64>,
     pub job_step_pairs: Option<usize>,
+    pub storage_retry_secs: Option<u64>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
     pub tls_cert: Option<PathBuf>,
@@ -207,6 +215,8 @@ pub struct Config {
     pub cache_mb: u64,
     /// Enrolments per step of a background job.
     pub job_step_pairs: usize,
+    /// While the store cannot write: how often to try again.
+    pub storage_retry: Duration,
     /// Where group messages are mailed, when configured.
     pub mail: Option<MailConfig>,
     /// HTTPS served directly, when configured.
@@ -441,6 +451,15 @@ impl Config {
                 super::store::enrolments::MAX_BATCH_PAIRS
             )));
         }
+        let storage_retry_secs = args
+            .storage_retry_secs
+            .or(file.storage_retry_secs)
+            .unwrap_or(DEFAULT_STORAGE_RETRY_SECS);
+        if !(1..=3600).contains(&storage_retry_secs) {
+            return Err(ConfigError::Value(
+                "storage_retry_secs must be between 1 and 3600".into(),
+            ));
+        }
         let tls = match (
             args.tls_cert.or(file.tls_cert),
             args.tls_key.or(file.tls_key),
@@ -479,6 +498,7 @@ impl Config {
             )?,
             cache_mb,
             job_step_pairs,
+            storage_retry: Duration::from_secs(storage_retry_secs),
             hash_workers,
             hash_queue,
             public_url,

@@ -405,7 +405,7 @@ where
     use axum::body::Bytes;
     let turn = state.report_turn().await?;
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(2);
-    let store = state.store.clone();
+    let store = state.store()?;
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let _turn = turn;
@@ -462,7 +462,7 @@ async fn start_backup(
     use axum::body::Bytes;
     use std::io::Read;
     let user = require_admin(state, session).await?;
-    let (store, dir, by) = (state.store.clone(), state.config.data_dir.clone(), user.id);
+    let (store, dir, by) = (state.store()?, state.config.data_dir.clone(), user.id);
     let at_ms = super::store::now_ms();
     let (mut file, summary) = tokio::task::spawn_blocking(move || {
         super::backups::backup_to_temp(

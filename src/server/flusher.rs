@@ -4,47 +4,105 @@
 //! request wastes the disk; here writers queue a waiter, the task drains the queue, runs one
 //! `flush()` on a blocking thread and answers everyone who was queued.
 
+use super::store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-type Waiter = oneshot::Sender<Result<(), String>>;
-
-#[derive(Clone)]
-pub struct Flusher {
-    tx: mpsc::UnboundedSender<Waiter>,
+/// What a flusher flushes: the store (a bench flushes a bare sled database).
+pub trait Flushable: Clone + Send + 'static {
+    /// Writes everything to disk (blocking).
+    fn flush_now(&self) -> Result<(), sled::Error>;
+    /// Whether `other` is a handle to the same database.
+    fn same_as(&self, other: &Self) -> bool;
 }
 
-impl Flusher {
+impl Flushable for Store {
+    fn flush_now(&self) -> Result<(), sled::Error> {
+        self.db().flush().map(drop)
+    }
+
+    fn same_as(&self, other: &Self) -> bool {
+        Store::same_as(self, other)
+    }
+}
+
+/// A writer waiting for the store it wrote to to be flushed.
+struct Waiter<T> {
+    store: T,
+    answer: oneshot::Sender<Result<(), StoreError>>,
+}
+
+pub struct Flusher<T: Flushable = Store> {
+    tx: mpsc::UnboundedSender<Waiter<T>>,
+}
+
+impl<T: Flushable> Clone for Flusher<T> {
+    fn clone(&self) -> Self {
+        Flusher {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Db(sled::Error::ReportableBug("the flusher has stopped".into()))
+}
+
+impl<T: Flushable> Flusher<T> {
     /// Starts the flusher task on the current tokio runtime.
-    pub fn spawn(db: sled::Db) -> Flusher {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Waiter>();
+    pub fn spawn() -> Flusher<T> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Waiter<T>>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut waiters = vec![first];
                 while let Ok(w) = rx.try_recv() {
                     waiters.push(w);
                 }
-                let db = db.clone();
-                let result = tokio::task::spawn_blocking(move || {
-                    db.flush().map(drop).map_err(|e| e.to_string())
+                // Almost always one store; two only around a reopening (`storage.rs`), and
+                // each writer is answered for the store it wrote to.
+                let mut stores: Vec<T> = Vec::new();
+                for w in &waiters {
+                    if !stores.iter().any(|s| s.same_as(&w.store)) {
+                        stores.push(w.store.clone());
+                    }
+                }
+                let results = tokio::task::spawn_blocking(move || {
+                    stores
+                        .into_iter()
+                        .map(|s| {
+                            let r = s.flush_now();
+                            (s, r)
+                        })
+                        .collect::<Vec<_>>()
                 })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+                .await;
                 for w in waiters {
-                    let _ = w.send(result.clone());
+                    let result = match &results {
+                        Ok(results) => results
+                            .iter()
+                            .find(|(s, _)| s.same_as(&w.store))
+                            .map_or_else(
+                                || Err(stopped()),
+                                |(_, r)| r.clone().map_err(StoreError::Db),
+                            ),
+                        Err(e) => Err(StoreError::Db(sled::Error::ReportableBug(e.to_string()))),
+                    };
+                    let _ = w.answer.send(result);
                 }
             }
         });
         Flusher { tx }
     }
 
-    /// Waits until everything written before this call is on disk.
-    pub async fn flush(&self) -> Result<(), String> {
-        let (tx, rx) = oneshot::channel();
+    /// Waits until everything written to `store` before this call is on disk.
+    pub async fn flush(&self, store: &T) -> Result<(), StoreError> {
+        let (answer, rx) = oneshot::channel();
         self.tx
-            .send(tx)
-            .map_err(|_| "the flusher has stopped".to_string())?;
-        rx.await
-            .map_err(|_| "the flusher has stopped".to_string())?
+            .send(Waiter {
+                store: store.clone(),
+                answer,
+            })
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 }
 
@@ -55,23 +113,25 @@ mod tests {
     #[tokio::test]
     async fn many_writers_all_get_flushed() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
-        let flusher = Flusher::spawn(db.clone());
+        let store = Store::open(dir.path()).unwrap();
+        let flusher = Flusher::spawn();
         let mut tasks = Vec::new();
         for i in 0u32..64 {
-            let (db, flusher) = (db.clone(), flusher.clone());
+            let (store, flusher) = (store.clone(), flusher.clone());
             tasks.push(tokio::spawn(async move {
-                db.insert(i.to_be_bytes(), &[1]).unwrap();
-                flusher.flush().await
+                store.db().insert(i.to_be_bytes(), &[1]).unwrap();
+                flusher.flush(&store).await
             }));
         }
         for t in tasks {
             t.await.unwrap().unwrap();
         }
-        drop(db);
+        drop(store);
         drop(flusher);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let db = sled::open(dir.path()).unwrap();
-        assert_eq!(db.len(), 64);
+        let store = Store::open(dir.path()).unwrap();
+        for i in 0u32..64 {
+            assert!(store.db().get(i.to_be_bytes()).unwrap().is_some(), "{i}");
+        }
     }
 }

@@ -5,10 +5,13 @@
 //! is written in the same transaction as the change that needs it, so a crash cannot lose one);
 //! afterwards it sleeps until [`JobRunner::wake`] is called or a minute passes. Pending jobs take
 //! turns, one step each; each step is flushed before the next, so a step done is a step that
-//! survives `kill -9`. A storage error is retried; a step that fails otherwise (or keeps
-//! panicking) marks its job failed, logged with the reason, instead of retrying it for ever.
+//! survives `kill -9`. A storage error is retried (while the disk takes no writes, the runner
+//! waits for the store to be opened again, see `storage.rs`); a step that fails otherwise (or
+//! keeps panicking) marks its job failed, logged with the reason, instead of retrying it for
+//! ever.
 
 use super::flusher::Flusher;
+use super::storage::StoreCell;
 use super::store::jobs::Step;
 use super::store::{now_ms, Store, StoreError};
 use std::collections::HashMap;
@@ -25,13 +28,13 @@ pub struct JobRunner {
 
 impl JobRunner {
     /// Starts the runner on the current tokio runtime.
-    pub fn start(store: Store, flusher: Flusher) -> JobRunner {
+    pub fn start(store: StoreCell, flusher: Flusher) -> JobRunner {
         Self::start_waking(store, flusher, Arc::new(Notify::new()))
     }
 
     /// Starts the runner, notifying `after_step` after each step it runs (the mailer: a
     /// message's delivery queues e-mails).
-    pub fn start_waking(store: Store, flusher: Flusher, after_step: Arc<Notify>) -> JobRunner {
+    pub fn start_waking(store: StoreCell, flusher: Flusher, after_step: Arc<Notify>) -> JobRunner {
         let runner = JobRunner {
             wake: Arc::new(Notify::new()),
             idle: Arc::new(Notify::new()),
@@ -81,15 +84,24 @@ impl JobRunner {
 const PANICS_ALLOWED: u32 = 3;
 
 /// Runs every pending job to its end, one step of each in turn (a long mass enrolment does not
-/// hold up a group sweep). A storage error is retried a second later; any other error fails the
-/// job (logged with the reason); a step that keeps panicking fails its job too.
+/// hold up a group sweep). A storage error is retried a second later, or once the store is
+/// opened again when the disk takes no writes; any other error fails the job (logged with the
+/// reason); a step that keeps panicking fails its job too.
 async fn run_all(
-    store: &Store,
+    cell: &StoreCell,
     flusher: &Flusher,
     panics: &mut HashMap<u64, u32>,
     after_step: &Notify,
 ) {
     loop {
+        // Nothing can be saved: the recovery wakes the runner once it can.
+        if cell.writable().is_err() {
+            return;
+        }
+        let Ok(store) = cell.store() else {
+            return;
+        };
+        let store = &store;
         let pending = {
             let store = store.clone();
             tokio::task::spawn_blocking(move || store.pending_jobs()).await
@@ -114,8 +126,11 @@ async fn run_all(
                 let store = store.clone();
                 tokio::task::spawn_blocking(move || store.run_job_step(id, now_ms())).await
             };
-            if let Err(e) = flusher.flush().await {
+            if let Err(e) = flusher.flush(store).await {
                 tracing::error!(error = %e, job = id, "cannot flush a job's step");
+                if let StoreError::Db(e) = &e {
+                    cell.note(e);
+                }
             }
             after_step.notify_one();
             let failure = match step {
@@ -127,6 +142,9 @@ async fn run_all(
                 }
                 Ok(Err(StoreError::Db(e))) => {
                     tracing::warn!(error = %e, job = id, "job step failed on storage; retrying");
+                    if cell.note(&e).is_some() {
+                        return;
+                    }
                     waiting = true;
                     None
                 }
@@ -140,10 +158,10 @@ async fn run_all(
             };
             if let Some(reason) = failure {
                 tracing::error!(job = id, reason, "job failed");
-                let store = store.clone();
-                let _ = tokio::task::spawn_blocking(move || store.fail_job(id, &reason, now_ms()))
-                    .await;
-                let _ = flusher.flush().await;
+                let s = store.clone();
+                let _ =
+                    tokio::task::spawn_blocking(move || s.fail_job(id, &reason, now_ms())).await;
+                let _ = flusher.flush(store).await;
                 panics.remove(&id);
             }
         }
@@ -179,7 +197,8 @@ mod tests {
         let g = store.create_group(actor, &f).unwrap().0.id;
         let job = store.delete_group(actor, g).unwrap();
         assert_eq!(store.pending_jobs().unwrap(), vec![job]);
-        let runner = JobRunner::start(store.clone(), Flusher::spawn(store.db().clone()));
+        let cell = StoreCell::new(store.clone(), Duration::from_secs(1));
+        let runner = JobRunner::start(cell, Flusher::spawn());
         tokio::time::timeout(Duration::from_secs(20), runner.wait_idle(&store))
             .await
             .expect("the runner finished the job");

@@ -21,6 +21,7 @@
 
 use super::config::MailConfig;
 use super::flusher::Flusher;
+use super::storage::StoreCell;
 use super::store::messages::{DueMail, Settle};
 use super::store::{now_ms, Store};
 use lettre::message::{header::ContentType, Mailbox};
@@ -45,7 +46,7 @@ pub struct Mailer {
 impl Mailer {
     /// Starts the mailer on the current tokio runtime: sending when `config` is set, otherwise
     /// failing whatever is left in the outbox.
-    pub fn start(store: Store, flusher: Flusher, config: Option<MailConfig>) -> Mailer {
+    pub fn start(store: StoreCell, flusher: Flusher, config: Option<MailConfig>) -> Mailer {
         let wake = Arc::new(Notify::new());
         let enabled = config.is_some();
         let w = wake.clone();
@@ -69,23 +70,26 @@ impl Mailer {
 
 /// Without SMTP: fails every waiting e-mail, now and whenever woken (a delivery that was
 /// under way when mail was switched off may queue more).
-async fn drain(store: Store, flusher: Flusher, wake: Arc<Notify>) {
+async fn drain(cell: StoreCell, flusher: Flusher, wake: Arc<Notify>) {
     loop {
-        let s = store.clone();
-        let n = tokio::task::spawn_blocking(move || {
-            s.cancel_waiting_mail("e-mail is no longer configured on this server")
-        })
-        .await;
-        match n {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => {
-                tracing::warn!(
-                    emails = n,
-                    "e-mails were waiting but SMTP is not configured: marked failed"
-                );
-                let _ = flusher.flush().await;
+        // While nothing can be saved, wait: the recovery wakes the mailer.
+        if let (Ok(()), Ok(store)) = (cell.writable(), cell.store()) {
+            let s = store.clone();
+            let n = tokio::task::spawn_blocking(move || {
+                s.cancel_waiting_mail("e-mail is no longer configured on this server")
+            })
+            .await;
+            match n {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => {
+                    tracing::warn!(
+                        emails = n,
+                        "e-mails were waiting but SMTP is not configured: marked failed"
+                    );
+                    let _ = flusher.flush(&store).await;
+                }
+                other => tracing::error!(error = ?other.err(), "cannot read the e-mail queue"),
             }
-            other => tracing::error!(error = ?other.err(), "cannot read the e-mail queue"),
         }
         tokio::select! {
             _ = wake.notified() => {}
@@ -107,7 +111,7 @@ enum Attempt {
     },
 }
 
-async fn run(store: Store, flusher: Flusher, config: MailConfig, wake: Arc<Notify>) {
+async fn run(cell: StoreCell, flusher: Flusher, config: MailConfig, wake: Arc<Notify>) {
     let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&config.url) {
         Ok(t) => t.timeout(Some(Duration::from_secs(30))).build(),
         Err(e) => {
@@ -120,6 +124,19 @@ async fn run(store: Store, flusher: Flusher, config: MailConfig, wake: Arc<Notif
     let mut unrecorded: Vec<DueMail> = Vec::new();
     let mut pause = Duration::ZERO;
     loop {
+        // While nothing can be saved, send nothing (an outcome could not be recorded): the
+        // recovery wakes the mailer. The store is held for one round only, so that a store
+        // being opened again is not kept waiting.
+        let store = match (cell.writable(), cell.store()) {
+            (Ok(()), Ok(store)) => store,
+            _ => {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                }
+                continue;
+            }
+        };
         if !unrecorded.is_empty() {
             let s = store.clone();
             let pending = std::mem::take(&mut unrecorded);
@@ -132,7 +149,7 @@ async fn run(store: Store, flusher: Flusher, config: MailConfig, wake: Arc<Notif
             .await
             .unwrap_or_default();
             unrecorded = left;
-            let _ = flusher.flush().await;
+            let _ = flusher.flush(&store).await;
         }
         let due = {
             let store = store.clone();
@@ -162,6 +179,7 @@ async fn run(store: Store, flusher: Flusher, config: MailConfig, wake: Arc<Notif
                     Duration::from_millis(at.saturating_sub(now_ms()).clamp(10, 60_000))
                 })
             };
+            drop(store);
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -198,6 +216,9 @@ async fn run(store: Store, flusher: Flusher, config: MailConfig, wake: Arc<Notif
             };
             if !matches!(recorded, Ok(Ok(_))) {
                 tracing::error!(error = ?recorded, "cannot record an e-mail's outcome");
+                if let Ok(Err(super::store::StoreError::Db(e))) = &recorded {
+                    cell.note(e);
+                }
                 if how == Settle::Sent {
                     unrecorded.push(mail);
                 }
@@ -205,8 +226,11 @@ async fn run(store: Store, flusher: Flusher, config: MailConfig, wake: Arc<Notif
                 break;
             }
             // Each outcome on disk before the next e-mail: a crash resends at most one.
-            if let Err(e) = flusher.flush().await {
+            if let Err(e) = flusher.flush(&store).await {
                 tracing::error!(error = %e, "cannot flush the e-mail queue");
+                if let super::store::StoreError::Db(e) = &e {
+                    cell.note(e);
+                }
             }
             if server_down {
                 pause = if pause.is_zero() {
@@ -214,6 +238,7 @@ async fn run(store: Store, flusher: Flusher, config: MailConfig, wake: Arc<Notif
                 } else {
                     (pause * 2).min(MAX_WAIT)
                 };
+                drop(store);
                 tokio::select! {
                     _ = wake.notified() => {}
                     _ = tokio::time::sleep(pause) => {}

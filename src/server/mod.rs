@@ -14,6 +14,7 @@ pub mod layers;
 pub mod mail;
 pub mod router;
 pub mod state;
+pub mod storage;
 pub mod store;
 pub mod throttle;
 pub mod tls;
@@ -67,14 +68,15 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
     use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    let state = state::AppState::new(leptos_options(addr), store.clone(), config.clone());
+    let state = state::AppState::new(leptos_options(addr), store, config.clone());
     auth::SledSessionStore::new(
-        store.clone(),
+        state.storage.clone(),
         state.flusher.clone(),
         state.session_writes.clone(),
     )
     .spawn_cleanup(std::time::Duration::from_secs(3600));
-    backups::spawn_control(store.clone(), config.data_dir.clone());
+    backups::spawn_control(state.storage.clone(), config.data_dir.clone());
+    let storage = state.storage.clone();
     let app = router::build(state);
     if let Some(files) = &config.tls {
         let tls = tls::Reloadable::new(tls::load(files).map_err(std::io::Error::other)?);
@@ -115,7 +117,10 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     }
-    store.flush().map_err(std::io::Error::other)?;
+    match storage.store() {
+        Ok(store) => store.flush().map_err(std::io::Error::other)?,
+        Err(e) => tracing::warn!(error = %e, "stopped without a last flush"),
+    }
     tracing::info!("stopped");
     Ok(())
 }

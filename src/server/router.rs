@@ -78,7 +78,7 @@ pub fn build(state: AppState) -> Router {
 pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
     let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
     let sessions = SledSessionStore::new(
-        state.store.clone(),
+        state.storage.clone(),
         state.flusher.clone(),
         state.session_writes.clone(),
     );
@@ -226,7 +226,10 @@ async fn api_error_status(req: Request, next: Next) -> Response {
     if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = err.status_code();
         if let AppError::TooManyAttempts { retry_after_secs }
-        | AppError::Busy { retry_after_secs } = err
+        | AppError::Busy { retry_after_secs }
+        | AppError::CannotSave {
+            retry_after_secs, ..
+        } = err
         {
             if let Ok(v) = retry_after_secs.to_string().parse() {
                 parts.headers.insert(header::RETRY_AFTER, v);

@@ -4,6 +4,7 @@ use super::config::Config;
 use super::flusher::Flusher;
 use super::hashing::HashPool;
 use super::jobs::JobRunner;
+use super::storage::StoreCell;
 use super::store::{Store, StoreError};
 use super::throttle::LoginThrottle;
 use crate::model::AppError;
@@ -28,7 +29,9 @@ impl std::ops::Deref for AppState {
 /// What [`AppState`] holds.
 pub struct Shared {
     pub leptos_options: LeptosOptions,
-    pub store: Store,
+    /// The open store; see [`AppState::store`] and `storage.rs` (a store whose disk fails is
+    /// opened again once it can write).
+    pub storage: StoreCell,
     pub flusher: Flusher,
     pub config: Arc<Config>,
     pub throttle: Arc<LoginThrottle>,
@@ -62,19 +65,29 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, store: Store, config: Config) -> AppState {
-        let flusher = Flusher::spawn(store.db().clone());
+        let storage = StoreCell::new(store, config.storage_retry);
+        let flusher = Flusher::spawn();
         let mailer =
-            super::mail::Mailer::start(store.clone(), flusher.clone(), config.mail.clone());
+            super::mail::Mailer::start(storage.clone(), flusher.clone(), config.mail.clone());
+        let jobs = JobRunner::start_waking(storage.clone(), flusher.clone(), mailer.notifier());
+        {
+            // Work put off while nothing could be saved goes on once it can.
+            let (jobs, mail) = (jobs.clone(), mailer.notifier());
+            storage.spawn_recovery(move || {
+                jobs.wake();
+                mail.notify_one();
+            });
+        }
         AppState(Arc::new(Shared {
             leptos_options,
-            jobs: JobRunner::start_waking(store.clone(), flusher.clone(), mailer.notifier()),
+            jobs,
             mailer,
             reports: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             flusher,
             hasher: HashPool::start(config.hash_workers, config.hash_queue),
-            store,
+            storage,
             config: Arc::new(config),
             throttle: Arc::new(LoginThrottle::new()),
             key_throttle: Arc::new(LoginThrottle::for_group_keys()),
@@ -113,7 +126,13 @@ impl AppState {
         f: impl FnOnce(&Store) -> Result<T, StoreError>,
     ) -> Result<T, AppError> {
         self.store_calls.fetch_add(1, Ordering::Relaxed);
-        f(&self.store).map_err(AppError::from)
+        let store = self.storage.store()?;
+        f(&store).map_err(|e| self.storage.error(e))
+    }
+
+    /// The open store, for work that holds it longer than one call (a streamed download).
+    pub fn store(&self) -> Result<Store, AppError> {
+        self.storage.store()
     }
 
     /// Runs a read on a blocking thread.
@@ -122,28 +141,47 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.store.clone();
+        let store = self.storage.store()?;
         self.store_calls.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(|e| super::internal(&e))?
-            .map_err(AppError::from)
+            .map_err(|e| self.storage.error(e))
     }
 
     /// Runs a write on a blocking thread and returns once it is on disk (group commit), so a
     /// success the caller reports survives a crash. The flush happens on failure too: an
     /// operation done in several transactions may have committed some before it failed.
+    /// While the store cannot write (disk full, read-only) it is refused before it starts.
     pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let out = self.read(f).await;
-        self.flusher
-            .flush()
-            .await
-            .map_err(|e| super::internal(&e))?;
-        out
+        self.storage.writable()?;
+        let store = self.storage.store()?;
+        self.store_calls.fetch_add(1, Ordering::Relaxed);
+        let out = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || f(&store))
+                .await
+                .map_err(|e| super::internal(&e))?
+        };
+        // The same store the write went to: never one opened again meanwhile.
+        let flushed = self.flusher.flush(&store).await;
+        drop(store);
+        match (out, flushed) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Ok(_), Err(e)) => Err(self.storage.error(e)),
+            (Err(e), flushed) => {
+                if let Err(f) = flushed {
+                    // Noted (it may mark the store unwritable); the write's own error is
+                    // the one to show.
+                    let _ = self.storage.error(f);
+                }
+                Err(self.storage.error(e))
+            }
+        }
     }
 
     /// [`AppState::write`], then wakes the job runner: for writes that record a job.

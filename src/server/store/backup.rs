@@ -537,7 +537,7 @@ fn restore_into<R: Read>(
     // Ids continue past every id the backed-up store handed out.
     while db.generate_id()? < header.id_mark {}
     db.flush()?;
-    let store = Store::from_db(db)?;
+    let store = Store::from_db(db, None)?;
     store.migrate().map_err(BackupError::Open)?;
     store.flush()?;
     let report = store.check()?;

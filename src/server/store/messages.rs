@@ -401,8 +401,20 @@ impl Store {
                 None => false,
             };
             Ok(unread.saturating_sub(u64::from(opening_unread)))
-        })?;
-        Ok(n)
+        });
+        match n.map_err(StoreError::from) {
+            // sled refuses every transaction, reads too, once it cannot write (`storage.rs`);
+            // no writer runs then, so plain reads cannot see half of a change.
+            Err(StoreError::Db(_)) => {
+                let unread = read_counter(self.meta.get(counter_key(&unread_counter(user)))?);
+                let opening_unread = match self.inbox.get(key)? {
+                    Some(b) => !codec::decode::<InboxRecord>(&key, &b)?.read,
+                    None => false,
+                };
+                Ok(unread.saturating_sub(u64::from(opening_unread)))
+            }
+            other => other,
+        }
     }
 
     /// One page (from 1) of a user's inbox, newest first, with the number of messages in it.

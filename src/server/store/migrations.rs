@@ -267,7 +267,7 @@ pub(super) mod tests {
         {
             // Half done: the links part only, then a crash (the version still says 1).
             let db = sled::open(&data).unwrap();
-            let s = Store::from_db(db).unwrap();
+            let s = Store::from_db(db, None).unwrap();
             links_into_records(&s).unwrap();
             enrolment_sources(&s).unwrap();
             s.flush().unwrap();
@@ -290,7 +290,7 @@ pub(super) mod tests {
         {
             // Migrated to 2, then the index step half done: one event's entries only.
             let db = sled::open(&data).unwrap();
-            let s = Store::from_db(db).unwrap();
+            let s = Store::from_db(db, None).unwrap();
             v1_to_v2(&s).unwrap();
             s.set_schema_version(2).unwrap();
             super::super::audit::build_index(&s).unwrap();

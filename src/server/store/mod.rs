@@ -47,7 +47,7 @@ pub mod settings;
 pub mod users;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The schema this build writes. Bump it together with a new entry in `migrations.rs`.
 pub const SCHEMA_VERSION: u32 = 3;
@@ -182,6 +182,9 @@ pub struct Trees {
     step_pairs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Writers share it, a backup holds it alone (see `backup.rs`).
     gate: backup::WriteGate,
+    /// The directory and cache size it was opened with (`None`: not opened from a directory
+    /// by [`Store::open_with_cache`]).
+    origin: Option<(PathBuf, u64)>,
 }
 
 /// sled's page cache by default, in MiB (`cache_mb`). sled's own default is 1 GiB, which a
@@ -213,13 +216,15 @@ impl Store {
                 }
                 other => unreadable(other.to_string()),
             })?;
-        let store = Store::from_db(db).map_err(|e| unreadable(e.to_string()))?;
+        let store = Store::from_db(db, Some((dir.to_path_buf(), cache_mb)))
+            .map_err(|e| unreadable(e.to_string()))?;
         store.migrate()?;
         Ok(store)
     }
 
-    fn from_db(db: sled::Db) -> Result<Store, sled::Error> {
+    fn from_db(db: sled::Db, origin: Option<(PathBuf, u64)>) -> Result<Store, sled::Error> {
         Ok(Store(std::sync::Arc::new(Trees {
+            origin,
             meta: db.open_tree("meta")?,
             users: db.open_tree("users")?,
             user_secrets: db.open_tree("user_secrets")?,
@@ -283,6 +288,22 @@ impl Store {
 
     pub fn step_pairs(&self) -> usize {
         self.step_pairs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many handles to this open store exist (the reopening waits for its own to be the
+    /// last, see `storage.rs`).
+    pub fn holders(&self) -> usize {
+        std::sync::Arc::strong_count(&self.0)
+    }
+
+    /// The directory and page cache (MiB) this store was opened with, to open it again.
+    pub fn origin(&self) -> Option<(PathBuf, u64)> {
+        self.origin.clone()
+    }
+
+    /// Whether `other` is a handle to this same open store.
+    pub fn same_as(&self, other: &Store) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// The sled handle, for the shared flusher.

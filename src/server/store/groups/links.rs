@@ -59,8 +59,34 @@ impl Store {
     pub fn group_course_records(&self, group: u64) -> Result<Vec<CourseRecord>, StoreError> {
         let r = (&self.group_links, &self.curricula, &self.courses).transaction(
             |(links, curricula, courses)| tx_group_courses(links, curricula, courses, group),
-        )?;
-        Ok(r)
+        );
+        match r.map_err(StoreError::from) {
+            // sled refuses every transaction, reads too, once it cannot write (`storage.rs`);
+            // no writer runs then, so plain reads cannot see half of a change.
+            Err(StoreError::Db(_)) => self.group_courses_read_plainly(group),
+            other => other,
+        }
+    }
+
+    /// [`tx_group_courses`] without a transaction: for a store that cannot write.
+    fn group_courses_read_plainly(&self, group: u64) -> Result<Vec<CourseRecord>, StoreError> {
+        let rec = self.group_links_record(group)?;
+        let mut ids = rec.courses.clone();
+        for cur in &rec.curricula {
+            if let Some(c) = self.get_curriculum(*cur)? {
+                ids.extend(c.courses);
+            }
+        }
+        let mut out: Vec<CourseRecord> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if out.iter().any(|c| c.id == id) {
+                continue;
+            }
+            if let Some(c) = self.get_course(id)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
     }
 
     /// Attaches (`add`) or detaches a course. Attaching twice or detaching an absent link
@@ -176,15 +202,11 @@ impl Store {
 
     /// Every course the group gives: its own and its curricula's, each once.
     pub fn group_course_ids_with_curricula(&self, group: u64) -> Result<Vec<u64>, StoreError> {
-        let ids = (&self.group_links, &self.curricula, &self.courses).transaction(
-            |(links, curricula, courses)| {
-                Ok(tx_group_courses(links, curricula, courses, group)?
-                    .into_iter()
-                    .map(|c| c.id)
-                    .collect::<Vec<_>>())
-            },
-        )?;
-        Ok(ids)
+        Ok(self
+            .group_course_records(group)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
     }
 
     /// Detaches a course (or curriculum) that was deleted from every group still linking it;
