@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tessera needs, skipping whatever is already there.
-# Sourced by scripts/run.sh and scripts/test.sh; `browser` as first argument also installs
-# Chromium for the end-to-end tests. Only package registries are used (crates.io, npm, Debian).
+# Sourced by scripts/run.sh and scripts/test.sh; `browser` as first argument (the tests) also
+# installs Chromium for the end-to-end tests and cargo-deny for the dependency checks. Only
+# package registries are used (crates.io, npm, Debian).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION="0.3.10"
+CARGO_DENY_VERSION="0.20.2"
 # The wasm-bindgen CLI must equal the wasm-bindgen crate pinned in Cargo.lock.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' "$ROOT/Cargo.lock")"
 
@@ -41,6 +43,15 @@ if [ ! -x "$ROOT/end2end/node_modules/.bin/wasm-opt" ] || [ "$ROOT/end2end/packa
 fi
 # cargo-leptos uses the wasm-opt it finds first on PATH (Debian's binaryen breaks hydration).
 export PATH="$ROOT/end2end/node_modules/.bin:$PATH"
+
+# The test command's dependency checks (deny.toml). cargo-deny's own release profile asks for
+# fat LTO in one codegen unit (5.5 minutes to build here); a checker that runs for two seconds
+# does not need it, and without it the install takes about 2 minutes.
+if [ "${1:-}" = browser ] && [ "$(cargo deny --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DENY_VERSION" ]; then
+  say "installing cargo-deny $CARGO_DENY_VERSION (about 2 minutes, once)"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
+fi
 
 if [ "${1:-}" = browser ] && [ ! -x /usr/bin/chromium ]; then
   say "installing Chromium from Debian"

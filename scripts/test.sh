@@ -15,6 +15,9 @@ fi
 say "formatting"
 cargo fmt --check
 
+say "dependency checks: licences, duplicate versions, sources (deny.toml)"
+cargo deny --offline check licenses bans sources
+
 say "clippy (server and browser builds)"
 cargo clippy --features ssr --all-targets -- -D warnings
 cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
