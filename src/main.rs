@@ -22,6 +22,7 @@ async fn main() -> std::process::ExitCode {
         Command::Check(check) => return check_data_dir(cli.config.as_deref(), check),
         Command::Backup(args) => return backup(cli.config.as_deref(), args),
         Command::Restore(args) => return restore(args),
+        Command::Seed(args) => return seed(cli.config.as_deref(), args).await,
     };
     let config = match Config::load_file(cli.config.as_deref())
         .and_then(|file| Config::resolve(args, file))
@@ -75,6 +76,84 @@ fn data_dir_of(
     Ok(flag
         .or(file.data_dir)
         .unwrap_or_else(|| DEFAULT_DATA_DIR.into()))
+}
+
+/// `tessera seed`: 0 when the school is written; 3 for a bad configuration, 4–7 when the
+/// directory cannot be opened (as `serve`), 12 for a plan or password refused or a directory
+/// that has accounts already (nothing written), 13 when a write failed.
+#[cfg(feature = "ssr")]
+async fn seed(
+    config: Option<&std::path::Path>,
+    args: tessera::server::config::SeedArgs,
+) -> std::process::ExitCode {
+    use tessera::server::seed::{SeedError, SeedPlan};
+    let dir = match data_dir_of(config, args.data_dir) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let plan = SeedPlan {
+        users: args.users,
+        groups: args.groups,
+        courses: args.courses,
+        courses_per_group: args.courses_per_group,
+    };
+    let checked = plan.validate().map_err(|e| e.to_string()).and_then(|()| {
+        tessera::model::user::validate_new_password(&args.password, &args.password, "password")
+            .map_err(|e| format!("--password: {e}"))
+    });
+    if let Err(e) = checked {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::from(12);
+    }
+    let store = match tessera::server::store::Store::open(&dir) {
+        Ok(s) => s,
+        Err(e) => return open_failed(e),
+    };
+    let hash = match tessera::server::hashing::HashPool::start(1, 1)
+        .hash(args.password.clone())
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: the password could not be hashed: {e}");
+            return std::process::ExitCode::from(13);
+        }
+    };
+    let written = tokio::task::spawn_blocking(move || {
+        tessera::server::seed::seed(&store, plan, &hash, |what| eprintln!("writing {what}…"))
+    })
+    .await;
+    match written {
+        Ok(Ok(s)) => {
+            println!(
+                "{}: {} learners, {} groups, {} courses, {} enrolments, {} lessons done, in {:.1} s",
+                dir.display(),
+                s.users,
+                s.groups,
+                s.courses,
+                s.enrolments,
+                s.completions,
+                s.seconds
+            );
+            println!(
+                "Log in as admin (or learner1 … learner{}) with the password {:?}.",
+                s.users, args.password
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(Err(e @ (SeedError::Plan(_) | SeedError::NotEmpty))) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(12)
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: writing the school failed: {e}");
+            std::process::ExitCode::from(13)
+        }
+        Err(e) => {
+            eprintln!("error: writing the school stopped: {e}");
+            std::process::ExitCode::from(13)
+        }
+    }
 }
 
 /// `tessera check`: 0 when every invariant holds, 1 when any is broken (each printed), 3 for a

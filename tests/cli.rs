@@ -384,3 +384,82 @@ fn backup_and_restore_from_the_command_line() {
     let open = post(&server.addr, "/api/signup_open", "", None);
     assert_eq!(open.body.trim(), "true", "self-registration came back on");
 }
+
+#[test]
+fn seed_fills_a_new_directory_that_serves_and_checks_and_refuses_one_with_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    // Exit code, and what it printed (the summary on standard output, the rest on error).
+    let seed = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["seed", "--data-dir", data_arg])
+            .args(extra)
+            .current_dir(dir.path())
+            .output()
+            .expect("run tessera seed");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let plan = [
+        "--users",
+        "60",
+        "--groups",
+        "4",
+        "--courses",
+        "5",
+        "--courses-per-group",
+        "2",
+        "--password",
+        "seeded-pass-1",
+    ];
+    // Refused plans and passwords write nothing (the directory is not even made).
+    for bad in [
+        &["--users", "0"][..],
+        &["--groups", "61", "--users", "60"][..],
+        &["--courses", "2", "--courses-per-group", "3"][..],
+        &["--password", "short"][..],
+    ] {
+        let (code, out) = seed(bad);
+        assert_eq!(code, 12, "{bad:?}: {out}");
+        assert!(out.contains("error: "), "{out}");
+        assert!(!data.exists(), "{bad:?} wrote something");
+    }
+    let (code, out) = seed(&plan);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("60 learners, 4 groups, 5 courses, 120 enrolments"),
+        "{out}"
+    );
+    let (code, out) = run(&["check", "--data-dir", data_arg], dir.path());
+    assert_eq!(code, 0, "{out}");
+    // Once more into the same directory: refused, nothing changed.
+    let (code, out) = seed(&plan);
+    assert_eq!(code, 12, "{out}");
+    assert!(out.contains("already has accounts"), "{out}");
+    // The seeded school serves: a learner logs in and has the group's two courses.
+    let server = start(&data);
+    let login = post(
+        &server.addr,
+        "/api/login",
+        "identifier=learner1&password=seeded-pass-1",
+        None,
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let home = process::get(&server.addr, "/", login.session.as_deref());
+    assert_eq!(home.status, 200);
+    let courses = home.body.matches("href=\"/learn/").count();
+    assert!(courses >= 2, "{}", home.body);
+    let admin = post(
+        &server.addr,
+        "/api/login",
+        "identifier=admin&password=seeded-pass-1",
+        None,
+    );
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    let groups = process::get(&server.addr, "/groups", admin.session.as_deref());
+    assert!(groups.body.contains("Class 0004"), "{}", groups.body);
+}

@@ -183,6 +183,30 @@ fn header<'a>(r: &'a Reply, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// Creates group `name` as soon as the server saves again (refused with 503 until then, within
+/// 30 s: a few retry rounds of 1 s); `log` is shown when it does not.
+fn create_group_once_saving_resumes(
+    addr: &str,
+    admin: &str,
+    name: &str,
+    log: impl Fn() -> String,
+) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = create_group(addr, admin, name);
+        if r.status == 200 {
+            return r;
+        }
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(
+            Instant::now() < deadline,
+            "saving did not resume: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Every acknowledged group is there, with its name.
 fn all_there(addr: &str, admin: &str, acked: &[(u64, String)], when: &str) {
     for (id, name) in acked {
@@ -298,20 +322,7 @@ fn a_full_disk_refuses_writes_keeps_serving_reads_and_recovers_when_space_return
 
     // Space returns: within a few retry rounds (1 s each) the server saves again.
     std::fs::remove_file(&filler).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let after = loop {
-        let r = create_group(&addr, &admin, "After");
-        if r.status == 200 {
-            break r;
-        }
-        assert_eq!(r.status, 503, "{}", r.body);
-        assert!(
-            Instant::now() < deadline,
-            "saving did not resume: {}",
-            boxed.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let after = create_group_once_saving_resumes(&addr, &admin, "After", || boxed.log());
     acked.push((group_id(&after), "After".into()));
     assert!(boxed.log().contains("saving resumes"), "{}", boxed.log());
     let page = get(&addr, "/groups", Some(&admin));
@@ -482,20 +493,7 @@ fn a_data_directory_turned_read_only_is_reported_as_such_and_recovers() {
 
     // Writable again: saving resumes by itself.
     std::fs::remove_file(&flag).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let after = loop {
-        let r = create_group(&addr, &admin, "Writable-again");
-        if r.status == 200 {
-            break r;
-        }
-        assert_eq!(r.status, 503, "{}", r.body);
-        assert!(
-            Instant::now() < deadline,
-            "saving did not resume: {}",
-            server_log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let after = create_group_once_saving_resumes(&addr, &admin, "Writable-again", server_log);
     acked.push((group_id(&after), "Writable-again".into()));
     all_there(&addr, &admin, &acked, "after the store was opened again");
 

@@ -52,6 +52,33 @@ pub enum Command {
     /// Rebuild a data directory from a backup file; the directory must be new or empty.
     /// Migrates a backup made by an older version, then verifies every invariant as `check`.
     Restore(RestoreArgs),
+    /// Fill a new data directory with a realistic school, to try Tessera at scale: an
+    /// administrator `admin`, learners `learner1`…, courses, groups with members and courses,
+    /// the enrolments those give, and some progress. Everyone gets the same password.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// Directory to fill: new, or without accounts [default: ./tessera-data; file key: data_dir].
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Learners (1 to 1,000,000).
+    #[arg(long, default_value_t = 1_000)]
+    pub users: u64,
+    /// Groups; the learners are spread evenly over them (1 to 100,000, at most --users).
+    #[arg(long, default_value_t = 100)]
+    pub groups: u64,
+    /// Courses, of three lessons each (1 to 10,000).
+    #[arg(long, default_value_t = 20)]
+    pub courses: u64,
+    /// Courses each group gives its members, who are enrolled in them: the enrolments are
+    /// users × this (0 to 100, at most --courses).
+    #[arg(long, default_value_t = 5)]
+    pub courses_per_group: u64,
+    /// Everyone's password, the administrator's included (8 to 128 characters).
+    #[arg(long, env = "TESSERA_SEED_PASSWORD", default_value = "seed-password-1")]
+    pub password: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod layers;
 pub mod mail;
 pub mod router;
+pub mod seed;
 pub mod state;
 pub mod storage;
 pub mod store;
