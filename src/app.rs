@@ -3,7 +3,7 @@
 use crate::components::auth::provide_auth;
 use crate::pages;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -27,6 +27,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="description" content="Tessera learning management" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // Beside the scripts, from the same (versioned) directory; the shell is not
+                // hydrated, so the browser build never needs to know it.
+                <link
+                    rel="stylesheet"
+                    id="leptos"
+                    href=format!("/{}/tessera.css", options.site_pkg_dir)
+                />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -48,7 +55,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/tessera.css" />
         <Title text="Tessera" />
         <Router>
             <AppRoutes />

@@ -127,6 +127,47 @@ fn only_embedded_files_are_served() {
     );
     let wasm = get(&server.addr, "/pkg/tessera.wasm", None);
     assert_eq!(wasm.status, 200, "the embedded wasm");
+    assert_eq!(header(&wasm, "cache-control"), Some("no-cache"));
+
+    // Pages load the site's files from a directory named after their contents, cached for
+    // good: a returning visitor downloads nothing until the next upgrade.
+    let page = get(&server.addr, "/setup", None);
+    let dir = page
+        .body
+        .split("/pkg/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the page names its pkg directory")
+        .to_string();
+    assert!(
+        dir.len() == 16 && dir.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{dir}"
+    );
+    for file in ["tessera.js", "tessera.wasm", "tessera.css"] {
+        assert!(
+            page.body.contains(&format!("/pkg/{dir}/{file}")),
+            "{file}: {}",
+            page.body
+        );
+        let got = get(&server.addr, &format!("/pkg/{dir}/{file}"), None);
+        assert_eq!(got.status, 200, "{file}");
+        assert_eq!(
+            header(&got, "cache-control"),
+            Some("public, max-age=31536000, immutable"),
+            "{file}"
+        );
+    }
+    // Another build's directory is gone: its files are not this build's.
+    let other = if dir.starts_with('0') { "1" } else { "0" }.repeat(16);
+    let stale = get(&server.addr, &format!("/pkg/{other}/tessera.js"), None);
+    assert_eq!(stale.status, 404);
+}
+
+fn header<'a>(r: &'a process::Reply, name: &str) -> Option<&'a str> {
+    r.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Copies a data directory (a store that is not open).

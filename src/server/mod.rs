@@ -59,7 +59,7 @@ pub fn leptos_options(addr: std::net::SocketAddr) -> leptos::config::LeptosOptio
     leptos::config::LeptosOptions::builder()
         .output_name("tessera")
         .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()))
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(assets::pkg_dir())
         .site_addr(addr)
         .build()
 }
