@@ -10,8 +10,11 @@
 //! blocks unaligned left 20 MB). On tokio's blocking threads, one arena per thread, memory grew
 //! without bound with every login.
 //!
-//! Here each worker allocates its buffer once and hashes into it for as long as it lives, so the
-//! memory hashing costs is `workers × 19 MiB`, whatever the traffic. Requests reach the workers
+//! Here each worker allocates its buffer at its first job and hashes into it for as long as it
+//! is busy, so the memory hashing costs is at most `workers × 19 MiB`, whatever the traffic. A
+//! worker idle for [`IDLE_RELEASE`] frees its buffer and asks glibc to give free memory back to
+//! the system (`malloc_trim`, which also returns free pages inside an arena): a quiet server
+//! holds none of it, and a new buffer is made at most once per busy spell, not once per hash. Requests reach the workers
 //! through a bounded queue; when it is full the caller gets [`HashError::Busy`] at once (served as
 //! 503 with `Retry-After`) instead of the server queueing, or allocating, without limit.
 
@@ -65,6 +68,8 @@ pub struct HashPool {
     capacity: usize,
     /// Hashes computed since start (hashes and verifications alike).
     done: Arc<std::sync::atomic::AtomicU64>,
+    /// Workers holding their buffer now.
+    held: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for HashPool {
@@ -76,6 +81,9 @@ impl std::fmt::Debug for HashPool {
     }
 }
 
+/// How long a worker waits without a job before it gives its buffer back.
+pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The worker count that suits this machine: one per core.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -85,17 +93,28 @@ impl HashPool {
     /// Starts `workers` threads (at least one) fed by a queue holding at most `capacity` waiting
     /// requests (at least one). Each worker allocates its 19 MiB buffer at its first job.
     pub fn start(workers: usize, capacity: usize) -> HashPool {
+        Self::start_releasing_after(workers, capacity, IDLE_RELEASE)
+    }
+
+    /// [`HashPool::start`], with idle workers giving their buffers back after `idle`.
+    pub fn start_releasing_after(
+        workers: usize,
+        capacity: usize,
+        idle: std::time::Duration,
+    ) -> HashPool {
         let workers = workers.max(1);
         let capacity = capacity.max(1);
         let (queue, jobs) = sync_channel::<Job>(capacity);
         let jobs = Arc::new(Mutex::new(jobs));
         let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let held = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for n in 0..workers {
             let jobs = Arc::clone(&jobs);
             let counter = Arc::clone(&done);
+            let held = Arc::clone(&held);
             let spawned = std::thread::Builder::new()
                 .name(format!("tessera-hash-{n}"))
-                .spawn(move || work(&jobs, &counter));
+                .spawn(move || work(&jobs, &counter, &held, idle));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a password hashing worker");
             }
@@ -105,7 +124,13 @@ impl HashPool {
             workers,
             capacity,
             done,
+            held,
         }
+    }
+
+    /// Workers holding their 19 MiB buffer now.
+    pub fn buffers_held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Hashes computed since start.
@@ -160,22 +185,50 @@ impl HashPool {
     }
 }
 
-/// One worker: takes jobs until every handle is dropped. Its buffer lives as long as it does.
-fn work(jobs: &Mutex<Receiver<Job>>, done: &std::sync::atomic::AtomicU64) {
+/// One worker: takes jobs until every handle is dropped. Its buffer lives while it is busy and
+/// is given back after `idle` without a job.
+fn work(
+    jobs: &Mutex<Receiver<Job>>,
+    done: &std::sync::atomic::AtomicU64,
+    held: &std::sync::atomic::AtomicUsize,
+    idle: std::time::Duration,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut memory: Vec<Block> = Vec::new();
     loop {
         let job = {
             let queue = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            queue.recv()
+            queue.recv_timeout(idle)
         };
-        let Ok(job) = job else { return };
+        let job = match job {
+            Ok(job) => job,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if !memory.is_empty() {
+                    memory = Vec::new();
+                    held.fetch_sub(1, Relaxed);
+                    give_back_free_memory();
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         if memory.is_empty() {
             memory = vec![Block::new(); M_COST as usize];
+            held.fetch_add(1, Relaxed);
         }
         let outcome = run(job.task, &mut memory);
         done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // The caller may have gone away (request cancelled); nothing to do then.
         let _ = job.reply.send(outcome);
+    }
+}
+
+/// Asks glibc to return the free memory of every arena to the system.
+fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and only releases memory no allocation uses.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -400,5 +453,27 @@ mod tests {
         })
         .await;
         out.into_iter().flatten().collect()
+    }
+
+    #[tokio::test]
+    async fn idle_workers_give_their_buffers_back_and_busy_ones_make_them_again() {
+        let pool = HashPool::start_releasing_after(2, 8, std::time::Duration::from_millis(200));
+        assert_eq!(pool.buffers_held(), 0, "no buffer before the first job");
+        let (a, b) = tokio::join!(
+            pool.hash("first-password".into()),
+            pool.hash("second-password".into())
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(pool.buffers_held() >= 1);
+        // Idle: every worker lets go (within a few idle periods: they take turns waiting).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while pool.buffers_held() > 0 {
+            assert!(std::time::Instant::now() < deadline, "buffers kept");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Busy again: a buffer is made and the stored hashes still verify.
+        assert!(pool.verify("first-password".into(), a).await.unwrap());
+        assert!(!pool.verify("first-password".into(), b).await.unwrap());
+        assert!(pool.buffers_held() >= 1);
     }
 }
