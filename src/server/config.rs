@@ -133,7 +133,8 @@ pub struct ServeArgs {
     /// the Settings page [default: false; file key: self_registration].
     #[arg(long, env = "TESSERA_SELF_REGISTRATION", num_args = 0..=1, default_missing_value = "true")]
     pub self_registration: Option<bool>,
-    /// Threads that hash and check passwords, each holding 19 MiB for as long as the server runs
+    /// Threads that hash and check passwords, each holding 19 MiB while logins come in (given
+    /// back after 30 s without one)
     /// [default: one per CPU core; file key: hash_workers].
     #[arg(long, env = "TESSERA_HASH_WORKERS")]
     pub hash_workers: Option<usize>,
