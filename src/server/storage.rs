@@ -72,6 +72,8 @@ struct Inner {
     /// Where the store is opened again from, and with how much page cache.
     dir: PathBuf,
     cache_mb: u64,
+    /// The job step size set on the store, set again on the one opened anew.
+    step_pairs: std::sync::atomic::AtomicUsize,
     retry: Duration,
 }
 
@@ -88,7 +90,9 @@ impl StoreCell {
         let (dir, cache_mb) = store
             .origin()
             .unwrap_or_else(|| (PathBuf::from("/nonexistent"), 8));
+        let step_pairs = std::sync::atomic::AtomicUsize::new(store.step_pairs());
         StoreCell(Arc::new(Inner {
+            step_pairs,
             current: RwLock::new(Some(store)),
             health: Mutex::new(Health::Writable),
             failed: Notify::new(),
@@ -238,35 +242,26 @@ impl StoreCell {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            let step_pairs = old.step_pairs();
+            self.0
+                .step_pairs
+                .store(old.step_pairs(), std::sync::atomic::Ordering::Relaxed);
             drop(old);
-            let (dir, cache_mb) = (self.0.dir.clone(), self.0.cache_mb);
-            let opened =
-                tokio::task::spawn_blocking(move || Store::open_with_cache(&dir, cache_mb)).await;
-            match opened {
-                Ok(Ok(store)) => {
-                    store.set_step_pairs(step_pairs);
-                    *self.0.current.write().unwrap_or_else(|e| e.into_inner()) = Some(store);
-                }
-                Ok(Err(e)) => {
-                    // Left out of the cell: the next round opens it (requests get 503 meanwhile).
-                    tracing::error!(error = %e, "the store could not be opened again; retrying");
-                    return false;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "opening the store again stopped");
-                    return false;
-                }
+        }
+        // Opened here, or by a later round if this fails (the store stays out of the cell and
+        // requests get 503 meanwhile); an earlier round may have closed it and failed so.
+        let (dir, cache_mb) = (self.0.dir.clone(), self.0.cache_mb);
+        match tokio::task::spawn_blocking(move || Store::open_with_cache(&dir, cache_mb)).await {
+            Ok(Ok(store)) => {
+                store.set_step_pairs(self.0.step_pairs.load(std::sync::atomic::Ordering::Relaxed));
+                *self.0.current.write().unwrap_or_else(|e| e.into_inner()) = Some(store);
             }
-        } else {
-            // An earlier round closed the store but could not open it.
-            let (dir, cache_mb) = (self.0.dir.clone(), self.0.cache_mb);
-            match tokio::task::spawn_blocking(move || Store::open_with_cache(&dir, cache_mb)).await
-            {
-                Ok(Ok(store)) => {
-                    *self.0.current.write().unwrap_or_else(|e| e.into_inner()) = Some(store)
-                }
-                _ => return false,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the store could not be opened again; retrying");
+                return false;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "opening the store again stopped");
+                return false;
             }
         }
         self.set_health(Health::Writable);
