@@ -34,11 +34,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     id="leptos"
                     href=format!("/{}/tessera.css", options.site_pkg_dir)
                 />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
                 <App />
+                // Last, so that it is hydrated after every other island on the page.
+                <crate::components::islands::Hydrated />
             </body>
         </html>
     }
@@ -47,13 +49,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser: this marks the page as hydrated, which the browser tests
-    // wait for (a page whose wasm fails to load never gets it).
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Title text="Tessera" />
         <Router>

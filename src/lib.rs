@@ -1,4 +1,6 @@
 //! Tessera: a self-hosted learning-management server built around groups.
+// Islands put deeper view types into the pages around them (the release wasm build needs it).
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod app;
@@ -11,10 +13,11 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// The browser entry point: hydrates the server-rendered page.
+/// The browser entry point. Pages are rendered on the server only (islands mode); this sets up
+/// the reactive runtime, then Leptos' loader hydrates each `#[island]` on the page.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -577,6 +577,83 @@ async fn every_server_function_is_guarded() {
     assert_eq!(settings.self_registration, None, "settings untouched");
 }
 
+/// Pages are rendered on the server (only islands are hydrated), so a form that worked says so
+/// through its way back: `__done=<function path>` on the form's own page, and the page shows
+/// "Changes saved.". A redirect the function chose, or a failure, gets no such mark.
+#[tokio::test]
+async fn a_form_that_worked_says_so_on_its_page() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let g = t.create_group(&admin, "Physics").await;
+    let post = |path: &str, referer: &str, form: &str| {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, referer)
+            .header(header::COOKIE, &admin)
+            .body(Body::from(form.to_string()))
+            .unwrap()
+    };
+    let fields = "&description=Lab&branch=&key=&max_uses=0&valid_from=&valid_until=";
+    // Back to the form, with an earlier outcome in its URL replaced.
+    let res = t
+        .send(post(
+            "/api/update_group",
+            &format!("http://localhost/groups/{g}/edit?__done=%2Fapi%2Fsave_settings"),
+            &format!("id={g}&name=Physics+2{fields}"),
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(to, format!("/groups/{g}/edit?__done=%2Fapi%2Fupdate_group"));
+    let html = body_text(t.get(&to, Some(&admin)).await).await;
+    assert!(html.contains("Changes saved."), "the page says so");
+    let plain = body_text(t.get(&format!("/groups/{g}/edit"), Some(&admin)).await).await;
+    assert!(
+        !plain.contains("Changes saved."),
+        "only right after the save"
+    );
+    // A mark for another function says nothing on this page.
+    let other = body_text(
+        t.get(
+            &format!("/groups/{g}/edit?__done=%2Fapi%2Fsave_settings"),
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    assert!(!other.contains("Changes saved."));
+    // A failed save: the error, no mark.
+    let res = t
+        .send(post(
+            "/api/update_group",
+            &format!("http://localhost/groups/{g}/edit"),
+            &format!("id={g}&name={fields}"),
+        ))
+        .await;
+    let to = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(to.contains("__err=") && !to.contains("__done"), "{to}");
+    // A function that sends the browser elsewhere (a new group's page): no mark.
+    let res = t
+        .send(post(
+            "/api/create_group",
+            "http://localhost/groups/new",
+            &format!("name=Chemistry{fields}"),
+        ))
+        .await;
+    let to = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(to.starts_with("/groups/") && !to.contains("__done"), "{to}");
+}
+
 /// Without JavaScript a failed form post is redirected back with the error in the URL; the page
 /// must show it next to its field.
 #[tokio::test]

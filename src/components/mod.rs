@@ -4,6 +4,7 @@ pub mod auth;
 pub mod chart;
 pub mod data_table;
 pub mod field;
+pub mod islands;
 pub mod layout;
 pub mod pager;
 pub mod url;

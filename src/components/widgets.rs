@@ -40,62 +40,6 @@ fn status_class(s: ProgressStatus) -> &'static str {
     }
 }
 
-/// "Copy" next to a text the user will pass on (a group key). It needs JavaScript, so it shows
-/// only once the page is live; where the browser refuses the clipboard (a plain-HTTP site that
-/// is not this machine), the text is selected instead, ready for Ctrl+C.
-#[component]
-pub fn CopyButton(
-    /// The text copied.
-    text: String,
-    /// The id of the element showing it (selected when copying is refused).
-    target: &'static str,
-    /// What is copied, for screen readers ("Copy the group key").
-    label: &'static str,
-) -> impl IntoView {
-    let live = RwSignal::new(false);
-    let said = RwSignal::new(String::new());
-    // Effects run only in the browser: the button appears once it can work.
-    Effect::new(move || live.set(true));
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        copy_text(text.clone(), target, said);
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (&text, target);
-    };
-    view! {
-        <button type="button" class="small copy" hidden=move || !live.get() aria-label=label on:click=copy>"Copy"</button>
-        <span class="copy-said" role="status">{move || said.get()}</span>
-    }
-}
-
-#[cfg(feature = "hydrate")]
-fn copy_text(text: String, target: &'static str, said: RwSignal<String>) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let select = {
-        let window = window.clone();
-        move || {
-            let node = window.document().and_then(|d| d.get_element_by_id(target));
-            if let (Some(node), Ok(Some(sel))) = (node, window.get_selection()) {
-                let _ = sel.select_all_children(&node);
-            }
-            said.set("Selected: press Ctrl+C (or ⌘C) to copy.".into());
-        }
-    };
-    let clipboard = window.navigator().clipboard();
-    if clipboard.is_undefined() {
-        return select();
-    }
-    let promise = clipboard.write_text(&text);
-    wasm_bindgen_futures::spawn_local(async move {
-        match wasm_bindgen_futures::JsFuture::from(promise).await {
-            Ok(_) => said.set("Copied.".into()),
-            Err(_) => select(),
-        }
-    });
-}
-
 /// A disclosure that must be opened before its (destructive) form can be used: the second
 /// click is the confirmation, with or without JavaScript.
 #[component]
@@ -213,25 +157,6 @@ pub fn timestamp(ms: u64) -> String {
         secs / 60 % 60,
         secs % 60
     )
-}
-
-/// While `running` is true, bumps `tick` once a second (in the browser only), so whatever
-/// reads `tick` is read again. One timer for the life of the calling component: unlike a timer
-/// re-armed by each render, a render that is skipped or replaced cannot stop it.
-pub fn poll_while(running: RwSignal<bool>, tick: RwSignal<u32>) {
-    Effect::new(move |_| {
-        let every_second = set_interval_with_handle(
-            move || {
-                if running.try_get_untracked().unwrap_or(false) {
-                    tick.try_update(|t| *t += 1);
-                }
-            },
-            std::time::Duration::from_secs(1),
-        );
-        if let Ok(handle) = every_second {
-            on_cleanup(move || handle.clear());
-        }
-    });
 }
 
 #[cfg(test)]

@@ -18,17 +18,7 @@ pub fn BackupPage() -> impl IntoView {
 
 #[component]
 fn BackupPanel() -> impl IntoView {
-    // Read again a little after a download starts, so the new backup shows up.
-    let refresh = RwSignal::new(0u32);
-    let status = Resource::new(move || refresh.get(), |_| get_backup_status());
-    let downloaded = move |_| {
-        for delay in [2, 6] {
-            set_timeout(
-                move || refresh.update(|n| *n += 1),
-                std::time::Duration::from_secs(delay),
-            );
-        }
-    };
+    let status = Resource::new(|| (), |_| get_backup_status());
     view! {
         <div class="page-head">
             <h1>"Backup"</h1>
@@ -46,7 +36,7 @@ fn BackupPanel() -> impl IntoView {
                 })}
             </Transition>
             <p>
-                <a class="button primary" href="/backup/download" download="" rel="external" on:click=downloaded>
+                <a class="button primary" href="/backup/download" download="" rel="external">
                     "Download a backup"
                 </a>
             </p>

@@ -2,7 +2,7 @@ use crate::api::branches::{
     branch_options, get_branch, list_branches, CreateBranch, DeleteBranch, UpdateBranch,
 };
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_error, BranchSelect, Field, FormError, Notice};
+use crate::components::field::{action_done, action_error, BranchSelect, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{Confirm, SearchForm};
@@ -32,7 +32,7 @@ fn BranchesList() -> impl IntoView {
     );
     let options = Resource::new(move || create.version().get(), |_| branch_options());
     let error = action_error(create);
-    let created = Signal::derive(move || matches!(create.value().get(), Some(Ok(_))));
+    let created = action_done(create);
     view! {
         <div class="page-head">
             <h1>"Branches"</h1>
@@ -118,7 +118,7 @@ fn BranchDetail() -> impl IntoView {
     let options = Resource::new(|| (), |_| branch_options());
     let error = action_error(update);
     let delete_error = action_error(delete);
-    let saved = Signal::derive(move || matches!(update.value().get(), Some(Ok(_))));
+    let saved = action_done(update);
     view! {
         <p class="breadcrumb"><A href="/branches">"← All branches"</A></p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -3,7 +3,7 @@ use crate::api::courses::{
 };
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_error, Field, FormError, Notice};
+use crate::components::field::{action_done, action_error, Field, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{date, Confirm, ProgressBar, SearchForm, UserPicker};
@@ -94,7 +94,7 @@ fn CourseDetail() -> impl IntoView {
 #[component]
 fn CourseForm(course: CourseView, update: ServerAction<UpdateCourse>) -> impl IntoView {
     let error = action_error(update);
-    let saved = Signal::derive(move || matches!(update.value().get(), Some(Ok(_))));
+    let saved = action_done(update);
     view! {
         <section class="panel" aria-labelledby="course-details-title">
             <h2 id="course-details-title">"Details"</h2>

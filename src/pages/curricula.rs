@@ -5,7 +5,7 @@ use crate::api::curricula::{
 };
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_error, Field, FormError, Notice};
+use crate::components::field::{action_done, action_error, Field, FormError, Notice};
 use crate::components::layout::{show, Access, ErrorBox, Page};
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{Confirm, SearchForm, UserPicker};
@@ -151,7 +151,7 @@ fn CurriculumForm(
     update: ServerAction<UpdateCurriculum>,
 ) -> impl IntoView {
     let error = action_error(update);
-    let saved = Signal::derive(move || matches!(update.value().get(), Some(Ok(_))));
+    let saved = action_done(update);
     let c = detail.curriculum;
     view! {
         <section class="panel" aria-labelledby="cur-details-title">
@@ -257,6 +257,7 @@ fn EnrolLearner(
     uq: String,
 ) -> impl IntoView {
     let error = action_error(enrol);
+    let enrolled = action_done(enrol);
     view! {
         <section class="panel" aria-labelledby="cur-enrol-title">
             <h2 id="cur-enrol-title">"Enrol a learner in every course"</h2>
@@ -266,8 +267,12 @@ fn EnrolLearner(
                     <p class="notice" role="status">
                         {format!("Enrolled in {} course(s); {} already enrolled; {} archived skipped.", s.enrolled, s.already, s.skipped_archived)}
                     </p>
-                }),
-                _ => None,
+                }.into_any()),
+                _ => enrolled.get().then(|| view! {
+                    <p class="notice" role="status">
+                        "Enrolled in every course of the curriculum (courses they were already in, and archived ones, stay as they were)."
+                    </p>
+                }.into_any()),
             }}
             <SearchForm action=format!("/curricula/{id}") param="uq" label="Find users to enrol" placeholder="Login, e-mail or name starts with…" value=uq id="cur-user-q" />
             <UserPicker found action=move |u: UserView| view! {

@@ -7,7 +7,8 @@ use crate::api::groups::{
 };
 use crate::components::auth::AuthCtx;
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_error, BranchSelect, Field, FormError};
+use crate::components::field::{action_done, action_error, BranchSelect, Field, FormError};
+use crate::components::islands::GroupKeyField;
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::urlencode;
 use crate::components::url::{param_id, query_page, query_text};
@@ -287,17 +288,15 @@ fn generated_key() -> Resource<Result<Option<String>, AppError>> {
 #[component]
 fn SavedNotice(update: ServerAction<UpdateGroup>) -> impl IntoView {
     let value = update.value();
+    let done = action_done(update);
     view! {
         <div class="notices" role="status">
-            {move || match value.get() {
-                Some(Ok(s)) => Some(view! {
-                    <p class="notice">
-                        "Changes saved."
-                        {s.previous_default.map(|(_, name)| format!(" “{name}” is no longer the default group."))}
-                    </p>
-                }),
-                _ => None,
-            }}
+            {move || done.get().then(|| view! {
+                <p class="notice">
+                    "Changes saved."
+                    {value.get().and_then(|r| r.ok()).and_then(|s| s.previous_default).map(|(_, name)| format!(" “{name}” is no longer the default group."))}
+                </p>
+            })}
         </div>
     }
 }
@@ -319,7 +318,6 @@ fn GroupFormFields(
     let initial_key = generated
         .or_else(|| g.as_ref().and_then(|g| g.key.key.clone()))
         .unwrap_or_default();
-    let key = RwSignal::new(initial_key.clone());
     let key_error = move || error.get().and_then(|e| e.field_message("key"));
     let advanced_error = move || {
         error.get().is_some_and(|e| {
@@ -342,16 +340,6 @@ fn GroupFormFields(
                 .to_string()
         }
     };
-    let generate = move |ev: leptos::ev::MouseEvent| {
-        // With JavaScript, fill the field in place (nothing typed is lost); without it, the
-        // link reloads this form with a fresh key filled in. Either way nothing is saved yet.
-        ev.prevent_default();
-        leptos::task::spawn_local(async move {
-            if let Ok(k) = generate_group_key().await {
-                key.set(k);
-            }
-        });
-    };
     let date_value = |d: Option<u64>| d.map(date).unwrap_or_default();
     view! {
         <FormError error fields=&["group"] />
@@ -361,25 +349,7 @@ fn GroupFormFields(
         <details class="advanced" open=move || open || advanced_error()>
             <summary>"Advanced options"</summary>
             <div class="advanced-grid">
-            <div class="field" class:invalid=move || key_error().is_some()>
-                <label for="group-key">"Group key"</label>
-                <div class="inline">
-                    <input
-                        id="group-key"
-                        name="key"
-                        value=initial_key
-                        prop:value=move || key.get()
-                        on:input=move |ev| key.set(event_target_value(&ev))
-                        autocomplete="off"
-                        spellcheck="false"
-                        aria-invalid=move || key_error().map(|_| "true")
-                        aria-describedby=move || if key_error().is_some() { "group-key-hint group-key-error" } else { "group-key-hint" }
-                    />
-                    <a href="?generate=1" class="button" on:click=generate>"Generate"</a>
-                </div>
-                <p class="hint" id="group-key-hint">"Learners who know the key join the group themselves. 4 to 64 letters, digits or hyphens; case does not matter. Leave empty for no key."</p>
-                {move || key_error().map(|m| view! { <p class="field-error" id="group-key-error">{m}</p> })}
-            </div>
+            <GroupKeyField initial=initial_key error=key_error() />
             <Field label="Maximum key uses" name="max_uses" form kind="number" error value=g.as_ref().map(|g| g.key.max_uses.to_string()).unwrap_or_else(|| "0".into()) hint="0 means unlimited. A maximum at or below the uses so far is allowed: the key then stops working (members stay)." />
             <Field label="Key valid from" name="valid_from" form kind="date" error value=date_value(g.as_ref().and_then(|g| g.key.valid_from)) hint="Optional: the first day the key works (UTC)." />
             <Field label="Key valid until" name="valid_until" form kind="date" error value=date_value(g.as_ref().and_then(|g| g.key.valid_until)) hint="Optional: the last day the key works (UTC)." />

@@ -160,16 +160,9 @@ fn Import() -> impl IntoView {
     let page = query_page();
     let apply = ServerAction::<ApplyImport>::new();
     let discard = ServerAction::<DiscardImport>::new();
-    // Bumped every second while the import is being applied (in the browser only); the rows
-    // are read again once, when it has finished (not every second: a filtered page reads
-    // every row of the import).
-    let tick = RwSignal::new(0u32);
-    let finished = RwSignal::new(0u32);
-    let polling = RwSignal::new(false);
-    crate::components::widgets::poll_while(polling, tick);
     let import = Resource::new(
-        move || (id(), apply.version().get(), tick.get()),
-        |(id, _, _)| async move {
+        move || (id(), apply.version().get()),
+        |(id, _)| async move {
             match id {
                 Some(id) => get_import(id).await,
                 None => Err(AppError::not_found("Import")),
@@ -177,16 +170,8 @@ fn Import() -> impl IntoView {
         },
     );
     let rows = Resource::new(
-        move || {
-            (
-                id(),
-                show_kind(),
-                page(),
-                apply.version().get(),
-                finished.get(),
-            )
-        },
-        |(id, show, page, _, _)| async move {
+        move || (id(), show_kind(), page(), apply.version().get()),
+        |(id, show, page, _)| async move {
             match id {
                 Some(id) => import_rows(id, show, page).await,
                 None => Err(AppError::not_found("Import")),
@@ -204,19 +189,13 @@ fn Import() -> impl IntoView {
                     Err(e) => return view! { <ErrorBox error=e /> }.into_any(),
                 };
                 let applying = i.state == ImportState::Applying;
-                polling.try_set(applying);
-                // Finished since this page started it or watched it: read the rows once more.
-                // (An apply can finish before the first tick; the rows read when it returned
-                // may still be the preview's.)
-                let started_here = apply.version().get_untracked() > 0;
-                if !applying && (tick.get_untracked() > 0 || started_here) && finished.get_untracked() == 0 {
-                    finished.try_set(1);
-                }
                 let id = i.id;
                 let file = i.file_name.clone();
                 view! {
                     <h1>{format!("Import of {file}")}</h1>
-                    <section class="panel" aria-labelledby="import-state-title">
+                    // Read again every second while the import is applied (with JavaScript);
+                    // the whole page once when it has finished, for the rows' outcomes.
+                    <section class="panel" aria-labelledby="import-state-title" id="import-live" data-running=applying.to_string()>
                         <h2 id="import-state-title">{i.state.label()}</h2>
                         <p class="muted">{format!("Uploaded by {} at {}; {} row(s).", i.by_login, date_time(i.created_at), i.rows)}</p>
                         <FormError error=apply_error fields=&["import"] />
@@ -262,6 +241,7 @@ fn Import() -> impl IntoView {
                 }
             })}
         </Transition>
+        <crate::components::islands::LiveRegion region="import-live" reload_when_done=true />
     }
 }
 

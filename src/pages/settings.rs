@@ -1,5 +1,5 @@
 use crate::api::settings::{get_settings, SaveSettings};
-use crate::components::field::{action_error, FormError, Notice};
+use crate::components::field::{action_done, action_error, FormError, Notice};
 use crate::components::layout::{show, Access, Page};
 use leptos::prelude::*;
 
@@ -18,7 +18,7 @@ fn SettingsForm() -> impl IntoView {
     let save = ServerAction::<SaveSettings>::new();
     let settings = Resource::new(move || save.version().get(), |_| get_settings());
     let error = action_error(save);
-    let saved = Signal::derive(move || matches!(save.value().get(), Some(Ok(_))));
+    let saved = action_done(save);
     view! {
         <h1>"Settings"</h1>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -452,6 +452,11 @@ pub async fn host_check_before_setup(
 
 const ERR_PARAMS: [&str; 3] = ["__path", "__err", "__sig"];
 
+/// The parameter that tells a page a form posted from it just succeeded: the server function's
+/// path (`__done=/api/update_group`), so the page can say "Changes saved." It says nothing a
+/// visitor could choose the words of, so it needs no signature.
+const DONE_PARAM: &str = "__done";
+
 /// The signature of a form error carried in a URL: a keyed BLAKE2b MAC of the function path and
 /// the encoded error, with a key made at start-up.
 fn sign(key: &[u8; 32], path: &str, err: &str) -> String {
@@ -484,24 +489,29 @@ fn encode_query(pairs: &[(String, String)]) -> String {
 /// this host becomes its path; anything else (another site, `//host`, backslashes, control
 /// characters or spaces that browsers drop or rewrite) becomes `/`.
 pub fn same_origin_path(location: &str, host: Option<&str>) -> String {
+    this_site_path(location, host).unwrap_or_else(|| "/".to_string())
+}
+
+/// The path [`same_origin_path`] makes of a location on this site; `None` for any other.
+fn this_site_path(location: &str, host: Option<&str>) -> Option<String> {
     const BASE: &str = "http://tessera.invalid/";
-    let home = || "/".to_string();
+
     if location.is_empty()
         || location
             .chars()
             .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
     {
-        return home();
+        return None;
     }
     let Ok(base) = url::Url::parse(BASE) else {
-        return home();
+        return None;
     };
     let candidate = if location.starts_with('/') && !location.starts_with("//") {
         location.to_string()
     } else {
         // An absolute URL counts only when it names this very host.
         let Ok(uri) = location.parse::<Uri>() else {
-            return home();
+            return None;
         };
         let same_host = matches!(uri.scheme_str(), Some("http" | "https"))
             && uri
@@ -509,7 +519,7 @@ pub fn same_origin_path(location: &str, host: Option<&str>) -> String {
                 .zip(host)
                 .is_some_and(|(a, h)| a.as_str().eq_ignore_ascii_case(h));
         if !same_host {
-            return home();
+            return None;
         }
         uri.path_and_query().map_or("/", |p| p.as_str()).to_string()
     };
@@ -517,18 +527,19 @@ pub fn same_origin_path(location: &str, host: Option<&str>) -> String {
         Ok(url) if url.host_str() == Some("tessera.invalid") && url.scheme() == "http" => {
             let path = url.path();
             if path.starts_with("//") {
-                return home();
+                return None;
             }
-            match url.query() {
+            Some(match url.query() {
                 Some(q) => format!("{path}?{q}"),
                 None => path.to_string(),
-            }
+            })
         }
-        _ => home(),
+        _ => None,
     }
 }
 
-/// Removes the form-error parameters from a URL's query (raw segments otherwise untouched).
+/// Removes the form-outcome parameters (an error, or `__done`) from a URL's query (raw segments
+/// otherwise untouched).
 fn without_error_params(url: &str) -> String {
     let Some((path, query)) = url.split_once('?') else {
         return url.to_string();
@@ -541,7 +552,7 @@ fn without_error_params(url: &str) -> String {
                 .next()
                 .map(|(k, _)| k.into_owned())
                 .unwrap_or_default();
-            !seg.is_empty() && !ERR_PARAMS.contains(&key.as_str())
+            !seg.is_empty() && !ERR_PARAMS.contains(&key.as_str()) && key != DONE_PARAM
         })
         .collect();
     if kept.is_empty() {
@@ -551,10 +562,26 @@ fn without_error_params(url: &str) -> String {
     }
 }
 
+/// Whether two paths on this site name the same page: the same path and the same query
+/// parameters (decoded, in order), form-outcome parameters aside. server_fn re-encodes the
+/// `Referer` it sends a form back to, so the two are not compared as text.
+fn same_page(a: &str, b: &str) -> bool {
+    let parts = |u: &str| {
+        let (path, query) = u.split_once('?').unwrap_or((u, ""));
+        let pairs: Vec<_> = query_pairs(query)
+            .into_iter()
+            .filter(|(k, _)| !ERR_PARAMS.contains(&k.as_str()) && k != DONE_PARAM)
+            .collect();
+        (path.to_string(), pairs)
+    };
+    parts(a) == parts(b)
+}
+
 /// After a server function: a redirect (to the form's page, from `Referer`) is kept on this
 /// site, and the error it carries in its URL gets a signature that [`verify_url_errors`]
-/// checks before the page shows it. The request's `Referer` loses any error parameters first,
-/// so the only error that can be signed is the one this call produced.
+/// checks before the page shows it. The request's `Referer` loses any outcome parameters
+/// first, so the only error that can be signed is the one this call produced. A plain form
+/// post that succeeded and goes back to its page gets `__done=<function path>` instead.
 pub async fn form_redirects(
     State(state): State<AppState>,
     mut req: Request,
@@ -587,6 +614,8 @@ pub async fn form_redirects(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let fn_path = req.uri().path().to_string();
+    let back = req.headers().get(header::REFERER).cloned();
     let mut res = next.run(req).await;
     let Some(location) = res.headers().get(header::LOCATION) else {
         return res;
@@ -594,6 +623,20 @@ pub async fn form_redirects(
     // A Location that is not plain text is not followed anywhere but home.
     let location = location.to_str().unwrap_or("").to_string();
     let mut target = same_origin_path(&location, host.as_deref());
+    // The function failed when its Location carries an error, even one dropped with an
+    // off-site Location.
+    let failed = location
+        .split_once('?')
+        .is_some_and(|(_, q)| query_pairs(q).iter().any(|(k, _)| k == "__err"));
+    // Back to the page the form was on (not to a page the function chose).
+    let went_back = !failed
+        && back
+            .as_ref()
+            .and_then(|b| this_site_path(b.to_str().ok()?, host.as_deref()))
+            .is_some_and(|b| same_page(&b, &target));
+    if went_back && !target.contains('?') {
+        target.push('?');
+    }
     if let Some((path, query)) = target.split_once('?') {
         let pairs = query_pairs(query);
         let all = |name: &str| {
@@ -607,6 +650,13 @@ pub async fn form_redirects(
         let mut query = without_error_params(&format!("?{query}"))
             .trim_start_matches('?')
             .to_string();
+        let succeeded = fn_paths.is_empty() && errs.is_empty();
+        if went_back && succeeded && res.status().is_redirection() {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&encode_query(&[(DONE_PARAM.to_string(), fn_path.clone())]));
+        }
         // Exactly one error from this call: carried on, signed. Anything else: dropped.
         if let ([fn_path], [err]) = (fn_paths.as_slice(), errs.as_slice()) {
             let signed = encode_query(&[
@@ -681,6 +731,22 @@ pub async fn verify_url_errors(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_way_back_to_a_form_is_told_apart_from_other_redirects() {
+        assert!(same_page("/groups/3/edit", "/groups/3/edit?"));
+        assert!(same_page(
+            "/groups/3?tab=users&q=a+b",
+            "/groups/3?tab=users&q=a%20b"
+        ));
+        assert!(same_page(
+            "/groups/3?tab=users",
+            "/groups/3?tab=users&__done=%2Fapi%2Fx"
+        ));
+        assert!(!same_page("/groups/3/edit", "/groups/3"));
+        assert!(!same_page("/groups/3?tab=users", "/groups/3?tab=courses"));
+        assert!(!same_page("/groups?page=2", "/groups"));
+    }
 
     #[test]
     fn redirects_stay_on_this_site() {

@@ -131,18 +131,13 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
 /// the last one. After a course or curriculum was attached (`added=1`), it asks first.
 #[component]
 fn MassEnrolPanel(g: GroupView) -> impl IntoView {
-    let GroupCtx {
-        a, mass, mass_tick, ..
-    } = expect_context();
+    let GroupCtx { a, mass, .. } = expect_context();
     let id = g.id;
     let edit = g.can_edit;
     let members = g.members;
     // Read once: the panel is built again whenever the group changes (a course attached).
     let just_added = crate::components::url::query_text("added")() == "1";
     let error = action_error(a.mass);
-    // The progress is read again every second while a run goes on (in the browser only).
-    let polling = RwSignal::new(false);
-    crate::components::widgets::poll_while(polling, mass_tick);
     let start_button = move |label: &'static str| {
         view! {
             <ActionForm action=a.mass attr:class="inline">
@@ -163,10 +158,10 @@ fn MassEnrolPanel(g: GroupView) -> impl IntoView {
                         Err(e) => return view! { <ErrorBox error=e /> }.into_any(),
                     };
                     let running = status.as_ref().is_some_and(|s| s.running);
-                    polling.try_set(running);
                     let ask = edit && !running && members > 0 && just_added;
                     view! {
-                        <div class="mass">
+                        // Read again every second while a run goes on (with JavaScript).
+                        <div class="mass" id="mass-live" data-running=running.to_string()>
                             {status.map(|s| view! { <MassStatus s /> })}
                             {ask.then(|| view! {
                                 <div class="notice" role="status">
@@ -183,6 +178,7 @@ fn MassEnrolPanel(g: GroupView) -> impl IntoView {
                     .into_any()
                 })}
             </Transition>
+            <LiveRegion region="mass-live" reload_when_done=false />
         </section>
     }
 }

@@ -12,17 +12,10 @@ const BODY_HINT: &str =
 
 #[component]
 pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
-    let GroupCtx {
-        a,
-        messages,
-        messages_tick,
-        ..
-    } = expect_context();
+    let GroupCtx { a, messages, .. } = expect_context();
     let error = action_error(a.send);
     // Read once: the message this page was sent to after "Send".
     let just_sent: Option<u64> = crate::components::url::query_text("sent")().parse().ok();
-    let polling = RwSignal::new(false);
-    crate::components::widgets::poll_while(polling, messages_tick);
     let members = g.members;
     view! {
         <section class="panel" aria-labelledby="write-title">
@@ -47,7 +40,7 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
                         Ok(None) => return view! { <p class="loading">"…"</p> }.into_any(),
                         Err(e) => return view! { <ErrorBox error=e /> }.into_any(),
                     };
-                    polling.try_set(page.rows.iter().any(|r| r.delivering || r.mail.is_some_and(|m| m.queued > 0)));
+                    let running = page.rows.iter().any(|r| r.delivering || r.mail.is_some_and(|m| m.queued > 0));
                     let notice = just_sent
                         .and_then(|id| page.rows.iter().find(|r| r.id == id))
                         .map(|r| {
@@ -61,6 +54,9 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
                             .summary()
                         });
                     view! {
+                        // Read again every second while messages are delivered or mailed (with
+                        // JavaScript; without it, on reload).
+                        <div id="messages-live" data-running=running.to_string()>
                         <div class="notices" role="status">
                             {notice.map(|n| view! { <p class="notice">{n}</p> })}
                         </div>
@@ -90,10 +86,12 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
                                 </tr>
                             }
                         />
+                        </div>
                     }
                     .into_any()
                 })}
             </Transition>
+            <LiveRegion region="messages-live" reload_when_done=false />
         </section>
     }
 }

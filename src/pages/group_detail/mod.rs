@@ -15,9 +15,10 @@ use crate::api::messages::{group_messages, SendGroupMessage};
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, url_error, FormError};
+use crate::components::islands::{CopyButton, LiveRegion};
 use crate::components::layout::{show, Access, ErrorBox, Page};
 use crate::components::url::{param_id, query_page, query_text};
-use crate::components::widgets::{date, date_time, Confirm, CopyButton, SearchForm, UserPicker};
+use crate::components::widgets::{date, date_time, Confirm, SearchForm, UserPicker};
 use crate::model::catalog::{CourseRow, CurriculumView};
 use crate::model::group::{
     uses_text, AuditView, BulkOutcome, BulkResult, GroupLinks, GroupView, KeyStatus, ManagerRow,
@@ -102,12 +103,8 @@ struct GroupCtx {
     mass: Res<Option<MassEnrolView>>,
     /// Messages sent to the group (Messages tab), a page at a time.
     messages: Res<Paged<crate::model::message::SentRow>>,
-    /// Bumped to read the sent messages' counts again while they are delivered or mailed.
-    messages_tick: RwSignal<u32>,
     /// The Report tab's page of the report.
     report: Res<crate::model::report::GroupReportView>,
-    /// Bumped to read the mass enrolment's progress again while it runs.
-    mass_tick: RwSignal<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -224,10 +221,9 @@ fn GroupDetail() -> impl IntoView {
             )
         },
     );
-    let mass_tick = RwSignal::new(0u32);
     let mass: Res<Option<MassEnrolView>> = Resource::new(
-        move || (gid(), tab(), changes(), mass_tick.get()),
-        |(id, tab, _, _)| when(tab == Tab::Courses, mass_enrolment_status(id)),
+        move || (gid(), tab(), changes()),
+        |(id, tab, _)| when(tab == Tab::Courses, mass_enrolment_status(id)),
     );
     let activity: Res<Vec<AuditView>> = Resource::new(
         move || (gid(), tab(), changes()),
@@ -242,18 +238,9 @@ fn GroupDetail() -> impl IntoView {
             )
         },
     );
-    let messages_tick = RwSignal::new(0u32);
     let messages = Resource::new(
-        move || {
-            (
-                gid(),
-                tab(),
-                page(),
-                a.send.version().get(),
-                messages_tick.get(),
-            )
-        },
-        |(id, tab, page, _, _)| when(tab == Tab::Messages, group_messages(id, page)),
+        move || (gid(), tab(), page(), a.send.version().get()),
+        |(id, tab, page, _)| when(tab == Tab::Messages, group_messages(id, page)),
     );
     let status = query_text("status");
     let course = query_text("course");
@@ -268,7 +255,6 @@ fn GroupDetail() -> impl IntoView {
     );
     provide_context(GroupCtx {
         messages,
-        messages_tick,
         a,
         members,
         bulk_report,
@@ -282,7 +268,6 @@ fn GroupDetail() -> impl IntoView {
         redemptions,
         mass,
         report,
-        mass_tick,
     });
     view! {
         <p class="breadcrumb"><A href="/groups">"← All groups"</A></p>

@@ -105,8 +105,7 @@ pub(super) fn MemberTableRow(
     }
 }
 
-/// Paste a list (or load a CSV file into the box) and add everyone on it; then each row's
-/// outcome.
+/// Paste a list (or upload a CSV file) and add everyone on it; then each row's outcome.
 #[component]
 pub(super) fn BulkAdd(
     id: u64,
@@ -114,17 +113,7 @@ pub(super) fn BulkAdd(
     report: Res<Option<BulkResult>>,
 ) -> impl IntoView {
     let error = action_error(bulk);
-    let text = RwSignal::new(String::new());
-    let file_note = RwSignal::new(None::<String>);
-    // The file control needs JavaScript (the file is read in the browser), so it appears only
-    // once the page is live; without JavaScript the list is pasted.
-    let live = RwSignal::new(false);
-    Effect::new(move |_| live.set(true));
-    let message = move || {
-        file_note
-            .get()
-            .or_else(|| error.get().and_then(|e| e.field_message("text")))
-    };
+    let message = move || error.get().and_then(|e| e.field_message("text"));
     view! {
         <section class="panel" aria-labelledby="bulk-title">
             <h2 id="bulk-title">"Bulk add"</h2>
@@ -137,24 +126,16 @@ pub(super) fn BulkAdd(
                         id="bulk-text"
                         name="text"
                         rows="8"
-                        prop:value=move || text.get()
-                        on:input=move |ev| text.set(event_target_value(&ev))
                         aria-invalid=move || message().map(|_| "true")
                         aria-describedby=move || if message().is_some() { "bulk-text-hint bulk-text-error" } else { "bulk-text-hint" }
                     ></textarea>
                     <p class="hint" id="bulk-text-hint">"One per line, or a CSV whose first column holds them (a header line is skipped). Up to 10,000 rows."</p>
                     {move || message().map(|m| view! { <p class="field-error" id="bulk-text-error">{m}</p> })}
                 </div>
-                {move || live.get().then(|| view! {
-                    <div class="field">
-                        <label for="bulk-file">"Or load a CSV or text file"</label>
-                        <input id="bulk-file" type="file" accept=".csv,.txt,text/csv,text/plain" on:change=move |ev| load_file(ev, text, file_note) />
-                    </div>
-                })}
                 <div class="actions"><button type="submit" class="primary">"Add listed users"</button></div>
             </ActionForm>
-            // Without JavaScript the file goes to the server as an upload instead.
-            {move || (!live.get()).then(|| view! { <BulkUpload id /> })}
+            // A file goes to the server as an upload (the same rules as the box).
+            <BulkUpload id />
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match report.await {
@@ -202,43 +183,6 @@ pub(super) fn BulkUpload(id: u64) -> impl IntoView {
             <div class="actions"><button type="submit">"Upload and add"</button></div>
         </form>
     }
-}
-
-/// Largest file the browser loads into the bulk-add box (the request limit is 1 MiB).
-const BULK_FILE_MAX: f64 = crate::api::groups::BULK_FILE_MAX as f64;
-
-/// Reads the chosen file into the bulk-add box (in the browser; the file never goes to the
-/// server as a file, only as the text the admin then submits).
-pub(super) fn load_file(
-    ev: leptos::ev::Event,
-    text: RwSignal<String>,
-    note: RwSignal<Option<String>>,
-) {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let input = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok());
-        let Some(file) = input.and_then(|i| i.files()).and_then(|f| f.get(0)) else {
-            return;
-        };
-        if file.size() > BULK_FILE_MAX {
-            note.set(Some(
-                "This file is larger than 1 MB. Split it into smaller lists.".into(),
-            ));
-            return;
-        }
-        note.set(None);
-        leptos::task::spawn_local(async move {
-            match wasm_bindgen_futures::JsFuture::from(file.text()).await {
-                Ok(v) => text.set(v.as_string().unwrap_or_default()),
-                Err(_) => note.set(Some("This file could not be read.".into())),
-            }
-        });
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (ev, text, note, BULK_FILE_MAX);
 }
 
 /// The outcome of a bulk add, row by row.
