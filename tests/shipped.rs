@@ -163,6 +163,43 @@ fn only_embedded_files_are_served() {
     assert_eq!(stale.status, 404);
 }
 
+/// The budget for the wasm a page loads before it is interactive (MISSION.md), gzip -9.
+const WASM_BUDGET_GZIP: usize = 400 * 1024;
+
+/// Pages are rendered on the server and only the islands are compiled to wasm, so every page
+/// loads the same small bundle. It must stay within the budget: a widget that pulls a large
+/// dependency, or a page component that slips into an island, fails here.
+#[test]
+#[ignore = "run by scripts/test.sh against the release binary"]
+fn the_browser_bundle_stays_within_its_budget() {
+    use std::io::Write;
+    let built =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/site/pkg/tessera.wasm");
+    let wasm =
+        std::fs::read(&built).expect("the release build's wasm (cargo leptos build --release)");
+    // The binary under test serves this very file.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(&dir.path().join("data"), &[], None);
+    let served = get(&server.addr, "/pkg/tessera.wasm", None);
+    assert_eq!(served.status, 200);
+    assert_eq!(
+        header(&served, "content-length").and_then(|l| l.parse::<usize>().ok()),
+        Some(wasm.len()),
+        "the served wasm is the built one"
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&wasm).unwrap();
+    let gzip = gz.finish().unwrap().len();
+    println!(
+        "browser bundle: {} bytes, {gzip} bytes gzip -9 (budget {WASM_BUDGET_GZIP})",
+        wasm.len()
+    );
+    assert!(
+        gzip <= WASM_BUDGET_GZIP,
+        "the wasm is {gzip} bytes gzipped, over the budget of {WASM_BUDGET_GZIP}"
+    );
+}
+
 fn header<'a>(r: &'a process::Reply, name: &str) -> Option<&'a str> {
     r.headers
         .iter()
