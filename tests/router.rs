@@ -639,6 +639,20 @@ async fn a_form_that_worked_says_so_on_its_page() {
         .unwrap()
         .to_string();
     assert!(to.contains("__err=") && !to.contains("__done"), "{to}");
+    // A relative Referer (no browser sends one): server_fn cannot put the error on it, and the
+    // failure must not pass for a success.
+    let res = t
+        .send(post(
+            "/api/update_group",
+            &format!("/groups/{g}/edit"),
+            &format!("id={g}&name={fields}"),
+        ))
+        .await;
+    let to = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!to.contains("__done"), "{to}");
     // A function that sends the browser elsewhere (a new group's page): no mark.
     let res = t
         .send(post(

@@ -478,7 +478,11 @@ test('mass enrolment: a group of 500 enrolled in its courses with a live progres
     await expect(page.getByText(text)).toBeVisible();
   };
   if (jsOn()) {
-    // The bar moves without a reload, then the summary replaces it.
+    // The bar moves without a reload (the live region island puts the new progress in place),
+    // then the summary replaces it. A mark on the window shows that the page was not loaded again.
+    await page.waitForURL((u) => u.search === '?tab=courses');
+    await expectHydratedIfJs(page, true);
+    await page.evaluate(() => { (window as any).__sameLoad = true; });
     await expect(bar).toBeVisible();
     // Read in one step: the bar may go (the run finished) between two separate reads, and a
     // read that waits for a bar that is gone waits for ever.
@@ -486,6 +490,7 @@ test('mass enrolment: a group of 500 enrolled in its courses with a live progres
     const first = await now();
     if (first < 500) await expect.poll(now, { timeout: 60_000 }).toBeGreaterThan(first);
     await expect(page.getByText('Last run finished.')).toBeVisible({ timeout: 60_000 });
+    expect(await page.evaluate(() => (window as any).__sameLoad)).toBe(true);
   } else {
     await untilShown('Last run finished.');
   }

@@ -48,10 +48,13 @@ pub fn CopyButton(
 }
 
 /// Keeps the element `region` up to date while it says a job runs (`data-running="true"`):
-/// every second the page is read again and the element's new content put in its place, until
-/// it says the job is over. `reload_when_done` then loads the whole page once (the rest of it
-/// changed too: an import's rows). Without JavaScript the region has a Refresh link instead.
-/// The region holds server-rendered HTML only (no islands: those would not be hydrated).
+/// every second (every 5 s after the first minute) the page is read again, with `live=1` so
+/// that it may leave out what the region does not show, and the element's new content put in
+/// its place, until it says the job is over. `reload_when_done` then loads the whole page once
+/// (the rest of it changed too: an import's rows). It gives up after 5 failed reads in a row
+/// (signed out, the page gone) and when the page no longer has the region. Without JavaScript
+/// the region has a Refresh link instead. The region holds server-rendered HTML only (no
+/// islands: those would not be hydrated).
 #[island]
 pub fn LiveRegion(#[prop(into)] region: String, reload_when_done: bool) -> impl IntoView {
     #[cfg(feature = "hydrate")]
@@ -74,8 +77,10 @@ pub fn GroupKeyField(
     let generate = move |ev: leptos::ev::MouseEvent| {
         ev.prevent_default();
         leptos::task::spawn_local(async move {
-            if let Ok(k) = crate::api::groups::generate_group_key().await {
-                key.set(k);
+            match crate::api::groups::generate_group_key().await {
+                Ok(k) => key.set(k),
+                // Signed out, say: the link's own way, whose page says what is wrong.
+                Err(_) => follow_link("?generate=1"),
             }
         });
     };
@@ -101,6 +106,16 @@ pub fn GroupKeyField(
             {error.map(|m| view! { <p class="field-error" id="group-key-error">{m}</p> })}
         </div>
     }
+}
+
+/// Goes to `href` as the link would have without JavaScript (in the browser only).
+fn follow_link(href: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().set_href(href);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = href;
 }
 
 /// What the islands do with the browser's own objects.
@@ -150,11 +165,12 @@ mod browser {
         let _ = JsFuture::from(wait).await;
     }
 
-    /// This page as the server renders it now, or `None` (offline, signed out: the next round
-    /// tries again).
+    /// This page as the server renders it now for a live region (`live=1`), or `None`
+    /// (offline, signed out, the page gone).
     async fn page_now(window: &web_sys::Window) -> Option<web_sys::Document> {
-        let href = window.location().href().ok()?;
-        let res: web_sys::Response = JsFuture::from(window.fetch_with_str(&href))
+        let url = web_sys::Url::new(&window.location().href().ok()?).ok()?;
+        url.search_params().set("live", "1");
+        let res: web_sys::Response = JsFuture::from(window.fetch_with_str(&url.href()))
             .await
             .ok()?
             .dyn_into()
@@ -174,13 +190,21 @@ mod browser {
             return;
         };
         let here = || window.document()?.get_element_by_id(&region);
+        let (mut rounds, mut failures) = (0u32, 0u32);
         while here().is_some_and(|el| running(&el)) {
-            sleep(1_000).await;
-            let Some(fresh) = page_now(&window)
-                .await
-                .and_then(|d| d.get_element_by_id(&region))
-            else {
+            rounds += 1;
+            sleep(if rounds <= 60 { 1_000 } else { 5_000 }).await;
+            let Some(page) = page_now(&window).await else {
+                failures += 1;
+                if failures >= 5 {
+                    return;
+                }
                 continue;
+            };
+            failures = 0;
+            // The page no longer shows the region (the job's subject is gone): nothing to follow.
+            let Some(fresh) = page.get_element_by_id(&region) else {
+                return;
             };
             let Some(el) = here() else { return };
             el.set_inner_html(&fresh.inner_html());

@@ -262,18 +262,11 @@ fn EnrolLearner(
         <section class="panel" aria-labelledby="cur-enrol-title">
             <h2 id="cur-enrol-title">"Enrol a learner in every course"</h2>
             <FormError error />
-            {move || match enrol.value().get() {
-                Some(Ok(s)) => Some(view! {
-                    <p class="notice" role="status">
-                        {format!("Enrolled in {} course(s); {} already enrolled; {} archived skipped.", s.enrolled, s.already, s.skipped_archived)}
-                    </p>
-                }.into_any()),
-                _ => enrolled.get().then(|| view! {
-                    <p class="notice" role="status">
-                        "Enrolled in every course of the curriculum (courses they were already in, and archived ones, stay as they were)."
-                    </p>
-                }.into_any()),
-            }}
+            {move || enrolled.get().then(|| view! {
+                <p class="notice" role="status">
+                    "Enrolled in every course of the curriculum (courses they were already in, and archived ones, stay as they were)."
+                </p>
+            })}
             <SearchForm action=format!("/curricula/{id}") param="uq" label="Find users to enrol" placeholder="Login, e-mail or name starts with…" value=uq id="cur-user-q" />
             <UserPicker found action=move |u: UserView| view! {
                 <ActionForm action=enrol>

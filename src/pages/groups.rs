@@ -284,19 +284,13 @@ fn generated_key() -> Resource<Result<Option<String>, AppError>> {
     })
 }
 
-/// After a save: "Changes saved.", and which group stopped being the default, if one did.
+/// After a save: "Changes saved." (the hint next to "Default group" names the default now).
 #[component]
 fn SavedNotice(update: ServerAction<UpdateGroup>) -> impl IntoView {
-    let value = update.value();
     let done = action_done(update);
     view! {
         <div class="notices" role="status">
-            {move || done.get().then(|| view! {
-                <p class="notice">
-                    "Changes saved."
-                    {value.get().and_then(|r| r.ok()).and_then(|s| s.previous_default).map(|(_, name)| format!(" “{name}” is no longer the default group."))}
-                </p>
-            })}
+            {move || done.get().then(|| view! { <p class="notice">"Changes saved."</p> })}
         </div>
     }
 }

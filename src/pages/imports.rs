@@ -169,11 +169,15 @@ fn Import() -> impl IntoView {
             }
         },
     );
+    // The live region's own reads (`live=1`, every second while the import is applied) need
+    // only the state panel: the rows (a filtered page reads every row) are read when it ends.
+    let live = query_text("live");
     let rows = Resource::new(
-        move || (id(), show_kind(), page(), apply.version().get()),
-        |(id, show, page, _)| async move {
+        move || (id(), show_kind(), page(), apply.version().get(), live()),
+        |(id, show, page, _, live)| async move {
             match id {
-                Some(id) => import_rows(id, show, page).await,
+                _ if live == "1" => Ok(None),
+                Some(id) => import_rows(id, show, page).await.map(Some),
                 None => Err(AppError::not_found("Import")),
             }
         },
@@ -235,8 +239,8 @@ fn Import() -> impl IntoView {
                 let i = import.await;
                 let rows = rows.await;
                 match (i, rows) {
-                    (Ok(i), Ok(p)) => view! { <RowsTable i p show=show_kind() /> }.into_any(),
-                    (Err(_), _) => ().into_any(),
+                    (Ok(i), Ok(Some(p))) => view! { <RowsTable i p show=show_kind() /> }.into_any(),
+                    (Err(_), _) | (_, Ok(None)) => ().into_any(),
                     (_, Err(e)) => view! { <ErrorBox error=e /> }.into_any(),
                 }
             })}

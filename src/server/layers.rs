@@ -632,7 +632,11 @@ pub async fn form_redirects(
     let went_back = !failed
         && back
             .as_ref()
-            .and_then(|b| this_site_path(b.to_str().ok()?, host.as_deref()))
+            .and_then(|b| b.to_str().ok())
+            // A browser's Referer is absolute; server_fn cannot put an error on a relative one,
+            // so a failure would look like a success.
+            .filter(|b| b.starts_with("http://") || b.starts_with("https://"))
+            .and_then(|b| this_site_path(b, host.as_deref()))
             .is_some_and(|b| same_page(&b, &target));
     if went_back && !target.contains('?') {
         target.push('?');
