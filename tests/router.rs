@@ -585,87 +585,79 @@ async fn a_form_that_worked_says_so_on_its_page() {
     let t = TestApp::new();
     let admin = t.setup_admin().await;
     let g = t.create_group(&admin, "Physics").await;
-    let post = |path: &str, referer: &str, form: &str| {
-        Request::post(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "text/html")
-            .header(header::REFERER, referer)
-            .header(header::COOKIE, &admin)
-            .body(Body::from(form.to_string()))
-            .unwrap()
-    };
     let fields = "&description=Lab&branch=&key=&max_uses=0&valid_from=&valid_until=";
     // Back to the form, with an earlier outcome in its URL replaced.
-    let res = t
-        .send(post(
-            "/api/update_group",
-            &format!("http://localhost/groups/{g}/edit?__done=%2Fapi%2Fsave_settings"),
-            &format!("id={g}&name=Physics+2{fields}"),
-        ))
-        .await;
-    assert_eq!(res.status(), StatusCode::FOUND);
-    let to = res.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let (status, to) = plain_form_post(
+        &t,
+        &admin,
+        "/api/update_group",
+        &format!("http://localhost/groups/{g}/edit?__done=%2Fapi%2Fsave_settings"),
+        &format!("id={g}&name=Physics+2{fields}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
     assert_eq!(to, format!("/groups/{g}/edit?__done=%2Fapi%2Fupdate_group"));
-    let html = body_text(t.get(&to, Some(&admin)).await).await;
-    assert!(html.contains("Changes saved."), "the page says so");
-    let plain = body_text(t.get(&format!("/groups/{g}/edit"), Some(&admin)).await).await;
+    let page = |path: String| {
+        let (t, admin) = (&t, &admin);
+        async move { body_text(t.get(&path, Some(admin)).await).await }
+    };
     assert!(
-        !plain.contains("Changes saved."),
+        page(to).await.contains("Changes saved."),
+        "the page says so"
+    );
+    assert!(
+        !page(format!("/groups/{g}/edit"))
+            .await
+            .contains("Changes saved."),
         "only right after the save"
     );
     // A mark for another function says nothing on this page.
-    let other = body_text(
-        t.get(
-            &format!("/groups/{g}/edit?__done=%2Fapi%2Fsave_settings"),
-            Some(&admin),
-        )
-        .await,
-    )
-    .await;
+    let other = page(format!("/groups/{g}/edit?__done=%2Fapi%2Fsave_settings")).await;
     assert!(!other.contains("Changes saved."));
     // A failed save: the error, no mark.
-    let res = t
-        .send(post(
-            "/api/update_group",
-            &format!("http://localhost/groups/{g}/edit"),
-            &format!("id={g}&name={fields}"),
-        ))
-        .await;
-    let to = res.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let failing = format!("id={g}&name={fields}");
+    let back = format!("http://localhost/groups/{g}/edit");
+    let (_, to) = plain_form_post(&t, &admin, "/api/update_group", &back, &failing).await;
     assert!(to.contains("__err=") && !to.contains("__done"), "{to}");
     // A relative Referer (no browser sends one): server_fn cannot put the error on it, and the
     // failure must not pass for a success.
-    let res = t
-        .send(post(
-            "/api/update_group",
-            &format!("/groups/{g}/edit"),
-            &format!("id={g}&name={fields}"),
-        ))
-        .await;
-    let to = res.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let relative = format!("/groups/{g}/edit");
+    let (_, to) = plain_form_post(&t, &admin, "/api/update_group", &relative, &failing).await;
     assert!(!to.contains("__done"), "{to}");
     // A function that sends the browser elsewhere (a new group's page): no mark.
-    let res = t
-        .send(post(
-            "/api/create_group",
-            "http://localhost/groups/new",
-            &format!("name=Chemistry{fields}"),
-        ))
-        .await;
+    let (_, to) = plain_form_post(
+        &t,
+        &admin,
+        "/api/create_group",
+        "http://localhost/groups/new",
+        &format!("name=Chemistry{fields}"),
+    )
+    .await;
+    assert!(to.starts_with("/groups/") && !to.contains("__done"), "{to}");
+}
+
+/// A form posted by a browser without JavaScript (Accept: text/html, a Referer); the status and
+/// the Location it is sent to.
+async fn plain_form_post(
+    t: &TestApp,
+    cookie: &str,
+    path: &str,
+    referer: &str,
+    form: &str,
+) -> (StatusCode, String) {
+    let req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, referer)
+        .header(header::COOKIE, cookie)
+        .body(Body::from(form.to_string()))
+        .unwrap();
+    let res = t.send(req).await;
     let to = res.headers()[header::LOCATION]
         .to_str()
         .unwrap()
         .to_string();
-    assert!(to.starts_with("/groups/") && !to.contains("__done"), "{to}");
+    (res.status(), to)
 }
 
 /// Without JavaScript a failed form post is redirected back with the error in the URL; the page
@@ -1375,6 +1367,14 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         "summary"
     );
     assert!(html.contains("/set-password?token="), "the link to copy");
+    // The live region's own reads (`live=1`) carry the state panel but not the rows.
+    let live = body_text(
+        t.get(&format!("/imports/{id}?show=created&live=1"), Some(&admin))
+            .await,
+    )
+    .await;
+    assert!(live.contains(r#"id="import-live""#) && live.contains("3 created;"));
+    assert!(!live.contains("/set-password?token="), "no rows table");
 
     // The result file: every row, the link for Ada (no password given), none for Bob.
     let path = format!("/imports/{id}/result.csv");
