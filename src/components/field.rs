@@ -14,17 +14,15 @@ where
 
 /// Whether a server action just succeeded on this page: its form was posted and the server
 /// sent the browser back here with `__done=<its path>` (see `server::layers::form_redirects`).
-/// Pages are rendered on the server, so this is how "Changes saved." reaches them.
-pub fn action_done<I>(action: ServerAction<I>) -> Signal<bool>
+/// Pages are rendered on the server only, so the action's own value is never there; this mark
+/// is how "Changes saved." reaches them. The action names the function.
+pub fn action_done<I>(_action: ServerAction<I>) -> Signal<bool>
 where
     I: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     I::Output: Clone + Send + Sync + 'static,
 {
     let done = crate::components::url::query_text("__done");
-    Signal::derive(move || {
-        matches!(action.value().get(), Some(Ok(_)))
-            || done() == <I as leptos::server_fn::ServerFn>::PATH
-    })
+    Signal::derive(move || done() == <I as leptos::server_fn::ServerFn>::PATH)
 }
 
 /// A labelled input. Its error (an `Invalid` error naming `name`) appears under it and is tied to
