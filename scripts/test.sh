@@ -15,8 +15,32 @@ fi
 say "formatting"
 cargo fmt --check
 
-say "dependency checks: licences, duplicate versions, sources (deny.toml)"
-cargo deny --offline check licenses bans sources
+# cargo deny reads the metadata of every crate in Cargo.lock, the Windows- and macOS-only ones
+# included, which no Linux build downloads: fetch them all first, or a machine that never built
+# Tessera fails here (a warm cache hid that once).
+say "fetching every crate in Cargo.lock (for the dependency checks)"
+cargo fetch --locked
+
+# Advisories come from the RustSec snapshot in ../shared (these machines cannot reach GitHub):
+# cloned where deny.toml's db-path makes cargo deny look, again only when the snapshot changed.
+DENY_CHECKS="licenses bans sources"
+ADVISORY_BUNDLE="$ROOT/../shared/advisory-db/advisory-db.bundle"
+# The directory name is cargo deny's hash of the default database URL.
+ADVISORY_DB="$ROOT/target/advisory-dbs/advisory-db-3157b0e258782691"
+if [ -f "$ADVISORY_BUNDLE" ]; then
+  want="$(git bundle list-heads "$ADVISORY_BUNDLE" HEAD | awk '{print $1}')"
+  if [ "$(git -C "$ADVISORY_DB" rev-parse HEAD 2>/dev/null || true)" != "$want" ]; then
+    rm -rf "$ADVISORY_DB"
+    mkdir -p "$(dirname "$ADVISORY_DB")"
+    git -c init.defaultBranch=main clone --quiet "$ADVISORY_BUNDLE" "$ADVISORY_DB"
+  fi
+  DENY_CHECKS="advisories $DENY_CHECKS"
+else
+  say "skipping the advisories check: no RustSec snapshot at ../shared/advisory-db/advisory-db.bundle (README, Dependency checks, says how to run it)"
+fi
+say "dependency checks: $DENY_CHECKS (deny.toml)"
+# shellcheck disable=SC2086
+cargo deny --offline check $DENY_CHECKS
 
 say "clippy (server and browser builds)"
 cargo clippy --features ssr --all-targets -- -D warnings
