@@ -48,6 +48,17 @@ pub fn id_key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
 
+/// The key a bearer secret (a session id, a set-password token) is stored under: its
+/// BLAKE2b-256. The secret itself is never a key or a value, so reading the database gives no
+/// session and no link that works; a lookup hashes what the client sent. The secrets are 128
+/// random bits, so a fast unsalted hash is enough: there is nothing to guess.
+pub fn secret_key(secret: &[u8]) -> [u8; 32] {
+    use blake2::digest::{consts::U32, Digest};
+    let mut h = blake2::Blake2b::<U32>::new();
+    h.update(secret);
+    h.finalize().into()
+}
+
 /// Reads an 8-byte big-endian id (a key, an index value or a key suffix).
 pub fn read_id(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
     <[u8; 8]>::try_from(bytes)

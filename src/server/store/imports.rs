@@ -231,12 +231,9 @@ fn row_role(raw: &str) -> Result<crate::model::user::Role, AppError> {
     }
 }
 
-/// The key a set-password token is stored under.
+/// The key a set-password token is stored under (its hash, see [`codec::secret_key`]).
 fn token_key(token: &str) -> [u8; 32] {
-    use blake2::digest::{consts::U32, Digest};
-    let mut h = blake2::Blake2b::<U32>::new();
-    h.update(token.as_bytes());
-    h.finalize().into()
+    codec::secret_key(token.as_bytes())
 }
 
 /// A new set-password token: 128 random bits as 32 hex digits.

@@ -253,6 +253,38 @@ fn a_set_password_link_works_once_and_expires() {
     assert_eq!(shown, [false, true]);
 }
 
+/// A set-password token is a bearer secret: `password_tokens` holds only its BLAKE2b hash, so
+/// reading that tree gives no link that works. (The import's rows keep the link itself, for the
+/// administrator to hand out; README, "Security notes".)
+#[test]
+fn a_set_password_token_is_stored_only_as_its_hash() {
+    let (_d, s) = temp_store();
+    let (_v, links) = ada_and_bob_with_links(&s);
+    let ada = user_id(&s, "ada").unwrap();
+    let found = |needle: &[u8]| {
+        s.password_tokens.iter().any(|kv| {
+            let (k, v) = kv.unwrap();
+            [k.as_ref(), v.as_ref()]
+                .iter()
+                .any(|b| b.windows(needle.len()).any(|w| w == needle))
+        })
+    };
+    for link in &links {
+        assert!(!found(link.as_bytes()), "the token's text is stored");
+        let raw: Vec<u8> = (0..link.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&link[i..i + 2], 16).unwrap())
+            .collect();
+        assert!(!found(&raw), "the token's bits are stored");
+        assert!(s
+            .password_tokens
+            .contains_key(codec::secret_key(link.as_bytes()))
+            .unwrap());
+    }
+    assert_eq!(s.password_tokens.len(), 2);
+    assert_eq!(s.password_token_user(&links[0], 40).unwrap(), ada);
+}
+
 /// A password set another way (an administrator's reset) or a deactivation ends the link.
 #[test]
 fn a_link_ends_when_the_password_is_set_otherwise_or_the_account_deactivated() {
