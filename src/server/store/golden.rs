@@ -69,6 +69,16 @@ fn users_and_sessions() {
     );
 }
 
+/// The keys of bearer secrets (session ids since schema 4, set-password tokens): BLAKE2b-256 of
+/// the secret's text. A change here would lose every stored session and link, so it is pinned
+/// like a record.
+#[test]
+fn secret_keys() {
+    let key = "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319";
+    assert_eq!(hex(&super::sessions::session_key("abc")), key);
+    assert_eq!(hex(&codec::secret_key(b"abc")), key);
+}
+
 #[test]
 fn catalog() {
     pinned(

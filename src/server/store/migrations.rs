@@ -9,12 +9,13 @@
 use super::codec::{self, read_id, Record};
 use super::enrolments::{EnrolmentRecord, Source};
 use super::groups::GroupLinksRecord;
+use super::sessions::SessionRecord;
 use super::{counter_key, Store, StoreError};
 use serde::Deserialize;
 
 pub(super) type Migration = fn(&Store) -> Result<(), StoreError>;
 
-pub(super) const MIGRATIONS: &[(u32, Migration)] = &[(1, v1_to_v2), (2, v2_to_v3)];
+pub(super) const MIGRATIONS: &[(u32, Migration)] = &[(1, v1_to_v2), (2, v2_to_v3), (3, v3_to_v4)];
 
 /// Records as schema 1 wrote them, frozen here: decoding old data must not follow the code.
 mod v1 {
@@ -54,6 +55,47 @@ fn v1_to_v2(s: &Store) -> Result<(), StoreError> {
 fn v2_to_v3(s: &Store) -> Result<(), StoreError> {
     let events = super::audit::build_index(s)?;
     tracing::info!(events, "indexed the audit trail");
+    Ok(())
+}
+
+/// 3 → 4: sessions are keyed by the hash of their id, no longer by the id itself (anyone who
+/// could read the database could sign in with an administrator's). Each live session is
+/// re-keyed by its hash, so nobody is signed out by the upgrade: the cookie still carries the
+/// id, which now finds the session through its hash. Expired or unreadable ones are dropped.
+///
+/// Which keys are old: a schema-3 key is the id's text (tower-sessions: 22 characters of
+/// base64), a new key is 32 bytes of hash, so any key that is not 32 bytes long is old. Each
+/// batch moves its sessions in one atomic step (the hash in, the id out): after a crash the
+/// moved ones are 32 bytes and passed over, the rest are moved by the next run.
+fn v3_to_v4(s: &Store) -> Result<(), StoreError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (mut kept, mut dropped) = (0u64, 0u64);
+    let mut batch = sled::Batch::default();
+    let mut pending = 0;
+    for item in s.sessions.iter() {
+        let (k, v) = item?;
+        if k.len() == 32 {
+            continue;
+        }
+        let live = codec::decode::<SessionRecord>(&[], &v).is_ok_and(|r| r.expires_at > now);
+        if live {
+            batch.insert(&codec::secret_key(&k), v);
+            kept += 1;
+        } else {
+            dropped += 1;
+        }
+        batch.remove(k);
+        pending += 1;
+        if pending == 1_000 {
+            s.sessions.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+        }
+    }
+    s.sessions.apply_batch(batch)?;
+    tracing::info!(kept, dropped, "sessions re-keyed by the hash of their id");
     Ok(())
 }
 
@@ -251,6 +293,15 @@ pub(super) mod tests {
         };
         let mine = s.activity_page(&by_admin, 50).unwrap();
         assert!(!mine.rows.is_empty() && mine.rows.iter().all(|r| r.actor == "admin"));
+        check_v4(s);
+    }
+
+    /// Schema 4: every session is keyed by a 32-byte hash, none by an id.
+    fn check_v4(s: &Store) {
+        for kv in s.sessions.iter() {
+            let (k, _) = kv.unwrap();
+            assert_eq!(k.len(), 32, "session key {}", codec::show_key(&k));
+        }
     }
 
     #[test]
@@ -310,5 +361,63 @@ pub(super) mod tests {
         check_v2(&s);
         let after: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
         assert_eq!(after, before, "a second run writes the same entries");
+    }
+
+    /// Sessions stored as schema 3 stored them (keyed by the id's text) are re-keyed by their
+    /// hash, so whoever was signed in stays signed in with the cookie they have; expired and
+    /// unreadable ones go. Run after a half-done run, and run twice, it gives the same.
+    #[test]
+    fn sessions_are_re_keyed_by_the_hash_of_their_id() {
+        use super::super::sessions::session_key;
+        let dir = schema_v1();
+        let data = dir.path().join("data");
+        let far = 4_000_000_000;
+        let ids: Vec<String> = (0..3)
+            .map(|_| tower_sessions::session::Id::default().to_string())
+            .collect();
+        let rec = |expires_at, user: usize| SessionRecord {
+            expires_at,
+            data: format!(r#"{{"user_id":{user}}}"#).into_bytes(),
+        };
+        {
+            // A schema-3 database, with sessions written as schema 3 wrote them.
+            let db = sled::open(&data).unwrap();
+            let s = Store::from_db(db, None).unwrap();
+            v1_to_v2(&s).unwrap();
+            s.set_schema_version(2).unwrap();
+            v2_to_v3(&s).unwrap();
+            s.set_schema_version(3).unwrap();
+            for (i, id) in ids.iter().enumerate() {
+                s.sessions
+                    .insert(id.as_bytes(), codec::encode(&rec(far, i)).unwrap())
+                    .unwrap();
+            }
+            let expired = tower_sessions::session::Id::default().to_string();
+            s.sessions
+                .insert(expired.as_bytes(), codec::encode(&rec(1, 9)).unwrap())
+                .unwrap();
+            s.sessions.insert(b"not-a-session", &[0xff][..]).unwrap();
+            // Half done: the first session was moved before a crash.
+            let mut moved = sled::Batch::default();
+            moved.insert(&session_key(&ids[0]), codec::encode(&rec(far, 0)).unwrap());
+            moved.remove(ids[0].as_bytes());
+            s.sessions.apply_batch(moved).unwrap();
+            s.flush().unwrap();
+        }
+        let s = reopen(&data).unwrap();
+        check_v2(&s);
+        let now = 1_800_000_000;
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(s.load_session(id, now).unwrap(), Some(rec(far, i)), "{i}");
+        }
+        assert_eq!(
+            s.sessions.len(),
+            3,
+            "the expired and the unreadable are gone"
+        );
+        let before: Vec<_> = s.sessions.iter().map(|kv| kv.unwrap()).collect();
+        v3_to_v4(&s).unwrap();
+        let after: Vec<_> = s.sessions.iter().map(|kv| kv.unwrap()).collect();
+        assert_eq!(after, before, "a second run changes nothing");
     }
 }

@@ -7,7 +7,7 @@
 //!   reads a hash.
 //! - `login_user`, `email_user`: folded login / e-mail → user id (uniqueness and lookup).
 //! - `search_user`: search term, `0x00`, user id → nothing (prefix search, see `users.rs`).
-//! - `sessions`: session id → session envelope (see `sessions.rs`).
+//! - `sessions`: hash of the session id → session envelope (see `sessions.rs`).
 //! - branches, courses, curricula, enrolments (with their sources), groups (links, members,
 //!   managers, the audit trail), background jobs (`jobs`), user imports and set-password
 //!   tokens (`imports`, `import_rows`, `password_tokens`), messages with the inboxes and the
@@ -50,7 +50,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use std::path::{Path, PathBuf};
 
 /// The schema this build writes. Bump it together with a new entry in `migrations.rs`.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 use migrations::MIGRATIONS;
 

@@ -1,7 +1,10 @@
 //! Login sessions as opaque records with an expiry.
 //!
-//! `sessions` key: the session id as its text form; value: the versioned envelope of
+//! `sessions` key: BLAKE2b-256 of the session id's text form ([`session_key`]), never the id
+//! itself: the id is the cookie's value, a bearer secret, and whoever can read the database
+//! must not be able to sign in with what they find there. Value: the versioned envelope of
 //! [`SessionRecord`]. The store does not look inside `data` (the session layer owns its format).
+//! Schema 3 and older keyed the tree by the id's text; `migrations.rs` re-keys those.
 
 use super::codec::{self, Record};
 use super::{Store, StoreError};
@@ -19,13 +22,18 @@ impl Record for SessionRecord {
     const VERSION: u8 = 1;
 }
 
+/// The key the session with id `id` (its text form, as in the cookie) is stored under.
+pub fn session_key(id: &str) -> [u8; 32] {
+    codec::secret_key(id.as_bytes())
+}
+
 impl Store {
     /// Replaces a session that still exists; `false` (and nothing written) when it is gone, so
     /// a request that was under way when its session was ended cannot bring it back.
     pub fn save_session(&self, id: &str, record: &SessionRecord) -> Result<bool, StoreError> {
         let bytes = codec::encode(record)?;
         let mut found = false;
-        self.sessions.update_and_fetch(id.as_bytes(), |old| {
+        self.sessions.update_and_fetch(session_key(id), |old| {
             found = old.is_some();
             old.map(|_| bytes.clone())
         })?;
@@ -37,21 +45,23 @@ impl Store {
         let bytes = codec::encode(record)?;
         let swapped =
             self.sessions
-                .compare_and_swap(id.as_bytes(), None as Option<&[u8]>, Some(bytes))?;
+                .compare_and_swap(session_key(id), None as Option<&[u8]>, Some(bytes))?;
         Ok(swapped.is_ok())
     }
 
     /// The session with this id unless it has expired by `now` (Unix seconds).
     pub fn load_session(&self, id: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
-        let Some(bytes) = self.sessions.get(id.as_bytes())? else {
+        let key = session_key(id);
+        let Some(bytes) = self.sessions.get(key)? else {
             return Ok(None);
         };
-        let record: SessionRecord = codec::decode(id.as_bytes(), &bytes)?;
+        let record: SessionRecord = codec::decode(&key, &bytes)?;
         Ok((record.expires_at > now).then_some(record))
     }
 
+    /// Removes the session with this id, if there is one.
     pub fn delete_session(&self, id: &str) -> Result<(), StoreError> {
-        self.sessions.remove(id.as_bytes())?;
+        self.sessions.remove(session_key(id))?;
         Ok(())
     }
 
@@ -112,5 +122,52 @@ mod tests {
         );
         store.delete_session("def").unwrap();
         assert_eq!(store.load_session("def", 0).unwrap(), None);
+    }
+
+    /// Whoever reads the database finds no session id: not in the `sessions` tree's keys or
+    /// values, nor anywhere else in the store. The session still loads, saves and ends by its id.
+    #[test]
+    fn the_session_id_is_stored_nowhere_yet_the_session_loads_by_it() {
+        let (_d, store) = temp_store();
+        let id = tower_sessions::session::Id::default().to_string();
+        let rec = SessionRecord {
+            expires_at: 100,
+            data: br#"{"user_id":1}"#.to_vec(),
+        };
+        assert!(store.create_session(&id, &rec).unwrap());
+        store.flush().unwrap();
+        let mut entries = 0;
+        for kv in store.sessions.iter() {
+            let (k, v) = kv.unwrap();
+            entries += 1;
+            for bytes in [k.as_ref(), v.as_ref()] {
+                assert!(
+                    !bytes.windows(id.len()).any(|w| w == id.as_bytes()),
+                    "the raw id is in the sessions tree"
+                );
+            }
+            assert_eq!(k.as_ref(), session_key(&id), "keyed by the id's hash");
+        }
+        assert_eq!(entries, 1);
+        for (tree, kvs) in crate::server::store::tests::dump(&store) {
+            for (k, v) in kvs {
+                for bytes in [k, v] {
+                    assert!(
+                        !bytes.windows(id.len()).any(|w| w == id.as_bytes()),
+                        "the raw id is in tree {}",
+                        String::from_utf8_lossy(&tree)
+                    );
+                }
+            }
+        }
+        assert_eq!(store.load_session(&id, 50).unwrap(), Some(rec.clone()));
+        let later = SessionRecord {
+            expires_at: 200,
+            ..rec
+        };
+        assert!(store.save_session(&id, &later).unwrap());
+        assert_eq!(store.load_session(&id, 150).unwrap(), Some(later));
+        store.delete_session(&id).unwrap();
+        assert!(store.sessions.is_empty());
     }
 }
