@@ -7,6 +7,9 @@ async fn main() -> std::process::ExitCode {
     use tessera::server;
     use tessera::server::config::{Cli, Command, Config};
 
+    // Before anything is created: the data directory, backups and the control socket are for
+    // this account only, whatever umask the process was started with.
+    server::data_dir::restrict_umask();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -33,6 +36,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(3);
         }
     };
+    if let Some(warning) = server::data_dir::permission_warning(&config.data_dir) {
+        tracing::warn!("{warning}");
+    }
     let store = match server::store::Store::open_with_cache(&config.data_dir, config.cache_mb) {
         Ok(s) => s,
         Err(e) => return open_failed(e),
@@ -59,6 +65,15 @@ fn open_failed(e: tessera::server::store::OpenError) -> std::process::ExitCode {
         OpenError::Migration(_) => 7,
     };
     std::process::ExitCode::from(code)
+}
+
+/// Warns on standard error (standard output may be carrying a backup) when accounts other
+/// than this one can read the data directory `dir`.
+#[cfg(feature = "ssr")]
+fn warn_if_readable(dir: &std::path::Path) {
+    if let Some(warning) = tessera::server::data_dir::permission_warning(dir) {
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// The data directory a command works on: its flag, else the configuration file's, else the
@@ -105,6 +120,7 @@ async fn seed(
         eprintln!("error: {e}");
         return std::process::ExitCode::from(12);
     }
+    warn_if_readable(&dir);
     let store = match tessera::server::store::Store::open(&dir) {
         Ok(s) => s,
         Err(e) => return open_failed(e),
@@ -167,6 +183,7 @@ fn check_data_dir(
         Ok(d) => d,
         Err(code) => return code,
     };
+    warn_if_readable(&dir);
     let store = match tessera::server::store::Store::open(&dir) {
         Ok(s) => s,
         Err(e) => return open_failed(e),
@@ -211,6 +228,7 @@ fn backup(
         Ok(d) => d,
         Err(code) => return code,
     };
+    warn_if_readable(&dir);
     match backup_command(&dir, &args.out) {
         Ok((made, from)) => {
             let how = match from {
@@ -242,6 +260,8 @@ fn backup(
 fn restore(args: tessera::server::config::RestoreArgs) -> std::process::ExitCode {
     match tessera::server::backups::restore_command(&args.input, &args.data_dir) {
         Ok(done) => {
+            // A new directory is private; an empty one given to restore into keeps its mode.
+            warn_if_readable(&args.data_dir);
             for v in &done.violations {
                 println!("{v}");
             }

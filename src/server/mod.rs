@@ -6,6 +6,7 @@ pub mod backups;
 pub mod client;
 pub mod config;
 pub mod csv_input;
+pub mod data_dir;
 pub mod downloads;
 pub mod flusher;
 pub mod hashing;

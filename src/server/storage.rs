@@ -274,9 +274,15 @@ impl StoreCell {
 /// sled writes in segments of 512 KiB, so the probe asks for as much.
 fn probe_writes(dir: &std::path::Path) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(".write-probe");
     let result = (|| {
-        let mut f = std::fs::File::create(&path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
         f.write_all(&vec![0u8; 512 * 1024])?;
         f.sync_all()
     })();

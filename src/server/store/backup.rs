@@ -489,7 +489,7 @@ fn restore_into<R: Read>(
     dir: &Path,
 ) -> Result<(Store, RestoreSummary), BackupError> {
     let header = r.header()?;
-    std::fs::create_dir_all(dir)?;
+    crate::server::data_dir::create_private(dir)?;
     let db = sled::Config::new().path(dir).open()?;
     let (mut trees, mut entries) = (0u64, 0u64);
     loop {

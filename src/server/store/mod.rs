@@ -205,7 +205,7 @@ impl Store {
             path: dir.display().to_string(),
             reason,
         };
-        std::fs::create_dir_all(dir).map_err(|e| unreadable(e.to_string()))?;
+        crate::server::data_dir::create_private(dir).map_err(|e| unreadable(e.to_string()))?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_mb.max(1) * 1024 * 1024)
