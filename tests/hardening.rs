@@ -663,6 +663,8 @@ async fn logging_in_again_returns_to_the_page() {
         .unwrap();
     let res = t.send(req).await;
     assert_eq!(header_of(&res, header::LOCATION), "/groups?page=2&q=a%20b");
+    // Without JavaScript too, the browser gets its device cookie.
+    assert!(cookie_set(&res, tessera::server::throttle::DEVICE_COOKIE).is_some());
 }
 
 /// Every tree of the store but `sessions` (which a signed-in request may touch to slide its
