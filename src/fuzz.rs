@@ -386,6 +386,7 @@ mod requests {
                 };
                 parts.throttle = lax();
                 parts.key_throttle = lax();
+                parts.signup_throttle = lax();
                 state
             };
             let app = crate::server::router::build(state.clone());

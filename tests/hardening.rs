@@ -215,7 +215,9 @@ async fn forged_form_errors_in_the_url_are_not_shown() {
         location.starts_with("/login?") && location.contains("__sig="),
         "{location}"
     );
-    let html = body_text(t.get(&location, None).await).await;
+    // Shown in the browser that posted the form (it carries the cookie the error is signed for).
+    let browser = browser_cookies(None, &res);
+    let html = body_text(t.get(&location, Some(&browser)).await).await;
     assert!(html.contains("Enter your login name or e-mail."));
     let tampered = location.replace(
         location
@@ -227,12 +229,14 @@ async fn forged_form_errors_in_the_url_are_not_shown() {
             .unwrap(),
         &forged,
     );
-    let res = t.get(&tampered, None).await;
+    let res = t.get(&tampered, Some(&browser)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
     // A genuine signed link with a second, forged error appended (the page would read the
     // last one) is not shown either.
-    let res = t.get(&format!("{location}&__err={forged}"), None).await;
+    let res = t
+        .get(&format!("{location}&__err={forged}"), Some(&browser))
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(!header_of(&res, header::LOCATION).contains("__err"));
 
@@ -253,7 +257,8 @@ async fn forged_form_errors_in_the_url_are_not_shown() {
         let back = header_of(&res, header::LOCATION).to_string();
         assert!(!back.contains(&forged), "{form}: {back}");
         if back.contains("__err") {
-            let html = body_text(t.get(&back, None).await).await;
+            let cookies = browser_cookies(None, &res);
+            let html = body_text(t.get(&back, Some(&cookies)).await).await;
             assert!(!html.contains("Call 0800"), "{form}");
         }
     }
@@ -658,6 +663,8 @@ async fn logging_in_again_returns_to_the_page() {
         .unwrap();
     let res = t.send(req).await;
     assert_eq!(header_of(&res, header::LOCATION), "/groups?page=2&q=a%20b");
+    // Without JavaScript too, the browser gets its device cookie.
+    assert!(cookie_set(&res, tessera::server::throttle::DEVICE_COOKIE).is_some());
 }
 
 /// Every tree of the store but `sessions` (which a signed-in request may touch to slide its

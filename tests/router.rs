@@ -55,6 +55,24 @@ async fn secure_cookies_when_configured() {
         .unwrap()
         .to_ascii_lowercase()
         .contains("secure"));
+    // The device cookie, and the cookie a form error is signed for, are Secure too.
+    let secure = |res: &axum::http::Response<Body>, name: &str| {
+        res.headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .is_some_and(|v| v.contains("; Secure"))
+    };
+    assert!(secure(&res, tessera::server::throttle::DEVICE_COOKIE));
+    let req = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, "http://localhost/login")
+        .body(Body::from("identifier=&password=x"))
+        .unwrap();
+    let res = t.send(req).await;
+    assert!(secure(&res, tessera::server::layers::MARK_COOKIE));
 }
 
 #[tokio::test]
@@ -679,7 +697,8 @@ async fn form_errors_survive_the_no_javascript_round_trip() {
         .to_string();
     assert!(location.contains("__err="), "{location}");
     let path = location.trim_start_matches("http://localhost");
-    let html = body_text(t.get(path, None).await).await;
+    let browser = browser_cookies(None, &res);
+    let html = body_text(t.get(path, Some(&browser)).await).await;
     assert!(
         html.contains("The two passwords are not the same."),
         "error shown on the page"
@@ -1057,7 +1076,9 @@ async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
                 .unwrap()
                 .to_string();
             let to = to.trim_start_matches("http://localhost").to_string();
-            let html = body_text(t.get(&to, Some(&admin)).await).await;
+            // As the browser that posted it (an error shows only there).
+            let cookies = browser_cookies(Some(&admin), &res);
+            let html = body_text(t.get(&to, Some(&cookies)).await).await;
             (to, html)
         }
     };
@@ -1290,7 +1311,9 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
                 .unwrap()
                 .to_string();
             let to = to.trim_start_matches("http://localhost").to_string();
-            let html = body_text(t.get(&to, Some(&admin)).await).await;
+            // As the browser that posted it (an error shows only there).
+            let cookies = browser_cookies(Some(&admin), &res);
+            let html = body_text(t.get(&to, Some(&cookies)).await).await;
             (to, html)
         }
     };
@@ -2416,4 +2439,265 @@ async fn activity_reaches_admins_only_with_filters_pages_and_csv() {
     let refused = t.get("/activity.csv?to=tomorrow", Some(&admin)).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body_text(refused).await.contains("Enter a date like"));
+}
+
+/// A form POST to a server function from a client at `ip` (its TCP peer), carrying `cookie`.
+async fn call_from(
+    t: &TestApp,
+    ip: &str,
+    path: &str,
+    form: &str,
+    cookie: Option<&str>,
+) -> axum::http::Response<Body> {
+    let peer = std::net::SocketAddr::new(ip.parse().expect("an address"), 40_000);
+    let mut req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .extension(axum::extract::ConnectInfo(peer));
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    t.send(req.body(Body::from(form.to_string())).unwrap())
+        .await
+}
+
+/// Failures from anywhere lock an account for every client without a device cookie for it,
+/// even with the right password from an address that never failed; the owner's browser, which
+/// signed in before, gets in, and is locked in its turn only by its own failures.
+#[tokio::test]
+async fn a_locked_account_still_lets_in_its_owners_browser() {
+    use tessera::server::throttle::{DEVICE_BURST, DEVICE_COOKIE};
+    let t = TestApp::new();
+    t.setup_admin().await;
+    let right = format!("identifier=admin&password={ADMIN_PASSWORD}");
+    let wrong = "identifier=admin&password=wrong-guess";
+    let login = |ip: &'static str, form: String, cookie: Option<String>| {
+        let t = &t;
+        async move { call_from(t, ip, "/api/login", &form, cookie.as_deref()).await }
+    };
+    // The owner signs in from home: the browser gets a device cookie.
+    let res = login("198.51.100.10", right.clone(), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let device = cookie_set(&res, DEVICE_COOKIE).expect("a device cookie");
+    let set = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(DEVICE_COOKIE))
+        .unwrap()
+        .to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Max-Age="),
+        "{set}"
+    );
+    // A learner's browser has a device cookie too, for another account.
+    let admin = t.login("admin", ADMIN_PASSWORD).await;
+    t.create_learner(&admin, "lee").await;
+    let res = login(
+        "198.51.100.20",
+        format!("identifier=lee&password={LEARNER_PASSWORD}"),
+        None,
+    )
+    .await;
+    let lees_device = cookie_set(&res, DEVICE_COOKIE).expect("a device cookie");
+
+    // Six wrong passwords from A lock the account...
+    for _ in 0..ACCOUNT_BURST {
+        let res = login("203.0.113.1", wrong.into(), None).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = login("203.0.113.1", wrong.into(), None).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // ...and more from B keep it locked.
+    for _ in 0..3 {
+        let res = login("203.0.113.2", wrong.into(), None).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    // The right password without a device cookie, from an address that never failed: still
+    // refused (else every address of a guesser would get one free try).
+    let res = login("192.0.2.50", right.clone(), None).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A forged device cookie, or another account's, is no device cookie.
+    let parts: Vec<&str> = device.split('.').collect();
+    let forged = format!(
+        "{DEVICE_COOKIE}={}.{}.{}.{}",
+        parts[0],
+        parts[1],
+        "ab".repeat(16),
+        parts[3]
+    );
+    let others = format!("{DEVICE_COOKIE}={lees_device}");
+    for cookie in [forged, others] {
+        let res = login("198.51.100.10", right.clone(), Some(cookie.clone())).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{cookie}");
+    }
+    // The owner's browser gets in, and gets a fresh device cookie.
+    let mine = format!("{DEVICE_COOKIE}={device}");
+    let res = login("198.51.100.10", right.clone(), Some(mine.clone())).await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    let fresh = cookie_set(&res, DEVICE_COOKIE).expect("a new device cookie");
+    assert_ne!(fresh, device);
+    let session = session_cookie(&res).expect("signed in");
+    assert_eq!(t.whoami(&session).await.as_deref(), Some("admin"));
+
+    // A device cookie that fails too often is locked out in its turn.
+    for _ in 0..DEVICE_BURST {
+        let res = login("198.51.100.10", wrong.into(), Some(mine.clone())).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = login("198.51.100.10", wrong.into(), Some(mine.clone())).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let res = login("198.51.100.10", right.clone(), Some(mine)).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The other browser's cookie is its own.
+    let res = login(
+        "198.51.100.10",
+        right,
+        Some(format!("{DEVICE_COOKIE}={fresh}")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// "Already in use" tells whether an account exists: a visitor may hear it only so often per
+/// address (a whole IPv6 /64 counts as one address), then gets 429 with Retry-After; other
+/// addresses are not held back.
+#[tokio::test]
+async fn signups_that_hit_a_taken_name_are_throttled_per_address() {
+    use tessera::server::throttle::SIGNUP_IP_BURST;
+    let t = TestApp::with_config(Config {
+        self_registration: true,
+        ..Config::default()
+    });
+    t.setup_admin().await;
+    let probe = |i: u32| {
+        format!("login=probe{i}&email=admin%40example.org&display_name=P&password=password12&password_confirm=password12")
+    };
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        // A different address of the same /64 each time.
+        let ip = format!("2001:db8:5:6::{:x}", i + 1);
+        let res = call_from(&t, &ip, "/api/signup", &probe(i), None).await;
+        let status = res.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 = res.headers()[header::RETRY_AFTER]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(retry >= 1);
+        } else {
+            let text = body_text(res).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+            assert!(text.contains("already in use"), "{text}");
+        }
+        statuses.push(status);
+    }
+    let told = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    assert_eq!(told, SIGNUP_IP_BURST as usize, "{statuses:?}");
+    assert_eq!(
+        statuses[SIGNUP_IP_BURST as usize],
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert!(statuses[SIGNUP_IP_BURST as usize..]
+        .iter()
+        .all(|s| *s == StatusCode::TOO_MANY_REQUESTS));
+    // Someone at another address signs up as usual; a taken name is still said so there.
+    let res = call_from(&t, "2001:db8:5:7::1", "/api/signup", &probe(99), None).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = call_from(
+        &t,
+        "192.0.2.7",
+        "/api/signup",
+        "login=newbie&email=newbie%40example.org&display_name=N&password=password12&password_confirm=password12",
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    assert_eq!(t.state.store().unwrap().user_count().unwrap(), 2);
+}
+
+/// A form error carried in a URL after a post without JavaScript shows in the browser that
+/// posted the form, for ten minutes: the same link opened in another browser (another session)
+/// or later shows nothing.
+#[tokio::test]
+async fn a_signed_form_error_shows_only_in_its_browser_and_only_for_a_while() {
+    use tessera::server::layers::{mark_signature, MARK_COOKIE};
+    let t = TestApp::new();
+    let post = |cookie: Option<String>| {
+        let t = &t;
+        async move {
+            let mut req = Request::post("/api/setup")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::ACCEPT, "text/html")
+                .header(header::REFERER, "http://localhost/setup");
+            if let Some(c) = cookie {
+                req = req.header(header::COOKIE, c);
+            }
+            t.send(req.body(Body::from("login=admin&email=a%40example.org&display_name=A&password=password1&password_confirm=password2")).unwrap()).await
+        }
+    };
+    let message = "The two passwords are not the same.";
+    let res = post(None).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mine = browser_cookies(None, &res);
+    assert!(mine.starts_with(MARK_COOKIE), "{mine}");
+    let shown = |path: String, cookie: Option<String>| {
+        let t = &t;
+        async move {
+            let res = t.get(&path, cookie.as_deref()).await;
+            res.status() == StatusCode::OK && body_text(res).await.contains(message)
+        }
+    };
+    assert!(
+        shown(location.clone(), Some(mine.clone())).await,
+        "in its browser"
+    );
+    // Another browser: a visitor without cookies, or one with its own (from its own post).
+    let res = t.get(&location, None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/setup");
+    let theirs = browser_cookies(None, &post(None).await);
+    assert_ne!(theirs, mine);
+    assert!(
+        !shown(location.clone(), Some(theirs)).await,
+        "another browser"
+    );
+    // The browser keeps its mark cookie: a second error is signed for the same one.
+    assert!(cookie_set(&post(Some(mine.clone())).await, MARK_COOKIE).is_none());
+
+    // The same error, signed for this browser with an expiry just passed or still ahead.
+    let pairs: BTreeMap<String, String> =
+        url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    let browser = mine.split_once('=').unwrap().1.to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let link = |expires: i64| {
+        let sig = mark_signature(
+            &t.state.url_key,
+            &pairs["__path"],
+            &pairs["__err"],
+            &browser,
+            expires,
+        );
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("__path", &pairs["__path"])
+            .append_pair("__err", &pairs["__err"])
+            .append_pair("__sig", &sig)
+            .finish();
+        format!("/setup?{query}")
+    };
+    assert!(shown(link(now + 60), Some(mine.clone())).await);
+    let res = t.get(&link(now - 1), Some(&mine)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "expired");
+    assert_eq!(res.headers()[header::LOCATION], "/setup");
 }

@@ -104,7 +104,17 @@ async fn https_with_hsts_secure_cookies_a_redirect_and_a_reload() {
     .await
     .unwrap();
     assert!(setup.starts_with("HTTP/1.1 200"), "{setup}");
-    let cookie = header(&setup, "set-cookie").expect("a session cookie");
+    // The session cookie (a device cookie is set beside it).
+    let cookie = setup
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.trim())
+        .find(|v| v.starts_with("tessera_session="))
+        .expect("a session cookie");
     assert!(
         cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"

@@ -54,13 +54,16 @@ pub async fn setup(
 /// the browser goes to `next` when it is a path on this site (the page a visitor was sent away
 /// from), else to `/`. Unknown account and wrong password give the same `InvalidCredentials`
 /// after the same work; repeated failures per account (whichever of its login name or e-mail
-/// was typed) and per client address give `TooManyAttempts` (429). Anyone may call it.
+/// was typed) and per client address give `TooManyAttempts` (429). A browser whose device
+/// cookie shows it signed in to this account before is throttled on that cookie instead of the
+/// account; a successful login gives the browser a new one. Anyone may call it.
 #[server(endpoint = "login")]
 pub async fn login(
     identifier: String,
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
+    use crate::server::throttle::Subject;
     use crate::server::{auth, layers::same_origin_path, store::codec::fold};
     // Open to everyone, throttled.
     let state = crate::server::state::app_state()?;
@@ -85,7 +88,18 @@ pub async fn login(
         Some((user, _)) => format!("user:{}", user.id),
         None => format!("name:{typed}"),
     };
-    let _attempt = state.throttle.begin(&account, ip).map_err(too_many)?;
+    // A browser that signed in to this account before has a bucket of its own, so failures
+    // elsewhere cannot lock its owner out; every other client shares the account's.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let cookie = auth::device_cookie().await;
+    let device = found
+        .as_ref()
+        .and_then(|(user, _)| state.device_cookies.bucket(cookie.as_deref(), user.id, now));
+    let subject = match &device {
+        Some(nonce) => Subject::Device(nonce),
+        None => Subject::Account(&account),
+    };
+    let _attempt = state.throttle.begin(subject, ip).map_err(too_many)?;
     let (user, hash) = found.unzip();
     let user = auth::verify_password(password, hash)
         .await?
@@ -94,6 +108,7 @@ pub async fn login(
     match user {
         Some(user) if user.active => {
             auth::start_session(&auth::session().await?, &user).await?;
+            auth::give_device_cookie(&state, user.id);
             tracing::info!(user_id = user.id, "login");
             let target = same_origin_path(next.as_deref().unwrap_or("/"), None);
             leptos_axum::redirect(&target);
@@ -102,7 +117,7 @@ pub async fn login(
         _ => {
             state
                 .throttle
-                .record_failure(&account, ip)
+                .record_failure(subject, ip)
                 .map_err(too_many)?;
             tracing::info!("login refused");
             Err(AppError::InvalidCredentials)
@@ -124,7 +139,9 @@ pub async fn logout() -> Result<(), AppError> {
 /// (`RegistrationClosed`, 403, otherwise). Field errors name the field. With a group `key`
 /// (optional), the account joins that group and its courses in the same transaction and the
 /// browser goes to the join page, which lists them; a refused key is an error on `key` (as on
-/// the join page, with the same statuses) and no account is made.
+/// the join page, with the same statuses) and no account is made. A login name or e-mail
+/// already in use is said so (people signing up need to know), but those answers are
+/// throttled per client address and per login name tried: `TooManyAttempts` (429).
 #[server(endpoint = "signup")]
 pub async fn signup(
     login: String,
@@ -139,13 +156,33 @@ pub async fn signup(
         return Err(AppError::RegistrationClosed);
     }
     let fields = super::user_fields(&login, &email, &display_name, Role::Learner)?;
+    let state = crate::server::state::app_state()?;
+    let ip = crate::server::auth::client_ip().await;
+    let too_many = |wait: std::time::Duration| AppError::TooManyAttempts {
+        retry_after_secs: wait.as_secs().max(1),
+    };
+    // "Already in use" tells whether an account exists, so those answers are throttled like
+    // failed logins: per client address, and per login name tried.
+    let name = format!("signup:{}", fields.login.to_lowercase());
+    let _attempt = state.signup_throttle.begin(&name, ip).map_err(too_many)?;
     let key = key.unwrap_or_default();
-    if crate::model::group::fold_key(&key).is_empty() {
-        let user = create_and_sign_in(fields, password, &password_confirm, false).await?;
-        tracing::info!(user_id = user.id, "self-registered");
-        return Ok(());
+    let outcome = if crate::model::group::fold_key(&key).is_empty() {
+        create_and_sign_in(fields, password, &password_confirm, false)
+            .await
+            .map(|user| tracing::info!(user_id = user.id, "self-registered"))
+    } else {
+        signup_with_key(fields, password, &password_confirm, key).await
+    };
+    match outcome {
+        Err(AppError::Invalid { field, message }) if field == "login" || field == "email" => {
+            state
+                .signup_throttle
+                .record_failure(&name, ip)
+                .map_err(too_many)?;
+            Err(AppError::Invalid { field, message })
+        }
+        other => other,
     }
-    signup_with_key(fields, password, &password_confirm, key).await
 }
 
 /// Sign-up with a group key (see [`signup`]). Wrong keys count against the client address.
@@ -163,7 +200,7 @@ async fn signup_with_key(
     // Per address; without one (an unusual proxy set-up), per login typed, so one guesser
     // cannot hold every visitor back.
     let bucket = match ip {
-        Some(ip) => format!("visitor:{ip}"),
+        Some(ip) => format!("visitor:{}", crate::server::throttle::address_group(ip)),
         None => format!("visitor-login:{}", fields.login.to_lowercase()),
     };
     key_allowed(&state, &bucket, ip)?;
@@ -227,6 +264,7 @@ async fn sign_in_new(
         .await?
         .ok_or_else(|| AppError::not_found("User"))?;
     auth::start_session(&auth::session().await?, &user).await?;
+    auth::give_device_cookie(&state, user.id);
     leptos_axum::redirect(to);
     Ok(user)
 }

@@ -372,3 +372,34 @@ pub async fn client_ip() -> Option<std::net::IpAddr> {
         .ok()
         .and_then(|c| c.0.ip)
 }
+
+/// The device cookie the request carries, if any (not yet checked: see
+/// `throttle::DeviceCookies::bucket`).
+pub async fn device_cookie() -> Option<String> {
+    let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.ok()?;
+    super::signing::request_cookie(&headers, super::throttle::DEVICE_COOKIE)
+}
+
+/// Gives the browser a new device cookie for `user` (after it signed in): from then on its
+/// failed logins to this account count against that cookie's own bucket, not the account's,
+/// so others' failures cannot keep it out. HttpOnly, SameSite=Strict (only this site's login
+/// form needs it), Secure when cookies are.
+pub fn give_device_cookie(state: &AppState, user: u64) {
+    use super::throttle::{DEVICE_COOKIE, DEVICE_COOKIE_LIFETIME};
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let value = state.device_cookies.issue(user, now);
+    let cookie = super::signing::set_cookie(
+        DEVICE_COOKIE,
+        &value,
+        "Strict",
+        Some(DEVICE_COOKIE_LIFETIME.as_secs()),
+        state.config.secure_cookies,
+    );
+    let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    match axum::http::HeaderValue::from_str(&cookie) {
+        Ok(v) => res.append_header(axum::http::header::SET_COOKIE, v),
+        Err(e) => tracing::warn!(error = %e, "device cookie not set"),
+    }
+}

@@ -11,8 +11,9 @@
 //! - [`host_check_before_setup`]: while no account exists, only known host names may reach
 //!   the server (a DNS-rebinding page cannot create the first administrator).
 //! - [`form_redirects`] and [`verify_url_errors`]: the redirect after a form post without
-//!   JavaScript stays on this site, and the error it carries in the URL is signed, so a link
-//!   with a forged error shows nothing.
+//!   JavaScript stays on this site, and the error it carries in the URL is signed for the
+//!   browser that posted it and for ten minutes, so a link with a forged error, or with a
+//!   genuine one sent to someone else or opened later, shows nothing.
 
 use super::client::ClientInfo;
 use super::state::AppState;
@@ -457,19 +458,57 @@ const ERR_PARAMS: [&str; 3] = ["__path", "__err", "__sig"];
 /// visitor could choose the words of, so it needs no signature.
 const DONE_PARAM: &str = "__done";
 
-/// The signature of a form error carried in a URL: a keyed BLAKE2b MAC of the function path and
-/// the encoded error, with a key made at start-up.
-fn sign(key: &[u8; 32], path: &str, err: &str) -> String {
-    use blake2::digest::{FixedOutput, KeyInit, Update};
-    let mut mac = blake2::Blake2bMac::<blake2::digest::consts::U16>::new_from_slice(key)
-        .expect("a 32-byte key suits BLAKE2b");
-    mac.update(path.as_bytes());
-    mac.update(&[0]);
-    mac.update(err.as_bytes());
-    mac.finalize_fixed()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// The cookie that names a browser for the form errors it is shown: 128 random bits, made when
+/// the first error is signed for it, kept for the browser session. A signed error shows only
+/// in the browser it was signed for.
+pub const MARK_COOKIE: &str = "tessera_form";
+
+/// How long a signed form error may be shown after it was signed.
+pub const MARK_LIFETIME_SECS: i64 = 10 * 60;
+
+/// The signature of a form error carried in a URL: `<expiry, Unix seconds>.<MAC>`, the MAC a
+/// keyed BLAKE2b of the function path, the encoded error, the browser's mark cookie and the
+/// expiry, with a key derived from the server's secret (made at start-up) for this alone.
+pub fn mark_signature(
+    secret: &[u8; 32],
+    path: &str,
+    err: &str,
+    browser: &str,
+    expires: i64,
+) -> String {
+    let key = super::signing::derive_key(secret, "form error marks");
+    let expires = expires.to_string();
+    let mac = super::signing::mac_hex(
+        &key,
+        &[
+            path.as_bytes(),
+            err.as_bytes(),
+            browser.as_bytes(),
+            expires.as_bytes(),
+        ],
+    );
+    format!("{expires}.{mac}")
+}
+
+/// Whether `sig` is the signature of this error for this browser and has not expired at `now`.
+fn mark_is_valid(
+    secret: &[u8; 32],
+    (path, err, sig): (&str, &str, &str),
+    browser: Option<&str>,
+    now: i64,
+) -> bool {
+    let (Some(browser), Some((expires, _))) = (browser, sig.split_once('.')) else {
+        return false;
+    };
+    let Ok(expires) = expires.parse::<i64>() else {
+        return false;
+    };
+    let expected = mark_signature(secret, path, err, browser, expires);
+    super::signing::same_signature(&expected, sig) && now < expires
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn query_pairs(query: &str) -> Vec<(String, String)> {
@@ -616,6 +655,8 @@ pub async fn form_redirects(
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
     let fn_path = req.uri().path().to_string();
     let back = req.headers().get(header::REFERER).cloned();
+    let known_browser = super::signing::request_cookie(req.headers(), MARK_COOKIE)
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
     let mut res = next.run(req).await;
     let Some(location) = res.headers().get(header::LOCATION) else {
         return res;
@@ -662,11 +703,32 @@ pub async fn form_redirects(
             query.push_str(&encode_query(&[(DONE_PARAM.to_string(), fn_path.clone())]));
         }
         // Exactly one error from this call: carried on, signed. Anything else: dropped.
+        // It is shown only in this browser, and only for a while: a link to it sent to
+        // someone else, or opened later, shows nothing.
         if let ([fn_path], [err]) = (fn_paths.as_slice(), errs.as_slice()) {
+            let browser = match &known_browser {
+                Some(b) => b.clone(),
+                None => {
+                    let b = super::signing::random_hex();
+                    let cookie = super::signing::set_cookie(
+                        MARK_COOKIE,
+                        &b,
+                        "Lax",
+                        None,
+                        state.config.secure_cookies,
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&cookie) {
+                        res.headers_mut().append(header::SET_COOKIE, v);
+                    }
+                    b
+                }
+            };
+            let expires = unix_now() + MARK_LIFETIME_SECS;
+            let sig = mark_signature(&state.url_key, fn_path, err, &browser, expires);
             let signed = encode_query(&[
                 ("__path".to_string(), fn_path.to_string()),
                 ("__err".to_string(), err.to_string()),
-                ("__sig".to_string(), sign(&state.url_key, fn_path, err)),
+                ("__sig".to_string(), sig),
             ]);
             if !query.is_empty() {
                 query.push('&');
@@ -711,23 +773,23 @@ pub async fn verify_url_errors(
     if fn_paths.is_empty() && errs.is_empty() && sigs.is_empty() {
         return next.run(req).await;
     }
+    let browser = super::signing::request_cookie(req.headers(), MARK_COOKIE);
     let genuine = match (fn_paths.as_slice(), errs.as_slice(), sigs.as_slice()) {
-        ([path], [err], [sig]) => {
-            let expected = sign(&state.url_key, path, err);
-            // Compared without an early exit; both are 32 hex digits.
-            expected.len() == sig.len()
-                && expected
-                    .bytes()
-                    .zip(sig.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        }
+        ([path], [err], [sig]) => mark_is_valid(
+            &state.url_key,
+            (path, err, sig),
+            browser.as_deref(),
+            unix_now(),
+        ),
         _ => false,
     };
     if genuine {
         return next.run(req).await;
     }
-    tracing::warn!(path = %uri.path(), "form error in the URL without a valid signature dropped");
+    tracing::info!(
+        path = %uri.path(),
+        "form error in the URL dropped: not signed for this browser, or expired"
+    );
     let clean = without_error_params(&format!("{}?{query}", uri.path()));
     Redirect::to(&same_origin_path(&clean, None)).into_response()
 }
@@ -789,15 +851,46 @@ mod tests {
     }
 
     #[test]
-    fn signatures_depend_on_key_path_and_error() {
-        let k1 = [1u8; 32];
-        let k2 = [2u8; 32];
-        let s = sign(&k1, "/api/login", "abc");
-        assert_eq!(s.len(), 32);
-        assert_eq!(s, sign(&k1, "/api/login", "abc"));
-        assert_ne!(s, sign(&k2, "/api/login", "abc"));
-        assert_ne!(s, sign(&k1, "/api/setup", "abc"));
-        assert_ne!(s, sign(&k1, "/api/login", "abd"));
+    fn marks_depend_on_key_path_error_browser_and_time() {
+        let (k1, k2) = ([1u8; 32], [2u8; 32]);
+        let exp = 2_000_000_000;
+        let s = mark_signature(&k1, "/api/login", "abc", "b1", exp);
+        assert!(s.starts_with("2000000000."), "{s}");
+        assert_eq!(s, mark_signature(&k1, "/api/login", "abc", "b1", exp));
+        for other in [
+            mark_signature(&k2, "/api/login", "abc", "b1", exp),
+            mark_signature(&k1, "/api/setup", "abc", "b1", exp),
+            mark_signature(&k1, "/api/login", "abd", "b1", exp),
+            mark_signature(&k1, "/api/login", "abc", "b2", exp),
+            mark_signature(&k1, "/api/login", "abc", "b1", exp + 1),
+        ] {
+            assert_ne!(s, other);
+        }
+        let mark = ("/api/login", "abc", s.as_str());
+        assert!(mark_is_valid(&k1, mark, Some("b1"), exp - 1));
+        assert!(!mark_is_valid(&k1, mark, Some("b1"), exp), "expired");
+        assert!(
+            !mark_is_valid(&k1, mark, Some("b2"), exp - 1),
+            "other browser"
+        );
+        assert!(
+            !mark_is_valid(&k1, mark, None, exp - 1),
+            "no browser cookie"
+        );
+        let later = s.replacen("2000000000", "2000000999", 1);
+        let moved = ("/api/login", "abc", later.as_str());
+        assert!(
+            !mark_is_valid(&k1, moved, Some("b1"), exp - 1),
+            "expiry altered"
+        );
+        for junk in ["", ".", "x.y", "2000000000"] {
+            assert!(!mark_is_valid(
+                &k1,
+                ("/api/login", "abc", junk),
+                Some("b1"),
+                0
+            ));
+        }
     }
 
     /// A panic under a log subscriber is one line carrying the log id the response gets.

@@ -15,6 +15,7 @@ pub mod layers;
 pub mod mail;
 pub mod router;
 pub mod seed;
+pub mod signing;
 pub mod state;
 pub mod storage;
 pub mod store;

@@ -6,7 +6,7 @@ use super::hashing::HashPool;
 use super::jobs::JobRunner;
 use super::storage::StoreCell;
 use super::store::{Store, StoreError};
-use super::throttle::LoginThrottle;
+use super::throttle::{DeviceCookies, LoginThrottle};
 use crate::model::AppError;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -37,6 +37,12 @@ pub struct Shared {
     pub throttle: Arc<LoginThrottle>,
     /// Wrong group keys, per user and per client address.
     pub key_throttle: Arc<LoginThrottle>,
+    /// Sign-ups refused because the login name or e-mail is taken, per client address and
+    /// per login name tried.
+    pub signup_throttle: Arc<LoginThrottle>,
+    /// Signs and reads the device cookies of browsers that signed in before (see
+    /// `throttle.rs`); its key is derived from `url_key`.
+    pub device_cookies: DeviceCookies,
     /// The password hashing workers (fixed memory, bounded queue).
     pub hasher: HashPool,
     /// Runs the store's background jobs (see `jobs.rs`).
@@ -51,7 +57,8 @@ pub struct Shared {
     /// Session records written (created or saved) since start: lets tests see that an active
     /// session is not rewritten on every request.
     pub session_writes: Arc<AtomicU64>,
-    /// Key of the signatures on form errors carried in redirect URLs; new at every start.
+    /// The server's secret, new at every start: the keys of the signatures on form errors
+    /// carried in redirect URLs and on device cookies are derived from it (`signing.rs`).
     pub url_key: Arc<[u8; 32]>,
     /// Set once the store has an account (it never goes back to none).
     pub set_up: Arc<AtomicBool>,
@@ -78,6 +85,7 @@ impl AppState {
                 mail.notify_one();
             });
         }
+        let url_key: [u8; 32] = rand::random();
         AppState(Arc::new(Shared {
             leptos_options,
             jobs,
@@ -91,9 +99,11 @@ impl AppState {
             config: Arc::new(config),
             throttle: Arc::new(LoginThrottle::new()),
             key_throttle: Arc::new(LoginThrottle::for_group_keys()),
+            signup_throttle: Arc::new(LoginThrottle::for_signups()),
+            device_cookies: DeviceCookies::new(&url_key),
             store_calls: Arc::default(),
             session_writes: Arc::default(),
-            url_key: Arc::new(rand::random()),
+            url_key: Arc::new(url_key),
             set_up: Arc::default(),
         }))
     }

@@ -234,6 +234,45 @@ pub fn session_cookie(res: &Response<Body>) -> Option<String> {
     set_cookie(res).map(|c| c.split(';').next().unwrap_or("").trim().to_string())
 }
 
+/// The `Cookie` header a browser sends after `res`: `cookie` (`a=1; b=2`, or none) with each
+/// cookie `res` sets added or replaced.
+pub fn browser_cookies(cookie: Option<&str>, res: &Response<Body>) -> String {
+    let mut jar: Vec<(String, String)> = cookie
+        .unwrap_or("")
+        .split(';')
+        .filter_map(|p| p.trim().split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for set in res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        let Some((k, v)) = set.split(';').next().and_then(|p| p.trim().split_once('=')) else {
+            continue;
+        };
+        jar.retain(|(name, _)| name != k);
+        jar.push((k.to_string(), v.to_string()));
+    }
+    jar.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The value of the cookie `name` that `res` sets, if any.
+pub fn cookie_set(res: &Response<Body>, name: &str) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
 pub fn set_cookie(res: &Response<Body>) -> Option<String> {
     res.headers()
         .get_all(header::SET_COOKIE)
