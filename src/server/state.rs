@@ -57,7 +57,7 @@ pub struct Shared {
     /// Session records written (created or saved) since start: lets tests see that an active
     /// session is not rewritten on every request.
     pub session_writes: Arc<AtomicU64>,
-    /// The server's secret, new at every start: the keys of the signatures on form errors
+    /// The server's secret, kept in the store (`Store::signing_secret`): the keys of the signatures on form errors
     /// carried in redirect URLs and on device cookies are derived from it (`signing.rs`).
     pub url_key: Arc<[u8; 32]>,
     /// Set once the store has an account (it never goes back to none).
@@ -72,6 +72,18 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, store: Store, config: Config) -> AppState {
+        // The signing secret outlives restarts (a device cookie is good for 180 days); when the
+        // store cannot write at start, this run signs with a secret of its own.
+        let url_key: [u8; 32] = match store.signing_secret() {
+            Ok(secret) => secret,
+            Err(e) => {
+                tracing::warn!(
+                    "the signing secret could not be read or stored ({e}): device cookies and \
+                     form-error marks signed now stop counting at the next restart"
+                );
+                rand::random()
+            }
+        };
         let storage = StoreCell::new(store, config.storage_retry);
         let flusher = Flusher::spawn();
         let mailer =
@@ -85,7 +97,6 @@ impl AppState {
                 mail.notify_one();
             });
         }
-        let url_key: [u8; 32] = rand::random();
         AppState(Arc::new(Shared {
             leptos_options,
             jobs,

@@ -17,7 +17,7 @@
 //! Keys and values are sled's bytes as they are (records in their versioned envelopes), so a
 //! restore followed by the start-up migrations reads a backup made by any earlier version. Login
 //! sessions are left out: a backup file never carries a live session, and a restored server
-//! asks everyone to sign in again.
+//! asks everyone to sign in again. So is the signing secret (`secrets`, see `settings.rs`).
 
 use super::codec::{self, Record};
 use super::{Store, StoreError, SCHEMA_KEY, SCHEMA_VERSION};
@@ -31,7 +31,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub const BACKUP_FORMAT: u32 = 1;
 const MAGIC: &str = "tessera-backup";
 /// Trees a backup leaves out (see the module docs).
-const LEFT_OUT: &[&[u8]] = &[b"sessions"];
+const LEFT_OUT: &[&[u8]] = &[b"sessions", super::settings::SECRETS.as_bytes()];
 /// Bounds a damaged file cannot make the reader exceed.
 const MAX_NAME: u32 = 1024;
 const MAX_KEY: u32 = 1 << 20;
