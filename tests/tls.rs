@@ -1,6 +1,8 @@
 //! HTTPS served by the binary itself, with a self-signed certificate made here: pages over
 //! TLS carry HSTS, the session cookie is Secure, plain HTTP on the redirect port is sent to
-//! HTTPS, and a new certificate is served after SIGHUP without a restart.
+//! HTTPS, and a new certificate is served after SIGHUP without a restart. Clients that offer
+//! HTTP/2 as browsers do (curl with its defaults, a client offering `h2` and `http/1.1`) get
+//! their pages over HTTP/2.
 
 mod process;
 
@@ -20,19 +22,26 @@ fn make_certificate(cert: &Path, key: &Path) -> Vec<u8> {
     made.cert.der().to_vec()
 }
 
-/// Sends `request` over TLS to `addr`, trusting only `trusted`; returns the certificate the
-/// server showed and the raw response.
-async fn over_tls(addr: &str, trusted: &[u8], request: &str) -> std::io::Result<(Vec<u8>, String)> {
+/// A client configuration trusting only `trusted`, offering `alpn` (none when empty).
+fn client_config(trusted: &[u8], alpn: &[&[u8]]) -> std::io::Result<ClientConfig> {
     let mut roots = RootCertStore::empty();
     roots
         .add(CertificateDer::from(trusted.to_vec()))
         .map_err(std::io::Error::other)?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(std::io::Error::other)?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}
+
+/// Sends `request` over TLS to `addr`, trusting only `trusted`; returns the certificate the
+/// server showed and the raw response.
+async fn over_tls(addr: &str, trusted: &[u8], request: &str) -> std::io::Result<(Vec<u8>, String)> {
+    let config = client_config(trusted, &[])?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let name = ServerName::try_from("localhost").unwrap();
@@ -161,5 +170,110 @@ async fn https_with_hsts_secure_cookies_a_redirect_and_a_reload() {
             }
             Err(e) => panic!("the new certificate was not served: {e}"),
         }
+    }
+}
+
+/// A server with a fresh self-signed certificate; returns it with the certificate's DER.
+fn start_https(dir: &Path) -> (process::Server, Vec<u8>) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let der = make_certificate(&cert, &key);
+    let server = start_with(
+        &dir.join("data"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        None,
+    );
+    (server, der)
+}
+
+/// curl with its default ALPN (h2 first, as browsers) gets a page (a fresh server's set-up)
+/// over HTTP/2. Before
+/// HTTP/2 was served, the server offered h2 but then spoke HTTP/1.1, and curl failed with
+/// "HTTP/2 stream 1 was not closed cleanly".
+#[test]
+fn curl_gets_pages_over_http2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = start_https(dir.path());
+    let page = dir.path().join("page.html");
+    let out = std::process::Command::new("curl")
+        .args(["-k", "-sS", "--max-time", "20", "-o"])
+        .arg(&page)
+        .args(["-w", "%{http_version} %{response_code}"])
+        .arg(format!("https://{}/setup", server.addr))
+        .output()
+        .expect("curl (the test needs curl with HTTP/2, as Debian's)");
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2 200");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("</html>"), "{html}");
+    assert!(html.contains("name=\"password\""), "{html}");
+
+    // Forcing HTTP/1.1 still works.
+    let out = std::process::Command::new("curl")
+        .args([
+            "-k",
+            "-sS",
+            "--http1.1",
+            "--max-time",
+            "20",
+            "-o",
+            "/dev/null",
+        ])
+        .args(["-w", "%{http_version} %{response_code}"])
+        .arg(format!("https://{}/setup", server.addr))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1.1 200");
+}
+
+/// A client offering h2 and http/1.1 (what browsers offer) negotiates h2 and completes
+/// HTTP/2 requests on one connection: a page, then a second request on the same connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_offering_h2_gets_http2() {
+    use http_body_util::{BodyExt, Empty};
+    let dir = tempfile::tempdir().unwrap();
+    let (server, der) = start_https(dir.path());
+    let config = client_config(&der, &[b"h2", b"http/1.1"]).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .expect("an HTTP/2 connection");
+    tokio::spawn(conn);
+    for path in ["/setup", "/setup?again=1"] {
+        let req = http::Request::get(format!("https://localhost{path}"))
+            .header("accept", "text/html")
+            .body(Empty::<hyper::body::Bytes>::new())
+            .unwrap();
+        let res = tokio::time::timeout(Duration::from_secs(20), sender.send_request(req))
+            .await
+            .expect("an answer in time")
+            .expect("an HTTP/2 response");
+        assert_eq!(res.version(), http::Version::HTTP_2);
+        assert_eq!(
+            res.headers()
+                .get("strict-transport-security")
+                .and_then(|v| v.to_str().ok()),
+            Some("max-age=31536000")
+        );
+        assert_eq!(res.status(), 200, "{path}");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains("</html>"), "{path}");
     }
 }

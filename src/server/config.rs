@@ -193,6 +193,22 @@ pub struct ServeArgs {
     /// 0.0.0.0:80 [file key: tls_redirect_addr].
     #[arg(long, env = "TESSERA_TLS_REDIRECT_ADDR")]
     pub tls_redirect_addr: Option<SocketAddr>,
+    /// Seconds a new connection has for its TLS handshake and first request head, and any
+    /// request head once begun [default: 10; file key: header_timeout_secs].
+    #[arg(long, env = "TESSERA_HEADER_TIMEOUT_SECS")]
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a connection may stay open with no request in progress [default: 60; file key:
+    /// idle_timeout_secs].
+    #[arg(long, env = "TESSERA_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds a request body may pause, or a client not take a response; a body must be
+    /// complete within ten times this [default: 30; file key: body_timeout_secs].
+    #[arg(long, env = "TESSERA_BODY_TIMEOUT_SECS")]
+    pub body_timeout_secs: Option<u64>,
+    /// Connections one client address may hold at once; trusted proxies are not capped
+    /// [default: 256; file key: max_connections_per_address].
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<usize>,
 }
 
 /// The keys of the configuration file.
@@ -219,6 +235,10 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_redirect_addr: Option<SocketAddr>,
+    pub header_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub max_connections_per_address: Option<usize>,
 }
 
 /// The settings the server runs with.
@@ -251,6 +271,8 @@ pub struct Config {
     pub tls: Option<super::tls::TlsFiles>,
     /// With HTTPS: where plain HTTP is redirected from.
     pub tls_redirect_addr: Option<SocketAddr>,
+    /// Connection timeouts and the per-address cap.
+    pub limits: super::listen::Limits,
 }
 
 /// How long an e-mail may wait for the SMTP server before it counts as failed.
@@ -390,6 +412,7 @@ impl Config {
 
     /// Merges flags and environment (already merged by clap) over the file over the defaults.
     pub fn resolve(args: ServeArgs, file: FileConfig) -> Result<Config, ConfigError> {
+        let limits = connection_limits(&args, &file)?;
         let idle = args
             .session_idle_minutes
             .or(file.session_idle_minutes)
@@ -517,6 +540,7 @@ impl Config {
             .or(file.secure_cookies)
             .unwrap_or(tls.is_some());
         Ok(Config {
+            limits,
             tls,
             tls_redirect_addr,
             secure_cookies,
@@ -548,6 +572,51 @@ impl Config {
                 .unwrap_or(false),
         })
     }
+}
+
+/// The connection timeouts and per-address cap, each within a range that still serves people.
+fn connection_limits(
+    args: &ServeArgs,
+    file: &FileConfig,
+) -> Result<super::listen::Limits, ConfigError> {
+    let default = super::listen::Limits::default();
+    let secs = |given: Option<u64>, key: &str, fallback: Duration, max: u64| match given {
+        None => Ok(fallback),
+        Some(s) if (1..=max).contains(&s) => Ok(Duration::from_secs(s)),
+        Some(_) => Err(ConfigError::Value(format!(
+            "{key} must be between 1 and {max}"
+        ))),
+    };
+    let per_address = args
+        .max_connections_per_address
+        .or(file.max_connections_per_address)
+        .unwrap_or(default.per_address);
+    if !(1..=1_000_000).contains(&per_address) {
+        return Err(ConfigError::Value(
+            "max_connections_per_address must be between 1 and 1000000".into(),
+        ));
+    }
+    Ok(super::listen::Limits {
+        header_timeout: secs(
+            args.header_timeout_secs.or(file.header_timeout_secs),
+            "header_timeout_secs",
+            default.header_timeout,
+            300,
+        )?,
+        idle_timeout: secs(
+            args.idle_timeout_secs.or(file.idle_timeout_secs),
+            "idle_timeout_secs",
+            default.idle_timeout,
+            3600,
+        )?,
+        body_timeout: secs(
+            args.body_timeout_secs.or(file.body_timeout_secs),
+            "body_timeout_secs",
+            default.body_timeout,
+            600,
+        )?,
+        per_address,
+    })
 }
 
 /// `public_url`: an absolute http(s) URL; only its scheme and authority are used.
@@ -684,6 +753,10 @@ mod tests {
             ),
             ("tls_cert", "\"/nonexistent/cert.pem\""),
             ("tls_redirect_addr", "\"127.0.0.1:80\""),
+            ("header_timeout_secs", "0"),
+            ("idle_timeout_secs", "3601"),
+            ("body_timeout_secs", "0"),
+            ("max_connections_per_address", "0"),
         ] {
             let file: FileConfig = toml::from_str(&format!("{key} = {value}")).unwrap();
             let err = Config::resolve(ServeArgs::default(), file).unwrap_err();

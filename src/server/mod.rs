@@ -12,6 +12,7 @@ pub mod flusher;
 pub mod hashing;
 pub mod jobs;
 pub mod layers;
+pub mod listen;
 pub mod mail;
 pub mod router;
 pub mod seed;
@@ -68,7 +69,14 @@ pub fn leptos_options(addr: std::net::SocketAddr) -> leptos::config::LeptosOptio
 
 /// Serves until Ctrl-C or SIGTERM, then flushes the store.
 pub async fn serve(config: config::Config, store: store::Store) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
+    // Before any connection: descriptors are what silent clients would exhaust first.
+    if let Some((before, after)) = listen::raise_open_files_limit() {
+        tracing::info!(
+            before,
+            after,
+            "raised the open-files limit to the hard limit"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let state = state::AppState::new(leptos_options(addr), store, config.clone());
@@ -81,45 +89,41 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
     backups::spawn_control(state.storage.clone(), config.data_dir.clone());
     let storage = state.storage.clone();
     let app = router::build(state);
-    if let Some(files) = &config.tls {
-        let tls = tls::Reloadable::new(tls::load(files).map_err(std::io::Error::other)?);
-        tls::spawn_reloader(files.clone(), tls.clone());
-        if let Some(plain) = config.tls_redirect_addr {
-            let redirect = tokio::net::TcpListener::bind(plain).await?;
-            tracing::info!(%plain, "plain HTTP is redirected to HTTPS");
-            tokio::spawn(async move {
-                let served = axum::serve(redirect, tls::redirect_app(addr.port()))
-                    .with_graceful_shutdown(shutdown_signal())
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "the HTTP redirect stopped");
-                }
-            });
-        }
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on https://{addr}");
-        axum::serve(
-            // Through `tap_io` (which does nothing here): axum gives the peer's address to a
-            // tapped listener of any kind.
-            tls::TlsListener::new(listener, tls)?.tap_io(|_| {}),
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    } else {
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on http://{addr}");
-        // Streamed pages are written in pieces: without TCP_NODELAY each waits for a delayed ACK.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+    // One count per client address across both ports.
+    let per_address = listen::PerAddress::new(&config.limits, config.trusted_proxies.clone());
+    let tls = match &config.tls {
+        Some(files) => {
+            let tls = tls::Reloadable::new(tls::load(files).map_err(std::io::Error::other)?);
+            tls::spawn_reloader(files.clone(), tls.clone());
+            if let Some(plain) = config.tls_redirect_addr {
+                let redirect = tokio::net::TcpListener::bind(plain).await?;
+                tracing::info!(%plain, "plain HTTP is redirected to HTTPS");
+                tokio::spawn(listen::serve(
+                    redirect,
+                    tls::redirect_app(addr.port()),
+                    None,
+                    config.limits,
+                    per_address.clone(),
+                    shutdown_signal(),
+                ));
             }
-        });
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    }
+            tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on https://{addr}");
+            Some(tls)
+        }
+        None => {
+            tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on http://{addr}");
+            None
+        }
+    };
+    listen::serve(
+        listener,
+        app,
+        tls,
+        config.limits,
+        per_address,
+        shutdown_signal(),
+    )
+    .await;
     match storage.store() {
         Ok(store) => store.flush().map_err(std::io::Error::other)?,
         Err(e) => tracing::warn!(error = %e, "stopped without a last flush"),

@@ -3,20 +3,15 @@
 //! is picked up without a restart; a broken renewal keeps the certificate in use and logs why),
 //! and an optional plain-HTTP port that redirects every request to HTTPS.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
-use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::server::TlsStream;
 
 /// How often the certificate files are looked at for changes.
 const WATCH_EVERY: Duration = Duration::from_secs(30);
-/// How long a client may take over its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The certificate chain and private key files (PEM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,11 +47,13 @@ pub fn load(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
 pub struct Reloadable(Arc<RwLock<Arc<ServerConfig>>>);
 
 impl Reloadable {
+    /// Starts with `config`.
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Reloadable(Arc::new(RwLock::new(config)))
     }
 
-    fn current(&self) -> Arc<ServerConfig> {
+    /// The configuration new connections are served with.
+    pub fn current(&self) -> Arc<ServerConfig> {
         match self.0.read() {
             Ok(c) => c.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -115,62 +112,6 @@ pub fn spawn_reloader(files: TlsFiles, config: Reloadable) {
             }
         }
     });
-}
-
-/// Accepts TCP connections and completes their TLS handshakes concurrently (a slow client
-/// delays nobody else), handing finished ones to the server.
-pub struct TlsListener {
-    local: SocketAddr,
-    ready: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-}
-
-impl TlsListener {
-    pub fn new(tcp: TcpListener, config: Reloadable) -> std::io::Result<Self> {
-        let local = tcp.local_addr()?;
-        let (tx, ready) = tokio::sync::mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = match tcp.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot accept a connection");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let acceptor = tokio_rustls::TlsAcceptor::from(config.current());
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        Ok(TlsListener { local, ready })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(c) => c,
-            // The accepting task is gone (it never ends while the runtime runs).
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }
 
 /// Where a plain-HTTP request is sent: the same host and path on HTTPS (`https_port`, left
