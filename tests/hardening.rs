@@ -865,6 +865,39 @@ fn store_dump(t: &TestApp) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
     out
 }
 
+/// A url-encoded form whose percent-escapes decode to bytes that are not UTF-8 is refused
+/// (400, with the reason) before any server function runs, instead of being stored with
+/// U+FFFD in place of the bytes.
+#[tokio::test]
+async fn percent_escapes_that_are_not_utf8_are_refused() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let before = store_dump(&t);
+    for form in [
+        "name=%C0%80x&description=&parent=",
+        "name=x%FF&description=&parent=",
+        "name=x%E2%82&description=&parent=",
+        "name=North&description=%ED%A0%80&parent=",
+        "name%C3=North&description=&parent=",
+    ] {
+        let res = t.call("/api/create_branch", form, Some(&admin)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{form}");
+        let text = body_text(res).await;
+        assert!(text.contains("percent-encoded"), "{form}: {text}");
+    }
+    assert!(store_dump(&t) == before, "the store changed");
+    // Escapes of real UTF-8 (and a literal % that is no escape) still arrive as typed.
+    let res = t
+        .call(
+            "/api/create_branch",
+            "name=Caf%C3%A9+100%&description=&parent=",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body_text(res).await.contains("Café 100%"));
+}
+
 /// Malformed, wrong-typed, mis-encoded and oversized requests to every server function, as an
 /// administrator (who passes every guard): none is answered 5xx, each one that carries
 /// arguments is a 4xx with a message, and the store is exactly as it was.
@@ -878,8 +911,14 @@ async fn malformed_requests_to_every_server_function_change_nothing() {
     let before = store_dump(&t);
     let form = "application/x-www-form-urlencoded";
     let big = format!("id={}", "9".repeat(2 * 1024 * 1024));
-    let cases: [(&str, &str, Vec<u8>); 6] = [
+    let cases: [(&str, &str, Vec<u8>); 7] = [
         ("no arguments", form, Vec::new()),
+        (
+            // ASCII on the wire, but `%C0%80` decodes to bytes that are not UTF-8.
+            "percent-escapes not UTF-8",
+            form,
+            b"name=%C0%80x&description=&parent=&title=%FFx".to_vec(),
+        ),
         (
             "wrong types",
             form,

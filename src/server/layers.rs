@@ -6,7 +6,8 @@
 //! - [`panic_response`] with [`install_panic_hook`]: a handler that panics answers 500 with a log
 //!   id and writes one log line, instead of dropping the connection.
 //! - [`check_body`]: bodies are read here, up to [`BODY_LIMIT`] (413 beyond, chunked or not);
-//!   form and JSON bodies must be UTF-8; multipart bodies must name their boundary.
+//!   form and JSON bodies must be UTF-8 (a form's percent-escapes too); multipart bodies must
+//!   name their boundary.
 //! - [`refuse_cross_site`]: state-changing requests from other sites are refused.
 //! - [`host_check_before_setup`]: while no account exists, only known host names may reach
 //!   the server (a DNS-rebinding page cannot create the first administrator).
@@ -250,6 +251,19 @@ pub async fn check_body(req: Request, next: Next) -> Response {
     if textual && std::str::from_utf8(&bytes).is_err() {
         return error_response(AppError::Request(
             "The request body is not valid UTF-8 text.".into(),
+        ));
+    }
+    // A form's decoder turns percent-escapes that are not UTF-8 (`%C0%80`) into U+FFFD, so a
+    // name would be stored with replacement characters: refuse them here instead. The
+    // separators (`&`, `=`, `+`) are ASCII and cannot complete a sequence, so the whole body
+    // decodes to UTF-8 exactly when every name and value does.
+    if kind.starts_with("application/x-www-form-urlencoded")
+        && percent_encoding::percent_decode(&bytes)
+            .decode_utf8()
+            .is_err()
+    {
+        return error_response(AppError::Request(
+            "The form's percent-encoded text (%XX) is not valid UTF-8.".into(),
         ));
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
