@@ -2417,3 +2417,80 @@ async fn activity_reaches_admins_only_with_filters_pages_and_csv() {
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body_text(refused).await.contains("Enter a date like"));
 }
+
+/// Every download (the backup, the import result, a group's report, the activity CSV) started
+/// by another site is refused (403, a short page) before the file is made: by
+/// `Sec-Fetch-Site` (`cross-site` and `same-site`), or, without it, by an `Origin` or
+/// `Referer` of another site. A link on Tessera's pages (`same-origin`), a typed address
+/// (`none`) and a client that sends none of these headers get the file. A refused backup is
+/// not recorded as made.
+#[tokio::test]
+async fn downloads_started_by_another_site_are_refused() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let g = t.create_group(&admin, "Physics").await;
+    let routes =
+        tessera::server::router::DOWNLOAD_ROUTES.map(|r| r.replace("{id}", &g.to_string()));
+    assert_eq!(routes.len(), 4, "each download route is walked");
+    let send = |path: String, headers: Vec<(&'static str, &'static str)>| {
+        let (t, admin) = (&t, admin.clone());
+        async move {
+            let mut req = Request::get(&path)
+                .header(header::ACCEPT, "text/html")
+                .header(header::COOKIE, &admin);
+            for (name, value) in headers {
+                req = req.header(name, value);
+            }
+            let res = t.send(req.body(Body::empty()).unwrap()).await;
+            let status = res.status();
+            (status, body_text(res).await)
+        }
+    };
+    let refused: [Vec<(&str, &str)>; 5] = [
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![
+            ("sec-fetch-site", "cross-site"),
+            ("referer", "http://localhost/backup"),
+        ],
+        vec![("origin", "https://evil.example")],
+        vec![("referer", "https://evil.example/page")],
+    ];
+    for path in &routes {
+        for headers in &refused {
+            let (status, page) = send(path.clone(), headers.clone()).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path} {headers:?}");
+            assert!(page.contains("Download refused"), "{path}: {page}");
+        }
+    }
+    let status = ok_json(t.call("/api/get_backup_status", "", Some(&admin)).await).await;
+    assert!(
+        status["last"].is_null(),
+        "a refused backup is not recorded: {status}"
+    );
+
+    let allowed: [Vec<(&str, &str)>; 5] = [
+        vec![("sec-fetch-site", "same-origin")],
+        vec![("sec-fetch-site", "none")],
+        vec![],
+        vec![("referer", "http://localhost/backup")],
+        vec![("origin", "http://localhost")],
+    ];
+    for path in &routes {
+        for headers in &allowed {
+            let (status, page) = send(path.clone(), headers.clone()).await;
+            // The import does not exist (404); the others are files.
+            let expected = if path.starts_with("/imports/") {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            assert_eq!(
+                status,
+                expected,
+                "{path} {headers:?}: {}",
+                &page[..page.len().min(200)]
+            );
+        }
+    }
+}
