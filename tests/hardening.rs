@@ -581,6 +581,9 @@ async fn look_alike_addresses_blank_names_and_weak_keys_are_refused() {
         assert!(message.contains(says), "{path} {form}: {err:?}");
     }
     assert!(store_dump(&t) == before, "nothing was stored");
+    // The key field says what a key needs before anyone is refused.
+    let form = body_text(t.get("/groups/new", Some(&admin)).await).await;
+    assert!(form.contains("At least 8 letters and digits"), "{form}");
 }
 
 /// Users stored before the stricter rules (an address with a zero-width space, a name of
