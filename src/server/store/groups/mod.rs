@@ -194,7 +194,7 @@ fn suffix_ids(tree: &sled::Tree, name: &'static str, prefix: u64) -> Result<Vec<
 
 /// A fresh random key of 12 characters in three blocks, from [`KEY_ALPHABET`]. The form's
 /// Generate puts it in the key field, where it is saved as a typed key, so it is drawn again
-/// in the rare case (about 1 in 7,000) that it looks guessable to
+/// in the rare case (about 1 in 4,600) that it looks guessable to
 /// [`crate::model::group::typed_key_problem`].
 pub fn random_key() -> String {
     use rand::Rng;
