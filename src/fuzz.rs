@@ -13,7 +13,7 @@ use crate::model::group::{
     fold_key, key_settings, parse_date, validate_key, BULK_ROWS_MAX, KEY_MAX, KEY_MIN, KEY_USES_MAX,
 };
 use crate::model::import::IMPORT_ROWS_MAX;
-use crate::model::text::{block, is_bidi_control, is_invisible, line};
+use crate::model::text::{block, is_bidi_control, is_invisible, is_tag, is_visible, line};
 use crate::model::user::{validate_email, validate_login};
 use crate::model::AppError;
 use crate::server::csv_input::{bulk_entries, import_rows};
@@ -86,13 +86,18 @@ fn group_key(raw: &str) {
     }
 }
 
+fn nfc(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfc().collect()
+}
+
 /// Logins and e-mails are unique under their folded form.
 fn identifier(raw: &str) {
     let folded = fold(raw);
     assert_eq!(fold(&folded), folded, "fold of {raw:?} is not stable");
     match validate_login(raw) {
         Ok(login) => {
-            assert!(login.is_ascii() && login == raw.trim(), "{login:?}");
+            assert!(login.is_ascii() && login == nfc(raw.trim()), "{login:?}");
             assert_eq!(fold(&login), login.to_ascii_lowercase());
             assert_eq!(validate_login(&fold(&login)), Ok(fold(&login)));
         }
@@ -100,7 +105,12 @@ fn identifier(raw: &str) {
     }
     match validate_email(raw) {
         Ok(email) => {
-            assert_eq!(email, raw.trim());
+            // Kept as typed, but for NFC (which makes a Kelvin sign the letter K).
+            assert_eq!(email, nfc(raw.trim()));
+            assert!(
+                email.is_ascii() && !email.contains(char::is_whitespace),
+                "{email:?}"
+            );
             assert_eq!(validate_email(&email), Ok(email.clone()), "not stable");
             assert_eq!(fold(&email).matches('@').count(), 1, "{email:?}");
         }
@@ -119,9 +129,10 @@ fn names(raw: &str) {
             assert!(is_nfc(&t), "{t:?} is not NFC");
             assert!(
                 !t.chars()
-                    .any(|c| c.is_control() || is_bidi_control(c) || is_invisible(c)),
+                    .any(|c| c.is_control() || is_bidi_control(c) || is_invisible(c) || is_tag(c)),
                 "{t:?}"
             );
+            assert!(t.chars().any(is_visible), "{t:?} shows nothing");
             assert_eq!(line("name", &t, 100, Some("a name")), Ok(t.clone()));
         }
         Err(e) => assert_field_error("line", raw, &e, "name"),
@@ -135,6 +146,7 @@ fn names(raw: &str) {
                     !t.chars()
                         .any(|c| (c.is_control() && !matches!(c, '\n' | '\t'))
                             || is_bidi_control(c)
+                            || is_tag(c)
                             || c == '\u{feff}'),
                     "{t:?}"
                 );

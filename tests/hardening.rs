@@ -447,6 +447,197 @@ async fn control_and_direction_characters_are_refused_on_every_entity() {
     );
 }
 
+/// Look-alike accounts and blank names are refused, each with a message on its field, and
+/// nothing is stored: e-mail addresses and logins with invisible, format, tag or
+/// text-direction characters (a second "alice@example.org" that reads the same), names with
+/// tag characters or nothing visible, and weak typed group keys.
+#[tokio::test]
+async fn look_alike_addresses_blank_names_and_weak_keys_are_refused() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    t.create_learner(&admin, "alice").await;
+    let before = store_dump(&t);
+    let user = |login: &str, email: &str, name: &str| {
+        format!("login={login}&email={email}&display_name={name}&role=learner&password=password-1&password_confirm=password-1")
+    };
+    let group = |name: &str, key: &str| {
+        format!("name={name}&description=&branch=&key={key}&key_enabled=on&max_uses=0&valid_from=&valid_until=")
+    };
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "/api/create_user",
+            user("a1", "alice%E2%80%8B%40example.org", "A"),
+            "email",
+            "invisible",
+        ),
+        (
+            "/api/create_user",
+            user("a2", "alice%40example.org%E2%80%8B", "A"),
+            "email",
+            "invisible",
+        ),
+        (
+            "/api/create_user",
+            user("a3", "%EF%BB%BFalice%40example.org", "A"),
+            "email",
+            "invisible",
+        ),
+        (
+            "/api/create_user",
+            user("a4", "alice%E1%A0%8E%40example.org", "A"),
+            "email",
+            "invisible",
+        ),
+        (
+            "/api/create_user",
+            user("a5", "alice%E3%85%A4%40example.org", "A"),
+            "email",
+            "invisible",
+        ),
+        (
+            "/api/create_user",
+            user("a6", "alice%E2%80%AE%40example.org", "A"),
+            "email",
+            "text-direction",
+        ),
+        (
+            "/api/create_user",
+            user("a7", "alice%E2%81%A6%40example.org", "A"),
+            "email",
+            "text-direction",
+        ),
+        (
+            "/api/create_user",
+            user("a8", "alice%F3%A0%81%81%40example.org", "A"),
+            "email",
+            "tag",
+        ),
+        (
+            "/api/create_user",
+            user("a9", "%D0%B0lice%40example.org", "A"),
+            "email",
+            "plain letters",
+        ),
+        (
+            "/api/create_user",
+            user("alice%E2%80%8B", "b%40example.org", "A"),
+            "login",
+            "invisible",
+        ),
+        (
+            "/api/create_user",
+            user("b1", "b1%40example.org", "Ada%F3%A0%81%81"),
+            "display_name",
+            "tag",
+        ),
+        (
+            "/api/create_user",
+            user("b2", "b2%40example.org", "%CC%81%CC%81"),
+            "display_name",
+            "visible",
+        ),
+        (
+            "/api/create_user",
+            user("b3", "b3%40example.org", "%E3%85%A4"),
+            "display_name",
+            "visible",
+        ),
+        (
+            "/api/create_branch",
+            "name=%E2%A0%80&description=&parent=".into(),
+            "name",
+            "visible",
+        ),
+        (
+            "/api/create_branch",
+            "name=North&description=a%F3%A0%81%81&parent=".into(),
+            "description",
+            "tag",
+        ),
+        (
+            "/api/create_group",
+            group("%E1%85%9F", ""),
+            "name",
+            "visible",
+        ),
+        ("/api/create_group", group("G", "abc1"), "key", "at least 8"),
+        (
+            "/api/create_group",
+            group("G", "abcdefgh"),
+            "key",
+            "Mix letters and digits",
+        ),
+        (
+            "/api/create_group",
+            group("G", "ABCD-1234"),
+            "key",
+            "too easy to guess",
+        ),
+    ];
+    for (path, form, field, says) in cases {
+        let res = t.call(path, &form, Some(&admin)).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {form}"
+        );
+        let err: tessera::model::AppError = serde_json::from_str(&body_text(res).await).unwrap();
+        let message = err.field_message(field).unwrap_or_default();
+        assert!(message.contains(says), "{path} {form}: {err:?}");
+    }
+    assert!(store_dump(&t) == before, "nothing was stored");
+    // The key field says what a key needs before anyone is refused.
+    let form = body_text(t.get("/groups/new", Some(&admin)).await).await;
+    assert!(form.contains("At least 8 letters and digits"), "{form}");
+}
+
+/// Users stored before the stricter rules (an address with a zero-width space, a name of
+/// combining marks only) still load and show, and `check` (what `tessera check` runs) finds
+/// nothing wrong; an edit that keeps such an address is told what to fix.
+#[tokio::test]
+async fn users_stored_before_the_stricter_rules_still_load() {
+    use tessera::model::user::Role;
+    use tessera::server::store::users::{PasswordHash, UserFields};
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let store = t.state.store().unwrap();
+    let old = store
+        .create_user(
+            &UserFields {
+                login: "old".into(),
+                email: "old\u{200B}@example.org".into(),
+                display_name: "\u{301}\u{301}".into(),
+                role: Role::Learner,
+            },
+            &PasswordHash::from_phc("$x".into()),
+            false,
+            1,
+        )
+        .unwrap();
+    let page = t.get(&format!("/users/{}", old.id), Some(&admin)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(body_text(page).await.contains("old\u{200B}@example.org"));
+    let list = body_text(t.get("/users?q=old", Some(&admin)).await).await;
+    assert!(list.contains("old\u{200B}@example.org"), "{list}");
+    let report = store.check().unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    let res = t
+        .call(
+            "/api/update_user",
+            &format!(
+                "id={}&login=old&email=old%E2%80%8B%40example.org&display_name=Old&role=learner",
+                old.id
+            ),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let err: tessera::model::AppError = serde_json::from_str(&body_text(res).await).unwrap();
+    assert!(err
+        .field_message("email")
+        .is_some_and(|m| m.contains("invisible")));
+}
+
 fn from_host(host: &str, req: axum::http::request::Builder) -> axum::http::request::Builder {
     req.header(header::HOST, host)
 }
@@ -684,6 +875,39 @@ fn store_dump(t: &TestApp) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
     out
 }
 
+/// A url-encoded form whose percent-escapes decode to bytes that are not UTF-8 is refused
+/// (400, with the reason) before any server function runs, instead of being stored with
+/// U+FFFD in place of the bytes.
+#[tokio::test]
+async fn percent_escapes_that_are_not_utf8_are_refused() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let before = store_dump(&t);
+    for form in [
+        "name=%C0%80x&description=&parent=",
+        "name=x%FF&description=&parent=",
+        "name=x%E2%82&description=&parent=",
+        "name=North&description=%ED%A0%80&parent=",
+        "name%C3=North&description=&parent=",
+    ] {
+        let res = t.call("/api/create_branch", form, Some(&admin)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{form}");
+        let text = body_text(res).await;
+        assert!(text.contains("percent-encoded"), "{form}: {text}");
+    }
+    assert!(store_dump(&t) == before, "the store changed");
+    // Escapes of real UTF-8 (and a literal % that is no escape) still arrive as typed.
+    let res = t
+        .call(
+            "/api/create_branch",
+            "name=Caf%C3%A9+100%&description=&parent=",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(body_text(res).await.contains("Café 100%"));
+}
+
 /// Malformed, wrong-typed, mis-encoded and oversized requests to every server function, as an
 /// administrator (who passes every guard): none is answered 5xx, each one that carries
 /// arguments is a 4xx with a message, and the store is exactly as it was.
@@ -697,8 +921,14 @@ async fn malformed_requests_to_every_server_function_change_nothing() {
     let before = store_dump(&t);
     let form = "application/x-www-form-urlencoded";
     let big = format!("id={}", "9".repeat(2 * 1024 * 1024));
-    let cases: [(&str, &str, Vec<u8>); 6] = [
+    let cases: [(&str, &str, Vec<u8>); 7] = [
         ("no arguments", form, Vec::new()),
+        (
+            // ASCII on the wire, but `%C0%80` decodes to bytes that are not UTF-8.
+            "percent-escapes not UTF-8",
+            form,
+            b"name=%C0%80x&description=&parent=&title=%FFx".to_vec(),
+        ),
         (
             "wrong types",
             form,

@@ -1281,7 +1281,10 @@ async fn mass_enrolment_runs_in_the_background_and_reports() {
 /// a file over the 1 MiB request limit but within the import's is taken, up to 50,000 rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
-    let t = TestApp::new();
+    let t = TestApp::with_config(Config {
+        public_url: Some("https://lms.example.org".parse().unwrap()),
+        ..Config::default()
+    });
     let admin = t.setup_admin().await;
     t.create_learner(&admin, "lee").await;
     let lee = t.login("lee", LEARNER_PASSWORD).await;
@@ -1420,7 +1423,16 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
     let lines: Vec<&str> = result.lines().collect();
     assert_eq!(lines.len(), 5, "{result}");
     assert!(lines[0].starts_with("line,login,email,display name,role,groups,result"));
-    assert!(lines[1].starts_with("2,ada,ada@example.org,\"Lovelace, Ada\",learner,Physics,created,,http://localhost/set-password?token="), "{}", lines[1]);
+    assert!(lines[1].starts_with("2,ada,ada@example.org,\"Lovelace, Ada\",learner,Physics,created,,https://lms.example.org/set-password?token="), "{}", lines[1]);
+    // The links start with public_url whatever host the request names.
+    let req = Request::get(&path)
+        .header(header::HOST, "attacker.test")
+        .header(header::COOKIE, &admin)
+        .body(Body::empty())
+        .unwrap();
+    let other_host = body_text(t.send(req).await).await;
+    assert!(!other_host.contains("attacker.test"), "{other_host}");
+    assert!(other_host.contains("https://lms.example.org/set-password?token="));
     assert!(
         lines[2].starts_with("3,bob,") && lines[2].ends_with(",created,,"),
         "{}",
@@ -2700,4 +2712,130 @@ async fn a_signed_form_error_shows_only_in_its_browser_and_only_for_a_while() {
     let res = t.get(&link(now - 1), Some(&mine)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "expired");
     assert_eq!(res.headers()[header::LOCATION], "/setup");
+}
+
+/// Every download (the backup, the import result, a group's report, the activity CSV) started
+/// by another site is refused (403, a short page) before the file is made: by
+/// `Sec-Fetch-Site` (`cross-site` and `same-site`), or, without it, by an `Origin` or
+/// `Referer` of another site. A link on Tessera's pages (`same-origin`), a typed address
+/// (`none`) and a client that sends none of these headers get the file. A refused backup is
+/// not recorded as made.
+#[tokio::test]
+async fn downloads_started_by_another_site_are_refused() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let g = t.create_group(&admin, "Physics").await;
+    let routes =
+        tessera::server::router::DOWNLOAD_ROUTES.map(|r| r.replace("{id}", &g.to_string()));
+    assert_eq!(routes.len(), 4, "each download route is walked");
+    let send = |path: String, headers: Vec<(&'static str, &'static str)>| {
+        let (t, admin) = (&t, admin.clone());
+        async move {
+            let mut req = Request::get(&path)
+                .header(header::ACCEPT, "text/html")
+                .header(header::COOKIE, &admin);
+            for (name, value) in headers {
+                req = req.header(name, value);
+            }
+            let res = t.send(req.body(Body::empty()).unwrap()).await;
+            let status = res.status();
+            (status, body_text(res).await)
+        }
+    };
+    let refused: [Vec<(&str, &str)>; 5] = [
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![
+            ("sec-fetch-site", "cross-site"),
+            ("referer", "http://localhost/backup"),
+        ],
+        vec![("origin", "https://evil.example")],
+        vec![("referer", "https://evil.example/page")],
+    ];
+    for path in &routes {
+        for headers in &refused {
+            let (status, page) = send(path.clone(), headers.clone()).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path} {headers:?}");
+            assert!(page.contains("Download refused"), "{path}: {page}");
+        }
+    }
+    let status = ok_json(t.call("/api/get_backup_status", "", Some(&admin)).await).await;
+    assert!(
+        status["last"].is_null(),
+        "a refused backup is not recorded: {status}"
+    );
+
+    let allowed: [Vec<(&str, &str)>; 5] = [
+        vec![("sec-fetch-site", "same-origin")],
+        vec![("sec-fetch-site", "none")],
+        vec![],
+        vec![("referer", "http://localhost/backup")],
+        vec![("origin", "http://localhost")],
+    ];
+    for path in &routes {
+        for headers in &allowed {
+            let (status, page) = send(path.clone(), headers.clone()).await;
+            // The import does not exist (404); the others are files.
+            let expected = if path.starts_with("/imports/") {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            assert_eq!(
+                status,
+                expected,
+                "{path} {headers:?}: {}",
+                &page[..page.len().min(200)]
+            );
+        }
+    }
+}
+
+/// Set-password links are made from `public_url` only: without it the import's page says why
+/// there are none and how to get them, the result CSV says the same in the link column, and no
+/// link is made from the request's `Host` (which anyone can set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_password_links_are_made_only_from_public_url() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let file = b"login,email,display name\nada,ada@example.org,Ada\n";
+    let fields: &[(&str, Option<&str>, &[u8])] = &[("file", Some("people.csv"), file)];
+    let res = t
+        .upload("/api/upload_user_import", fields, Some(&admin), None)
+        .await;
+    let id = ok_json(res).await["id"].as_u64().expect("import id");
+    let res = t
+        .call("/api/apply_import", &format!("id={id}"), Some(&admin))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    t.state.jobs.wait_idle(&t.state.store().unwrap()).await;
+
+    let page_as = |host: &'static str, path: String| {
+        let (t, admin) = (&t, admin.clone());
+        async move {
+            let req = Request::get(path)
+                .header(header::HOST, host)
+                .header(header::ACCEPT, "text/html")
+                .header(header::COOKIE, &admin)
+                .body(Body::empty())
+                .unwrap();
+            body_text(t.send(req).await).await
+        }
+    };
+    for host in ["localhost", "evil.example"] {
+        let html = page_as(host, format!("/imports/{id}?show=created")).await;
+        assert!(html.contains("1 created;"), "{html}");
+        assert!(!html.contains("set-password?token="), "no link: {html}");
+        assert!(html.contains("public_url is not set"), "{html}");
+        assert!(html.contains("--public-url"), "says how: {html}");
+        let csv = page_as(host, format!("/imports/{id}/result.csv")).await;
+        assert!(!csv.contains("token="), "{csv}");
+        assert!(csv.contains("not shown: public_url is not set"), "{csv}");
+    }
+    let view = ok_json(
+        t.call("/api/get_import", &format!("id={id}"), Some(&admin))
+            .await,
+    )
+    .await;
+    assert!(view["link_base"].is_null(), "{view}");
 }

@@ -48,14 +48,17 @@ export const test = base.extend<{ serverLog: string[]; serverArgs: string[] }>({
   baseURL: async ({ serverLog, serverArgs }, use, testInfo) => {
     const port = await freePort();
     const data = path.join(dir!, `data-${testInfo.project.name}-${testInfo.workerIndex}-${port}`);
-    const child = spawn(bin!, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', data, ...serverArgs], {
+    const url = `http://127.0.0.1:${port}`;
+    // The address people use, as a real installation sets it: set-password links are made
+    // from it and from nothing else.
+    const publicUrl = serverArgs.includes('--public-url') ? [] : ['--public-url', url];
+    const child = spawn(bin!, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', data, ...publicUrl, ...serverArgs], {
       cwd: dir,
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d) => serverLog.push(String(d)));
     child.stderr!.on('data', (d) => serverLog.push(String(d)));
-    const url = `http://127.0.0.1:${port}`;
     await waitUntilServing(`${url}/login`, child, () => serverLog.join(''));
     await use(url);
     child.kill('SIGTERM');

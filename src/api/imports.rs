@@ -98,14 +98,11 @@ pub async fn upload_user_import(
 pub async fn get_import(id: u64) -> Result<ImportView, AppError> {
     let _admin = crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    let headers: http::HeaderMap = leptos_axum::extract()
-        .await
-        .map_err(|e| crate::server::internal(&e))?;
     let mut view = state
         .read(move |s| s.get_import(id))
         .await?
         .ok_or_else(|| AppError::not_found("Import"))?;
-    view.link_base = crate::server::downloads::site_base(&state, &headers);
+    view.link_base = crate::server::downloads::link_base(&state);
     Ok(view)
 }
 

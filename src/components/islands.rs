@@ -102,7 +102,7 @@ pub fn GroupKeyField(
                 />
                 <a href="?generate=1" class="button" on:click=generate>"Generate"</a>
             </div>
-            <p class="hint" id="group-key-hint">"Learners who know the key join the group themselves. 4 to 64 letters, digits or hyphens; case does not matter. Leave empty for no key."</p>
+            <p class="hint" id="group-key-hint">"Learners who know the key join the group themselves. At least 8 letters and digits, mixed (or 12 of one kind), not easy to guess; hyphens allowed, case does not matter. Generate makes a strong one. Leave empty for no key."</p>
             {error.map(|m| view! { <p class="field-error" id="group-key-error">{m}</p> })}
         </div>
     }

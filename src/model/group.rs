@@ -449,6 +449,56 @@ pub fn validate_key(raw: &str) -> Result<Option<String>, AppError> {
     Ok(Some(key.to_string()))
 }
 
+/// Letters and digits a key typed by an administrator needs at least (hyphens not counted).
+pub const TYPED_KEY_MIN: usize = 8;
+/// Letters and digits a typed key needs when it is only letters or only digits.
+pub const TYPED_KEY_ONE_KIND_MIN: usize = 12;
+
+/// Whether a key an administrator types (not one Tessera generated, and not the key a group
+/// already has: those keep working whatever they are) is hard enough to guess: at least
+/// [`TYPED_KEY_MIN`] letters and digits, letters and digits mixed unless it has at least
+/// [`TYPED_KEY_ONE_KIND_MIN`], at least 5 different characters, and not mostly repeats or
+/// runs (`aaaa`, `1234`, `abcd`, `9876`). Case is not counted (keys are folded). Returns the
+/// message for the key field, which says what to change, when it is not.
+pub fn typed_key_problem(key: &str) -> Option<String> {
+    let chars: Vec<u8> = key
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_uppercase())
+        .collect();
+    let refuse = |m: &str| {
+        Some(format!(
+            "{m} Type another key, or use Generate for a strong one."
+        ))
+    };
+    if chars.len() < TYPED_KEY_MIN {
+        return refuse(&format!(
+            "A typed group key needs at least {TYPED_KEY_MIN} letters and digits (hyphens do not count)."
+        ));
+    }
+    let letters = chars.iter().any(u8::is_ascii_alphabetic);
+    let digits = chars.iter().any(u8::is_ascii_digit);
+    if !(letters && digits) && chars.len() < TYPED_KEY_ONE_KIND_MIN {
+        return refuse(&format!(
+            "Mix letters and digits in a group key, or use at least {TYPED_KEY_ONE_KIND_MIN} characters."
+        ));
+    }
+    let mut distinct = chars.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let steps = chars
+        .windows(2)
+        .filter(|w| w[0].abs_diff(w[1]) <= 1)
+        .count();
+    if distinct.len() < 5 || steps * 2 > chars.len() - 1 {
+        return refuse(
+            "This group key is too easy to guess (repeated or consecutive characters such as \
+             aaaa, 1234 or abcd).",
+        );
+    }
+    None
+}
+
 /// "Maximum key uses": a whole number from 0 (unlimited) up to [`KEY_USES_MAX`]; blank = 0.
 pub fn parse_max_uses(raw: &str) -> Result<u32, AppError> {
     let raw = raw.trim();
@@ -563,6 +613,27 @@ mod tests {
         assert!(validate_key("ключ-ключ").is_err());
         assert!(validate_key(&"k".repeat(65)).is_err());
         assert_eq!(fold_key(" ab-cd "), "AB-CD");
+        for weak in [
+            "abc1",
+            "ab-cd-12",
+            "abcdefgh",
+            "20262026",
+            "aaaa1111",
+            "abab1212",
+            "ABCD-1234",
+            "wxyz9876",
+            "a1a1a1a1a1",
+        ] {
+            assert!(typed_key_problem(weak).is_some(), "{weak:?}");
+        }
+        for strong in [
+            "phys-2026",
+            "RACE-0001",
+            "Physics-7a",
+            "correcthorsebattery",
+        ] {
+            assert_eq!(typed_key_problem(strong), None, "{strong:?}");
+        }
         for c in b"0O1IL5S2Z8B" {
             assert!(!KEY_ALPHABET.contains(c), "{}", *c as char);
         }

@@ -135,14 +135,24 @@ pub struct ImportView {
     pub links_expire_at: Option<u64>,
     /// Why applying stopped (state `Failed`).
     pub failure: Option<String>,
-    /// Scheme and host the set-password links start with (filled in for the page).
-    pub link_base: String,
+    /// Scheme and host the set-password links start with: the configured `public_url`
+    /// (filled in for the page); `None` when it is not configured, and then no link is shown.
+    pub link_base: Option<String>,
 }
 
+/// Why an import shows no set-password links, and what the administrator does about it.
+pub const NO_PUBLIC_URL: &str = "Set-password links cannot be shown because the server's \
+     public_url is not set, and a link made from the address you happen to use could point \
+     somewhere else. Set public_url to the address people use (public_url = \
+     \"https://lms.example.org\" in the configuration file, or --public-url) and restart: the \
+     links of this import then appear here and in the CSV, until they expire.";
+
 impl ImportView {
-    /// The set-password link of a token.
-    pub fn link(&self, token: &str) -> String {
-        password_link(&self.link_base, token)
+    /// The set-password link of a token, when the site's address is configured.
+    pub fn link(&self, token: &str) -> Option<String> {
+        self.link_base
+            .as_deref()
+            .map(|base| password_link(base, token))
     }
 
     /// Percentage of the rows handled while applying.

@@ -7,7 +7,13 @@
 //! "Trojan Source"-style names that read differently from what they are). A line also refuses
 //! the other invisible characters ([`is_invisible`]): two names that look alike are alike. A
 //! block keeps line breaks (CRLF, CR and the Unicode line/paragraph separators become LF) and
-//! tabs, drops byte-order marks, and refuses every other control character.
+//! tabs, drops byte-order marks, and refuses every other control character. Both refuse tag
+//! characters (U+E0000–U+E007F: invisible, they can spell hidden text; the price is the few
+//! emoji flags of regions that are built from them). A line must also show something: one made
+//! only of spaces, combining marks, fillers and other invisible characters is refused.
+//!
+//! [`identifier`] is the stricter rule for what identifies an account (e-mail addresses):
+//! no invisible, format, tag or text-direction character anywhere, no space inside.
 
 use super::AppError;
 use unicode_normalization::UnicodeNormalization;
@@ -44,6 +50,73 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{FFA0}'
     )
 }
+
+/// Tag characters (U+E0000–U+E007F): invisible copies of ASCII, once meant for language tags.
+pub fn is_tag(c: char) -> bool {
+    matches!(c, '\u{E0000}'..='\u{E007F}')
+}
+
+/// Unicode's Default_Ignorable_Code_Point: characters a renderer shows as nothing unless it
+/// supports them (Unicode 15, DerivedCoreProperties.txt). Includes the Hangul fillers,
+/// variation selectors, joiners, direction marks and the tag characters.
+pub fn is_default_ignorable(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// Format characters (general category Cf) that are not default-ignorable: they change how
+/// neighbouring text is shown (Arabic number signs, the interlinear annotation marks,
+/// Egyptian hieroglyph and musical format controls) and have no place in an address.
+fn is_other_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0600}'..='\u{0605}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'
+            | '\u{0891}'
+            | '\u{08E2}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
+/// Whether `c` draws something: not a space, not a combining mark (which draws only on the
+/// character before it), not invisible, not a filler or a blank Braille cell (U+2800, drawn as
+/// an empty space).
+pub fn is_visible(c: char) -> bool {
+    !(c.is_whitespace()
+        || c.is_control()
+        || unicode_normalization::char::is_combining_mark(c)
+        || is_default_ignorable(c)
+        || is_other_format(c)
+        || is_invisible(c)
+        || c == '\u{2800}')
+}
+
+const TAG_MESSAGE: &str = "Remove the invisible tag characters (U+E0000–U+E007F).";
 
 const BIDI_MESSAGE: &str =
     "Remove the invisible text-direction characters (U+202A–U+202E, U+2066–U+2069).";
@@ -84,11 +157,64 @@ pub fn line(
     if text.chars().any(is_bidi_control) {
         return Err(AppError::invalid(field, BIDI_MESSAGE));
     }
+    if text.chars().any(is_tag) {
+        return Err(AppError::invalid(field, TAG_MESSAGE));
+    }
     if text.chars().any(is_invisible) {
         return Err(AppError::invalid(
             field,
             "Remove invisible characters (zero-width spaces, direction marks and the like).",
         ));
+    }
+    if !text.chars().any(is_visible) {
+        return Err(AppError::invalid(
+            field,
+            "Use at least one visible letter, digit or sign (not only spaces, accents or \
+             invisible characters).",
+        ));
+    }
+    Ok(text)
+}
+
+/// What identifies an account and is compared as typed (an e-mail address): NFC, trimmed, at
+/// most `max` characters; `what` names it when it is blank. Refused anywhere in it, each with
+/// its own message: control characters, text-direction controls, tag characters, the other
+/// invisible and format characters (zero-width spaces, byte-order marks, fillers, variation
+/// selectors, joiners), and spaces inside. Two identifiers that pass and look the same are the
+/// same string.
+pub fn identifier(field: &str, raw: &str, max: usize, what: &str) -> Result<String, AppError> {
+    let text: String = raw.trim().nfc().collect();
+    if text.is_empty() {
+        return Err(AppError::invalid(field, format!("Enter {what}.")));
+    }
+    let n = text.chars().count();
+    if n > max {
+        return Err(too_long(field, max, n));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            field,
+            "Remove line breaks, tabs and other control characters.",
+        ));
+    }
+    if text.chars().any(is_bidi_control) {
+        return Err(AppError::invalid(field, BIDI_MESSAGE));
+    }
+    if text.chars().any(is_tag) {
+        return Err(AppError::invalid(field, TAG_MESSAGE));
+    }
+    if text
+        .chars()
+        .any(|c| is_default_ignorable(c) || is_invisible(c) || is_other_format(c))
+    {
+        return Err(AppError::invalid(
+            field,
+            "Remove invisible characters (zero-width spaces, byte-order marks, fillers and the \
+             like).",
+        ));
+    }
+    if text.chars().any(char::is_whitespace) {
+        return Err(AppError::invalid(field, "Remove the spaces."));
     }
     Ok(text)
 }
@@ -122,6 +248,9 @@ pub fn block(field: &str, raw: &str, max: usize, keep_indent: bool) -> Result<St
     }
     if text.chars().any(is_bidi_control) {
         return Err(AppError::invalid(field, BIDI_MESSAGE));
+    }
+    if text.chars().any(is_tag) {
+        return Err(AppError::invalid(field, TAG_MESSAGE));
     }
     Ok(text)
 }
@@ -197,6 +326,85 @@ mod tests {
     }
 
     #[test]
+    fn lines_show_something_and_hold_no_tags() {
+        for blank in [
+            "\u{301}",
+            "\u{301}\u{302}\u{303}",
+            " \u{20DD} ",
+            "\u{3164}",
+            "\u{115F}\u{1160}",
+            "\u{FFA0}",
+            "\u{2800}",
+            "\u{FE0F}",
+            "\u{200D}",
+            "\u{180B}",
+            "\u{3000}\u{301}",
+        ] {
+            let e = line("name", blank, 50, Some("a name")).unwrap_err();
+            assert!(
+                e.field_message("name").unwrap().contains("visible"),
+                "{blank:?}: {e:?}"
+            );
+            // An optional name may be left empty, not filled with nothing to see.
+            assert!(line("name", blank, 50, None).is_err(), "{blank:?}");
+        }
+        for tagged in ["Ada\u{E0041}", "\u{E0001}x", "a\u{E007F}b"] {
+            let e = line("name", tagged, 50, None).unwrap_err();
+            assert!(
+                e.field_message("name").unwrap().contains("tag"),
+                "{tagged:?}"
+            );
+            let e = block("text", tagged, 50, false).unwrap_err();
+            assert!(
+                e.field_message("text").unwrap().contains("tag"),
+                "{tagged:?}"
+            );
+        }
+        // Marks on letters, emoji with variation selectors and scripts with joiners stay.
+        for fine in ["Zoë", "e\u{301}", "❤\u{FE0F}", "क्‍ष", "한글", "ᄀ"] {
+            assert!(line("name", fine, 50, None).is_ok(), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn identifiers_refuse_everything_invisible() {
+        assert_eq!(
+            identifier("email", " alice@example.org ", 254, "an e-mail address").unwrap(),
+            "alice@example.org"
+        );
+        let e = identifier("email", "  ", 254, "an e-mail address").unwrap_err();
+        assert_eq!(
+            e.field_message("email").as_deref(),
+            Some("Enter an e-mail address.")
+        );
+        for (bad, says) in [
+            ("alice\u{200B}@example.org", "invisible"),
+            ("alice@example.org\u{200B}", "invisible"),
+            ("\u{FEFF}alice@example.org", "invisible"),
+            ("alice\u{180E}@example.org", "invisible"),
+            ("alice\u{3164}@example.org", "invisible"),
+            ("alice\u{FE0F}@example.org", "invisible"),
+            ("alice\u{2060}@example.org", "invisible"),
+            ("alice\u{AD}@example.org", "invisible"),
+            ("alice\u{600}@example.org", "invisible"),
+            ("alice\u{200D}@example.org", "invisible"),
+            ("alice\u{202E}gro.elpmaxe@x.org", "text-direction"),
+            ("alice\u{2066}@example.org", "text-direction"),
+            ("alice\u{E0041}@example.org", "tag"),
+            ("alice\u{E007F}@example.org", "tag"),
+            ("alice@exa\nmple.org", "control"),
+            ("alice@exa\u{85}mple.org", "control"),
+            ("al ice@example.org", "spaces"),
+            ("alice@example\u{A0}.org", "spaces"),
+            ("alice@example\u{3000}.org", "spaces"),
+        ] {
+            let e = identifier("email", bad, 254, "an e-mail address").unwrap_err();
+            let message = e.field_message("email").unwrap();
+            assert!(message.contains(says), "{bad:?}: {message}");
+        }
+    }
+
+    #[test]
     fn blocks_keep_lines_and_tabs_only() {
         assert_eq!(
             block("text", "\r\n  one\r\n\ttwo\rthree  \n\n", 100, true).unwrap(),
@@ -215,5 +423,64 @@ mod tests {
         }
         assert!(block("text", &"x".repeat(101), 100, false).is_err());
         assert_eq!(block("text", "", 100, false).unwrap(), "");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Characters from every class the rules treat apart, so short strings hit each rule.
+    fn any_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            4 => proptest::char::range('a', 'z'),
+            1 => Just(' '),
+            1 => Just('@'),
+            1 => Just('.'),
+            1 => proptest::sample::select(vec![
+                '\u{301}', '\u{20DD}', '\u{200B}', '\u{200D}', '\u{FEFF}', '\u{3164}',
+                '\u{115F}', '\u{FFA0}', '\u{180E}', '\u{FE0F}', '\u{2800}', '\u{202E}',
+                '\u{2066}', '\u{E0041}', '\u{E007F}', '\u{600}', '\u{A0}', '\u{3000}',
+                '\n', '\u{85}', 'é', '한',
+            ]),
+            1 => any::<char>(),
+        ]
+    }
+
+    proptest! {
+        /// A name the normaliser accepts shows something, holds no tag or invisible
+        /// character, and comes back unchanged when sent again (edit forms send it back).
+        #[test]
+        fn accepted_lines_are_visible_and_stable(chars in proptest::collection::vec(any_char(), 0..12)) {
+            let raw: String = chars.into_iter().collect();
+            if let Ok(t) = line("name", &raw, 100, None) {
+                prop_assert!(t.is_empty() || t.chars().any(is_visible), "{:?}", t);
+                prop_assert!(!t.chars().any(|c| is_tag(c) || is_invisible(c) || is_bidi_control(c)));
+                prop_assert_eq!(line("name", &t, 100, None), Ok(t.clone()));
+            }
+            if let Ok(t) = block("text", &raw, 100, false) {
+                prop_assert!(!t.chars().any(is_tag));
+            }
+        }
+
+        /// An accepted identifier holds nothing invisible, no space and no format character,
+        /// and is stable; a refusal always says what to fix.
+        #[test]
+        fn accepted_identifiers_hold_nothing_invisible(chars in proptest::collection::vec(any_char(), 0..12)) {
+            let raw: String = chars.into_iter().collect();
+            match identifier("email", &raw, 100, "an address") {
+                Ok(t) => {
+                    prop_assert!(!t.is_empty());
+                    prop_assert!(t.chars().all(|c| !c.is_whitespace()
+                        && !c.is_control()
+                        && !is_default_ignorable(c)
+                        && !is_other_format(c)
+                        && !is_invisible(c)), "{:?}", t);
+                    prop_assert_eq!(identifier("email", &t, 100, "an address"), Ok(t.clone()));
+                }
+                Err(e) => prop_assert!(e.field_message("email").is_some_and(|m| !m.is_empty())),
+            }
+        }
     }
 }

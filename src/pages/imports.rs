@@ -11,6 +11,7 @@ use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::date_time;
 use crate::model::import::{
     ImportOutcome, ImportRowView, ImportState, ImportView, IMPORT_PASSWORDS_MAX, IMPORT_ROWS_MAX,
+    NO_PUBLIC_URL,
 };
 use crate::model::AppError;
 use leptos::prelude::*;
@@ -282,6 +283,9 @@ fn ImportStatus(i: ImportView) -> impl IntoView {
                     {format!("{} created; {} skipped because the user exists; {} invalid; {} failed.{took}", c.created, c.exists, c.invalid, c.failed)}
                 </p>
                 <p>{expires}</p>
+                {(i.links_expire_at.is_some() && i.link_base.is_none()).then(|| view! {
+                    <p class="notice" role="note">{NO_PUBLIC_URL}</p>
+                })}
                 <p><a class="button" href=format!("/imports/{}/result.csv", i.id) download>"Download the result (CSV)"</a></p>
             }
             .into_any()
@@ -357,13 +361,15 @@ fn RowsTable(i: ImportView, p: crate::model::Paged<ImportRowView>, show: String)
                 };
                 let result = match &r.outcome {
                     ImportOutcome::Created { user, link } => {
-                        let link = link.as_ref().map(|t| link_of.link(t));
+                        let token_left = link.is_some();
+                        let link = link.as_ref().and_then(|t| link_of.link(t));
                         view! {
                             <A href=format!("/users/{user}")>"Created"</A>
-                            {match (r.has_password, link.is_some()) {
-                                (true, _) => " (with the password given)",
-                                (false, false) => " (set-password link used or expired)",
-                                (false, true) => "",
+                            {match (r.has_password, token_left, link.is_some()) {
+                                (true, _, _) => " (with the password given)",
+                                (false, false, _) => " (set-password link used or expired)",
+                                (false, true, false) => " (set-password link not shown: public_url is not set)",
+                                (false, true, true) => "",
                             }}
                             {link.map(|l| view! {
                                 <label class="link-copy">

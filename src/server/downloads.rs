@@ -7,33 +7,19 @@ use crate::model::import::{password_link, ImportOutcome};
 use crate::model::user::Role;
 use crate::model::AppError;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
-/// Where this server is reached, for links handed to people: `public_url` when configured,
-/// otherwise the scheme and host the request came with.
-pub fn site_base(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.config.public_url {
-        let scheme = url.scheme_str().unwrap_or("https");
-        let authority = url.authority().map_or("", |a| a.as_str());
-        return format!("{scheme}://{authority}");
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        })
-        .unwrap_or("localhost");
-    let scheme = if state.config.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
+/// Where this server is reached, for links handed to people: `public_url`'s scheme and host,
+/// or `None` when it is not configured. Never the request's `Host` header: anyone can send any
+/// host (or reach the server by an internal name), and a set-password link pointing at a host
+/// an attacker chose would hand them the token.
+pub fn link_base(state: &AppState) -> Option<String> {
+    let url = state.config.public_url.as_ref()?;
+    let scheme = url.scheme_str().unwrap_or("https");
+    let authority = url.authority()?.as_str();
+    Some(format!("{scheme}://{authority}"))
 }
 
 /// A cell a spreadsheet will not run as a formula: text starting with `=`, `+`, `-`, `@`, a
@@ -52,10 +38,9 @@ pub async fn import_result(
     State(state): State<AppState>,
     Path(id): Path<u64>,
     session: Session,
-    headers: HeaderMap,
 ) -> Response {
     csv_download(
-        import_result_csv(&state, id, &session, &headers).await,
+        import_result_csv(&state, id, &session).await,
         &format!("import-{id}-result.csv"),
     )
 }
@@ -104,10 +89,9 @@ async fn import_result_csv(
     state: &AppState,
     id: u64,
     session: &Session,
-    headers: &HeaderMap,
 ) -> Result<Vec<u8>, AppError> {
     require_admin(state, session).await?;
-    let base = site_base(state, headers);
+    let base = link_base(state);
     state
         .read(move |s| {
             if s.get_import(id)?.is_none() {
@@ -131,7 +115,10 @@ async fn import_result_csv(
                 let link = match &row.outcome {
                     ImportOutcome::Created {
                         link: Some(token), ..
-                    } => password_link(&base, token),
+                    } => match &base {
+                        Some(base) => password_link(base, token),
+                        None => "not shown: public_url is not set".into(),
+                    },
                     _ => String::new(),
                 };
                 let detail = match &row.outcome {

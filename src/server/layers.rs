@@ -6,8 +6,10 @@
 //! - [`panic_response`] with [`install_panic_hook`]: a handler that panics answers 500 with a log
 //!   id and writes one log line, instead of dropping the connection.
 //! - [`check_body`]: bodies are read here, up to [`BODY_LIMIT`] (413 beyond, chunked or not);
-//!   form and JSON bodies must be UTF-8; multipart bodies must name their boundary.
+//!   form and JSON bodies must be UTF-8 (a form's percent-escapes too); multipart bodies must
+//!   name their boundary.
 //! - [`refuse_cross_site`]: state-changing requests from other sites are refused.
+//! - [`refuse_cross_site_download`]: so are downloads (backup, CSV files) another site starts.
 //! - [`host_check_before_setup`]: while no account exists, only known host names may reach
 //!   the server (a DNS-rebinding page cannot create the first administrator).
 //! - [`form_redirects`] and [`verify_url_errors`]: the redirect after a form post without
@@ -253,6 +255,19 @@ pub async fn check_body(req: Request, next: Next) -> Response {
             "The request body is not valid UTF-8 text.".into(),
         ));
     }
+    // A form's decoder turns percent-escapes that are not UTF-8 (`%C0%80`) into U+FFFD, so a
+    // name would be stored with replacement characters: refuse them here instead. The
+    // separators (`&`, `=`, `+`) are ASCII and cannot complete a sequence, so the whole body
+    // decodes to UTF-8 exactly when every name and value does.
+    if kind.starts_with("application/x-www-form-urlencoded")
+        && percent_encoding::percent_decode(&bytes)
+            .decode_utf8()
+            .is_err()
+    {
+        return error_response(AppError::Request(
+            "The form's percent-encoded text (%XX) is not valid UTF-8.".into(),
+        ));
+    }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
@@ -348,22 +363,11 @@ pub async fn refuse_cross_site(
         let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
         let refused = match fetch_site {
             Some(site) => !matches!(site, "same-origin" | "none"),
-            // HTTP/2 names the host in the URI instead of a Host header.
-            None => match (
-                headers.get(header::ORIGIN),
-                headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .map(str::to_string)
-                    .or_else(|| req.uri().authority().map(|a| a.to_string())),
-            ) {
-                (Some(origin), Some(host)) => {
-                    let origin = origin.to_str().unwrap_or("");
-                    let client = req.extensions().get::<ClientInfo>();
-                    let scheme = expected_scheme(&state, headers, client);
-                    let expected = format!("{scheme}://{host}");
-                    !origin.eq_ignore_ascii_case(&expected)
-                }
+            None => match (headers.get(header::ORIGIN), own_origin(&state, &req)) {
+                (Some(origin), Some(expected)) => !origin
+                    .to_str()
+                    .unwrap_or("")
+                    .eq_ignore_ascii_case(&expected),
                 (Some(_), None) => true,
                 _ => false,
             },
@@ -376,6 +380,75 @@ pub async fn refuse_cross_site(
             )
                 .into_response();
         }
+    }
+    next.run(req).await
+}
+
+/// This server's origin (`scheme://host`) as the request names it, for comparing with `Origin`
+/// and `Referer`; `None` without a host. HTTP/2 names the host in the URI instead of a Host
+/// header.
+fn own_origin(state: &AppState, req: &Request) -> Option<String> {
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))?;
+    let client = req.extensions().get::<ClientInfo>();
+    let scheme = expected_scheme(state, headers, client);
+    Some(format!("{scheme}://{host}"))
+}
+
+/// Whether a download request was started by another site. A download is a GET, so the
+/// cross-site check of [`refuse_cross_site`] lets it by; but a signed-in administrator's
+/// browser, sent to it by another site's link or script, would save the file (and a backup
+/// records who made it). `Sec-Fetch-Site` decides when present: `same-origin` (a link on
+/// Tessera's pages) and `none` (a typed address or a bookmark) pass, `same-site` and
+/// `cross-site` do not. Without it (old browsers), `Origin`, else `Referer`, must be this
+/// server's when sent; a request with none of the three passes.
+pub fn download_from_other_site(state: &AppState, req: &Request) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    let sender = match (headers.get(header::ORIGIN), headers.get(header::REFERER)) {
+        (Some(origin), _) => origin.to_str().ok().map(str::to_string),
+        (None, Some(referer)) => referer
+            .to_str()
+            .ok()
+            .and_then(|r| r.parse::<Uri>().ok())
+            .and_then(|u| Some(format!("{}://{}", u.scheme_str()?, u.authority()?))),
+        (None, None) => return false,
+    };
+    match (sender, own_origin(state, req)) {
+        (Some(sender), Some(own)) => !sender.eq_ignore_ascii_case(&own),
+        _ => true,
+    }
+}
+
+/// The page a download started by another site gets (403), instead of the file.
+const DOWNLOAD_REFUSED_PAGE: &str =
+    "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Download refused - Tessera</title></head><body><h1>Download refused</h1>\
+<p>This download was started by another site, so Tessera did not make the file.</p>\
+<p>To download it, use the link on Tessera's own page, or type the address yourself.</p>\
+<p><a href=\"/\">Go to Tessera</a></p></body></html>";
+
+/// Refuses downloads started by another site (see [`download_from_other_site`]) with 403 and
+/// a short page, before the handler makes the file or records anything.
+pub async fn refuse_cross_site_download(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if download_from_other_site(&state, &req) {
+        tracing::warn!(path = %req.uri().path(), "cross-site download refused");
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            DOWNLOAD_REFUSED_PAGE,
+        )
+            .into_response();
     }
     next.run(req).await
 }

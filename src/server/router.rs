@@ -51,25 +51,34 @@ pub fn build(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .route(
-            "/imports/{id}/result.csv",
-            axum::routing::get(super::downloads::import_result),
-        )
-        .route(
-            "/groups/{id}/report.csv",
-            axum::routing::get(super::downloads::group_report_csv),
-        )
-        .route(
-            "/backup/download",
-            axum::routing::get(super::downloads::backup_download),
-        )
-        .route(
-            "/activity.csv",
-            axum::routing::get(super::downloads::activity_csv),
-        )
+        .merge(downloads(&state))
         .fallback(super::assets::fallback);
     with_layers(state, app)
 }
+
+/// The files the server makes on request, every one refused when another site starts it
+/// ([`layers::refuse_cross_site_download`]).
+pub fn downloads(state: &AppState) -> Router<AppState> {
+    use super::downloads::{activity_csv, backup_download, group_report_csv, import_result};
+    use axum::routing::get;
+    Router::new()
+        .route(DOWNLOAD_ROUTES[0], get(import_result))
+        .route(DOWNLOAD_ROUTES[1], get(group_report_csv))
+        .route(DOWNLOAD_ROUTES[2], get(backup_download))
+        .route(DOWNLOAD_ROUTES[3], get(activity_csv))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::refuse_cross_site_download,
+        ))
+}
+
+/// The download routes (axum paths), for [`downloads`] and the tests that walk them.
+pub const DOWNLOAD_ROUTES: [&str; 4] = [
+    "/imports/{id}/result.csv",
+    "/groups/{id}/report.csv",
+    "/backup/download",
+    "/activity.csv",
+];
 
 /// Wraps `app` in every layer the application runs behind. Layers listed later wrap those
 /// before them, so a request meets them bottom-up: client address, request log, security

@@ -189,7 +189,7 @@ impl ImportRecord {
             finished_at: self.finished_at,
             links_expire_at: self.links_expire_at,
             failure: self.failure.clone(),
-            link_base: String::new(),
+            link_base: None,
         }
     }
 }

@@ -92,7 +92,11 @@ mod tests {
             a
         };
         let store = crate::server::store::Store::open(dir.path()).unwrap();
-        assert_eq!(store.signing_secret().unwrap(), first, "the same after reopening");
+        assert_eq!(
+            store.signing_secret().unwrap(),
+            first,
+            "the same after reopening"
+        );
         let (_d, other) = temp_store();
         assert_ne!(other.signing_secret().unwrap(), first, "each store its own");
     }

@@ -546,7 +546,7 @@ mod tests {
             "Off",
             KeySettings {
                 enabled: false,
-                ..key("OFF-KEY-1", 0)
+                ..key("OFF-KEY-42", 0)
             },
         );
         let soon = keyed(
@@ -566,7 +566,7 @@ mod tests {
             },
         );
         assert_eq!(
-            redeem(&s, c2, "off-key-1", 5).unwrap_err(),
+            redeem(&s, c2, "off-key-42", 5).unwrap_err(),
             KeyRefusal::Disabled
         );
         assert_eq!(
@@ -838,7 +838,7 @@ mod tests {
     #[test]
     fn signing_up_with_the_default_groups_key_joins_once_and_uses_nothing() {
         let (_d, s) = temp_store();
-        let g = keyed(&s, "Everyone", key("ALL-2026", 0));
+        let g = keyed(&s, "Everyone", key("ALL-2026-X", 0));
         let f = fields_of(&s, g);
         s.update_group(
             ADMIN,
@@ -851,7 +851,7 @@ mod tests {
         .unwrap();
         let hash = PasswordHash::from_phc("$x".into());
         let (user, joined) = s
-            .signup_with_key(&new_fields("dee"), &hash, "all-2026", None, 5)
+            .signup_with_key(&new_fields("dee"), &hash, "all-2026-x", None, 5)
             .unwrap()
             .unwrap();
         assert_eq!(joined.group, g);

@@ -192,18 +192,25 @@ fn suffix_ids(tree: &sled::Tree, name: &'static str, prefix: u64) -> Result<Vec<
         .collect()
 }
 
-/// A fresh random key of 12 characters in three blocks, from [`KEY_ALPHABET`].
+/// A fresh random key of 12 characters in three blocks, from [`KEY_ALPHABET`]. The form's
+/// Generate puts it in the key field, where it is saved as a typed key, so it is drawn again
+/// in the rare case (about 1 in 4,600) that it looks guessable to
+/// [`crate::model::group::typed_key_problem`].
 pub fn random_key() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    let mut key = String::with_capacity(14);
-    for i in 0..12 {
-        if i > 0 && i % 4 == 0 {
-            key.push('-');
+    loop {
+        let mut key = String::with_capacity(14);
+        for i in 0..12 {
+            if i > 0 && i % 4 == 0 {
+                key.push('-');
+            }
+            key.push(KEY_ALPHABET[rng.gen_range(0..KEY_ALPHABET.len())] as char);
         }
-        key.push(KEY_ALPHABET[rng.gen_range(0..KEY_ALPHABET.len())] as char);
+        if crate::model::group::typed_key_problem(&key).is_none() {
+            return key;
+        }
     }
-    key
 }
 
 mod delete;

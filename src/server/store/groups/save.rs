@@ -170,13 +170,21 @@ impl SaveTx<'_> {
                 ));
             }
         }
-        if let Some(k) = f.key.key.as_deref().map(fold_key) {
-            if let Some(owner) = self.keys.get(k.as_bytes())? {
-                if owner.as_ref() != id_key(self.id) {
+        if let Some(key) = f.key.key.as_deref() {
+            match self.keys.get(fold_key(key).as_bytes())? {
+                Some(owner) if owner.as_ref() != id_key(self.id) => {
                     return abort(StoreError::invalid(
                         "key",
                         "Another group already uses this key. Type another or generate one.",
                     ));
+                }
+                // The group's own key, sent back by its edit form: it keeps working even if it
+                // was set before typed keys had to be strong (and may be a generated one).
+                Some(_) => {}
+                None => {
+                    if let Some(message) = crate::model::group::typed_key_problem(key) {
+                        return abort(StoreError::invalid("key", message));
+                    }
                 }
             }
         }

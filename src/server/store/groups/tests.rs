@@ -190,45 +190,97 @@ fn names_are_unique_ignoring_case_and_a_rename_frees_the_old_one() {
 }
 
 #[test]
+fn typed_keys_must_be_strong_but_a_groups_old_key_keeps_working() {
+    let (_d, s) = temp_store();
+    let before = dump(&s);
+    for weak in [
+        "abc1",
+        "ab-cd-12",
+        "abcdefgh",
+        "20262026",
+        "aaaa1111",
+        "ABCD-1234",
+    ] {
+        assert!(
+            is_invalid(s.create_group(ACTOR, &keyed("W", weak)), "key"),
+            "{weak:?}"
+        );
+    }
+    assert_eq!(dump(&s), before, "a refused key writes nothing");
+
+    // A group whose 4-character key was set before typed keys had to be strong, written as
+    // that version wrote it.
+    let (g, _) = s.create_group(ACTOR, &keyed("Old", "HX4T-9KWM")).unwrap();
+    let mut rec = get(&s, g.id);
+    rec.key.key = Some("ab12".into());
+    s.groups
+        .insert(id_key(g.id), codec::encode(&rec).unwrap())
+        .unwrap();
+    s.group_key.remove("HX4T-9KWM").unwrap();
+    s.group_key.insert("AB12", &id_key(g.id)).unwrap();
+    // Its edit form sends the key back as it is: the edit is saved and the key kept.
+    let mut f = fields_of(&rec);
+    f.name = "Renamed".into();
+    let (renamed, _) = s.update_group(ACTOR, g.id, &f).unwrap();
+    assert_eq!(renamed.key.key.as_deref(), Some("ab12"));
+    assert_eq!(renamed.name, "Renamed");
+    // Learners still join with it.
+    let lee = learner(&s, "lee");
+    let joined = s
+        .redeem_key(lee, "lee", " AB12 ", None, 2)
+        .unwrap()
+        .expect("the old key still works");
+    assert_eq!(joined.group, g.id);
+    // Changing it to another weak key is refused; to a strong one works.
+    assert!(is_invalid(
+        s.update_group(ACTOR, g.id, &keyed("Renamed", "ab13")),
+        "key"
+    ));
+    s.update_group(ACTOR, g.id, &keyed("Renamed", "phys-2026"))
+        .unwrap();
+    assert!(s.check().unwrap().violations.is_empty());
+}
+
+#[test]
 fn keys_are_unique_ignoring_case_and_a_new_key_starts_its_uses_again() {
     let (_d, s) = temp_store();
-    let (a, _) = s.create_group(ACTOR, &keyed("A", "ABCD-1234")).unwrap();
-    let (b, _) = s.create_group(ACTOR, &keyed("B", "WXYZ-9876")).unwrap();
+    let (a, _) = s.create_group(ACTOR, &keyed("A", "HX4T-9KWM")).unwrap();
+    let (b, _) = s.create_group(ACTOR, &keyed("B", "VN7Q-3JRD")).unwrap();
     let before = dump(&s);
     assert!(is_invalid(
-        s.create_group(ACTOR, &keyed("C", "abcd-1234")),
+        s.create_group(ACTOR, &keyed("C", "hx4t-9kwm")),
         "key"
     ));
     assert!(is_invalid(
-        s.update_group(ACTOR, b.id, &keyed("B", "AbCd-1234")),
+        s.update_group(ACTOR, b.id, &keyed("B", "hX4t-9KwM")),
         "key"
     ));
     assert_eq!(dump(&s), before, "a refused key writes nothing");
-    assert_eq!(get(&s, b.id).key.key.as_deref(), Some("WXYZ-9876"));
+    assert_eq!(get(&s, b.id).key.key.as_deref(), Some("VN7Q-3JRD"));
     assert_eq!(s.group_count().unwrap(), 2);
 
     set_key_uses(&s, a.id, 5);
     // Other options, or the same key in another case, keep the count.
-    let mut f = keyed("A", "abcd-1234");
+    let mut f = keyed("A", "hx4t-9kwm");
     f.key.max_uses = 10;
     let (a2, _) = s.update_group(ACTOR, a.id, &f).unwrap();
     assert_eq!((a2.key_uses, a2.key.max_uses), (5, 10));
-    assert_eq!(a2.key.key.as_deref(), Some("abcd-1234"));
+    assert_eq!(a2.key.key.as_deref(), Some("hx4t-9kwm"));
     let (a3, _) = s.update_group(ACTOR, a.id, &fields_of(&a2)).unwrap();
     assert_eq!(a3.key_uses, 5);
 
     // A new key: the count starts again and the old key is free.
     let (a4, _) = s
-        .update_group(ACTOR, a.id, &keyed("A", "NEW-KEY-1"))
+        .update_group(ACTOR, a.id, &keyed("A", "NEW-KEY-42"))
         .unwrap();
     assert_eq!(a4.key_uses, 0);
     assert_eq!(get(&s, a.id).key_uses, 0);
-    s.update_group(ACTOR, b.id, &keyed("B", "ABCD-1234"))
+    s.update_group(ACTOR, b.id, &keyed("B", "HX4T-9KWM"))
         .unwrap();
     // B's old key is free now.
-    s.create_group(ACTOR, &keyed("C", "wxyz-9876")).unwrap();
+    s.create_group(ACTOR, &keyed("C", "vn7q-3jrd")).unwrap();
     assert!(is_invalid(
-        s.create_group(ACTOR, &keyed("D", "new-key-1")),
+        s.create_group(ACTOR, &keyed("D", "new-key-42")),
         "key"
     ));
 
@@ -236,13 +288,14 @@ fn keys_are_unique_ignoring_case_and_a_new_key_starts_its_uses_again() {
     set_key_uses(&s, a.id, 3);
     let (a5, _) = s.update_group(ACTOR, a.id, &fields("A")).unwrap();
     assert_eq!((a5.key.key.as_deref(), a5.key_uses), (None, 0));
-    s.create_group(ACTOR, &keyed("D", "new-key-1")).unwrap();
+    s.create_group(ACTOR, &keyed("D", "new-key-42")).unwrap();
 
     // Generated keys avoid every key in use.
     for _ in 0..20 {
         let k = s.generate_group_key().unwrap();
         assert_eq!(k.len(), 14);
         assert!(k.bytes().all(|c| c == b'-' || KEY_ALPHABET.contains(&c)));
+        assert_eq!(crate::model::group::typed_key_problem(&k), None, "{k}");
         assert!(s.group_key.get(fold_key(&k).as_bytes()).unwrap().is_none());
     }
 }
