@@ -15,6 +15,9 @@ async fn main() -> std::process::ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sled=warn,tower_sessions=warn".into()),
         )
+        // Standard error, as README says: `tessera backup --out -` writes the backup itself to
+        // standard output, which a log line (a migration at open, a warning) would corrupt.
+        .with_writer(std::io::stderr)
         .init();
     // A panic is one log line with a log id; the request that hit it gets a 500 with that id.
     server::layers::install_panic_hook();

@@ -90,7 +90,7 @@ impl Boxed {
         }
     }
 
-    /// What the server logged (standard output), then anything on standard error.
+    /// What the server wrote on standard output, then its log (standard error).
     fn log(&self) -> String {
         let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
         read("server.log") + &read("server.err")
@@ -451,8 +451,8 @@ fn a_data_directory_turned_read_only_is_reported_as_such_and_recovers() {
         .env("RUST_LOG", "warn")
         .env("LD_PRELOAD", &shim)
         .env("TESSERA_TEST_READ_ONLY_FLAG", &flag)
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start tessera");
     let server_log = || std::fs::read_to_string(&log).unwrap_or_default();
