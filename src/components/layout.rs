@@ -157,7 +157,7 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
             </nav>
             <div class="whoami">
                 <span>
-                    {me.display_name.clone()} <span class="role">" · " {me.role.label()}</span>
+                    {me.display_name.clone()} <span class="role">" · " {me.role_label()}</span>
                 </span>
                 <ActionForm action=auth.logout>
                     <button type="submit" class="link-button">

@@ -61,6 +61,16 @@ impl Me {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// What the top bar calls them: an administrator stays "Administrator" whatever groups
+    /// they manage; anyone else in charge of at least one group is a "Group manager".
+    pub fn role_label(&self) -> &'static str {
+        if !self.is_admin() && self.manages_groups {
+            "Group manager"
+        } else {
+            self.role.label()
+        }
+    }
 }
 
 pub const PER_PAGE: u32 = 20;
