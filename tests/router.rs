@@ -841,7 +841,7 @@ async fn learners_reach_only_their_own_courses() {
 /// A group manager reads their own groups (table, page, members, links, managers, activity)
 /// and nothing else; they change nothing. A learner who manages nothing gets 403 everywhere.
 #[tokio::test]
-async fn group_managers_reach_only_their_groups_and_change_nothing() {
+async fn group_managers_reach_only_their_groups_and_change_only_members() {
     let t = TestApp::new();
     let admin = t.setup_admin().await;
     let mia = t.create_learner(&admin, "mia").await;
@@ -928,17 +928,16 @@ async fn group_managers_reach_only_their_groups_and_change_nothing() {
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} of group {id}");
         }
     }
-    // No changes, not even to their own group.
+    // No changes to their own group but its members (see
+    // `group_managers_add_members_by_exact_name_and_remove_them`): no picking users from the
+    // directory by id, no upload, nothing else.
     for (path, args) in [
         ("update_group", format!("id={mine}&name=Hacked&description=&branch=&key=&max_uses=0&valid_from=&valid_until=")),
         ("delete_group", format!("id={mine}&back=%2Fgroups")),
         ("add_group_member", format!("id={mine}&user={mia}")),
-        ("remove_group_member", format!("id={mine}&user={lee}")),
-        ("bulk_add_group_members", format!("id={mine}&text=mia")),
         ("change_group_link", format!("id={mine}&kind=course&target=1&op=add")),
         ("change_group_manager", format!("id={mine}&user={lee}&op=add")),
         ("generate_group_key", String::new()),
-        ("last_bulk_result", format!("id={mine}")),
         ("start_mass_enrolment", format!("id={mine}")),
     ] {
         let res = t.call(&format!("/api/{path}"), &args, Some(&mia_c)).await;
@@ -2838,4 +2837,244 @@ async fn set_password_links_are_made_only_from_public_url() {
     )
     .await;
     assert!(view["link_base"].is_null(), "{view}");
+}
+
+/// The top bar names the caller's role: a learner in charge of a group is a "Group manager",
+/// an administrator stays "Administrator" even when they manage a group too.
+#[tokio::test]
+async fn the_top_bar_calls_a_group_manager_so() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let mia = t.create_learner(&admin, "mia").await;
+    t.create_learner(&admin, "lee").await;
+    let g = t.create_group(&admin, "Physics").await;
+    let admin_id = t
+        .state
+        .store()
+        .unwrap()
+        .user_id_by_login_or_email("admin")
+        .unwrap()
+        .unwrap();
+    for user in [mia, admin_id] {
+        ok_json(
+            t.call(
+                "/api/change_group_manager",
+                &format!("id={g}&user={user}&op=add"),
+                Some(&admin),
+            )
+            .await,
+        )
+        .await;
+    }
+    let mia_c = t.login("mia", LEARNER_PASSWORD).await;
+    let lee_c = t.login("lee", LEARNER_PASSWORD).await;
+    for (who, cookie, label, not) in [
+        ("mia", &mia_c, "Group manager", ["Learner", "Administrator"]),
+        ("lee", &lee_c, "Learner", ["Group manager", "Administrator"]),
+        (
+            "admin",
+            &admin,
+            "Administrator",
+            ["Group manager", "Learner"],
+        ),
+    ] {
+        let res = t.get("/inbox", Some(cookie)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{who}");
+        let html = body_text(res).await;
+        let role = html
+            .split("class=\"role\"")
+            .nth(1)
+            .and_then(|r| r.split("</span>").next())
+            .unwrap_or_else(|| panic!("{who}: no role in the top bar"));
+        assert!(role.contains(label), "{who}: {role}");
+        for n in not {
+            assert!(!role.contains(n), "{who}: {role}");
+        }
+    }
+}
+
+/// A group's managers see its key (to hand it out) with its state, on the page and from
+/// `get_group`; a member who manages nothing and the manager of another group never get it,
+/// from any server function.
+#[tokio::test]
+async fn group_managers_see_their_groups_key_and_nobody_else_does() {
+    const KEY: &str = "PHYS-4821-KEY";
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let mia = t.create_learner(&admin, "mia").await;
+    let lee = t.create_learner(&admin, "lee").await;
+    let ola = t.create_learner(&admin, "ola").await;
+    let mine = keyed_group(&t, &admin, "Physics", KEY, "max_uses=30").await;
+    let other = t.create_group(&admin, "Chemistry").await;
+    for (g, user) in [(mine, mia), (other, ola)] {
+        ok_json(
+            t.call(
+                "/api/change_group_manager",
+                &format!("id={g}&user={user}&op=add"),
+                Some(&admin),
+            )
+            .await,
+        )
+        .await;
+    }
+    t.add_member(&admin, mine, lee).await;
+    let mia_c = t.login("mia", LEARNER_PASSWORD).await;
+    let lee_c = t.login("lee", LEARNER_PASSWORD).await;
+    let ola_c = t.login("ola", LEARNER_PASSWORD).await;
+
+    let g = ok_json(
+        t.call("/api/get_group", &format!("id={mine}"), Some(&mia_c))
+            .await,
+    )
+    .await;
+    assert_eq!(g["key"]["key"], KEY);
+    assert_eq!(g["key"]["enabled"], true);
+    assert_eq!(g["key"]["max_uses"], 30);
+    assert_eq!(g["key_uses"], 0);
+    assert_eq!(
+        g["can_edit"], false,
+        "a manager still cannot edit the group"
+    );
+    let html = body_text(t.get(&format!("/groups/{mine}"), Some(&mia_c)).await).await;
+    assert!(html.contains(KEY), "the key is on the manager's page");
+    assert!(html.contains("Copy the group key"), "with its copy button");
+    assert!(html.contains("0 / 30"), "and its uses");
+
+    // Every server function, as the member and as the other group's manager, with this
+    // group's id wherever one is asked for: the key is in no answer.
+    let paths: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p)
+        .filter(|p| *p != "/api/logout")
+        .collect();
+    for (who, cookie) in [("member", &lee_c), ("other manager", &ola_c)] {
+        for path in &paths {
+            let args = format!(
+                "id={mine}&group={mine}&query=&page=1&status=&course=&sort=name&show=&opening=0"
+            );
+            let body = body_text(t.call(path, &args, Some(cookie)).await).await;
+            assert!(!body.contains(KEY), "{path} as {who}: {body}");
+        }
+        let res = t
+            .call("/api/get_group", &format!("id={mine}"), Some(cookie))
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "get_group as {who}");
+        let res = t.get(&format!("/groups/{mine}"), Some(cookie)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "the page as {who}");
+        assert!(!body_text(res).await.contains(KEY), "the page as {who}");
+    }
+}
+
+/// A manager adds members to their group by exact login or e-mail, one per line; anything
+/// else, a real user's partial name included, is "No such user", the same answer as for a
+/// name nobody has. They remove members, and can do neither on a group they do not manage.
+#[tokio::test]
+async fn group_managers_add_members_by_exact_name_and_remove_them() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let mia = t.create_learner(&admin, "mia").await;
+    let lee = t.create_learner(&admin, "lee").await;
+    let ola = t.create_learner(&admin, "ola").await;
+    t.create_learner(&admin, "leonora").await;
+    let mine = t.create_group(&admin, "Physics").await;
+    let other = t.create_group(&admin, "Chemistry").await;
+    ok_json(
+        t.call(
+            "/api/change_group_manager",
+            &format!("id={mine}&user={mia}&op=add"),
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    t.add_member(&admin, other, ola).await;
+    let mia_c = t.login("mia", LEARNER_PASSWORD).await;
+
+    let text = "lee\nOla%40Example.org\nleo\nleonora%40example\nnobody\nnobody%40example.org";
+    let r = ok_json(
+        t.call(
+            "/api/bulk_add_group_members",
+            &format!("id={mine}&text={text}"),
+            Some(&mia_c),
+        )
+        .await,
+    )
+    .await;
+    let outcomes: Vec<(&str, &serde_json::Value)> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["input"].as_str().unwrap(), &row["outcome"]))
+        .collect();
+    let added = serde_json::json!("Added");
+    let none = serde_json::json!("UnknownUser");
+    assert_eq!(
+        outcomes,
+        vec![
+            ("lee", &added),
+            ("Ola@Example.org", &added),
+            ("leo", &none),
+            ("leonora@example", &none),
+            ("nobody", &none),
+            ("nobody@example.org", &none),
+        ]
+    );
+    assert_eq!(
+        (r["added"].as_u64(), r["unknown"].as_u64()),
+        (Some(2), Some(4))
+    );
+    let store = t.state.store().unwrap();
+    assert_eq!(store.get_group(mine).unwrap().unwrap().members, 2);
+    assert!(store.membership(mine, lee).unwrap().is_some());
+    assert!(store.membership(mine, ola).unwrap().is_some());
+
+    // The report on the page says "No such user", never "Unknown user", to a manager.
+    let last = ok_json(
+        t.call("/api/last_bulk_result", &format!("id={mine}"), Some(&mia_c))
+            .await,
+    )
+    .await;
+    assert_eq!(last["added"], 2);
+    let html = body_text(
+        t.get(&format!("/groups/{mine}?tab=users&bulk=1"), Some(&mia_c))
+            .await,
+    )
+    .await;
+    assert!(html.contains("No such user"), "per-row wording");
+    assert!(!html.contains("Unknown user"));
+    assert!(
+        html.contains("Remove from group: lee"),
+        "a remove button per member"
+    );
+    assert!(
+        !html.contains("Find users to add"),
+        "no browsing the directory"
+    );
+
+    // Removing.
+    ok_json(
+        t.call(
+            "/api/remove_group_member",
+            &format!("id={mine}&user={lee}"),
+            Some(&mia_c),
+        )
+        .await,
+    )
+    .await;
+    assert!(store.membership(mine, lee).unwrap().is_none());
+    assert_eq!(store.get_group(mine).unwrap().unwrap().members, 1);
+
+    // Another group (or none): refused, nothing changes.
+    for id in [other, 999_999] {
+        for (path, args) in [
+            ("bulk_add_group_members", format!("id={id}&text=lee")),
+            ("remove_group_member", format!("id={id}&user={ola}")),
+            ("last_bulk_result", format!("id={id}")),
+        ] {
+            let res = t.call(&format!("/api/{path}"), &args, Some(&mia_c)).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} of group {id}");
+        }
+    }
+    assert_eq!(store.get_group(other).unwrap().unwrap().members, 1);
+    assert!(store.membership(other, lee).unwrap().is_none());
+    assert!(store.membership(other, ola).unwrap().is_some());
 }

@@ -1,8 +1,9 @@
 //! Groups: the table, the add / edit form, members, courses, managers and activity.
 //!
 //! Administrators may do everything. A group manager may read the groups they manage (their
-//! table, page, members, courses, managers and activity) and change nothing here; anyone else
-//! gets `Forbidden`. Asking about a group one may not see is `Forbidden` whether it exists or
+//! table, page with its key, members, courses, managers and activity) and change one thing
+//! here: who is a member (adding by exact login or e-mail from a pasted list, removing); anyone
+//! else gets `Forbidden`. Asking about a group one may not see is `Forbidden` whether it exists or
 //! not, so ids cannot be probed.
 
 use crate::model::group::{
@@ -12,7 +13,9 @@ use crate::model::{AppError, Paged};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::server::auth::{require_group_admin, require_group_reader, GroupCaller};
+use crate::server::auth::{
+    require_group_admin, require_group_manager, require_group_reader, GroupCaller,
+};
 
 /// Parses and validates the add / edit group form.
 #[cfg(feature = "ssr")]
@@ -66,15 +69,15 @@ pub async fn list_groups(
     Ok(super::paged(rows, total, capped, page))
 }
 
-/// A group with its key and counts. Administrators and the group's managers (who see the key's
-/// state, not the key: knowing it lets anyone join the group).
+/// A group with its key and counts. Administrators and the group's managers, who hand the key
+/// out; nobody else (a member included) gets this, so never the key.
 #[server(endpoint = "get_group")]
 pub async fn get_group(id: u64) -> Result<GroupView, AppError> {
     let caller = require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
-    let admin = caller.admin;
+    let (viewer, admin) = (caller.user.id, caller.admin);
     state
-        .read(move |s| s.group_view(id, admin))
+        .read(move |s| s.group_view(id, viewer, admin))
         .await?
         .ok_or_else(|| AppError::not_found("Group"))
 }
@@ -228,15 +231,16 @@ pub async fn add_group_member(id: u64, user: u64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Removes a member (administrators). Their enrolments stay unless `unenrol` is ticked; then
-/// those in the group's courses end (progress is kept). Returns how many ended.
+/// Removes a member (administrators and the group's managers). Their enrolments stay unless
+/// `unenrol` is ticked; then those in the group's courses end (progress is kept). Returns how
+/// many ended.
 #[server(endpoint = "remove_group_member")]
 pub async fn remove_group_member(
     id: u64,
     user: u64,
     unenrol: Option<String>,
 ) -> Result<u32, AppError> {
-    let caller = require_group_admin().await?;
+    let caller = require_group_manager(id).await?;
     let state = crate::server::state::app_state()?;
     let actor = caller.actor();
     let unenrol = unenrol.is_some();
@@ -246,11 +250,14 @@ pub async fn remove_group_member(
 }
 
 /// Adds the users listed in `text` (pasted or uploaded: one login name or e-mail per line,
-/// first CSV column; up to 10,000 rows) and reports each row (administrators). The report is
-/// also kept for [`last_bulk_result`], and the browser is sent to the page showing it.
+/// first CSV column; up to 10,000 rows) and reports each row (administrators and the group's
+/// managers). Only an exact login or e-mail finds a user; anything else, an account that
+/// exists or not, is the same `UnknownUser` ("No such user" to a manager), so a manager
+/// cannot explore the user directory through it. The report is also kept for
+/// [`last_bulk_result`], and the browser is sent to the page showing it.
 #[server(endpoint = "bulk_add_group_members")]
 pub async fn bulk_add_group_members(id: u64, text: String) -> Result<BulkResult, AppError> {
-    let caller = require_group_admin().await?;
+    let caller = require_group_manager(id).await?;
     bulk_add(caller, id, &text, "text").await
 }
 
@@ -260,7 +267,8 @@ pub const BULK_FILE_MAX: usize = 1_000_000;
 
 /// The same as [`bulk_add_group_members`] for a CSV or text file sent as a form upload
 /// (fields `id` and `file`), so uploading works without JavaScript too. The file must be
-/// UTF-8 text of at most [`BULK_FILE_MAX`] bytes; errors name the `file` field.
+/// UTF-8 text of at most [`BULK_FILE_MAX`] bytes; errors name the `file` field. Administrators
+/// only: a manager pastes the list instead.
 #[server(endpoint = "bulk_upload_group_members", input = leptos::server_fn::codec::MultipartFormData)]
 pub async fn bulk_upload_group_members(
     data: leptos::server_fn::codec::MultipartData,
@@ -317,10 +325,11 @@ async fn bulk_add(
     Ok(result)
 }
 
-/// The caller's last bulk add to this group, with its per-row report (administrators).
+/// The caller's last bulk add to this group, with its per-row report (administrators and the
+/// group's managers).
 #[server(endpoint = "last_bulk_result")]
 pub async fn last_bulk_result(id: u64) -> Result<Option<BulkResult>, AppError> {
-    let caller = require_group_admin().await?;
+    let caller = require_group_manager(id).await?;
     let state = crate::server::state::app_state()?;
     let uid = caller.user.id;
     state.read(move |s| s.last_bulk_result(id, uid)).await

@@ -358,6 +358,13 @@ pub async fn require_group_reader(group: u64) -> Result<GroupCaller, AppError> {
     }
 }
 
+/// Guard: an administrator, or a manager of `group`, who may change that group's members
+/// (add by exact login or e-mail, remove); `Forbidden` for anyone else, as for
+/// [`require_group_reader`]. Everything else about a group stays with administrators.
+pub async fn require_group_manager(group: u64) -> Result<GroupCaller, AppError> {
+    require_group_reader(group).await
+}
+
 /// Guard: an administrator, who may change groups.
 pub async fn require_group_admin() -> Result<GroupCaller, AppError> {
     let user = require_admin().await?;

@@ -302,7 +302,7 @@ fn GroupHeader(
     key_action: ServerAction<ChangeGroupKey>,
 ) -> impl IntoView {
     let delete_error = action_error(delete);
-    // Managers get the key's state without the key itself.
+    // Administrators and the group's managers get the key, to copy and hand out.
     let key = g.key.key.clone();
     let window = match (g.key.valid_from, g.key.valid_until) {
         (None, None) => None,

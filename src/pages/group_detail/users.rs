@@ -1,4 +1,8 @@
 //! The Users tab: members, adding users one by one, bulk add by list or file.
+//!
+//! Only administrators and the group's managers reach this page. Both remove members and add
+//! them from a pasted list; administrators also pick users from the directory and upload a
+//! file. A manager never browses the directory: they type exact logins or e-mails.
 
 use super::*;
 
@@ -12,7 +16,7 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
         ..
     } = expect_context();
     let id = g.id;
-    let edit = g.can_edit;
+    let admin = g.can_edit;
     let remove_error = action_error(a.remove);
     let add_error = action_error(a.add);
     let base = format!("/groups/{id}");
@@ -40,10 +44,10 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
                                         <th scope="col">"Name"</th>
                                         <th scope="col">"Joined"</th>
                                         <th scope="col">"How"</th>
-                                        {edit.then(|| view! { <th scope="col">"Actions"</th> })}
+                                        <th scope="col">"Actions"</th>
                                     }
                                     key=|m: &MemberRow| m.user_id
-                                    row=move |m: MemberRow| view! { <MemberTableRow id m edit remove=a.remove /> }
+                                    row=move |m: MemberRow| view! { <MemberTableRow id m remove=a.remove /> }
                                 />
                             }.into_any(),
                             Ok(None) => view! { <p class="loading">"…"</p> }.into_any(),
@@ -53,7 +57,7 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
                 }}
             </Transition>
         </section>
-        {edit.then(|| view! {
+        {admin.then(|| view! {
             <section class="panel" aria-labelledby="add-users-title">
                 <h2 id="add-users-title">"Add users"</h2>
                 <FormError error=add_error fields=&["user"] />
@@ -66,8 +70,8 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
                     </ActionForm>
                 } />
             </section>
-            <BulkAdd id bulk=a.bulk report=bulk_report />
         }.into_any())}
+        <BulkAdd id admin bulk=a.bulk report=bulk_report />
     }
 }
 
@@ -75,7 +79,6 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
 pub(super) fn MemberTableRow(
     id: u64,
     m: MemberRow,
-    edit: bool,
     remove: ServerAction<RemoveGroupMember>,
 ) -> impl IntoView {
     let check = format!("unenrol-{}", m.user_id);
@@ -86,29 +89,29 @@ pub(super) fn MemberTableRow(
             <td>{m.display_name.clone()}</td>
             <td>{date(m.joined_at)}</td>
             <td>{m.how.label()}</td>
-            {edit.then(|| view! {
-                <td>
-                    <Confirm summary="Remove…" explanation=format!("Remove {login} from the group? Their enrolments and progress stay unless you tick the box.")>
-                        <ActionForm action=remove>
-                            <input type="hidden" name="id" value=id />
-                            <input type="hidden" name="user" value=m.user_id />
-                            <div class="check">
-                                <input type="checkbox" id=check.clone() name="unenrol" value="on" />
-                                <label for=check>"Also unenrol from this group's courses"</label>
-                            </div>
-                            <button type="submit" class="danger" aria-label=format!("Remove from group: {login}")>"Remove from group"</button>
-                        </ActionForm>
-                    </Confirm>
-                </td>
-            })}
+            <td>
+                <Confirm summary="Remove…" explanation=format!("Remove {login} from the group? Their enrolments and progress stay unless you tick the box.")>
+                    <ActionForm action=remove>
+                        <input type="hidden" name="id" value=id />
+                        <input type="hidden" name="user" value=m.user_id />
+                        <div class="check">
+                            <input type="checkbox" id=check.clone() name="unenrol" value="on" />
+                            <label for=check>"Also unenrol from this group's courses"</label>
+                        </div>
+                        <button type="submit" class="danger" aria-label=format!("Remove from group: {login}")>"Remove from group"</button>
+                    </ActionForm>
+                </Confirm>
+            </td>
         </tr>
     }
 }
 
-/// Paste a list (or upload a CSV file) and add everyone on it; then each row's outcome.
+/// Paste a list (or, for administrators, upload a CSV file) and add everyone on it; then each
+/// row's outcome.
 #[component]
 pub(super) fn BulkAdd(
     id: u64,
+    admin: bool,
     bulk: ServerAction<BulkAddGroupMembers>,
     report: Res<Option<BulkResult>>,
 ) -> impl IntoView {
@@ -116,7 +119,7 @@ pub(super) fn BulkAdd(
     let message = move || error.get().and_then(|e| e.field_message("text"));
     view! {
         <section class="panel" aria-labelledby="bulk-title">
-            <h2 id="bulk-title">"Bulk add"</h2>
+            <h2 id="bulk-title">{if admin { "Bulk add" } else { "Add members" }}</h2>
             <ActionForm action=bulk attr:class="form" attr:novalidate=true>
                 <FormError error />
                 <input type="hidden" name="id" value=id />
@@ -129,17 +132,23 @@ pub(super) fn BulkAdd(
                         aria-invalid=move || message().map(|_| "true")
                         aria-describedby=move || if message().is_some() { "bulk-text-hint bulk-text-error" } else { "bulk-text-hint" }
                     ></textarea>
-                    <p class="hint" id="bulk-text-hint">"One per line, or a CSV whose first column holds them (a header line is skipped). Up to 10,000 rows."</p>
+                    <p class="hint" id="bulk-text-hint">
+                        {if admin {
+                            "One per line, or a CSV whose first column holds them (a header line is skipped). Up to 10,000 rows."
+                        } else {
+                            "One per line, exactly as the person signs in (login name) or their full e-mail address. Up to 10,000 rows."
+                        }}
+                    </p>
                     {move || message().map(|m| view! { <p class="field-error" id="bulk-text-error">{m}</p> })}
                 </div>
                 <div class="actions"><button type="submit" class="primary">"Add listed users"</button></div>
             </ActionForm>
             // A file goes to the server as an upload (the same rules as the box).
-            <BulkUpload id />
+            {admin.then(|| view! { <BulkUpload id /> })}
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match report.await {
-                        Ok(Some(Some(r))) => view! { <BulkReport r /> }.into_any(),
+                        Ok(Some(Some(r))) => view! { <BulkReport r admin /> }.into_any(),
                         Ok(_) => view! { <div class="bulk-result"></div> }.into_any(),
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                     }
@@ -185,13 +194,15 @@ pub(super) fn BulkUpload(id: u64) -> impl IntoView {
     }
 }
 
-/// The outcome of a bulk add, row by row.
+/// The outcome of a bulk add, row by row. A manager reads "No such user" for any name that
+/// is not an exact login or e-mail, whether such an account exists or not.
 #[component]
-pub(super) fn BulkReport(r: BulkResult) -> impl IntoView {
+pub(super) fn BulkReport(r: BulkResult, admin: bool) -> impl IntoView {
+    let unknown = if admin { "unknown" } else { "no such user" };
     view! {
         <div class="bulk-result">
             <p class="notice" role="status">
-                {format!("Last bulk add: {} added, {} already members, {} unknown, {} invalid.", r.added, r.already, r.unknown, r.invalid)}
+                {format!("Last bulk add: {} added, {} already members, {} {unknown}, {} invalid.", r.added, r.already, r.unknown, r.invalid)}
             </p>
             <div class="scroll" tabindex="0" role="group" aria-label="Result per row">
                 <table class="data">
@@ -204,7 +215,11 @@ pub(super) fn BulkReport(r: BulkResult) -> impl IntoView {
                                 BulkOutcome::AlreadyMember => "muted",
                                 _ => "bad",
                             };
-                            view! { <tr><td class="num">{row.line}</td><td>{row.input}</td><td class=class>{row.outcome.label()}</td></tr> }
+                            let label = match row.outcome {
+                                BulkOutcome::UnknownUser if !admin => "No such user".to_string(),
+                                ref other => other.label(),
+                            };
+                            view! { <tr><td class="num">{row.line}</td><td>{row.input}</td><td class=class>{label}</td></tr> }
                         }).collect_view()}
                     </tbody>
                 </table>

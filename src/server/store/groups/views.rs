@@ -72,13 +72,21 @@ impl Store {
         }
     }
 
-    /// A group as its page shows it, `None` when there is none. Administrators (`admin`) may
-    /// edit it and see its key; managers see the key's state only.
-    pub fn group_view(&self, id: u64, admin: bool) -> Result<Option<GroupView>, StoreError> {
+    /// A group as its page shows it to `viewer`, `None` when there is none. Administrators
+    /// (`admin`) may edit it; they and the group's managers see its key (the one thing a
+    /// teacher hands out). Anyone else gets the key's state without the key, even should a
+    /// caller forget its guard: knowing the key lets anyone join the group.
+    pub fn group_view(
+        &self,
+        id: u64,
+        viewer: u64,
+        admin: bool,
+    ) -> Result<Option<GroupView>, StoreError> {
         let Some(g) = self.get_group(id)? else {
             return Ok(None);
         };
-        Ok(Some(g.view(self.branch_name(g.branch)?, admin, admin)))
+        let show_key = admin || self.manages_group(viewer, id)?;
+        Ok(Some(g.view(self.branch_name(g.branch)?, admin, show_key)))
     }
 
     /// Creates a group (see [`Store::create_group`]) and returns it as the form shows it.
