@@ -699,3 +699,65 @@ test('group key: learners join with a key until its uses run out', async ({ page
   await expect(page.getByRole('heading', { name: 'Optics' })).toBeVisible();
   expect(panics).toEqual([]);
 });
+
+test('group manager: sees and copies the group key, adds a member by login, removes one', async ({ page }) => {
+  const panics = watchPanics(page);
+  await asNewAdmin(page);
+  const saved = await api(page, 'create_group', {
+    name: 'Physics 2028', description: '', branch: '', key: 'PHYS-2028', max_uses: '30', valid_from: '', valid_until: '',
+    key_enabled: 'on',
+  });
+  const ids: Record<string, string> = {};
+  for (const l of ['tia', 'max', 'noa']) {
+    const user = await api(page, 'create_user', {
+      login: l, email: `${l}@example.org`, display_name: `Learner ${l}`, role: 'learner',
+      password: 'learner-password-4', password_confirm: 'learner-password-4',
+    });
+    ids[l] = String(user.id);
+  }
+  await api(page, 'change_group_manager', { id: String(saved.group.id), user: ids.tia, op: 'add' });
+  await logOut(page);
+
+  await logIn(page, 'tia', 'learner-password-4');
+  await expect(page.getByRole('banner')).toContainText('Group manager');
+  await nav(page, 'Groups').click();
+  await page.getByRole('link', { name: 'Physics 2028' }).click();
+  await expect(page.getByRole('heading', { name: 'Physics 2028', level: 1 })).toBeVisible();
+  // The key, its state and uses; no buttons to change it, nor to edit the group.
+  await expect(page.locator('#group-key-text')).toHaveText('PHYS-2028');
+  await expect(page.locator('.facts').getByText('Active', { exact: true })).toBeVisible();
+  await expect(page.locator('.facts')).toContainText('0 / 30 uses');
+  await expect(page.getByRole('button', { name: 'Disable key' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Edit group' })).toHaveCount(0);
+  const copy = page.getByRole('button', { name: 'Copy the group key' });
+  if (jsOn()) {
+    await expectHydratedIfJs(page, true);
+    await copy.click();
+    await expect(page.locator('.copy-said')).toHaveText(/Copied|Selected/);
+  } else {
+    await expect(copy).toBeHidden();
+  }
+  await expectAccessible(page);
+
+  // Adding by exact login; a partial name is "No such user", like a name nobody has.
+  await expect(page.getByLabel('Find users to add')).toHaveCount(0);
+  await expect(page.getByLabel('Or upload a CSV or text file')).toHaveCount(0);
+  await page.getByLabel('Login names or e-mail addresses').fill('max\nno\nnoa@example.org\nnobody-here');
+  await page.getByRole('button', { name: 'Add listed users' }).click();
+  await expect(page.getByText('Last bulk add: 2 added, 0 already members, 2 no such user, 0 invalid.')).toBeVisible();
+  const report = page.getByRole('table', { name: 'Result per row' });
+  await expect(report.getByRole('row', { name: /max Added/ })).toBeVisible();
+  await expect(report.getByRole('row', { name: /^2 no No such user$/ })).toBeVisible();
+  await expect(report.getByRole('row', { name: /nobody-here No such user/ })).toBeVisible();
+  const members = page.getByRole('table', { name: 'Members' });
+  await expect(members.getByRole('cell', { name: 'max', exact: true })).toBeVisible();
+  await expect(members.getByRole('cell', { name: 'noa', exact: true })).toBeVisible();
+  await expectAccessible(page);
+
+  // Removing a member.
+  await members.getByRole('row', { name: /noa/ }).getByText('Remove…').click();
+  await page.getByRole('button', { name: 'Remove from group: noa' }).click();
+  await expect(members.getByRole('cell', { name: 'noa', exact: true })).toHaveCount(0);
+  await expect(members.getByRole('cell', { name: 'max', exact: true })).toBeVisible();
+  expect(panics).toEqual([]);
+});
