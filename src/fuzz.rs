@@ -273,6 +273,7 @@ mod requests {
         ("/api/create_group", false),
         ("/api/update_group", false),
         ("/api/change_group_key", false),
+        ("/api/regenerate_group_key", false),
         ("/api/change_group_link", false),
         ("/api/add_group_member", false),
         ("/api/bulk_add_group_members", false),

@@ -532,6 +532,7 @@ async fn every_server_function_is_guarded() {
         ("/api/joined_group_courses", ("id=1", false, true)),
         ("/api/group_key_redemptions", ("id=1&page=1", false, false)),
         ("/api/change_group_key", ("id=1&op=disable", false, false)),
+        ("/api/regenerate_group_key", ("id=1", false, false)),
         ("/api/send_group_message", ("id=1&subject=S&body=B", false, false)),
         ("/api/group_messages", ("id=1&page=1", false, false)),
         ("/api/inbox", ("page=1", false, true)),
@@ -1266,7 +1267,10 @@ async fn mass_enrolment_runs_in_the_background_and_reports() {
         html.contains("Last run finished."),
         "the summary is on the page"
     );
-    assert!(html.contains("5 enrolled, 0 already enrolled"));
+    assert!(
+        html.contains("5 new enrolments, 0 already there, 0 failed"),
+        "{html}"
+    );
     let activity = body_text(
         t.call("/api/group_activity", &format!("id={g}"), Some(&admin))
             .await,
@@ -1493,7 +1497,7 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
     let (to, html) = upload(file).await;
     assert!(to.starts_with("/imports/"), "{to}");
     assert!(
-        html.contains("50000 will be created"),
+        html.contains("50,000 will be created"),
         "the whole file previewed"
     );
     let (to, html) = upload(big(50_001)).await;
@@ -3077,4 +3081,57 @@ async fn group_managers_add_members_by_exact_name_and_remove_them() {
     assert_eq!(store.get_group(other).unwrap().unwrap().members, 1);
     assert!(store.membership(other, lee).unwrap().is_none());
     assert!(store.membership(other, ola).unwrap().is_some());
+}
+
+/// Regenerating a group's key says so on the page it goes back to, with the new key, like
+/// every other action that worked; disabling and enabling say so too.
+#[tokio::test]
+async fn a_regenerated_key_is_announced() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let g = t.create_group(&admin, "Physics").await;
+    let back = format!("http://localhost/groups/{g}");
+    let (status, to) = plain_form_post(
+        &t,
+        &admin,
+        "/api/regenerate_group_key",
+        &back,
+        &format!("id={g}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(
+        to,
+        format!("/groups/{g}?__done=%2Fapi%2Fregenerate_group_key")
+    );
+    let html = body_text(t.get(&to, Some(&admin)).await).await;
+    let said = html
+        .find("New key made: ")
+        .expect("the page says the key was made");
+    let key: String = html[said + "New key made: ".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    assert_eq!(key.len(), 14, "{key}");
+    // The notice and the key's own place on the page name the same key.
+    assert!(
+        html.matches(key.as_str()).count() >= 2,
+        "the key shown is the new one: {html}"
+    );
+    let plain = body_text(t.get(&format!("/groups/{g}"), Some(&admin)).await).await;
+    assert!(
+        !plain.contains("New key made"),
+        "only right after the change"
+    );
+
+    let (_, to) = plain_form_post(
+        &t,
+        &admin,
+        "/api/change_group_key",
+        &back,
+        &format!("id={g}&op=disable"),
+    )
+    .await;
+    let html = body_text(t.get(&to, Some(&admin)).await).await;
+    assert!(html.contains("Key disabled.") && !html.contains("New key made"));
 }

@@ -5,7 +5,8 @@
 //! no script, no inline style (the Content-Security-Policy allows neither), and it scales with
 //! its `viewBox` from a phone to a desktop.
 
-use crate::model::report::{percent, ReportCourse, StatusCounts};
+use crate::model::number::count;
+use crate::model::report::{percents, ReportCourse, StatusCounts};
 use leptos::prelude::*;
 
 /// Width of the drawing in `viewBox` units; it is shown at 100 % of its box.
@@ -136,8 +137,10 @@ pub fn report_svg(
         x += w;
     }
     let mut legend_y = stack_y + 40;
-    for (label, n, colour) in parts {
-        let text = format!("{label}: {n} ({} %)", percent(n, enrolled));
+    // The three shares of one whole: they add up to 100 %.
+    let shares = percents(&parts.map(|(_, n, _)| n));
+    for ((label, n, colour), share) in parts.into_iter().zip(shares) {
+        let text = format!("{label}: {} ({share} %)", count(n));
         let _ = write!(
             s,
             r##"<rect x="0" y="{}" width="12" height="12" fill="{colour}"/><text x="18" y="{legend_y}" fill="#1c2430">{}</text>"##,
@@ -149,7 +152,7 @@ pub fn report_svg(
     let _ = write!(
         s,
         r##"<text x="0" y="{legend_y}" fill="#55606e">Not enrolled (not counted): {}</text></svg>"##,
-        overall.not_enrolled
+        count(overall.not_enrolled)
     );
     s
 }
@@ -190,11 +193,11 @@ pub fn ReportChart(
                             view! {
                                 <tr>
                                     <th scope="row">{c.code} " " <span class="muted">{c.title}</span></th>
-                                    <td class="num">{c.counts.enrolled()}</td>
-                                    <td class="num">{c.counts.completed}</td>
-                                    <td class="num">{c.counts.in_progress}</td>
-                                    <td class="num">{c.counts.not_started}</td>
-                                    <td class="num">{c.counts.not_enrolled}</td>
+                                    <td class="num">{count(c.counts.enrolled())}</td>
+                                    <td class="num">{count(c.counts.completed)}</td>
+                                    <td class="num">{count(c.counts.in_progress)}</td>
+                                    <td class="num">{count(c.counts.not_started)}</td>
+                                    <td class="num">{count(c.counts.not_enrolled)}</td>
                                     <td class="num">{format!("{} %", c.counts.rate())}</td>
                                 </tr>
                             }
@@ -204,11 +207,11 @@ pub fn ReportChart(
                 <tfoot>
                     <tr>
                         <th scope="row">"All courses"</th>
-                        <td class="num">{overall.enrolled()}</td>
-                        <td class="num">{overall.completed}</td>
-                        <td class="num">{overall.in_progress}</td>
-                        <td class="num">{overall.not_started}</td>
-                        <td class="num">{overall.not_enrolled}</td>
+                        <td class="num">{count(overall.enrolled())}</td>
+                        <td class="num">{count(overall.completed)}</td>
+                        <td class="num">{count(overall.in_progress)}</td>
+                        <td class="num">{count(overall.not_started)}</td>
+                        <td class="num">{count(overall.not_enrolled)}</td>
                         <td class="num">{format!("{} %", overall.rate())}</td>
                     </tr>
                 </tfoot>
@@ -242,5 +245,22 @@ mod tests {
         assert!(svg.contains(r#"width="115""#), "half of the bar: {svg}");
         assert!(!svg.contains("<A"));
         assert!(svg.ends_with("</svg>"));
+    }
+
+    /// The legend's shares of one whole add up to 100 %: 1, 1 and 1 of 3 are 34, 33 and 33,
+    /// not 33 three times.
+    #[test]
+    fn the_legend_adds_up_to_a_hundred() {
+        let overall = StatusCounts {
+            not_started: 1,
+            in_progress: 1,
+            completed: 1,
+            not_enrolled: 1200,
+        };
+        let svg = report_svg("rc", "G", &[], &overall);
+        assert!(svg.contains("Completed: 1 (34 %)"), "{svg}");
+        assert!(svg.contains("In progress: 1 (33 %)"), "{svg}");
+        assert!(svg.contains("Not started: 1 (33 %)"), "{svg}");
+        assert!(svg.contains("Not enrolled (not counted): 1,200"), "{svg}");
     }
 }

@@ -110,7 +110,7 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
                             <Transition fallback=|| ()>
                                 {move || Suspend::new(async move {
                                     unread.await.ok().filter(|n| *n > 0).map(|n| view! {
-                                        " " <span class="count">{n}<span class="visually-hidden">" unread"</span></span>
+                                        " " <span class="count">{crate::model::number::count(n)}<span class="visually-hidden">" unread"</span></span>
                                     })
                                 })}
                             </Transition>

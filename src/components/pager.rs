@@ -1,5 +1,6 @@
 //! Previous / next links for server-side paginated tables.
 
+use crate::model::number::count;
 use leptos::prelude::*;
 
 /// Links to the neighbouring pages of a table, keeping the search query. Plain links, so they
@@ -35,9 +36,14 @@ pub fn Pager(
     let summary = if total == 0 {
         "No results".to_string()
     } else if capped {
-        format!("{first}–{last} of more than {total}")
+        format!(
+            "{}–{} of more than {}",
+            count(first),
+            count(last),
+            count(total)
+        )
     } else {
-        format!("{first}–{last} of {total}")
+        format!("{}–{} of {}", count(first), count(last), count(total))
     };
     view! {
         <nav class="pager" aria-label="Pages">

@@ -160,17 +160,102 @@ impl MassEnrolView {
         Some((left * elapsed / self.done).div_ceil(1000))
     }
 
-    /// The summary of a finished run, in words.
+    /// The summary of a run, in words (see [`mass_enrol_summary`]).
     pub fn summary(&self) -> String {
-        format!(
-            "{} enrolled, {} already enrolled, {} skipped ({} in archived courses, {} for deactivated users), {} failed",
+        mass_enrol_summary(
+            self.done,
             self.enrolled,
             self.already,
-            self.skipped_archived + self.skipped_inactive,
             self.skipped_archived,
             self.skipped_inactive,
-            self.failed
+            self.failed,
         )
+    }
+}
+
+/// A mass enrolment's outcome in words, counting members and enrolments each as what they are:
+/// "20,000 members × 10 courses: 0 new enrolments, 200,000 already there, 0 failed". The
+/// courses are shown only when every member was handled for the same number of them (courses
+/// can be attached or detached while a run goes on). The page and the audit log both say it so.
+pub fn mass_enrol_summary(
+    members: u64,
+    enrolled: u64,
+    already: u64,
+    skipped_archived: u64,
+    skipped_inactive: u64,
+    failed: u64,
+) -> String {
+    use super::number::{count, count_of};
+    let skipped = skipped_archived + skipped_inactive;
+    let pairs = enrolled + already + skipped + failed;
+    let mut out = count_of(members, "member", "members");
+    if members > 0 && pairs.is_multiple_of(members) {
+        out.push_str(" × ");
+        out.push_str(&count_of(pairs / members, "course", "courses"));
+    }
+    out.push_str(&format!(
+        ": {}, {} already there",
+        count_of(enrolled, "new enrolment", "new enrolments"),
+        count(already)
+    ));
+    if skipped > 0 {
+        out.push_str(&format!(
+            ", {} skipped ({} in archived courses, {} of deactivated users)",
+            count(skipped),
+            count(skipped_archived),
+            count(skipped_inactive)
+        ));
+    }
+    out.push_str(&format!(", {} failed", count(failed)));
+    out
+}
+
+#[cfg(test)]
+mod mass_summary_tests {
+    use super::MassEnrolView;
+
+    fn run(done: u64, enrolled: u64, already: u64) -> MassEnrolView {
+        MassEnrolView {
+            job: 1,
+            running: false,
+            stopped: None,
+            done,
+            total: done,
+            enrolled,
+            already,
+            skipped_archived: 0,
+            skipped_inactive: 0,
+            failed: 0,
+            failures: vec![],
+            started_by: "admin".into(),
+            started_at: 0,
+            finished_at: Some(1),
+            eta_secs: None,
+        }
+    }
+
+    #[test]
+    fn counts_members_and_enrolments_apart() {
+        assert_eq!(
+            run(20000, 0, 200000).summary(),
+            "20,000 members × 10 courses: 0 new enrolments, 200,000 already there, 0 failed"
+        );
+        assert_eq!(
+            run(1, 1, 0).summary(),
+            "1 member × 1 course: 1 new enrolment, 0 already there, 0 failed"
+        );
+        let mut odd = run(3, 3, 0);
+        odd.skipped_archived = 1;
+        odd.skipped_inactive = 2;
+        assert_eq!(
+            odd.summary(),
+            "3 members × 2 courses: 3 new enrolments, 0 already there, 3 skipped (1 in archived \
+             courses, 2 of deactivated users), 0 failed"
+        );
+        assert_eq!(
+            run(3, 4, 0).summary(),
+            "3 members: 4 new enrolments, 0 already there, 0 failed"
+        );
     }
 }
 
@@ -210,6 +295,8 @@ pub enum JoinedHow {
     Key,
     Default,
     Import,
+    /// A list pasted or uploaded on the group's page by an administrator ("Add in bulk").
+    Bulk,
 }
 
 impl JoinedHow {
@@ -219,6 +306,7 @@ impl JoinedHow {
             JoinedHow::Key => "group key",
             JoinedHow::Default => "default group",
             JoinedHow::Import => "import",
+            JoinedHow::Bulk => "added in bulk",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod group;
 pub mod import;
 pub mod message;
+pub mod number;
 pub mod report;
 pub mod text;
 pub mod user;

@@ -17,6 +17,32 @@ pub fn percent(part: u64, whole: u64) -> u32 {
     (part * 100).checked_div(whole).unwrap_or(0) as u32
 }
 
+/// Whole percents of parts that make a whole together (a legend, a stacked bar), which add up
+/// to exactly 100 (or are all 0 when every part is): each part gets its rounded-down share,
+/// then the points still missing go one each to the parts with the largest remainders
+/// (largest-remainder rounding). Ties go to the smaller part, so a part that is not the whole
+/// does not reach 100 % while another part is still more than nothing.
+pub fn percents(parts: &[u64]) -> Vec<u32> {
+    let whole: u128 = parts.iter().map(|&p| u128::from(p)).sum();
+    if whole == 0 {
+        return vec![0; parts.len()];
+    }
+    let mut out: Vec<u32> = Vec::with_capacity(parts.len());
+    let mut rest: Vec<(u128, u64, usize)> = Vec::with_capacity(parts.len());
+    for (i, &p) in parts.iter().enumerate() {
+        let scaled = u128::from(p) * 100;
+        // At most 100: a part is never more than the whole.
+        out.push(u32::try_from(scaled / whole).unwrap_or(100));
+        rest.push((scaled % whole, p, i));
+    }
+    let given: u32 = out.iter().sum();
+    rest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    for &(_, _, i) in rest.iter().take(100u32.saturating_sub(given) as usize) {
+        out[i] += 1;
+    }
+    out
+}
+
 /// A cell's progress in whole percent of lessons done (a course without lessons: 0, or 100
 /// once completed).
 pub fn cell_percent(p: &Progress) -> u32 {
@@ -232,6 +258,18 @@ mod tests {
         assert_eq!((c.enrolled(), c.not_enrolled, c.rate()), (4, 1, 50));
         assert_eq!(StatusCounts::default().rate(), 0);
         assert_eq!(cell_percent(&p(1, 3)), 33);
+        // Parts of one whole add up to 100, where rounding each down gives 99.
+        assert_eq!(percents(&[1, 1, 1]), [34, 33, 33]);
+        assert_eq!(percents(&[2, 2, 3]), [29, 28, 43]);
+        assert_eq!(percents(&[199, 1]), [99, 1]);
+        assert_eq!(percents(&[1, 199]), [1, 99]);
+        assert_eq!(percents(&[5, 0, 0]), [100, 0, 0]);
+        assert_eq!(percents(&[0, 0]), [0, 0]);
+        assert_eq!(percents(&[u64::MAX, u64::MAX, u64::MAX]), [34, 33, 33]);
+        for n in 1..40u64 {
+            let parts = [n, 2 * n + 1, 7, n % 5];
+            assert_eq!(percents(&parts).iter().sum::<u32>(), 100, "{parts:?}");
+        }
         assert!(StatusFilter::NotEnrolled.matches(&None));
         assert!(!StatusFilter::Completed.matches(&Some(p(1, 3))));
         let f = ReportFilter::parse("in_progress", " 7 ");

@@ -5,6 +5,7 @@ use crate::components::layout::{show, Access, Page};
 use crate::components::url::{query_page, query_text};
 use crate::components::widgets::SearchForm;
 use crate::model::catalog::{CourseRow, CourseStatus};
+use crate::model::number::count;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -55,7 +56,7 @@ fn CoursesList() -> impl IntoView {
                                 <td><A href=format!("/courses/{}", c.id)>{c.code}</A></td>
                                 <td>{c.title}</td>
                                 <td class="num">{c.lessons}</td>
-                                <td class="num">{c.enrolled}</td>
+                                <td class="num">{count(c.enrolled)}</td>
                                 <td>{match c.status {
                                     CourseStatus::Active => view! { <span class="badge ok">"Active"</span> },
                                     CourseStatus::Archived => view! { <span class="badge off">"Archived"</span> },

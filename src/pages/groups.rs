@@ -15,6 +15,7 @@ use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{date, Confirm, SearchForm};
 use crate::model::catalog::BranchView;
 use crate::model::group::{parse_sort, uses_text, GroupRow, GroupSort, GroupView};
+use crate::model::number::count;
 use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -139,7 +140,11 @@ fn GroupTableRow(
     delete: ServerAction<DeleteGroup>,
 ) -> impl IntoView {
     let courses = if g.curricula > 0 {
-        format!("{} + {} curricula", g.courses, g.curricula)
+        format!(
+            "{} + {} curricula",
+            count(u64::from(g.courses)),
+            count(u64::from(g.curricula))
+        )
     } else {
         g.courses.to_string()
     };
@@ -153,7 +158,7 @@ fn GroupTableRow(
                 {g.is_default.then(|| view! { " " <span class="badge">"Default"</span> })}
             </td>
             <td>{g.branch.clone().unwrap_or_else(|| "—".into())}</td>
-            <td class="num">{g.members}</td>
+            <td class="num">{count(g.members)}</td>
             <td>{courses}</td>
             <td>
                 <span class=g.key_status.class()>{g.key_status.label()}</span>

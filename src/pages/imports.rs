@@ -13,6 +13,7 @@ use crate::model::import::{
     ImportOutcome, ImportRowView, ImportState, ImportView, IMPORT_PASSWORDS_MAX, IMPORT_ROWS_MAX,
     NO_PUBLIC_URL,
 };
+use crate::model::number::{count, count_of};
 use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -61,7 +62,7 @@ fn Imports() -> impl IntoView {
                                                 <td><A href=format!("/imports/{}", i.id)>{i.file_name.clone()}</A></td>
                                                 <td>{date_time(i.created_at)}</td>
                                                 <td>{i.by_login.clone()}</td>
-                                                <td class="num">{i.rows}</td>
+                                                <td class="num">{count(i.rows)}</td>
                                                 <td>{state}</td>
                                             </tr>
                                         }}).collect_view()}
@@ -257,14 +258,14 @@ fn ImportStatus(i: ImportView) -> impl IntoView {
     match i.state {
         ImportState::Preview => view! {
             <p class="summary" role="status">
-                {format!("{} will be created; {} skipped because the user exists; {} invalid (fix them in the file and upload it again).", c.create, c.exists, c.invalid)}
+                {format!("{} will be created; {} skipped because the user exists; {} invalid (fix them in the file and upload it again).", count(c.create), count(c.exists), count(c.invalid))}
             </p>
         }
         .into_any(),
         ImportState::Applying => view! {
             <div class="mass-progress">
                 <progress class="progress" aria-label="Import progress" max=i.rows.max(1) value=i.done></progress>
-                <p class="muted">{format!("{} of {} rows · {} created so far", i.done, i.rows, c.created)}</p>
+                <p class="muted">{format!("{} of {} · {} created so far", count(i.done), count_of(i.rows, "row", "rows"), count(c.created))}</p>
                 <p class="hint"><a href=format!("/imports/{}", i.id)>"Refresh"</a>" (the bar moves by itself with JavaScript on)"</p>
             </div>
         }
@@ -280,7 +281,7 @@ fn ImportStatus(i: ImportView) -> impl IntoView {
                 .unwrap_or_default();
             view! {
                 <p class="summary" role="status">
-                    {format!("{} created; {} skipped because the user exists; {} invalid; {} failed.{took}", c.created, c.exists, c.invalid, c.failed)}
+                    {format!("{} created; {} skipped because the user exists; {} invalid; {} failed.{took}", count(c.created), count(c.exists), count(c.invalid), count(c.failed))}
                 </p>
                 <p>{expires}</p>
                 {(i.links_expire_at.is_some() && i.link_base.is_none()).then(|| view! {
@@ -293,7 +294,7 @@ fn ImportStatus(i: ImportView) -> impl IntoView {
         ImportState::Discarded => view! { <p>"This import was discarded; nothing was created."</p> }.into_any(),
         ImportState::Failed => view! {
             <p class="form-error" role="alert">
-                {format!("Applying stopped after {} of {} rows: {}. {} user(s) were created; {} are not yet. Resuming creates only those.", i.done, i.rows, i.failure.clone().unwrap_or_default(), c.created, c.create)}
+                {format!("Applying stopped after {} of {}: {}. {} created; {} not yet. Resuming creates only those.", count(i.done), count_of(i.rows, "row", "rows"), i.failure.clone().unwrap_or_default(), count_of(c.created, "user was", "users were"), count(c.create))}
             </p>
         }
         .into_any(),
@@ -320,7 +321,7 @@ fn RowFilter(i: ImportView) -> impl IntoView {
             {kinds.into_iter().map(|(kind, label, n)| {
                 let href = if kind.is_empty() { format!("/imports/{}", i.id) } else { format!("/imports/{}?show={kind}", i.id) };
                 let current = (shown == kind).then_some("page");
-                view! { <a href=href aria-current=current>{format!("{label} ({n})")}</a> }
+                view! { <a href=href aria-current=current>{format!("{label} ({})", count(n))}</a> }
             }).collect_view()}
         </nav>
     }

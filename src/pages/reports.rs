@@ -6,6 +6,7 @@ use crate::components::data_table::DataTable;
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::{query_page, query_text};
 use crate::components::widgets::SearchForm;
+use crate::model::number::count;
 use crate::model::report::{ReportGroupRow, LIST_COMPLETION_MAX_MEMBERS};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -50,11 +51,11 @@ fn ReportsList() -> impl IntoView {
                         row=|g: ReportGroupRow| view! {
                             <tr>
                                 <td><A href=format!("/groups/{}?tab=report", g.id)>{g.name.clone()}</A></td>
-                                <td class="num">{g.members}</td>
-                                <td class="num">{g.courses}</td>
+                                <td class="num">{count(g.members)}</td>
+                                <td class="num">{count(u64::from(g.courses))}</td>
                                 {match g.overall {
                                     Some(o) => view! {
-                                        <td class="num">{format!("{} of {}", o.completed, o.enrolled())}</td>
+                                        <td class="num">{format!("{} of {}", count(o.completed), count(o.enrolled()))}</td>
                                         <td class="num">{format!("{} %", o.rate())}</td>
                                     }.into_any(),
                                     None => view! {

@@ -1,6 +1,7 @@
 //! The Courses tab: the courses and curricula attached to the group.
 
 use super::*;
+use crate::model::number::{count, count_of};
 
 #[component]
 pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView {
@@ -165,7 +166,7 @@ fn MassEnrolPanel(g: GroupView) -> impl IntoView {
                             {status.map(|s| view! { <MassStatus s /> })}
                             {ask.then(|| view! {
                                 <div class="notice" role="status">
-                                    <p>{format!("Added. Enrol the group's {members} current member(s) in its courses now? Those already enrolled stay as they are.")}</p>
+                                    <p>{format!("Added. Enrol the group's {} in its courses now? Those already enrolled stay as they are.", count_of(members, "current member", "current members"))}</p>
                                     {start_button("Enrol them now")}
                                 </div>
                             })}
@@ -200,7 +201,7 @@ fn MassStatus(s: MassEnrolView) -> impl IntoView {
                     max=s.total.max(1)
                     value=s.done
                 ></progress>
-                <p class="muted">{format!("{} of {} members{eta}", s.done, s.total)}</p>
+                <p class="muted">{format!("{} of {}{eta}", count(s.done), count_of(s.total, "member", "members"))}</p>
                 <p class="hint"><a href="?tab=courses">"Refresh"</a>" (the bar moves by itself with JavaScript on)"</p>
             </div>
         }
@@ -217,7 +218,7 @@ fn MassStatus(s: MassEnrolView) -> impl IntoView {
     view! {
         <div class="mass-summary" role="status">
             <p><strong>{title}</strong></p>
-            <p>{format!("{} member(s): {}. Started by {} at {}{took}.", s.done, s.summary(), s.started_by, date_time(s.started_at))}</p>
+            <p>{format!("{}. Started by {} at {}{took}.", s.summary(), s.started_by, date_time(s.started_at))}</p>
             {(!s.failures.is_empty()).then(|| view! {
                 <ul class="failures">{s.failures.into_iter().map(|f| view! { <li>{f}</li> }).collect_view()}</ul>
             })}

@@ -102,7 +102,11 @@ fn page_group() -> u64 {
 
 fn delivered_text(r: &SentRow) -> String {
     if r.delivering {
-        format!("Delivering… {} of {}", r.delivered, r.recipients)
+        format!(
+            "Delivering… {} of {}",
+            count(r.delivered),
+            count(r.recipients)
+        )
     } else {
         format!(
             "{} member{}",

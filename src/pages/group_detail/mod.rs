@@ -10,11 +10,11 @@ use crate::api::groups::{
     BulkUploadGroupMembers, ChangeGroupLink, ChangeGroupManager, DeleteGroup, RemoveGroupMember,
     StartMassEnrolment,
 };
-use crate::api::keys::ChangeGroupKey;
+use crate::api::keys::{ChangeGroupKey, RegenerateGroupKey};
 use crate::api::messages::{group_messages, SendGroupMessage};
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_error, url_error, FormError};
+use crate::components::field::{action_done, action_error, url_error, FormError};
 use crate::components::islands::{CopyButton, LiveRegion};
 use crate::components::layout::{show, Access, ErrorBox, Page};
 use crate::components::url::{param_id, query_page, query_text};
@@ -24,6 +24,7 @@ use crate::model::group::{
     uses_text, AuditView, BulkOutcome, BulkResult, GroupLinks, GroupView, KeyStatus, ManagerRow,
     MassEnrolView, MemberRow,
 };
+use crate::model::number::{count, count_of};
 use crate::model::user::{UserPage, UserView};
 use crate::model::{AppError, Paged};
 use leptos::prelude::*;
@@ -44,7 +45,7 @@ use report::ReportTab;
 use users::UsersTab;
 
 fn plural(n: u32, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    count_of(u64::from(n), one, many)
 }
 
 type Res<T> = Resource<Result<Option<T>, AppError>>;
@@ -117,6 +118,7 @@ struct Actions {
     manager: ServerAction<ChangeGroupManager>,
     mass: ServerAction<StartMassEnrolment>,
     key: ServerAction<ChangeGroupKey>,
+    regenerate: ServerAction<RegenerateGroupKey>,
     send: ServerAction<SendGroupMessage>,
 }
 
@@ -149,6 +151,7 @@ fn GroupDetail() -> impl IntoView {
         manager: ServerAction::new(),
         mass: ServerAction::new(),
         key: ServerAction::new(),
+        regenerate: ServerAction::new(),
         send: ServerAction::new(),
     };
     let changes = move || {
@@ -276,7 +279,7 @@ fn GroupDetail() -> impl IntoView {
                 show(group.await, move |g| {
                     let tab = tab();
                     view! {
-                        <GroupHeader g=g.clone() delete=a.delete key_action=a.key />
+                        <GroupHeader g=g.clone() delete=a.delete key_action=a.key regenerate=a.regenerate />
                         <TabNav id=g.id tab />
                         <div class="tab-panel">
                             {match tab {
@@ -300,6 +303,7 @@ fn GroupHeader(
     g: GroupView,
     delete: ServerAction<DeleteGroup>,
     key_action: ServerAction<ChangeGroupKey>,
+    regenerate: ServerAction<RegenerateGroupKey>,
 ) -> impl IntoView {
     let delete_error = action_error(delete);
     // Administrators and the group's managers get the key, to copy and hand out.
@@ -323,7 +327,7 @@ fn GroupHeader(
         {(!g.description.is_empty()).then(|| view! { <p class="lead">{g.description.clone()}</p> })}
         <dl class="facts">
             <div><dt>"Branch"</dt><dd>{g.branch_name.clone().unwrap_or_else(|| "—".into())}</dd></div>
-            <div><dt>"Members"</dt><dd>{g.members}</dd></div>
+            <div><dt>"Members"</dt><dd>{count(g.members)}</dd></div>
             <div><dt>"Courses"</dt><dd>{format!("{} · {}", plural(g.courses, "course", "courses"), plural(g.curricula, "curriculum", "curricula"))}</dd></div>
             <div><dt>"Created"</dt><dd>{date(g.created_at)}</dd></div>
             <div>
@@ -341,7 +345,7 @@ fn GroupHeader(
                 </dd>
             </div>
         </dl>
-        {g.can_edit.then(|| view! { <KeyButtons g=g.clone() action=key_action /> })}
+        {g.can_edit.then(|| view! { <KeyButtons g=g.clone() action=key_action regenerate /> })}
         {g.can_edit.then(|| view! {
             <FormError error=delete_error fields=&["group"] />
             <Confirm summary="Delete this group…" explanation="Its memberships and its course and curriculum links go; users' enrolments and progress stay.">
@@ -359,9 +363,32 @@ fn GroupHeader(
 /// "Regenerate key" (behind a confirmation: the old key stops working) and "Disable key" /
 /// "Enable key", for administrators.
 #[component]
-fn KeyButtons(g: GroupView, action: ServerAction<ChangeGroupKey>) -> impl IntoView {
+fn KeyButtons(
+    g: GroupView,
+    action: ServerAction<ChangeGroupKey>,
+    regenerate: ServerAction<RegenerateGroupKey>,
+) -> impl IntoView {
     let error = action_error(action);
+    let regenerate_error = action_error(regenerate);
     let has_key = g.key_status != KeyStatus::None;
+    // What the action that just succeeded did, told the way other actions tell theirs.
+    let notice = if action_done(regenerate).get_untracked() {
+        Some(match &g.key.key {
+            Some(k) => format!("New key made: {k}. The old key no longer works."),
+            None => "Key regenerated.".to_string(),
+        })
+    } else if action_done(action).get_untracked() {
+        Some(
+            if g.key.enabled {
+                "Key enabled."
+            } else {
+                "Key disabled."
+            }
+            .to_string(),
+        )
+    } else {
+        None
+    };
     let button = move |op: &'static str, label: &'static str, class: &'static str| {
         view! {
             <ActionForm action=action>
@@ -371,13 +398,25 @@ fn KeyButtons(g: GroupView, action: ServerAction<ChangeGroupKey>) -> impl IntoVi
             </ActionForm>
         }
     };
+    let regenerate_button = move |label: &'static str, class: &'static str| {
+        view! {
+            <ActionForm action=regenerate>
+                <input type="hidden" name="id" value=g.id />
+                <button type="submit" class=class>{label}</button>
+            </ActionForm>
+        }
+    };
     view! {
+        <div class="notices" role="status">
+            {notice.map(|n| view! { <p class="notice">{n}</p> })}
+        </div>
         <div class="key-actions">
             <FormError error fields=&["key", "op", "id"] />
+            <FormError error=regenerate_error fields=&["key", "id"] />
             {if has_key {
                 view! {
                     <Confirm summary="Regenerate key…" explanation="A new random key replaces this one, which stops working at once. Members who joined with it stay. Uses start again at 0.">
-                        {button("regenerate", "Regenerate key", "primary")}
+                        {regenerate_button("Regenerate key", "primary")}
                     </Confirm>
                     {if g.key.enabled {
                         button("disable", "Disable key", "")
@@ -387,7 +426,7 @@ fn KeyButtons(g: GroupView, action: ServerAction<ChangeGroupKey>) -> impl IntoVi
                 }
                 .into_any()
             } else {
-                button("regenerate", "Generate a key", "").into_any()
+                regenerate_button("Generate a key", "").into_any()
             }}
         </div>
     }

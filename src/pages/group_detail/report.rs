@@ -91,7 +91,7 @@ fn ReportBody(id: u64, r: GroupReportView, status: String, course: String) -> im
             <div><dt>"Members"</dt><dd>{r.members}</dd></div>
             <div><dt>"Courses"</dt><dd>{r.courses.len()}</dd></div>
             <div><dt>"Overall completion"</dt><dd>{format!("{} %", r.overall.rate())}</dd></div>
-            <div><dt>"Completed enrolments"</dt><dd>{format!("{} of {}", r.overall.completed, r.overall.enrolled())}</dd></div>
+            <div><dt>"Completed enrolments"</dt><dd>{format!("{} of {}", count(r.overall.completed), count(r.overall.enrolled()))}</dd></div>
         </dl>
         <ReportChart id="group-report-chart" group=r.group_name.clone() courses=r.courses.clone() overall=r.overall />
         <h3>"Members"</h3>

@@ -202,7 +202,7 @@ pub(super) fn BulkReport(r: BulkResult, admin: bool) -> impl IntoView {
     view! {
         <div class="bulk-result">
             <p class="notice" role="status">
-                {format!("Last bulk add: {} added, {} already members, {} {unknown}, {} invalid.", r.added, r.already, r.unknown, r.invalid)}
+                {format!("Last bulk add: {} added, {} already members, {} {unknown}, {} invalid.", count(r.added.into()), count(r.already.into()), count(r.unknown.into()), count(r.invalid.into()))}
             </p>
             <div class="scroll" tabindex="0" role="group" aria-label="Result per row">
                 <table class="data">

@@ -185,6 +185,14 @@ fn groups() {
         },
         "010d01",
     );
+    // Appended after `Import`: members added in bulk; older records keep their bytes.
+    pinned(
+        MemberRecord {
+            joined_at: 13,
+            how: JoinedVia::Bulk,
+        },
+        "010d04",
+    );
     pinned(
         AuditRecord {
             at: 14,

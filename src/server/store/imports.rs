@@ -291,6 +291,9 @@ fn tx_settle(
     outcome: StoredOutcome,
 ) -> Tx<()> {
     let mut rec = tx_import(imports, import)?;
+    // Rows are applied in file order, so this row settled means every row before it is
+    // handled: progress counts rows done as they settle, not only at the end of each step.
+    rec.done = rec.done.max(index + 1);
     rec.counts.add(&row.outcome, -1);
     rec.counts.add(&outcome, 1);
     row.outcome = outcome;
@@ -582,8 +585,6 @@ impl Store {
             rec.state = StoredImportState::Applying;
             rec.failure = None;
             rec.finished_at = None;
-            rec.links_expire_at
-                .get_or_insert(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
             tx_put_import(imports, &rec)?;
             let j = JobRecord::new(
                 job,
@@ -730,9 +731,6 @@ impl Store {
             .iter()
             .map(|_| self.db.generate_id())
             .collect::<Result<Vec<_>, _>>()?;
-        let expires_at = rec
-            .links_expire_at
-            .unwrap_or(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
         let mut trees: Vec<&sled::Tree> = self.new_user_trees().to_vec();
         trees.extend([&self.import_rows, &self.imports, &self.password_tokens]);
         let r = trees.as_slice().transaction(|t| {
@@ -762,6 +760,13 @@ impl Store {
                 })?;
             }
             if let Some(token) = &token {
+                // The import's links all expire together, counted from the first one made;
+                // an import whose rows all had passwords never says it made links.
+                let mut r = tx_import(imports, rec.id)?;
+                let expires_at = *r
+                    .links_expire_at
+                    .get_or_insert(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
+                tx_put_import(imports, &r)?;
                 let tr = TokenRecord {
                     user: new.record.id,
                     expires_at,

@@ -235,8 +235,8 @@ fn a_set_password_link_works_once_and_expires() {
     assert!(again.to_string().contains("used already"), "{again}");
     assert!(s.use_password_token("not-a-token", &hash, 101).is_err());
     // Bob waited too long.
-    // Every link of the import ends at one time, set when it was applied (at 20).
-    let late = 20 + SET_PASSWORD_DAYS * 24 * 3600 * 1000;
+    // Every link of the import ends at one time, set when the first was made (step at 30).
+    let late = 30 + SET_PASSWORD_DAYS * 24 * 3600 * 1000;
     assert_eq!(
         s.get_import(v.id).unwrap().unwrap().links_expire_at,
         Some(late)
@@ -446,5 +446,51 @@ fn an_import_is_applied_once_and_a_discarded_one_never() {
     assert_eq!(
         recent.iter().map(|i| i.id).collect::<Vec<_>>(),
         [w.id, v.id]
+    );
+}
+
+/// While an import is applied, its progress counts the rows handled so far, not only the
+/// steps finished: a page showing "Created (3)" never says "0 of 5 rows".
+#[test]
+fn progress_counts_rows_as_they_are_applied() {
+    let (_d, s) = temp_store();
+    let csv: String = std::iter::once("login,email,name\n".to_string())
+        .chain((0..5).map(|i| format!("u{i},u{i}@x.org,User {i}\n")))
+        .collect();
+    let v = upload(&s, &csv);
+    s.start_import(v.id, 20).unwrap();
+    let rec: ImportRecord =
+        codec::decode(b"", &s.imports.get(id_key(v.id)).unwrap().unwrap()).unwrap();
+    for i in 0..3 {
+        s.apply_row(&rec, i, 25).unwrap();
+    }
+    let v = s.get_import(v.id).unwrap().unwrap();
+    assert_eq!(v.state, ImportState::Applying);
+    assert_eq!((v.done, v.counts.created, v.rows), (3, 3, 5));
+}
+
+/// An import whose every row brought its password made no set-password link, and its view
+/// says so (no expiry), so the page does not promise links; one link is enough to say it.
+#[test]
+fn links_are_promised_only_when_a_row_got_one() {
+    let (_d, s) = temp_store();
+    let v = upload(
+        &s,
+        "login,email,name,password\nada,ada@x.org,Ada,s3cret-pass\nbob,bob@x.org,Bob,an0ther-pass\n",
+    );
+    apply(&s, v.id);
+    let v = s.get_import(v.id).unwrap().unwrap();
+    assert_eq!((v.state, v.counts.created), (ImportState::Done, 2));
+    assert_eq!(v.links_expire_at, None);
+
+    let v = upload(
+        &s,
+        "login,email,name,password\ncy,cy@x.org,Cy,s3cret-pass\ndee,dee@x.org,Dee,\n",
+    );
+    apply(&s, v.id);
+    let v = s.get_import(v.id).unwrap().unwrap();
+    assert_eq!(
+        v.links_expire_at,
+        Some(30 + SET_PASSWORD_DAYS * 24 * 3600 * 1000)
     );
 }

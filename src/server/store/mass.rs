@@ -382,7 +382,7 @@ mod tests {
         // The summary is in the activity.
         let activity = s.store.group_activity(s.group, 1).unwrap();
         assert!(
-            activity[0].1.detail.contains("enrolled"),
+            activity[0].1.detail.contains("new enrolments"),
             "{:?}",
             activity[0].1
         );

@@ -23,15 +23,15 @@ pub(crate) fn tx_mass_enrol_audit(
     let c = &job.counts;
     let secs = now.saturating_sub(job.created_at) / 1000;
     let mut detail = format!(
-        "Mass enrolment of {} member(s) started by {by}: {} enrolled, {} already enrolled, {} \
-         skipped ({} archived course, {} deactivated user), {} failed; took {secs} s.",
-        job.done,
-        c.enrolled,
-        c.already,
-        c.skipped_archived + c.skipped_inactive,
-        c.skipped_archived,
-        c.skipped_inactive,
-        c.failed,
+        "Mass enrolment started by {by}: {}; took {secs} s.",
+        crate::model::group::mass_enrol_summary(
+            job.done,
+            c.enrolled,
+            c.already,
+            c.skipped_archived,
+            c.skipped_inactive,
+            c.failed,
+        )
     );
     if !job.failures.is_empty() {
         detail.push_str(&format!(" Failures: {}.", job.failures.join("; ")));

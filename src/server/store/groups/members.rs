@@ -356,7 +356,7 @@ impl Store {
                                 user_groups,
                                 &mut rec,
                                 *user,
-                                JoinedHow::Import,
+                                JoinedHow::Bulk,
                                 actor.now,
                             )? {
                                 added.push(*row);

@@ -93,13 +93,16 @@ impl Record for MemberRecord {
     const VERSION: u8 = 1;
 }
 
-/// How a user came to be in a group.
+/// How a user came to be in a group. Stored by variant index: new variants go at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JoinedVia {
     Manual,
     Key,
     Default,
     Import,
+    /// Added by an administrator pasting or uploading a list on the group's page (members
+    /// added so before this variant existed read as `Import`).
+    Bulk,
 }
 
 impl From<JoinedHow> for JoinedVia {
@@ -109,6 +112,7 @@ impl From<JoinedHow> for JoinedVia {
             JoinedHow::Key => JoinedVia::Key,
             JoinedHow::Default => JoinedVia::Default,
             JoinedHow::Import => JoinedVia::Import,
+            JoinedHow::Bulk => JoinedVia::Bulk,
         }
     }
 }
@@ -120,6 +124,7 @@ impl From<JoinedVia> for JoinedHow {
             JoinedVia::Key => JoinedHow::Key,
             JoinedVia::Default => JoinedHow::Default,
             JoinedVia::Import => JoinedHow::Import,
+            JoinedVia::Bulk => JoinedHow::Bulk,
         }
     }
 }

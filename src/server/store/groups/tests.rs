@@ -997,7 +997,8 @@ fn bulk_add_reports_each_row() {
             s.membership(g.id, u).unwrap(),
             Some(MemberRecord {
                 joined_at: 7,
-                how: JoinedVia::Import
+                // Pasted on the group's page: not an import, and it says so.
+                how: JoinedVia::Bulk
             })
         );
     }
