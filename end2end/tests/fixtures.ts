@@ -13,7 +13,7 @@ if (!bin || !dir) {
   throw new Error('run the browser tests through scripts/test.sh (TESSERA_BIN and TESSERA_E2E_DIR unset)');
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -2,6 +2,7 @@ import { test, expect } from '@playwright/test';
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
+import { freePort } from './fixtures';
 import * as path from 'path';
 
 // HTTPS served by Tessera itself, in a real browser. Chromium offers h2 first in ALPN; before
@@ -11,17 +12,6 @@ const bin = process.env.TESSERA_BIN;
 const dir = process.env.TESSERA_E2E_DIR;
 if (!bin || !dir) {
   throw new Error('run the browser tests through scripts/test.sh (TESSERA_BIN and TESSERA_E2E_DIR unset)');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function listening(port: number): Promise<boolean> {

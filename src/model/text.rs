@@ -144,22 +144,7 @@ pub fn line(
             None => Ok(text),
         };
     }
-    let n = text.chars().count();
-    if n > max {
-        return Err(too_long(field, max, n));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            field,
-            "Remove line breaks, tabs and other control characters.",
-        ));
-    }
-    if text.chars().any(is_bidi_control) {
-        return Err(AppError::invalid(field, BIDI_MESSAGE));
-    }
-    if text.chars().any(is_tag) {
-        return Err(AppError::invalid(field, TAG_MESSAGE));
-    }
+    refuse_long_or_hidden_controls(field, &text, max)?;
     if text.chars().any(is_invisible) {
         return Err(AppError::invalid(
             field,
@@ -176,17 +161,9 @@ pub fn line(
     Ok(text)
 }
 
-/// What identifies an account and is compared as typed (an e-mail address): NFC, trimmed, at
-/// most `max` characters; `what` names it when it is blank. Refused anywhere in it, each with
-/// its own message: control characters, text-direction controls, tag characters, the other
-/// invisible and format characters (zero-width spaces, byte-order marks, fillers, variation
-/// selectors, joiners), and spaces inside. Two identifiers that pass and look the same are the
-/// same string.
-pub fn identifier(field: &str, raw: &str, max: usize, what: &str) -> Result<String, AppError> {
-    let text: String = raw.trim().nfc().collect();
-    if text.is_empty() {
-        return Err(AppError::invalid(field, format!("Enter {what}.")));
-    }
+/// The refusals one-line names and identifiers share: longer than `max` characters, control
+/// characters, text-direction controls and tag characters, each with its own message.
+fn refuse_long_or_hidden_controls(field: &str, text: &str, max: usize) -> Result<(), AppError> {
     let n = text.chars().count();
     if n > max {
         return Err(too_long(field, max, n));
@@ -203,6 +180,21 @@ pub fn identifier(field: &str, raw: &str, max: usize, what: &str) -> Result<Stri
     if text.chars().any(is_tag) {
         return Err(AppError::invalid(field, TAG_MESSAGE));
     }
+    Ok(())
+}
+
+/// What identifies an account and is compared as typed (an e-mail address): NFC, trimmed, at
+/// most `max` characters; `what` names it when it is blank. Refused anywhere in it, each with
+/// its own message: control characters, text-direction controls, tag characters, the other
+/// invisible and format characters (zero-width spaces, byte-order marks, fillers, variation
+/// selectors, joiners), and spaces inside. Two identifiers that pass and look the same are the
+/// same string.
+pub fn identifier(field: &str, raw: &str, max: usize, what: &str) -> Result<String, AppError> {
+    let text: String = raw.trim().nfc().collect();
+    if text.is_empty() {
+        return Err(AppError::invalid(field, format!("Enter {what}.")));
+    }
+    refuse_long_or_hidden_controls(field, &text, max)?;
     if text
         .chars()
         .any(|c| is_default_ignorable(c) || is_invisible(c) || is_other_format(c))
