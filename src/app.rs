@@ -1,6 +1,8 @@
 //! The HTML shell, the root component and the one route table.
 
 use crate::components::auth::provide_auth;
+#[cfg(feature = "ssr")]
+use crate::components::field::FormReplay;
 use crate::pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -65,6 +67,17 @@ fn AppRoutes() -> impl IntoView {
     leptos_router::hooks::use_url()
         .read_untracked()
         .provide_server_action_error();
+    // A refused form's page, rendered again: its action gets the error, its fields the values.
+    #[cfg(feature = "ssr")]
+    if let Some(replay) = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<FormReplay>().cloned())
+    {
+        provide_context(leptos::server::ServerActionError::new(
+            &replay.fn_path,
+            &replay.encoded,
+        ));
+        provide_context(replay);
+    }
     provide_auth();
     view! {
             <Routes fallback=pages::not_found::NotFound>

@@ -55,7 +55,7 @@ async fn secure_cookies_when_configured() {
         .unwrap()
         .to_ascii_lowercase()
         .contains("secure"));
-    // The device cookie, and the cookie a form error is signed for, are Secure too.
+    // The device cookie is Secure too.
     let secure = |res: &axum::http::Response<Body>, name: &str| {
         res.headers()
             .get_all(header::SET_COOKIE)
@@ -65,14 +65,6 @@ async fn secure_cookies_when_configured() {
             .is_some_and(|v| v.contains("; Secure"))
     };
     assert!(secure(&res, tessera::server::throttle::DEVICE_COOKIE));
-    let req = Request::post("/api/login")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "text/html")
-        .header(header::REFERER, "http://localhost/login")
-        .body(Body::from("identifier=&password=x"))
-        .unwrap();
-    let res = t.send(req).await;
-    assert!(secure(&res, tessera::server::layers::MARK_COOKIE));
 }
 
 #[tokio::test]
@@ -630,20 +622,20 @@ async fn a_form_that_worked_says_so_on_its_page() {
             .contains("Changes saved."),
         "only right after the save"
     );
-    // A mark for another function says nothing on this page.
-    let other = page(format!("/groups/{g}/edit?__done=%2Fapi%2Fsave_settings")).await;
-    assert!(!other.contains("Changes saved."));
-    // A failed save: the error, no mark.
+    // A mark of no known function says nothing; the marks' words are the server's own.
+    let other = page(format!("/groups/{g}/edit?__done=%2Fapi%2Fwhatever")).await;
+    assert!(!other.contains("Changes saved.") && !other.contains("whatever"));
+    // A failed save: the page again, no mark.
     let failing = format!("id={g}&name={fields}");
     let back = format!("http://localhost/groups/{g}/edit");
-    let (_, to) = plain_form_post(&t, &admin, "/api/update_group", &back, &failing).await;
-    assert!(to.contains("__err=") && !to.contains("__done"), "{to}");
-    // A relative Referer (no browser sends one): server_fn cannot put the error on it, and the
-    // failure must not pass for a success.
+    let (status, to) = plain_form_post(&t, &admin, "/api/update_group", &back, &failing).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(to.is_empty(), "{to}");
+    // A relative Referer (no browser sends one): the failure must not pass for a success.
     let relative = format!("/groups/{g}/edit");
     let (_, to) = plain_form_post(&t, &admin, "/api/update_group", &relative, &failing).await;
     assert!(!to.contains("__done"), "{to}");
-    // A function that sends the browser elsewhere (a new group's page): no mark.
+    // A function that sends the browser elsewhere (a new group's page) says what it did there.
     let (_, to) = plain_form_post(
         &t,
         &admin,
@@ -652,11 +644,23 @@ async fn a_form_that_worked_says_so_on_its_page() {
         &format!("name=Chemistry{fields}"),
     )
     .await;
-    assert!(to.starts_with("/groups/") && !to.contains("__done"), "{to}");
+    assert!(
+        to.starts_with("/groups/") && to.ends_with("?__done=%2Fapi%2Fcreate_group"),
+        "{to}"
+    );
+    let html = page(to).await;
+    assert!(
+        html.contains(r#"<h2>Group created.</h2>"#),
+        "told on the group's page"
+    );
+    assert!(
+        html.contains(r#"id="outcome" role="status" tabindex="-1" autofocus"#),
+        "and it takes the focus"
+    );
 }
 
 /// A form posted by a browser without JavaScript (Accept: text/html, a Referer); the status and
-/// the Location it is sent to.
+/// the Location it is sent to (empty when the answer is a page: a refusal).
 async fn plain_form_post(
     t: &TestApp,
     cookie: &str,
@@ -672,40 +676,72 @@ async fn plain_form_post(
         .body(Body::from(form.to_string()))
         .unwrap();
     let res = t.send(req).await;
-    let to = res.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let to = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
     (res.status(), to)
 }
 
-/// Without JavaScript a failed form post is redirected back with the error in the URL; the page
-/// must show it next to its field.
+/// A refused form post (JavaScript on or off: pages are rendered on the server) is answered
+/// with its page rendered again, in place: every error at once, each beside its field and all
+/// listed at the top, linked to their fields, in the page's first heading, which takes the
+/// focus; every typed value kept but the passwords; nothing in any URL; the store unchanged.
 #[tokio::test]
-async fn form_errors_survive_the_no_javascript_round_trip() {
+async fn a_refused_form_comes_back_filled_in_with_every_error() {
     let t = TestApp::new();
     let req = Request::post("/api/setup")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "text/html")
         .header(header::REFERER, "http://localhost/setup")
-        .body(Body::from("login=admin&email=a%40example.org&display_name=A&password=password1&password_confirm=password2"))
+        .body(Body::from("login=ad+min&email=not-an-address&display_name=Ada+Lovelace&password=password1&password_confirm=password2"))
         .unwrap();
     let res = t.send(req).await;
-    assert_eq!(res.status(), StatusCode::FOUND);
-    let location = res.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(location.contains("__err="), "{location}");
-    let path = location.trim_start_matches("http://localhost");
-    let browser = browser_cookies(None, &res);
-    let html = body_text(t.get(path, Some(&browser)).await).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.headers().get(header::LOCATION).is_none());
+    let html = body_text(res).await;
     assert!(
-        html.contains("The two passwords are not the same."),
-        "error shown on the page"
+        html.contains("<title>Error: Welcome to Tessera · Tessera</title>"),
+        "{html}"
     );
-    assert!(html.contains(r#"aria-invalid="true""#));
+    let outcome = html
+        .split(r#"id="outcome""#)
+        .nth(1)
+        .expect("the outcome box");
+    let first_heading = html
+        .find("<h2>There are 3 problems</h2>")
+        .expect("the heading");
+    assert!(
+        first_heading < html.find("<h1").unwrap(),
+        "the first heading"
+    );
+    for (field, words) in [
+        ("login", "Remove the spaces."),
+        ("email", "Enter an e-mail address like name@example.org."),
+        ("password_confirm", "The two passwords are not the same."),
+    ] {
+        assert!(
+            outcome.contains(&format!(r##"<a href="#problem-{field}">"##)),
+            "{field} linked from the summary"
+        );
+        assert!(
+            html.contains(&format!(r#"id="problem-{field}""#)),
+            "{field}'s target"
+        );
+        assert!(html.contains(words), "{words}: {outcome}");
+    }
+    assert_eq!(html.matches(r#"aria-invalid="true""#).count(), 3);
+    // What was typed is kept, the passwords are not.
+    assert!(html.contains(r#"value="ad min""#));
+    assert!(html.contains(r#"value="not-an-address""#));
+    assert!(html.contains(r#"value="Ada Lovelace""#));
+    assert!(!html.contains("password1") && !html.contains("password2"));
     assert_eq!(t.state.store().unwrap().user_count().unwrap(), 0);
+    // The refusal is not in any URL: a link with one shows nothing and is cleaned.
+    let res = t.get("/setup?__path=%2Fapi%2Fsetup&__err=x", None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/setup");
 }
 
 /// Sessions end after the idle timeout (the stored expiry) and after the absolute timeout since
@@ -1070,13 +1106,16 @@ async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
                     Some(&page),
                 )
                 .await;
-            assert!(res.status().is_redirection(), "{}", res.status());
+            // Refused: the page again, in place, with the error (no URL carries it).
+            if !res.status().is_redirection() {
+                assert!(res.status().is_client_error(), "{}", res.status());
+                return (String::new(), body_text(res).await);
+            }
             let to = res.headers()[header::LOCATION]
                 .to_str()
                 .unwrap()
                 .to_string();
             let to = to.trim_start_matches("http://localhost").to_string();
-            // As the browser that posted it (an error shows only there).
             let cookies = browser_cookies(Some(&admin), &res);
             let html = body_text(t.get(&to, Some(&cookies)).await).await;
             (to, html)
@@ -1109,7 +1148,7 @@ async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
         ),
     ] {
         let (to, html) = upload(file).await;
-        assert!(to.contains("__err="), "{to}");
+        assert!(to.is_empty(), "shown in place, not sent to {to}");
         assert!(html.contains(message), "{message} shown");
         assert!(
             html.contains(r#"aria-describedby="bulk-upload-hint bulk-upload-error""#),
@@ -1120,7 +1159,7 @@ async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
 
     // Over the request limit: back to the page with the message by the field, not a bare 413.
     let (to, html) = upload("lee\n".repeat(300_000).into_bytes()).await;
-    assert!(to.starts_with(&page) && to.contains("__err="), "{to}");
+    assert!(to.is_empty(), "shown in place, not sent to {to}");
     assert!(html.contains("What you sent is larger than 1 MB."));
     assert!(html.contains(r#"id="bulk-upload-error""#));
     assert_eq!(members(&t), 0);
@@ -1128,7 +1167,7 @@ async fn bulk_upload_works_without_javascript_and_refuses_bad_files() {
     // A good file (with a byte-order mark and a header): applied and reported row by row.
     let (to, html) =
         upload(b"\xef\xbb\xbflogin,name\nlee,Lee\nMIA@example.org,Mia\nnobody,?\n".to_vec()).await;
-    assert!(!to.contains("__err="), "{to}");
+    assert!(to.starts_with(&page) && !to.contains("__err="), "{to}");
     assert!(
         html.contains("Last bulk add: 2 added, 0 already members, 1 unknown, 0 invalid."),
         "report shown"
@@ -1311,13 +1350,16 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
                     Some("/imports"),
                 )
                 .await;
-            assert!(res.status().is_redirection(), "{}", res.status());
+            // Refused: the page again, in place, with the error (no URL carries it).
+            if !res.status().is_redirection() {
+                assert!(res.status().is_client_error(), "{}", res.status());
+                return (String::new(), body_text(res).await);
+            }
             let to = res.headers()[header::LOCATION]
                 .to_str()
                 .unwrap()
                 .to_string();
             let to = to.trim_start_matches("http://localhost").to_string();
-            // As the browser that posted it (an error shows only there).
             let cookies = browser_cookies(Some(&admin), &res);
             let html = body_text(t.get(&to, Some(&cookies)).await).await;
             (to, html)
@@ -1331,7 +1373,7 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         (b"login,email,name\n".to_vec(), "no users below it"),
     ] {
         let (to, html) = upload(file).await;
-        assert!(to.starts_with("/imports?"), "{to}");
+        assert!(to.is_empty(), "shown in place, not sent to {to}");
         assert!(html.contains(message), "{message}");
         assert!(html.contains(r#"id="import-file-error""#));
     }
@@ -1501,7 +1543,7 @@ async fn users_are_imported_from_a_csv_file_with_preview_result_and_links() {
         "the whole file previewed"
     );
     let (to, html) = upload(big(50_001)).await;
-    assert!(to.starts_with("/imports?"), "{to}");
+    assert!(to.is_empty(), "shown in place, not sent to {to}");
     assert!(html.contains("Import at most 50000 users at a time"));
 }
 
@@ -2634,87 +2676,6 @@ async fn signups_that_hit_a_taken_name_are_throttled_per_address() {
     .await;
     assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
     assert_eq!(t.state.store().unwrap().user_count().unwrap(), 2);
-}
-
-/// A form error carried in a URL after a post without JavaScript shows in the browser that
-/// posted the form, for ten minutes: the same link opened in another browser (another session)
-/// or later shows nothing.
-#[tokio::test]
-async fn a_signed_form_error_shows_only_in_its_browser_and_only_for_a_while() {
-    use tessera::server::layers::{mark_signature, MARK_COOKIE};
-    let t = TestApp::new();
-    let post = |cookie: Option<String>| {
-        let t = &t;
-        async move {
-            let mut req = Request::post("/api/setup")
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(header::ACCEPT, "text/html")
-                .header(header::REFERER, "http://localhost/setup");
-            if let Some(c) = cookie {
-                req = req.header(header::COOKIE, c);
-            }
-            t.send(req.body(Body::from("login=admin&email=a%40example.org&display_name=A&password=password1&password_confirm=password2")).unwrap()).await
-        }
-    };
-    let message = "The two passwords are not the same.";
-    let res = post(None).await;
-    assert_eq!(res.status(), StatusCode::FOUND);
-    let location = res.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let mine = browser_cookies(None, &res);
-    assert!(mine.starts_with(MARK_COOKIE), "{mine}");
-    let shown = |path: String, cookie: Option<String>| {
-        let t = &t;
-        async move {
-            let res = t.get(&path, cookie.as_deref()).await;
-            res.status() == StatusCode::OK && body_text(res).await.contains(message)
-        }
-    };
-    assert!(
-        shown(location.clone(), Some(mine.clone())).await,
-        "in its browser"
-    );
-    // Another browser: a visitor without cookies, or one with its own (from its own post).
-    let res = t.get(&location, None).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()[header::LOCATION], "/setup");
-    let theirs = browser_cookies(None, &post(None).await);
-    assert_ne!(theirs, mine);
-    assert!(
-        !shown(location.clone(), Some(theirs)).await,
-        "another browser"
-    );
-    // The browser keeps its mark cookie: a second error is signed for the same one.
-    assert!(cookie_set(&post(Some(mine.clone())).await, MARK_COOKIE).is_none());
-
-    // The same error, signed for this browser with an expiry just passed or still ahead.
-    let pairs: BTreeMap<String, String> =
-        url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
-            .into_owned()
-            .collect();
-    let browser = mine.split_once('=').unwrap().1.to_string();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let link = |expires: i64| {
-        let sig = mark_signature(
-            &t.state.url_key,
-            &pairs["__path"],
-            &pairs["__err"],
-            &browser,
-            expires,
-        );
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("__path", &pairs["__path"])
-            .append_pair("__err", &pairs["__err"])
-            .append_pair("__sig", &sig)
-            .finish();
-        format!("/setup?{query}")
-    };
-    assert!(shown(link(now + 60), Some(mine.clone())).await);
-    let res = t.get(&link(now - 1), Some(&mine)).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "expired");
-    assert_eq!(res.headers()[header::LOCATION], "/setup");
 }
 
 /// Every download (the backup, the import result, a group's report, the activity CSV) started

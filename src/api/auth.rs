@@ -44,7 +44,13 @@ pub async fn setup(
     if state.read(|s| s.user_count()).await? > 0 {
         return Err(AppError::AlreadySetUp);
     }
-    let fields = super::user_fields(&login, &email, &display_name, Role::Admin)?;
+    let fields = super::user_fields(
+        &login,
+        &email,
+        &display_name,
+        Ok(Role::Admin),
+        Some((&password, &password_confirm)),
+    )?;
     let user = create_and_sign_in(fields, password, &password_confirm, true).await?;
     tracing::info!(user_id = user.id, "first administrator created");
     Ok(())
@@ -68,14 +74,15 @@ pub async fn login(
     // Open to everyone, throttled.
     let state = crate::server::state::app_state()?;
     let typed = fold(&identifier);
-    if typed.is_empty() {
-        return Err(AppError::invalid(
-            "identifier",
-            "Enter your login name or e-mail.",
-        ));
-    }
-    if password.is_empty() {
-        return Err(AppError::invalid("password", "Enter your password."));
+    let missing = [
+        (typed.is_empty())
+            .then(|| AppError::invalid("identifier", "Enter your login name or e-mail.")),
+        password
+            .is_empty()
+            .then(|| AppError::invalid("password", "Enter your password.")),
+    ];
+    if let Some(e) = AppError::all(missing.into_iter().flatten().collect()) {
+        return Err(e);
     }
     let ip = auth::client_ip().await;
     let too_many = |wait: std::time::Duration| AppError::TooManyAttempts {
@@ -155,7 +162,13 @@ pub async fn signup(
     if !signup_open().await? {
         return Err(AppError::RegistrationClosed);
     }
-    let fields = super::user_fields(&login, &email, &display_name, Role::Learner)?;
+    let fields = super::user_fields(
+        &login,
+        &email,
+        &display_name,
+        Ok(Role::Learner),
+        Some((&password, &password_confirm)),
+    )?;
     let state = crate::server::state::app_state()?;
     let ip = crate::server::auth::client_ip().await;
     let too_many = |wait: std::time::Duration| AppError::TooManyAttempts {

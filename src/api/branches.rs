@@ -12,10 +12,17 @@ fn fields(
     description: &str,
     parent: &str,
 ) -> Result<crate::server::store::branches::BranchFields, AppError> {
+    use crate::model::error::Every;
+    let (name, description, parent) = (
+        validate_title("name", name, "name"),
+        validate_description(description),
+        super::optional_id("parent", parent),
+    )
+        .every()?;
     Ok(crate::server::store::branches::BranchFields {
-        name: validate_title("name", name, "name")?,
-        description: validate_description(description)?,
-        parent: super::optional_id("parent", parent)?,
+        name,
+        description,
+        parent,
     })
 }
 

@@ -5,6 +5,8 @@ use crate::model::catalog::{
     validate_code, validate_description, validate_lesson_text, validate_title,
 };
 use crate::model::catalog::{CourseRow, CourseView, EnrolmentRow, LessonView};
+#[cfg(feature = "ssr")]
+use crate::model::error::Every;
 use crate::model::{AppError, Paged};
 #[cfg(feature = "ssr")]
 use crate::server::store::courses::{CourseFields, LessonChange};
@@ -46,10 +48,16 @@ pub async fn create_course(
 ) -> Result<CourseView, AppError> {
     crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
+    let (code, title, description) = (
+        validate_code(&code),
+        validate_title("title", &title, "title"),
+        validate_description(&description),
+    )
+        .every()?;
     let f = CourseFields {
-        code: validate_code(&code)?,
-        title: validate_title("title", &title, "title")?,
-        description: validate_description(&description)?,
+        code,
+        title,
+        description,
         archived: false,
     };
     let course = state
@@ -70,10 +78,16 @@ pub async fn update_course(
 ) -> Result<CourseView, AppError> {
     crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
+    let (code, title, description) = (
+        validate_code(&code),
+        validate_title("title", &title, "title"),
+        validate_description(&description),
+    )
+        .every()?;
     let f = CourseFields {
-        code: validate_code(&code)?,
-        title: validate_title("title", &title, "title")?,
-        description: validate_description(&description)?,
+        code,
+        title,
+        description,
         archived: archived.is_some(),
     };
     state.write(move |s| s.update_course(id, &f)).await
@@ -104,10 +118,11 @@ pub async fn change_lesson(
     let state = crate::server::state::app_state()?;
     let need_lesson = || lesson.ok_or_else(|| AppError::not_found("Lesson"));
     let title_text = || -> Result<(String, String), AppError> {
-        Ok((
-            validate_title("title", title.as_deref().unwrap_or(""), "lesson title")?,
-            validate_lesson_text(text.as_deref().unwrap_or(""))?,
-        ))
+        (
+            validate_title("title", title.as_deref().unwrap_or(""), "lesson title"),
+            validate_lesson_text(text.as_deref().unwrap_or("")),
+        )
+            .every()
     };
     let change = match op.as_str() {
         "add" => {

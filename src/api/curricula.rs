@@ -3,6 +3,8 @@
 #[cfg(feature = "ssr")]
 use crate::model::catalog::{validate_description, validate_title};
 use crate::model::catalog::{CurriculumDetail, CurriculumView, EnrolSummary};
+#[cfg(feature = "ssr")]
+use crate::model::error::Every;
 use crate::model::{AppError, Paged};
 #[cfg(feature = "ssr")]
 use crate::server::store::curricula::CurriculumChange;
@@ -52,8 +54,11 @@ pub async fn create_curriculum(
 ) -> Result<CurriculumView, AppError> {
     crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    let name = validate_title("name", &name, "name")?;
-    let description = validate_description(&description)?;
+    let (name, description) = (
+        validate_title("name", &name, "name"),
+        validate_description(&description),
+    )
+        .every()?;
     let cur = state
         .write(move |s| s.create_curriculum(&name, &description, crate::server::store::now_ms()))
         .await?;
@@ -70,8 +75,11 @@ pub async fn update_curriculum(
 ) -> Result<CurriculumView, AppError> {
     crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    let name = validate_title("name", &name, "name")?;
-    let description = validate_description(&description)?;
+    let (name, description) = (
+        validate_title("name", &name, "name"),
+        validate_description(&description),
+    )
+        .every()?;
     state
         .write(move |s| s.update_curriculum(id, &name, &description))
         .await

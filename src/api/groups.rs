@@ -31,12 +31,20 @@ fn group_fields(
     key_enabled: bool,
     is_default: bool,
 ) -> Result<crate::server::store::groups::GroupFields, AppError> {
+    use crate::model::error::Every;
     use crate::model::group::{key_settings, validate_group_description, validate_group_name};
+    let (name, description, branch, key) = (
+        validate_group_name(name),
+        validate_group_description(description),
+        super::optional_id("branch", branch),
+        key_settings(key, max_uses, valid_from, valid_until, key_enabled),
+    )
+        .every()?;
     Ok(crate::server::store::groups::GroupFields {
-        name: validate_group_name(name)?,
-        description: validate_group_description(description)?,
-        branch: super::optional_id("branch", branch)?,
-        key: key_settings(key, max_uses, valid_from, valid_until, key_enabled)?,
+        name,
+        description,
+        branch,
+        key,
         is_default,
     })
 }

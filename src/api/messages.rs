@@ -19,8 +19,12 @@ const DELIVER_IN_REQUEST: std::time::Duration = std::time::Duration::from_millis
 pub async fn send_group_message(id: u64, subject: String, body: String) -> Result<Sent, AppError> {
     let caller = crate::server::auth::require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
-    let subject = crate::model::message::validate_subject(&subject)?;
-    let body = crate::model::message::validate_body(&body)?;
+    use crate::model::error::Every;
+    let (subject, body) = (
+        crate::model::message::validate_subject(&subject),
+        crate::model::message::validate_body(&body),
+    )
+        .every()?;
     let actor = caller.actor();
     let mail = state.mailer.enabled;
     let (message, job) = state

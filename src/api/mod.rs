@@ -22,13 +22,29 @@ fn user_fields(
     login: &str,
     email: &str,
     display_name: &str,
-    role: crate::model::user::Role,
+    role: Result<crate::model::user::Role, crate::model::AppError>,
+    password: Option<(&str, &str)>,
 ) -> Result<crate::server::store::users::UserFields, crate::model::AppError> {
-    use crate::model::user::{validate_display_name, validate_email, validate_login};
+    use crate::model::error::Every;
+    use crate::model::user::{
+        validate_display_name, validate_email, validate_login, validate_new_password,
+    };
+    let password = match password {
+        Some((password, confirm)) => validate_new_password(password, confirm, "password"),
+        None => Ok(()),
+    };
+    let (login, email, display_name, role, ()) = (
+        validate_login(login),
+        validate_email(email),
+        validate_display_name(display_name),
+        role,
+        password,
+    )
+        .every()?;
     Ok(crate::server::store::users::UserFields {
-        login: validate_login(login)?,
-        email: validate_email(email)?,
-        display_name: validate_display_name(display_name)?,
+        login,
+        email,
+        display_name,
         role,
     })
 }

@@ -41,7 +41,13 @@ pub async fn create_user(
 ) -> Result<UserView, AppError> {
     let admin = crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    let fields = super::user_fields(&login, &email, &display_name, parse_role(&role)?)?;
+    let fields = super::user_fields(
+        &login,
+        &email,
+        &display_name,
+        parse_role(&role),
+        Some((&password, &password_confirm)),
+    )?;
     let hash = super::new_password_hash(password, &password_confirm).await?;
     let now = crate::server::store::now_ms();
     let user = state
@@ -64,7 +70,7 @@ pub async fn update_user(
 ) -> Result<UserView, AppError> {
     let admin = crate::server::auth::require_admin().await?;
     let state = crate::server::state::app_state()?;
-    let fields = super::user_fields(&login, &email, &display_name, parse_role(&role)?)?;
+    let fields = super::user_fields(&login, &email, &display_name, parse_role(&role), None)?;
     let user = state.write(move |s| s.update_user(id, &fields)).await?;
     tracing::info!(by = admin.id, user_id = id, "user changed");
     Ok(user)

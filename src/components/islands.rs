@@ -72,21 +72,26 @@ pub fn GroupKeyField(
     initial: String,
     /// The field's error from the last save, if any.
     error: Option<String>,
+    /// The form's page with `?generate=1`: a full path, since the page may be shown at the
+    /// address its form was posted to (after a refusal).
+    generate_href: String,
 ) -> impl IntoView {
     let key = RwSignal::new(initial.clone());
+    let follow = generate_href.clone();
     let generate = move |ev: leptos::ev::MouseEvent| {
         ev.prevent_default();
+        let follow = follow.clone();
         leptos::task::spawn_local(async move {
             match crate::api::groups::generate_group_key().await {
                 Ok(k) => key.set(k),
                 // Signed out, say: the link's own way, whose page says what is wrong.
-                Err(_) => follow_link("?generate=1"),
+                Err(_) => follow_link(&follow),
             }
         });
     };
     let invalid = error.is_some();
     view! {
-        <div class="field" class:invalid=invalid>
+        <div class="field" id=invalid.then_some("problem-key") class:invalid=invalid>
             <label for="group-key">"Group key"</label>
             <div class="inline">
                 <input
@@ -100,7 +105,7 @@ pub fn GroupKeyField(
                     aria-invalid=invalid.then_some("true")
                     aria-describedby=if invalid { "group-key-hint group-key-error" } else { "group-key-hint" }
                 />
-                <a href="?generate=1" class="button" on:click=generate>"Generate"</a>
+                <a href=generate_href class="button" on:click=generate>"Generate"</a>
             </div>
             <p class="hint" id="group-key-hint">"Learners who know the key join the group themselves. At least 8 letters and digits, mixed (or 12 of one kind), not easy to guess; hyphens allowed, case does not matter. Generate makes a strong one. Leave empty for no key."</p>
             {error.map(|m| view! { <p class="field-error" id="group-key-error">{m}</p> })}

@@ -1,6 +1,7 @@
 //! The frame of every signed-in page: top bar with navigation, and the access checks.
 
 use crate::components::auth::AuthCtx;
+use crate::components::field::{form_replay, Outcome};
 use crate::model::user::Me;
 use crate::model::AppError;
 use leptos::prelude::*;
@@ -67,6 +68,7 @@ pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl I
                 Ok(Some(me)) => view! {
                     <TopBar me unread />
                     <main id="main" class="content">
+                        <Outcome />
                         {children()}
                     </main>
                 }
@@ -77,7 +79,7 @@ pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl I
         })
     };
     view! {
-        <Title text=format!("{title} · Tessera") />
+        <Title text=page_title(title) />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>{body}</Transition>
     }
 }
@@ -217,14 +219,24 @@ pub fn ErrorBox(error: AppError) -> impl IntoView {
     }
 }
 
+/// The document title of a page: "Error: " first when it shows a refused form again, so the
+/// first thing a screen reader says is that something was not done.
+fn page_title(title: &str) -> String {
+    match form_replay() {
+        Some(_) => format!("Error: {title} · Tessera"),
+        None => format!("{title} · Tessera"),
+    }
+}
+
 /// A centred card for the pages used before signing in (set-up, login, sign-up).
 #[component]
 pub fn Card(title: &'static str, children: Children) -> impl IntoView {
     view! {
-        <Title text=format!("{title} · Tessera") />
+        <Title text=page_title(title) />
         <main id="main" class="card-page">
             <div class="card">
                 <p class="brand-big">"Tessera"</p>
+                <Outcome />
                 <h1>{title}</h1>
                 {children()}
             </div>

@@ -649,10 +649,14 @@ pub fn key_settings(
     valid_until: &str,
     enabled: bool,
 ) -> Result<KeySettings, AppError> {
-    let key = validate_key(key)?;
-    let max_uses = parse_max_uses(max_uses)?;
-    let valid_from = parse_date("valid_from", valid_from)?;
-    let valid_until = parse_date("valid_until", valid_until)?;
+    use crate::model::error::Every;
+    let (key, max_uses, valid_from, valid_until) = (
+        validate_key(key),
+        parse_max_uses(max_uses),
+        parse_date("valid_from", valid_from),
+        parse_date("valid_until", valid_until),
+    )
+        .every()?;
     if let (Some(f), Some(u)) = (valid_from, valid_until) {
         if u < f {
             return Err(AppError::invalid(

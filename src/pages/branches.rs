@@ -2,7 +2,7 @@ use crate::api::branches::{
     branch_options, get_branch, list_branches, CreateBranch, DeleteBranch, UpdateBranch,
 };
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_done, action_error, BranchSelect, Field, FormError, Notice};
+use crate::components::field::{action_error, BranchSelect, Field, FormError};
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{Confirm, SearchForm};
@@ -32,7 +32,6 @@ fn BranchesList() -> impl IntoView {
     );
     let options = Resource::new(move || create.version().get(), |_| branch_options());
     let error = action_error(create);
-    let created = action_done(create);
     view! {
         <div class="page-head">
             <h1>"Branches"</h1>
@@ -84,7 +83,6 @@ fn BranchesList() -> impl IntoView {
                 <Field label="Description" name="description" form="new-branch" error />
                 <div class="actions">
                     <button type="submit" class="primary">"Create branch"</button>
-                    <Notice show=created text="Branch created." />
                 </div>
             </ActionForm>
         </section>
@@ -118,7 +116,6 @@ fn BranchDetail() -> impl IntoView {
     let options = Resource::new(|| (), |_| branch_options());
     let error = action_error(update);
     let delete_error = action_error(delete);
-    let saved = action_done(update);
     view! {
         <p class="breadcrumb"><A href="/branches">"← All branches"</A></p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -138,7 +135,6 @@ fn BranchDetail() -> impl IntoView {
                                 <Field label="Description" name="description" form="branch" error value=b.description.clone() />
                                 <div class="actions">
                                     <button type="submit" class="primary">"Save changes"</button>
-                                    <Notice show=saved text="Changes saved." />
                                 </div>
                             </ActionForm>
                         </section>

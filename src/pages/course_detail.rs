@@ -3,7 +3,7 @@ use crate::api::courses::{
 };
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_done, action_error, Field, FormError, Notice};
+use crate::components::field::{action_error, kept_checked, Field, FormError};
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{date, Confirm, ProgressBar, SearchForm, UserPicker};
@@ -94,7 +94,6 @@ fn CourseDetail() -> impl IntoView {
 #[component]
 fn CourseForm(course: CourseView, update: ServerAction<UpdateCourse>) -> impl IntoView {
     let error = action_error(update);
-    let saved = action_done(update);
     view! {
         <section class="panel" aria-labelledby="course-details-title">
             <h2 id="course-details-title">"Details"</h2>
@@ -105,12 +104,11 @@ fn CourseForm(course: CourseView, update: ServerAction<UpdateCourse>) -> impl In
                 <Field label="Title" name="title" form="course" error value=course.title.clone() required=true />
                 <Field label="Description" name="description" form="course" error value=course.description.clone() />
                 <div class="check">
-                    <input type="checkbox" id="course-archived" name="archived" value="on" checked=course.status == CourseStatus::Archived />
+                    <input type="checkbox" id="course-archived" name="archived" value="on" checked=kept_checked(error, "archived").unwrap_or(course.status == CourseStatus::Archived) />
                     <label for="course-archived">"Archived (no new enrolments)"</label>
                 </div>
                 <div class="actions">
                     <button type="submit" class="primary">"Save changes"</button>
-                    <Notice show=saved text="Changes saved." />
                 </div>
             </ActionForm>
         </section>

@@ -5,7 +5,7 @@ use crate::api::curricula::{
 };
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_done, action_error, Field, FormError, Notice};
+use crate::components::field::{action_done, action_error, Field, FormError};
 use crate::components::layout::{show, Access, ErrorBox, Page};
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{Confirm, SearchForm, UserPicker};
@@ -151,7 +151,6 @@ fn CurriculumForm(
     update: ServerAction<UpdateCurriculum>,
 ) -> impl IntoView {
     let error = action_error(update);
-    let saved = action_done(update);
     let c = detail.curriculum;
     view! {
         <section class="panel" aria-labelledby="cur-details-title">
@@ -163,7 +162,6 @@ fn CurriculumForm(
                 <Field label="Description" name="description" form="curriculum" error value=c.description />
                 <div class="actions">
                     <button type="submit" class="primary">"Save changes"</button>
-                    <Notice show=saved text="Changes saved." />
                 </div>
             </ActionForm>
         </section>

@@ -7,7 +7,7 @@ use crate::api::groups::{
 };
 use crate::components::auth::AuthCtx;
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_done, action_error, BranchSelect, Field, FormError};
+use crate::components::field::{action_error, kept, kept_checked, BranchSelect, Field, FormError};
 use crate::components::islands::GroupKeyField;
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::urlencode;
@@ -264,7 +264,6 @@ fn EditGroup() -> impl IntoView {
                         <ActionForm action=update attr:class="form grid" attr:novalidate=true>
                             <input type="hidden" name="id" value=g.id />
                             <GroupFormFields group=Some(g.clone()) branches default_now generated=generated.clone() error />
-                            <SavedNotice update />
                             <div class="actions">
                                 <button type="submit" class="primary">"Save changes"</button>
                                 <A href=format!("/groups/{}", g.id)>"Back to the group"</A>
@@ -289,17 +288,6 @@ fn generated_key() -> Resource<Result<Option<String>, AppError>> {
     })
 }
 
-/// After a save: "Changes saved." (the hint next to "Default group" names the default now).
-#[component]
-fn SavedNotice(update: ServerAction<UpdateGroup>) -> impl IntoView {
-    let done = action_done(update);
-    view! {
-        <div class="notices" role="status">
-            {move || done.get().then(|| view! { <p class="notice">"Changes saved."</p> })}
-        </div>
-    }
-}
-
 /// The fields of the add / edit group form: basic, then "Advanced options" (key, default).
 #[component]
 fn GroupFormFields(
@@ -314,9 +302,14 @@ fn GroupFormFields(
     let form = "group";
     let g = group.clone();
     let was_generated = generated.is_some();
-    let initial_key = generated
+    let initial_key = kept(error, "key")
+        .or(generated)
         .or_else(|| g.as_ref().and_then(|g| g.key.key.clone()))
         .unwrap_or_default();
+    let generate_href = match &g {
+        Some(g) => format!("/groups/{}/edit?generate=1", g.id),
+        None => "/groups/new?generate=1".to_string(),
+    };
     let key_error = move || error.get().and_then(|e| e.field_message("key"));
     let advanced_error = move || {
         error.get().is_some_and(|e| {
@@ -329,6 +322,9 @@ fn GroupFormFields(
         || g.as_ref()
             .is_some_and(|g| g.key.key.is_some() || g.is_default);
     let is_default = g.as_ref().is_some_and(|g| g.is_default);
+    let key_enabled =
+        kept_checked(error, "key_enabled").unwrap_or(g.as_ref().is_none_or(|g| g.key.enabled));
+    let default_ticked = kept_checked(error, "is_default").unwrap_or(is_default);
     let default_hint = match (&default_now, is_default) {
         (_, true) => "This is the default group: every new user joins it.".to_string(),
         (Some((_, name)), false) => {
@@ -348,16 +344,16 @@ fn GroupFormFields(
         <details class="advanced" open=move || open || advanced_error()>
             <summary>"Advanced options"</summary>
             <div class="advanced-grid">
-            <GroupKeyField initial=initial_key error=key_error() />
+            <GroupKeyField initial=initial_key error=key_error() generate_href />
             <Field label="Maximum key uses" name="max_uses" form kind="number" error value=g.as_ref().map(|g| g.key.max_uses.to_string()).unwrap_or_else(|| "0".into()) hint="0 means unlimited. A maximum at or below the uses so far is allowed: the key then stops working (members stay)." />
             <Field label="Key valid from" name="valid_from" form kind="date" error value=date_value(g.as_ref().and_then(|g| g.key.valid_from)) hint="Optional: the first day the key works (UTC)." />
             <Field label="Key valid until" name="valid_until" form kind="date" error value=date_value(g.as_ref().and_then(|g| g.key.valid_until)) hint="Optional: the last day the key works (UTC)." />
             <div class="check">
-                <input type="checkbox" id="group-key-enabled" name="key_enabled" value="on" checked=g.as_ref().is_none_or(|g| g.key.enabled) />
+                <input type="checkbox" id="group-key-enabled" name="key_enabled" value="on" checked=key_enabled />
                 <label for="group-key-enabled">"Key enabled"</label>
             </div>
             <div class="check">
-                <input type="checkbox" id="group-default" name="is_default" value="on" checked=is_default aria-describedby="group-default-hint" />
+                <input type="checkbox" id="group-default" name="is_default" value="on" checked=default_ticked aria-describedby="group-default-hint" />
                 <label for="group-default">"Default group"</label>
             </div>
             <p class="hint" id="group-default-hint">{default_hint}</p>

@@ -123,7 +123,7 @@ fn UploadForm() -> impl IntoView {
             <p class="hint">"Example:"</p>
             <pre class="sample">"login,email,display name,role,groups\nada,ada@example.org,\"Lovelace, Ada\",learner,Physics;Maths"</pre>
             <form class="form upload" method="post" action=path enctype="multipart/form-data">
-                <div class="field" class:invalid=invalid>
+                <div class="field" id=invalid.then_some("problem-file") class:invalid=invalid>
                     <label for="import-file">"CSV file"</label>
                     <input
                         id="import-file"

@@ -1,5 +1,5 @@
 use crate::api::settings::{get_settings, SaveSettings};
-use crate::components::field::{action_done, action_error, FormError, Notice};
+use crate::components::field::{action_error, kept_checked, FormError};
 use crate::components::layout::{show, Access, Page};
 use leptos::prelude::*;
 
@@ -18,7 +18,6 @@ fn SettingsForm() -> impl IntoView {
     let save = ServerAction::<SaveSettings>::new();
     let settings = Resource::new(move || save.version().get(), |_| get_settings());
     let error = action_error(save);
-    let saved = action_done(save);
     view! {
         <h1>"Settings"</h1>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -37,7 +36,7 @@ fn SettingsForm() -> impl IntoView {
                                             id="settings-self-registration"
                                             name="self_registration"
                                             value="on"
-                                            checked=s.self_registration
+                                            checked=kept_checked(error, "self_registration").unwrap_or(s.self_registration)
                                         />
                                         <label for="settings-self-registration">
                                             "Allow self-registration (visitors can create a learner account on the Sign up page)"
@@ -47,7 +46,6 @@ fn SettingsForm() -> impl IntoView {
                                 <button type="submit" class="primary">
                                     "Save settings"
                                 </button>
-                                <Notice show=saved text="Settings saved." />
                             </ActionForm>
                         }
                     },

@@ -1,6 +1,6 @@
 use super::users::RoleSelect;
 use crate::api::users::{get_user, ResetPassword, SetUserActive, UpdateUser};
-use crate::components::field::{action_done, action_error, Field, FormError, Notice};
+use crate::components::field::{action_error, Field, FormError};
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::param_id;
 use crate::model::user::UserView;
@@ -118,8 +118,6 @@ fn UserForms(
     let update_error = action_error(update);
     let activate_error = action_error(activate);
     let reset_error = action_error(reset);
-    let updated = action_done(update);
-    let was_reset = action_done(reset);
     let id = user.id;
     view! {
         <div class="page-head">
@@ -143,7 +141,6 @@ fn UserForms(
                     <button type="submit" class="primary">
                         "Save changes"
                     </button>
-                    <Notice show=updated text="Changes saved." />
                 </div>
             </ActionForm>
         </section>
@@ -196,7 +193,6 @@ fn UserForms(
                 />
                 <div class="actions">
                     <button type="submit">"Set new password"</button>
-                    <Notice show=was_reset text="Password changed." />
                 </div>
             </ActionForm>
         </section>

@@ -1,7 +1,7 @@
 use crate::api::groups::current_default_group;
 use crate::api::users::{list_users, CreateUser};
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_error, Field, FormError};
+use crate::components::field::{action_error, kept, problem_id, Field, FormError};
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::{query_page, query_text};
 use crate::model::user::{Role, UserPage, UserView};
@@ -179,9 +179,17 @@ pub fn RoleSelect(
     let id = format!("{form}-role");
     let err_id = format!("{id}-error");
     let message = move || error.get().and_then(|e| e.field_message("role"));
+    let anchor = message().map(|_| problem_id("role"));
+    let selected = kept(error, "role")
+        .and_then(|typed| {
+            [Role::Learner, Role::Admin]
+                .into_iter()
+                .find(|r| r.as_str() == typed)
+        })
+        .unwrap_or(selected);
     let err_ref = err_id.clone();
     view! {
-        <div class="field" class:invalid=move || message().is_some()>
+        <div class="field" id=anchor class:invalid=move || message().is_some()>
             <label for=id.clone()>"Role"</label>
             <select
                 id=id

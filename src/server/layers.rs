@@ -531,59 +531,6 @@ const ERR_PARAMS: [&str; 3] = ["__path", "__err", "__sig"];
 /// visitor could choose the words of, so it needs no signature.
 const DONE_PARAM: &str = "__done";
 
-/// The cookie that names a browser for the form errors it is shown: 128 random bits, made when
-/// the first error is signed for it, kept for the browser session. A signed error shows only
-/// in the browser it was signed for.
-pub const MARK_COOKIE: &str = "tessera_form";
-
-/// How long a signed form error may be shown after it was signed.
-pub const MARK_LIFETIME_SECS: i64 = 10 * 60;
-
-/// The signature of a form error carried in a URL: `<expiry, Unix seconds>.<MAC>`, the MAC a
-/// keyed BLAKE2b of the function path, the encoded error, the browser's mark cookie and the
-/// expiry, with a key derived from the server's secret (made at start-up) for this alone.
-pub fn mark_signature(
-    secret: &[u8; 32],
-    path: &str,
-    err: &str,
-    browser: &str,
-    expires: i64,
-) -> String {
-    let key = super::signing::derive_key(secret, "form error marks");
-    let expires = expires.to_string();
-    let mac = super::signing::mac_hex(
-        &key,
-        &[
-            path.as_bytes(),
-            err.as_bytes(),
-            browser.as_bytes(),
-            expires.as_bytes(),
-        ],
-    );
-    format!("{expires}.{mac}")
-}
-
-/// Whether `sig` is the signature of this error for this browser and has not expired at `now`.
-fn mark_is_valid(
-    secret: &[u8; 32],
-    (path, err, sig): (&str, &str, &str),
-    browser: Option<&str>,
-    now: i64,
-) -> bool {
-    let (Some(browser), Some((expires, _))) = (browser, sig.split_once('.')) else {
-        return false;
-    };
-    let Ok(expires) = expires.parse::<i64>() else {
-        return false;
-    };
-    let expected = mark_signature(secret, path, err, browser, expires);
-    super::signing::same_signature(&expected, sig) && now < expires
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 fn query_pairs(query: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -689,19 +636,152 @@ fn same_page(a: &str, b: &str) -> bool {
     parts(a) == parts(b)
 }
 
+/// What [`form_redirects`] renders a refused form's page again with: the part of the router
+/// under it.
+#[derive(Clone)]
+pub struct FormPages {
+    pub pages: axum::Router,
+}
+
+/// The most of a plain form's fields kept to fill the form again (larger posts are passed on
+/// untouched and their page shows the errors without the values).
+const REPLAY_LIMIT: usize = 256 * 1024;
+
+/// Reads the fields of a plain form post (`application/x-www-form-urlencoded`, up to
+/// [`REPLAY_LIMIT`]) and gives the request back with the same body; passwords are left out
+/// of what is kept. Any other request comes back untouched with no fields.
+async fn keep_form_fields(req: Request) -> Result<(Request, Vec<(String, String)>), Response> {
+    let plain_form = req.method() == Method::POST
+        && req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| axum::body::HttpBody::size_hint(req.body()).exact());
+    let small = length.is_some_and(|n| n <= REPLAY_LIMIT as u64);
+    if !plain_form || !small {
+        return Ok((req, Vec::new()));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, REPLAY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "The form could not be read completely. Please try again.",
+            )
+                .into_response())
+        }
+    };
+    let fields = url::form_urlencoded::parse(&bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .filter(|(k, _)| !crate::components::field::FormReplay::is_secret(k))
+        .collect();
+    Ok((Request::from_parts(parts, Body::from(bytes)), fields))
+}
+
+/// The request headers a page rendered again for a refused form keeps from the post: who is
+/// asking (cookies: the session) and for what host and language.
+fn request_headers_kept(from: &HeaderMap) -> HeaderMap {
+    headers_named(
+        from,
+        &[
+            header::COOKIE,
+            header::HOST,
+            header::USER_AGENT,
+            header::ACCEPT_LANGUAGE,
+        ],
+    )
+}
+
+/// The headers of `from` with these names (every value of each).
+fn headers_named(from: &HeaderMap, names: &[header::HeaderName]) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in names {
+        for v in from.get_all(name) {
+            kept.append(name.clone(), v.clone());
+        }
+    }
+    kept
+}
+
+/// The page a refused form was on, and the post's client, to render that page again.
+struct Replay {
+    page: String,
+    headers: HeaderMap,
+    client: Option<ClientInfo>,
+    connect: Option<axum::extract::ConnectInfo<std::net::SocketAddr>>,
+}
+
+/// Renders `again.page` with `replay` in the request, for the browser that posted the form:
+/// the page with the form filled in as typed and every problem listed, answered with the
+/// error's status and any cookie the refusal set (`refused`). `None` when that page does not
+/// render as a page (it redirects, or fails): the caller then sends the browser back with the
+/// error in the URL, as before.
+async fn render_again(
+    pages: &axum::Router,
+    again: Replay,
+    replay: crate::components::field::FormReplay,
+    refused: HeaderMap,
+) -> Option<Response> {
+    use tower::ServiceExt;
+    let status = replay.error.status_code();
+    let mut req = Request::get(&again.page).body(Body::empty()).ok()?;
+    *req.headers_mut() = again.headers;
+    if let Some(client) = again.client {
+        req.extensions_mut().insert(client);
+    }
+    if let Some(connect) = again.connect {
+        req.extensions_mut().insert(connect);
+    }
+    req.extensions_mut().insert(replay);
+    let mut page = pages.clone().oneshot(req).await.ok()?;
+    if page.status() != StatusCode::OK {
+        return None;
+    }
+    *page.status_mut() = status;
+    for (name, value) in &refused {
+        page.headers_mut().append(name.clone(), value.clone());
+    }
+    Some(page)
+}
+
+/// The headers of a function's refusal that its page rendered again keeps: the cookies it set
+/// and, for a refusal to wait out, for how long (`Retry-After`).
+fn refusal_headers(from: &HeaderMap) -> HeaderMap {
+    headers_named(from, &[header::SET_COOKIE, header::RETRY_AFTER])
+}
+
 /// After a server function: a redirect (to the form's page, from `Referer`) is kept on this
 /// site, and the error it carries in its URL gets a signature that [`verify_url_errors`]
 /// checks before the page shows it. The request's `Referer` loses any outcome parameters
 /// first, so the only error that can be signed is the one this call produced. A plain form
 /// post that succeeded and goes back to its page gets `__done=<function path>` instead.
 pub async fn form_redirects(
-    State(state): State<AppState>,
+    State(forms): State<FormPages>,
     mut req: Request,
     next: Next,
 ) -> Response {
     if !req.uri().path().starts_with("/api/") {
         return next.run(req).await;
     }
+    // A plain form's fields, kept to fill the form again should the function refuse them.
+    let (req_back, posted) = match keep_form_fields(req).await {
+        Ok(kept) => kept,
+        Err(res) => return res,
+    };
+    req = req_back;
+    let client = req.extensions().get::<ClientInfo>().cloned();
+    let connect = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .cloned();
+    let replay_headers = request_headers_kept(req.headers());
     let referer = req
         .headers()
         .get(header::REFERER)
@@ -728,8 +808,6 @@ pub async fn form_redirects(
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
     let fn_path = req.uri().path().to_string();
     let back = req.headers().get(header::REFERER).cloned();
-    let known_browser = super::signing::request_cookie(req.headers(), MARK_COOKIE)
-        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
     let mut res = next.run(req).await;
     let Some(location) = res.headers().get(header::LOCATION) else {
         return res;
@@ -742,6 +820,37 @@ pub async fn form_redirects(
     let failed = location
         .split_once('?')
         .is_some_and(|(_, q)| query_pairs(q).iter().any(|(k, _)| k == "__err"));
+    // Refused: the form's page again, with what was typed and every problem, when it renders.
+    if failed {
+        let page = back
+            .as_ref()
+            .and_then(|b| b.to_str().ok())
+            .filter(|b| b.starts_with("http://") || b.starts_with("https://"))
+            .and_then(|b| this_site_path(b, host.as_deref()));
+        let err = location
+            .split_once('?')
+            .map(|(_, q)| query_pairs(q))
+            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "__err"))
+            .map(|(_, v)| v);
+        if let (Some(page), Some(encoded)) = (page, err) {
+            let replay = crate::components::field::FormReplay {
+                error: leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(&encoded),
+                fn_path: fn_path.clone(),
+                encoded,
+                values: posted,
+            };
+            let again = Replay {
+                page,
+                headers: replay_headers,
+                client,
+                connect,
+            };
+            let refused = refusal_headers(res.headers());
+            if let Some(page) = render_again(&forms.pages, again, replay, refused).await {
+                return page;
+            }
+        }
+    }
     // Back to the page the form was on (not to a page the function chose).
     let went_back = !failed
         && back
@@ -752,7 +861,18 @@ pub async fn form_redirects(
             .filter(|b| b.starts_with("http://") || b.starts_with("https://"))
             .and_then(|b| this_site_path(b, host.as_deref()))
             .is_some_and(|b| same_page(&b, &target));
-    if went_back && !target.contains('?') {
+    // To a page the function chose (a new group's): told there when the function has words.
+    // Never to the form's own page by any other way (a relative Referer, which server_fn
+    // cannot put an error on, so a failure would look like a success).
+    let chose = !failed
+        && back
+            .as_ref()
+            .and_then(|b| b.to_str().ok())
+            .and_then(|b| this_site_path(b, host.as_deref()))
+            .is_none_or(|b| !same_page(&b, &target))
+        && crate::components::field::done_message(&fn_path).is_some();
+    let tells = went_back || chose;
+    if tells && !target.contains('?') {
         target.push('?');
     }
     if let Some((path, query)) = target.split_once('?') {
@@ -769,45 +889,14 @@ pub async fn form_redirects(
             .trim_start_matches('?')
             .to_string();
         let succeeded = fn_paths.is_empty() && errs.is_empty();
-        if went_back && succeeded && res.status().is_redirection() {
+        if tells && succeeded && res.status().is_redirection() {
             if !query.is_empty() {
                 query.push('&');
             }
             query.push_str(&encode_query(&[(DONE_PARAM.to_string(), fn_path.clone())]));
         }
-        // Exactly one error from this call: carried on, signed. Anything else: dropped.
-        // It is shown only in this browser, and only for a while: a link to it sent to
-        // someone else, or opened later, shows nothing.
-        if let ([fn_path], [err]) = (fn_paths.as_slice(), errs.as_slice()) {
-            let browser = match &known_browser {
-                Some(b) => b.clone(),
-                None => {
-                    let b = super::signing::random_hex();
-                    let cookie = super::signing::set_cookie(
-                        MARK_COOKIE,
-                        &b,
-                        "Lax",
-                        None,
-                        state.config.secure_cookies,
-                    );
-                    if let Ok(v) = HeaderValue::from_str(&cookie) {
-                        res.headers_mut().append(header::SET_COOKIE, v);
-                    }
-                    b
-                }
-            };
-            let expires = unix_now() + MARK_LIFETIME_SECS;
-            let sig = mark_signature(&state.url_key, fn_path, err, &browser, expires);
-            let signed = encode_query(&[
-                ("__path".to_string(), fn_path.to_string()),
-                ("__err".to_string(), err.to_string()),
-                ("__sig".to_string(), sig),
-            ]);
-            if !query.is_empty() {
-                query.push('&');
-            }
-            query.push_str(&signed);
-        }
+        // An error that could not be shown on its page again is not carried in the URL
+        // either (the page, say the login page after a session ended, says what to do).
         target = if query.is_empty() {
             path.to_string()
         } else {
@@ -819,14 +908,11 @@ pub async fn form_redirects(
     res
 }
 
-/// A page whose URL carries a form error without a valid signature (or with any of its
-/// parameters given twice) is sent to the same URL without it, so nobody can put words of
-/// theirs on a page by a link.
-pub async fn verify_url_errors(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// A page whose URL carries a form error (`__path`, `__err`, `__sig`: what server_fn would put
+/// there, and the Leptos router would show) is sent to the same URL without it: refused forms
+/// are answered with their page rendered again ([`form_redirects`]), so no genuine error is
+/// ever in a URL, and nobody can put words of theirs on a page by a link.
+pub async fn drop_url_errors(req: Request, next: Next) -> Response {
     let uri = req.uri();
     if !is_safe(req.method()) || uri.path().starts_with("/api/") {
         return next.run(req).await;
@@ -834,35 +920,13 @@ pub async fn verify_url_errors(
     let Some(query) = uri.query() else {
         return next.run(req).await;
     };
-    let pairs = query_pairs(query);
-    let all = |name: &str| {
-        pairs
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|p| p.1.as_str())
-            .collect::<Vec<_>>()
-    };
-    let (fn_paths, errs, sigs) = (all("__path"), all("__err"), all("__sig"));
-    if fn_paths.is_empty() && errs.is_empty() && sigs.is_empty() {
+    if !query_pairs(query)
+        .iter()
+        .any(|(k, _)| ERR_PARAMS.contains(&k.as_str()))
+    {
         return next.run(req).await;
     }
-    let browser = super::signing::request_cookie(req.headers(), MARK_COOKIE);
-    let genuine = match (fn_paths.as_slice(), errs.as_slice(), sigs.as_slice()) {
-        ([path], [err], [sig]) => mark_is_valid(
-            &state.url_key,
-            (path, err, sig),
-            browser.as_deref(),
-            unix_now(),
-        ),
-        _ => false,
-    };
-    if genuine {
-        return next.run(req).await;
-    }
-    tracing::info!(
-        path = %uri.path(),
-        "form error in the URL dropped: not signed for this browser, or expired"
-    );
+    tracing::info!(path = %uri.path(), "form error in the URL dropped");
     let clean = without_error_params(&format!("{}?{query}", uri.path()));
     Redirect::to(&same_origin_path(&clean, None)).into_response()
 }
@@ -921,49 +985,6 @@ mod tests {
         assert_eq!(host_name("[::1]:3000"), "::1");
         assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
         assert_eq!(host_name("localhost"), "localhost");
-    }
-
-    #[test]
-    fn marks_depend_on_key_path_error_browser_and_time() {
-        let (k1, k2) = ([1u8; 32], [2u8; 32]);
-        let exp = 2_000_000_000;
-        let s = mark_signature(&k1, "/api/login", "abc", "b1", exp);
-        assert!(s.starts_with("2000000000."), "{s}");
-        assert_eq!(s, mark_signature(&k1, "/api/login", "abc", "b1", exp));
-        for other in [
-            mark_signature(&k2, "/api/login", "abc", "b1", exp),
-            mark_signature(&k1, "/api/setup", "abc", "b1", exp),
-            mark_signature(&k1, "/api/login", "abd", "b1", exp),
-            mark_signature(&k1, "/api/login", "abc", "b2", exp),
-            mark_signature(&k1, "/api/login", "abc", "b1", exp + 1),
-        ] {
-            assert_ne!(s, other);
-        }
-        let mark = ("/api/login", "abc", s.as_str());
-        assert!(mark_is_valid(&k1, mark, Some("b1"), exp - 1));
-        assert!(!mark_is_valid(&k1, mark, Some("b1"), exp), "expired");
-        assert!(
-            !mark_is_valid(&k1, mark, Some("b2"), exp - 1),
-            "other browser"
-        );
-        assert!(
-            !mark_is_valid(&k1, mark, None, exp - 1),
-            "no browser cookie"
-        );
-        let later = s.replacen("2000000000", "2000000999", 1);
-        let moved = ("/api/login", "abc", later.as_str());
-        assert!(
-            !mark_is_valid(&k1, moved, Some("b1"), exp - 1),
-            "expiry altered"
-        );
-        for junk in ["", ".", "x.y", "2000000000"] {
-            assert!(!mark_is_valid(
-                &k1,
-                ("/api/login", "abc", junk),
-                Some("b1"),
-                0
-            ));
-        }
     }
 
     /// A panic under a log subscriber is one line carrying the log id the response gets.

@@ -83,7 +83,7 @@ pub const DOWNLOAD_ROUTES: [&str; 4] = [
 /// Wraps `app` in every layer the application runs behind. Layers listed later wrap those
 /// before them, so a request meets them bottom-up: client address, request log, security
 /// headers, panic catcher, form redirects, cross-site refusal, host check before set-up, size
-/// limit back to the form, body checks, sessions, URL error check, page gate, error statuses.
+/// limit back to the form, body checks, sessions, URL error removal, page gate, error statuses.
 pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
     let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
     let sessions = SledSessionStore::new(
@@ -98,12 +98,10 @@ pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
         .with_secure(state.config.secure_cookies)
         .with_expiry(Expiry::OnInactivity(idle));
     let trusted = state.config.trusted_proxies.clone();
-    app.layer(middleware::from_fn(api_error_status))
+    let inner = app
+        .layer(middleware::from_fn(api_error_status))
         .layer(middleware::from_fn_with_state(state.clone(), page_gate))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            layers::verify_url_errors,
-        ))
+        .layer(middleware::from_fn(layers::drop_url_errors))
         .layer(session_layer)
         .layer(middleware::from_fn(layers::check_body))
         .layer(middleware::from_fn(layers::too_large_back_to_form))
@@ -114,9 +112,14 @@ pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             layers::refuse_cross_site,
-        ))
+        ));
+    // What a refused form's page is rendered again by: everything under the form redirects.
+    let forms = layers::FormPages {
+        pages: inner.clone().with_state(state.clone()),
+    };
+    inner
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            forms,
             layers::form_redirects,
         ))
         .layer(CatchPanicLayer::custom(layers::panic_response))

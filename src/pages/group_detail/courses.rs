@@ -163,7 +163,7 @@ fn MassEnrolPanel(g: GroupView) -> impl IntoView {
                     view! {
                         // Read again every second while a run goes on (with JavaScript).
                         <div class="mass" id="mass-live" data-running=running.to_string()>
-                            {status.map(|s| view! { <MassStatus s /> })}
+                            {status.map(|s| view! { <MassStatus s group=id /> })}
                             {ask.then(|| view! {
                                 <div class="notice" role="status">
                                     <p>{format!("Added. Enrol the group's {} in its courses now? Those already enrolled stay as they are.", count_of(members, "current member", "current members"))}</p>
@@ -186,7 +186,7 @@ fn MassEnrolPanel(g: GroupView) -> impl IntoView {
 
 /// A run's progress bar and estimate, or how it ended.
 #[component]
-fn MassStatus(s: MassEnrolView) -> impl IntoView {
+fn MassStatus(s: MassEnrolView, group: u64) -> impl IntoView {
     if s.running {
         let eta = s
             .eta_secs
@@ -202,7 +202,7 @@ fn MassStatus(s: MassEnrolView) -> impl IntoView {
                     value=s.done
                 ></progress>
                 <p class="muted">{format!("{} of {}{eta}", count(s.done), count_of(s.total, "member", "members"))}</p>
-                <p class="hint"><a href="?tab=courses">"Refresh"</a>" (the bar moves by itself with JavaScript on)"</p>
+                <p class="hint"><a href=format!("/groups/{group}?tab=courses")>"Refresh"</a>" (the bar moves by itself with JavaScript on)"</p>
             </div>
         }
         .into_any();

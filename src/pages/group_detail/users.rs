@@ -5,6 +5,7 @@
 //! file. A manager never browses the directory: they type exact logins or e-mails.
 
 use super::*;
+use crate::components::field::{kept, problem_id};
 
 #[component]
 pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
@@ -117,13 +118,15 @@ pub(super) fn BulkAdd(
 ) -> impl IntoView {
     let error = action_error(bulk);
     let message = move || error.get().and_then(|e| e.field_message("text"));
+    let typed = kept(error, "text").unwrap_or_default();
+    let anchor = message().map(|_| problem_id("text"));
     view! {
         <section class="panel" aria-labelledby="bulk-title">
             <h2 id="bulk-title">{if admin { "Bulk add" } else { "Add members" }}</h2>
             <ActionForm action=bulk attr:class="form" attr:novalidate=true>
                 <FormError error />
                 <input type="hidden" name="id" value=id />
-                <div class="field" class:invalid=move || message().is_some()>
+                <div class="field" id=anchor class:invalid=move || message().is_some()>
                     <label for="bulk-text">"Login names or e-mail addresses"</label>
                     <textarea
                         id="bulk-text"
@@ -131,7 +134,7 @@ pub(super) fn BulkAdd(
                         rows="8"
                         aria-invalid=move || message().map(|_| "true")
                         aria-describedby=move || if message().is_some() { "bulk-text-hint bulk-text-error" } else { "bulk-text-hint" }
-                    ></textarea>
+                    >{typed}</textarea>
                     <p class="hint" id="bulk-text-hint">
                         {if admin {
                             "One per line, or a CSV whose first column holds them (a header line is skipped). Up to 10,000 rows."
@@ -176,7 +179,7 @@ pub(super) fn BulkUpload(id: u64) -> impl IntoView {
             enctype="multipart/form-data"
         >
             <input type="hidden" name="id" value=id />
-            <div class="field" class:invalid=invalid>
+            <div class="field" id=invalid.then_some("problem-file") class:invalid=invalid>
                 <label for="bulk-upload">"Or upload a CSV or text file"</label>
                 <input
                     id="bulk-upload"
