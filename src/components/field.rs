@@ -91,6 +91,9 @@ pub fn done_message(fn_path: &str) -> Option<&'static str> {
         "reset_password" => "Password changed.",
         "save_settings" => "Settings saved.",
         "add_group_member" => "Member added.",
+        "bulk_add_group_members" => "Done: each name's outcome is listed below.",
+        "start_mass_enrolment" => "Enrolment started: its progress is shown below.",
+        "mark_lesson" => "Progress saved.",
         "remove_group_member" => "Member removed.",
         "change_group_manager" => "Managers changed.",
         "change_group_link" => "Courses and curricula changed.",
@@ -288,16 +291,6 @@ pub fn FormError(
                         .collect_view()
                 })
             }}
-        </div>
-    }
-}
-
-/// A success note shown after an action finished well.
-#[component]
-pub fn Notice(#[prop(into)] show: Signal<bool>, text: &'static str) -> impl IntoView {
-    view! {
-        <div class="notices" role="status">
-            {move || show.get().then(|| view! { <p class="notice">{text}</p> })}
         </div>
     }
 }

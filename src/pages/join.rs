@@ -36,7 +36,7 @@ fn Join() -> impl IntoView {
             {move || Suspend::new(async move {
                 match joined.await {
                     Ok(Some(g)) => view! {
-                        <section class="panel notice-panel" aria-labelledby="joined-title" role="status">
+                        <section class="panel notice-panel" aria-labelledby="joined-title" role="status" tabindex="-1" autofocus>
                             <h2 id="joined-title">{format!("You joined {}", g.name)}</h2>
                             {if g.courses.is_empty() {
                                 view! { <p>"This group gives no courses yet."</p> }.into_any()
