@@ -15,6 +15,15 @@ pub trait Record: Serialize + DeserializeOwned {
     const TREE: &'static str;
     /// The envelope version this build writes and reads.
     const VERSION: u8;
+
+    /// Decodes the body of a record an older `version` of this kind wrote, for kinds whose
+    /// change was only a field appended with its default, so old records read as they are and
+    /// need no migration (rewritten in the new layout the next time they are saved). `None`:
+    /// this kind reads no older version.
+    fn decode_older(version: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        let _ = (version, body);
+        None
+    }
 }
 
 pub fn encode<T: Record>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -38,7 +47,10 @@ pub fn decode<T: Record>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
         Some((&v, body)) if v == T::VERSION => {
             postcard::from_bytes(body).map_err(|e| corrupt(format!("cannot decode: {e}")))
         }
-        Some((&v, _)) => Err(corrupt(format!("unknown record version {v}"))),
+        Some((&v, body)) => match T::decode_older(v, body) {
+            Some(r) => r.map_err(|e| corrupt(format!("cannot decode version {v}: {e}"))),
+            None => Err(corrupt(format!("unknown record version {v}"))),
+        },
         None => Err(corrupt("empty value".into())),
     }
 }

@@ -50,7 +50,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use std::path::{Path, PathBuf};
 
 /// The schema this build writes. Bump it together with a new entry in `migrations.rs`.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 use migrations::MIGRATIONS;
 
@@ -68,6 +68,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("the first administrator already exists")]
     AlreadySetUp,
+    /// The caller may not do this (a rule the store holds, such as a group setting).
+    #[error("not allowed")]
+    Forbidden,
     #[error("corrupt record in {tree} at key {key}: {reason}")]
     Corrupt {
         tree: &'static str,
