@@ -344,7 +344,7 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
   // Removing asks first, as deleting the group does.
   const removeCourse = page.getByRole('button', { name: 'Remove course GRP-101 from the group' });
   await expect(removeCourse).toBeHidden();
-  await page.getByText('Remove…').click();
+  await page.getByRole('region', { name: 'Courses and curricula' }).getByText('Remove…').click();
   await expect(removeCourse).toBeVisible();
   await expectAccessible(page);
 
@@ -751,6 +751,7 @@ test('group manager: sees and copies the group key, adds a member by login, remo
   await expect(page.locator('.facts').getByText('Active', { exact: true })).toBeVisible();
   await expect(page.locator('.facts')).toContainText('0 / 30 uses');
   await expect(page.getByRole('button', { name: 'Disable key' })).toHaveCount(0);
+  await expect(page.getByText('Regenerate key…')).toHaveCount(0);
   await expect(page.getByRole('link', { name: 'Edit group' })).toHaveCount(0);
   const copy = page.getByRole('button', { name: 'Copy the group key' });
   if (jsOn()) {
@@ -782,5 +783,22 @@ test('group manager: sees and copies the group key, adds a member by login, remo
   await page.getByRole('button', { name: 'Remove from group: noa' }).click();
   await expect(members.getByRole('cell', { name: 'noa', exact: true })).toHaveCount(0);
   await expect(members.getByRole('cell', { name: 'max', exact: true })).toBeVisible();
+
+  // The admin lets the group's managers regenerate its key; the manager then can (only that).
+  await logOut(page);
+  await logIn(page, 'admin', ADMIN_PASSWORD);
+  await page.goto(`/groups/${saved.group.id}/edit`);
+  await page.getByLabel('Group managers may regenerate the key').check();
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByText('Changes saved.')).toBeVisible();
+  await logOut(page);
+  await logIn(page, 'tia', 'learner-password-4');
+  await page.goto(`/groups/${saved.group.id}`);
+  await expect(page.getByRole('button', { name: 'Disable key' })).toHaveCount(0);
+  await page.getByText('Regenerate key…').click();
+  await page.getByRole('button', { name: 'Regenerate key', exact: true }).click();
+  await expect(page.getByText(/New key made: /)).toBeVisible();
+  await expect(page.locator('#group-key-text')).not.toHaveText('PHYS-2028');
+  await expectAccessible(page);
   expect(panics).toEqual([]);
 });
