@@ -1,8 +1,10 @@
 //! How records and keys are laid out in sled.
 //!
 //! Values: a versioned envelope, `[format version: u8][postcard bytes]`. A record kind bumps its
-//! version when its layout changes, and a start-up migration rewrites old records; decoding a
-//! version it does not know is a `Corrupt` error naming the key, never a panic.
+//! version when its layout changes, and either a start-up migration rewrites old records or,
+//! when the change only appends a field with a default, the kind reads its older version as it
+//! is ([`Record::decode_older`]); decoding a version it does not know is a `Corrupt` error
+//! naming the key, never a panic.
 //! Keys: integers big-endian and fixed width, so that byte order is numeric order.
 
 use super::StoreError;

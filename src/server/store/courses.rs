@@ -1,11 +1,11 @@
 //! Courses and their ordered lessons.
 //!
 //! Trees: `courses` (id → [`CourseRecord`], lessons inline and in order), `course_code` (folded
-//! code → id: uniqueness and code order), `search_course` (every suffix of the folded code and
+//! code → id: uniqueness and code order), `course_suffix` (every suffix of the folded code and
 //! title, cut to `groups::SUFFIX_MAX` characters, `0x00`, id: a part of either is a prefix of
 //! one of them, so a prefix scan finds any part, costing the matches; see
-//! [`Store::list_courses`]; schema 4 held words and whole fields, rebuilt by the 4 → 5
-//! migration). A course's enrolment count is the counter `count/course_users/<id>` kept by
+//! [`Store::list_courses`]; built by the 4 → 5 migration, which drops schema 4's
+//! `search_course`, whose words and whole fields matched only their starts). A course's enrolment count is the counter `count/course_users/<id>` kept by
 //! `enrolments.rs`.
 
 use super::codec::{self, fold, id_key, Record};
@@ -122,7 +122,7 @@ pub(crate) fn enrolled_counter(course: u64) -> String {
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
-/// The `search_course` terms of a course: each suffix of its folded code and of its folded
+/// The `course_suffix` terms of a course: each suffix of its folded code and of its folded
 /// title (see the module docs).
 pub(crate) fn course_terms(code: &str, title: &str) -> Vec<String> {
     let mut terms = super::groups::suffixes(code);
@@ -182,7 +182,7 @@ impl Store {
         (
             &self.courses,
             &self.course_code,
-            &self.search_course,
+            &self.course_suffix,
             &self.meta,
         )
             .transaction(|(courses, codes, search_t, meta)| {
@@ -319,7 +319,7 @@ impl Store {
         let trees: [&sled::Tree; 7] = [
             &self.courses,
             &self.course_code,
-            &self.search_course,
+            &self.course_suffix,
             &self.meta,
             &self.curricula,
             &self.course_curricula,
@@ -387,8 +387,8 @@ impl Store {
             let prefix: String = q.chars().take(super::groups::SUFFIX_MAX).collect();
             let long = prefix.len() < q.len();
             search::page_where(
-                &self.search_course,
-                "search_course",
+                &self.course_suffix,
+                "course_suffix",
                 &prefix,
                 skip,
                 take,
@@ -415,10 +415,10 @@ impl Store {
         Ok((rows, total, capped))
     }
 
-    /// Rebuilds `search_course` from the courses: emptied, then each course's terms. Safe to
-    /// run again after a crash (the 4 → 5 migration, which changed what the index holds).
+    /// Builds `course_suffix` from the courses: emptied (it is empty but after a crash in this
+    /// step), then each course's terms. Safe to run again (the 4 → 5 migration).
     pub(crate) fn rebuild_course_search(&self) -> Result<u64, StoreError> {
-        self.search_course.clear()?;
+        self.course_suffix.clear()?;
         let mut batch = sled::Batch::default();
         let (mut pending, mut n) = (0usize, 0u64);
         for item in self.courses.iter() {
@@ -430,11 +430,11 @@ impl Store {
             }
             n += 1;
             if pending >= 10_000 {
-                self.search_course.apply_batch(std::mem::take(&mut batch))?;
+                self.course_suffix.apply_batch(std::mem::take(&mut batch))?;
                 pending = 0;
             }
         }
-        self.search_course.apply_batch(batch)?;
+        self.course_suffix.apply_batch(batch)?;
         Ok(n)
     }
 }
@@ -528,5 +528,48 @@ pub(crate) mod tests {
             .change_lessons(c.id, LessonChange::Remove { lesson: 424242 })
             .unwrap_err();
         assert!(matches!(err, StoreError::NotFound("lesson")));
+    }
+
+    /// Figures for the any-part course search at 100,000 courses (run by hand:
+    /// `cargo test --release --features ssr --lib course_search_at_scale -- --ignored
+    /// --nocapture`): what a page of the Courses tab's list costs with and without a query,
+    /// and how many index entries the courses take.
+    #[test]
+    #[ignore = "a measurement: minutes to build 100,000 courses"]
+    fn course_search_at_scale() {
+        let (_d, s) = temp_store();
+        let topics = [
+            "Physics",
+            "Chemistry",
+            "Biology",
+            "History",
+            "Geography",
+            "Music",
+        ];
+        let started = std::time::Instant::now();
+        for i in 0..100_000u64 {
+            let f = CourseFields {
+                code: format!("C-{i:06}"),
+                title: format!("Introduction to {} {}", topics[(i % 6) as usize], i / 6),
+                description: String::new(),
+                archived: false,
+            };
+            s.create_course(&f, 0).unwrap();
+        }
+        println!(
+            "100,000 courses in {:?}; course_suffix holds {} entries",
+            started.elapsed(),
+            s.course_suffix.len()
+        );
+        let except: HashSet<u64> = HashSet::new();
+        for q in ["", "ntro", "chem", "C-0999", "physics 1666", "zzz"] {
+            let t = std::time::Instant::now();
+            let (rows, total, capped) = s.courses_except(q, 1, 50, &except).unwrap();
+            println!(
+                "{q:?}: {} rows, total {total} (capped {capped}) in {:?}",
+                rows.len(),
+                t.elapsed()
+            );
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Golden bytes: each record kind encoded by this version, pinned byte for byte. A value
 //! written today must decode the same in every later version, so a change that alters any of
 //! these encodings fails here, and must come with a new record `VERSION` and a migration
-//! (`migrations.rs`) instead of an edit to the expected bytes.
+//! (`migrations.rs`) or a reader of the old version (`Record::decode_older`, with the old bytes
+//! kept here as a decoding test) instead of an edit to the expected bytes.
 
 use super::backup::{BackupVia, LastBackupRecord};
 use super::branches::BranchRecord;

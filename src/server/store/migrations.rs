@@ -100,12 +100,15 @@ fn v3_to_v4(s: &Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// 4 → 5: the course search index holds every suffix of each course's code and title (a
-/// search matches any part of either, as the groups table's does) instead of its words and
-/// whole fields (which matched only their starts). Rebuilt from the courses, emptied first, so
-/// a second run, or one after a crash, writes the same.
+/// 4 → 5: courses are searched by every suffix of their code and title (a search matches any
+/// part of either, as the groups table's does) in the new `course_suffix`, instead of by words
+/// and whole fields in `search_course` (which matched only their starts). The new index is
+/// built from the courses (emptied first, so a second run, or one after a crash, writes the
+/// same), then the old tree is dropped whole: cheaper than removing its entries one by one.
 fn v4_to_v5(s: &Store) -> Result<(), StoreError> {
     let courses = s.rebuild_course_search()?;
+    s.db.flush()?;
+    s.db.drop_tree("search_course")?;
     tracing::info!(courses, "course search index rebuilt for any-part search");
     Ok(())
 }
@@ -331,6 +334,11 @@ pub(super) mod tests {
         assert_eq!(codes("hy"), vec!["PHY"]);
         assert_eq!(codes("x"), Vec::<String>::new());
         assert_eq!(codes("").len(), 3);
+        assert!(!s
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == b"search_course"));
         assert!(!s.get_group(11).unwrap().unwrap().managers_regenerate_key);
     }
 
@@ -339,9 +347,9 @@ pub(super) mod tests {
     fn the_course_search_step_can_run_twice() {
         let dir = schema_v1();
         let s = Store::open(&dir.path().join("data")).unwrap();
-        let before: Vec<_> = s.search_course.iter().map(|kv| kv.unwrap()).collect();
+        let before: Vec<_> = s.course_suffix.iter().map(|kv| kv.unwrap()).collect();
         v4_to_v5(&s).unwrap();
-        let after: Vec<_> = s.search_course.iter().map(|kv| kv.unwrap()).collect();
+        let after: Vec<_> = s.course_suffix.iter().map(|kv| kv.unwrap()).collect();
         assert_eq!(after, before, "a second run writes the same entries");
         check_v2(&s);
     }

@@ -3,7 +3,7 @@
 //! These are the store's own types, never the `model` ones the browser gets: postcard encodes
 //! fields by position, so a field added to a wire type would silently change the bytes of
 //! every stored record. Here a layout changes only on purpose, with its record's `VERSION`
-//! and a migration; `store/golden.rs` pins each record's bytes. Enums: only ever append
+//! and a migration or a reader of the old version (`Record::decode_older`); `store/golden.rs` pins each record's bytes. Enums: only ever append
 //! variants.
 
 use super::super::codec::Record;
