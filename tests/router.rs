@@ -508,6 +508,9 @@ async fn every_server_function_is_guarded() {
         ("/api/last_bulk_result", ("id=1", false, false)),
         ("/api/get_group_links", ("id=1", false, false)),
         ("/api/change_group_link", ("id=1&kind=course&target=1&op=add", false, false)),
+        ("/api/courses_to_attach", ("id=1&query=&page=1", false, false)),
+        ("/api/curricula_to_attach", ("id=1&query=&page=1", false, false)),
+        ("/api/attach_group_links", ("id=1&courses%5B%5D=1", false, false)),
         ("/api/list_group_managers", ("id=1", false, false)),
         ("/api/change_group_manager", ("id=1&user=1&op=add", false, false)),
         ("/api/group_activity", ("id=1", false, false)),
@@ -3095,4 +3098,250 @@ async fn a_regenerated_key_is_announced() {
     .await;
     let html = body_text(t.get(&to, Some(&admin)).await).await;
     assert!(html.contains("Key disabled.") && !html.contains("New key made"));
+}
+
+/// The Courses tab without JavaScript: the courses not yet attached are listed at once as a
+/// checklist, a search matches any part of a code or title, one plain form post attaches
+/// every ticked course and curriculum, an unknown id refuses them all (nothing changed), and
+/// removing is behind a confirmation.
+#[tokio::test]
+async fn courses_are_attached_several_at_once_with_a_plain_form() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let mut ids = Vec::new();
+    for (code, title) in [
+        ("PHY-101", "Introductory Physics"),
+        ("CHEM-101", "General Chemistry"),
+        ("BIO-7", "Cells and Genes"),
+    ] {
+        let c = ok_json(
+            t.call(
+                "/api/create_course",
+                &format!("code={code}&title={title}&description="),
+                Some(&admin),
+            )
+            .await,
+        )
+        .await;
+        ids.push(c["id"].as_u64().unwrap());
+    }
+    let cur = ok_json(
+        t.call(
+            "/api/create_curriculum",
+            "name=Science+Path&description=",
+            Some(&admin),
+        )
+        .await,
+    )
+    .await["id"]
+        .as_u64()
+        .unwrap();
+    let g = t.create_group(&admin, "Year 7").await;
+    let tab = format!("/groups/{g}?tab=courses");
+
+    // Listed at once, each with its box; nothing asks to search first.
+    let html = body_text(t.get(&tab, Some(&admin)).await).await;
+    for (id, code) in ids.iter().zip(["PHY-101", "CHEM-101", "BIO-7"]) {
+        assert!(html.contains(code), "{code} offered: {html}");
+        assert!(
+            html.contains(&format!(r#"id="attach-course-{id}""#)),
+            "{code} has a box"
+        );
+    }
+    assert!(html.contains(&format!(r#"id="attach-curriculum-{cur}""#)));
+    assert!(html.contains(r#"name="courses[]""#) && html.contains("Attach selected courses"));
+    assert!(!html.contains("Search above"), "{html}");
+    // Any part of the code or title, ignoring case.
+    let found = body_text(t.get(&format!("{tab}&cq=YSIC"), Some(&admin)).await).await;
+    assert!(found.contains("attach-course-") && found.contains("PHY-101"));
+    assert!(!found.contains("CHEM-101") && !found.contains("BIO-7"));
+
+    // An unknown id among them: refused, back to the form with the error, nothing attached.
+    let store = t.state.store().unwrap();
+    let events = store.group_activity(g, 1000).unwrap().len();
+    let back = format!("http://localhost{tab}");
+    let req = Request::post("/api/attach_group_links")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, &back)
+        .header(header::COOKIE, &admin)
+        .body(Body::from(format!(
+            "id={g}&courses%5B%5D={}&courses%5B%5D=424242",
+            ids[0]
+        )))
+        .unwrap();
+    let res = t.send(req).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(to.contains("__err="), "{to}");
+    // The error is signed for this browser: its mark cookie goes with the next request.
+    let browser = browser_cookies(Some(&admin), &res);
+    let html = body_text(t.get(&to, Some(&browser)).await).await;
+    assert!(html.contains("There is no course #424242"), "{html}");
+    assert_eq!(store.group_links(g).unwrap(), (vec![], vec![]));
+    assert_eq!(store.group_activity(g, 1000).unwrap().len(), events);
+
+    // Two courses and the curriculum in one post.
+    let (status, to) = plain_form_post(
+        &t,
+        &admin,
+        "/api/attach_group_links",
+        &back,
+        &format!(
+            "id={g}&courses%5B%5D={}&courses%5B%5D={}&curricula%5B%5D={cur}",
+            ids[0], ids[1]
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(
+        to.starts_with(&format!("/groups/{g}?tab=courses&added=1")),
+        "{to}"
+    );
+    assert_eq!(
+        store.group_links(g).unwrap(),
+        (vec![ids[0], ids[1]], vec![cur])
+    );
+    let trail = store.group_activity(g, 1000).unwrap();
+    assert_eq!(trail.len(), events + 1, "one audit event");
+    assert!(trail.iter().any(
+        |(_, e)| e.detail == "Attached courses PHY-101, CHEM-101 and curriculum Science Path."
+    ));
+    let html = body_text(t.get(&tab, Some(&admin)).await).await;
+    assert!(
+        !html.contains(&format!(r#"id="attach-course-{}""#, ids[0])),
+        "attached: no longer offered"
+    );
+    assert!(html.contains(&format!(r#"id="attach-course-{}""#, ids[2])));
+    assert!(!html.contains("attach-curriculum-"), "{html}");
+    // Removing asks first: the button sits inside a confirmation.
+    let remove = html
+        .find("Remove course PHY-101 from the group")
+        .expect("a remove button");
+    let confirm = html[..remove]
+        .rfind("<details class=\"confirm\"")
+        .expect("a confirmation");
+    assert!(
+        !html[confirm..remove].contains("</details>"),
+        "the button is inside it"
+    );
+
+    // Nothing ticked: a typed error, nothing changed.
+    let (_, to) = plain_form_post(
+        &t,
+        &admin,
+        "/api/attach_group_links",
+        &back,
+        &format!("id={g}"),
+    )
+    .await;
+    assert!(to.contains("__err="), "{to}");
+    assert_eq!(store.group_links(g).unwrap().0.len(), 2);
+}
+
+/// "Managers may regenerate the key", a group setting on the group form (off by default): a
+/// manager's regenerate is refused with Forbidden while it is off, the key unchanged and no
+/// button shown; allowed once the admin turns it on; administrators always may.
+#[tokio::test]
+async fn managers_regenerate_the_key_only_when_the_group_allows_it() {
+    const KEY: &str = "PHYS-4821-KEY";
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let mia = t.create_learner(&admin, "mia").await;
+    let g = keyed_group(&t, &admin, "Physics", KEY, "").await;
+    ok_json(
+        t.call(
+            "/api/change_group_manager",
+            &format!("id={g}&user={mia}&op=add"),
+            Some(&admin),
+        )
+        .await,
+    )
+    .await;
+    let mia_c = t.login("mia", LEARNER_PASSWORD).await;
+    let store = t.state.store().unwrap();
+    let key_now = || store.get_group(g).unwrap().unwrap().key.key;
+
+    let page = format!("/groups/{g}");
+    let html = body_text(t.get(&page, Some(&mia_c)).await).await;
+    assert!(
+        html.contains(KEY) && !html.contains("Regenerate key"),
+        "{html}"
+    );
+    let res = t
+        .call(
+            "/api/regenerate_group_key",
+            &format!("id={g}"),
+            Some(&mia_c),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        key_now().as_deref(),
+        Some(KEY),
+        "refused: the key unchanged"
+    );
+
+    // The admin ticks the setting on the edit form (a plain post).
+    let edit = format!("http://localhost/groups/{g}/edit");
+    let form = |key: &str, extra: &str| {
+        format!("id={g}&name=Physics&description=&branch=&key={key}&max_uses=0&valid_from=&valid_until=&key_enabled=on{extra}")
+    };
+    let (status, to) = plain_form_post(
+        &t,
+        &admin,
+        "/api/update_group",
+        &edit,
+        &form(KEY, "&managers_regenerate_key=on"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(!to.contains("__err="), "{to}");
+    let form_html = body_text(t.get(&format!("/groups/{g}/edit"), Some(&admin)).await).await;
+    assert!(form_html.contains("Group managers may regenerate the key"));
+    assert!(store.get_group(g).unwrap().unwrap().managers_regenerate_key);
+
+    let html = body_text(t.get(&page, Some(&mia_c)).await).await;
+    assert!(
+        html.contains("Regenerate key"),
+        "the manager has the button"
+    );
+    assert!(!html.contains("Disable key"), "and only that one");
+    let (status, to) = plain_form_post(
+        &t,
+        &mia_c,
+        "/api/regenerate_group_key",
+        &format!("http://localhost{page}"),
+        &format!("id={g}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(!to.contains("__err="), "{to}");
+    let new = key_now().expect("a key");
+    assert_ne!(new, KEY);
+
+    // Turned off again (the box unticked is absent): refused again.
+    let (_, to) = plain_form_post(&t, &admin, "/api/update_group", &edit, &form(&new, "")).await;
+    assert!(!to.contains("__err="), "{to}");
+    let res = t
+        .call(
+            "/api/regenerate_group_key",
+            &format!("id={g}"),
+            Some(&mia_c),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(key_now(), Some(new));
+    // The admin may, whatever the setting.
+    let res = t
+        .call(
+            "/api/regenerate_group_key",
+            &format!("id={g}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 }

@@ -126,6 +126,19 @@ async function pickAndAdd(page: Page, searchLabel: string, query: string, button
   await page.getByRole('button', { name: button }).click();
 }
 
+// The group's Courses tab lists the courses not yet attached at once; a search (any part of
+// the code or title) narrows the list, and one button attaches every ticked course.
+async function tickAndAttach(page: Page, query: string, codes: string[]) {
+  const box = page.getByRole('searchbox', { name: 'Find courses to add' });
+  await box.fill(query);
+  await box.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`cq=${query}$`));
+  await expectHydratedIfJs(page, jsOn());
+  const list = page.getByRole('group', { name: 'Courses not in the group yet' });
+  for (const code of codes) await list.getByRole('checkbox', { name: new RegExp(`^${code} `) }).check();
+  await page.getByRole('button', { name: 'Attach selected courses' }).click();
+}
+
 test('catalog: branch, course with lessons, curriculum, enrolment; the learner completes a course', async ({ page }, info) => {
   const js = jsOn();
   const panics = watchPanics(page);
@@ -324,8 +337,15 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
   // Courses tab: attach the course.
   await groupTab(page, 'Courses').click();
   await expect(page).toHaveURL(/tab=courses/);
-  await pickAndAdd(page, 'Find courses to add', 'GRP', 'Add course GRP-101');
+  // Listed before any search; a part of the code finds it too.
+  await expect(page.getByRole('group', { name: 'Courses not in the group yet' }).getByRole('checkbox', { name: /^GRP-101 / })).toBeVisible();
+  await tickAndAttach(page, 'rp-1', ['GRP-101']);
   await expect(page.getByRole('region', { name: 'Courses and curricula' }).getByRole('link', { name: 'GRP-101' })).toBeVisible();
+  // Removing asks first, as deleting the group does.
+  const removeCourse = page.getByRole('button', { name: 'Remove course GRP-101 from the group' });
+  await expect(removeCourse).toBeHidden();
+  await page.getByRole('region', { name: 'Courses and curricula' }).getByText('Remove…').click();
+  await expect(removeCourse).toBeVisible();
   await expectAccessible(page);
 
   // Activity lists what happened.
@@ -462,7 +482,7 @@ test('mass enrolment: a group of 500 enrolled in its courses with a live progres
   // Attaching a course from the page asks whether to enrol the members now.
   await page.goto(`/groups/${g}?tab=courses`);
   await expectHydratedIfJs(page, jsOn());
-  await pickAndAdd(page, 'Find courses to add', 'ME-2', 'Add course ME-2');
+  await tickAndAttach(page, 'ME-2', ['ME-2']);
   await expect(page.getByText("Enrol the group's 500 current members in its courses now?")).toBeVisible();
   await expectAccessible(page);
   await page.getByRole('button', { name: 'Enrol them now' }).click();
@@ -731,6 +751,7 @@ test('group manager: sees and copies the group key, adds a member by login, remo
   await expect(page.locator('.facts').getByText('Active', { exact: true })).toBeVisible();
   await expect(page.locator('.facts')).toContainText('0 / 30 uses');
   await expect(page.getByRole('button', { name: 'Disable key' })).toHaveCount(0);
+  await expect(page.getByText('Regenerate key…')).toHaveCount(0);
   await expect(page.getByRole('link', { name: 'Edit group' })).toHaveCount(0);
   const copy = page.getByRole('button', { name: 'Copy the group key' });
   if (jsOn()) {
@@ -762,5 +783,22 @@ test('group manager: sees and copies the group key, adds a member by login, remo
   await page.getByRole('button', { name: 'Remove from group: noa' }).click();
   await expect(members.getByRole('cell', { name: 'noa', exact: true })).toHaveCount(0);
   await expect(members.getByRole('cell', { name: 'max', exact: true })).toBeVisible();
+
+  // The admin lets the group's managers regenerate its key; the manager then can (only that).
+  await logOut(page);
+  await logIn(page, 'admin', ADMIN_PASSWORD);
+  await page.goto(`/groups/${saved.group.id}/edit`);
+  await page.getByLabel('Group managers may regenerate the key').check();
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByText('Changes saved.')).toBeVisible();
+  await logOut(page);
+  await logIn(page, 'tia', 'learner-password-4');
+  await page.goto(`/groups/${saved.group.id}`);
+  await expect(page.getByRole('button', { name: 'Disable key' })).toHaveCount(0);
+  await page.getByText('Regenerate key…').click();
+  await page.getByRole('button', { name: 'Regenerate key', exact: true }).click();
+  await expect(page.getByText(/New key made: /)).toBeVisible();
+  await expect(page.locator('#group-key-text')).not.toHaveText('PHYS-2028');
+  await expectAccessible(page);
   expect(panics).toEqual([]);
 });

@@ -103,7 +103,8 @@ mod save {
     use crate::server::auth::require_group_admin;
     use leptos::prelude::*;
 
-    /// Creates a group and opens its page (administrators). Unticked checkboxes are absent.
+    /// Creates a group and opens its page (administrators). Unticked checkboxes are absent;
+    /// `managers_regenerate_key` ticked lets the group's managers regenerate its key.
     #[server(endpoint = "create_group")]
     pub async fn create_group(
         name: String,
@@ -115,6 +116,7 @@ mod save {
         valid_until: String,
         key_enabled: Option<String>,
         is_default: Option<String>,
+        managers_regenerate_key: Option<String>,
     ) -> Result<GroupSaved, AppError> {
         let caller = require_group_admin().await?;
         let state = crate::server::state::app_state()?;
@@ -130,15 +132,16 @@ mod save {
             is_default.is_some(),
         )?;
         let actor = caller.actor();
+        let regen = managers_regenerate_key.is_some();
         let saved = state
-            .write(move |s| s.create_group_saved(actor, &f))
+            .write(move |s| s.create_group_saved(actor, &f, regen))
             .await?;
         leptos_axum::redirect(&format!("/groups/{}", saved.group.id));
         Ok(saved)
     }
 
-    /// Changes a group's fields (administrators). Returns the group that stopped being the
-    /// default, if this one became it.
+    /// Changes a group's fields and settings (administrators). Returns the group that stopped
+    /// being the default, if this one became it.
     #[server(endpoint = "update_group")]
     pub async fn update_group(
         id: u64,
@@ -151,6 +154,7 @@ mod save {
         valid_until: String,
         key_enabled: Option<String>,
         is_default: Option<String>,
+        managers_regenerate_key: Option<String>,
     ) -> Result<GroupSaved, AppError> {
         let caller = require_group_admin().await?;
         let state = crate::server::state::app_state()?;
@@ -166,8 +170,9 @@ mod save {
             is_default.is_some(),
         )?;
         let actor = caller.actor();
+        let regen = managers_regenerate_key.is_some();
         state
-            .write(move |s| s.update_group_saved(actor, id, &f))
+            .write(move |s| s.update_group_saved(actor, id, &f, regen))
             .await
     }
 }
@@ -386,6 +391,63 @@ pub async fn change_group_link(
         leptos_axum::redirect(&format!("/groups/{id}?tab=courses&added=1"));
     }
     Ok(changed)
+}
+
+/// One page (from 1) of the courses not yet attached to group `id`, for the Courses tab's
+/// checklist: in code order, or those with `query` in any part of their code or title
+/// (ignoring case). Administrators.
+#[server(endpoint = "courses_to_attach")]
+pub async fn courses_to_attach(
+    id: u64,
+    query: String,
+    page: u32,
+) -> Result<Paged<crate::model::catalog::CourseRow>, AppError> {
+    require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let (rows, total, capped) = state
+        .read(move |s| s.courses_to_attach(id, &query, page, crate::model::user::PER_PAGE))
+        .await?;
+    Ok(super::paged(rows, total, capped, page))
+}
+
+/// One page (from 1) of the curricula not yet attached to group `id`, in name order or
+/// searched by the start of a word of their name. Administrators.
+#[server(endpoint = "curricula_to_attach")]
+pub async fn curricula_to_attach(
+    id: u64,
+    query: String,
+    page: u32,
+) -> Result<Paged<crate::model::catalog::CurriculumView>, AppError> {
+    require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let (rows, total, capped) = state
+        .read(move |s| s.curricula_to_attach(id, &query, page, crate::model::user::PER_PAGE))
+        .await?;
+    Ok(super::paged(rows, total, capped, page))
+}
+
+/// Attaches the ticked courses and curricula (`courses[]`, `curricula[]`: ids, from a plain
+/// form's checkboxes) to group `id` at once, all or none (administrators); returns how many
+/// were attached (those already attached are passed over). Nothing ticked, more than
+/// `ATTACH_MAX`, or an id that is no course or curriculum: `Invalid`, nothing changed. After
+/// attaching, the Courses tab asks whether to enrol the current members now.
+#[server(endpoint = "attach_group_links")]
+pub async fn attach_group_links(
+    id: u64,
+    courses: Option<Vec<u64>>,
+    curricula: Option<Vec<u64>>,
+) -> Result<u32, AppError> {
+    let caller = require_group_admin().await?;
+    let state = crate::server::state::app_state()?;
+    let actor = caller.actor();
+    let (courses, curricula) = (courses.unwrap_or_default(), curricula.unwrap_or_default());
+    let n = state
+        .write(move |s| s.attach_links(actor, id, &courses, &curricula))
+        .await?;
+    if n > 0 {
+        leptos_axum::redirect(&format!("/groups/{id}?tab=courses&added=1"));
+    }
+    Ok(n)
 }
 
 /// Starts enrolling every member of the group in every course it gives (its own and its

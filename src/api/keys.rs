@@ -182,18 +182,25 @@ pub async fn change_group_key(id: u64, op: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Regenerates group `id`'s key (administrators): a new random key replaces the old one, which
-/// stops working; its members stay and uses start again at 0. The same as `change_group_key`
-/// with `op=regenerate`, as its own endpoint so that the page it sends the browser back to can
-/// say "New key made" (the `__done` mark names the function, not its arguments).
+/// Regenerates group `id`'s key: a new random key replaces the old one, which stops working;
+/// its members stay and uses start again at 0. Administrators always; the group's managers
+/// only while the group's "managers may regenerate the key" setting is on (`Forbidden`
+/// otherwise, the key unchanged). The same as `change_group_key` with `op=regenerate`, as its
+/// own endpoint so that the page it sends the browser back to can say "New key made" (the
+/// `__done` mark names the function, not its arguments).
 #[server(endpoint = "regenerate_group_key")]
 pub async fn regenerate_group_key(id: u64) -> Result<(), AppError> {
     use crate::server::store::groups::keys::KeyChange;
-    let caller = crate::server::auth::require_group_admin().await?;
+    let caller = crate::server::auth::require_group_manager(id).await?;
     let state = crate::server::state::app_state()?;
     let actor = caller.actor();
+    let change = if caller.admin {
+        KeyChange::Regenerate
+    } else {
+        KeyChange::RegenerateAsManager
+    };
     state
-        .write(move |s| s.change_key(actor, id, KeyChange::Regenerate))
+        .write(move |s| s.change_key(actor, id, change))
         .await?;
     tracing::info!(group = id, "group key regenerated");
     Ok(())

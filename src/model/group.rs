@@ -123,6 +123,11 @@ pub struct GroupView {
     pub created_at: u64,
     /// Whether the caller may change the group (administrators) or only look (its managers).
     pub can_edit: bool,
+    /// The group's setting: its managers may regenerate its key.
+    pub managers_regenerate_key: bool,
+    /// Whether the caller may regenerate the key: administrators, and the group's managers
+    /// when [`GroupView::managers_regenerate_key`] is on.
+    pub can_regenerate_key: bool,
 }
 
 /// A group's latest mass enrolment ("enrol all members in the group's courses"): where it is,

@@ -357,6 +357,11 @@ fn GroupFormFields(
                 <label for="group-default">"Default group"</label>
             </div>
             <p class="hint" id="group-default-hint">{default_hint}</p>
+            <div class="check">
+                <input type="checkbox" id="group-managers-regenerate" name="managers_regenerate_key" value="on" checked=g.as_ref().is_some_and(|g| g.managers_regenerate_key) aria-describedby="group-managers-regenerate-hint" />
+                <label for="group-managers-regenerate">"Group managers may regenerate the key"</label>
+            </div>
+            <p class="hint" id="group-managers-regenerate-hint">"Off: only administrators make a new key. On: the group's managers can too (the old key then stops working at once)."</p>
             </div>
         </details>
     }

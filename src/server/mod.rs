@@ -37,6 +37,7 @@ impl From<StoreError> for AppError {
             },
             StoreError::NotFound(what) => AppError::not_found(capitalise(what)),
             StoreError::AlreadySetUp => AppError::AlreadySetUp,
+            StoreError::Forbidden => AppError::Forbidden,
             other => internal(&other),
         }
     }

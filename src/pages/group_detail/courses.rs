@@ -15,20 +15,21 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
     let id = g.id;
     let edit = g.can_edit;
     let error = action_error(a.link);
+    let attach_error = action_error(a.attach);
     let link = a.link;
-    let button = move |kind: &'static str,
-                       target: u64,
-                       op: &'static str,
-                       label: &'static str,
-                       aria: String| {
+    // Removing asks first, as deleting a group does: the second click is the confirmation.
+    let remove = move |kind: &'static str, target: u64, label: String| {
+        let aria = format!("Remove {kind} {label} from the group");
         view! {
-            <ActionForm action=link>
-                <input type="hidden" name="id" value=id />
-                <input type="hidden" name="kind" value=kind />
-                <input type="hidden" name="target" value=target />
-                <input type="hidden" name="op" value=op />
-                <button type="submit" class=if op == "remove" { "danger" } else { "" } aria-label=aria>{label}</button>
-            </ActionForm>
+            <Confirm summary="Remove…" explanation=format!("{label} stops being given by this group. Members' enrolments and progress stay.")>
+                <ActionForm action=link>
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="kind" value=kind />
+                    <input type="hidden" name="target" value=target />
+                    <input type="hidden" name="op" value="remove" />
+                    <button type="submit" class="danger" aria-label=aria>"Remove"</button>
+                </ActionForm>
+            </Confirm>
         }
     };
     view! {
@@ -47,13 +48,14 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
                                     {l.courses.is_empty().then(|| view! { <p class="empty-state">"No courses yet."</p> })}
                                     <ul class="picker">
                                         {l.courses.into_iter().map(|c| {
-                                            let aria = format!("Remove course {} from the group", c.label);
+                                            let confirm = edit.then(|| remove("course", c.id, c.label.clone()));
                                             view! {
-                                            <li>
-                                                <span><A href=format!("/courses/{}", c.id)>{c.label.clone()}</A> " " <span class="muted">{c.detail}</span></span>
-                                                {edit.then(|| button("course", c.id, "remove", "Remove", aria))}
-                                            </li>
-                                        }}).collect_view()}
+                                                <li>
+                                                    <span><A href=format!("/courses/{}", c.id)>{c.label}</A> " " <span class="muted">{c.detail}</span></span>
+                                                    {confirm}
+                                                </li>
+                                            }
+                                        }).collect_view()}
                                     </ul>
                                 </div>
                                 <div>
@@ -61,13 +63,14 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
                                     {l.curricula.is_empty().then(|| view! { <p class="empty-state">"No curricula yet."</p> })}
                                     <ul class="picker">
                                         {l.curricula.into_iter().map(|c| {
-                                            let aria = format!("Remove curriculum {} from the group", c.label);
+                                            let confirm = edit.then(|| remove("curriculum", c.id, c.label.clone()));
                                             view! {
-                                            <li>
-                                                <span><A href=format!("/curricula/{}", c.id)>{c.label.clone()}</A> " " <span class="muted">{c.detail}</span></span>
-                                                {edit.then(|| button("curriculum", c.id, "remove", "Remove", aria))}
-                                            </li>
-                                        }}).collect_view()}
+                                                <li>
+                                                    <span><A href=format!("/curricula/{}", c.id)>{c.label}</A> " " <span class="muted">{c.detail}</span></span>
+                                                    {confirm}
+                                                </li>
+                                            }
+                                        }).collect_view()}
                                     </ul>
                                 </div>
                             </div>
@@ -81,49 +84,117 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
         {edit.then(|| view! {
             <section class="panel" aria-labelledby="add-courses-title">
                 <h2 id="add-courses-title">"Add courses"</h2>
-                <SearchForm action=format!("/groups/{id}") param="cq" label="Find courses to add" placeholder="Code or title starts with…" value=cq.clone() id="group-course-q" keep=vec![("tab", "courses".to_string())] />
+                <p class="hint">"Tick the courses and curricula to give this group, then attach them all at once."</p>
+                <FormError error=attach_error fields=&["courses", "curricula"] />
+                <SearchForm action=format!("/groups/{id}") param="cq" label="Find courses to add" placeholder="Any part of the code or title" value=cq.clone() id="group-course-q" keep=vec![("tab", "courses".to_string()), ("kq", kq.clone())] />
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match found_courses.await {
-                            Ok(Some(p)) if p.rows.is_empty() => view! { <p class="muted">"No course matches."</p> }.into_any(),
-                            Ok(Some(p)) => view! {
-                                <ul class="picker">
-                                    {p.rows.into_iter().map(|c| view! {
-                                        <li>
-                                            <span>{c.code.clone()} " " <span class="muted">{c.title.clone()}</span></span>
-                                            {button("course", c.id, "add", "Add", format!("Add course {}", c.code))}
-                                        </li>
-                                    }).collect_view()}
-                                </ul>
-                            }.into_any(),
-                            Ok(None) => view! { <p class="hint">"Search above to find courses."</p> }.into_any(),
+                            Ok(Some(p)) if p.rows.is_empty() => view! { <p class="muted">"No course to add matches."</p> }.into_any(),
+                            Ok(Some(p)) => {
+                                let shown = p.rows.len() as u64;
+                                let (total, capped) = (p.total, p.total_is_capped);
+                                let items = p.rows.into_iter().map(|c| Pick {
+                                    id: c.id,
+                                    label: c.code,
+                                    detail: c.title,
+                                }).collect();
+                                view! { <Checklist group=id kind="courses" legend="Courses not in the group yet" items shown total capped /> }.into_any()
+                            }
+                            Ok(None) => ().into_any(),
                             Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                         }
                     })}
                 </Transition>
                 <h3>"Add curricula"</h3>
-                <SearchForm action=format!("/groups/{id}") param="kq" label="Find curricula to add" placeholder="Name starts with…" value=kq.clone() id="group-curriculum-q" keep=vec![("tab", "courses".to_string())] />
+                <SearchForm action=format!("/groups/{id}") param="kq" label="Find curricula to add" placeholder="Name starts with…" value=kq.clone() id="group-curriculum-q" keep=vec![("tab", "courses".to_string()), ("cq", cq.clone())] />
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match found_curricula.await {
-                            Ok(Some(p)) if p.rows.is_empty() => view! { <p class="muted">"No curriculum matches."</p> }.into_any(),
-                            Ok(Some(p)) => view! {
-                                <ul class="picker">
-                                    {p.rows.into_iter().map(|c| view! {
-                                        <li>
-                                            <span>{c.name.clone()} " " <span class="muted">{format!("{} course(s)", c.courses.len())}</span></span>
-                                            {button("curriculum", c.id, "add", "Add", format!("Add curriculum {}", c.name))}
-                                        </li>
-                                    }).collect_view()}
-                                </ul>
-                            }.into_any(),
-                            Ok(None) => view! { <p class="hint">"Search above to find curricula."</p> }.into_any(),
+                            Ok(Some(p)) if p.rows.is_empty() => view! { <p class="muted">"No curriculum to add matches."</p> }.into_any(),
+                            Ok(Some(p)) => {
+                                let shown = p.rows.len() as u64;
+                                let (total, capped) = (p.total, p.total_is_capped);
+                                let items = p.rows.into_iter().map(|c| Pick {
+                                    id: c.id,
+                                    detail: count_of(c.courses.len() as u64, "course", "courses"),
+                                    label: c.name,
+                                }).collect();
+                                view! { <Checklist group=id kind="curricula" legend="Curricula not in the group yet" items shown total capped /> }.into_any()
+                            }
+                            Ok(None) => ().into_any(),
                             Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                         }
                     })}
                 </Transition>
             </section>
         })}
+    }
+}
+
+/// One row of a [`Checklist`].
+struct Pick {
+    id: u64,
+    label: String,
+    detail: String,
+}
+
+/// A page of courses (`kind` = "courses") or curricula ("curricula") to attach: a checkbox
+/// each and one "Attach selected" button, a plain form posting every ticked id at once
+/// (`courses[]=…`), so it works without JavaScript.
+#[component]
+fn Checklist(
+    group: u64,
+    kind: &'static str,
+    legend: &'static str,
+    items: Vec<Pick>,
+    shown: u64,
+    total: u64,
+    capped: bool,
+) -> impl IntoView {
+    let GroupCtx { a, .. } = expect_context();
+    let more = if capped {
+        format!(
+            "Showing {} of more than {}: search to find others.",
+            count(shown),
+            count(total)
+        )
+    } else if total > shown {
+        format!(
+            "Showing {} of {}: search to find others.",
+            count(shown),
+            count(total)
+        )
+    } else {
+        String::new()
+    };
+    let singular = if kind == "courses" {
+        "course"
+    } else {
+        "curriculum"
+    };
+    view! {
+        <ActionForm action=a.attach attr:class="checklist">
+            <input type="hidden" name="id" value=group />
+            <fieldset>
+                <legend>{legend}</legend>
+                <ul class="picker">
+                    {items.into_iter().map(|p| {
+                        let box_id = format!("attach-{singular}-{}", p.id);
+                        view! {
+                            <li>
+                                <span class="check">
+                                    <input type="checkbox" id=box_id.clone() name=format!("{kind}[]") value=p.id />
+                                    <label for=box_id>{p.label} " " <span class="muted">{p.detail}</span></label>
+                                </span>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </fieldset>
+            {(!more.is_empty()).then(|| view! { <p class="hint">{more}</p> })}
+            <button type="submit" class="primary">{format!("Attach selected {kind}")}</button>
+        </ActionForm>
     }
 }
 

@@ -2,13 +2,11 @@
 //! (courses and curricula), Managers, Messages, Activity and Report. Administrators change
 //! things; the group's managers read (and write to the members).
 
-use crate::api::courses::list_courses;
-use crate::api::curricula::list_curricula;
 use crate::api::groups::{
-    get_group, get_group_links, group_activity, last_bulk_result, list_group_managers,
-    list_group_members, mass_enrolment_status, AddGroupMember, BulkAddGroupMembers,
-    BulkUploadGroupMembers, ChangeGroupLink, ChangeGroupManager, DeleteGroup, RemoveGroupMember,
-    StartMassEnrolment,
+    courses_to_attach, curricula_to_attach, get_group, get_group_links, group_activity,
+    last_bulk_result, list_group_managers, list_group_members, mass_enrolment_status,
+    AddGroupMember, AttachGroupLinks, BulkAddGroupMembers, BulkUploadGroupMembers, ChangeGroupLink,
+    ChangeGroupManager, DeleteGroup, RemoveGroupMember, StartMassEnrolment,
 };
 use crate::api::keys::{ChangeGroupKey, RegenerateGroupKey};
 use crate::api::messages::{group_messages, SendGroupMessage};
@@ -94,7 +92,9 @@ struct GroupCtx {
     bulk_report: Res<Option<BulkResult>>,
     found_users: Res<UserPage>,
     links: Res<GroupLinks>,
+    /// A page of the courses not yet attached (all of them at first, or those searched).
     found_courses: Res<Paged<CourseRow>>,
+    /// A page of the curricula not yet attached.
     found_curricula: Res<Paged<CurriculumView>>,
     managers: Res<Vec<ManagerRow>>,
     found_managers: Res<UserPage>,
@@ -115,6 +115,7 @@ struct Actions {
     remove: ServerAction<RemoveGroupMember>,
     bulk: ServerAction<BulkAddGroupMembers>,
     link: ServerAction<ChangeGroupLink>,
+    attach: ServerAction<AttachGroupLinks>,
     manager: ServerAction<ChangeGroupManager>,
     mass: ServerAction<StartMassEnrolment>,
     key: ServerAction<ChangeGroupKey>,
@@ -148,6 +149,7 @@ fn GroupDetail() -> impl IntoView {
         remove: ServerAction::new(),
         bulk: ServerAction::new(),
         link: ServerAction::new(),
+        attach: ServerAction::new(),
         manager: ServerAction::new(),
         mass: ServerAction::new(),
         key: ServerAction::new(),
@@ -160,6 +162,7 @@ fn GroupDetail() -> impl IntoView {
             a.remove.version().get(),
             a.bulk.version().get(),
             a.link.version().get(),
+            a.attach.version().get(),
             a.manager.version().get(),
             a.mass.version().get(),
             a.key.version().get(),
@@ -193,23 +196,14 @@ fn GroupDetail() -> impl IntoView {
         move || (gid(), tab(), changes()),
         |(id, tab, _)| when(tab == Tab::Courses, get_group_links(id)),
     );
+    // The first page of what can still be attached shows at once; a search narrows it.
     let found_courses: Res<Paged<CourseRow>> = Resource::new(
-        move || (tab(), cq()),
-        |(tab, q)| {
-            when(
-                tab == Tab::Courses && !q.trim().is_empty(),
-                list_courses(q, 1),
-            )
-        },
+        move || (gid(), tab(), cq(), changes()),
+        |(id, tab, q, _)| when(tab == Tab::Courses, courses_to_attach(id, q, 1)),
     );
     let found_curricula: Res<Paged<CurriculumView>> = Resource::new(
-        move || (tab(), kq()),
-        |(tab, q)| {
-            when(
-                tab == Tab::Courses && !q.trim().is_empty(),
-                list_curricula(q, 1),
-            )
-        },
+        move || (gid(), tab(), kq(), changes()),
+        |(id, tab, q, _)| when(tab == Tab::Courses, curricula_to_attach(id, q, 1)),
     );
     let managers: Res<Vec<ManagerRow>> = Resource::new(
         move || (gid(), tab(), changes()),
@@ -345,7 +339,8 @@ fn GroupHeader(
                 </dd>
             </div>
         </dl>
-        {g.can_edit.then(|| view! { <KeyButtons g=g.clone() action=key_action regenerate /> })}
+        // Managers too, when the group lets them regenerate its key (never disable or enable it).
+        {g.can_regenerate_key.then(|| view! { <KeyButtons g=g.clone() action=key_action regenerate /> })}
         {g.can_edit.then(|| view! {
             <FormError error=delete_error fields=&["group"] />
             <Confirm summary="Delete this group…" explanation="Its memberships and its course and curriculum links go; users' enrolments and progress stay.">
@@ -361,7 +356,8 @@ fn GroupHeader(
 }
 
 /// "Regenerate key" (behind a confirmation: the old key stops working) and "Disable key" /
-/// "Enable key", for administrators.
+/// "Enable key", for administrators; the first alone for a manager the group lets regenerate
+/// its key.
 #[component]
 fn KeyButtons(
     g: GroupView,
@@ -371,6 +367,7 @@ fn KeyButtons(
     let error = action_error(action);
     let regenerate_error = action_error(regenerate);
     let has_key = g.key_status != KeyStatus::None;
+    let admin = g.can_edit;
     // What the action that just succeeded did, told the way other actions tell theirs.
     let notice = if action_done(regenerate).get_untracked() {
         Some(match &g.key.key {
@@ -418,11 +415,11 @@ fn KeyButtons(
                     <Confirm summary="Regenerate key…" explanation="A new random key replaces this one, which stops working at once. Members who joined with it stay. Uses start again at 0.">
                         {regenerate_button("Regenerate key", "primary")}
                     </Confirm>
-                    {if g.key.enabled {
+                    {admin.then(|| if g.key.enabled {
                         button("disable", "Disable key", "")
                     } else {
                         button("enable", "Enable key", "primary")
-                    }}
+                    })}
                 }
                 .into_any()
             } else {

@@ -1,8 +1,10 @@
 //! How records and keys are laid out in sled.
 //!
 //! Values: a versioned envelope, `[format version: u8][postcard bytes]`. A record kind bumps its
-//! version when its layout changes, and a start-up migration rewrites old records; decoding a
-//! version it does not know is a `Corrupt` error naming the key, never a panic.
+//! version when its layout changes, and either a start-up migration rewrites old records or,
+//! when the change only appends a field with a default, the kind reads its older version as it
+//! is ([`Record::decode_older`]); decoding a version it does not know is a `Corrupt` error
+//! naming the key, never a panic.
 //! Keys: integers big-endian and fixed width, so that byte order is numeric order.
 
 use super::StoreError;
@@ -15,6 +17,15 @@ pub trait Record: Serialize + DeserializeOwned {
     const TREE: &'static str;
     /// The envelope version this build writes and reads.
     const VERSION: u8;
+
+    /// Decodes the body of a record an older `version` of this kind wrote, for kinds whose
+    /// change was only a field appended with its default, so old records read as they are and
+    /// need no migration (rewritten in the new layout the next time they are saved). `None`:
+    /// this kind reads no older version.
+    fn decode_older(version: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        let _ = (version, body);
+        None
+    }
 }
 
 pub fn encode<T: Record>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -38,7 +49,10 @@ pub fn decode<T: Record>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
         Some((&v, body)) if v == T::VERSION => {
             postcard::from_bytes(body).map_err(|e| corrupt(format!("cannot decode: {e}")))
         }
-        Some((&v, _)) => Err(corrupt(format!("unknown record version {v}"))),
+        Some((&v, body)) => match T::decode_older(v, body) {
+            Some(r) => r.map_err(|e| corrupt(format!("cannot decode version {v}: {e}"))),
+            None => Err(corrupt(format!("unknown record version {v}"))),
+        },
         None => Err(corrupt("empty value".into())),
     }
 }

@@ -1,8 +1,11 @@
 //! Courses and their ordered lessons.
 //!
 //! Trees: `courses` (id → [`CourseRecord`], lessons inline and in order), `course_code` (folded
-//! code → id: uniqueness and code order), `search_course` (code and title terms, see
-//! `search.rs`). A course's enrolment count is the counter `count/course_users/<id>` kept by
+//! code → id: uniqueness and code order), `course_suffix` (every suffix of the folded code and
+//! title, cut to `groups::SUFFIX_MAX` characters, `0x00`, id: a part of either is a prefix of
+//! one of them, so a prefix scan finds any part, costing the matches; see
+//! [`Store::list_courses`]; built by the 4 → 5 migration, which drops schema 4's
+//! `search_course`, whose words and whole fields matched only their starts). A course's enrolment count is the counter `count/course_users/<id>` kept by
 //! `enrolments.rs`.
 
 use super::codec::{self, fold, id_key, Record};
@@ -12,6 +15,7 @@ use crate::model::catalog::{CourseRow, CourseStatus, CourseView, LessonView};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LessonRecord {
@@ -118,6 +122,16 @@ pub(crate) fn enrolled_counter(course: u64) -> String {
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
+/// The `course_suffix` terms of a course: each suffix of its folded code and of its folded
+/// title (see the module docs).
+pub(crate) fn course_terms(code: &str, title: &str) -> Vec<String> {
+    let mut terms = super::groups::suffixes(code);
+    terms.extend(super::groups::suffixes(title));
+    terms.sort();
+    terms.dedup();
+    terms
+}
+
 pub(crate) fn tx_get_course(courses: &TransactionalTree, id: u64) -> Tx<Option<CourseRecord>> {
     let key = id_key(id);
     match courses.get(key)? {
@@ -168,7 +182,7 @@ impl Store {
         (
             &self.courses,
             &self.course_code,
-            &self.search_course,
+            &self.course_suffix,
             &self.meta,
         )
             .transaction(|(courses, codes, search_t, meta)| {
@@ -191,12 +205,12 @@ impl Store {
                     if fold(&old.code) != folded {
                         codes.remove(fold(&old.code).as_bytes())?;
                     }
-                    for t in search::terms(&[&old.code, &old.title]) {
+                    for t in course_terms(&old.code, &old.title) {
                         search_t.remove(search::key(&t, id))?;
                     }
                 }
                 codes.insert(folded.as_bytes(), &id_key(id))?;
-                for t in search::terms(&[&rec.code, &rec.title]) {
+                for t in course_terms(&rec.code, &rec.title) {
                     search_t.insert(search::key(&t, id), &[])?;
                 }
                 if old.is_none() {
@@ -305,7 +319,7 @@ impl Store {
         let trees: [&sled::Tree; 7] = [
             &self.courses,
             &self.course_code,
-            &self.search_course,
+            &self.course_suffix,
             &self.meta,
             &self.curricula,
             &self.course_curricula,
@@ -326,7 +340,7 @@ impl Store {
             }
             courses.remove(&id_key(id))?;
             codes.remove(fold(&rec.code).as_bytes())?;
-            for t in search::terms(&[&rec.code, &rec.title]) {
+            for t in course_terms(&rec.code, &rec.title) {
                 search_t.remove(search::key(&t, id))?;
             }
             for cur in &curricula {
@@ -338,22 +352,58 @@ impl Store {
         Ok(job)
     }
 
-    /// A page of courses (from 1): in code order, or matching a code / title prefix search.
+    /// A page of courses (from 1): in code order, or those with `query` in any part of their
+    /// code or title, ignoring case. Returns `(rows, total, total_is_capped)`.
     pub fn list_courses(
         &self,
         query: &str,
         page: u32,
         per_page: u32,
     ) -> Result<(Vec<CourseRow>, u64, bool), StoreError> {
+        self.courses_except(query, page, per_page, &HashSet::new())
+    }
+
+    /// [`Store::list_courses`] without the courses in `except` (those a group already gives,
+    /// say). Without a query: the code index in order, skipping them. With one: the matches
+    /// of the suffix index (any part of the code or title, ignoring case), counted up to
+    /// [`search::TOTAL_CAP`]; a query longer than the indexed suffixes is checked against
+    /// each matching course.
+    pub fn courses_except(
+        &self,
+        query: &str,
+        page: u32,
+        per_page: u32,
+        except: &HashSet<u64>,
+    ) -> Result<(Vec<CourseRow>, u64, bool), StoreError> {
         let (skip, take) = search::window(page, per_page);
-        let (ids, total, capped) = if fold(query).is_empty() {
+        let q = fold(query);
+        let (ids, total, capped) = if q.is_empty() {
             (
-                search::by_name(&self.course_code, "course_code", skip, take)?,
-                self.course_count()?,
+                search::by_name_except(&self.course_code, "course_code", skip, take, except)?,
+                self.course_count()?.saturating_sub(except.len() as u64),
                 false,
             )
         } else {
-            search::page(&self.search_course, "search_course", query, skip, take)?
+            let prefix: String = q.chars().take(super::groups::SUFFIX_MAX).collect();
+            let long = prefix.len() < q.len();
+            search::page_where(
+                &self.course_suffix,
+                "course_suffix",
+                &prefix,
+                skip,
+                take,
+                |id| {
+                    if except.contains(&id) {
+                        return Ok(false);
+                    }
+                    if !long {
+                        return Ok(true);
+                    }
+                    Ok(self
+                        .get_course(id)?
+                        .is_some_and(|c| fold(&c.code).contains(&q) || fold(&c.title).contains(&q)))
+                },
+            )?
         };
         let rows = ids
             .into_iter()
@@ -363,6 +413,29 @@ impl Store {
             })
             .collect::<Result<_, StoreError>>()?;
         Ok((rows, total, capped))
+    }
+
+    /// Builds `course_suffix` from the courses: emptied (it is empty but after a crash in this
+    /// step), then each course's terms. Safe to run again (the 4 → 5 migration).
+    pub(crate) fn rebuild_course_search(&self) -> Result<u64, StoreError> {
+        self.course_suffix.clear()?;
+        let mut batch = sled::Batch::default();
+        let (mut pending, mut n) = (0usize, 0u64);
+        for item in self.courses.iter() {
+            let (k, v) = item?;
+            let c: CourseRecord = codec::decode(&k, &v)?;
+            for t in course_terms(&c.code, &c.title) {
+                batch.insert(search::key(&t, c.id), &[]);
+                pending += 1;
+            }
+            n += 1;
+            if pending >= 10_000 {
+                self.course_suffix.apply_batch(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        self.course_suffix.apply_batch(batch)?;
+        Ok(n)
     }
 }
 
@@ -455,5 +528,48 @@ pub(crate) mod tests {
             .change_lessons(c.id, LessonChange::Remove { lesson: 424242 })
             .unwrap_err();
         assert!(matches!(err, StoreError::NotFound("lesson")));
+    }
+
+    /// Figures for the any-part course search at 100,000 courses (run by hand:
+    /// `cargo test --release --features ssr --lib course_search_at_scale -- --ignored
+    /// --nocapture`): what a page of the Courses tab's list costs with and without a query,
+    /// and how many index entries the courses take.
+    #[test]
+    #[ignore = "a measurement: minutes to build 100,000 courses"]
+    fn course_search_at_scale() {
+        let (_d, s) = temp_store();
+        let topics = [
+            "Physics",
+            "Chemistry",
+            "Biology",
+            "History",
+            "Geography",
+            "Music",
+        ];
+        let started = std::time::Instant::now();
+        for i in 0..100_000u64 {
+            let f = CourseFields {
+                code: format!("C-{i:06}"),
+                title: format!("Introduction to {} {}", topics[(i % 6) as usize], i / 6),
+                description: String::new(),
+                archived: false,
+            };
+            s.create_course(&f, 0).unwrap();
+        }
+        println!(
+            "100,000 courses in {:?}; course_suffix holds {} entries",
+            started.elapsed(),
+            s.course_suffix.len()
+        );
+        let except: HashSet<u64> = HashSet::new();
+        for q in ["", "ntro", "chem", "C-0999", "physics 1666", "zzz"] {
+            let t = std::time::Instant::now();
+            let (rows, total, capped) = s.courses_except(q, 1, 50, &except).unwrap();
+            println!(
+                "{q:?}: {} rows, total {total} (capped {capped}) in {:?}",
+                rows.len(),
+                t.elapsed()
+            );
+        }
     }
 }

@@ -283,20 +283,40 @@ impl Store {
         page: u32,
         per_page: u32,
     ) -> Result<(Vec<CurriculumView>, u64, bool), StoreError> {
+        self.curricula_except(query, page, per_page, &std::collections::HashSet::new())
+    }
+
+    /// [`Store::list_curricula`] without the curricula in `except` (those a group already
+    /// gives, say).
+    pub fn curricula_except(
+        &self,
+        query: &str,
+        page: u32,
+        per_page: u32,
+        except: &std::collections::HashSet<u64>,
+    ) -> Result<(Vec<CurriculumView>, u64, bool), StoreError> {
         let (skip, take) = search::window(page, per_page);
-        let (ids, total, capped) = if fold(query).is_empty() {
+        let q = fold(query);
+        let (ids, total, capped) = if q.is_empty() {
             (
-                search::by_name(&self.curriculum_name, "curriculum_name", skip, take)?,
-                self.curriculum_count()?,
+                search::by_name_except(
+                    &self.curriculum_name,
+                    "curriculum_name",
+                    skip,
+                    take,
+                    except,
+                )?,
+                self.curriculum_count()?.saturating_sub(except.len() as u64),
                 false,
             )
         } else {
-            search::page(
+            search::page_where(
                 &self.search_curriculum,
                 "search_curriculum",
-                query,
+                &q,
                 skip,
                 take,
+                |id| Ok(!except.contains(&id)),
             )?
         };
         let rows = ids

@@ -1,7 +1,8 @@
 //! Golden bytes: each record kind encoded by this version, pinned byte for byte. A value
 //! written today must decode the same in every later version, so a change that alters any of
 //! these encodings fails here, and must come with a new record `VERSION` and a migration
-//! (`migrations.rs`) instead of an edit to the expected bytes.
+//! (`migrations.rs`) or a reader of the old version (`Record::decode_older`, with the old bytes
+//! kept here as a decoding test) instead of an edit to the expected bytes.
 
 use super::backup::{BackupVia, LastBackupRecord};
 use super::branches::BranchRecord;
@@ -168,8 +169,9 @@ fn groups() {
             courses: 1,
             curricula: 1,
             created_at: 12,
+            managers_regenerate_key: true,
         },
-        "010b0659656172203705466972737401030109414243442d4546474805010100010201ac0201010c",
+        "020b0659656172203705466972737401030109414243442d4546474805010100010201ac0201010c01",
     );
     pinned(
         GroupLinksRecord {
@@ -223,6 +225,47 @@ fn groups() {
         },
         "010201036164610002013f030362616401000001",
     );
+}
+
+/// A group as version 1 wrote it (before "managers may regenerate the key" was appended)
+/// still decodes, with the setting off: groups are not migrated, they read as they are.
+#[test]
+fn groups_of_version_1_still_decode() {
+    let v1 = "010b0659656172203705466972737401030109414243442d4546474805010100010201ac0201010c";
+    let g: GroupRecord = codec::decode(b"golden", &unhex(v1)).unwrap();
+    assert_eq!(
+        g,
+        GroupRecord {
+            id: 11,
+            name: "Year 7".into(),
+            description: "First".into(),
+            branch: Some(3),
+            key: KeyRecord {
+                key: Some("ABCD-EFGH".into()),
+                max_uses: 5,
+                valid_from: Some(1),
+                valid_until: None,
+                enabled: true,
+            },
+            key_uses: 2,
+            is_default: true,
+            members: 300,
+            courses: 1,
+            curricula: 1,
+            created_at: 12,
+            managers_regenerate_key: false,
+        }
+    );
+    // Rewritten in the current layout the next time it is saved.
+    assert_eq!(
+        hex(&codec::encode(&g).unwrap()),
+        "020b0659656172203705466972737401030109414243442d4546474805010100010201ac0201010c00"
+    );
+    // A truncated version-1 record is still an error naming the key, never a panic.
+    let err = codec::decode::<GroupRecord>(b"k", &unhex(&v1[..v1.len() - 2])).unwrap_err();
+    assert!(err.to_string().contains("version 1"), "{err}");
+    // A version this build does not know is refused.
+    assert!(codec::decode::<GroupRecord>(b"k", &unhex("03")).is_err());
 }
 
 #[test]

@@ -15,7 +15,8 @@ use serde::Deserialize;
 
 pub(super) type Migration = fn(&Store) -> Result<(), StoreError>;
 
-pub(super) const MIGRATIONS: &[(u32, Migration)] = &[(1, v1_to_v2), (2, v2_to_v3), (3, v3_to_v4)];
+pub(super) const MIGRATIONS: &[(u32, Migration)] =
+    &[(1, v1_to_v2), (2, v2_to_v3), (3, v3_to_v4), (4, v4_to_v5)];
 
 /// Records as schema 1 wrote them, frozen here: decoding old data must not follow the code.
 mod v1 {
@@ -96,6 +97,19 @@ fn v3_to_v4(s: &Store) -> Result<(), StoreError> {
     }
     s.sessions.apply_batch(batch)?;
     tracing::info!(kept, dropped, "sessions re-keyed by the hash of their id");
+    Ok(())
+}
+
+/// 4 → 5: courses are searched by every suffix of their code and title (a search matches any
+/// part of either, as the groups table's does) in the new `course_suffix`, instead of by words
+/// and whole fields in `search_course` (which matched only their starts). The new index is
+/// built from the courses (emptied first, so a second run, or one after a crash, writes the
+/// same), then the old tree is dropped whole: cheaper than removing its entries one by one.
+fn v4_to_v5(s: &Store) -> Result<(), StoreError> {
+    let courses = s.rebuild_course_search()?;
+    s.db.flush()?;
+    s.db.drop_tree("search_course")?;
+    tracing::info!(courses, "course search index rebuilt for any-part search");
     Ok(())
 }
 
@@ -302,6 +316,42 @@ pub(super) mod tests {
             let (k, _) = kv.unwrap();
             assert_eq!(k.len(), 32, "session key {}", codec::show_key(&k));
         }
+        check_v5(s);
+    }
+
+    /// Schema 5: courses are found by any part of their code or title (PHY by "hy", not by
+    /// "x"), and the group written by schema 1 (a version-1 record) reads with its managers
+    /// not allowed to regenerate its key.
+    fn check_v5(s: &Store) {
+        let codes = |q: &str| -> Vec<String> {
+            s.list_courses(q, 1, 50)
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|c| c.code)
+                .collect()
+        };
+        assert_eq!(codes("hy"), vec!["PHY"]);
+        assert_eq!(codes("x"), Vec::<String>::new());
+        assert_eq!(codes("").len(), 3);
+        assert!(!s
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == b"search_course"));
+        assert!(!s.get_group(11).unwrap().unwrap().managers_regenerate_key);
+    }
+
+    /// The course index step run on a schema-4 database, then again: the same index.
+    #[test]
+    fn the_course_search_step_can_run_twice() {
+        let dir = schema_v1();
+        let s = Store::open(&dir.path().join("data")).unwrap();
+        let before: Vec<_> = s.course_suffix.iter().map(|kv| kv.unwrap()).collect();
+        v4_to_v5(&s).unwrap();
+        let after: Vec<_> = s.course_suffix.iter().map(|kv| kv.unwrap()).collect();
+        assert_eq!(after, before, "a second run writes the same entries");
+        check_v2(&s);
     }
 
     #[test]

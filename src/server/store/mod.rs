@@ -50,7 +50,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use std::path::{Path, PathBuf};
 
 /// The schema this build writes. Bump it together with a new entry in `migrations.rs`.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 use migrations::MIGRATIONS;
 
@@ -68,6 +68,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("the first administrator already exists")]
     AlreadySetUp,
+    /// The caller may not do this (a rule the store holds, such as a group setting).
+    #[error("not allowed")]
+    Forbidden,
     #[error("corrupt record in {tree} at key {key}: {reason}")]
     Corrupt {
         tree: &'static str,
@@ -145,7 +148,7 @@ pub struct Trees {
     branch_children: sled::Tree,
     courses: sled::Tree,
     course_code: sled::Tree,
-    search_course: sled::Tree,
+    course_suffix: sled::Tree,
     curricula: sled::Tree,
     curriculum_name: sled::Tree,
     search_curriculum: sled::Tree,
@@ -238,7 +241,7 @@ impl Store {
             branch_children: db.open_tree("branch_children")?,
             courses: db.open_tree("courses")?,
             course_code: db.open_tree("course_code")?,
-            search_course: db.open_tree("search_course")?,
+            course_suffix: db.open_tree("course_suffix")?,
             curricula: db.open_tree("curricula")?,
             curriculum_name: db.open_tree("curriculum_name")?,
             search_curriculum: db.open_tree("search_curriculum")?,

@@ -45,13 +45,28 @@ pub fn page(
     skip: usize,
     take: usize,
 ) -> Result<(Vec<u64>, u64, bool), StoreError> {
+    page_where(tree, tree_name, &fold(query), skip, take, |_| Ok(true))
+}
+
+/// [`page`] over the ids under `prefix` (already folded) that `keep` accepts: ids already
+/// attached somewhere left out, say, or a check against the record. `keep` runs once per
+/// distinct id, and at most until [`TOTAL_CAP`] are kept, so the cost stays bounded by the
+/// matches, never the whole tree, whatever it holds.
+pub fn page_where(
+    tree: &sled::Tree,
+    tree_name: &'static str,
+    prefix: &str,
+    skip: usize,
+    take: usize,
+    mut keep: impl FnMut(u64) -> Result<bool, StoreError>,
+) -> Result<(Vec<u64>, u64, bool), StoreError> {
     let mut seen = HashSet::new();
     let mut ids = Vec::new();
     let mut count = 0u64;
-    for item in tree.scan_prefix(fold(query).as_bytes()) {
+    for item in tree.scan_prefix(prefix.as_bytes()) {
         let (k, _) = item?;
         let id = read_id(tree_name, &k, &k[k.len().saturating_sub(8)..])?;
-        if !seen.insert(id) {
+        if !seen.insert(id) || !keep(id)? {
             continue;
         }
         if count as usize >= skip && ids.len() < take {
@@ -69,6 +84,34 @@ pub fn page(
 pub fn window(page: u32, per_page: u32) -> (usize, usize) {
     let per_page = per_page.clamp(1, 100) as usize;
     ((page.max(1) as usize - 1) * per_page, per_page)
+}
+
+/// One page of ids from a unique-name index (`folded name → id`), in name order, leaving out
+/// those in `except` (the walk costs the rows skipped and taken plus `except`'s size).
+pub fn by_name_except(
+    tree: &sled::Tree,
+    tree_name: &'static str,
+    skip: usize,
+    take: usize,
+    except: &HashSet<u64>,
+) -> Result<Vec<u64>, StoreError> {
+    let mut ids = Vec::with_capacity(take);
+    let mut seen = 0usize;
+    for item in tree.iter() {
+        let (k, v) = item?;
+        let id = read_id(tree_name, &k, &v)?;
+        if except.contains(&id) {
+            continue;
+        }
+        if seen >= skip {
+            ids.push(id);
+            if ids.len() >= take {
+                break;
+            }
+        }
+        seen += 1;
+    }
+    Ok(ids)
 }
 
 /// One page of ids from a unique-name index (`folded name → id`), in name order.

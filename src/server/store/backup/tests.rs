@@ -98,6 +98,35 @@ fn a_restored_store_holds_every_tree_of_the_original_but_sessions() {
     assert_eq!(read_header(file.as_slice()).unwrap(), sum.backup);
 }
 
+/// A group's "managers may regenerate the key" comes back with the restore, on and off, and a
+/// course is found by any part of its title there too.
+#[test]
+fn group_settings_and_the_course_index_are_restored() {
+    let (_d, s) = temp_store();
+    let on = plain_group(&s, "On");
+    let off = plain_group(&s, "Off");
+    let f = |g: u64| {
+        let rec = s.get_group(g).unwrap().unwrap();
+        crate::server::store::groups::GroupFields {
+            name: rec.name,
+            description: rec.description,
+            branch: rec.branch,
+            key: (&rec.key).into(),
+            is_default: rec.is_default,
+        }
+    };
+    s.update_group_with(actor(), on, &f(on), true).unwrap();
+    let c = course(&s, "PHY");
+    let mut file = Vec::new();
+    s.backup(&mut file, 1).unwrap();
+    let to = tempfile::tempdir().unwrap();
+    let (r, sum) = restore(file.as_slice(), &to.path().join("r")).unwrap();
+    assert!(sum.violations.is_empty(), "{:?}", sum.violations);
+    assert!(r.get_group(on).unwrap().unwrap().managers_regenerate_key);
+    assert!(!r.get_group(off).unwrap().unwrap().managers_regenerate_key);
+    assert_eq!(r.list_courses("hy", 1, 10).unwrap().0[0].id, c);
+}
+
 #[test]
 fn a_backup_of_a_backup_restores_to_the_same_store() {
     let (_d, s, _) = school();

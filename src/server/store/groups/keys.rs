@@ -91,6 +91,10 @@ pub enum KeyChange {
     /// A new random key replaces the old one (which stops working at once); its uses start
     /// again at 0. Members who joined with the old key stay.
     Regenerate,
+    /// [`KeyChange::Regenerate`] asked by one of the group's managers: done only while the
+    /// group lets its managers regenerate its key, `Forbidden` otherwise (checked in the
+    /// transaction that changes the key, so an administrator turning the setting off wins).
+    RegenerateAsManager,
     Disable,
     Enable,
 }
@@ -366,8 +370,11 @@ impl Store {
             )
                 .transaction(|(groups, keys, trail, index)| {
                     let mut rec = tx_get(groups, group)?;
+                    if change == KeyChange::RegenerateAsManager && !rec.managers_regenerate_key {
+                        return abort(StoreError::Forbidden);
+                    }
                     let detail = match change {
-                        KeyChange::Regenerate => {
+                        KeyChange::Regenerate | KeyChange::RegenerateAsManager => {
                             if keys.get(folded.as_bytes())?.is_some() {
                                 return Ok(None);
                             }

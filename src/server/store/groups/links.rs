@@ -8,6 +8,10 @@
 
 use super::*;
 
+/// Most courses and curricula one [`Store::attach_links`] attaches (a page of the checklist is
+/// far fewer): bounds the transaction and its audit line.
+pub const ATTACH_MAX: usize = 100;
+
 #[derive(Clone, Copy)]
 pub enum LinkKind {
     Course,
@@ -182,6 +186,151 @@ impl Store {
                 Ok(true)
             })?;
         Ok(r)
+    }
+
+    /// Attaches several courses and curricula to `group` at once (the Courses tab's checklist):
+    /// in one transaction with one audit event naming them, so either all are attached or
+    /// none is. Ones already attached, or listed twice, are passed over; returns how many were
+    /// attached. Refused, with nothing changed: no id at all, or more than [`ATTACH_MAX`]
+    /// (`Invalid` on `courses`); an id that is no course or curriculum (`Invalid` on `courses`
+    /// or `curricula`, naming it); an unknown group (`NotFound`).
+    pub fn attach_links(
+        &self,
+        actor: Actor,
+        group: u64,
+        courses: &[u64],
+        curricula: &[u64],
+    ) -> Result<u32, StoreError> {
+        if courses.is_empty() && curricula.is_empty() {
+            return Err(StoreError::invalid(
+                "courses",
+                "Tick at least one course or curriculum to attach.",
+            ));
+        }
+        if courses.len() + curricula.len() > ATTACH_MAX {
+            return Err(StoreError::invalid(
+                "courses",
+                format!("Attach at most {ATTACH_MAX} at a time."),
+            ));
+        }
+        let _w = self.writing();
+        let event = self.db.generate_id()?;
+        let trees: [&sled::Tree; 8] = [
+            &self.groups,
+            &self.courses,
+            &self.curricula,
+            &self.group_links,
+            &self.course_groups,
+            &self.curriculum_groups,
+            &self.audit,
+            &self.audit_index,
+        ];
+        let n = trees.as_slice().transaction(|t| {
+            let [groups, course_t, curriculum_t, links, course_back, curriculum_back, trail, index] =
+                t.as_slice()
+            else {
+                unreachable!("eight trees were given")
+            };
+            let mut rec = tx_get(groups, group)?;
+            let mut l = tx_links(links, group)?;
+            let mut course_labels = Vec::new();
+            for &c in courses {
+                let Some(course) = super::super::courses::tx_get_course(course_t, c)? else {
+                    return abort(StoreError::invalid(
+                        "courses",
+                        format!("There is no course #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
+                    ));
+                };
+                if !l.courses.contains(&c) {
+                    l.courses.push(c);
+                    course_back.insert(&pair_key(c, group), &[])?;
+                    course_labels.push(course.code);
+                }
+            }
+            let mut curriculum_labels = Vec::new();
+            for &c in curricula {
+                let Some(cur) = super::super::curricula::tx_get_curriculum(curriculum_t, c)? else {
+                    return abort(StoreError::invalid(
+                        "curricula",
+                        format!("There is no curriculum #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
+                    ));
+                };
+                if !l.curricula.contains(&c) {
+                    l.curricula.push(c);
+                    curriculum_back.insert(&pair_key(c, group), &[])?;
+                    curriculum_labels.push(cur.name);
+                }
+            }
+            let n = (course_labels.len() + curriculum_labels.len()) as u32;
+            if n == 0 {
+                return Ok(0);
+            }
+            rec.courses = l.courses.len() as u32;
+            rec.curricula = l.curricula.len() as u32;
+            tx_put_links(links, group, &l)?;
+            tx_put(groups, &rec)?;
+            let mut parts = Vec::new();
+            if !course_labels.is_empty() {
+                let what = if course_labels.len() == 1 { "course" } else { "courses" };
+                parts.push(format!("{what} {}", course_labels.join(", ")));
+            }
+            if !curriculum_labels.is_empty() {
+                let what = if curriculum_labels.len() == 1 {
+                    "curriculum"
+                } else {
+                    "curricula"
+                };
+                parts.push(format!("{what} {}", curriculum_labels.join(", ")));
+            }
+            tx_audit(
+                AuditTrees { trail, index },
+                group,
+                event,
+                actor,
+                AuditAction::CoursesChanged,
+                format!("Attached {}.", parts.join(" and ")),
+            )?;
+            Ok(n)
+        })?;
+        Ok(n)
+    }
+
+    /// A page of the courses not yet attached to `group` (its own; those of its curricula may
+    /// still be attached by themselves), searched as [`Store::list_courses`] does.
+    pub fn courses_to_attach(
+        &self,
+        group: u64,
+        query: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<crate::model::catalog::CourseRow>, u64, bool), StoreError> {
+        self.get_group(group)?
+            .ok_or(StoreError::NotFound("group"))?;
+        let except: HashSet<u64> = self
+            .group_links_record(group)?
+            .courses
+            .into_iter()
+            .collect();
+        self.courses_except(query, page, per_page, &except)
+    }
+
+    /// A page of the curricula not yet attached to `group`, searched as
+    /// [`Store::list_curricula`] does.
+    pub fn curricula_to_attach(
+        &self,
+        group: u64,
+        query: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Vec<crate::model::catalog::CurriculumView>, u64, bool), StoreError> {
+        self.get_group(group)?
+            .ok_or(StoreError::NotFound("group"))?;
+        let except: HashSet<u64> = self
+            .group_links_record(group)?
+            .curricula
+            .into_iter()
+            .collect();
+        self.curricula_except(query, page, per_page, &except)
     }
 
     /// The group's links record (empty when it has none).

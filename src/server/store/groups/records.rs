@@ -3,7 +3,7 @@
 //! These are the store's own types, never the `model` ones the browser gets: postcard encodes
 //! fields by position, so a field added to a wire type would silently change the bytes of
 //! every stored record. Here a layout changes only on purpose, with its record's `VERSION`
-//! and a migration; `store/golden.rs` pins each record's bytes. Enums: only ever append
+//! and a migration or a reader of the old version (`Record::decode_older`); `store/golden.rs` pins each record's bytes. Enums: only ever append
 //! variants.
 
 use super::super::codec::Record;
@@ -24,11 +24,70 @@ pub struct GroupRecord {
     pub courses: u32,
     pub curricula: u32,
     pub created_at: u64,
+    /// The group's managers may regenerate its key (set by administrators; off by default).
+    /// Appended in version 2: a version-1 record reads with it off.
+    pub managers_regenerate_key: bool,
 }
 
 impl Record for GroupRecord {
     const TREE: &'static str = "groups";
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
+
+    fn decode_older(version: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        (version == 1).then(|| postcard::from_bytes::<GroupRecordV1>(body).map(GroupRecord::from))
+    }
+}
+
+/// A group as version 1 stored it, frozen here: old records must decode whatever the current
+/// layout becomes.
+#[derive(Deserialize)]
+struct GroupRecordV1 {
+    id: u64,
+    name: String,
+    description: String,
+    branch: Option<u64>,
+    key: KeyRecordV1,
+    key_uses: u32,
+    is_default: bool,
+    members: u64,
+    courses: u32,
+    curricula: u32,
+    created_at: u64,
+}
+
+/// [`KeyRecord`] as version 1 of [`GroupRecord`] stored it.
+#[derive(Deserialize)]
+struct KeyRecordV1 {
+    key: Option<String>,
+    max_uses: u32,
+    valid_from: Option<u64>,
+    valid_until: Option<u64>,
+    enabled: bool,
+}
+
+impl From<GroupRecordV1> for GroupRecord {
+    fn from(g: GroupRecordV1) -> Self {
+        GroupRecord {
+            id: g.id,
+            name: g.name,
+            description: g.description,
+            branch: g.branch,
+            key: KeyRecord {
+                key: g.key.key,
+                max_uses: g.key.max_uses,
+                valid_from: g.key.valid_from,
+                valid_until: g.key.valid_until,
+                enabled: g.key.enabled,
+            },
+            key_uses: g.key_uses,
+            is_default: g.is_default,
+            members: g.members,
+            courses: g.courses,
+            curricula: g.curricula,
+            created_at: g.created_at,
+            managers_regenerate_key: false,
+        }
+    }
 }
 
 /// A group's key and its limits.

@@ -11,7 +11,32 @@ impl Store {
         f: &GroupFields,
     ) -> Result<(GroupRecord, Option<(u64, String)>), StoreError> {
         let id = self.db.generate_id()? + 1;
-        self.save_group(actor, id, None, f)
+        self.save_group(actor, id, None, f, None)
+    }
+
+    /// [`Store::create_group`] with the group's settings beyond the fields: whether its
+    /// managers may regenerate its key.
+    pub fn create_group_with(
+        &self,
+        actor: Actor,
+        f: &GroupFields,
+        managers_regenerate_key: bool,
+    ) -> Result<(GroupRecord, Option<(u64, String)>), StoreError> {
+        let id = self.db.generate_id()? + 1;
+        self.save_group(actor, id, None, f, Some(managers_regenerate_key))
+    }
+
+    /// [`Store::update_group`] that also sets whether the group's managers may regenerate its
+    /// key (`update_group` leaves that as it is).
+    pub fn update_group_with(
+        &self,
+        actor: Actor,
+        id: u64,
+        f: &GroupFields,
+        managers_regenerate_key: bool,
+    ) -> Result<(GroupRecord, Option<(u64, String)>), StoreError> {
+        self.get_group(id)?.ok_or(StoreError::NotFound("group"))?;
+        self.save_group(actor, id, Some(id), f, Some(managers_regenerate_key))
     }
 
     /// Changes a group's fields (name, description, branch, key options, default flag). A new
@@ -23,7 +48,7 @@ impl Store {
         f: &GroupFields,
     ) -> Result<(GroupRecord, Option<(u64, String)>), StoreError> {
         self.get_group(id)?.ok_or(StoreError::NotFound("group"))?;
-        self.save_group(actor, id, Some(id), f)
+        self.save_group(actor, id, Some(id), f, None)
     }
 
     fn save_group(
@@ -32,6 +57,7 @@ impl Store {
         id: u64,
         existing: Option<u64>,
         f: &GroupFields,
+        managers_regenerate_key: Option<bool>,
     ) -> Result<(GroupRecord, Option<(u64, String)>), StoreError> {
         let _w = self.writing();
         let events = [
@@ -71,7 +97,20 @@ impl Store {
                     };
                     t.check(f)?;
                     let mut rec = old.clone().unwrap_or_else(|| new_record(id, actor.now));
-                    let changed = old.as_ref().map(|o| changes(o, f)).unwrap_or_default();
+                    let mut changed = old.as_ref().map(|o| changes(o, f)).unwrap_or_default();
+                    if let Some(on) = managers_regenerate_key {
+                        if old.is_some() && on != rec.managers_regenerate_key {
+                            changed.push(
+                                if on {
+                                    "managers may regenerate the key"
+                                } else {
+                                    "managers may no longer regenerate the key"
+                                }
+                                .into(),
+                            );
+                        }
+                        rec.managers_regenerate_key = on;
+                    }
                     t.reindex_name(old.as_ref(), f)?;
                     t.rekey(old.as_ref(), f, &mut rec)?;
                     t.move_branch(old.as_ref(), f)?;
@@ -103,6 +142,7 @@ fn new_record(id: u64, now: u64) -> GroupRecord {
         courses: 0,
         curricula: 0,
         created_at: now,
+        managers_regenerate_key: false,
     }
 }
 

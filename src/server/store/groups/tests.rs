@@ -1756,3 +1756,216 @@ fn a_failed_default_group_join_creates_no_user() {
     assert_eq!(s.groups_of_user(id).unwrap(), vec![g.id]);
     assert!(s.enrolment(id, a).unwrap().is_some());
 }
+
+/// The Courses tab's checklist: several courses and curricula attached in one call, with one
+/// audit event naming them; those already attached or listed twice are passed over.
+#[test]
+fn several_courses_and_curricula_are_attached_at_once() {
+    let (_d, s) = temp_store();
+    let g = group(&s, "G");
+    let (c1, c2, c3) = (course(&s, "C1"), course(&s, "C2"), course(&s, "C3"));
+    let cur = s.create_curriculum("Path", "", 0).unwrap().id;
+    s.link_group_course(ACTOR, g.id, c1, true).unwrap();
+    let events = actions(&s, g.id).len();
+
+    let n = s
+        .attach_links(ACTOR, g.id, &[c1, c2, c3, c2], &[cur])
+        .unwrap();
+    assert_eq!(n, 3, "c2, c3 and the curriculum are new; c1 was there");
+    let rec = get(&s, g.id);
+    assert_eq!((rec.courses, rec.curricula), (3, 1));
+    assert_eq!(s.group_links(g.id).unwrap(), (vec![c1, c2, c3], vec![cur]));
+    for c in [c2, c3] {
+        assert_eq!(
+            suffix_ids(&s.course_groups, "course_groups", c).unwrap(),
+            vec![g.id]
+        );
+    }
+    assert_eq!(
+        suffix_ids(&s.curriculum_groups, "curriculum_groups", cur).unwrap(),
+        vec![g.id]
+    );
+    let trail = s.group_activity(g.id, 1000).unwrap();
+    assert_eq!(trail.len(), events + 1, "one event for the whole attach");
+    let (_, last) = trail.iter().max_by_key(|(id, _)| *id).expect("an event");
+    assert_eq!(AuditAction::from(last.action), AuditAction::CoursesChanged);
+    assert_eq!(last.detail, "Attached courses C2, C3 and curriculum Path.");
+
+    // All of them already attached: nothing written, no event.
+    let before = dump(&s);
+    assert_eq!(s.attach_links(ACTOR, g.id, &[c1, c2], &[cur]).unwrap(), 0);
+    assert_eq!(dump(&s), before);
+}
+
+/// One unknown id refuses the whole attach, with a typed error naming its list, and the store
+/// stays as it was: no link, no count, no reverse index, no audit event.
+#[test]
+fn attaching_with_an_unknown_id_changes_nothing() {
+    let (_d, s) = temp_store();
+    let g = group(&s, "G");
+    let (c1, c2) = (course(&s, "C1"), course(&s, "C2"));
+    let cur = s.create_curriculum("Path", "", 0).unwrap().id;
+    let before = dump(&s);
+    assert!(is_invalid(
+        s.attach_links(ACTOR, g.id, &[c1, 424_242, c2], &[]),
+        "courses"
+    ));
+    assert!(is_invalid(
+        s.attach_links(ACTOR, g.id, &[c1], &[cur, c2]),
+        "curricula"
+    ));
+    assert!(is_invalid(
+        s.attach_links(ACTOR, g.id, &[cur], &[]),
+        "courses"
+    ));
+    assert!(is_invalid(s.attach_links(ACTOR, g.id, &[], &[]), "courses"));
+    let many: Vec<u64> = (0..=links::ATTACH_MAX as u64).collect();
+    assert!(is_invalid(
+        s.attach_links(ACTOR, g.id, &many, &[]),
+        "courses"
+    ));
+    assert!(matches!(
+        s.attach_links(ACTOR, 424_242, &[c1], &[]),
+        Err(StoreError::NotFound("group"))
+    ));
+    assert_eq!(dump(&s), before);
+}
+
+/// What the checklist offers: every course not yet attached, at once; a search matches any
+/// part of the code or title, ignoring case, and still leaves out the attached ones.
+#[test]
+fn the_checklist_offers_the_courses_not_yet_attached_by_any_part() {
+    let (_d, s) = temp_store();
+    let g = group(&s, "G");
+    let make = |code: &str, title: &str| {
+        s.create_course(
+            &crate::server::store::courses::CourseFields {
+                code: code.into(),
+                title: title.into(),
+                description: String::new(),
+                archived: false,
+            },
+            0,
+        )
+        .unwrap()
+        .id
+    };
+    let phy = make("PHY-101", "Introductory Physics");
+    let chem = make("CHEM-101", "General Chemistry");
+    let bio = make("BIO-7", "Cells and Genes");
+    let cur = s.create_curriculum("Science Path", "", 0).unwrap().id;
+    let codes = |q: &str| -> (Vec<String>, u64) {
+        let (rows, total, _) = s.courses_to_attach(g.id, q, 1, 50).unwrap();
+        (rows.into_iter().map(|c| c.code).collect(), total)
+    };
+    assert_eq!(
+        codes(""),
+        (vec!["BIO-7".into(), "CHEM-101".into(), "PHY-101".into()], 3)
+    );
+    assert_eq!(codes("101").0.len(), 2, "a part of the code");
+    assert_eq!(
+        codes("ysic"),
+        (vec!["PHY-101".into()], 1),
+        "a part of the title"
+    );
+    assert_eq!(codes("GENE").0.len(), 2, "ignoring case: General, Genes");
+    assert_eq!(codes("s and g"), (vec!["BIO-7".into()], 1), "across words");
+    assert_eq!(codes("xyz"), (vec![], 0));
+    s.attach_links(ACTOR, g.id, &[phy, chem], &[]).unwrap();
+    assert_eq!(codes(""), (vec!["BIO-7".into()], 1));
+    assert_eq!(codes("101"), (vec![], 0));
+    // The course page's own list finds by any part too.
+    assert_eq!(s.list_courses("hem", 1, 50).unwrap().0[0].id, chem);
+    // Curricula: not yet attached, at once.
+    let (rows, total, _) = s.curricula_to_attach(g.id, "", 1, 50).unwrap();
+    assert_eq!((rows[0].id, total), (cur, 1));
+    s.attach_links(ACTOR, g.id, &[], &[cur]).unwrap();
+    assert_eq!(s.curricula_to_attach(g.id, "", 1, 50).unwrap().1, 0);
+    // An edit moves the course's terms with it; a deletion takes them away.
+    let mut f = crate::server::store::courses::tests::course_fields("BIO-8");
+    f.title = "Ecology".into();
+    s.update_course(bio, &f).unwrap();
+    assert_eq!(codes("genes").0.len(), 0);
+    assert_eq!(codes("colog").0, vec!["BIO-8".to_string()]);
+    s.delete_course(bio).unwrap();
+    assert_eq!(codes("colog").1, 0);
+}
+
+/// A search common to more courses than are counted stops at the cap, and says so; a query
+/// longer than the indexed suffixes is checked against each course.
+#[test]
+fn course_search_stays_bounded() {
+    use crate::server::store::search::TOTAL_CAP;
+    let (_d, s) = temp_store();
+    let g = group(&s, "G");
+    let n = TOTAL_CAP as usize + 20;
+    for i in 0..n {
+        let mut f = crate::server::store::courses::tests::course_fields(&format!("K{i:05}"));
+        f.title = format!("An introduction to the history of mathematics, part {i}");
+        s.create_course(&f, 0).unwrap();
+    }
+    let (rows, total, capped) = s.courses_to_attach(g.id, "ntro", 1, 50).unwrap();
+    assert_eq!((rows.len(), total, capped), (50, TOTAL_CAP, true));
+    let long = "history of mathematics, part 1017";
+    assert!(long.chars().count() > SUFFIX_MAX);
+    let (rows, total, capped) = s.courses_to_attach(g.id, long, 1, 50).unwrap();
+    assert_eq!((total, capped), (1, false));
+    assert_eq!(rows[0].code, "K01017");
+}
+
+/// "Managers may regenerate the key": off unless set, set and cleared by the form's saves
+/// (with an audit line), kept by saves that do not carry it; a manager's regenerate is
+/// refused while it is off (nothing changed) and done while it is on.
+#[test]
+fn managers_regenerate_the_key_only_when_the_group_allows_it() {
+    use super::keys::KeyChange;
+    let (_d, s) = temp_store();
+    let (g, _) = s
+        .create_group_with(ACTOR, &keyed("G", "HX4T-9KWM-PQ7R"), false)
+        .unwrap();
+    assert!(!g.managers_regenerate_key);
+    assert!(!group(&s, "H").managers_regenerate_key, "off by default");
+
+    let before = dump(&s);
+    assert!(matches!(
+        s.change_key(ACTOR, g.id, KeyChange::RegenerateAsManager),
+        Err(StoreError::Forbidden)
+    ));
+    assert_eq!(dump(&s), before, "refused: the key and the trail unchanged");
+
+    s.update_group_with(ACTOR, g.id, &fields_of(&g), true)
+        .unwrap();
+    assert!(get(&s, g.id).managers_regenerate_key);
+    let trail = s.group_activity(g.id, 1000).unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|(_, a)| a.detail.contains("managers may regenerate the key")),
+        "{trail:?}"
+    );
+    // A save that does not carry the setting leaves it as it is.
+    s.update_group(ACTOR, g.id, &fields_of(&get(&s, g.id)))
+        .unwrap();
+    assert!(get(&s, g.id).managers_regenerate_key);
+
+    let new = s
+        .change_key(ACTOR, g.id, KeyChange::RegenerateAsManager)
+        .unwrap();
+    assert_ne!(new.key.key.as_deref(), Some("HX4T-9KWM-PQ7R"));
+    assert!(s
+        .group_key
+        .get(fold_key("HX4T-9KWM-PQ7R").as_bytes())
+        .unwrap()
+        .is_none());
+
+    s.update_group_with(ACTOR, g.id, &fields_of(&get(&s, g.id)), false)
+        .unwrap();
+    assert!(matches!(
+        s.change_key(ACTOR, g.id, KeyChange::RegenerateAsManager),
+        Err(StoreError::Forbidden)
+    ));
+    // Administrators always may.
+    s.change_key(ACTOR, g.id, KeyChange::Regenerate).unwrap();
+    let (h, _) = s.create_group_with(ACTOR, &fields("On"), true).unwrap();
+    assert!(h.managers_regenerate_key);
+}

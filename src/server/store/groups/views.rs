@@ -23,6 +23,9 @@ pub struct GroupQuery {
 impl GroupRecord {
     /// The group as its page shows it; `can_edit` for administrators. Without `show_key` the
     /// key itself is left out (its state stays): knowing it lets anyone join.
+    ///
+    /// `show_key` is also what says whether the viewer is the group's manager (or an
+    /// administrator): with the group's setting on, a manager may regenerate the key.
     fn view(&self, branch_name: Option<String>, can_edit: bool, show_key: bool) -> GroupView {
         let mut key = KeySettings::from(&self.key);
         let key_status = key.status(self.key_uses, super::super::now_ms());
@@ -44,6 +47,8 @@ impl GroupRecord {
             curricula: self.curricula,
             created_at: self.created_at,
             can_edit,
+            managers_regenerate_key: self.managers_regenerate_key,
+            can_regenerate_key: can_edit || (show_key && self.managers_regenerate_key),
         }
     }
 
@@ -94,8 +99,9 @@ impl Store {
         &self,
         actor: Actor,
         f: &GroupFields,
+        managers_regenerate_key: bool,
     ) -> Result<GroupSaved, StoreError> {
-        let (g, previous) = self.create_group(actor, f)?;
+        let (g, previous) = self.create_group_with(actor, f, managers_regenerate_key)?;
         Ok(GroupSaved {
             group: g.view(self.branch_name(g.branch)?, true, true),
             previous_default: previous,
@@ -108,8 +114,9 @@ impl Store {
         actor: Actor,
         id: u64,
         f: &GroupFields,
+        managers_regenerate_key: bool,
     ) -> Result<GroupSaved, StoreError> {
-        let (g, previous) = self.update_group(actor, id, f)?;
+        let (g, previous) = self.update_group_with(actor, id, f, managers_regenerate_key)?;
         Ok(GroupSaved {
             group: g.view(self.branch_name(g.branch)?, true, true),
             previous_default: previous,
