@@ -62,6 +62,18 @@ pub fn kept(error: Signal<Option<AppError>>, name: &str) -> Option<String> {
     form_replay().and_then(|r| r.value(name).map(str::to_string))
 }
 
+/// `error`, for the one form of several sharing an action whose post carried `name=value`
+/// (the lesson it edits, the `op` it does): the others of that action stay as they were, so
+/// what was typed in one is not shown in all.
+pub fn error_where(
+    error: Signal<Option<AppError>>,
+    name: &'static str,
+    value: String,
+) -> Signal<Option<AppError>> {
+    let posted = form_replay().is_some_and(|r| r.has(name, &value));
+    Signal::derive(move || error.get().filter(|_| posted))
+}
+
 /// Whether checkbox `name` of a just-refused form was ticked (`None` when this form was not
 /// the one refused, so the page shows the stored state).
 pub fn kept_checked(error: Signal<Option<AppError>>, name: &str) -> Option<bool> {

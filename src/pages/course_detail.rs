@@ -3,7 +3,7 @@ use crate::api::courses::{
 };
 use crate::api::users::list_users;
 use crate::components::data_table::DataTable;
-use crate::components::field::{action_error, kept_checked, Field, FormError};
+use crate::components::field::{action_error, error_where, kept_checked, Field, FormError};
 use crate::components::layout::{show, Access, Page};
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{date, Confirm, ProgressBar, SearchForm, UserPicker};
@@ -132,6 +132,8 @@ fn Lessons(course: CourseView, change: ServerAction<ChangeLesson>) -> impl IntoV
                     let down_label = format!("Move “{}” down", l.title);
                     let remove_label = format!("Remove “{}”", l.title);
                     let edit_label = format!("Edit “{}”", l.title);
+                    let error = error_where(error, "lesson", l.id.to_string());
+                    let refused = error.get_untracked().is_some();
                     view! {
                         <li>
                             <div class="lesson-row">
@@ -159,7 +161,7 @@ fn Lessons(course: CourseView, change: ServerAction<ChangeLesson>) -> impl IntoV
                                     </ActionForm>
                                 </div>
                             </div>
-                            <details class="edit">
+                            <details class="edit" open=refused>
                                 <summary>{edit_label}</summary>
                                 <ActionForm action=change attr:class="form" attr:novalidate=true>
                                     <input type="hidden" name="course" value=cid />
@@ -176,6 +178,9 @@ fn Lessons(course: CourseView, change: ServerAction<ChangeLesson>) -> impl IntoV
             </ol>
             <section aria-labelledby="add-lesson-title">
                 <h3 id="add-lesson-title">"Add a lesson"</h3>
+                {
+                    let error = error_where(error, "op", "add".to_string());
+                    view! {
                 <ActionForm action=change attr:class="form" attr:novalidate=true>
                     <input type="hidden" name="course" value=cid />
                     <input type="hidden" name="op" value="add" />
@@ -183,6 +188,8 @@ fn Lessons(course: CourseView, change: ServerAction<ChangeLesson>) -> impl IntoV
                     <Field label="Text" name="text" form="new-lesson" kind="textarea" error hint="Plain text; line breaks are kept." />
                     <button type="submit" class="primary">"Add lesson"</button>
                 </ActionForm>
+                    }
+                }
             </section>
         </section>
     }

@@ -181,10 +181,13 @@ fn Checklist(
                 <ul class="picker">
                     {items.into_iter().map(|p| {
                         let box_id = format!("attach-{singular}-{}", p.id);
+                        // Ticked again after a refused post (the other list's refusal aside).
+                        let ticked = crate::components::field::form_replay()
+                            .is_some_and(|r| r.has(&format!("{kind}[]"), &p.id.to_string()));
                         view! {
                             <li>
                                 <span class="check">
-                                    <input type="checkbox" id=box_id.clone() name=format!("{kind}[]") value=p.id />
+                                    <input type="checkbox" id=box_id.clone() name=format!("{kind}[]") value=p.id checked=ticked />
                                     <label for=box_id>{p.label} " " <span class="muted">{p.detail}</span></label>
                                 </span>
                             </li>

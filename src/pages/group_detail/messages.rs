@@ -23,7 +23,7 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
             <p class="hint">
                 {format!("Goes to the inbox of the group's {members} current member{}; people who join later do not get it.", if members == 1 { "" } else { "s" })}
             </p>
-            <ActionForm action=a.send attr:class="stacked message-form">
+            <ActionForm action=a.send attr:class="stacked message-form" attr:novalidate=true>
                 <input type="hidden" name="id" value=g.id />
                 <FormError error fields=&["id"] />
                 <Field label="Subject" name="subject" form="message" error hint=SUBJECT_HINT required=true />
