@@ -54,7 +54,7 @@ test('accounts: set-up, login, create a learner, learner is refused the Users pa
   await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
 
   // Create a learner on the Users page.
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+  await nav(page, 'Users').click();
   await expect(page.getByRole('heading', { name: 'Users', exact: true })).toBeVisible();
   await expect(page.getByRole('cell', { name: 'admin@example.org' })).toBeVisible();
   await expectAccessible(page);
@@ -598,7 +598,7 @@ test('group key: learners join with a key until its uses run out', async ({ page
   }
   await logOut(page);
   const join = async (who: string, key: string) => {
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Join a group' }).click();
+    await nav(page, 'Join a group').click();
     await expect(page.getByRole('heading', { name: 'Join a group', level: 1 })).toBeVisible();
     await expectHydratedIfJs(page, jsOn());
     await page.getByLabel('Group key', { exact: true }).fill(key);
