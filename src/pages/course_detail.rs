@@ -216,6 +216,7 @@ fn Enrolments(
                                 query=String::new()
                                 page=p
                                 empty="Nobody is enrolled yet."
+                                class="stack"
                                 head=|| view! {
                                     <th scope="col">"Learner"</th>
                                     <th scope="col">"Enrolled"</th>
@@ -228,10 +229,10 @@ fn Enrolments(
                                             let label = format!("Progress of {}", e.display_name);
                                             view! {
                                                 <tr>
-                                                    <td>{e.display_name.clone()} " " <span class="muted">{format!("({})", e.login)}</span></td>
-                                                    <td>{date(e.enrolled_at)}</td>
-                                                    <td>{e.source.label()}</td>
-                                                    <td><ProgressBar progress=e.progress.clone() label /></td>
+                                                    <td class="row-title">{e.display_name.clone()} " " <span class="muted">{format!("({})", e.login)}</span></td>
+                                                    <td data-label="Enrolled">{date(e.enrolled_at)}</td>
+                                                    <td data-label="How">{e.source.label()}</td>
+                                                    <td data-label="Progress"><ProgressBar progress=e.progress.clone() label /></td>
                                                     <td>
                                                         <Confirm summary=format!("Unenrol {}…", e.login) explanation="Their progress is kept unless you tick the box; enrolling them again brings it back.">
                                                             <ActionForm action=unenrol attr:class="form">

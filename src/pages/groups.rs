@@ -72,7 +72,7 @@ fn GroupsList() -> impl IntoView {
                                 base="/groups"
                                 query=q.clone()
                                 page=p
-                                class="groups"
+                                class="groups stack"
                                 empty=if admin { "No groups yet. Add one to start." } else { "You manage no groups." }
                                 params=vec![("sort", sort.clone())]
                                 head=move || view! {
@@ -153,20 +153,20 @@ fn GroupTableRow(
     let name = g.name.clone();
     view! {
         <tr>
-            <td>
+            <td class="row-title">
                 <A href=format!("/groups/{}", g.id)>{g.name.clone()}</A>
                 {g.is_default.then(|| view! { " " <span class="badge">"Default"</span> })}
             </td>
-            <td>{g.branch.clone().unwrap_or_else(|| "—".into())}</td>
-            <td class="num">{count(g.members)}</td>
-            <td>{courses}</td>
-            <td>
+            <td data-label="Branch">{g.branch.clone().unwrap_or_else(|| "—".into())}</td>
+            <td class="num" data-label="Members">{count(g.members)}</td>
+            <td data-label="Courses">{courses}</td>
+            <td data-label="Group key">
                 <span class=g.key_status.class()>{g.key_status.label()}</span>
                 {key_uses.map(|u| view! { " " <span class="muted">{u}</span> })}
             </td>
-            <td>{date(g.created_at)}</td>
+            <td data-label="Created">{date(g.created_at)}</td>
             {admin.then(|| view! {
-                <td class="row-actions">
+                <td class="row-actions" data-label="Actions">
                     <A href=format!("/groups/{}/edit", g.id) attr:aria-label=format!("Edit {name}")>"Edit"</A>
                     <Confirm summary="Delete…" explanation=format!("Delete “{name}”? Its memberships and its course links go; users' enrolments and progress stay.")>
                         <ActionForm action=delete>

@@ -39,6 +39,7 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
                                     query=q
                                     page=p
                                     params=vec![("tab", "users".to_string())]
+                                    class="stack"
                                     head=move || view! {
                                         <th scope="col">"Login"</th>
                                         <th scope="col">"Name"</th>
@@ -85,11 +86,11 @@ pub(super) fn MemberTableRow(
     let login = m.login.clone();
     view! {
         <tr>
-            <td>{m.login.clone()}</td>
-            <td>{m.display_name.clone()}</td>
-            <td>{date(m.joined_at)}</td>
-            <td>{m.how.label()}</td>
-            <td>
+            <td class="row-title">{m.login.clone()}</td>
+            <td data-label="Name">{m.display_name.clone()}</td>
+            <td data-label="Joined">{date(m.joined_at)}</td>
+            <td data-label="How">{m.how.label()}</td>
+            <td data-label="Actions">
                 <Confirm summary="Remove…" explanation=format!("Remove {login} from the group? Their enrolments and progress stay unless you tick the box.")>
                     <ActionForm action=remove>
                         <input type="hidden" name="id" value=id />
