@@ -48,6 +48,7 @@ fn KeyRedemptions() -> impl IntoView {
                         Ok(Some(page)) => view! {
                             <DataTable
                                 noun="key redemptions"
+                                class="stack"
                                 caption="Key redemptions"
                                 base=format!("/groups/{}", gid.unwrap_or(0))
                                 query=String::new()
@@ -63,10 +64,10 @@ fn KeyRedemptions() -> impl IntoView {
                                 key=|r: &RedemptionView| r.id
                                 row=|r: RedemptionView| view! {
                                     <tr>
-                                        <td>{date_time(r.at)}</td>
-                                        <td>{r.login.clone()} " " <span class="muted">{r.display_name.clone()}</span></td>
-                                        <td><code>{r.key.clone()}</code></td>
-                                        <td>{r.client.clone()}</td>
+                                        <td data-label="When">{date_time(r.at)}</td>
+                                        <td data-label="Who">{r.login.clone()} " " <span class="muted">{r.display_name.clone()}</span></td>
+                                        <td data-label="Key"><code>{r.key.clone()}</code></td>
+                                        <td data-label="From">{r.client.clone()}</td>
                                     </tr>
                                 }
                             />

@@ -62,6 +62,7 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
                         </div>
                         <DataTable
                             noun="messages"
+                            class="stack"
                             caption="Sent messages"
                             base=format!("/groups/{}", page_group())
                             query=String::new()
@@ -78,11 +79,11 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
                             key=|r: &SentRow| (r.id, r.delivered, r.mail)
                             row=|r: SentRow| view! {
                                 <tr>
-                                    <td>{date_time(r.sent_at)}</td>
-                                    <td>{r.subject.clone()}</td>
-                                    <td>{r.sender.clone()}</td>
-                                    <td>{delivered_text(&r)}</td>
-                                    <td>{mail_text(&r)}</td>
+                                    <td data-label="Sent">{date_time(r.sent_at)}</td>
+                                    <td data-label="Subject">{r.subject.clone()}</td>
+                                    <td data-label="From">{r.sender.clone()}</td>
+                                    <td data-label="Delivered">{delivered_text(&r)}</td>
+                                    <td data-label="E-mail">{mail_text(&r)}</td>
                                 </tr>
                             }
                         />

@@ -318,9 +318,9 @@ fn GroupHeader(
     let has_key = g.key_status != KeyStatus::None;
     let name = g.name.clone();
     let default_text = if g.is_default {
-        "Yes: every new user joins this group"
+        "Join this group: it is the default group"
     } else {
-        "No"
+        "Do not join it: not the default group"
     };
     view! {
         <div class="page-head">
@@ -350,7 +350,7 @@ fn GroupHeader(
                 {g.can_edit.then(|| view! { <KeyButtons g=g.clone() action=key_action regenerate /> })}
             </div>
             <div class="head-default">
-                <span class="head-label">"Default group"</span>
+                <span class="head-label">"New users"</span>
                 <span class="head-value">{default_text}</span>
             </div>
             // (On the Courses tab its panel is the first thing under the tabs.)
