@@ -345,7 +345,10 @@ mod tests {
             svg.contains(">CHEM-220</text>"),
             "the code is not cut: {svg}"
         );
-        assert!(svg.contains(r#"text-anchor="end" class="c-text" fill="#1c2430">50 % (2/4)</text>"#), "{svg}");
+        assert!(
+            svg.contains(r##"text-anchor="end" class="c-text" fill="#1c2430">50 % (2/4)</text>"##),
+            "{svg}"
+        );
         assert!(
             svg.contains(r#"width="149" height="12""#),
             "half of the full-width bar: {svg}"
