@@ -243,46 +243,46 @@ pub fn ReportChart(
             <figcaption class="hint">"The numbers of the chart are in the table below."</figcaption>
         </figure>
         <div class="table-wrap" role="region" aria-label="Table of completion per course" tabindex="0">
-            <table class="data stack stack-grid">
+            <table class="data stack stack-grid" role="table">
                 <caption>"Completion per course"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Course"</th>
-                        <th scope="col">"Enrolled"</th>
-                        <th scope="col">"Completed"</th>
-                        <th scope="col">"In progress"</th>
-                        <th scope="col">"Not started"</th>
-                        <th scope="col">"Not enrolled"</th>
-                        <th scope="col">"Completion rate"</th>
+                <thead role="rowgroup">
+                    <tr role="row">
+                        <th scope="col" role="columnheader">"Course"</th>
+                        <th scope="col" role="columnheader">"Enrolled"</th>
+                        <th scope="col" role="columnheader">"Completed"</th>
+                        <th scope="col" role="columnheader">"In progress"</th>
+                        <th scope="col" role="columnheader">"Not started"</th>
+                        <th scope="col" role="columnheader">"Not enrolled"</th>
+                        <th scope="col" role="columnheader">"Completion rate"</th>
                     </tr>
                 </thead>
-                <tbody>
+                <tbody role="rowgroup">
                     {courses
                         .into_iter()
                         .map(|c| {
                             view! {
-                                <tr>
-                                    <th scope="row">{c.code} " " <span class="muted">{c.title}</span></th>
-                                    <td class="num" data-label="Enrolled">{count(c.counts.enrolled())}</td>
-                                    <td class="num" data-label="Completed">{count(c.counts.completed)}</td>
-                                    <td class="num" data-label="In progress">{count(c.counts.in_progress)}</td>
-                                    <td class="num" data-label="Not started">{count(c.counts.not_started)}</td>
-                                    <td class="num" data-label="Not enrolled">{count(c.counts.not_enrolled)}</td>
-                                    <td class="num" data-label="Completion rate">{format!("{} %", c.counts.rate())}</td>
+                                <tr role="row">
+                                    <th scope="row" role="rowheader">{c.code} " " <span class="muted">{c.title}</span></th>
+                                    <td role="cell" class="num" data-label="Enrolled">{count(c.counts.enrolled())}</td>
+                                    <td role="cell" class="num" data-label="Completed">{count(c.counts.completed)}</td>
+                                    <td role="cell" class="num" data-label="In progress">{count(c.counts.in_progress)}</td>
+                                    <td role="cell" class="num" data-label="Not started">{count(c.counts.not_started)}</td>
+                                    <td role="cell" class="num" data-label="Not enrolled">{count(c.counts.not_enrolled)}</td>
+                                    <td role="cell" class="num" data-label="Completion rate">{format!("{} %", c.counts.rate())}</td>
                                 </tr>
                             }
                         })
                         .collect_view()}
                 </tbody>
-                <tfoot>
-                    <tr>
-                        <th scope="row">"All courses"</th>
-                        <td class="num" data-label="Enrolled">{count(overall.enrolled())}</td>
-                        <td class="num" data-label="Completed">{count(overall.completed)}</td>
-                        <td class="num" data-label="In progress">{count(overall.in_progress)}</td>
-                        <td class="num" data-label="Not started">{count(overall.not_started)}</td>
-                        <td class="num" data-label="Not enrolled">{count(overall.not_enrolled)}</td>
-                        <td class="num" data-label="Completion rate">{format!("{} %", overall.rate())}</td>
+                <tfoot role="rowgroup">
+                    <tr role="row">
+                        <th scope="row" role="rowheader">"All courses"</th>
+                        <td role="cell" class="num" data-label="Enrolled">{count(overall.enrolled())}</td>
+                        <td role="cell" class="num" data-label="Completed">{count(overall.completed)}</td>
+                        <td role="cell" class="num" data-label="In progress">{count(overall.in_progress)}</td>
+                        <td role="cell" class="num" data-label="Not started">{count(overall.not_started)}</td>
+                        <td role="cell" class="num" data-label="Not enrolled">{count(overall.not_enrolled)}</td>
+                        <td role="cell" class="num" data-label="Completion rate">{format!("{} %", overall.rate())}</td>
                     </tr>
                 </tfoot>
             </table>

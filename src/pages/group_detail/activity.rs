@@ -56,18 +56,18 @@ fn KeyRedemptions() -> impl IntoView {
                                 params=vec![("tab", "activity".to_string())]
                                 empty="Nobody has joined with the group key yet."
                                 head=|| view! {
-                                    <th scope="col">"When"</th>
-                                    <th scope="col">"Who"</th>
-                                    <th scope="col">"Key"</th>
-                                    <th scope="col">"From"</th>
+                                    <th scope="col" role="columnheader">"When"</th>
+                                    <th scope="col" role="columnheader">"Who"</th>
+                                    <th scope="col" role="columnheader">"Key"</th>
+                                    <th scope="col" role="columnheader">"From"</th>
                                 }
                                 key=|r: &RedemptionView| r.id
                                 row=|r: RedemptionView| view! {
-                                    <tr>
-                                        <td data-label="When">{date_time(r.at)}</td>
-                                        <td data-label="Who">{r.login.clone()} " " <span class="muted">{r.display_name.clone()}</span></td>
-                                        <td data-label="Key"><code>{r.key.clone()}</code></td>
-                                        <td data-label="From">{r.client.clone()}</td>
+                                    <tr role="row">
+                                        <td role="cell" data-label="When">{date_time(r.at)}</td>
+                                        <td role="cell" data-label="Who">{r.login.clone()} " " <span class="muted">{r.display_name.clone()}</span></td>
+                                        <td role="cell" data-label="Key"><code>{r.key.clone()}</code></td>
+                                        <td role="cell" data-label="From">{r.client.clone()}</td>
                                     </tr>
                                 }
                             />

@@ -13,7 +13,7 @@ use crate::model::report::{
 /// column's course code) labels the cell when a phone shows the row as a card.
 fn cell_view(cell: ReportCell, course: String) -> AnyView {
     match cell {
-        None => view! { <td data-label=course><span class="muted">{cell_label(&None)}</span></td> }
+        None => view! { <td role="cell" data-label=course><span class="muted">{cell_label(&None)}</span></td> }
             .into_any(),
         Some(p) => {
             let label = cell_label(&Some(p.clone()));
@@ -23,7 +23,7 @@ fn cell_view(cell: ReportCell, course: String) -> AnyView {
                 crate::model::catalog::ProgressStatus::NotStarted => "status status-not-started",
             };
             view! {
-                <td data-label=course>
+                <td role="cell" data-label=course>
                     <span class=class>{label}</span>
                     " "
                     <span class="cell-detail">
@@ -131,16 +131,16 @@ fn ReportBody(id: u64, r: GroupReportView, status: String, course: String) -> im
             empty=if filtered { "No member matches these filters." } else { "This group has no members yet." }
             class="report stack"
             head=move || view! {
-                <th scope="col">"Member"</th>
+                <th scope="col" role="columnheader">"Member"</th>
                 {shown
                     .into_iter()
-                    .map(|(code, title)| view! { <th scope="col"><abbr title=title>{code}</abbr></th> })
+                    .map(|(code, title)| view! { <th scope="col" role="columnheader"><abbr title=title>{code}</abbr></th> })
                     .collect_view()}
             }
             key=|row: &ReportRow| row.user_id
             row=move |row: ReportRow| view! {
-                <tr>
-                    <th scope="row">{row.login.clone()} " " <span class="muted cell-name">{row.display_name.clone()}</span></th>
+                <tr role="row">
+                    <th scope="row" role="rowheader">{row.login.clone()} " " <span class="muted cell-name">{row.display_name.clone()}</span></th>
                     {row.cells.into_iter().zip(codes.clone()).map(|(cell, code)| cell_view(cell, code)).collect_view()}
                 </tr>
             }
