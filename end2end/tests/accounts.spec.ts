@@ -54,7 +54,7 @@ test('accounts: set-up, login, create a learner, learner is refused the Users pa
   await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
 
   // Create a learner on the Users page.
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+  await nav(page, 'Users').click();
   await expect(page.getByRole('heading', { name: 'Users', exact: true })).toBeVisible();
   await expect(page.getByRole('cell', { name: 'admin@example.org' })).toBeVisible();
   await expectAccessible(page);
@@ -618,7 +618,7 @@ test('group key: learners join with a key until its uses run out', async ({ page
   }
   await logOut(page);
   const join = async (who: string, key: string) => {
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Join a group' }).click();
+    await nav(page, 'Join a group').click();
     await expect(page.getByRole('heading', { name: 'Join a group', level: 1 })).toBeVisible();
     await expectHydratedIfJs(page, jsOn());
     await page.getByLabel('Group key', { exact: true }).fill(key);
@@ -670,20 +670,20 @@ test('group key: learners join with a key until its uses run out', async ({ page
     await expect(copy).toBeHidden();
   }
   await page.getByRole('button', { name: 'Disable key' }).click();
-  await expect(page.locator('.facts').getByText('Disabled', { exact: true })).toBeVisible();
+  await expect(page.locator('.group-head').getByText('Disabled', { exact: true })).toBeVisible();
   await expect(page.getByText('Key disabled.')).toBeVisible();
   await page.getByRole('button', { name: 'Enable key' }).click();
   await expect(page.getByText('Key enabled.')).toBeVisible();
   // On again, and still used up: both of its uses are taken.
-  await expect(page.locator('.facts').getByText('Used up', { exact: true })).toBeVisible();
+  await expect(page.locator('.group-head').getByText('Used up', { exact: true })).toBeVisible();
   await page.getByText('Regenerate key…').click();
   await page.getByRole('button', { name: 'Regenerate key', exact: true }).click();
   await expect(keyText).not.toHaveText('PHYS-2026');
   const fresh = (await keyText.textContent())!.trim();
   expect(fresh).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
   await expect(page.getByText(`New key made: ${fresh}. The old key no longer works.`)).toBeVisible();
-  await expect(page.locator('.facts')).toContainText('0 / 2 uses');
-  await expect(page.locator('.facts').getByText('Active', { exact: true })).toBeVisible();
+  await expect(page.locator('.group-head')).toContainText('0 / 2 uses');
+  await expect(page.locator('.group-head').getByText('Active', { exact: true })).toBeVisible();
   await expectAccessible(page);
   await api(page, 'save_settings', { self_registration: 'on' });
   await logOut(page);
@@ -748,8 +748,8 @@ test('group manager: sees and copies the group key, adds a member by login, remo
   await expect(page.getByRole('heading', { name: 'Physics 2028', level: 1 })).toBeVisible();
   // The key, its state and uses; no buttons to change it, nor to edit the group.
   await expect(page.locator('#group-key-text')).toHaveText('PHYS-2028');
-  await expect(page.locator('.facts').getByText('Active', { exact: true })).toBeVisible();
-  await expect(page.locator('.facts')).toContainText('0 / 30 uses');
+  await expect(page.locator('.group-head').getByText('Active', { exact: true })).toBeVisible();
+  await expect(page.locator('.group-head')).toContainText('0 / 30 uses');
   await expect(page.getByRole('button', { name: 'Disable key' })).toHaveCount(0);
   await expect(page.getByText('Regenerate key…')).toHaveCount(0);
   await expect(page.getByRole('link', { name: 'Edit group' })).toHaveCount(0);

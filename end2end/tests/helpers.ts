@@ -53,8 +53,20 @@ export async function logOut(page: Page) {
   await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible();
 }
 
+// A page of the main navigation: a link on the bar, or one under its menu ("More" at desktop
+// width, "Menu" on a phone), which `click` opens first, as a person would.
 export function nav(page: Page, name: string) {
-  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+  const main = page.getByRole('navigation', { name: 'Main' });
+  const link = main.getByRole('link', { name, exact: true });
+  return {
+    link,
+    click: async () => {
+      if (!(await link.isVisible())) {
+        await main.locator('details.menu > summary').click();
+      }
+      await link.click();
+    },
+  };
 }
 
 // Set-up through the API (as an administrator's browser would post the forms), for tests whose

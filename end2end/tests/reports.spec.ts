@@ -1,5 +1,5 @@
 import { test, expect, asNewAdmin, ADMIN_PASSWORD } from './fixtures';
-import { api, expectAccessible, expectHydratedIfJs, jsOn, logIn, logOut, watchPanics } from './helpers';
+import { api, expectAccessible, expectHydratedIfJs, jsOn, logIn, logOut, nav, watchPanics } from './helpers';
 import * as fs from 'fs';
 
 // Reports: runs in every project ('js', 'nojs' with JavaScript off: the filters are a GET form
@@ -76,7 +76,7 @@ test('reports: the Report tab shows a learner\'s progress, a chart, filters and 
   expect(lines[1]).toBe('lea,Lea Learner,In progress,50,');
 
   // The Reports page lists the group with its completion.
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Reports', exact: true }).click();
+  await nav(page, 'Reports').click();
   await expect(page.getByRole('heading', { name: 'Reports', level: 1 })).toBeVisible();
   const groups = page.getByRole('table', { name: 'Groups with their completion' });
   await expect(groups.getByRole('row', { name: /Reporting 101/ })).toContainText('0 of 1');

@@ -109,12 +109,14 @@ where
     let row = move |t: T| row(t).into_any();
     view! {
         <div class="table-wrap" role="region" aria-label=format!("Table of {noun}") tabindex="0">
-            <table class=format!("data {class}")>
+            // The roles restate what the elements are: a table that a phone shows as stacked
+            // cards (`display: block`) loses its table semantics in browsers otherwise.
+            <table class=format!("data {class}") role="table">
                 <caption class="visually-hidden">{caption}</caption>
-                <thead>
-                    <tr>{head}</tr>
+                <thead role="rowgroup">
+                    <tr role="row">{head}</tr>
                 </thead>
-                <tbody>
+                <tbody role="rowgroup">
                     <For each=move || rows.clone() key=key children=row />
                 </tbody>
             </table>

@@ -84,10 +84,66 @@ pub fn Page(title: &'static str, access: Access, children: ChildrenFn) -> impl I
     }
 }
 
+/// The top bar: the brand, the navigation and who is signed in.
+///
+/// The navigation keeps the everyday pages as links on the bar and the rest under a "More"
+/// menu (a `<details>`: it opens with a click, Enter or Space, without JavaScript). On a phone
+/// the bar keeps only the Inbox and a "Menu" holding every page, so it stays one row; the links
+/// shown only at one width are duplicates hidden at the other (`wide` / `narrow`), never both
+/// visible or both in the accessibility tree at once.
 #[component]
 fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
     let auth = expect_context::<AuthCtx>();
     let admin = me.is_admin();
+    let groups = admin || me.manages_groups;
+    let home = if admin { "Home" } else { "My courses" };
+    // The pages on the bar at desktop width, in the phone's menu otherwise.
+    let mut top: Vec<(&'static str, &'static str)> = vec![("/", home)];
+    if !admin {
+        top.push(("/join", "Join a group"));
+    }
+    if groups {
+        top.push(("/groups", "Groups"));
+    }
+    if admin {
+        top.extend([
+            ("/courses", "Courses"),
+            ("/users", "Users"),
+            ("/reports", "Reports"),
+        ]);
+    }
+    // The pages under "More" at every width.
+    let more: &[(&str, &str)] = if admin {
+        &[
+            ("/curricula", "Curricula"),
+            ("/branches", "Branches"),
+            ("/activity", "Activity"),
+            ("/settings", "Settings"),
+            ("/backup", "Backup"),
+        ]
+    } else {
+        &[]
+    };
+    let link = |class: &'static str, (href, label): (&'static str, &'static str)| {
+        view! {
+            <li class=class>
+                <A href=href>{label}</A>
+            </li>
+        }
+    };
+    let on_bar = top.iter().map(|&l| link("wide", l)).collect_view();
+    let in_menu = top
+        .iter()
+        .map(|&l| link("narrow", l))
+        .chain(more.iter().map(|&l| link("", l)))
+        .collect_view();
+    // Learners have nothing under "More" at desktop width: the menu is for phones only.
+    let menu_class = if more.is_empty() {
+        "menu-item narrow"
+    } else {
+        "menu-item"
+    };
+    let who = format!("{} · {}", me.display_name, me.role_label());
     view! {
         <a class="skip" href="#main">
             "Skip to content"
@@ -97,15 +153,8 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
                 "Tessera"
             </A>
             <nav aria-label="Main">
-                <ul>
-                    <li>
-                        <A href="/">{if admin { "Home" } else { "My courses" }}</A>
-                    </li>
-                    {(!admin).then(|| view! {
-                        <li>
-                            <A href="/join">"Join a group"</A>
-                        </li>
-                    })}
+                <ul class="nav-bar">
+                    {on_bar}
                     <li>
                         <A href="/inbox">
                             "Inbox"
@@ -118,47 +167,22 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
                             </Transition>
                         </A>
                     </li>
-                    {(admin || me.manages_groups)
-                        .then(|| {
-                            view! {
-                                <li>
-                                    <A href="/groups">"Groups"</A>
-                                </li>
-                            }
-                        })}
-                    {admin
-                        .then(|| {
-                            view! {
-                                <li>
-                                    <A href="/users">"Users"</A>
-                                </li>
-                                <li>
-                                    <A href="/branches">"Branches"</A>
-                                </li>
-                                <li>
-                                    <A href="/courses">"Courses"</A>
-                                </li>
-                                <li>
-                                    <A href="/curricula">"Curricula"</A>
-                                </li>
-                                <li>
-                                    <A href="/reports">"Reports"</A>
-                                </li>
-                                <li>
-                                    <A href="/activity">"Activity"</A>
-                                </li>
-                                <li>
-                                    <A href="/settings">"Settings"</A>
-                                </li>
-                                <li>
-                                    <A href="/backup">"Backup"</A>
-                                </li>
-                            }
-                        })}
+                    <li class=menu_class>
+                        <details class="menu">
+                            <summary>
+                                <span class="wide">"More"</span>
+                                <span class="narrow">"Menu"</span>
+                            </summary>
+                            <ul class="menu-list">
+                                {in_menu}
+                                <li class="narrow menu-who">{who}</li>
+                            </ul>
+                        </details>
+                    </li>
                 </ul>
             </nav>
             <div class="whoami">
-                <span>
+                <span class="who">
                     {me.display_name.clone()} <span class="role">" · " {me.role_label()}</span>
                 </span>
                 <ActionForm action=auth.logout>

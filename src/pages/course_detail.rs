@@ -221,23 +221,24 @@ fn Enrolments(
                                 query=String::new()
                                 page=p
                                 empty="Nobody is enrolled yet."
+                                class="stack"
                                 head=|| view! {
-                                    <th scope="col">"Learner"</th>
-                                    <th scope="col">"Enrolled"</th>
-                                    <th scope="col">"How"</th>
-                                    <th scope="col">"Progress"</th>
-                                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                    <th scope="col" role="columnheader">"Learner"</th>
+                                    <th scope="col" role="columnheader">"Enrolled"</th>
+                                    <th scope="col" role="columnheader">"How"</th>
+                                    <th scope="col" role="columnheader">"Progress"</th>
+                                    <th scope="col" role="columnheader"><span class="visually-hidden">"Actions"</span></th>
                                 }
                                 key=|e: &EnrolmentRow| e.user_id
                                 row=move |e: EnrolmentRow| {
                                             let label = format!("Progress of {}", e.display_name);
                                             view! {
-                                                <tr>
-                                                    <td>{e.display_name.clone()} " " <span class="muted">{format!("({})", e.login)}</span></td>
-                                                    <td>{date(e.enrolled_at)}</td>
-                                                    <td>{e.source.label()}</td>
-                                                    <td><ProgressBar progress=e.progress.clone() label /></td>
-                                                    <td>
+                                                <tr role="row">
+                                                    <td role="cell" class="row-title">{e.display_name.clone()} " " <span class="muted">{format!("({})", e.login)}</span></td>
+                                                    <td role="cell" data-label="Enrolled">{date(e.enrolled_at)}</td>
+                                                    <td role="cell" data-label="How">{e.source.label()}</td>
+                                                    <td role="cell" data-label="Progress"><ProgressBar progress=e.progress.clone() label /></td>
+                                                    <td role="cell">
                                                         <Confirm summary=format!("Unenrol {}…", e.login) explanation="Their progress is kept unless you tick the box; enrolling them again brings it back.">
                                                             <ActionForm action=unenrol attr:class="form">
                                                                 <input type="hidden" name="course" value=course />

@@ -72,17 +72,17 @@ fn GroupsList() -> impl IntoView {
                                 base="/groups"
                                 query=q.clone()
                                 page=p
-                                class="groups"
+                                class="groups stack"
                                 empty=if admin { "No groups yet. Add one to start." } else { "You manage no groups." }
                                 params=vec![("sort", sort.clone())]
                                 head=move || view! {
                                     <SortHeader label="Name" key="name" current=hs.clone() q=hq.clone() />
-                                    <th scope="col">"Branch"</th>
+                                    <th scope="col" role="columnheader">"Branch"</th>
                                     <SortHeader label="Members" key="members" current=hs.clone() q=hq.clone() />
-                                    <th scope="col">"Courses"</th>
-                                    <th scope="col">"Group key"</th>
+                                    <th scope="col" role="columnheader">"Courses"</th>
+                                    <th scope="col" role="columnheader">"Group key"</th>
                                     <SortHeader label="Created" key="created" current=hs.clone() q=hq.clone() />
-                                    {admin.then(|| view! { <th scope="col">"Actions"</th> })}
+                                    {admin.then(|| view! { <th scope="col" role="columnheader">"Actions"</th> })}
                                 }
                                 key=|g: &GroupRow| g.id
                                 row=move |g: GroupRow| view! { <GroupTableRow g admin back=back.clone() delete /> }
@@ -126,7 +126,7 @@ fn SortHeader(label: &'static str, key: &'static str, current: String, q: String
         "ascending"
     };
     view! {
-        <th scope="col" aria-sort=aria>
+        <th scope="col" role="columnheader" aria-sort=aria>
             <a href=href title=format!("Sort by {} ({how})", label.to_lowercase())>{label}{arrow}</a>
         </th>
     }
@@ -152,21 +152,21 @@ fn GroupTableRow(
         .then(|| uses_text(g.key_uses, g.key_max_uses));
     let name = g.name.clone();
     view! {
-        <tr>
-            <td>
+        <tr role="row">
+            <td role="cell" class="row-title">
                 <A href=format!("/groups/{}", g.id)>{g.name.clone()}</A>
                 {g.is_default.then(|| view! { " " <span class="badge">"Default"</span> })}
             </td>
-            <td>{g.branch.clone().unwrap_or_else(|| "—".into())}</td>
-            <td class="num">{count(g.members)}</td>
-            <td>{courses}</td>
-            <td>
+            <td role="cell" data-label="Branch">{g.branch.clone().unwrap_or_else(|| "—".into())}</td>
+            <td role="cell" class="num" data-label="Members">{count(g.members)}</td>
+            <td role="cell" data-label="Courses">{courses}</td>
+            <td role="cell" data-label="Group key">
                 <span class=g.key_status.class()>{g.key_status.label()}</span>
                 {key_uses.map(|u| view! { " " <span class="muted">{u}</span> })}
             </td>
-            <td>{date(g.created_at)}</td>
+            <td role="cell" data-label="Created">{date(g.created_at)}</td>
             {admin.then(|| view! {
-                <td class="row-actions">
+                <td role="cell" class="row-actions" data-label="Actions">
                     <A href=format!("/groups/{}/edit", g.id) attr:aria-label=format!("Edit {name}")>"Edit"</A>
                     <Confirm summary="Delete…" explanation=format!("Delete “{name}”? Its memberships and its course links go; users' enrolments and progress stay.")>
                         <ActionForm action=delete>

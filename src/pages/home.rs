@@ -1,8 +1,11 @@
+use crate::api::groups::{current_default_group, list_groups};
 use crate::api::learning::my_courses;
 use crate::components::auth::AuthCtx;
 use crate::components::layout::{show, Access, Page};
 use crate::components::widgets::ProgressBar;
 use crate::model::catalog::MyCourse;
+use crate::model::group::GroupRow;
+use crate::model::number::count_of;
 use crate::model::AppError;
 use leptos::prelude::*;
 
@@ -12,12 +15,30 @@ pub fn HomePage() -> impl IntoView {
     let auth = expect_context::<AuthCtx>();
     // Created before any suspense so it hydrates reliably (see course_detail.rs).
     let courses = Resource::new(|| (), |_| my_courses());
+    // The Groups card's numbers, fetched for administrators only (others get nothing).
+    let groups = Resource::new(
+        || (),
+        move |_| async move {
+            match auth.me.await {
+                Ok(Some(me)) if me.is_admin() => {
+                    let largest = list_groups(String::new(), "-members".into(), 1).await?;
+                    let default = current_default_group().await?;
+                    Ok(Some(GroupsSummary {
+                        total: largest.total,
+                        largest: largest.rows.into_iter().take(3).collect(),
+                        default,
+                    }))
+                }
+                _ => Ok(None),
+            }
+        },
+    );
     view! {
         <Page title="Home" access=Access::SignedIn>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match auth.me.await {
-                        Ok(Some(me)) if me.is_admin() => view! { <AdminHome name=me.display_name /> }.into_any(),
+                        Ok(Some(me)) if me.is_admin() => view! { <AdminHome name=me.display_name groups /> }.into_any(),
                         Ok(Some(me)) => view! { <LearnerHome name=me.display_name courses /> }.into_any(),
                         _ => ().into_any(),
                     }
@@ -27,12 +48,40 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
+/// What the admin home's Groups card shows.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct GroupsSummary {
+    total: u64,
+    /// The largest groups, most members first.
+    largest: Vec<GroupRow>,
+    /// The default group (where people who sign up by themselves land), as (id, name).
+    default: Option<(u64, String)>,
+}
+
 #[component]
-fn AdminHome(name: String) -> impl IntoView {
+fn AdminHome(
+    name: String,
+    groups: Resource<Result<Option<GroupsSummary>, AppError>>,
+) -> impl IntoView {
     view! {
         <h1>"Administration"</h1>
         <p class="lead">"Welcome, " {name} "."</p>
         <ul class="tiles">
+            <li class="tile-wide">
+                <section class="tile groups-card" aria-labelledby="home-groups">
+                    <h2 id="home-groups"><a href="/groups">"Groups"</a></h2>
+                    <p>"Groups gather users: give them courses and a key to join with, message them and follow their progress."</p>
+                    <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                        {move || Suspend::new(async move {
+                            show(groups.await, |summary| view! { <div class="groups-summary">{summary.map(|s| view! { <GroupsFacts s /> })}</div> })
+                        })}
+                    </Transition>
+                    <p class="actions">
+                        <a class="button primary" href="/groups/new">"Add group"</a>
+                        <a href="/groups">"All groups"</a>
+                    </p>
+                </section>
+            </li>
             <li>
                 <a class="tile" href="/users">
                     <strong>"Users"</strong>
@@ -64,6 +113,32 @@ fn AdminHome(name: String) -> impl IntoView {
                 </a>
             </li>
         </ul>
+    }
+}
+
+/// The Groups card's numbers: how many, the largest, and the default group.
+#[component]
+fn GroupsFacts(s: GroupsSummary) -> impl IntoView {
+    view! {
+        <p class="groups-total">
+            <strong>{count_of(s.total, "group", "groups")}</strong>
+            " · "
+            {match s.default {
+                Some((id, name)) => view! { "Default group: " <a href=format!("/groups/{id}")>{name}</a> }.into_any(),
+                None => view! { "No default group" }.into_any(),
+            }}
+        </p>
+        {(!s.largest.is_empty()).then(|| view! {
+            <ul class="groups-largest" aria-label="Largest groups">
+                {s.largest.into_iter().map(|g| view! {
+                    <li>
+                        <a href=format!("/groups/{}", g.id)>{g.name.clone()}</a>
+                        " "
+                        <span class="muted">{count_of(g.members, "member", "members")}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        })}
     }
 }
 

@@ -48,6 +48,7 @@ fn KeyRedemptions() -> impl IntoView {
                         Ok(Some(page)) => view! {
                             <DataTable
                                 noun="key redemptions"
+                                class="stack"
                                 caption="Key redemptions"
                                 base=format!("/groups/{}", gid.unwrap_or(0))
                                 query=String::new()
@@ -55,18 +56,18 @@ fn KeyRedemptions() -> impl IntoView {
                                 params=vec![("tab", "activity".to_string())]
                                 empty="Nobody has joined with the group key yet."
                                 head=|| view! {
-                                    <th scope="col">"When"</th>
-                                    <th scope="col">"Who"</th>
-                                    <th scope="col">"Key"</th>
-                                    <th scope="col">"From"</th>
+                                    <th scope="col" role="columnheader">"When"</th>
+                                    <th scope="col" role="columnheader">"Who"</th>
+                                    <th scope="col" role="columnheader">"Key"</th>
+                                    <th scope="col" role="columnheader">"From"</th>
                                 }
                                 key=|r: &RedemptionView| r.id
                                 row=|r: RedemptionView| view! {
-                                    <tr>
-                                        <td>{date_time(r.at)}</td>
-                                        <td>{r.login.clone()} " " <span class="muted">{r.display_name.clone()}</span></td>
-                                        <td><code>{r.key.clone()}</code></td>
-                                        <td>{r.client.clone()}</td>
+                                    <tr role="row">
+                                        <td role="cell" data-label="When">{date_time(r.at)}</td>
+                                        <td role="cell" data-label="Who">{r.login.clone()} " " <span class="muted">{r.display_name.clone()}</span></td>
+                                        <td role="cell" data-label="Key"><code>{r.key.clone()}</code></td>
+                                        <td role="cell" data-label="From">{r.client.clone()}</td>
                                     </tr>
                                 }
                             />

@@ -62,6 +62,7 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
                         </div>
                         <DataTable
                             noun="messages"
+                            class="stack"
                             caption="Sent messages"
                             base=format!("/groups/{}", page_group())
                             query=String::new()
@@ -69,20 +70,20 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
                             params=vec![("tab", "messages".to_string())]
                             empty="No messages sent to this group yet."
                             head=|| view! {
-                                <th scope="col">"Sent"</th>
-                                <th scope="col">"Subject"</th>
-                                <th scope="col">"From"</th>
-                                <th scope="col">"Delivered"</th>
-                                <th scope="col">"E-mail"</th>
+                                <th scope="col" role="columnheader">"Sent"</th>
+                                <th scope="col" role="columnheader">"Subject"</th>
+                                <th scope="col" role="columnheader">"From"</th>
+                                <th scope="col" role="columnheader">"Delivered"</th>
+                                <th scope="col" role="columnheader">"E-mail"</th>
                             }
                             key=|r: &SentRow| (r.id, r.delivered, r.mail)
                             row=|r: SentRow| view! {
-                                <tr>
-                                    <td>{date_time(r.sent_at)}</td>
-                                    <td>{r.subject.clone()}</td>
-                                    <td>{r.sender.clone()}</td>
-                                    <td>{delivered_text(&r)}</td>
-                                    <td>{mail_text(&r)}</td>
+                                <tr role="row">
+                                    <td role="cell" data-label="Sent">{date_time(r.sent_at)}</td>
+                                    <td role="cell" data-label="Subject">{r.subject.clone()}</td>
+                                    <td role="cell" data-label="From">{r.sender.clone()}</td>
+                                    <td role="cell" data-label="Delivered">{delivered_text(&r)}</td>
+                                    <td role="cell" data-label="E-mail">{mail_text(&r)}</td>
                                 </tr>
                             }
                         />

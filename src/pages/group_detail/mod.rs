@@ -273,7 +273,7 @@ fn GroupDetail() -> impl IntoView {
                 show(group.await, move |g| {
                     let tab = tab();
                     view! {
-                        <GroupHeader g=g.clone() delete=a.delete key_action=a.key regenerate=a.regenerate />
+                        <GroupHeader g=g.clone() tab delete=a.delete key_action=a.key regenerate=a.regenerate />
                         <TabNav id=g.id tab />
                         <div class="tab-panel">
                             {match tab {
@@ -295,6 +295,7 @@ fn GroupDetail() -> impl IntoView {
 #[component]
 fn GroupHeader(
     g: GroupView,
+    tab: Tab,
     delete: ServerAction<DeleteGroup>,
     key_action: ServerAction<ChangeGroupKey>,
     regenerate: ServerAction<RegenerateGroupKey>,
@@ -310,6 +311,11 @@ fn GroupHeader(
     };
     let has_key = g.key_status != KeyStatus::None;
     let name = g.name.clone();
+    let default_text = if g.is_default {
+        "Join this group: it is the default group"
+    } else {
+        "Do not join it: not the default group"
+    };
     view! {
         <div class="page-head">
             <h1>
@@ -319,16 +325,14 @@ fn GroupHeader(
             {g.can_edit.then(|| view! { <A href=format!("/groups/{}/edit", g.id) attr:class="button">"Edit group"</A> })}
         </div>
         {(!g.description.is_empty()).then(|| view! { <p class="lead">{g.description.clone()}</p> })}
-        <dl class="facts">
-            <div><dt>"Branch"</dt><dd>{g.branch_name.clone().unwrap_or_else(|| "—".into())}</dd></div>
-            <div><dt>"Members"</dt><dd>{count(g.members)}</dd></div>
-            <div><dt>"Courses"</dt><dd>{format!("{} · {}", plural(g.courses, "course", "courses"), plural(g.curricula, "curriculum", "curricula"))}</dd></div>
-            <div><dt>"Created"</dt><dd>{date(g.created_at)}</dd></div>
-            <div>
-                <dt>"Group key"</dt>
-                <dd>
+        // The group's main actions at a glance: the key to hand out (with its copy button),
+        // whether new users land here, and enrolling every member in the group's courses.
+        <section class="group-head" aria-label="Key and main actions">
+            <div class="head-key">
+                <span class="head-label">"Group key"</span>
+                <span class="head-value">
                     {key.map(|k| view! {
-                        <code class="key-text" id="group-key-text">{k.clone()}</code>
+                        <code class="key-text key-big" id="group-key-text">{k.clone()}</code>
                         " "
                         <CopyButton text=k target="group-key-text" label="Copy the group key" />
                         " "
@@ -336,11 +340,27 @@ fn GroupHeader(
                     <span class=g.key_status.class()>{g.key_status.label()}</span>
                     {has_key.then(|| view! { " · " {uses_text(g.key_uses, g.key.max_uses)} " uses" })}
                     {window.map(|w| view! { " · " {w} })}
-                </dd>
+                </span>
+                // Managers too, when the group lets them regenerate its key (never disable or enable it).
+                {g.can_regenerate_key.then(|| view! { <KeyButtons g=g.clone() action=key_action regenerate /> })}
             </div>
+            <div class="head-default">
+                <span class="head-label">"New users"</span>
+                <span class="head-value">{default_text}</span>
+            </div>
+            // (On the Courses tab its panel is the first thing under the tabs.)
+            {(g.can_edit && tab != Tab::Courses).then(|| view! {
+                <div class="head-enrol">
+                    <a class="button primary" href=format!("/groups/{}?tab=courses#mass-title", g.id)>"Enrol all members…"</a>
+                </div>
+            })}
+        </section>
+        <dl class="facts">
+            <div><dt>"Branch"</dt><dd>{g.branch_name.clone().unwrap_or_else(|| "—".into())}</dd></div>
+            <div><dt>"Members"</dt><dd>{count(g.members)}</dd></div>
+            <div><dt>"Courses"</dt><dd>{format!("{} · {}", plural(g.courses, "course", "courses"), plural(g.curricula, "curriculum", "curricula"))}</dd></div>
+            <div><dt>"Created"</dt><dd>{date(g.created_at)}</dd></div>
         </dl>
-        // Managers too, when the group lets them regenerate its key (never disable or enable it).
-        {g.can_regenerate_key.then(|| view! { <KeyButtons g=g.clone() action=key_action regenerate /> })}
         {g.can_edit.then(|| view! {
             <FormError error=delete_error fields=&["group"] />
             <Confirm summary="Delete this group…" explanation="Its memberships and its course and curriculum links go; users' enrolments and progress stay.">

@@ -9,10 +9,12 @@ use crate::model::report::{
     cell_label, cell_percent, GroupReportView, ReportCell, ReportRow, StatusFilter,
 };
 
-/// A member's cell: status in words, then progress and completion date.
-fn cell_view(cell: ReportCell) -> AnyView {
+/// A member's cell: status in words, then progress and completion date. `course` (the
+/// column's course code) labels the cell when a phone shows the row as a card.
+fn cell_view(cell: ReportCell, course: String) -> AnyView {
     match cell {
-        None => view! { <td><span class="muted">{cell_label(&None)}</span></td> }.into_any(),
+        None => view! { <td role="cell" data-label=course><span class="muted">{cell_label(&None)}</span></td> }
+            .into_any(),
         Some(p) => {
             let label = cell_label(&Some(p.clone()));
             let class = match p.status {
@@ -21,9 +23,9 @@ fn cell_view(cell: ReportCell) -> AnyView {
                 crate::model::catalog::ProgressStatus::NotStarted => "status status-not-started",
             };
             view! {
-                <td>
+                <td role="cell" data-label=course>
                     <span class=class>{label}</span>
-                    <br />
+                    " "
                     <span class="cell-detail">
                         {format!("{} %", cell_percent(&p))}
                         {p.completed_at.map(|at| format!(" · {}", date(at)))}
@@ -74,6 +76,7 @@ fn ReportBody(id: u64, r: GroupReportView, status: String, course: String) -> im
         .iter()
         .map(|&i| (r.courses[i].code.clone(), r.courses[i].title.clone()))
         .collect();
+    let codes: Vec<String> = shown.iter().map(|(code, _)| code.clone()).collect();
     let course_options = r
         .courses
         .iter()
@@ -126,19 +129,19 @@ fn ReportBody(id: u64, r: GroupReportView, status: String, course: String) -> im
             page=r.rows
             params=vec![("tab", "report".to_string()), ("status", status.clone()), ("course", course.clone())]
             empty=if filtered { "No member matches these filters." } else { "This group has no members yet." }
-            class="report"
+            class="report stack"
             head=move || view! {
-                <th scope="col">"Member"</th>
+                <th scope="col" role="columnheader">"Member"</th>
                 {shown
                     .into_iter()
-                    .map(|(code, title)| view! { <th scope="col"><abbr title=title>{code}</abbr></th> })
+                    .map(|(code, title)| view! { <th scope="col" role="columnheader"><abbr title=title>{code}</abbr></th> })
                     .collect_view()}
             }
             key=|row: &ReportRow| row.user_id
-            row=|row: ReportRow| view! {
-                <tr>
-                    <th scope="row">{row.login.clone()} <br /> <span class="muted">{row.display_name.clone()}</span></th>
-                    {row.cells.into_iter().map(cell_view).collect_view()}
+            row=move |row: ReportRow| view! {
+                <tr role="row">
+                    <th scope="row" role="rowheader">{row.login.clone()} " " <span class="muted cell-name">{row.display_name.clone()}</span></th>
+                    {row.cells.into_iter().zip(codes.clone()).map(|(cell, code)| cell_view(cell, code)).collect_view()}
                 </tr>
             }
         />

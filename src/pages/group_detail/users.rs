@@ -40,12 +40,13 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
                                     query=q
                                     page=p
                                     params=vec![("tab", "users".to_string())]
+                                    class="stack"
                                     head=move || view! {
-                                        <th scope="col">"Login"</th>
-                                        <th scope="col">"Name"</th>
-                                        <th scope="col">"Joined"</th>
-                                        <th scope="col">"How"</th>
-                                        <th scope="col">"Actions"</th>
+                                        <th scope="col" role="columnheader">"Login"</th>
+                                        <th scope="col" role="columnheader">"Name"</th>
+                                        <th scope="col" role="columnheader">"Joined"</th>
+                                        <th scope="col" role="columnheader">"How"</th>
+                                        <th scope="col" role="columnheader">"Actions"</th>
                                     }
                                     key=|m: &MemberRow| m.user_id
                                     row=move |m: MemberRow| view! { <MemberTableRow id m remove=a.remove /> }
@@ -85,12 +86,12 @@ pub(super) fn MemberTableRow(
     let check = format!("unenrol-{}", m.user_id);
     let login = m.login.clone();
     view! {
-        <tr>
-            <td>{m.login.clone()}</td>
-            <td>{m.display_name.clone()}</td>
-            <td>{date(m.joined_at)}</td>
-            <td>{m.how.label()}</td>
-            <td>
+        <tr role="row">
+            <td role="cell" class="row-title">{m.login.clone()}</td>
+            <td role="cell" data-label="Name">{m.display_name.clone()}</td>
+            <td role="cell" data-label="Joined">{date(m.joined_at)}</td>
+            <td role="cell" data-label="How">{m.how.label()}</td>
+            <td role="cell" data-label="Actions">
                 <Confirm summary="Remove…" explanation=format!("Remove {login} from the group? Their enrolments and progress stay unless you tick the box.")>
                     <ActionForm action=remove>
                         <input type="hidden" name="id" value=id />
@@ -210,7 +211,7 @@ pub(super) fn BulkReport(r: BulkResult, admin: bool) -> impl IntoView {
             <div class="scroll" tabindex="0" role="group" aria-label="Result per row">
                 <table class="data">
                     <caption>"Result per row"</caption>
-                    <thead><tr><th scope="col">"Line"</th><th scope="col">"Entry"</th><th scope="col">"Result"</th></tr></thead>
+                    <thead><tr role="row"><th scope="col" role="columnheader">"Line"</th><th scope="col" role="columnheader">"Entry"</th><th scope="col" role="columnheader">"Result"</th></tr></thead>
                     <tbody>
                         {r.rows.into_iter().map(|row| {
                             let class = match row.outcome {
@@ -222,7 +223,7 @@ pub(super) fn BulkReport(r: BulkResult, admin: bool) -> impl IntoView {
                                 BulkOutcome::UnknownUser if !admin => "No such user".to_string(),
                                 ref other => other.label(),
                             };
-                            view! { <tr><td class="num">{row.line}</td><td>{row.input}</td><td class=class>{label}</td></tr> }
+                            view! { <tr role="row"><td role="cell" class="num">{row.line}</td><td role="cell">{row.input}</td><td role="cell" class=class>{label}</td></tr> }
                         }).collect_view()}
                     </tbody>
                 </table>
