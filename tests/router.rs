@@ -634,6 +634,48 @@ async fn a_form_that_worked_says_so_on_its_page() {
     let (status, to) = plain_form_post(&t, &admin, "/api/update_group", &back, &failing).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(to.is_empty(), "{to}");
+    // That page's address is the function's. Posted again from there (its Referer), the form
+    // still belongs to the edit page, which its cookie names: refused, the edit page again;
+    // saved, back to the edit page with the mark, never to the function's address.
+    let from_shown_page = |form: String, cookie: String| {
+        let t = &t;
+        async move {
+            let req = Request::post("/api/update_group")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::ACCEPT, "text/html")
+                .header(header::REFERER, "http://localhost/api/update_group")
+                .header(header::COOKIE, cookie)
+                .body(Body::from(form))
+                .unwrap();
+            t.send(req).await
+        }
+    };
+    let req = Request::post("/api/update_group")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, &back)
+        .header(header::COOKIE, &admin)
+        .body(Body::from(failing.clone()))
+        .unwrap();
+    let shown = t.send(req).await;
+    let remembered = cookie_set(&shown, "tessera_back_update_group").expect("the page is named");
+    let jar = browser_cookies(Some(&admin), &shown);
+    let again = from_shown_page(failing.clone(), jar.clone()).await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body_text(again).await.contains("Enter a group name."));
+    let saved = from_shown_page(format!("id={g}&name=Physics+3{fields}"), jar).await;
+    assert_eq!(
+        saved.headers()[header::LOCATION],
+        format!("/groups/{g}/edit?__done=%2Fapi%2Fupdate_group").as_str(),
+        "{remembered}"
+    );
+    // Without that cookie the function's address is no page to go back to: home.
+    let lost = from_shown_page(failing.clone(), admin.clone()).await;
+    assert!(lost.status().is_redirection());
+    assert!(!lost.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/api/"));
     // A relative Referer (no browser sends one): the failure must not pass for a success.
     let relative = format!("/groups/{g}/edit");
     let (_, to) = plain_form_post(&t, &admin, "/api/update_group", &relative, &failing).await;

@@ -27,7 +27,7 @@ test('accounts: set-up, login, create a learner, learner is refused the Users pa
   await page.getByLabel('Password', { exact: true }).fill('admin-password-1');
   await page.getByLabel('Password again').fill('something-else');
   await page.getByRole('button', { name: 'Create administrator' }).click();
-  await expect(page.getByText('The two passwords are not the same.')).toBeVisible();
+  await expect(page.locator('.field-error', { hasText: 'The two passwords are not the same.' })).toBeVisible();
   await expect(page.getByLabel('Password again')).toHaveAttribute('aria-invalid', 'true');
 
   await page.getByLabel('Login name').fill('admin');
@@ -273,7 +273,7 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
   await expectAccessible(page);
   // A name is required: the error sits next to the field and nothing is created.
   await page.getByRole('button', { name: 'Create group' }).click();
-  await expect(page.getByText('Enter a group name.')).toBeVisible();
+  await expect(page.locator('.field-error', { hasText: 'Enter a group name.' })).toBeVisible();
   await expect(page.getByLabel('Name')).toHaveAttribute('aria-invalid', 'true');
   await page.getByLabel('Name').fill('Physics 101');
   await page.getByLabel('Branch').selectOption({ label: 'East Campus' });
@@ -293,7 +293,7 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
   await openAdvanced(page);
   await page.getByLabel('Maximum key uses').fill('-3');
   await page.getByRole('button', { name: 'Save changes' }).click();
-  await expect(page.getByText('Enter a whole number from 0 (unlimited) to 1000000.')).toBeVisible();
+  await expect(page.locator('.field-error', { hasText: 'Enter a whole number from 0 (unlimited) to 1000000.' })).toBeVisible();
   await page.getByLabel('Description').fill('Thursday and Friday lab group');
   await page.getByLabel('Group key').fill('phys-2027');
   await page.getByLabel('Maximum key uses').fill('50');
@@ -500,7 +500,7 @@ test('mass enrolment: a group of 500 enrolled in its courses with a live progres
   if (jsOn()) {
     // The bar moves without a reload (the live region island puts the new progress in place),
     // then the summary replaces it. A mark on the window shows that the page was not loaded again.
-    await page.waitForURL((u) => u.search === '?tab=courses');
+    await page.waitForURL((u) => u.searchParams.get('tab') === 'courses');
     await expectHydratedIfJs(page, true);
     await page.evaluate(() => { (window as any).__sameLoad = true; });
     await expect(bar).toBeVisible();

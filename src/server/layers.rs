@@ -641,6 +641,18 @@ fn same_page(a: &str, b: &str) -> bool {
 #[derive(Clone)]
 pub struct FormPages {
     pub pages: axum::Router,
+    /// Whether cookies are marked `Secure`.
+    pub secure_cookies: bool,
+}
+
+/// The cookie naming the page a refused form of function `endpoint` was shown again on (its
+/// address is the function's, `/api/<endpoint>`), so forms posted from there go back to it.
+fn back_cookie(endpoint: &str) -> String {
+    let name: String = endpoint
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    format!("tessera_back_{name}")
 }
 
 /// The most of a plain form's fields kept to fill the form again (larger posts are passed on
@@ -800,6 +812,35 @@ pub async fn form_redirects(
         }
         None => {}
     }
+    // A form on a page shown in place after a refusal was posted from the function's own
+    // address: the page it belongs to is the one that address showed (its cookie says which).
+    let shown_at = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .filter(|u| u.path().starts_with("/api/"));
+    if let Some(shown_at) = shown_at {
+        let endpoint = shown_at.path().trim_start_matches("/api/").to_string();
+        let page = super::signing::request_cookie(req.headers(), &back_cookie(&endpoint))
+            .and_then(|v| {
+                percent_encoding::percent_decode_str(&v)
+                    .decode_utf8()
+                    .ok()
+                    .map(|p| p.into_owned())
+            })
+            .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/api/"))
+            .and_then(|p| shown_at.join(&p).ok())
+            .and_then(|u| HeaderValue::from_str(u.as_str()).ok());
+        match page {
+            Some(v) => {
+                req.headers_mut().insert(header::REFERER, v);
+            }
+            None => {
+                req.headers_mut().remove(header::REFERER);
+            }
+        }
+    }
     let host = req
         .headers()
         .get(header::HOST)
@@ -846,6 +887,22 @@ pub async fn form_redirects(
                 connect,
             };
             let refused = refusal_headers(res.headers());
+            let endpoint = fn_path.trim_start_matches("/api/").to_string();
+            let remember = super::signing::set_cookie(
+                &back_cookie(&endpoint),
+                &percent_encoding::utf8_percent_encode(
+                    &again.page,
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string(),
+                "Strict",
+                Some(3600),
+                forms.secure_cookies,
+            );
+            let mut refused = refused;
+            if let Ok(v) = HeaderValue::from_str(&remember) {
+                refused.append(header::SET_COOKIE, v);
+            }
             if let Some(page) = render_again(&forms.pages, again, replay, refused).await {
                 return page;
             }

@@ -116,6 +116,7 @@ pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
     // What a refused form's page is rendered again by: everything under the form redirects.
     let forms = layers::FormPages {
         pages: inner.clone().with_state(state.clone()),
+        secure_cookies: state.config.secure_cookies,
     };
     inner
         .layer(middleware::from_fn_with_state(
