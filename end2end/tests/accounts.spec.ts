@@ -49,7 +49,7 @@ test('accounts: set-up, login, create a learner, learner is refused the Users pa
   await expectHydratedIfJs(page, js);
   await expectAccessible(page);
   await logIn(page, 'admin', 'wrong-password');
-  await expect(page.getByText('The login name or e-mail, or the password, is not correct.')).toBeVisible();
+  await expect(page.locator('#outcome').getByText('The login name or e-mail, or the password, is not correct.')).toBeVisible();
   await logIn(page, 'ADMIN@example.org', 'admin-password-1');
   await expect(page.getByRole('heading', { name: 'Administration' })).toBeVisible();
 
