@@ -23,7 +23,7 @@ async function focusedText(page: Page) {
   return page.evaluate(() => (document.activeElement as HTMLElement | null)?.innerText?.trim() ?? '');
 }
 
-test('keyboard: create a group and add members, then a learner joins with a key, marks a lesson done and reads a message', async ({ page }) => {
+test('keyboard: create a group, attach a course and add members, then a learner joins with a key, marks a lesson done and reads a message', async ({ page }) => {
   const panics = watchPanics(page);
   await asNewAdmin(page);
   await api(page, 'create_user', {
@@ -65,7 +65,19 @@ test('keyboard: create a group and add members, then a learner joins with a key,
   await expect(page.locator('#outcome')).toBeFocused();
   const url = new URL(page.url());
   const g = url.pathname.split('/')[2];
-  await api(page, 'change_group_link', { id: g, kind: 'course', target: String(course.id), op: 'add' });
+
+  // Attach the course: on the Courses tab, Tab to its box in the checklist, Space, then Tab to
+  // the button and Enter; the page comes back with the course attached, focus at its start.
+  await page.goto(`/groups/${g}?tab=courses`);
+  const box = page.getByRole('group', { name: 'Courses not in the group yet' }).getByRole('checkbox', { name: /^KB-1 / });
+  await tabTo(page, box);
+  await page.keyboard.press('Space');
+  await expect(box).toBeChecked();
+  await tabTo(page, page.getByRole('button', { name: 'Attach selected courses' }));
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('button', { name: 'Remove course KB-1 from the group', includeHidden: true })).toBeAttached();
+  await page.keyboard.press('Tab');
+  expect(await focusedText(page)).toBe('Skip to content');
 
   // Add members: the list box on the Members tab, typed, then Tab to the button and Enter.
   await page.goto(`/groups/${g}?tab=users`);
