@@ -293,7 +293,7 @@ test('groups: create in a branch, edit, members, course, bulk add, default badge
   await openAdvanced(page);
   await page.getByLabel('Maximum key uses').fill('-3');
   await page.getByRole('button', { name: 'Save changes' }).click();
-  await expect(page.locator('.field-error', { hasText: 'Enter a whole number from 0 (unlimited) to 1000000.' })).toBeVisible();
+  await expect(page.locator('.field-error', { hasText: 'Enter a whole number from 0 (unlimited) to 1,000,000.' })).toBeVisible();
   await page.getByLabel('Description').fill('Thursday and Friday lab group');
   await page.getByLabel('Group key').fill('phys-2027');
   await page.getByLabel('Maximum key uses').fill('50');

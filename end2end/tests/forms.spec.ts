@@ -68,7 +68,7 @@ test('forms: two bad fields on every form show both errors and keep what was typ
   await page.getByLabel('Group key').fill('Maple-Orbit-7142');
   await page.getByLabel('Maximum key uses').fill('-3');
   await page.getByLabel('Default group').check();
-  await expectRefused(page, 'Create group', ['Enter a group name.', 'Enter a whole number from 0 (unlimited) to 1000000.']);
+  await expectRefused(page, 'Create group', ['Enter a group name.', 'Enter a whole number from 0 (unlimited) to 1,000,000.']);
   await expect(page.getByLabel('Description')).toHaveValue('Year 7, room 12');
   await expect(page.getByLabel('Group key')).toHaveValue('Maple-Orbit-7142');
   await expect(page.getByLabel('Maximum key uses')).toHaveValue('-3');

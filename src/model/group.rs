@@ -602,7 +602,10 @@ pub fn parse_max_uses(raw: &str) -> Result<u32, AppError> {
         Ok(n) if n <= KEY_USES_MAX => Ok(n),
         _ => Err(AppError::invalid(
             "max_uses",
-            format!("Enter a whole number from 0 (unlimited) to {KEY_USES_MAX}."),
+            format!(
+                "Enter a whole number from 0 (unlimited) to {}.",
+                crate::model::number::count(u64::from(KEY_USES_MAX))
+            ),
         )),
     }
 }

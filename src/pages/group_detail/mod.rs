@@ -312,9 +312,9 @@ fn GroupHeader(
     let has_key = g.key_status != KeyStatus::None;
     let name = g.name.clone();
     let default_text = if g.is_default {
-        "Join this group: it is the default group"
+        "Join it automatically (this is the default group)"
     } else {
-        "Do not join it: not the default group"
+        "Are not added automatically (not the default group)"
     };
     view! {
         <div class="page-head">
