@@ -176,14 +176,15 @@ mod bare {
     use axum::{routing::post, Form, Router};
     use sled::Transactional;
     use tessera::server::flusher::{Flushable, Flusher};
+    use tessera::server::store::BackendError;
 
     /// The bare database, flushed by Tessera's group commit.
     #[derive(Clone)]
     pub struct Bare(std::sync::Arc<sled::Db>);
 
     impl Flushable for Bare {
-        fn flush_now(&self) -> Result<(), sled::Error> {
-            self.0.flush().map(drop)
+        fn flush_now(&self) -> Result<(), BackendError> {
+            self.0.flush().map(drop).map_err(BackendError::from)
         }
 
         fn same_as(&self, other: &Self) -> bool {

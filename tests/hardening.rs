@@ -834,21 +834,12 @@ async fn logging_in_again_returns_to_the_page() {
     assert!(cookie_set(&res, tessera::server::throttle::DEVICE_COOKIE).is_some());
 }
 
-/// Every tree of the store but `sessions` (which a signed-in request may touch to slide its
-/// expiry), as (tree, key, value) triples.
-fn store_dump(t: &TestApp) -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
-    let store = t.state.store().unwrap();
-    let db = store.db();
-    let mut names = db.tree_names();
-    names.sort();
-    let mut out = Vec::new();
-    for name in names.into_iter().filter(|n| n.as_ref() != b"sessions") {
-        for kv in db.open_tree(&name).unwrap().iter() {
-            let (k, v) = kv.unwrap();
-            out.push((name.to_vec(), k.to_vec(), v.to_vec()));
-        }
-    }
-    out
+/// Everything the store holds but its sessions (which a signed-in request may touch to slide
+/// their expiry).
+fn store_dump(t: &TestApp) -> tessera::server::store::Snapshot {
+    let mut snapshot = t.state.store().unwrap().snapshot().unwrap();
+    snapshot.retain(|(table, _)| table != "sessions");
+    snapshot
 }
 
 /// A url-encoded form whose percent-escapes decode to bytes that are not UTF-8 is refused
@@ -982,7 +973,7 @@ async fn a_storage_error_is_opaque_with_a_log_id() {
     t.state
         .store()
         .unwrap()
-        .db()
+        .sled_db()
         .open_tree("groups")
         .unwrap()
         .insert(g.to_be_bytes(), b"\x01garbage".as_slice())

@@ -234,34 +234,17 @@ pub fn backup_command(
             Ok((summary, Source::Server))
         }
         Err(_) => {
-            let db = open_idle(data_dir)?;
-            let summary = sink.write_with(|w| Ok(format::write_backup(&db, w, now_ms())?))?;
-            format::put_last_backup(
-                &db,
-                &LastBackupRecord {
-                    at_ms: now_ms(),
-                    bytes: summary.bytes,
-                    via: BackupVia::Command,
-                },
-            )?;
-            db.flush().map_err(BackupError::from)?;
+            let dir = format::IdleDirectory::open(data_dir)?
+                .ok_or_else(|| CommandError::NoAnswer(data_dir.display().to_string()))?;
+            let summary = sink.write_with(|w| Ok(dir.backup(w, now_ms())?))?;
+            dir.record_backup(&LastBackupRecord {
+                at_ms: now_ms(),
+                bytes: summary.bytes,
+                via: BackupVia::Command,
+            })?;
             Ok((summary, Source::Directory))
         }
     }
-}
-
-/// Opens a data directory no server runs on, as it is (no migration: a backup copies).
-fn open_idle(data_dir: &Path) -> Result<sled::Db, CommandError> {
-    sled::Config::new()
-        .path(data_dir)
-        .cache_capacity(16 << 20)
-        .open()
-        .map_err(|e| match e {
-            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                CommandError::NoAnswer(data_dir.display().to_string())
-            }
-            other => BackupError::from(other).into(),
-        })
 }
 
 fn from_server(

@@ -4,20 +4,20 @@
 //! request wastes the disk; here writers queue a waiter, the task drains the queue, runs one
 //! `flush()` on a blocking thread and answers everyone who was queued.
 
-use super::store::{Store, StoreError};
+use super::store::{BackendError, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-/// What a flusher flushes: the store (a bench flushes a bare sled database).
+/// What a flusher flushes: the store (a bench flushes a bare database).
 pub trait Flushable: Clone + Send + 'static {
-    /// Writes everything to disk (blocking).
-    fn flush_now(&self) -> Result<(), sled::Error>;
+    /// Makes everything written so far durable (blocking).
+    fn flush_now(&self) -> Result<(), BackendError>;
     /// Whether `other` is a handle to the same database.
     fn same_as(&self, other: &Self) -> bool;
 }
 
 impl Flushable for Store {
-    fn flush_now(&self) -> Result<(), sled::Error> {
-        self.db().flush().map(drop)
+    fn flush_now(&self) -> Result<(), BackendError> {
+        self.flush()
     }
 
     fn same_as(&self, other: &Self) -> bool {
@@ -44,7 +44,7 @@ impl<T: Flushable> Clone for Flusher<T> {
 }
 
 fn stopped() -> StoreError {
-    StoreError::Db(sled::Error::ReportableBug("the flusher has stopped".into()))
+    StoreError::Backend(BackendError::Other("the flusher has stopped".into()))
 }
 
 impl<T: Flushable> Flusher<T> {
@@ -82,9 +82,9 @@ impl<T: Flushable> Flusher<T> {
                             .find(|(s, _)| s.same_as(&w.store))
                             .map_or_else(
                                 || Err(stopped()),
-                                |(_, r)| r.clone().map_err(StoreError::Db),
+                                |(_, r)| r.clone().map_err(StoreError::Backend),
                             ),
-                        Err(e) => Err(StoreError::Db(sled::Error::ReportableBug(e.to_string()))),
+                        Err(e) => Err(StoreError::Backend(BackendError::Other(e.to_string()))),
                     };
                     let _ = w.answer.send(result);
                 }
@@ -109,6 +109,7 @@ impl<T: Flushable> Flusher<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::store::branches::BranchFields;
 
     #[tokio::test]
     async fn many_writers_all_get_flushed() {
@@ -119,7 +120,12 @@ mod tests {
         for i in 0u32..64 {
             let (store, flusher) = (store.clone(), flusher.clone());
             tasks.push(tokio::spawn(async move {
-                store.db().insert(i.to_be_bytes(), &[1]).unwrap();
+                let branch = BranchFields {
+                    name: format!("Branch {i}"),
+                    description: String::new(),
+                    parent: None,
+                };
+                store.create_branch(&branch, 0).unwrap();
                 flusher.flush(&store).await
             }));
         }
@@ -129,9 +135,7 @@ mod tests {
         drop(store);
         drop(flusher);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let store = Store::open(dir.path()).unwrap();
-        for i in 0u32..64 {
-            assert!(store.db().get(i.to_be_bytes()).unwrap().is_some(), "{i}");
-        }
+        let store = crate::server::store::tests::reopen(dir.path()).unwrap();
+        assert_eq!(store.branch_count().unwrap(), 64);
     }
 }

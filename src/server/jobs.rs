@@ -128,7 +128,7 @@ async fn run_all(
             };
             if let Err(e) = flusher.flush(store).await {
                 tracing::error!(error = %e, job = id, "cannot flush a job's step");
-                if let StoreError::Db(e) = &e {
+                if let StoreError::Backend(e) = &e {
                     cell.note(e);
                 }
             }
@@ -140,7 +140,7 @@ async fn run_all(
                     panics.remove(&id);
                     None
                 }
-                Ok(Err(StoreError::Db(e))) => {
+                Ok(Err(StoreError::Backend(e))) => {
                     tracing::warn!(error = %e, job = id, "job step failed on storage; retrying");
                     if cell.note(&e).is_some() {
                         return;

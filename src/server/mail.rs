@@ -216,7 +216,7 @@ async fn run(cell: StoreCell, flusher: Flusher, config: MailConfig, wake: Arc<No
             };
             if !matches!(recorded, Ok(Ok(_))) {
                 tracing::error!(error = ?recorded, "cannot record an e-mail's outcome");
-                if let Ok(Err(super::store::StoreError::Db(e))) = &recorded {
+                if let Ok(Err(super::store::StoreError::Backend(e))) = &recorded {
                     cell.note(e);
                 }
                 if how == Settle::Sent {
@@ -228,7 +228,7 @@ async fn run(cell: StoreCell, flusher: Flusher, config: MailConfig, wake: Arc<No
             // Each outcome on disk before the next e-mail: a crash resends at most one.
             if let Err(e) = flusher.flush(&store).await {
                 tracing::error!(error = %e, "cannot flush the e-mail queue");
-                if let super::store::StoreError::Db(e) = &e {
+                if let super::store::StoreError::Backend(e) = &e {
                     cell.note(e);
                 }
             }

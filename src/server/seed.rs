@@ -221,7 +221,7 @@ pub fn seed(
             progress(&format!("{} of {} groups", g + 1, plan.groups));
         }
     }
-    store.flush()?;
+    store.flush().map_err(StoreError::from)?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

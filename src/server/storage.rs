@@ -13,7 +13,7 @@
 //!   its flush), and saving resumes. While the store is out of the cell (usually milliseconds)
 //!   requests are answered 503 "reopening".
 
-use super::store::{Store, StoreError};
+use super::store::{BackendError, Store, StoreError};
 use crate::model::AppError;
 use std::io::ErrorKind;
 use std::path::PathBuf;
@@ -33,8 +33,8 @@ pub enum Trouble {
 }
 
 impl Trouble {
-    fn of(e: &std::io::Error) -> Trouble {
-        match e.kind() {
+    fn of(kind: ErrorKind) -> Trouble {
+        match kind {
             ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Trouble::Full,
             ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied => Trouble::ReadOnly,
             _ => Trouble::Failing,
@@ -154,18 +154,15 @@ impl StoreCell {
         }
     }
 
-    /// Notes a sled error: an I/O error marks the store unwritable (once; logged) and wakes
-    /// the recovery. Returns the trouble when it was one.
-    pub fn note(&self, e: &sled::Error) -> Option<Trouble> {
-        let sled::Error::Io(io) = e else {
-            return None;
-        };
-        let trouble = Trouble::of(io);
+    /// Notes a backend failure: an I/O error marks the store unwritable (once; logged) and
+    /// wakes the recovery. Returns the trouble when it was one.
+    pub fn note(&self, e: &BackendError) -> Option<Trouble> {
+        let trouble = Trouble::of(e.io_kind()?);
         let mut health = self.0.health.lock().unwrap_or_else(|e| e.into_inner());
         if *health == Health::Writable {
             *health = Health::Failed(trouble);
             tracing::error!(
-                error = %io,
+                error = %e,
                 data_dir = %self.0.dir.display(),
                 "the store cannot write ({}); writes are refused until it can, pages are still served",
                 trouble.reason()
@@ -179,7 +176,7 @@ impl StoreCell {
     /// the store unwritable); anything else as [`From<StoreError>`] maps it.
     pub fn error(&self, e: StoreError) -> AppError {
         match &e {
-            StoreError::Db(db) => match self.note(db) {
+            StoreError::Backend(failure) => match self.note(failure) {
                 Some(trouble) => self.refused(trouble),
                 None => AppError::from(e),
             },
@@ -302,7 +299,10 @@ mod tests {
     }
 
     fn io(kind: ErrorKind) -> StoreError {
-        StoreError::Db(sled::Error::Io(std::io::Error::new(kind, "injected")))
+        StoreError::Backend(BackendError::Io {
+            kind,
+            message: "injected".into(),
+        })
     }
 
     #[test]
@@ -338,7 +338,7 @@ mod tests {
         // A domain error and a non-I/O sled error are not storage trouble.
         let e = cell.error(StoreError::invalid("name", "Give the group a name."));
         assert!(matches!(e, AppError::Invalid { .. }));
-        let e = cell.error(StoreError::Db(sled::Error::Unsupported("x".into())));
+        let e = cell.error(StoreError::Backend(BackendError::Other("x".into())));
         assert!(matches!(e, AppError::Internal { .. }), "{e:?}");
         assert!(cell.writable().is_ok());
         cell.error(io(ErrorKind::StorageFull));

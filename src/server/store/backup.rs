@@ -81,7 +81,7 @@ pub enum BackupError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("storage error: {0}")]
-    Db(#[from] sled::Error),
+    Backend(#[from] super::BackendError),
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("this is not a Tessera backup file (it does not start with \"{MAGIC}\")")]
@@ -104,6 +104,12 @@ pub enum BackupError {
     TargetNotEmpty(String),
     #[error("the restored store could not be opened: {0}")]
     Open(super::OpenError),
+}
+
+impl From<sled::Error> for BackupError {
+    fn from(e: sled::Error) -> Self {
+        BackupError::Backend(e.into())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,11 +139,39 @@ impl Record for LastBackupRecord {
 
 const LAST_BACKUP: &[u8] = b"backup/last";
 
-/// Records `rec` as the last backup of `db` (for a database no server has open).
-pub fn put_last_backup(db: &sled::Db, rec: &LastBackupRecord) -> Result<(), BackupError> {
-    db.open_tree("meta")?
-        .insert(LAST_BACKUP, codec::encode(rec)?)?;
-    Ok(())
+/// A data directory no server has open, read by `tessera backup` itself.
+pub struct IdleDirectory(sled::Db);
+
+impl IdleDirectory {
+    /// Opens `dir` as it is (no migration: a backup copies). `Ok(None)`: another process has
+    /// it open (a server whose control socket did not answer).
+    pub fn open(dir: &Path) -> Result<Option<IdleDirectory>, BackupError> {
+        match sled::Config::new()
+            .path(dir)
+            .cache_capacity(16 << 20)
+            .open()
+        {
+            Ok(db) => Ok(Some(IdleDirectory(db))),
+            Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                Ok(None)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Writes a backup of the directory to `out` (nothing else writes to it meanwhile).
+    pub fn backup(&self, out: impl Write, now_ms: u64) -> Result<BackupSummary, BackupError> {
+        write_backup(&self.0, out, now_ms)
+    }
+
+    /// Records `rec` as the directory's last backup, on disk when this returns.
+    pub fn record_backup(&self, rec: &LastBackupRecord) -> Result<(), BackupError> {
+        self.0
+            .open_tree("meta")?
+            .insert(LAST_BACKUP, codec::encode(rec)?)?;
+        self.0.flush()?;
+        Ok(())
+    }
 }
 
 impl Store {

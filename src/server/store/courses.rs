@@ -12,6 +12,7 @@ use super::codec::{self, fold, id_key, Record};
 use super::jobs::{tx_enqueue, JobKind};
 use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::catalog::{CourseRow, CourseStatus, CourseView, LessonView};
+use crate::server::store::tx::tree_set;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
@@ -137,6 +138,13 @@ pub(crate) fn tx_get_course(courses: &TransactionalTree, id: u64) -> Tx<Option<C
     match courses.get(key)? {
         Some(b) => codec::decode(&key, &b).map(Some).or_else(abort),
         None => Ok(None),
+    }
+}
+
+tree_set! {
+    /// The trees deleting a course writes.
+    struct DeleteCourseTx {
+        courses, course_code, course_suffix, meta, curricula, course_curricula, jobs,
     }
 }
 
@@ -316,19 +324,16 @@ impl Store {
         let _w = self.writing();
         let curricula = self.curricula_of_course(id)?;
         let job = self.new_job_id()?;
-        let trees: [&sled::Tree; 7] = [
-            &self.courses,
-            &self.course_code,
-            &self.course_suffix,
-            &self.meta,
-            &self.curricula,
-            &self.course_curricula,
-            &self.jobs,
-        ];
-        trees.as_slice().transaction(|t| {
-            let [courses, codes, search_t, meta, curricula_t, links, jobs] = t.as_slice() else {
-                unreachable!("seven trees were given")
-            };
+        DeleteCourseTx::run(self, |t| {
+            let DeleteCourseTx {
+                courses,
+                course_code: codes,
+                course_suffix: search_t,
+                meta,
+                curricula: curricula_t,
+                course_curricula: links,
+                jobs,
+            } = *t;
             let Some(rec) = tx_get_course(courses, id)? else {
                 return abort(StoreError::NotFound("course"));
             };
@@ -347,7 +352,12 @@ impl Store {
                 super::curricula::tx_remove_course(curricula_t, links, *cur, id)?;
             }
             bump_counter(meta, COUNT_COURSES, -1)?;
-            tx_enqueue(jobs, job, JobKind::CourseDeleted { course: id }, super::now_ms())
+            tx_enqueue(
+                jobs,
+                job,
+                JobKind::CourseDeleted { course: id },
+                super::now_ms(),
+            )
         })?;
         Ok(job)
     }

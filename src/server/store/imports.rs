@@ -17,7 +17,8 @@ use super::codec::{self, fold, id_key, read_id, Record};
 use super::enrolments::{pair_key, Source};
 use super::groups::{tx_join_new_user, Actor, NewMember};
 use super::jobs::{tx_job, tx_put_job, JobKind, JobRecord, JobState, Step};
-use super::users::{tx_create_user, PasswordHash, UserFields, NEW_USER_TREES};
+use super::tx::tree_set;
+use super::users::{tx_create_user, NewUserTx, PasswordHash, UserFields};
 use super::{abort, Store, StoreError};
 use crate::model::group::JoinedHow;
 use crate::model::import::{
@@ -309,6 +310,12 @@ fn invalid(e: AppError) -> StoredOutcome {
             message: other.to_string(),
         },
     }
+}
+
+tree_set! {
+    /// The trees creating one imported user writes: the account (with its default group), its
+    /// import row and job, and its set-password token.
+    struct ImportRowTx { import_rows, imports, password_tokens; new_user: NewUserTx }
 }
 
 impl Store {
@@ -731,17 +738,18 @@ impl Store {
             .iter()
             .map(|_| self.db.generate_id())
             .collect::<Result<Vec<_>, _>>()?;
-        let mut trees: Vec<&sled::Tree> = self.new_user_trees().to_vec();
-        trees.extend([&self.import_rows, &self.imports, &self.password_tokens]);
-        let r = trees.as_slice().transaction(|t| {
-            let [rows, imports, tokens] = &t[NEW_USER_TREES..] else {
-                unreachable!("three trees follow the new-user trees")
-            };
+        let r = ImportRowTx::run(self, |t| {
+            let ImportRowTx {
+                import_rows: rows,
+                imports,
+                password_tokens: tokens,
+                ..
+            } = *t;
             let mut row = tx_row(rows, rec.id, index)?;
             if row.outcome != StoredOutcome::Create {
                 return Ok(());
             }
-            let joins = tx_create_user(t, &new, false, default_event, now)?;
+            let joins = tx_create_user(&t.new_user, &new, false, default_event, now)?;
             let login = &new.record.login;
             for (group, event) in row.group_ids.iter().zip(&events) {
                 if joins.groups.get(id_key(*group))?.is_none() {
@@ -782,10 +790,7 @@ impl Store {
         });
         match r {
             Ok(()) => Ok(()),
-            Err(sled::transaction::TransactionError::Abort(StoreError::Invalid {
-                field,
-                message,
-            })) => {
+            Err(StoreError::Invalid { field, message }) => {
                 let outcome = match field {
                     "login" => StoredOutcome::ExistsLogin,
                     "email" => StoredOutcome::ExistsEmail,
@@ -794,7 +799,7 @@ impl Store {
                 settle(outcome)?;
                 Ok(())
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 

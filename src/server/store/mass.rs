@@ -17,6 +17,7 @@ use super::groups::{tx_group_courses, tx_mass_enrol_audit, Actor, AuditTrees};
 use super::jobs::{ids_after, tx_job, tx_put_job, JobKind, JobRecord, JobState, Step};
 use super::users::UserRecord;
 use super::{abort, Store, StoreError};
+use crate::server::store::tx::tree_set;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
@@ -52,6 +53,13 @@ pub(crate) fn tx_release(meta: &TransactionalTree, group: u64, job: u64) -> Tx<(
 pub struct MassEnrolment {
     pub job: JobRecord,
     pub group: u64,
+}
+
+tree_set! {
+    /// The trees one step of a mass enrolment writes.
+    struct EnrolStepTx {
+        jobs, users, courses, curricula, group_links, enrolments, course_users, meta, groups, group_members,
+    }
 }
 
 impl Store {
@@ -121,24 +129,19 @@ impl Store {
         if members.is_empty() {
             return self.finish_mass_enrolment(job.id, group, now);
         }
-        let trees: [&sled::Tree; 10] = [
-            &self.jobs,
-            &self.users,
-            &self.courses,
-            &self.curricula,
-            &self.group_links,
-            &self.enrolments,
-            &self.course_users,
-            &self.meta,
-            &self.groups,
-            &self.group_members,
-        ];
-        trees.as_slice().transaction(|t| {
-            let [jobs, users, courses_t, curricula, links, enrolments, course_users, meta, groups, group_members] =
-                t.as_slice()
-            else {
-                unreachable!("ten trees were given")
-            };
+        EnrolStepTx::run(self, |t| {
+            let EnrolStepTx {
+                jobs,
+                users,
+                courses: courses_t,
+                curricula,
+                group_links: links,
+                enrolments,
+                course_users,
+                meta,
+                groups,
+                group_members,
+            } = *t;
             let mut rec = tx_job(jobs, job.id)?;
             if rec.cursor != job.cursor || rec.state != JobState::Pending {
                 // Another step got here first (it cannot, with one runner; but a re-run is safe).

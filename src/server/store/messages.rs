@@ -405,7 +405,7 @@ impl Store {
         match n.map_err(StoreError::from) {
             // sled refuses every transaction, reads too, once it cannot write (`storage.rs`);
             // no writer runs then, so plain reads cannot see half of a change.
-            Err(StoreError::Db(_)) => {
+            Err(StoreError::Backend(_)) => {
                 let unread = read_counter(self.meta.get(counter_key(&unread_counter(user)))?);
                 let opening_unread = match self.inbox.get(key)? {
                     Some(b) => !codec::decode::<InboxRecord>(&key, &b)?.read,

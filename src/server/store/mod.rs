@@ -44,6 +44,7 @@ pub mod reports;
 pub mod search;
 pub mod sessions;
 pub mod settings;
+pub(crate) mod tx;
 pub mod users;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -77,8 +78,52 @@ pub enum StoreError {
         key: String,
         reason: String,
     },
+    /// The backend itself failed (I/O, a lost connection, a bug it reports): not a refusal.
     #[error("storage error: {0}")]
-    Db(#[from] sled::Error),
+    Backend(#[from] BackendError),
+}
+
+/// A failure of the storage backend, in terms every backend can give: the server decides from
+/// its kind whether writes must pause (see `storage.rs`), never from a backend's own error type.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackendError {
+    /// Reading or writing the backend's files (or its connection) failed with this I/O error.
+    #[error("{message}")]
+    Io {
+        kind: std::io::ErrorKind,
+        message: String,
+    },
+    /// Anything else the backend reports: an operation it does not support, a bug it found.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl BackendError {
+    /// The I/O error kind, when this is an I/O failure.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            BackendError::Io { kind, .. } => Some(*kind),
+            BackendError::Other(_) => None,
+        }
+    }
+}
+
+impl From<sled::Error> for BackendError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) => BackendError::Io {
+                kind: io.kind(),
+                message: io.to_string(),
+            },
+            other => BackendError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(e.into())
+    }
 }
 
 impl StoreError {
@@ -94,7 +139,7 @@ impl From<TransactionError<StoreError>> for StoreError {
     fn from(e: TransactionError<StoreError>) -> Self {
         match e {
             TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Db(e),
+            TransactionError::Storage(e) => e.into(),
         }
     }
 }
@@ -309,15 +354,37 @@ impl Store {
         std::sync::Arc::ptr_eq(&self.0, &other.0)
     }
 
-    /// The sled handle, for the shared flusher.
-    pub fn db(&self) -> &sled::Db {
-        &self.db
-    }
-
-    /// Writes everything to disk (blocking). Request handlers use the shared flusher instead.
-    pub fn flush(&self) -> Result<(), StoreError> {
+    /// Makes everything written so far durable (blocking). Request handlers use the shared
+    /// flusher instead (group commit).
+    pub fn flush(&self) -> Result<(), BackendError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Everything the store holds, table by table in name order, each row as its key and value
+    /// in the backend's own encoding. Two snapshots of one store are equal when nothing changed
+    /// between them: the tests use it to show that a refused operation wrote nothing.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut names = self.db.tree_names();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let rows = self
+                    .db
+                    .open_tree(&name)?
+                    .iter()
+                    .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((String::from_utf8_lossy(&name).into_owned(), rows))
+            })
+            .collect()
+    }
+
+    /// The sled database under this store, for the sled backend's own tests and benches
+    /// (raw damage for `check`, the on-disk format); nothing else reaches past the seam.
+    pub fn sled_db(&self) -> &sled::Db {
+        &self.db
     }
 
     /// The schema version recorded in the database (`None` for a brand-new one).
@@ -344,7 +411,7 @@ impl Store {
         let Some(mut version) = found else {
             self.set_schema_version(SCHEMA_VERSION)
                 .map_err(OpenError::Migration)?;
-            self.flush().map_err(OpenError::Migration)?;
+            self.flush().map_err(|e| OpenError::Migration(e.into()))?;
             return Ok(());
         };
         if version > SCHEMA_VERSION {
@@ -368,7 +435,7 @@ impl Store {
             version += 1;
             self.set_schema_version(version)
                 .map_err(OpenError::Migration)?;
-            self.flush().map_err(OpenError::Migration)?;
+            self.flush().map_err(|e| OpenError::Migration(e.into()))?;
             tracing::info!(version, "migrated data directory");
         }
         Ok(())
@@ -401,6 +468,9 @@ pub(crate) fn bump_counter(
     Ok(next)
 }
 
+/// What [`Store::snapshot`] returns: (table, rows of (key, value)), tables in name order.
+pub type Snapshot = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -420,26 +490,11 @@ pub(crate) mod tests {
         (dir, store)
     }
 
-    /// Every tree's contents: a failed operation must leave all of it as it was.
-    pub type Dump = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
+    /// Everything the store holds: a failed operation must leave all of it as it was.
+    pub type Dump = Snapshot;
 
     pub fn dump(s: &Store) -> Dump {
-        let mut names = s.db.tree_names();
-        names.sort();
-        names
-            .into_iter()
-            .map(|n| {
-                let t = s.db.open_tree(&n).unwrap();
-                let kvs = t
-                    .iter()
-                    .map(|kv| {
-                        let (k, v) = kv.unwrap();
-                        (k.to_vec(), v.to_vec())
-                    })
-                    .collect();
-                (n.to_vec(), kvs)
-            })
-            .collect()
+        s.snapshot().expect("snapshot")
     }
 
     #[test]

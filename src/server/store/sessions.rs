@@ -154,8 +154,7 @@ mod tests {
                 for bytes in [k, v] {
                     assert!(
                         !bytes.windows(id.len()).any(|w| w == id.as_bytes()),
-                        "the raw id is in tree {}",
-                        String::from_utf8_lossy(&tree)
+                        "the raw id is in tree {tree}"
                     );
                 }
             }

@@ -1,7 +1,8 @@
 //! Users: records, uniqueness indexes, prefix search, password hashes and the admin counter.
 
 use super::codec::{self, fold, id_key, read_id, Record};
-use super::groups::{tx_join_default, DefaultJoinTrees, JOIN_TREES};
+use super::groups::{tx_join_default, DefaultJoinTrees, DefaultJoinTx};
+use super::tx::tree_set;
 use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::user::{Role, UserPage, UserView};
 use serde::{Deserialize, Serialize};
@@ -179,26 +180,35 @@ pub(crate) struct NewUser {
     hash: PasswordHash,
 }
 
-/// How many trees [`tx_create_user`] writes.
-pub(crate) const NEW_USER_TREES: usize = 5 + JOIN_TREES;
+tree_set! {
+    /// The trees creating a user writes (with joining the default group).
+    pub(crate) struct NewUserTx {
+        users, user_secrets, login_user, email_user, search_user; join: DefaultJoinTx
+    }
+}
 
-/// Inside a transaction whose first trees are [`Store::new_user_trees`]: creates the user. Login
+/// Inside a transaction over [`NewUserTx`] (alone or in a bigger set): creates the user. Login
 /// name and e-mail must be unused (compared case-insensitively): otherwise `Invalid` on that
 /// field. With `first_admin`, only while there are no users at all (`AlreadySetUp`). When a
 /// default group is set, the user joins it and is enrolled in the courses it gives (`event` is
 /// the audit event id for that). Returns the trees a caller needs to have the user join more
 /// groups in the same transaction.
 pub(crate) fn tx_create_user<'a>(
-    t: &'a [TransactionalTree],
+    t: &NewUserTx<'a>,
     new: &NewUser,
     first_admin: bool,
     event: u64,
     now: u64,
 ) -> Tx<DefaultJoinTrees<'a>> {
-    let [users, secrets, logins, emails, search, joined @ ..] = t else {
-        unreachable!("the new-user trees come first")
-    };
-    let joins = DefaultJoinTrees::of(joined);
+    let NewUserTx {
+        users,
+        user_secrets: secrets,
+        login_user: logins,
+        email_user: emails,
+        search_user: search,
+        ..
+    } = *t;
+    let joins = t.join.view();
     let meta = joins.meta;
     let user = &new.record;
     let id = user.id;
@@ -242,9 +252,9 @@ impl Store {
         let _w = self.writing();
         let new = self.new_user(fields, hash, first_admin, now)?;
         let event = self.db.generate_id()?;
-        self.new_user_trees()
-            .as_slice()
-            .transaction(|t| tx_create_user(t, &new, first_admin, event, now).map(|_| ()))?;
+        NewUserTx::run(self, |t| {
+            tx_create_user(t, &new, first_admin, event, now).map(|_| ())
+        })?;
         Ok(new.record.view())
     }
 
@@ -277,31 +287,6 @@ impl Store {
             hash: hash.clone(),
             record,
         })
-    }
-
-    /// The trees [`tx_create_user`] writes, in the order it takes them.
-    pub(crate) fn new_user_trees(&self) -> [&sled::Tree; NEW_USER_TREES] {
-        let [meta, groups, members, user_groups, by_members, trail, index, links, curricula, courses, enrolments, course_users] =
-            self.join_trees();
-        [
-            &self.users,
-            &self.user_secrets,
-            &self.login_user,
-            &self.email_user,
-            &self.search_user,
-            meta,
-            groups,
-            members,
-            user_groups,
-            by_members,
-            trail,
-            index,
-            links,
-            curricula,
-            courses,
-            enrolments,
-            course_users,
-        ]
     }
 
     /// The user with this id, if any.

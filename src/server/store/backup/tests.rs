@@ -8,21 +8,17 @@ use crate::server::store::sessions::SessionRecord;
 use crate::server::store::tests::{dump, temp_store, Dump};
 
 fn without_sessions(d: Dump) -> Dump {
-    d.into_iter().filter(|(n, _)| n != b"sessions").collect()
+    d.into_iter().filter(|(n, _)| n != "sessions").collect()
 }
 
 /// Every tree but `sessions` holds the same entries in both stores (names the first that
 /// differs instead of printing both stores).
 fn assert_same_trees(a: &Store, b: &Store) {
     let (a, b) = (without_sessions(dump(a)), without_sessions(dump(b)));
-    let names = |d: &Dump| {
-        d.iter()
-            .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
-            .collect::<Vec<_>>()
-    };
+    let names = |d: &Dump| d.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&a), names(&b), "the same trees");
     for ((name, x), (_, y)) in a.iter().zip(&b) {
-        assert!(x == y, "tree {} differs", String::from_utf8_lossy(name));
+        assert!(x == y, "tree {name} differs");
     }
 }
 

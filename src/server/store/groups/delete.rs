@@ -2,6 +2,14 @@
 
 use super::*;
 use crate::server::store::jobs::{tx_enqueue, JobKind};
+use crate::server::store::tx::tree_set;
+
+tree_set! {
+    /// The trees one step of deleting a group writes.
+    struct DeleteGroupTx {
+        groups, group_name, group_suffix, group_by_members, group_key, group_links, course_groups, curriculum_groups, meta, audit, audit_index, jobs,
+    }
+}
 
 impl Store {
     /// Deletes a group in one small transaction: it disappears from every list and index at
@@ -13,26 +21,21 @@ impl Store {
         let _w = self.writing();
         let event = self.db.generate_id()?;
         let job = self.new_job_id()?;
-        let trees: [&sled::Tree; 12] = [
-            &self.groups,
-            &self.group_name,
-            &self.group_suffix,
-            &self.group_by_members,
-            &self.group_key,
-            &self.group_links,
-            &self.course_groups,
-            &self.curriculum_groups,
-            &self.meta,
-            &self.audit,
-            &self.audit_index,
-            &self.jobs,
-        ];
-        trees.as_slice().transaction(|t| {
-            let [groups, names, suffix_t, by_members, keys, links, course_groups, curriculum_groups, meta, trail, index, jobs] =
-                t.as_slice()
-            else {
-                unreachable!("twelve trees were given")
-            };
+        DeleteGroupTx::run(self, |t| {
+            let DeleteGroupTx {
+                groups,
+                group_name: names,
+                group_suffix: suffix_t,
+                group_by_members: by_members,
+                group_key: keys,
+                group_links: links,
+                course_groups,
+                curriculum_groups,
+                meta,
+                audit: trail,
+                audit_index: index,
+                jobs,
+            } = *t;
             let rec = tx_get(groups, id)?;
             groups.remove(&id_key(id))?;
             names.remove(fold(&rec.name).as_bytes())?;

@@ -1,13 +1,14 @@
 //! Group keys: a user who knows a group's key joins the group and is enrolled in what it gives
 //! (see [`Store::redeem_key`]).
 
-use super::members::{tx_join_new_user, DefaultJoinTrees, NewMember};
+use super::members::{tx_join_new_user, DefaultJoinTrees, DefaultJoinTx, NewMember};
 use super::*;
 use crate::model::group::KeyStatus;
 use crate::model::user::UserView;
 use crate::server::store::codec::Record;
 use crate::server::store::enrolments::Source;
-use crate::server::store::users::{tx_create_user, PasswordHash, UserFields, NEW_USER_TREES};
+use crate::server::store::tx::tree_set;
+use crate::server::store::users::{tx_create_user, NewUserTx, PasswordHash, UserFields};
 use serde::{Deserialize, Serialize};
 
 /// Why a key was refused. A refusal changes nothing but the group's audit trail.
@@ -236,6 +237,17 @@ fn tx_joined(joins: &DefaultJoinTrees<'_>, rec: &GroupRecord, enrolled: u64) -> 
     })
 }
 
+tree_set! {
+    /// The trees redeeming a key writes: the join, the key and its redemptions.
+    struct RedeemTx { group_key, key_redemptions; join: DefaultJoinTx }
+}
+
+tree_set! {
+    /// The trees signing up with a key writes: the new account (with its default group), the
+    /// key and its redemptions.
+    struct SignupTx { group_key, key_redemptions; new_user: NewUserTx }
+}
+
 impl Store {
     /// The group whose key is `raw` (folded), or the refusal for a blank or unknown key (a
     /// point read: callers check it before costlier work).
@@ -278,14 +290,12 @@ impl Store {
             now,
             event: self.db.generate_id()?,
         };
-        let mut trees: Vec<&sled::Tree> = self.join_trees().to_vec();
-        trees.extend([&self.group_key, &self.key_redemptions]);
-        let out = trees.as_slice().transaction(|t| {
-            let joins = DefaultJoinTrees::of(t);
-            let [keys, redemptions] = &t[JOIN_TREES..] else {
-                unreachable!("two trees follow the join trees")
+        let out = RedeemTx::run(self, |t| {
+            let joins = t.join.view();
+            let k = KeyTrees {
+                keys: t.group_key,
+                redemptions: t.key_redemptions,
             };
-            let k = KeyTrees { keys, redemptions };
             if let Some(refusal) = tx_refusal(&joins, &k, &key, group, user, now)? {
                 tx_refused(&joins, group, &r, &refusal)?;
                 return Ok(Err(refusal));
@@ -323,20 +333,18 @@ impl Store {
             now,
             event: self.db.generate_id()?,
         };
-        let mut trees: Vec<&sled::Tree> = self.new_user_trees().to_vec();
-        trees.extend([&self.group_key, &self.key_redemptions]);
-        let out = trees.as_slice().transaction(|t| {
-            let [keys, redemptions] = &t[NEW_USER_TREES..] else {
-                unreachable!("two trees follow the new-user trees")
+        let out = SignupTx::run(self, |t| {
+            let k = KeyTrees {
+                keys: t.group_key,
+                redemptions: t.key_redemptions,
             };
-            let k = KeyTrees { keys, redemptions };
             // Refused before the account exists: nothing but the audit line is written.
-            let early = DefaultJoinTrees::of(&t[NEW_USER_TREES - JOIN_TREES..]);
+            let early = t.new_user.join.view();
             if let Some(refusal) = tx_refusal(&early, &k, &key, group, r.user, now)? {
                 tx_refused(&early, group, &r, &refusal)?;
                 return Ok(Err(refusal));
             }
-            let joins = tx_create_user(t, &new, false, default_event, now)?;
+            let joins = tx_create_user(&t.new_user, &new, false, default_event, now)?;
             if joins.members.get(pair_key(group, r.user))?.is_some() {
                 // The key's group is the default group, which the account has just joined.
                 let rec = tx_get(joins.groups, group)?;
@@ -535,7 +543,7 @@ mod tests {
             .iter()
             .zip(&after)
             .filter(|(x, y)| x != y)
-            .map(|(x, _)| String::from_utf8_lossy(&x.0).into_owned())
+            .map(|(x, _)| x.0.clone())
             .collect();
         assert_eq!(
             changed,
@@ -822,7 +830,7 @@ mod tests {
             .iter()
             .zip(&dump(&s))
             .filter(|(x, y)| x != y)
-            .map(|(x, _)| String::from_utf8_lossy(&x.0).into_owned())
+            .map(|(x, _)| x.0.clone())
             .collect();
         assert_eq!(changed, ["audit", "audit_index"]);
         let (_, line) = s.group_activity(g, 1).unwrap().remove(0);

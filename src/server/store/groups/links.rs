@@ -7,6 +7,7 @@
 //! curriculum that is being deleted.
 
 use super::*;
+use crate::server::store::tx::tree_set;
 
 /// Most courses and curricula one [`Store::attach_links`] attaches (a page of the checklist is
 /// far fewer): bounds the transaction and its audit line.
@@ -58,6 +59,13 @@ pub(crate) fn tx_group_courses(
     super::super::enrolments::tx_courses(courses, &ids)
 }
 
+tree_set! {
+    /// The trees attaching courses and curricula to a group writes.
+    struct AttachTx {
+        groups, courses, curricula, group_links, course_groups, curriculum_groups, audit, audit_index,
+    }
+}
+
 impl Store {
     /// Every course `group` gives (see [`tx_group_courses`]), read in a transaction of its own.
     pub fn group_course_records(&self, group: u64) -> Result<Vec<CourseRecord>, StoreError> {
@@ -67,7 +75,7 @@ impl Store {
         match r.map_err(StoreError::from) {
             // sled refuses every transaction, reads too, once it cannot write (`storage.rs`);
             // no writer runs then, so plain reads cannot see half of a change.
-            Err(StoreError::Db(_)) => self.group_courses_read_plainly(group),
+            Err(StoreError::Backend(_)) => self.group_courses_read_plainly(group),
             other => other,
         }
     }
@@ -215,22 +223,17 @@ impl Store {
         }
         let _w = self.writing();
         let event = self.db.generate_id()?;
-        let trees: [&sled::Tree; 8] = [
-            &self.groups,
-            &self.courses,
-            &self.curricula,
-            &self.group_links,
-            &self.course_groups,
-            &self.curriculum_groups,
-            &self.audit,
-            &self.audit_index,
-        ];
-        let n = trees.as_slice().transaction(|t| {
-            let [groups, course_t, curriculum_t, links, course_back, curriculum_back, trail, index] =
-                t.as_slice()
-            else {
-                unreachable!("eight trees were given")
-            };
+        let n = AttachTx::run(self, |t| {
+            let AttachTx {
+                groups,
+                courses: course_t,
+                curricula: curriculum_t,
+                group_links: links,
+                course_groups: course_back,
+                curriculum_groups: curriculum_back,
+                audit: trail,
+                audit_index: index,
+            } = *t;
             let mut rec = tx_get(groups, group)?;
             let mut l = tx_links(links, group)?;
             let mut course_labels = Vec::new();
@@ -271,7 +274,11 @@ impl Store {
             tx_put(groups, &rec)?;
             let mut parts = Vec::new();
             if !course_labels.is_empty() {
-                let what = if course_labels.len() == 1 { "course" } else { "courses" };
+                let what = if course_labels.len() == 1 {
+                    "course"
+                } else {
+                    "courses"
+                };
                 parts.push(format!("{what} {}", course_labels.join(", ")));
             }
             if !curriculum_labels.is_empty() {

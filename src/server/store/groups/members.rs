@@ -2,8 +2,10 @@
 
 use super::*;
 use crate::server::store::enrolments::{tx_enrol_courses, EnrolCounts, Source};
+use crate::server::store::tx::tree_set;
 
-/// The trees a new user's joining of the default group writes (see [`tx_join_default`]).
+/// The trees a new user's joining of the default group writes (see [`tx_join_default`]), as
+/// [`DefaultJoinTx::view`] gives them.
 pub(crate) struct DefaultJoinTrees<'a> {
     pub meta: &'a TransactionalTree,
     pub groups: &'a TransactionalTree,
@@ -18,51 +20,34 @@ pub(crate) struct DefaultJoinTrees<'a> {
     pub course_users: &'a TransactionalTree,
 }
 
-impl<'a> DefaultJoinTrees<'a> {
-    /// The trees of a transaction over [`Store::join_trees`] (in that order, first).
-    pub(crate) fn of(t: &'a [TransactionalTree]) -> Self {
-        let [meta, groups, members, user_groups, by_members, trail, index, links, curricula, courses, enrolments, course_users, ..] =
-            t
-        else {
-            unreachable!("the join trees come first")
-        };
-        DefaultJoinTrees {
-            meta,
-            groups,
-            members,
-            user_groups,
-            by_members,
-            audit: AuditTrees { trail, index },
-            links,
-            curricula,
-            courses,
-            enrolments,
-            course_users,
-        }
+tree_set! {
+    /// The trees joining a group (the default group, a key's group) writes, for transactions
+    /// that hold them with more; [`DefaultJoinTx::view`] names them for the join functions.
+    pub(crate) struct DefaultJoinTx {
+        meta, groups, group_members, user_groups, group_by_members, audit, audit_index,
+        group_links, curricula, courses, enrolments, course_users,
     }
 }
 
-/// How many trees [`Store::join_trees`] gives.
-pub(crate) const JOIN_TREES: usize = 12;
-
-impl Store {
-    /// The trees a new member's join writes ([`DefaultJoinTrees`]), in the order
-    /// [`DefaultJoinTrees::of`] takes them.
-    pub(crate) fn join_trees(&self) -> [&sled::Tree; JOIN_TREES] {
-        [
-            &self.meta,
-            &self.groups,
-            &self.group_members,
-            &self.user_groups,
-            &self.group_by_members,
-            &self.audit,
-            &self.audit_index,
-            &self.group_links,
-            &self.curricula,
-            &self.courses,
-            &self.enrolments,
-            &self.course_users,
-        ]
+impl<'a> DefaultJoinTx<'a> {
+    /// The trees as the join functions take them.
+    pub(crate) fn view(&self) -> DefaultJoinTrees<'a> {
+        DefaultJoinTrees {
+            meta: self.meta,
+            groups: self.groups,
+            members: self.group_members,
+            user_groups: self.user_groups,
+            by_members: self.group_by_members,
+            audit: AuditTrees {
+                trail: self.audit,
+                index: self.audit_index,
+            },
+            links: self.group_links,
+            curricula: self.curricula,
+            courses: self.courses,
+            enrolments: self.enrolments,
+            course_users: self.course_users,
+        }
     }
 }
 
@@ -159,6 +144,13 @@ pub(crate) fn tx_join_new_user(
     Ok(Some(counts))
 }
 
+tree_set! {
+    /// The trees removing a member writes (and ending what the group gave).
+    struct RemoveMemberTx {
+        groups, group_members, user_groups, group_by_members, audit, audit_index, enrolments, course_users, meta, users, group_links, curricula, courses,
+    }
+}
+
 impl Store {
     /// Adds `user` to `group`; `Ok(false)` when already a member (nothing changes).
     pub fn add_member(
@@ -223,27 +215,22 @@ impl Store {
         } else {
             Vec::new()
         };
-        let trees: [&sled::Tree; 13] = [
-            &self.groups,
-            &self.group_members,
-            &self.user_groups,
-            &self.group_by_members,
-            &self.audit,
-            &self.audit_index,
-            &self.enrolments,
-            &self.course_users,
-            &self.meta,
-            &self.users,
-            &self.group_links,
-            &self.curricula,
-            &self.courses,
-        ];
-        let r = trees.as_slice().transaction(|t| {
-            let [groups, members, user_groups, by_members, trail, index, enrolments, course_users, meta, users, links, curricula, courses] =
-                t.as_slice()
-            else {
-                unreachable!("thirteen trees were given")
-            };
+        let r = RemoveMemberTx::run(self, |t| {
+            let RemoveMemberTx {
+                groups,
+                group_members: members,
+                user_groups,
+                group_by_members: by_members,
+                audit: trail,
+                audit_index: index,
+                enrolments,
+                course_users,
+                meta,
+                users,
+                group_links: links,
+                curricula,
+                courses,
+            } = *t;
             let mut rec = tx_get(groups, group)?;
             // A user is never deleted, but a missing one must not block removing the membership.
             let login = match users.get(id_key(user))? {

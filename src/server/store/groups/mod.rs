@@ -226,7 +226,7 @@ pub(crate) use links::tx_group_courses;
 pub use links::LinkKind;
 pub(crate) use managers::tx_mass_enrol_audit;
 pub(crate) use members::{
-    tx_join_default, tx_join_new_user, DefaultJoinTrees, NewMember, JOIN_TREES,
+    tx_join_default, tx_join_new_user, DefaultJoinTrees, DefaultJoinTx, NewMember,
 };
 pub use views::{GroupQuery, RowPage};
 
