@@ -103,7 +103,7 @@ pub struct BranchFields {
 impl Store {
     /// Creates a branch. The name must be unused (ignoring case); the parent must exist.
     pub fn create_branch(&self, f: &BranchFields, now: u64) -> Result<BranchView, StoreError> {
-        let id = self.db.generate_id()? + 1;
+        let id = self.new_id()? + 1;
         let rec = BranchRecord {
             id,
             name: f.name.clone(),

@@ -151,7 +151,7 @@ tree_set! {
 impl Store {
     /// Creates a course. The code must be unused (ignoring case).
     pub fn create_course(&self, f: &CourseFields, now: u64) -> Result<CourseView, StoreError> {
-        let id = self.db.generate_id()? + 1;
+        let id = self.new_id()? + 1;
         let rec = CourseRecord {
             id,
             code: f.code.clone(),
@@ -259,7 +259,7 @@ impl Store {
         change: LessonChange,
     ) -> Result<(Vec<LessonView>, Option<u64>), StoreError> {
         let _w = self.writing();
-        let new_id = self.db.generate_id()? + 1;
+        let new_id = self.new_id()? + 1;
         let job = self.new_job_id()?;
         let (new, queued) = (&self.courses, &self.jobs).transaction(|(courses, jobs)| {
             let Some(old) = tx_get_course(courses, course)? else {

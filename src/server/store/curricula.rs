@@ -91,7 +91,7 @@ impl Store {
         description: &str,
         now: u64,
     ) -> Result<CurriculumView, StoreError> {
-        let id = self.db.generate_id()? + 1;
+        let id = self.new_id()? + 1;
         let rec = CurriculumRecord {
             id,
             name: name.into(),

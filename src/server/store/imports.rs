@@ -437,7 +437,7 @@ impl Store {
         now: u64,
     ) -> Result<ImportView, StoreError> {
         let _w = self.writing();
-        let id = self.db.generate_id()? + 1;
+        let id = self.new_id()? + 1;
         let mut counts = StoredCounts::default();
         // The rows first (in batches: one batch of 50,000 rows costs hundreds of MiB): an
         // import whose record is missing is never shown.
@@ -571,7 +571,7 @@ impl Store {
     /// An import applied or discarded already is refused with a message that says so.
     pub fn start_import(&self, id: u64, now: u64) -> Result<u64, StoreError> {
         let _w = self.writing();
-        let job = self.db.generate_id()? + 1;
+        let job = self.new_id()? + 1;
         (&self.imports, &self.jobs).transaction(|(imports, jobs)| {
             let mut rec = tx_import(imports, id)?;
             match rec.state {
@@ -732,11 +732,11 @@ impl Store {
             .map_or_else(PasswordHash::unset, PasswordHash::from_phc);
         let new = self.new_user(&fields, &hash, false, now)?;
         let token = row.hash.is_none().then(new_token);
-        let default_event = self.db.generate_id()?;
+        let default_event = self.new_id()?;
         let events = row
             .group_ids
             .iter()
-            .map(|_| self.db.generate_id())
+            .map(|_| self.new_id())
             .collect::<Result<Vec<_>, _>>()?;
         let r = ImportRowTx::run(self, |t| {
             let ImportRowTx {

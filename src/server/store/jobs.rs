@@ -154,7 +154,7 @@ impl Store {
     /// Draws an id for a job to enqueue in a transaction (closures may re-run: ids are drawn
     /// outside them).
     pub(crate) fn new_job_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()? + 1)
+        Ok(self.new_id()? + 1)
     }
 
     pub fn get_job(&self, id: u64) -> Result<Option<JobRecord>, StoreError> {

@@ -210,7 +210,7 @@ impl Store {
     /// group's activity, in one transaction.
     fn finish_mass_enrolment(&self, id: u64, group: u64, now: u64) -> Result<Step, StoreError> {
         let _w = self.writing();
-        let event = self.db.generate_id()?;
+        let event = self.new_id()?;
         (
             &self.jobs,
             &self.meta,

@@ -204,9 +204,9 @@ impl Store {
         mail: bool,
     ) -> Result<(u64, u64), StoreError> {
         let _w = self.writing();
-        let id = self.db.generate_id()? + 1;
+        let id = self.new_id()? + 1;
         let job = self.new_job_id()?;
-        let event = self.db.generate_id()?;
+        let event = self.new_id()?;
         let body = codec::encode(&BodyRecord {
             body: body.to_string(),
         })?;

@@ -361,6 +361,16 @@ impl Store {
         Ok(())
     }
 
+    /// A new id, never given before in this store (restores included: a backup carries the
+    /// mark ids continue from). Ids are one space for every kind of record and increase, so
+    /// sorting by id is sorting by creation; they may have gaps (an id drawn for a
+    /// transaction that then failed is not reused). sled draws them from its own counter, a
+    /// SQL backend from a sequence. Drawn before the transaction that uses them, since a
+    /// transaction may run again.
+    pub fn new_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
     /// Everything the store holds, table by table in name order, each row as its key and value
     /// in the backend's own encoding. Two snapshots of one store are equal when nothing changed
     /// between them: the tests use it to show that a refused operation wrote nothing.

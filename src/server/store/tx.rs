@@ -126,6 +126,7 @@ mod tests {
 
     tree_set! {
         /// `meta` is in the join trees too: a bug this module turns into an error.
+        #[allow(dead_code)]
         struct MetaTwice { meta, users; join: DefaultJoinTx }
     }
 
@@ -153,7 +154,9 @@ mod tests {
         let (_d, s) = temp_store();
         JoinAndUsers::run(&s, |t| {
             t.users.insert(b"u".as_slice(), b"1".as_slice())?;
-            t.join.course_users.insert(b"c".as_slice(), b"2".as_slice())?;
+            t.join
+                .course_users
+                .insert(b"c".as_slice(), b"2".as_slice())?;
             Ok(())
         })
         .unwrap();

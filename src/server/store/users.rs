@@ -251,7 +251,7 @@ impl Store {
     ) -> Result<UserView, StoreError> {
         let _w = self.writing();
         let new = self.new_user(fields, hash, first_admin, now)?;
-        let event = self.db.generate_id()?;
+        let event = self.new_id()?;
         NewUserTx::run(self, |t| {
             tx_create_user(t, &new, first_admin, event, now).map(|_| ())
         })?;
@@ -266,7 +266,7 @@ impl Store {
         first_admin: bool,
         now: u64,
     ) -> Result<NewUser, StoreError> {
-        let id = self.db.generate_id()? + 1;
+        let id = self.new_id()? + 1;
         let record = UserRecord {
             id,
             login: fields.login.clone(),

@@ -19,7 +19,7 @@ impl Store {
     /// Its audit trail stays too, with the deletion as its last event. Returns the job's id.
     pub fn delete_group(&self, actor: Actor, id: u64) -> Result<u64, StoreError> {
         let _w = self.writing();
-        let event = self.db.generate_id()?;
+        let event = self.new_id()?;
         let job = self.new_job_id()?;
         DeleteGroupTx::run(self, |t| {
             let DeleteGroupTx {

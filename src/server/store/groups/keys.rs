@@ -288,7 +288,7 @@ impl Store {
             signing_up: false,
             client,
             now,
-            event: self.db.generate_id()?,
+            event: self.new_id()?,
         };
         let out = RedeemTx::run(self, |t| {
             let joins = t.join.view();
@@ -324,14 +324,14 @@ impl Store {
             Err(refusal) => return Ok(Err(refusal)),
         };
         let new = self.new_user(fields, hash, false, now)?;
-        let default_event = self.db.generate_id()?;
+        let default_event = self.new_id()?;
         let r = Redeemer {
             user: new.record.id,
             login: &new.record.login,
             signing_up: true,
             client,
             now,
-            event: self.db.generate_id()?,
+            event: self.new_id()?,
         };
         let out = SignupTx::run(self, |t| {
             let k = KeyTrees {
@@ -369,7 +369,7 @@ impl Store {
         for _ in 0..8 {
             let fresh = random_key();
             let folded = fold_key(&fresh);
-            let event = self.db.generate_id()?;
+            let event = self.new_id()?;
             let out = (
                 &self.groups,
                 &self.group_key,

@@ -133,7 +133,7 @@ impl Store {
         kind: LinkKind,
     ) -> Result<bool, StoreError> {
         let _w = self.writing();
-        let event = self.db.generate_id()?;
+        let event = self.new_id()?;
         let (targets, backward, what) = match kind {
             LinkKind::Course => (&self.courses, &self.course_groups, "course"),
             LinkKind::Curriculum => (&self.curricula, &self.curriculum_groups, "curriculum"),
@@ -222,7 +222,7 @@ impl Store {
             ));
         }
         let _w = self.writing();
-        let event = self.db.generate_id()?;
+        let event = self.new_id()?;
         let n = AttachTx::run(self, |t| {
             let AttachTx {
                 groups,

@@ -59,7 +59,7 @@ impl Store {
         add: bool,
     ) -> Result<bool, StoreError> {
         let _w = self.writing();
-        let event = self.db.generate_id()?;
+        let event = self.new_id()?;
         let r = (
             &self.groups,
             &self.users,

@@ -161,7 +161,7 @@ impl Store {
         how: JoinedHow,
     ) -> Result<bool, StoreError> {
         let _w = self.writing();
-        let event = self.db.generate_id()?;
+        let event = self.new_id()?;
         let r = (
             &self.groups,
             &self.users,
@@ -208,7 +208,7 @@ impl Store {
         unenrol: bool,
     ) -> Result<u32, StoreError> {
         let _w = self.writing();
-        let event = self.db.generate_id()?;
+        let event = self.new_id()?;
         // The user's courses, read here (transactions cannot scan); each is read again inside.
         let enrolled: Vec<u64> = if unenrol {
             suffix_ids(&self.enrolments, "enrolments", user)?
@@ -319,7 +319,7 @@ impl Store {
             });
         }
         for batch in resolved.chunks(BULK_BATCH) {
-            let event = self.db.generate_id()?;
+            let event = self.new_id()?;
             let added = (
                 &self.groups,
                 &self.users,

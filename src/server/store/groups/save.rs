@@ -10,7 +10,7 @@ impl Store {
         actor: Actor,
         f: &GroupFields,
     ) -> Result<(GroupRecord, Option<(u64, String)>), StoreError> {
-        let id = self.db.generate_id()? + 1;
+        let id = self.new_id()? + 1;
         self.save_group(actor, id, None, f, None)
     }
 
@@ -22,7 +22,7 @@ impl Store {
         f: &GroupFields,
         managers_regenerate_key: bool,
     ) -> Result<(GroupRecord, Option<(u64, String)>), StoreError> {
-        let id = self.db.generate_id()? + 1;
+        let id = self.new_id()? + 1;
         self.save_group(actor, id, None, f, Some(managers_regenerate_key))
     }
 
@@ -60,11 +60,7 @@ impl Store {
         managers_regenerate_key: Option<bool>,
     ) -> Result<(GroupRecord, Option<(u64, String)>), StoreError> {
         let _w = self.writing();
-        let events = [
-            self.db.generate_id()?,
-            self.db.generate_id()?,
-            self.db.generate_id()?,
-        ];
+        let events = [self.new_id()?, self.new_id()?, self.new_id()?];
         let r = (
             &self.groups,
             &self.group_name,
