@@ -135,6 +135,11 @@ async fn run_all(
             after_step.notify_one();
             let failure = match step {
                 Ok(Ok(Step::More)) => None,
+                // Another server is advancing it: look again after a pause.
+                Ok(Ok(Step::Held)) => {
+                    waiting = true;
+                    None
+                }
                 Ok(Ok(Step::Finished)) => {
                     tracing::debug!(job = id, "job finished");
                     panics.remove(&id);

@@ -9,7 +9,11 @@
 //! `enrolments.rs`.
 
 use super::codec::{self, fold, id_key, Record};
-use super::jobs::{tx_enqueue, JobKind};
+use super::enrolments::{derive_progress, pair_key, ProgressRecord};
+use super::groups::LinkKind;
+use super::jobs::{
+    ids_after, tx_enqueue, tx_put_job, tx_step_job, JobKind, JobRecord, JobSteps, Step, STEP_BATCH,
+};
 use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::catalog::{CourseRow, CourseStatus, CourseView, LessonView};
 use crate::server::store::tx::tree_set;
@@ -145,6 +149,39 @@ tree_set! {
     /// The trees deleting a course writes.
     struct DeleteCourseTx {
         courses, course_code, course_suffix, meta, curricula, course_curricula, jobs,
+    }
+}
+
+/// Detaching a deleted course from the groups and curricula that still hold it
+/// ([`JobKind::CourseDeleted`]).
+pub(crate) struct CourseDeletedJob;
+
+impl JobSteps for CourseDeletedJob {
+    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>> {
+        let JobKind::CourseDeleted { course } = job.kind else {
+            return None;
+        };
+        Some((|| {
+            let groups = store.unlink_deleted(course, LinkKind::Course)?;
+            let curricula = store.remove_deleted_course_from_curricula(course)?;
+            store.finish_job(job, groups + curricula, now)
+        })())
+    }
+}
+
+/// Keeping past completions when lessons are added ([`JobKind::LessonsAdded`]).
+pub(crate) struct LessonsAddedJob;
+
+impl JobSteps for LessonsAddedJob {
+    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>> {
+        let JobKind::LessonsAdded {
+            course,
+            old_lessons,
+        } = &job.kind
+        else {
+            return None;
+        };
+        Some(store.keep_completions_step(job, *course, old_lessons, now))
     }
 }
 
@@ -446,6 +483,79 @@ impl Store {
         }
         self.course_suffix.apply_batch(batch)?;
         Ok(n)
+    }
+}
+
+impl Store {
+    /// Takes a deleted course out of every curriculum that still lists it.
+    fn remove_deleted_course_from_curricula(&self, course: u64) -> Result<u64, StoreError> {
+        let _w = self.writing();
+        let curricula = self.curricula_of_course(course)?;
+        for cur in &curricula {
+            (&self.curricula, &self.course_curricula).transaction(|(curricula, links)| {
+                super::curricula::tx_remove_course(curricula, links, *cur, course)
+            })?;
+        }
+        Ok(curricula.len() as u64)
+    }
+
+    /// One batch of a course's learners, from the cursor on: whoever had completed the course
+    /// with its old lessons gets that completion time in their history. Read and written in
+    /// one transaction with the progress, so a "Mark as done" at the same moment is never lost.
+    fn keep_completions_step(
+        &self,
+        job: &JobRecord,
+        course: u64,
+        old_lessons: &[u64],
+        now: u64,
+    ) -> Result<Step, StoreError> {
+        let _w = self.writing();
+        let users = ids_after(
+            &self.course_users,
+            "course_users",
+            course,
+            job.cursor,
+            STEP_BATCH,
+        )?;
+        if users.is_empty() {
+            return self.finish_job(job, 0, now);
+        }
+        let lessons: Vec<LessonRecord> = old_lessons
+            .iter()
+            .map(|id| LessonRecord {
+                id: *id,
+                title: String::new(),
+                text: String::new(),
+            })
+            .collect();
+        (&self.progress, &self.jobs).transaction(|(progress, jobs)| {
+            let Some(mut rec) = tx_step_job(jobs, job)? else {
+                return Ok(());
+            };
+            for user in &users {
+                let key = pair_key(*user, course);
+                let Some(bytes) = progress.get(key)? else {
+                    continue;
+                };
+                let mut p: ProgressRecord = codec::decode(&key, &bytes).or_else(abort)?;
+                // Only a completion from before the lessons were added (the job's creation, in
+                // the same transaction as the change): finishing the old lessons afterwards is
+                // not a completion of the course.
+                if let Some(at) = derive_progress(&lessons, Some(&p))
+                    .completed_at
+                    .filter(|at| *at <= job.created_at)
+                {
+                    if !p.history.contains(&at) {
+                        p.history.push(at);
+                        progress.insert(&key, codec::encode(&p).or_else(abort)?)?;
+                    }
+                }
+            }
+            rec.done += users.len() as u64;
+            rec.cursor = *users.last().unwrap_or(&0);
+            tx_put_job(jobs, &rec)
+        })?;
+        Ok(Step::More)
     }
 }
 

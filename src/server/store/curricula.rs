@@ -6,7 +6,8 @@
 //! deleting a course without a scan of all curricula). `count/curricula` is the list's total.
 
 use super::codec::{self, fold, id_key, read_id, Record};
-use super::jobs::{tx_enqueue, JobKind};
+use super::groups::LinkKind;
+use super::jobs::{tx_enqueue, JobKind, JobRecord, JobSteps, Step};
 use super::{abort, bump_counter, counter_key, read_counter, search, Store, StoreError};
 use crate::model::catalog::CurriculumView;
 use serde::{Deserialize, Serialize};
@@ -81,6 +82,23 @@ pub(crate) fn tx_remove_course(
     }
     links.remove(&link_key(course, cur))?;
     Ok(())
+}
+
+/// Detaching a deleted curriculum from the groups that still hold it
+/// ([`JobKind::CurriculumDeleted`]).
+pub(crate) struct CurriculumDeletedJob;
+
+impl JobSteps for CurriculumDeletedJob {
+    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>> {
+        let JobKind::CurriculumDeleted { curriculum } = job.kind else {
+            return None;
+        };
+        Some(
+            store
+                .unlink_deleted(curriculum, LinkKind::Curriculum)
+                .and_then(|groups| store.finish_job(job, groups, now)),
+        )
+    }
 }
 
 impl Store {

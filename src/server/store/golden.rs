@@ -17,7 +17,7 @@ use super::groups::{
 use super::imports::{
     ImportRecord, ImportRowRecord, StoredCounts, StoredImportState, StoredOutcome, TokenRecord,
 };
-use super::jobs::{JobCounts, JobKind, JobRecord, JobState};
+use super::jobs::{JobCounts, JobKind, JobRecord, JobState, Lease};
 use super::sessions::SessionRecord;
 use super::users::{StoredRole, UserRecord};
 use std::fmt::Debug;
@@ -292,9 +292,21 @@ fn jobs() {
             started_by: 6,
             created_at: 23,
             finished_at: Some(24),
+            lease: Some(Lease {
+                holder: 7,
+                until: 300,
+            }),
         },
-        "011403040109020178151619010203040501017906170118",
+        "0214030401090201781516190102030405010179061701180107ac02",
     );
+    // Version 1 (before leases) still reads, held by nobody.
+    let v1: JobRecord = codec::decode(
+        b"k",
+        &unhex("011403040109020178151619010203040501017906170118"),
+    )
+    .unwrap();
+    assert_eq!((v1.id, v1.cursor, v1.lease), (20, 21, None));
+    assert_eq!(v1.finished_at, Some(24));
     for kind in [
         JobKind::SweepGroup { group: 1 },
         JobKind::CourseDeleted { course: 2 },
@@ -314,7 +326,7 @@ fn jobs() {
 fn imports() {
     pinned(
         JobRecord::new(3, JobKind::ImportUsers { import: 5 }, 9, 2, 7),
-        "0103050500000009000000000000020700",
+        "020305050000000900000000000002070000",
     );
     pinned(
         ImportRecord {

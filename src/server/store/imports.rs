@@ -16,7 +16,9 @@
 use super::codec::{self, fold, id_key, read_id, Record};
 use super::enrolments::{pair_key, Source};
 use super::groups::{tx_join_new_user, Actor, NewMember};
-use super::jobs::{tx_job, tx_put_job, JobKind, JobRecord, JobState, Step};
+use super::jobs::{
+    tx_put_job, tx_step_job, FailJobTx, JobKind, JobRecord, JobState, JobSteps, Step,
+};
 use super::tx::tree_set;
 use super::users::{tx_create_user, NewUserTx, PasswordHash, UserFields};
 use super::{abort, Store, StoreError};
@@ -316,6 +318,25 @@ tree_set! {
     /// The trees creating one imported user writes: the account (with its default group), its
     /// import row and job, and its set-password token.
     struct ImportRowTx { import_rows, imports, password_tokens; new_user: NewUserTx }
+}
+
+/// Creating an import's users ([`JobKind::ImportUsers`]).
+pub(crate) struct ImportJob;
+
+impl JobSteps for ImportJob {
+    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>> {
+        let JobKind::ImportUsers { import } = job.kind else {
+            return None;
+        };
+        Some(store.import_step(job, import, now))
+    }
+
+    fn failed(&self, t: &FailJobTx<'_>, job: &JobRecord, reason: &str, now: u64) -> Option<Tx<()>> {
+        let JobKind::ImportUsers { import } = job.kind else {
+            return None;
+        };
+        Some(tx_import_failed(t.imports, import, reason, now))
+    }
 }
 
 impl Store {
@@ -652,10 +673,9 @@ impl Store {
             return self.finish_import_job(job, import, end, now);
         }
         (&self.jobs, &self.imports).transaction(|(jobs, imports)| {
-            let mut j = tx_job(jobs, job.id)?;
-            if j.cursor != job.cursor || j.state != JobState::Pending {
+            let Some(mut j) = tx_step_job(jobs, job)? else {
                 return Ok(());
-            }
+            };
             j.cursor = end;
             j.done = end;
             tx_put_job(jobs, &j)?;
@@ -675,10 +695,9 @@ impl Store {
     ) -> Result<Step, StoreError> {
         let _w = self.writing();
         (&self.jobs, &self.imports).transaction(|(jobs, imports)| {
-            let mut j = tx_job(jobs, job.id)?;
-            if j.state != JobState::Pending {
+            let Some(mut j) = tx_step_job(jobs, job)? else {
                 return Ok(());
-            }
+            };
             j.cursor = done;
             j.done = done;
             j.state = JobState::Done;

@@ -344,6 +344,8 @@ fn a_row_is_applied_whole_or_not_at_all() {
     let job = s.start_import(v.id, 20).unwrap();
     let good = s.groups.get(id_key(g)).unwrap().unwrap();
     s.groups.insert(id_key(g), &[1u8, 0xff][..]).unwrap();
+    // The runner's lease on the job is written before the step (the same again at the step).
+    s.take_job(job, s.runner_id(), 30).unwrap();
     let before = dump(&s);
     assert!(matches!(
         s.run_job_step(job, 30),

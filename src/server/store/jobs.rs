@@ -7,14 +7,25 @@
 //! Each step writes its effects and the job's new cursor in one transaction, so a step is
 //! either wholly done or not at all, and a job interrupted by a crash resumes where it was at
 //! the next start (`server/jobs.rs` runs them). Every step is also safe to run twice.
-
+//!
+//! **Kinds.** Each kind of job is done by the module that enqueues it, through [`JobSteps`];
+//! `JOB_STEPS` in `store/mod.rs` lists them. This file knows the queue, not the work.
+//!
+//! **Leases.** A runner takes a job before each step ([`Store::take_job`]): the job records
+//! the runner and until when it holds it ([`LEASE_MS`] from then). Another runner leaves a job
+//! alone while its lease runs, and takes it over once the lease has run out (its holder died
+//! or stalled). Every step's transaction checks, with the job's cursor, that the job is still
+//! held by the runner that read it ([`tx_step_job`]); a step whose lease was taken over writes
+//! nothing. So several servers on one database can share the queue: a job is advanced by one
+//! runner at a time and no step is done twice. (sled is opened by one process at a time, so
+//! on sled a lease found at start is left over from a process that has gone and is dropped at
+//! once: a restart resumes its jobs without waiting for the lease to run out.)
 use super::codec::{self, id_key, read_id, Record};
-use super::enrolments::{derive_progress, pair_key, ProgressRecord};
-use super::groups::LinkKind;
+use super::enrolments::pair_key;
+use super::tx::tree_set;
 use super::{abort, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Transactional;
 
 /// Entries a step handles at most (sled transactions hold a global lock: keep them short).
 pub const STEP_BATCH: usize = 500;
@@ -66,6 +77,55 @@ pub struct JobRecord {
     pub started_by: u64,
     pub created_at: u64,
     pub finished_at: Option<u64>,
+    /// The runner advancing it, and until when (see the module text). Appended in version 2:
+    /// a version-1 record reads as held by nobody.
+    pub lease: Option<Lease>,
+}
+
+/// A runner's hold on a job: `holder` (a runner's random id) advances it until `until` (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub holder: u64,
+    pub until: u64,
+}
+
+/// How long a runner holds a job after taking it: far longer than a step (a bounded batch,
+/// milliseconds to a second), short enough that a job whose server died is taken over soon.
+pub const LEASE_MS: u64 = 30_000;
+
+/// A job as version 1 stored it, frozen here.
+#[derive(Deserialize)]
+struct JobRecordV1 {
+    id: u64,
+    kind: JobKind,
+    state: JobState,
+    cursor: u64,
+    done: u64,
+    total: u64,
+    counts: JobCounts,
+    failures: Vec<String>,
+    started_by: u64,
+    created_at: u64,
+    finished_at: Option<u64>,
+}
+
+impl From<JobRecordV1> for JobRecord {
+    fn from(v: JobRecordV1) -> Self {
+        JobRecord {
+            id: v.id,
+            kind: v.kind,
+            state: v.state,
+            cursor: v.cursor,
+            done: v.done,
+            total: v.total,
+            counts: v.counts,
+            failures: v.failures,
+            started_by: v.started_by,
+            created_at: v.created_at,
+            finished_at: v.finished_at,
+            lease: None,
+        }
+    }
 }
 
 /// The pairs an enrolling job enrolled, found enrolled, skipped and could not enrol.
@@ -80,7 +140,11 @@ pub struct JobCounts {
 
 impl Record for JobRecord {
     const TREE: &'static str = "jobs";
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
+
+    fn decode_older(version: u8, body: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        (version == 1).then(|| postcard::from_bytes::<JobRecordV1>(body).map(JobRecord::from))
+    }
 }
 
 /// What one step did.
@@ -90,9 +154,45 @@ pub enum Step {
     More,
     /// The job is finished (now or before).
     Finished,
+    /// Another runner holds the job (its lease has not run out): nothing was done.
+    Held,
 }
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// How one kind of job does its work, implemented by the module that enqueues that kind and
+/// listed in `JOB_STEPS` (`store/mod.rs`). Each method answers `None` for a kind it does not do.
+pub(crate) trait JobSteps: Sync {
+    /// Runs one bounded step of `job`, which this runner holds (see the module text). Its
+    /// transactions check the hold with [`tx_step_job`]; it ends the job with [`Store::finish_job`]
+    /// or in a transaction of its own.
+    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>>;
+
+    /// Inside the transaction that marks `job` failed: lets go of what it holds (a running
+    /// mark, an import's state). Kinds that hold nothing keep this default.
+    fn failed(&self, t: &FailJobTx<'_>, job: &JobRecord, reason: &str, now: u64) -> Option<Tx<()>> {
+        let _ = (t, job, reason, now);
+        None
+    }
+}
+
+tree_set! {
+    /// The trees failing a job writes: the job, and what its kind lets go of.
+    pub(crate) struct FailJobTx { jobs, meta, imports, messages }
+}
+
+/// Inside a step's transaction: the job as it is now, when it is still as the step read it
+/// (`job`): pending, at the same cursor, held by the same runner. `None`: this step ran
+/// already, or another runner took the job over after the lease ran out; the step then writes
+/// nothing.
+pub(crate) fn tx_step_job(jobs: &TransactionalTree, job: &JobRecord) -> Tx<Option<JobRecord>> {
+    let rec = tx_job(jobs, job.id)?;
+    let holder = |r: &JobRecord| r.lease.map(|l| l.holder);
+    Ok(
+        (rec.state == JobState::Pending && rec.cursor == job.cursor && holder(&rec) == holder(job))
+            .then_some(rec),
+    )
+}
 
 /// Inside a transaction: adds a pending job; its id was drawn before the transaction.
 pub(crate) fn tx_enqueue(jobs: &TransactionalTree, id: u64, kind: JobKind, now: u64) -> Tx<()> {
@@ -114,6 +214,7 @@ impl JobRecord {
             started_by,
             created_at: now,
             finished_at: None,
+            lease: None,
         }
     }
 }
@@ -180,33 +281,83 @@ impl Store {
         Ok(out)
     }
 
+    /// This open store's runner id: the holder of the leases its job runner takes. Random per
+    /// opening, so two servers on one database never share one.
+    pub fn runner_id(&self) -> u64 {
+        self.runner
+    }
+
+    /// Takes job `id` for `runner` until `now + LEASE_MS`: when it is pending and nobody else
+    /// holds it (no lease, its own, or one that has run out). Returns the job as taken, or
+    /// `None` (finished, gone, or held by another runner).
+    pub fn take_job(
+        &self,
+        id: u64,
+        runner: u64,
+        now: u64,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let _w = self.writing();
+        let taken = self.jobs.transaction(|jobs| {
+            let key = id_key(id);
+            let Some(bytes) = jobs.get(key)? else {
+                return Ok(None);
+            };
+            let mut rec: JobRecord = codec::decode(&key, &bytes).or_else(abort)?;
+            let free = rec
+                .lease
+                .is_none_or(|l| l.holder == runner || l.until <= now);
+            if rec.state != JobState::Pending || !free {
+                return Ok(None);
+            }
+            rec.lease = Some(Lease {
+                holder: runner,
+                until: now.saturating_add(LEASE_MS),
+            });
+            tx_put_job(jobs, &rec)?;
+            Ok(Some(rec))
+        })?;
+        Ok(taken)
+    }
+
+    /// Drops every lease the jobs hold: for a backend only one process opens (sled), whose
+    /// leases found at start were left by a process that has gone.
+    pub(crate) fn drop_leftover_leases(&self) -> Result<(), StoreError> {
+        for item in self.jobs.iter() {
+            let (k, v) = item?;
+            let Ok(mut rec) = codec::decode::<JobRecord>(&k, &v) else {
+                continue; // `pending_jobs` reports it
+            };
+            if rec.lease.take().is_some() {
+                self.jobs.insert(k, codec::encode(&rec)?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Marks a job failed (it will not run again) with the reason, and lets go of what it held
     /// (a group's running mass enrolment).
     pub fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
         let _w = self.writing();
-        (&self.jobs, &self.meta, &self.imports, &self.messages).transaction(
-            |(jobs, meta, imports, messages)| {
-                let mut rec = tx_job(jobs, id)?;
-                rec.state = JobState::Failed(reason.to_string());
-                rec.finished_at = Some(now);
-                match rec.kind {
-                    JobKind::MassEnrol { group } => super::mass::tx_release(meta, group, id)?,
-                    JobKind::ImportUsers { import } => {
-                        super::imports::tx_import_failed(imports, import, reason, now)?
-                    }
-                    JobKind::DeliverMessage { message } => {
-                        super::messages::tx_delivery_failed(messages, message)?
-                    }
-                    _ => {}
-                }
-                tx_put_job(jobs, &rec)
-            },
-        )?;
-        Ok(())
+        FailJobTx::run(self, |t| {
+            let mut rec = tx_job(t.jobs, id)?;
+            rec.state = JobState::Failed(reason.to_string());
+            rec.finished_at = Some(now);
+            super::JOB_STEPS
+                .iter()
+                .find_map(|kind| kind.failed(t, &rec, reason, now))
+                .unwrap_or(Ok(()))?;
+            tx_put_job(t.jobs, &rec)
+        })
     }
 
-    /// Runs one bounded step of job `id`. A finished or failed job is `Finished` at once.
+    /// Runs one bounded step of job `id` as this store's runner. A finished or failed job is
+    /// `Finished` at once; one another runner holds is `Held`.
     pub fn run_job_step(&self, id: u64, now: u64) -> Result<Step, StoreError> {
+        self.run_job_step_as(self.runner, id, now)
+    }
+
+    /// [`Store::run_job_step`] for runner `runner` (tests run two on one store).
+    pub fn run_job_step_as(&self, runner: u64, id: u64, now: u64) -> Result<Step, StoreError> {
         // A job whose record is gone was finished (delivery jobs remove theirs).
         let Some(rec) = self.get_job(id)? else {
             return Ok(Step::Finished);
@@ -214,150 +365,42 @@ impl Store {
         if rec.state != JobState::Pending {
             return Ok(Step::Finished);
         }
-        match &rec.kind {
-            JobKind::SweepGroup { group } => self.sweep_group_step(&rec, *group, now),
-            JobKind::CourseDeleted { course } => {
-                let groups = self.unlink_deleted(*course, LinkKind::Course)?;
-                let curricula = self.remove_deleted_course_from_curricula(*course)?;
-                self.finish_job(id, groups + curricula, now)
-            }
-            JobKind::CurriculumDeleted { curriculum } => {
-                let groups = self.unlink_deleted(*curriculum, LinkKind::Curriculum)?;
-                self.finish_job(id, groups, now)
-            }
-            JobKind::LessonsAdded {
-                course,
-                old_lessons,
-            } => self.keep_completions_step(&rec, *course, old_lessons, now),
-            JobKind::MassEnrol { group } => self.mass_enrol_step(&rec, *group, now),
-            JobKind::ImportUsers { import } => self.import_step(&rec, *import, now),
-            JobKind::DeliverMessage { message } => self.deliver_step(&rec, *message, now),
-        }
+        let Some(rec) = self.take_job(id, runner, now)? else {
+            return Ok(match self.get_job(id)? {
+                Some(r) if r.state == JobState::Pending => Step::Held,
+                _ => Step::Finished,
+            });
+        };
+        super::JOB_STEPS
+            .iter()
+            .find_map(|kind| kind.step(self, &rec, now))
+            .unwrap_or_else(|| {
+                Err(StoreError::Corrupt {
+                    tree: "jobs",
+                    key: id.to_string(),
+                    reason: format!("no job step does {:?}", rec.kind),
+                })
+            })
     }
 
-    fn finish_job(&self, id: u64, handled: u64, now: u64) -> Result<Step, StoreError> {
+    /// Ends `job` as done, `handled` more entries counted, unless another runner has it now.
+    pub(crate) fn finish_job(
+        &self,
+        job: &JobRecord,
+        handled: u64,
+        now: u64,
+    ) -> Result<Step, StoreError> {
         let _w = self.writing();
         self.jobs.transaction(|jobs| {
-            let mut rec = tx_job(jobs, id)?;
+            let Some(mut rec) = tx_step_job(jobs, job)? else {
+                return Ok(());
+            };
             rec.done += handled;
             rec.state = JobState::Done;
             rec.finished_at = Some(now);
             tx_put_job(jobs, &rec)
         })?;
         Ok(Step::Finished)
-    }
-
-    /// A deleted group's memberships go [`STEP_BATCH`] at a time, then its managers and
-    /// bulk-add reports. The group record is gone already, so no new ones can appear.
-    fn sweep_group_step(&self, job: &JobRecord, group: u64, now: u64) -> Result<Step, StoreError> {
-        let _w = self.writing();
-        let members = ids_after(&self.group_members, "group_members", group, 0, STEP_BATCH)?;
-        if !members.is_empty() {
-            (&self.group_members, &self.user_groups, &self.jobs).transaction(
-                |(gm, ug, jobs)| {
-                    let mut rec = tx_job(jobs, job.id)?;
-                    if rec.cursor != job.cursor || rec.state != JobState::Pending {
-                        // Done by another run of this step already.
-                        return Ok(());
-                    }
-                    for u in &members {
-                        gm.remove(&pair_key(group, *u))?;
-                        ug.remove(&pair_key(*u, group))?;
-                    }
-                    rec.done += members.len() as u64;
-                    rec.cursor = *members.last().unwrap_or(&0);
-                    tx_put_job(jobs, &rec)
-                },
-            )?;
-            return Ok(Step::More);
-        }
-        let managers = ids_after(&self.group_managers, "group_managers", group, 0, STEP_BATCH)?;
-        if !managers.is_empty() {
-            (&self.group_managers, &self.manager_groups).transaction(|(gm, mg)| {
-                for u in &managers {
-                    gm.remove(&pair_key(group, *u))?;
-                    mg.remove(&pair_key(*u, group))?;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })?;
-            return Ok(Step::More);
-        }
-        for k in self.bulk_results.scan_prefix(id_key(group)).keys() {
-            self.bulk_results.remove(k?)?;
-        }
-        self.finish_job(job.id, 0, now)
-    }
-
-    /// Takes a deleted course out of every curriculum that still lists it.
-    fn remove_deleted_course_from_curricula(&self, course: u64) -> Result<u64, StoreError> {
-        let _w = self.writing();
-        let curricula = self.curricula_of_course(course)?;
-        for cur in &curricula {
-            (&self.curricula, &self.course_curricula).transaction(|(curricula, links)| {
-                super::curricula::tx_remove_course(curricula, links, *cur, course)
-            })?;
-        }
-        Ok(curricula.len() as u64)
-    }
-
-    /// One batch of a course's learners, from the cursor on: whoever had completed the course
-    /// with its old lessons gets that completion time in their history. Read and written in
-    /// one transaction with the progress, so a "Mark as done" at the same moment is never lost.
-    fn keep_completions_step(
-        &self,
-        job: &JobRecord,
-        course: u64,
-        old_lessons: &[u64],
-        now: u64,
-    ) -> Result<Step, StoreError> {
-        let _w = self.writing();
-        let users = ids_after(
-            &self.course_users,
-            "course_users",
-            course,
-            job.cursor,
-            STEP_BATCH,
-        )?;
-        if users.is_empty() {
-            return self.finish_job(job.id, 0, now);
-        }
-        let lessons: Vec<super::courses::LessonRecord> = old_lessons
-            .iter()
-            .map(|id| super::courses::LessonRecord {
-                id: *id,
-                title: String::new(),
-                text: String::new(),
-            })
-            .collect();
-        (&self.progress, &self.jobs).transaction(|(progress, jobs)| {
-            let mut rec = tx_job(jobs, job.id)?;
-            if rec.cursor != job.cursor || rec.state != JobState::Pending {
-                return Ok(());
-            }
-            for user in &users {
-                let key = pair_key(*user, course);
-                let Some(bytes) = progress.get(key)? else {
-                    continue;
-                };
-                let mut p: ProgressRecord = codec::decode(&key, &bytes).or_else(abort)?;
-                // Only a completion from before the lessons were added (the job's creation, in
-                // the same transaction as the change): finishing the old lessons afterwards is
-                // not a completion of the course.
-                if let Some(at) = derive_progress(&lessons, Some(&p))
-                    .completed_at
-                    .filter(|at| *at <= job.created_at)
-                {
-                    if !p.history.contains(&at) {
-                        p.history.push(at);
-                        progress.insert(&key, codec::encode(&p).or_else(abort)?)?;
-                    }
-                }
-            }
-            rec.done += users.len() as u64;
-            rec.cursor = *users.last().unwrap_or(&0);
-            tx_put_job(jobs, &rec)
-        })?;
-        Ok(Step::More)
     }
 
     /// Runs every pending job to its end, here and now (tests, and the offline tools).

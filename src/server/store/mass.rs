@@ -14,7 +14,9 @@
 use super::codec::{self, id_key, read_id};
 use super::enrolments::{tx_enrol_courses, CourseDeltas, EnrolCounts, EnrolTrees, Source};
 use super::groups::{tx_group_courses, tx_mass_enrol_audit, Actor, AuditTrees};
-use super::jobs::{ids_after, tx_job, tx_put_job, JobKind, JobRecord, JobState, Step};
+use super::jobs::{
+    ids_after, tx_put_job, tx_step_job, FailJobTx, JobKind, JobRecord, JobState, JobSteps, Step,
+};
 use super::users::UserRecord;
 use super::{abort, Store, StoreError};
 use crate::server::store::tx::tree_set;
@@ -59,6 +61,25 @@ tree_set! {
     /// The trees one step of a mass enrolment writes.
     struct EnrolStepTx {
         jobs, users, courses, curricula, group_links, enrolments, course_users, meta, groups, group_members,
+    }
+}
+
+/// Mass enrolment ([`JobKind::MassEnrol`]).
+pub(crate) struct MassEnrolJob;
+
+impl JobSteps for MassEnrolJob {
+    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>> {
+        let JobKind::MassEnrol { group } = job.kind else {
+            return None;
+        };
+        Some(store.mass_enrol_step(job, group, now))
+    }
+
+    fn failed(&self, t: &FailJobTx<'_>, job: &JobRecord, _: &str, _: u64) -> Option<Tx<()>> {
+        let JobKind::MassEnrol { group } = job.kind else {
+            return None;
+        };
+        Some(tx_release(t.meta, group, job.id))
     }
 }
 
@@ -127,7 +148,7 @@ impl Store {
             batch,
         )?;
         if members.is_empty() {
-            return self.finish_mass_enrolment(job.id, group, now);
+            return self.finish_mass_enrolment(job, group, now);
         }
         EnrolStepTx::run(self, |t| {
             let EnrolStepTx {
@@ -142,11 +163,10 @@ impl Store {
                 groups,
                 group_members,
             } = *t;
-            let mut rec = tx_job(jobs, job.id)?;
-            if rec.cursor != job.cursor || rec.state != JobState::Pending {
-                // Another step got here first (it cannot, with one runner; but a re-run is safe).
+            let Some(mut rec) = tx_step_job(jobs, job)? else {
+                // This step ran already, or another runner took the job over.
                 return Ok(());
-            }
+            };
             if groups.get(id_key(group))?.is_none() {
                 return Ok(());
             }
@@ -208,7 +228,12 @@ impl Store {
 
     /// Marks the job done, lets go of the group's running mark and writes the summary to the
     /// group's activity, in one transaction.
-    fn finish_mass_enrolment(&self, id: u64, group: u64, now: u64) -> Result<Step, StoreError> {
+    fn finish_mass_enrolment(
+        &self,
+        job: &JobRecord,
+        group: u64,
+        now: u64,
+    ) -> Result<Step, StoreError> {
         let _w = self.writing();
         let event = self.new_id()?;
         (
@@ -219,14 +244,13 @@ impl Store {
             &self.users,
         )
             .transaction(|(jobs, meta, trail, index, users)| {
-                let mut rec = tx_job(jobs, id)?;
-                if rec.state != JobState::Pending {
+                let Some(mut rec) = tx_step_job(jobs, job)? else {
                     return Ok(());
-                }
+                };
                 rec.state = JobState::Done;
                 rec.finished_at = Some(now);
                 rec.total = rec.done;
-                tx_release(meta, group, id)?;
+                tx_release(meta, group, job.id)?;
                 tx_mass_enrol_audit(AuditTrees { trail, index }, users, group, event, &rec, now)?;
                 tx_put_job(jobs, &rec)
             })?;
@@ -406,6 +430,75 @@ mod tests {
                 .id,
             again
         );
+    }
+
+    /// Two runners on one store share the queue through leases: while A holds the job, B
+    /// leaves it alone; once A's lease has run out (A died mid-job), B takes the job over and
+    /// finishes it, and A's late step writes nothing. The enrolments are the same as one
+    /// runner's, none twice.
+    #[test]
+    fn a_job_whose_runner_stops_is_taken_over_after_its_lease_without_duplicates() {
+        use crate::server::store::jobs::LEASE_MS;
+        let straight = setup(17, 2);
+        let job = straight
+            .store
+            .start_mass_enrolment(ACTOR, straight.group)
+            .unwrap();
+        let want = run(&straight, job);
+
+        let s = setup(17, 2);
+        s.store.set_step_pairs(6);
+        let job = s.store.start_mass_enrolment(ACTOR, s.group).unwrap();
+        let (a, b, t0) = (11, 22, 1_000);
+        assert_eq!(s.store.run_job_step_as(a, job, t0).unwrap(), Step::More);
+        let held = s.store.get_job(job).unwrap().unwrap();
+        assert_eq!(
+            held.lease.map(|l| (l.holder, l.until)),
+            Some((a, t0 + LEASE_MS))
+        );
+
+        // B, while A's lease runs: nothing done, nothing written.
+        let before = crate::server::store::tests::dump(&s.store);
+        assert_eq!(s.store.run_job_step_as(b, job, t0 + 5).unwrap(), Step::Held);
+        assert_eq!(crate::server::store::tests::dump(&s.store), before);
+
+        // A read the job for its next step, then stalled past its lease; B takes over.
+        let stale = s.store.take_job(job, a, t0 + 10).unwrap().unwrap();
+        let later = t0 + 10 + LEASE_MS;
+        assert_eq!(s.store.run_job_step_as(b, job, later).unwrap(), Step::More);
+        let after_b = crate::server::store::tests::dump(&s.store);
+        // A's step, late: its transaction finds the job held by B and writes nothing.
+        assert_eq!(
+            MassEnrolJob.step(&s.store, &stale, later).unwrap().unwrap(),
+            Step::More
+        );
+        assert_eq!(crate::server::store::tests::dump(&s.store), after_b);
+        // A cannot take it back while B's lease runs.
+        assert_eq!(
+            s.store.run_job_step_as(a, job, later + 1).unwrap(),
+            Step::Held
+        );
+
+        while s.store.run_job_step_as(b, job, later + 2).unwrap() == Step::More {}
+        let got = s.store.get_job(job).unwrap().unwrap();
+        assert_eq!(got.state, JobState::Done);
+        assert_eq!(got.counts, want.counts, "every pair once");
+        assert_eq!(state(&s), state(&straight));
+    }
+
+    /// A lease left in a sled directory by a process that has gone does not hold its job
+    /// after a restart: the next runner resumes it at once.
+    #[test]
+    fn a_restart_drops_the_leases_a_gone_process_held() {
+        let s = setup(5, 1);
+        let job = s.store.start_mass_enrolment(ACTOR, s.group).unwrap();
+        assert!(s.store.take_job(job, 77, 1_000).unwrap().is_some());
+        s.store.flush().unwrap();
+        let Setup { store, _dir, .. } = s;
+        drop(store);
+        let store = crate::server::store::tests::reopen(_dir.path()).unwrap();
+        assert_eq!(store.get_job(job).unwrap().unwrap().lease, None);
+        assert_eq!(store.run_job_step(job, 1_001).unwrap(), Step::More);
     }
 
     proptest! {

@@ -23,7 +23,9 @@
 use super::codec::{self, id_key, Record};
 use super::enrolments::pair_key;
 use super::groups::{tx_audit, Actor, AuditTrees, MemberRecord};
-use super::jobs::{tx_job, tx_put_job, JobKind, JobRecord, JobState, Step, STEP_BATCH};
+use super::jobs::{
+    tx_put_job, tx_step_job, FailJobTx, JobKind, JobRecord, JobSteps, Step, STEP_BATCH,
+};
 use super::users::UserRecord;
 use super::{abort, bump_counter, counter_key, read_counter, Store, StoreError};
 use crate::model::group::AuditAction;
@@ -185,6 +187,25 @@ fn page_start(page: u32, total: u64) -> Option<usize> {
     (skip < total || skip == 0).then_some(skip as usize)
 }
 
+/// Delivering a message to its group's members ([`JobKind::DeliverMessage`]).
+pub(crate) struct DeliveryJob;
+
+impl JobSteps for DeliveryJob {
+    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>> {
+        let JobKind::DeliverMessage { message } = job.kind else {
+            return None;
+        };
+        Some(store.deliver_step(job, message, now))
+    }
+
+    fn failed(&self, t: &FailJobTx<'_>, job: &JobRecord, _: &str, _: u64) -> Option<Tx<()>> {
+        let JobKind::DeliverMessage { message } = job.kind else {
+            return None;
+        };
+        Some(tx_delivery_failed(t.messages, message))
+    }
+}
+
 impl Store {
     fn counter(&self, name: &str) -> Result<u64, StoreError> {
         Ok(read_counter(self.meta.get(counter_key(name))?))
@@ -306,11 +327,10 @@ impl Store {
             &self.users,
         )
             .transaction(|(inbox, meta, messages, jobs, outbox, users)| {
-                let mut rec = tx_job(jobs, job.id)?;
-                if rec.cursor != job.cursor || rec.state != JobState::Pending {
-                    // Done by another run of this step already.
+                let Some(mut rec) = tx_step_job(jobs, job)? else {
+                    // Done by another run of this step already, or taken over.
                     return Ok(false);
-                }
+                };
                 let Some(last) = last else {
                     let mut m = tx_message(messages, message)?;
                     m.delivering = false;

@@ -50,6 +50,18 @@ pub mod users;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use std::path::{Path, PathBuf};
 
+/// Every kind of background job and the module that does it (see `jobs.rs`): a new kind is
+/// one more line here.
+pub(crate) static JOB_STEPS: &[&dyn jobs::JobSteps] = &[
+    &groups::SweepGroupJob,
+    &courses::CourseDeletedJob,
+    &courses::LessonsAddedJob,
+    &curricula::CurriculumDeletedJob,
+    &mass::MassEnrolJob,
+    &imports::ImportJob,
+    &messages::DeliveryJob,
+];
+
 /// The schema this build writes. Bump it together with a new entry in `migrations.rs`.
 pub const SCHEMA_VERSION: u32 = 5;
 
@@ -230,6 +242,8 @@ pub struct Trees {
     step_pairs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Writers share it, a backup holds it alone (see `backup.rs`).
     gate: backup::WriteGate,
+    /// The holder id of the leases this store's job runner takes (see `jobs.rs`).
+    runner: u64,
     /// The directory and cache size it was opened with (`None`: not opened from a directory
     /// by [`Store::open_with_cache`]).
     origin: Option<(PathBuf, u64)>,
@@ -267,6 +281,8 @@ impl Store {
         let store = Store::from_db(db, Some((dir.to_path_buf(), cache_mb)))
             .map_err(|e| unreadable(e.to_string()))?;
         store.migrate()?;
+        // One process opens a sled directory at a time: a lease in it is a gone process's.
+        store.drop_leftover_leases().map_err(OpenError::Migration)?;
         Ok(store)
     }
 
@@ -323,6 +339,7 @@ impl Store {
                 mass::PAIRS_PER_STEP,
             )),
             gate: Default::default(),
+            runner: rand::random(),
             db,
         })))
     }

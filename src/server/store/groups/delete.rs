@@ -1,13 +1,27 @@
 //! Deleting a group.
 
 use super::*;
-use crate::server::store::jobs::{tx_enqueue, JobKind};
+use crate::server::store::jobs::{
+    ids_after, tx_enqueue, tx_put_job, tx_step_job, JobKind, JobRecord, JobSteps, Step, STEP_BATCH,
+};
 use crate::server::store::tx::tree_set;
 
 tree_set! {
     /// The trees one step of deleting a group writes.
     struct DeleteGroupTx {
         groups, group_name, group_suffix, group_by_members, group_key, group_links, course_groups, curriculum_groups, meta, audit, audit_index, jobs,
+    }
+}
+
+/// The sweep that follows a group's deletion ([`JobKind::SweepGroup`]).
+pub(crate) struct SweepGroupJob;
+
+impl JobSteps for SweepGroupJob {
+    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>> {
+        let JobKind::SweepGroup { group } = job.kind else {
+            return None;
+        };
+        Some(store.sweep_group_step(job, group, now))
     }
 }
 
@@ -78,5 +92,47 @@ impl Store {
             tx_enqueue(jobs, job, JobKind::SweepGroup { group: id }, actor.now)
         })?;
         Ok(job)
+    }
+}
+
+impl Store {
+    /// A deleted group's memberships go [`STEP_BATCH`] at a time, then its managers and
+    /// bulk-add reports. The group record is gone already, so no new ones can appear.
+    fn sweep_group_step(&self, job: &JobRecord, group: u64, now: u64) -> Result<Step, StoreError> {
+        let _w = self.writing();
+        let members = ids_after(&self.group_members, "group_members", group, 0, STEP_BATCH)?;
+        if !members.is_empty() {
+            (&self.group_members, &self.user_groups, &self.jobs).transaction(
+                |(gm, ug, jobs)| {
+                    let Some(mut rec) = tx_step_job(jobs, job)? else {
+                        // Done by another run of this step already, or taken over.
+                        return Ok(());
+                    };
+                    for u in &members {
+                        gm.remove(&pair_key(group, *u))?;
+                        ug.remove(&pair_key(*u, group))?;
+                    }
+                    rec.done += members.len() as u64;
+                    rec.cursor = *members.last().unwrap_or(&0);
+                    tx_put_job(jobs, &rec)
+                },
+            )?;
+            return Ok(Step::More);
+        }
+        let managers = ids_after(&self.group_managers, "group_managers", group, 0, STEP_BATCH)?;
+        if !managers.is_empty() {
+            (&self.group_managers, &self.manager_groups).transaction(|(gm, mg)| {
+                for u in &managers {
+                    gm.remove(&pair_key(group, *u))?;
+                    mg.remove(&pair_key(*u, group))?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
+            return Ok(Step::More);
+        }
+        for k in self.bulk_results.scan_prefix(id_key(group)).keys() {
+            self.bulk_results.remove(k?)?;
+        }
+        self.finish_job(job, 0, now)
     }
 }

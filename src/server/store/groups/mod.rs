@@ -222,6 +222,7 @@ mod members;
 mod save;
 mod views;
 
+pub(crate) use delete::SweepGroupJob;
 pub(crate) use links::tx_group_courses;
 pub use links::LinkKind;
 pub(crate) use managers::tx_mass_enrol_audit;
