@@ -187,6 +187,19 @@ async fn run(cell: StoreCell, flusher: Flusher, config: MailConfig, wake: Arc<No
             continue;
         }
         for mail in due {
+            // Taken first, so that another server's mailer on the same store leaves it alone.
+            let taken = {
+                let (store, mail) = (store.clone(), mail.clone());
+                tokio::task::spawn_blocking(move || store.take_mail(&mail, now_ms())).await
+            };
+            let mail = match taken {
+                Ok(Ok(Some(mail))) => mail,
+                Ok(Ok(None)) => continue,
+                other => {
+                    tracing::error!(error = ?other, "cannot take an e-mail from the queue");
+                    break;
+                }
+            };
             let attempt = send_one(&store, &transport, &config, &mail).await;
             let now = now_ms();
             let waited = Duration::from_millis(now.saturating_sub(mail.out.queued_at));

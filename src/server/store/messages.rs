@@ -98,6 +98,10 @@ impl Record for OutboxRecord {
     const VERSION: u8 = 1;
 }
 
+/// How long a mailer holds an e-mail it took ([`Store::take_mail`]): far longer than one
+/// attempt (its connection times out after 30 s).
+pub const MAIL_LEASE_MS: u64 = 5 * 60 * 1000;
+
 /// An outbox key: `due ++ message ++ user`, all big-endian.
 fn outbox_key(due: u64, message: u64, user: u64) -> [u8; 24] {
     let mut k = [0u8; 24];
@@ -585,6 +589,27 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Takes `mail` (from [`Store::due_mail`]) for sending: its entry moves to `now +`
+    /// [`MAIL_LEASE_MS`], so no other mailer on this store finds it due while this one sends
+    /// it, and a mailer that dies before settling it leaves it due again when that time comes.
+    /// Returns the mail under its new key (to settle it with), or `None` when another mailer
+    /// took or settled it first.
+    pub fn take_mail(&self, mail: &DueMail, now: u64) -> Result<Option<DueMail>, StoreError> {
+        let _w = self.writing();
+        let held = outbox_key(now.saturating_add(MAIL_LEASE_MS), mail.message, mail.user);
+        let taken = self.outbox.transaction(|outbox| {
+            let Some(bytes) = outbox.remove(mail.key.as_slice())? else {
+                return Ok(false);
+            };
+            outbox.insert(held.as_slice(), bytes)?;
+            Ok(true)
+        })?;
+        Ok(taken.then(|| DueMail {
+            key: held.to_vec(),
+            ..mail.clone()
+        }))
     }
 
     /// When the next e-mail is due, if any is waiting.

@@ -345,6 +345,52 @@ fn the_outbox_settles_each_mail_once_and_survives_a_restart() {
     );
 }
 
+/// Two mailers on one store: an e-mail one has taken is not due for the other until the
+/// taker's lease runs out, so it is sent once; when the taker dies without settling it, the
+/// other takes it after the lease and settles it, and the dead one's late settling counts
+/// nothing.
+#[test]
+fn a_taken_mail_is_sent_by_one_mailer_and_taken_over_after_its_lease() {
+    use crate::server::store::messages::MAIL_LEASE_MS;
+    let (_d, s) = temp_store();
+    let admin = learner(&s, "admin");
+    let g = group(&s, "G");
+    let a = learner(&s, "a");
+    join(&s, g, a, 1);
+    let actor = Actor {
+        user: admin,
+        now: 10,
+    };
+    let (m, job) = s.send_message(actor, g, "Mail", "Body", true).unwrap();
+    deliver(&s, job);
+    let seen_by_both = s.due_mail(100, 10).unwrap();
+    assert_eq!(seen_by_both.len(), 1);
+    let first = s.take_mail(&seen_by_both[0], 100).unwrap().expect("taken");
+    // The second mailer read the queue at the same moment: its take finds nothing.
+    assert_eq!(s.take_mail(&seen_by_both[0], 101).unwrap(), None);
+    assert_eq!(s.due_mail(100 + MAIL_LEASE_MS - 1, 10).unwrap(), vec![]);
+    // The first mailer died: after its lease the mail is due again and the second takes it.
+    let again = s.due_mail(100 + MAIL_LEASE_MS, 10).unwrap();
+    assert_eq!(again.len(), 1);
+    let second = s
+        .take_mail(&again[0], 100 + MAIL_LEASE_MS)
+        .unwrap()
+        .expect("taken over");
+    assert!(s.settle_mail(&second, &Settle::Sent).unwrap());
+    assert!(
+        !s.settle_mail(&first, &Settle::Sent).unwrap(),
+        "the late settle counts nothing"
+    );
+    assert_eq!(
+        s.message_mail(m).unwrap(),
+        MailCounts {
+            queued: 0,
+            sent: 1,
+            failed: 0
+        }
+    );
+}
+
 /// An e-mail whose message is gone is settled all the same (it must leave the queue), and
 /// with SMTP switched off every waiting e-mail fails, counted on its message.
 #[test]
