@@ -414,7 +414,7 @@ mod tests {
     use crate::server::store::enrolments::tests_support::{learner, plain_group};
     use crate::server::store::enrolments::Source;
     use crate::server::store::groups::Actor;
-    use crate::server::store::tests::temp_store;
+    use crate::server::store::tests::sled_temp_store;
 
     fn rules(s: &Store) -> Vec<&'static str> {
         let mut v: Vec<_> = s
@@ -433,7 +433,7 @@ mod tests {
     /// named.
     #[test]
     fn a_healthy_store_passes_and_damage_is_named() {
-        let (_d, s) = temp_store();
+        let (_d, s) = sled_temp_store();
         let actor = Actor { user: 0, now: 1 };
         let g = plain_group(&s, "Physics");
         let u = learner(&s, "lee");

@@ -562,7 +562,7 @@ impl Store {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::server::store::tests::temp_store;
+    use crate::server::store::tests::{sled_temp_store, temp_store};
 
     pub fn course_fields(code: &str) -> CourseFields {
         CourseFields {
@@ -657,7 +657,7 @@ pub(crate) mod tests {
     #[test]
     #[ignore = "a measurement: minutes to build 100,000 courses"]
     fn course_search_at_scale() {
-        let (_d, s) = temp_store();
+        let (_d, s) = sled_temp_store();
         let topics = [
             "Physics",
             "Chemistry",

@@ -578,6 +578,20 @@ impl Store {
             .transpose()
     }
 
+    /// Why `user` is enrolled in `course`: every source that gave the enrolment, in the order
+    /// they came. `None`: not enrolled.
+    pub fn enrolment_sources(
+        &self,
+        user: u64,
+        course: u64,
+    ) -> Result<Option<Vec<Source>>, StoreError> {
+        let key = pair_key(user, course);
+        self.enrolments
+            .get(key)?
+            .map(|bytes| codec::decode::<EnrolmentRecord>(&key, &bytes).map(|r| r.sources))
+            .transpose()
+    }
+
     /// The user's enrolment in a course with progress, if enrolled.
     pub fn enrolment(&self, user: u64, course: u64) -> Result<Option<EnrolmentView>, StoreError> {
         let key = pair_key(user, course);
@@ -662,7 +676,7 @@ mod tests {
     use crate::server::store::courses::tests::{add_lesson, course_fields};
     use crate::server::store::courses::{CourseFields, LessonChange};
     use crate::server::store::curricula::CurriculumChange;
-    use crate::server::store::tests::temp_store;
+    use crate::server::store::tests::{sled_temp_store, temp_store};
 
     #[test]
     fn enrolment_is_idempotent_and_indexed_both_ways() {
@@ -763,7 +777,7 @@ mod tests {
     /// per course are right; sources are recorded without duplicates.
     #[test]
     fn batch_enrolment_counts_skips_and_is_idempotent() {
-        let (_d, s) = temp_store();
+        let (_d, s) = sled_temp_store();
         let users: Vec<u64> = (0..5).map(|i| learner(&s, &format!("b{i}"))).collect();
         s.set_active(users[4], false).unwrap();
         let a = s.create_course(&course_fields("A"), 0).unwrap().id;
@@ -978,7 +992,7 @@ mod model_check {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
         #[test]
         fn store_matches_model(ops in proptest::collection::vec(op(), 1..40)) {
-            let (_d, s) = crate::server::store::tests::temp_store();
+            let (_d, s) = crate::server::store::tests::sled_temp_store();
             let users = [learner(&s, "u0"), learner(&s, "u1")];
             let courses = [course(&s, "C0"), course(&s, "C1")];
             let mut m = Model::default();

@@ -5,7 +5,7 @@ use crate::server::csv_input::import_rows;
 use crate::server::store::enrolments::tests_support::{course, learner};
 use crate::server::store::groups::{GroupFields, JoinedVia};
 use crate::server::store::jobs::Step;
-use crate::server::store::tests::{dump, temp_store};
+use crate::server::store::tests::{dump, sled_temp_store, temp_store};
 
 const ADMIN: (u64, &str) = (1, "root");
 
@@ -67,10 +67,7 @@ fn rows(s: &Store, id: u64) -> Vec<ImportRowView> {
 }
 
 fn user_id(s: &Store, login: &str) -> Option<u64> {
-    s.login_user
-        .get(fold(login).as_bytes())
-        .unwrap()
-        .map(|v| read_id("login_user", b"", &v).unwrap())
+    s.find_for_login(login).unwrap().map(|(u, _)| u.id)
 }
 
 #[test]
@@ -137,7 +134,7 @@ fn the_preview_says_what_each_row_will_do_and_writes_no_user() {
 
 #[test]
 fn applying_creates_each_user_with_groups_courses_and_a_link_or_password() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let a = course(&s, "DEF-A");
     let p = course(&s, "PHY-1");
     let everyone = group(&s, "Everyone", true);
@@ -219,7 +216,7 @@ fn applying_creates_each_user_with_groups_courses_and_a_link_or_password() {
 /// A set-password link works once, within its time, and ends the user's sessions (epoch).
 #[test]
 fn a_set_password_link_works_once_and_expires() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let (v, links) = ada_and_bob_with_links(&s);
     assert_ne!(links[0], links[1]);
     let ada = user_id(&s, "ada").unwrap();
@@ -258,7 +255,7 @@ fn a_set_password_link_works_once_and_expires() {
 /// administrator to hand out; README, "Security notes".)
 #[test]
 fn a_set_password_token_is_stored_only_as_its_hash() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let (_v, links) = ada_and_bob_with_links(&s);
     let ada = user_id(&s, "ada").unwrap();
     let found = |needle: &[u8]| {
@@ -288,7 +285,7 @@ fn a_set_password_token_is_stored_only_as_its_hash() {
 /// A password set another way (an administrator's reset) or a deactivation ends the link.
 #[test]
 fn a_link_ends_when_the_password_is_set_otherwise_or_the_account_deactivated() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let (v, links) = ada_and_bob_with_links(&s);
     let (ada, bob) = (user_id(&s, "ada").unwrap(), user_id(&s, "bob").unwrap());
     s.set_password(ada, &PasswordHash::from_phc("hash:by-admin".into()))
@@ -312,7 +309,7 @@ fn a_link_ends_when_the_password_is_set_otherwise_or_the_account_deactivated() {
 /// resumes with the rows not yet created.
 #[test]
 fn a_failed_import_says_why_and_resumes() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let v = upload(
         &s,
         "login,email,name\nada,ada@x.org,Ada\nbob,bob@x.org,Bob\n",
@@ -338,7 +335,7 @@ fn a_failed_import_says_why_and_resumes() {
 /// once the group is readable the same step creates it.
 #[test]
 fn a_row_is_applied_whole_or_not_at_all() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let g = group(&s, "Physics", false);
     let v = upload(&s, "login,email,name,groups\nada,ada@x.org,Ada,Physics\n");
     let job = s.start_import(v.id, 20).unwrap();
@@ -367,7 +364,7 @@ fn resuming_from_any_row_creates_each_user_once() {
         .chain((0..12).map(|i| format!("u{i},u{i}@x.org,User {i},Physics\n")))
         .collect();
     for crashed_after in 0..=12u64 {
-        let (_d, s) = temp_store();
+        let (_d, s) = sled_temp_store();
         let g = group(&s, "Physics", false);
         let v = upload(&s, &csv);
         let job = s.start_import(v.id, 20).unwrap();
@@ -455,7 +452,7 @@ fn an_import_is_applied_once_and_a_discarded_one_never() {
 /// steps finished: a page showing "Created (3)" never says "0 of 5 rows".
 #[test]
 fn progress_counts_rows_as_they_are_applied() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let csv: String = std::iter::once("login,email,name\n".to_string())
         .chain((0..5).map(|i| format!("u{i},u{i}@x.org,User {i}\n")))
         .collect();

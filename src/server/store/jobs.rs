@@ -420,7 +420,7 @@ mod tests {
     use crate::server::store::courses::LessonChange;
     use crate::server::store::enrolments::Source;
     use crate::server::store::groups::{Actor, GroupFields};
-    use crate::server::store::tests::{reopen, temp_store};
+    use crate::server::store::tests::{reopen, sled_temp_store, temp_store};
     use crate::server::store::users::{PasswordHash, UserFields};
 
     const ACTOR: Actor = Actor { user: 0, now: 1 };
@@ -592,7 +592,7 @@ mod tests {
     /// A deleted group's managers go too, however many.
     #[test]
     fn the_sweep_takes_every_manager() {
-        let (_d, s) = temp_store();
+        let (_d, s) = sled_temp_store();
         let users = learners(&s, STEP_BATCH + 3);
         let g = keyed_group(&s, "Managed");
         for u in &users {

@@ -359,11 +359,8 @@ mod tests {
         let mut out = Vec::new();
         for u in &s.users {
             for c in s.courses.iter().chain([&s.archived]) {
-                let key = super::super::enrolments::pair_key(*u, *c);
-                if let Some(b) = s.store.enrolments.get(key).unwrap() {
-                    let rec: super::super::enrolments::EnrolmentRecord =
-                        codec::decode(&key, &b).unwrap();
-                    out.push((*u, *c, rec.sources));
+                if let Some(sources) = s.store.enrolment_sources(*u, *c).unwrap() {
+                    out.push((*u, *c, sources));
                 }
             }
         }

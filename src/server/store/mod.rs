@@ -510,11 +510,89 @@ pub fn now_ms() -> u64 {
 pub(crate) mod tests {
     use super::*;
 
-    /// A store in a fresh temporary directory (kept alive by the returned guard).
+    /// The backends the conformance suite runs on. The suite is every store test that opens
+    /// its store with [`temp_store`]: it states what a backend must do, through the store's
+    /// operations only. A new backend is one more line here (and its arm in
+    /// [`TestBackend::temp_store`]); `the_conformance_suite_passes_on_every_backend` then runs
+    /// the suite on it in every `cargo test`.
+    pub const BACKENDS: &[TestBackend] = &[TestBackend::Sled];
+
+    /// A storage backend the suite can run on.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum TestBackend {
+        Sled,
+    }
+
+    /// Names the backend a run of the suite is on (unset: the first in [`BACKENDS`]).
+    const BACKEND_VAR: &str = "TESSERA_TEST_BACKEND";
+
+    impl TestBackend {
+        pub fn name(self) -> &'static str {
+            match self {
+                TestBackend::Sled => "sled",
+            }
+        }
+
+        /// The backend this run is on.
+        pub fn current() -> TestBackend {
+            match std::env::var(BACKEND_VAR) {
+                Err(_) => BACKENDS[0],
+                Ok(name) => *BACKENDS
+                    .iter()
+                    .find(|b| b.name() == name)
+                    .unwrap_or_else(|| panic!("{BACKEND_VAR}={name} is not in {BACKENDS:?}")),
+            }
+        }
+
+        /// A new, empty store on this backend (kept alive by the returned guard).
+        pub fn temp_store(self) -> (tempfile::TempDir, Store) {
+            match self {
+                TestBackend::Sled => sled_temp_store(),
+            }
+        }
+    }
+
+    /// A new, empty store on the backend this run of the suite is on.
     pub fn temp_store() -> (tempfile::TempDir, Store) {
+        TestBackend::current().temp_store()
+    }
+
+    /// A sled store in a fresh temporary directory, for the tests of what only sled has (its
+    /// trees, its files, damage written under the store): they run on sled in every run.
+    pub fn sled_temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("open store");
         (dir, store)
+    }
+
+    /// This run is on the first backend: the suite runs again, in a process of its own, on
+    /// every other one.
+    #[test]
+    fn the_conformance_suite_passes_on_every_backend() {
+        if std::env::var_os(BACKEND_VAR).is_some() {
+            return;
+        }
+        let me = std::env::current_exe().expect("the test binary");
+        for backend in &BACKENDS[1..] {
+            let out = std::process::Command::new(&me)
+                .args(["server::store::", "--skip", "conformance_suite_passes"])
+                .env(BACKEND_VAR, backend.name())
+                .output()
+                .expect("run the suite");
+            assert!(
+                out.status.success(),
+                "the conformance suite fails on {}:\n{}",
+                backend.name(),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+
+    #[test]
+    fn the_suite_runs_on_the_first_backend_unless_told() {
+        if std::env::var_os(BACKEND_VAR).is_none() {
+            assert_eq!(TestBackend::current(), BACKENDS[0]);
+        }
     }
 
     /// Everything the store holds: a failed operation must leave all of it as it was.
@@ -600,7 +678,7 @@ pub(crate) mod tests {
     fn list_totals_are_counters_kept_in_step() {
         use super::branches::BranchFields;
         use super::courses::tests::course_fields;
-        let (_d, s) = temp_store();
+        let (_d, s) = sled_temp_store();
         for i in 0..3 {
             let b = BranchFields {
                 name: format!("B{i}"),

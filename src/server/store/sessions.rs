@@ -85,7 +85,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::store::tests::temp_store;
+    use crate::server::store::tests::{sled_temp_store, temp_store};
 
     #[test]
     fn sessions_save_load_expire_delete() {
@@ -128,7 +128,7 @@ mod tests {
     /// values, nor anywhere else in the store. The session still loads, saves and ends by its id.
     #[test]
     fn the_session_id_is_stored_nowhere_yet_the_session_loads_by_it() {
-        let (_d, store) = temp_store();
+        let (_d, store) = sled_temp_store();
         let id = tower_sessions::session::Id::default().to_string();
         let rec = SessionRecord {
             expires_at: 100,

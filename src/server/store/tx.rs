@@ -122,7 +122,7 @@ pub(crate) use tree_set;
 mod tests {
     use super::*;
     use crate::server::store::groups::DefaultJoinTx;
-    use crate::server::store::tests::{dump, temp_store};
+    use crate::server::store::tests::{dump, sled_temp_store, temp_store};
 
     tree_set! {
         /// `meta` is in the join trees too: a bug this module turns into an error.
@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn nested_sets_give_each_tree_by_name() {
-        let (_d, s) = temp_store();
+        let (_d, s) = sled_temp_store();
         JoinAndUsers::run(&s, |t| {
             t.users.insert(b"u".as_slice(), b"1".as_slice())?;
             t.join

@@ -2,7 +2,7 @@ use super::*;
 use crate::model::group::JoinedHow;
 use crate::server::store::enrolments::tests_support::{learner, plain_group};
 use crate::server::store::groups::Actor;
-use crate::server::store::tests::temp_store;
+use crate::server::store::tests::{sled_temp_store, temp_store};
 
 const HOUR: u64 = 3_600_000;
 /// 2026-01-02 00:00 UTC.
@@ -127,7 +127,7 @@ fn index_keys_are_pinned() {
 /// with "Newer" gives the same pages again.
 #[test]
 fn pages_go_newest_first_and_back() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     world(&s);
     let f = AuditFilter::default();
     let all = model(&s, &f);
@@ -159,7 +159,7 @@ fn pages_go_newest_first_and_back() {
 /// Each filter and their combinations list exactly the events a full read would pick.
 #[test]
 fn filters_pick_what_a_full_read_picks() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let w = world(&s);
     let kinds = [
         None,
@@ -210,7 +210,7 @@ fn filters_pick_what_a_full_read_picks() {
 /// looked, and its links go on from there: the pages together still hold every match once.
 #[test]
 fn a_rare_combination_stops_at_the_budget_and_goes_on() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let w = world(&s);
     let f = AuditFilter {
         actor: Some(w.ann),
@@ -313,7 +313,7 @@ fn the_activity_page_names_people_groups_and_problems() {
 /// The migration's build gives exactly the entries the writes gave, and agrees with the check.
 #[test]
 fn the_index_is_rebuilt_from_the_trail() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     world(&s);
     let before: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
     assert_eq!(before.len(), 4 * 62);

@@ -6,7 +6,7 @@ use crate::server::store::branches::BranchFields;
 use crate::server::store::courses::tests::{add_lesson, course_fields};
 use crate::server::store::curricula::CurriculumChange;
 use crate::server::store::enrolments::Source;
-use crate::server::store::tests::{dump, temp_store};
+use crate::server::store::tests::{dump, sled_temp_store, temp_store};
 use crate::server::store::users::{PasswordHash, UserFields};
 use std::collections::BTreeSet;
 
@@ -191,7 +191,7 @@ fn names_are_unique_ignoring_case_and_a_rename_frees_the_old_one() {
 
 #[test]
 fn typed_keys_must_be_strong_but_a_groups_old_key_keeps_working() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let before = dump(&s);
     for weak in [
         "abc1",
@@ -243,7 +243,7 @@ fn typed_keys_must_be_strong_but_a_groups_old_key_keeps_working() {
 
 #[test]
 fn keys_are_unique_ignoring_case_and_a_new_key_starts_its_uses_again() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let (a, _) = s.create_group(ACTOR, &keyed("A", "HX4T-9KWM")).unwrap();
     let (b, _) = s.create_group(ACTOR, &keyed("B", "VN7Q-3JRD")).unwrap();
     let before = dump(&s);
@@ -410,7 +410,7 @@ fn a_branch_with_groups_cannot_be_deleted() {
 
 #[test]
 fn one_default_group_at_a_time() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let check = |s: &Store| {
         let (rows, _, _) = s
             .list_groups("", GroupSort::Created, false, 1, 100, None)
@@ -478,7 +478,7 @@ fn one_default_group_at_a_time() {
 
 #[test]
 fn deleting_a_group_removes_all_of_it_but_enrolments_and_its_audit_trail() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let b = branch(&s, "North");
     let u1 = learner(&s, "ann");
     let u2 = learner(&s, "bob");
@@ -728,7 +728,7 @@ fn sorting_and_paging_agree_across_index_search_and_scope() {
 /// (here: its record gone, its index entries not yet) is left out, not an error.
 #[test]
 fn a_group_deleted_while_listing_is_left_out() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let a = group(&s, "Race one");
     let b = group(&s, "Race two");
     s.groups.remove(id_key(a.id)).unwrap();
@@ -1398,7 +1398,7 @@ mod model_check {
            #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
            #[test]
            fn store_matches_model(ops in proptest::collection::vec(op(), 1..30)) {
-               let (_d, s) = temp_store();
+               let (_d, s) = sled_temp_store();
                let users: Vec<u64> = (0..USERS).map(|i| learner(&s, &format!("u{i}"))).collect();
                let courses = [course(&s, "C0"), course(&s, "C1")];
                let cur = s.create_curriculum("Path", "", 0).unwrap().id;
@@ -1721,7 +1721,7 @@ fn new_users_join_the_default_group_and_its_courses_at_once() {
 /// record cannot be read) leaves neither the user nor any membership or enrolment.
 #[test]
 fn a_failed_default_group_join_creates_no_user() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let a = course(&s, "ATOM-A");
     let (g, _) = s
         .create_group(
@@ -1919,7 +1919,7 @@ fn course_search_stays_bounded() {
 #[test]
 fn managers_regenerate_the_key_only_when_the_group_allows_it() {
     use super::keys::KeyChange;
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let (g, _) = s
         .create_group_with(ACTOR, &keyed("G", "HX4T-9KWM-PQ7R"), false)
         .unwrap();

@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::group::JoinedHow;
 use crate::model::message::MailCounts;
-use crate::server::store::tests::{dump, reopen, temp_store};
+use crate::server::store::tests::{dump, reopen, sled_temp_store, temp_store};
 
 use crate::server::store::enrolments::tests_support::{learner, plain_group as group};
 
@@ -395,7 +395,7 @@ fn a_taken_mail_is_sent_by_one_mailer_and_taken_over_after_its_lease() {
 /// with SMTP switched off every waiting e-mail fails, counted on its message.
 #[test]
 fn waiting_mail_can_always_be_settled_or_cancelled() {
-    let (_d, s) = temp_store();
+    let (_d, s) = sled_temp_store();
     let admin = learner(&s, "admin");
     let g = group(&s, "G");
     let [a, b] = ["a", "b"].map(|l| learner(&s, l));

@@ -5,7 +5,7 @@ use crate::server::store::courses::tests::{add_lesson, course_fields};
 use crate::server::store::curricula::CurriculumChange;
 use crate::server::store::enrolments::Source;
 use crate::server::store::groups::Actor;
-use crate::server::store::tests::temp_store;
+use crate::server::store::tests::sled_temp_store;
 use proptest::prelude::*;
 
 const ACTOR: Actor = Actor { user: 0, now: 1 };
@@ -51,7 +51,7 @@ fn logins(r: &GroupReportView) -> Vec<&str> {
 /// B also directly), three members and an outsider; every number worked out by hand.
 #[test]
 fn a_report_adds_up_as_worked_out_by_hand() {
-    let (_dir, s) = temp_store();
+    let (_dir, s) = sled_temp_store();
     let g = group(&s, "Physics");
     let (a, a_lessons) = course(&s, "A", 2);
     let (b, b_lessons) = course(&s, "B", 1);
@@ -252,7 +252,7 @@ proptest! {
     /// paged rows are what a plain model of the same world says.
     #[test]
     fn reports_match_a_simple_model(w in world()) {
-        let (_dir, s) = temp_store();
+        let (_dir, s) = sled_temp_store();
         let g = group(&s, "G");
         let courses: Vec<(u64, Vec<u64>)> = w
             .lessons
