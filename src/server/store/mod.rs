@@ -1,5 +1,40 @@
-//! The embedded store: sled behind domain operations.
+//! The store: Tessera's data behind domain operations (`create_group`, `redeem_key`,
+//! `start_mass_enrolment`, ...), grouped by area in the files below. Nothing above this module
+//! sees how data is kept: the server gets records, views and [`StoreError`]s, with failures of
+//! the backend itself as a [`BackendError`] (an I/O kind and a message), never a backend's
+//! own error type.
 //!
+//! ## What a backend guarantees (the contract the conformance suite checks)
+//! - **Atomic operations.** Each operation that writes is all or nothing: a refusal (an
+//!   `Invalid`, `NotFound`, `Forbidden`, a key refused) leaves the store exactly as it was
+//!   ([`Store::snapshot`] before and after is how the suite shows it). Rules that span records
+//!   (a key's use limit, one default group, unique login, e-mail, group name and key, the
+//!   counters behind every list total) hold under any number of concurrent callers: every
+//!   operation is serializable against every other. sled gets that from its transactions,
+//!   which take a global lock; a SQL backend from `SERIALIZABLE` (or row locks where they
+//!   suffice), retrying serialization failures.
+//! - **Durable on acknowledgement.** An operation returns before its writes are durable; the
+//!   caller acknowledges nothing until [`Store::flush`] (through the server's shared flusher,
+//!   group commit) has returned. A backend whose commits are durable may make `flush` free.
+//! - **Ids.** [`Store::new_id`]: unique in the store for ever (restores included), increasing,
+//!   one space for every record kind, gaps allowed; drawn before the transaction that uses it.
+//! - **Big work in bounded steps.** Work too big for one transaction is a background job
+//!   (`jobs.rs`): each step commits its effects with the job's cursor and the runner's lease,
+//!   so a job survives a crash, resumes where it was, is advanced by one runner at a time
+//!   across servers, and no step is done twice. The e-mail queue is shared the same way.
+//! - **Reads see committed data only**, and a page's rows and its total come from one
+//!   consistent state.
+//!
+//! ## Sync, on blocking threads
+//! Operations are synchronous. The server runs each on tokio's blocking pool
+//! (`AppState::read`/`write`), never on the async worker threads, so a backend may block on
+//! disk or on a network round trip (a PostgreSQL client driven from the blocking thread) without
+//! stalling other requests. Only reads of a few keys that the embedded backend answers from
+//! memory run inline (`AppState::read_now`); a networked backend's reads always hop. An async
+//! interface would spread `.await` through every store caller for no gain on the embedded
+//! backend, whose work is CPU and page-cache bound.
+//!
+//! ## The sled backend (the embedded default)
 //! Trees (one per record kind, index trees named `from_to`):
 //! - `meta`: `schema_version`, counters (`count/...`) and settings (`setting/...`).
 //! - `users`: user id → [`users::UserRecord`].
@@ -19,10 +54,13 @@
 //! (`backup.rs`), which holds it alone, is a consistent snapshot.
 //!
 //! Records are the store's own types, pinned by `golden.rs`; `migrations.rs` brings older
-//! databases up to [`SCHEMA_VERSION`] at start-up.
+//! databases up to [`SCHEMA_VERSION`] at start-up. A transaction over several trees declares
+//! them by name (`tx.rs`).
 //!
-//! Every operation here is synchronous sled work: callers on async threads run it in
-//! `spawn_blocking` and flush through the shared flusher before acknowledging a write.
+//! What is not done yet: the operations are still inherent methods of this sled-backed
+//! `Store`, and the sled code still lives beside the interface in these files; the next step
+//! is one trait per area with the sled implementation in its own folder (see the notes on
+//! issue 27).
 
 pub mod audit;
 pub mod backup;
