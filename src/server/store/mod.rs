@@ -292,6 +292,37 @@ pub struct Trees {
 /// was chosen from.
 pub const DEFAULT_CACHE_MB: u64 = 64;
 
+/// sled's log segment size, in bytes: sled 0.34's own default, written here because sled refuses
+/// to open a directory with any other value than the one it was created with.
+pub const SEGMENT_SIZE: usize = 512 * 1024;
+
+/// The settings every store is opened with.
+///
+/// Measured at 100,000 users (4.43 million stored entries, BENCHMARKS.md "Memory", 2026-12-06):
+/// sled holds about 140 MiB after opening whatever the settings, 224 bytes for each of its
+/// 496,376 tree pages (a leaf splits above 16 entries, a constant in sled), so about 32 bytes per
+/// stored entry. None of sled's settings lowers that:
+/// - `segment_size` 128 KiB / 512 KiB / 2 MiB / 8 MiB: 139 / 139 / 141 / 150 MiB after opening;
+///   and a directory opens only with the size it was written with, so it stays sled's default.
+/// - `use_compression`: needs sled's `compression` feature (zstd, a C library) and is fixed at
+///   creation like the segment size; it shrinks the disk, not the page table. Off.
+/// - `snapshot_after_ops` and `mode` do nothing in sled 0.34 (deprecated, or read by nothing):
+///   sled writes its snapshot when it opens, and replaying the log since the last one took
+///   1–6 s and no lasting memory (142 MiB after opening with and without a snapshot).
+/// - `cache_capacity` bounds the pages read since: it counts their size on disk, and they take
+///   5–10 times that in memory (a read of every tree: 192 / 222 / 299 / 375 / 523 MiB with
+///   4 / 8 / 16 / 32 / 64 MiB); `cache_mb`, see [`DEFAULT_CACHE_MB`].
+///
+/// What made the first start after `tessera seed` cost twice a restart (351 against 168 MiB)
+/// was not sled but jobs the seed left pending (`seed.rs`).
+pub(crate) fn sled_config(dir: &Path, cache_mb: u64) -> sled::Config {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_mb.max(1) * 1024 * 1024)
+        .segment_size(SEGMENT_SIZE)
+        .use_compression(false)
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `dir` with the default cache, then brings its
     /// schema up to date.
@@ -306,16 +337,12 @@ impl Store {
             reason,
         };
         crate::server::data_dir::create_private(dir).map_err(|e| unreadable(e.to_string()))?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_mb.max(1) * 1024 * 1024)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    OpenError::Locked(dir.display().to_string())
-                }
-                other => unreadable(other.to_string()),
-            })?;
+        let db = sled_config(dir, cache_mb).open().map_err(|e| match e {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                OpenError::Locked(dir.display().to_string())
+            }
+            other => unreadable(other.to_string()),
+        })?;
         let store = Store::from_db(db, Some((dir.to_path_buf(), cache_mb)))
             .map_err(|e| unreadable(e.to_string()))?;
         store.migrate()?;
@@ -773,5 +800,29 @@ pub(crate) mod tests {
             Err(other) => panic!("expected Unreadable, got {other}"),
             Ok(_) => panic!("a file is not a data directory"),
         }
+    }
+
+    #[test]
+    fn the_store_opens_with_the_measured_settings() {
+        let c = sled_config(Path::new("unused"), DEFAULT_CACHE_MB);
+        assert_eq!(c.cache_capacity, DEFAULT_CACHE_MB * 1024 * 1024);
+        assert_eq!(c.segment_size, 512 * 1024);
+        assert!(!c.use_compression);
+    }
+
+    #[test]
+    fn a_directory_sled_wrote_with_its_defaults_still_opens() {
+        // Every directory before the settings were written out was created with sled's
+        // defaults; sled refuses another segment size or compression setting on them.
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        db.insert("earlier", "yes").unwrap();
+        db.flush().unwrap();
+        drop(db);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.db.get("earlier").unwrap().as_deref(),
+            Some(&b"yes"[..])
+        );
     }
 }
