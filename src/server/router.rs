@@ -1,5 +1,5 @@
 //! The axum router: Leptos pages and server functions, site files, and the layers that protect
-//! them (see `layers.rs`: security headers, panics, body checks, cross-site refusal, host check
+//! them (see `layers/`: security headers, panics, body checks, cross-site refusal, host check
 //! before set-up, form redirects), sessions, the page gate, error statuses and the request log.
 
 use super::auth::{user_of_session, SledSessionStore};
