@@ -118,17 +118,13 @@ pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
         pages: inner.clone().with_state(state.clone()),
         secure_cookies: state.config.secure_cookies,
     };
-    inner
+    let app = inner
         .layer(middleware::from_fn_with_state(
             forms,
             layers::form_redirects,
         ))
-        .layer(CatchPanicLayer::custom(layers::panic_response))
-        .layer(middleware::from_fn(layers::security_headers))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            layers::strict_transport,
-        ))
+        .layer(CatchPanicLayer::custom(layers::panic_response));
+    layers::with_security_headers(app, state.config.tls.is_some())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {

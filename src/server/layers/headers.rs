@@ -4,11 +4,10 @@
 //! file (pages and API answers may hold personal data), and HSTS when Tessera serves HTTPS
 //! itself. They guard against clickjacking, script injection and data left in shared caches.
 
-use crate::server::state::AppState;
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The Content-Security-Policy of a page rendered with `nonce`: scripts only from this site or
 /// carrying the nonce (Leptos puts it on its hydration and streaming scripts), WebAssembly
@@ -26,42 +25,49 @@ const DEFAULT_CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
-/// Adds the security headers to every response; pages keep the CSP they set while rendering.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DEFAULT_CSP),
-        );
-    }
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    // Site files set their own caching; pages and API answers may hold personal data.
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    res
-}
+/// HSTS: browsers use nothing but HTTPS for this host for a year.
+const HSTS: &str = "max-age=31536000";
 
-/// With HTTPS served directly: browsers are told to use nothing else for this host for a year.
-pub async fn strict_transport(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    if state.config.tls.is_some() {
-        res.headers_mut().insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        );
-    }
-    res
+/// Wraps `router` so that every response carries the security headers (one layer, so each
+/// route is boxed once more, not once per header). All of them are static, set with
+/// tower-http's `SetResponseHeaderLayer`: `if_not_present` where a response may set its own
+/// (a page's CSP, a site file's caching), `overriding` elsewhere. The one header that depends on
+/// the request is a page's CSP, whose nonce is made per render: the page sets it while
+/// rendering (see [`page_csp`]) and the default here leaves it alone. HSTS is sent when
+/// Tessera serves HTTPS itself (`https`), which the configuration decides once.
+pub fn with_security_headers<S>(router: Router<S>, https: bool) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let hsts = https.then(|| HeaderValue::from_static(HSTS));
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(DEFAULT_CSP),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("DENY"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ))
+            // Site files set their own caching; pages and API answers may hold personal data.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::STRICT_TRANSPORT_SECURITY,
+                hsts,
+            )),
+    )
 }
 
 #[cfg(test)]

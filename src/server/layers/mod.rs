@@ -28,7 +28,7 @@ pub use body_checks::{
 };
 pub use cross_site::{download_from_other_site, refuse_cross_site, refuse_cross_site_download};
 pub use form_replay::{form_redirects, FormPages};
-pub use headers::{page_csp, security_headers, strict_transport};
+pub use headers::{page_csp, with_security_headers};
 pub use panics::{install_panic_hook, panic_response};
 pub use safe_redirects::{drop_url_errors, same_origin_path};
 pub use setup_host::{host_allowed_before_setup, host_check_before_setup};
