@@ -12,6 +12,8 @@
 //!   DNS-rebinding page cannot create the first administrator).
 //! - [`safe_redirects`]: redirect targets stay on this site, and no form error is ever taken
 //!   from a URL.
+//! - [`request_limits`]: a request timeout and a cap on the requests handled at once, so no
+//!   slow handler or flood holds every thread.
 //! - [`form_replay`]: a form posted without JavaScript and refused gets its page rendered again
 //!   with what was typed and every error; one that succeeded goes back to its page, told so.
 
@@ -20,6 +22,7 @@ pub mod cross_site;
 pub mod form_replay;
 pub mod headers;
 pub mod panics;
+pub mod request_limits;
 pub mod safe_redirects;
 pub mod setup_host;
 
@@ -30,6 +33,7 @@ pub use cross_site::{download_from_other_site, refuse_cross_site, refuse_cross_s
 pub use form_replay::{form_redirects, FormPages};
 pub use headers::{page_csp, with_security_headers};
 pub use panics::{install_panic_hook, panic_response};
+pub use request_limits::{concurrency_limit, time_limit};
 pub use safe_redirects::{drop_url_errors, same_origin_path};
 pub use setup_host::{host_allowed_before_setup, host_check_before_setup};
 
