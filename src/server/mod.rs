@@ -18,8 +18,8 @@ pub mod router;
 pub mod seed;
 pub mod signing;
 pub mod state;
-pub mod storage;
 pub mod store;
+pub mod store_cell;
 pub mod throttle;
 pub mod tls;
 

@@ -4,8 +4,8 @@ use super::config::Config;
 use super::flusher::Flusher;
 use super::hashing::HashPool;
 use super::jobs::JobRunner;
-use super::storage::StoreCell;
 use super::store::{Store, StoreError};
+use super::store_cell::StoreCell;
 use super::throttle::{DeviceCookies, LoginThrottle};
 use crate::model::AppError;
 use axum::extract::FromRef;
@@ -29,7 +29,7 @@ impl std::ops::Deref for AppState {
 /// What [`AppState`] holds.
 pub struct Shared {
     pub leptos_options: LeptosOptions,
-    /// The open store; see [`AppState::store`] and `storage.rs` (a store whose disk fails is
+    /// The open store; see [`AppState::store`] and `store_cell.rs` (a store whose disk fails is
     /// opened again once it can write).
     pub storage: StoreCell,
     pub flusher: Flusher,
