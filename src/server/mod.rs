@@ -10,7 +10,7 @@ pub mod data_dir;
 pub mod downloads;
 pub mod flusher;
 pub mod hashing;
-pub mod jobs;
+pub mod job_runner;
 pub mod layers;
 pub mod listen;
 pub mod mail;

@@ -3,7 +3,7 @@
 use super::config::Config;
 use super::flusher::Flusher;
 use super::hashing::HashPool;
-use super::jobs::JobRunner;
+use super::job_runner::JobRunner;
 use super::store::{Store, StoreError};
 use super::store_cell::StoreCell;
 use super::throttle::{DeviceCookies, LoginThrottle};
@@ -45,7 +45,7 @@ pub struct Shared {
     pub device_cookies: DeviceCookies,
     /// The password hashing workers (fixed memory, bounded queue).
     pub hasher: HashPool,
-    /// Runs the store's background jobs (see `jobs.rs`).
+    /// Runs the store's background jobs (see `job_runner.rs`).
     pub jobs: JobRunner,
     pub mailer: super::mail::Mailer,
     /// Reports walking whole groups (the Report tab, the Reports list, the CSV export) at
