@@ -2,7 +2,7 @@
 
 pub mod assets;
 pub mod auth;
-pub mod backups;
+pub mod backup_control;
 pub mod client;
 pub mod config;
 pub mod csv_input;
@@ -87,7 +87,7 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
         state.session_writes.clone(),
     )
     .spawn_cleanup(std::time::Duration::from_secs(3600));
-    backups::spawn_control(state.storage.clone(), config.data_dir.clone());
+    backup_control::spawn_control(state.storage.clone(), config.data_dir.clone());
     let storage = state.storage.clone();
     let app = router::build(state);
     // One count per client address across both ports.
