@@ -1,7 +1,7 @@
 //! Files the server makes on request (not site files): the result of a user import, a group's
 //! report and the audit events of the Activity page, as CSV, and a backup of the store.
 
-use super::auth::user_of_session;
+use super::session_guards::user_of_session;
 use super::state::AppState;
 use crate::model::import::{password_link, ImportOutcome};
 use crate::model::user::Role;

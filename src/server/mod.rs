@@ -1,7 +1,6 @@
 //! Everything that runs only on the server.
 
 pub mod assets;
-pub mod auth;
 pub mod backup_control;
 pub mod client;
 pub mod config;
@@ -16,6 +15,7 @@ pub mod listen;
 pub mod mail;
 pub mod router;
 pub mod seed;
+pub mod session_guards;
 pub mod signing;
 pub mod state;
 pub mod store;
@@ -81,7 +81,7 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let state = state::AppState::new(leptos_options(addr), store, config.clone());
-    auth::SledSessionStore::new(
+    session_guards::SledSessionStore::new(
         state.storage.clone(),
         state.flusher.clone(),
         state.session_writes.clone(),

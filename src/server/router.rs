@@ -2,9 +2,9 @@
 //! them (see `layers/`: security headers, panics, body checks, cross-site refusal, host check
 //! before set-up, form redirects), sessions, the page gate, error statuses and the request log.
 
-use super::auth::{user_of_session, SledSessionStore};
 use super::client::{client_info, ClientInfo};
 use super::layers;
+use super::session_guards::{user_of_session, SledSessionStore};
 use super::state::AppState;
 use crate::app::{shell, App};
 use crate::model::AppError;
