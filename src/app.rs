@@ -1,8 +1,8 @@
 //! The HTML shell, the root component and the one route table.
 
-use crate::components::auth::provide_auth;
 #[cfg(feature = "ssr")]
 use crate::components::field::FormReplay;
+use crate::components::signed_in::provide_auth;
 use crate::pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

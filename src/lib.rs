@@ -5,8 +5,11 @@
 pub mod api;
 pub mod app;
 pub mod components;
-/// Bodies of the fuzz targets in `fuzz/`, shared with the test that replays their corpus.
-#[cfg(feature = "ssr")]
+/// Bodies of the fuzz targets in `fuzz/`, shared with the test that replays their corpus. Built
+/// for the library's own tests and with the `fuzzing` feature (which `fuzz/Cargo.toml` turns
+/// on), never into the shipped server: it holds a whole test harness (a store in a temporary
+/// directory, a signed-in administrator) that no deployment should carry.
+#[cfg(all(feature = "ssr", any(test, feature = "fuzzing")))]
 pub mod fuzz;
 pub mod model;
 pub mod pages;

@@ -220,13 +220,13 @@ fn check_data_dir(
 }
 
 /// `tessera backup`: 0 when the file is written; otherwise the codes of
-/// [`tessera::server::backups::CommandError::exit_code`] (3 for a bad configuration).
+/// [`tessera::server::backup_control::CommandError::exit_code`] (3 for a bad configuration).
 #[cfg(feature = "ssr")]
 fn backup(
     config: Option<&std::path::Path>,
     args: tessera::server::config::BackupArgs,
 ) -> std::process::ExitCode {
-    use tessera::server::backups::{backup_command, Source};
+    use tessera::server::backup_control::{backup_command, Source};
     let dir = match data_dir_of(config, args.data_dir) {
         Ok(d) => d,
         Err(code) => return code,
@@ -258,10 +258,10 @@ fn backup(
 
 /// `tessera restore`: 0 when restored and every invariant holds, 1 when restored but `check`
 /// found violations (each printed); otherwise the codes of
-/// [`tessera::server::backups::CommandError::exit_code`].
+/// [`tessera::server::backup_control::CommandError::exit_code`].
 #[cfg(feature = "ssr")]
 fn restore(args: tessera::server::config::RestoreArgs) -> std::process::ExitCode {
-    match tessera::server::backups::restore_command(&args.input, &args.data_dir) {
+    match tessera::server::backup_control::restore_command(&args.input, &args.data_dir) {
         Ok(done) => {
             // A new directory is private; an empty one given to restore into keeps its mode.
             warn_if_readable(&args.data_dir);

@@ -1005,3 +1005,104 @@ async fn a_storage_error_is_opaque_with_a_log_id() {
     let users = t.get("/users", Some(&admin)).await;
     assert_eq!(users.status(), StatusCode::OK, "the rest of the site works");
 }
+
+/// The router on a state whose request timeout and concurrency cap are `timeout` and `max`,
+/// with `app`'s routes inside every layer.
+fn limited(timeout: Duration, max: usize, app: Router<tessera::server::state::AppState>) -> Router {
+    let t = TestApp::with_config(Config {
+        limits: tessera::server::listen::Limits {
+            request_timeout: timeout,
+            max_requests: max,
+            ..Default::default()
+        },
+        ..Config::default()
+    });
+    tessera::server::router::with_layers(t.state.clone(), app)
+}
+
+async fn post_to(app: &Router, path: &str) -> Response<Body> {
+    let req = Request::post(path)
+        .header(header::HOST, "localhost")
+        .body(Body::empty())
+        .unwrap();
+    tower::ServiceExt::oneshot(app.clone(), req).await.unwrap()
+}
+
+/// A handler that has not answered by the request timeout is dropped and the request answers
+/// 503 with `Retry-After`, the typed error that says the work may still be done, and the
+/// security headers. An upload or the backup download may take longer.
+#[tokio::test]
+async fn a_handler_slower_than_the_request_timeout_answers_503() {
+    let timeout = Duration::from_millis(100);
+    let app = Router::new()
+        // Never answers: only the timeout ends it.
+        .route("/api/never", post(std::future::pending::<&'static str>))
+        .route(
+            "/backup/download",
+            post(move || async move {
+                tokio::time::sleep(timeout * 3).await;
+                "the file"
+            }),
+        );
+    let app = limited(timeout, 8, app);
+    let res = tokio::time::timeout(Duration::from_secs(10), post_to(&app, "/api/never"))
+        .await
+        .expect("the request timeout ends the request");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_protected("timeout", &res);
+    assert_eq!(header_of(&res, header::RETRY_AFTER), "1");
+    let err: tessera::model::AppError = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(err, tessera::model::AppError::TimedOut { secs: 1 });
+    let res = post_to(&app, "/backup/download").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "the backup download is not timed"
+    );
+}
+
+/// Beyond the concurrency cap a request waits for a turn, and the wait counts against the
+/// request timeout: with one slot held, a quick request times out; once the slot is free it is
+/// answered.
+#[tokio::test]
+async fn requests_beyond_the_concurrency_limit_wait_their_turn() {
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
+    let entered = std::sync::Arc::new(std::sync::Mutex::new(Some(entered_tx)));
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let app = Router::new()
+        // Not timed (the backup download may take long), so it holds its slot until released.
+        .route(
+            "/backup/download",
+            post({
+                let (entered, release) = (entered.clone(), release.clone());
+                move || async move {
+                    let told = entered.lock().unwrap().take();
+                    if let Some(tx) = told {
+                        let _ = tx.send(());
+                    }
+                    release.notified().await;
+                    "held"
+                }
+            }),
+        )
+        .route("/api/quick", post(|| async { "quick" }));
+    let app = limited(Duration::from_millis(300), 1, app);
+    let holder = tokio::spawn({
+        let app = app.clone();
+        async move { post_to(&app, "/backup/download").await.status() }
+    });
+    entered_rx
+        .await
+        .expect("the holding request is in its handler");
+    let res = post_to(&app, "/api/quick").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no turn while the only slot is held"
+    );
+    release.notify_one();
+    assert_eq!(holder.await.unwrap(), StatusCode::OK);
+    let res = post_to(&app, "/api/quick").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_text(res).await, "quick");
+}

@@ -20,7 +20,7 @@ pub async fn activity(
     before: String,
     after: String,
 ) -> Result<ActivityList, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let q = crate::model::activity::ActivityQuery {
         actor,

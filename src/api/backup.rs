@@ -10,7 +10,7 @@ use leptos::prelude::*;
 pub async fn get_backup_status() -> Result<BackupStatus, AppError> {
     use crate::model::backup::LastBackup;
     use crate::server::store::backup::BackupVia;
-    let _admin = crate::server::auth::require_admin().await?;
+    let _admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let last = state
         .read(|s| {

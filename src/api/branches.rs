@@ -29,7 +29,7 @@ fn fields(
 /// One page (from 1) of branches, optionally filtered by a name prefix.
 #[server(endpoint = "list_branches")]
 pub async fn list_branches(query: String, page: u32) -> Result<Paged<BranchView>, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let (rows, total, capped) = state
         .read(move |s| s.list_branches(&query, page, crate::model::user::PER_PAGE))
@@ -40,7 +40,7 @@ pub async fn list_branches(query: String, page: u32) -> Result<Paged<BranchView>
 /// Every branch in name order (at most 1,000), for parent and branch pickers.
 #[server(endpoint = "branch_options")]
 pub async fn branch_options() -> Result<Vec<BranchView>, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state.read(|s| s.branch_options(1_000)).await
 }
@@ -48,7 +48,7 @@ pub async fn branch_options() -> Result<Vec<BranchView>, AppError> {
 /// One branch, or `NotFound`.
 #[server(endpoint = "get_branch")]
 pub async fn get_branch(id: u64) -> Result<BranchView, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state
         .read(move |s| s.get_branch(id))
@@ -64,7 +64,7 @@ pub async fn create_branch(
     description: String,
     parent: String,
 ) -> Result<BranchView, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let f = fields(&name, &description, &parent)?;
     state
@@ -80,7 +80,7 @@ pub async fn update_branch(
     description: String,
     parent: String,
 ) -> Result<BranchView, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let f = fields(&name, &description, &parent)?;
     state.write(move |s| s.update_branch(id, &f)).await
@@ -89,7 +89,7 @@ pub async fn update_branch(
 /// Deletes a branch without sub-branches, then shows the branches table.
 #[server(endpoint = "delete_branch")]
 pub async fn delete_branch(id: u64) -> Result<(), AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state.write(move |s| s.delete_branch(id)).await?;
     leptos_axum::redirect("/branches");

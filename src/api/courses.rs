@@ -15,7 +15,7 @@ use leptos::prelude::*;
 /// One page (from 1) of courses, optionally filtered by a code or title prefix.
 #[server(endpoint = "list_courses")]
 pub async fn list_courses(query: String, page: u32) -> Result<Paged<CourseRow>, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let (rows, total, capped) = state
         .read(move |s| s.list_courses(&query, page, crate::model::user::PER_PAGE))
@@ -26,7 +26,7 @@ pub async fn list_courses(query: String, page: u32) -> Result<Paged<CourseRow>, 
 /// One course with its lessons, or `NotFound`.
 #[server(endpoint = "get_course")]
 pub async fn get_course(id: u64) -> Result<CourseView, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state
         .read(move |s| {
@@ -46,7 +46,7 @@ pub async fn create_course(
     title: String,
     description: String,
 ) -> Result<CourseView, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let (code, title, description) = (
         validate_code(&code),
@@ -76,7 +76,7 @@ pub async fn update_course(
     description: String,
     archived: Option<String>,
 ) -> Result<CourseView, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let (code, title, description) = (
         validate_code(&code),
@@ -96,7 +96,7 @@ pub async fn update_course(
 /// Deletes a course nobody is enrolled in (and takes it out of its curricula).
 #[server(endpoint = "delete_course")]
 pub async fn delete_course(id: u64) -> Result<(), AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state.write_and_wake(move |s| s.delete_course(id)).await?;
     leptos_axum::redirect("/courses");
@@ -114,7 +114,7 @@ pub async fn change_lesson(
     text: Option<String>,
     by: Option<i32>,
 ) -> Result<Vec<LessonView>, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let need_lesson = || lesson.ok_or_else(|| AppError::not_found("Lesson"));
     let title_text = || -> Result<(String, String), AppError> {
@@ -158,7 +158,7 @@ pub async fn change_lesson(
 /// One page (from 1) of a course's enrolments with each learner's progress.
 #[server(endpoint = "course_enrolments")]
 pub async fn course_enrolments(course: u64, page: u32) -> Result<Paged<EnrolmentRow>, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let (rows, total) = state
         .read(move |s| {
@@ -188,7 +188,7 @@ pub async fn course_enrolments(course: u64, page: u32) -> Result<Paged<Enrolment
 /// enrolment is new.
 #[server(endpoint = "enrol_user")]
 pub async fn enrol_user(course: u64, user: u64) -> Result<bool, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state
         .write(move |s| {
@@ -209,7 +209,7 @@ pub async fn unenrol_user(
     user: u64,
     delete_progress: Option<String>,
 ) -> Result<(), AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let delete = delete_progress.is_some();
     state.write(move |s| s.unenrol(user, course, delete)).await

@@ -13,7 +13,7 @@ use leptos::prelude::*;
 /// One page (from 1) of curricula, optionally filtered by a name prefix.
 #[server(endpoint = "list_curricula")]
 pub async fn list_curricula(query: String, page: u32) -> Result<Paged<CurriculumView>, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let (rows, total, capped) = state
         .read(move |s| s.list_curricula(&query, page, crate::model::user::PER_PAGE))
@@ -24,7 +24,7 @@ pub async fn list_curricula(query: String, page: u32) -> Result<Paged<Curriculum
 /// A curriculum with its courses in order, or `NotFound`.
 #[server(endpoint = "get_curriculum")]
 pub async fn get_curriculum(id: u64) -> Result<CurriculumDetail, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state
         .read(move |s| {
@@ -52,7 +52,7 @@ pub async fn create_curriculum(
     name: String,
     description: String,
 ) -> Result<CurriculumView, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let (name, description) = (
         validate_title("name", &name, "name"),
@@ -73,7 +73,7 @@ pub async fn update_curriculum(
     name: String,
     description: String,
 ) -> Result<CurriculumView, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let (name, description) = (
         validate_title("name", &name, "name"),
@@ -88,7 +88,7 @@ pub async fn update_curriculum(
 /// Deletes a curriculum; enrolments made through it stay.
 #[server(endpoint = "delete_curriculum")]
 pub async fn delete_curriculum(id: u64) -> Result<(), AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state
         .write_and_wake(move |s| s.delete_curriculum(id))
@@ -104,7 +104,7 @@ pub async fn change_curriculum_course(
     course: u64,
     op: String,
 ) -> Result<CurriculumView, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let change = match op.as_str() {
         "add" => CurriculumChange::Add(course),
@@ -119,7 +119,7 @@ pub async fn change_curriculum_course(
 /// Enrols a user in every course of the curriculum (one transaction); returns what happened.
 #[server(endpoint = "enrol_in_curriculum")]
 pub async fn enrol_in_curriculum(id: u64, user: u64) -> Result<EnrolSummary, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state
         .write(move |s| s.enrol_curriculum(user, id, crate::server::store::now_ms()))

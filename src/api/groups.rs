@@ -13,7 +13,7 @@ use crate::model::{AppError, Paged};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::server::auth::{
+use crate::server::session_guards::{
     require_group_admin, require_group_manager, require_group_reader, GroupCaller,
 };
 
@@ -58,7 +58,7 @@ pub async fn list_groups(
     sort: String,
     page: u32,
 ) -> Result<Paged<GroupRow>, AppError> {
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
     let admin = user.role() == crate::model::user::Role::Admin;
     let (sort, desc) = crate::model::group::parse_sort(&sort);
@@ -100,7 +100,7 @@ mod save {
     use crate::model::group::GroupSaved;
     use crate::model::AppError;
     #[cfg(feature = "ssr")]
-    use crate::server::auth::require_group_admin;
+    use crate::server::session_guards::require_group_admin;
     use leptos::prelude::*;
 
     /// Creates a group and opens its page (administrators). Unticked checkboxes are absent;

@@ -14,7 +14,7 @@ pub async fn upload_user_import(
     data: leptos::server_fn::codec::MultipartData,
 ) -> Result<ImportView, AppError> {
     use crate::model::import::{IMPORT_FILE_MAX, IMPORT_PASSWORDS_MAX};
-    let admin = crate::server::auth::require_admin().await?;
+    let admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let up = super::read_upload(
         data,
@@ -96,7 +96,7 @@ pub async fn upload_user_import(
 /// One import, without its rows.
 #[server(endpoint = "get_import")]
 pub async fn get_import(id: u64) -> Result<ImportView, AppError> {
-    let _admin = crate::server::auth::require_admin().await?;
+    let _admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let mut view = state
         .read(move |s| s.get_import(id))
@@ -115,7 +115,7 @@ pub async fn import_rows(
     page: u32,
 ) -> Result<Paged<ImportRowView>, AppError> {
     use crate::model::import::IMPORT_PER_PAGE;
-    let _admin = crate::server::auth::require_admin().await?;
+    let _admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let now = crate::server::store::now_ms();
     let (rows, total) = state
@@ -133,7 +133,7 @@ pub async fn import_rows(
 /// The newest imports (up to 20), newest first.
 #[server(endpoint = "recent_imports")]
 pub async fn recent_imports() -> Result<Vec<ImportView>, AppError> {
-    let _admin = crate::server::auth::require_admin().await?;
+    let _admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state.read(|s| s.recent_imports(20)).await
 }
@@ -142,7 +142,7 @@ pub async fn recent_imports() -> Result<Vec<ImportView>, AppError> {
 /// the import's page, which shows the progress.
 #[server(endpoint = "apply_import")]
 pub async fn apply_import(id: u64) -> Result<(), AppError> {
-    let admin = crate::server::auth::require_admin().await?;
+    let admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let now = crate::server::store::now_ms();
     state
@@ -156,7 +156,7 @@ pub async fn apply_import(id: u64) -> Result<(), AppError> {
 /// Throws an import in preview away.
 #[server(endpoint = "discard_import")]
 pub async fn discard_import(id: u64) -> Result<(), AppError> {
-    let admin = crate::server::auth::require_admin().await?;
+    let admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state.write(move |s| s.discard_import(id)).await?;
     tracing::info!(by = admin.id, import = id, "user import discarded");

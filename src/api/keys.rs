@@ -54,9 +54,9 @@ fn too_many(wait: std::time::Duration) -> AppError {
 /// with its own status (see [`refused`]), and changes nothing.
 #[server(endpoint = "redeem_group_key")]
 pub async fn redeem_group_key(key: String) -> Result<JoinedGroup, AppError> {
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
-    let ip = crate::server::auth::client_ip().await;
+    let ip = crate::server::session_guards::client_ip().await;
     let client = ip.map(|ip| ip.to_string());
     let bucket = format!("user:{}", user.id);
     key_allowed(&state, &bucket, ip)?;
@@ -93,7 +93,7 @@ pub async fn redeem_group_key(key: String) -> Result<JoinedGroup, AppError> {
 /// success panel); `NotFound` for any other group.
 #[server(endpoint = "joined_group_courses")]
 pub async fn joined_group_courses(id: u64) -> Result<JoinedGroup, AppError> {
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
     let uid = user.id;
     state
@@ -127,7 +127,7 @@ pub async fn group_key_redemptions(
     page: u32,
 ) -> Result<crate::model::Paged<crate::model::group::RedemptionView>, AppError> {
     use crate::model::group::RedemptionView;
-    crate::server::auth::require_group_reader(id).await?;
+    crate::server::session_guards::require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
     let per_page = crate::model::user::PER_PAGE;
     state
@@ -166,7 +166,7 @@ pub async fn group_key_redemptions(
 #[server(endpoint = "change_group_key")]
 pub async fn change_group_key(id: u64, op: String) -> Result<(), AppError> {
     use crate::server::store::groups::keys::KeyChange;
-    let caller = crate::server::auth::require_group_admin().await?;
+    let caller = crate::server::session_guards::require_group_admin().await?;
     let state = crate::server::state::app_state()?;
     let change = match op.as_str() {
         "regenerate" => KeyChange::Regenerate,
@@ -191,7 +191,7 @@ pub async fn change_group_key(id: u64, op: String) -> Result<(), AppError> {
 #[server(endpoint = "regenerate_group_key")]
 pub async fn regenerate_group_key(id: u64) -> Result<(), AppError> {
     use crate::server::store::groups::keys::KeyChange;
-    let caller = crate::server::auth::require_group_manager(id).await?;
+    let caller = crate::server::session_guards::require_group_manager(id).await?;
     let state = crate::server::state::app_state()?;
     let actor = caller.actor();
     let change = if caller.admin {

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 /// The caller's courses with progress, each with the curriculum it came from.
 #[server(endpoint = "my_courses")]
 pub async fn my_courses() -> Result<Vec<MyCourse>, AppError> {
-    let me = crate::server::auth::require_user().await?;
+    let me = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
     state
         .read(move |s| {
@@ -37,7 +37,7 @@ pub async fn my_courses() -> Result<Vec<MyCourse>, AppError> {
 /// answer for courses that do not exist, so nothing is revealed).
 #[server(endpoint = "course_for_learner")]
 pub async fn course_for_learner(id: u64) -> Result<LearnerCourse, AppError> {
-    let me = crate::server::auth::require_user().await?;
+    let me = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
     state
         .read(move |s| {
@@ -66,7 +66,7 @@ pub async fn course_for_learner(id: u64) -> Result<LearnerCourse, AppError> {
 /// Marks one of the caller's lessons done or not done; returns their progress in the course.
 #[server(endpoint = "mark_lesson")]
 pub async fn mark_lesson(course: u64, lesson: u64, done: bool) -> Result<Progress, AppError> {
-    let me = crate::server::auth::require_user().await?;
+    let me = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
     state
         .write(move |s| s.mark_lesson(me.id, course, lesson, done, crate::server::store::now_ms()))

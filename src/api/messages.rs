@@ -17,7 +17,7 @@ const DELIVER_IN_REQUEST: std::time::Duration = std::time::Duration::from_millis
 /// group's Messages tab, which says how many members it reached.
 #[server(endpoint = "send_group_message")]
 pub async fn send_group_message(id: u64, subject: String, body: String) -> Result<Sent, AppError> {
-    let caller = crate::server::auth::require_group_reader(id).await?;
+    let caller = crate::server::session_guards::require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
     use crate::model::error::Every;
     let (subject, body) = (
@@ -77,7 +77,7 @@ pub async fn send_group_message(id: u64, subject: String, body: String) -> Resul
 /// e-mail counts. Administrators and the group's managers; others `Forbidden`.
 #[server(endpoint = "group_messages")]
 pub async fn group_messages(id: u64, page: u32) -> Result<Paged<SentRow>, AppError> {
-    crate::server::auth::require_group_reader(id).await?;
+    crate::server::session_guards::require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
     let (rows, total) = state.read(move |s| s.group_messages(id, page)).await?;
     Ok(super::paged(rows, total, false, page))
@@ -86,7 +86,7 @@ pub async fn group_messages(id: u64, page: u32) -> Result<Paged<SentRow>, AppErr
 /// One page (from 1) of the signed-in user's inbox, newest first.
 #[server(endpoint = "inbox")]
 pub async fn inbox(page: u32) -> Result<Paged<InboxRow>, AppError> {
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
     let uid = user.id;
     let (rows, total) = state.read(move |s| s.inbox(uid, page)).await?;
@@ -97,7 +97,7 @@ pub async fn inbox(page: u32) -> Result<Paged<InboxRow>, AppError> {
 /// being shown opens, which is read by the time they see the count; 0 = none).
 #[server(endpoint = "unread_count")]
 pub async fn unread_count(opening: u64) -> Result<u64, AppError> {
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
     let uid = user.id;
     state.read_now(|s| s.unread_count_besides(uid, opening))
@@ -107,7 +107,7 @@ pub async fn unread_count(opening: u64) -> Result<u64, AppError> {
 /// not in their inbox.
 #[server(endpoint = "open_message")]
 pub async fn open_message(id: u64) -> Result<MessageView, AppError> {
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
     let uid = user.id;
     state
@@ -123,7 +123,7 @@ pub async fn open_message(id: u64) -> Result<MessageView, AppError> {
 /// the inbox. `NotFound` when it is not in their inbox.
 #[server(endpoint = "mark_message_unread")]
 pub async fn mark_message_unread(id: u64) -> Result<(), AppError> {
-    let user = crate::server::auth::require_user().await?;
+    let user = crate::server::session_guards::require_user().await?;
     let state = crate::server::state::app_state()?;
     let uid = user.id;
     state

@@ -2,7 +2,6 @@
 //! its guard, calls one store operation and maps the error.
 
 pub mod activity;
-pub mod auth;
 pub mod backup;
 pub mod branches;
 pub mod courses;
@@ -14,6 +13,7 @@ pub mod learning;
 pub mod messages;
 pub mod reports;
 pub mod settings;
+pub mod sign_in;
 pub mod users;
 
 /// Validates the fields every account form has, with the role given.
@@ -56,7 +56,7 @@ async fn new_password_hash(
     confirm: &str,
 ) -> Result<crate::server::store::users::PasswordHash, crate::model::AppError> {
     crate::model::user::validate_new_password(&password, confirm, "password")?;
-    crate::server::auth::hash_password(password).await
+    crate::server::session_guards::hash_password(password).await
 }
 
 /// A multipart form read by [`read_upload`]: its text fields and its `file` field.

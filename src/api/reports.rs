@@ -20,7 +20,7 @@ pub async fn group_report(
     course: String,
     page: u32,
 ) -> Result<GroupReportView, AppError> {
-    crate::server::auth::require_group_reader(id).await?;
+    crate::server::session_guards::require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
     let filter = crate::model::report::ReportFilter::parse(&status, &course);
     let per_page = crate::model::user::PER_PAGE;
@@ -34,7 +34,7 @@ pub async fn group_report(
 /// count and completion rate, computed for this page's groups only (administrators).
 #[server(endpoint = "report_groups")]
 pub async fn report_groups(query: String, page: u32) -> Result<Paged<ReportGroupRow>, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let per_page = crate::model::user::PER_PAGE;
     let _turn = state.report_turn().await?;
@@ -48,7 +48,7 @@ pub async fn report_groups(query: String, page: u32) -> Result<Paged<ReportGroup
 /// with status and progress (administrators). Unknown user: `NotFound`.
 #[server(endpoint = "learner_report")]
 pub async fn learner_report(id: u64) -> Result<Vec<LearnerReportRow>, AppError> {
-    crate::server::auth::require_admin().await?;
+    crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state.read(move |s| s.learner_report(id)).await
 }

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 /// One page (from 1) of users, optionally filtered by a search on login, e-mail or name.
 #[server(endpoint = "list_users")]
 pub async fn list_users(query: String, page: u32) -> Result<UserPage, AppError> {
-    let _admin = crate::server::auth::require_admin().await?;
+    let _admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state
         .read(move |s| s.list_users(&query, page, PER_PAGE))
@@ -19,7 +19,7 @@ pub async fn list_users(query: String, page: u32) -> Result<UserPage, AppError> 
 /// One user, or `NotFound`.
 #[server(endpoint = "get_user")]
 pub async fn get_user(id: u64) -> Result<UserView, AppError> {
-    let _admin = crate::server::auth::require_admin().await?;
+    let _admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     state
         .read(move |s| s.get_user(id))
@@ -39,7 +39,7 @@ pub async fn create_user(
     password: String,
     password_confirm: String,
 ) -> Result<UserView, AppError> {
-    let admin = crate::server::auth::require_admin().await?;
+    let admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let fields = super::user_fields(
         &login,
@@ -68,7 +68,7 @@ pub async fn update_user(
     display_name: String,
     role: String,
 ) -> Result<UserView, AppError> {
-    let admin = crate::server::auth::require_admin().await?;
+    let admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     let fields = super::user_fields(&login, &email, &display_name, parse_role(&role), None)?;
     let user = state.write(move |s| s.update_user(id, &fields)).await?;
@@ -80,7 +80,7 @@ pub async fn update_user(
 /// themselves, nor the last active administrator.
 #[server(endpoint = "set_user_active")]
 pub async fn set_user_active(id: u64, active: bool) -> Result<UserView, AppError> {
-    let admin = crate::server::auth::require_admin().await?;
+    let admin = crate::server::session_guards::require_admin().await?;
     if admin.id == id && !active {
         return Err(AppError::invalid(
             "active",
@@ -105,7 +105,7 @@ pub async fn reset_password(
     password: String,
     password_confirm: String,
 ) -> Result<(), AppError> {
-    let admin = crate::server::auth::require_admin().await?;
+    let admin = crate::server::session_guards::require_admin().await?;
     let state = crate::server::state::app_state()?;
     if state.read(move |s| s.get_user(id)).await?.is_none() {
         return Err(AppError::not_found("User"));

@@ -1,7 +1,7 @@
 //! The frame of every signed-in page: top bar with navigation, and the access checks.
 
-use crate::components::auth::AuthCtx;
 use crate::components::field::{form_replay, Outcome};
+use crate::components::signed_in::AuthCtx;
 use crate::model::user::Me;
 use crate::model::AppError;
 use leptos::prelude::*;

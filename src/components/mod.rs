@@ -1,11 +1,11 @@
 //! Reusable view pieces.
 
-pub mod auth;
 pub mod chart;
 pub mod data_table;
 pub mod field;
 pub mod islands;
 pub mod layout;
 pub mod pager;
+pub mod signed_in;
 pub mod url;
 pub mod widgets;

@@ -38,6 +38,14 @@ pub enum AppError {
     /// The server is at its limit for this kind of work (password checks); nothing was done.
     #[error("The server is busy. Please try again in {retry_after_secs} seconds.")]
     Busy { retry_after_secs: u64 },
+    /// The server did not answer within its request timeout (`secs`). Unlike `Busy`, what was
+    /// asked may still have been done (a write already under way finishes), so the words say
+    /// to look before trying again.
+    #[error(
+        "The server did not answer within {secs} seconds. What you asked may still have been \
+         done: please look before trying again."
+    )]
+    TimedOut { secs: u64 },
     #[error("Tessera is already set up. Please log in.")]
     AlreadySetUp,
     #[error("Self-registration is turned off. Ask an administrator for an account.")]
@@ -147,7 +155,9 @@ impl AppError {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
             }
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Busy { .. } | AppError::CannotSave { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Busy { .. } | AppError::CannotSave { .. } | AppError::TimedOut { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Request(_) => StatusCode::BAD_REQUEST,

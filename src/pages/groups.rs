@@ -5,12 +5,12 @@ use crate::api::groups::{
     current_default_group, generate_group_key, get_group, list_groups, CreateGroup, DeleteGroup,
     UpdateGroup,
 };
-use crate::components::auth::AuthCtx;
 use crate::components::data_table::DataTable;
 use crate::components::field::{action_error, kept, kept_checked, BranchSelect, Field, FormError};
 use crate::components::islands::GroupKeyField;
 use crate::components::layout::{show, Access, Page};
 use crate::components::pager::urlencode;
+use crate::components::signed_in::AuthCtx;
 use crate::components::url::{param_id, query_page, query_text};
 use crate::components::widgets::{date, Confirm, SearchForm};
 use crate::model::catalog::BranchView;

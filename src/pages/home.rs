@@ -1,7 +1,7 @@
 use crate::api::groups::{current_default_group, list_groups};
 use crate::api::learning::my_courses;
-use crate::components::auth::AuthCtx;
 use crate::components::layout::{show, Access, Page};
+use crate::components::signed_in::AuthCtx;
 use crate::components::widgets::ProgressBar;
 use crate::model::catalog::MyCourse;
 use crate::model::group::GroupRow;

@@ -1,7 +1,7 @@
-use crate::api::auth::signup_open;
-use crate::components::auth::AuthCtx;
+use crate::api::sign_in::signup_open;
 use crate::components::field::{action_error, Field, FormError};
 use crate::components::layout::Card;
+use crate::components::signed_in::AuthCtx;
 use crate::components::url::query_once;
 use leptos::prelude::*;
 

@@ -1,6 +1,6 @@
-use crate::components::auth::AuthCtx;
 use crate::components::field::{action_error, FormError, OwnAccountFields};
 use crate::components::layout::Card;
+use crate::components::signed_in::AuthCtx;
 use leptos::prelude::*;
 
 /// First start: create the first administrator. Gone once any user exists.

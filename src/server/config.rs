@@ -209,6 +209,14 @@ pub struct ServeArgs {
     /// [default: 256; file key: max_connections_per_address].
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS_PER_ADDRESS")]
     pub max_connections_per_address: Option<usize>,
+    /// Seconds a request has to get its response head, the wait for its turn included; uploads
+    /// and the backup download are not timed [default: 30; file key: request_timeout_secs].
+    #[arg(long, env = "TESSERA_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// Requests handled at once; more wait their turn [default: 512; file key:
+    /// max_concurrent_requests].
+    #[arg(long, env = "TESSERA_MAX_CONCURRENT_REQUESTS")]
+    pub max_concurrent_requests: Option<usize>,
 }
 
 /// The keys of the configuration file.
@@ -239,6 +247,8 @@ pub struct FileConfig {
     pub idle_timeout_secs: Option<u64>,
     pub body_timeout_secs: Option<u64>,
     pub max_connections_per_address: Option<usize>,
+    pub request_timeout_secs: Option<u64>,
+    pub max_concurrent_requests: Option<usize>,
 }
 
 /// The settings the server runs with.
@@ -574,7 +584,7 @@ impl Config {
     }
 }
 
-/// The connection timeouts and per-address cap, each within a range that still serves people.
+/// The connection and request timeouts and the caps, each within a range that still serves people.
 fn connection_limits(
     args: &ServeArgs,
     file: &FileConfig,
@@ -596,6 +606,15 @@ fn connection_limits(
             "max_connections_per_address must be between 1 and 1000000".into(),
         ));
     }
+    let max_requests = args
+        .max_concurrent_requests
+        .or(file.max_concurrent_requests)
+        .unwrap_or(default.max_requests);
+    if !(1..=1_000_000).contains(&max_requests) {
+        return Err(ConfigError::Value(
+            "max_concurrent_requests must be between 1 and 1000000".into(),
+        ));
+    }
     Ok(super::listen::Limits {
         header_timeout: secs(
             args.header_timeout_secs.or(file.header_timeout_secs),
@@ -615,7 +634,14 @@ fn connection_limits(
             default.body_timeout,
             600,
         )?,
+        request_timeout: secs(
+            args.request_timeout_secs.or(file.request_timeout_secs),
+            "request_timeout_secs",
+            default.request_timeout,
+            3600,
+        )?,
         per_address,
+        max_requests,
     })
 }
 
@@ -757,11 +783,31 @@ mod tests {
             ("idle_timeout_secs", "3601"),
             ("body_timeout_secs", "0"),
             ("max_connections_per_address", "0"),
+            ("request_timeout_secs", "0"),
+            ("max_concurrent_requests", "0"),
         ] {
             let file: FileConfig = toml::from_str(&format!("{key} = {value}")).unwrap();
             let err = Config::resolve(ServeArgs::default(), file).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn request_limits_come_from_the_file_and_flags() {
+        assert_eq!(
+            Config::default().limits.request_timeout,
+            Duration::from_secs(30)
+        );
+        assert_eq!(Config::default().limits.max_requests, 512);
+        let file: FileConfig =
+            toml::from_str("request_timeout_secs = 5\nmax_concurrent_requests = 8").unwrap();
+        let args = ServeArgs {
+            max_concurrent_requests: Some(9),
+            ..ServeArgs::default()
+        };
+        let limits = Config::resolve(args, file).unwrap().limits;
+        assert_eq!(limits.request_timeout, Duration::from_secs(5));
+        assert_eq!(limits.max_requests, 9, "a flag wins over the file");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Files the server makes on request (not site files): the result of a user import, a group's
 //! report and the audit events of the Activity page, as CSV, and a backup of the store.
 
-use super::auth::user_of_session;
+use super::session_guards::user_of_session;
 use super::state::AppState;
 use crate::model::import::{password_link, ImportOutcome};
 use crate::model::user::Role;
@@ -413,7 +413,7 @@ where
 }
 
 /// `GET /backup/download`: a backup of the whole store (administrators only), streamed from
-/// the temporary file it was written to (see `backups.rs`).
+/// the temporary file it was written to (see `backup_control.rs`).
 pub async fn backup_download(State(state): State<AppState>, session: Session) -> Response {
     match start_backup(&state, &session).await {
         Ok((body, bytes, at_ms)) => {
@@ -452,7 +452,7 @@ async fn start_backup(
     let (store, dir, by) = (state.store()?, state.config.data_dir.clone(), user.id);
     let at_ms = super::store::now_ms();
     let (mut file, summary) = tokio::task::spawn_blocking(move || {
-        super::backups::backup_to_temp(
+        super::backup_control::backup_to_temp(
             &store,
             &dir,
             super::store::backup::BackupVia::Download { by },

@@ -57,7 +57,7 @@ impl<T: Flushable> Flusher<T> {
                 while let Ok(w) = rx.try_recv() {
                     waiters.push(w);
                 }
-                // Almost always one store; two only around a reopening (`storage.rs`), and
+                // Almost always one store; two only around a reopening (`store_cell.rs`), and
                 // each writer is answered for the store it wrote to.
                 let mut stores: Vec<T> = Vec::new();
                 for w in &waiters {

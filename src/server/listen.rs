@@ -57,6 +57,10 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Connections one client address may hold at once.
     pub per_address: usize,
+    /// How long a request may take to get its response head (the router's `time_limit`).
+    pub request_timeout: Duration,
+    /// Requests the router handles at once (its `concurrency_limit`).
+    pub max_requests: usize,
 }
 
 impl Default for Limits {
@@ -66,6 +70,12 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(30),
             per_address: 256,
+            // Long enough for a report over a big group on a slow disk; a page takes
+            // milliseconds.
+            request_timeout: Duration::from_secs(30),
+            // Far above what two cores serve at once (pages take milliseconds), so it only
+            // bites in a flood, where waiting beats running thousands of handlers at once.
+            max_requests: 512,
         }
     }
 }

@@ -21,9 +21,9 @@
 
 use super::config::MailConfig;
 use super::flusher::Flusher;
-use super::storage::StoreCell;
 use super::store::messages::{DueMail, Settle};
 use super::store::{now_ms, Store};
+use super::store_cell::StoreCell;
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::collections::HashSet;

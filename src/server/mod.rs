@@ -1,8 +1,7 @@
 //! Everything that runs only on the server.
 
 pub mod assets;
-pub mod auth;
-pub mod backups;
+pub mod backup_control;
 pub mod client;
 pub mod config;
 pub mod csv_input;
@@ -10,16 +9,17 @@ pub mod data_dir;
 pub mod downloads;
 pub mod flusher;
 pub mod hashing;
-pub mod jobs;
+pub mod job_runner;
 pub mod layers;
 pub mod listen;
 pub mod mail;
 pub mod router;
 pub mod seed;
+pub mod session_guards;
 pub mod signing;
 pub mod state;
-pub mod storage;
 pub mod store;
+pub mod store_cell;
 pub mod throttle;
 pub mod tls;
 
@@ -81,13 +81,13 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let state = state::AppState::new(leptos_options(addr), store, config.clone());
-    auth::SledSessionStore::new(
+    session_guards::SledSessionStore::new(
         state.storage.clone(),
         state.flusher.clone(),
         state.session_writes.clone(),
     )
     .spawn_cleanup(std::time::Duration::from_secs(3600));
-    backups::spawn_control(state.storage.clone(), config.data_dir.clone());
+    backup_control::spawn_control(state.storage.clone(), config.data_dir.clone());
     let storage = state.storage.clone();
     let app = router::build(state);
     // One count per client address across both ports.

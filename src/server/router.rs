@@ -1,10 +1,10 @@
 //! The axum router: Leptos pages and server functions, site files, and the layers that protect
-//! them (see `layers.rs`: security headers, panics, body checks, cross-site refusal, host check
+//! them (see `layers/`: security headers, panics, body checks, cross-site refusal, host check
 //! before set-up, form redirects), sessions, the page gate, error statuses and the request log.
 
-use super::auth::{user_of_session, SledSessionStore};
 use super::client::{client_info, ClientInfo};
 use super::layers;
+use super::session_guards::{user_of_session, SledSessionStore};
 use super::state::AppState;
 use crate::app::{shell, App};
 use crate::model::AppError;
@@ -82,8 +82,9 @@ pub const DOWNLOAD_ROUTES: [&str; 4] = [
 
 /// Wraps `app` in every layer the application runs behind. Layers listed later wrap those
 /// before them, so a request meets them bottom-up: client address, request log, security
-/// headers, panic catcher, form redirects, cross-site refusal, host check before set-up, size
-/// limit back to the form, body checks, sessions, URL error removal, page gate, error statuses.
+/// headers, panic catcher, request timeout, concurrency limit, form redirects, cross-site
+/// refusal, host check before set-up, size limit back to the form, body checks, sessions, URL
+/// error removal, page gate, error statuses.
 pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
     let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
     let sessions = SledSessionStore::new(
@@ -118,17 +119,20 @@ pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
         pages: inner.clone().with_state(state.clone()),
         secure_cookies: state.config.secure_cookies,
     };
-    inner
+    let limits = state.config.limits;
+    let app = inner
         .layer(middleware::from_fn_with_state(
             forms,
             layers::form_redirects,
         ))
-        .layer(CatchPanicLayer::custom(layers::panic_response))
-        .layer(middleware::from_fn(layers::security_headers))
+        // Two layers, the limit inside: a request waiting for its turn is timed too.
+        .layer(layers::concurrency_limit(limits.max_requests))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
-            layers::strict_transport,
+            limits.request_timeout,
+            layers::time_limit,
         ))
+        .layer(CatchPanicLayer::custom(layers::panic_response));
+    layers::with_security_headers(app, state.config.tls.is_some())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {

@@ -3,9 +3,9 @@
 use super::config::Config;
 use super::flusher::Flusher;
 use super::hashing::HashPool;
-use super::jobs::JobRunner;
-use super::storage::StoreCell;
+use super::job_runner::JobRunner;
 use super::store::{Store, StoreError};
+use super::store_cell::StoreCell;
 use super::throttle::{DeviceCookies, LoginThrottle};
 use crate::model::AppError;
 use axum::extract::FromRef;
@@ -29,7 +29,7 @@ impl std::ops::Deref for AppState {
 /// What [`AppState`] holds.
 pub struct Shared {
     pub leptos_options: LeptosOptions,
-    /// The open store; see [`AppState::store`] and `storage.rs` (a store whose disk fails is
+    /// The open store; see [`AppState::store`] and `store_cell.rs` (a store whose disk fails is
     /// opened again once it can write).
     pub storage: StoreCell,
     pub flusher: Flusher,
@@ -45,7 +45,7 @@ pub struct Shared {
     pub device_cookies: DeviceCookies,
     /// The password hashing workers (fixed memory, bounded queue).
     pub hasher: HashPool,
-    /// Runs the store's background jobs (see `jobs.rs`).
+    /// Runs the store's background jobs (see `job_runner.rs`).
     pub jobs: JobRunner,
     pub mailer: super::mail::Mailer,
     /// Reports walking whole groups (the Report tab, the Reports list, the CSV export) at

@@ -6,14 +6,14 @@
 //! afterwards it sleeps until [`JobRunner::wake`] is called or a minute passes. Pending jobs take
 //! turns, one step each; each step is flushed before the next, so a step done is a step that
 //! survives `kill -9`. A storage error is retried (while the disk takes no writes, the runner
-//! waits for the store to be opened again, see `storage.rs`); a step that fails otherwise (or
+//! waits for the store to be opened again, see `store_cell.rs`); a step that fails otherwise (or
 //! keeps panicking) marks its job failed, logged with the reason, instead of retrying it for
 //! ever.
 
 use super::flusher::Flusher;
-use super::storage::StoreCell;
 use super::store::jobs::Step;
 use super::store::{now_ms, Store, StoreError};
+use super::store_cell::StoreCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

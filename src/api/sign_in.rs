@@ -9,10 +9,10 @@ use leptos::prelude::*;
 /// The signed-in user, or `None`. Anyone may call it.
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<Me>, AppError> {
-    use crate::server::auth;
+    use crate::server::session_guards;
     // Open to everyone: it only tells callers about themselves.
-    match auth::current_user().await? {
-        Some(user) => Ok(Some(auth::me(&user).await?)),
+    match session_guards::current_user().await? {
+        Some(user) => Ok(Some(session_guards::me(&user).await?)),
         None => Ok(None),
     }
 }
@@ -70,7 +70,7 @@ pub async fn login(
     next: Option<String>,
 ) -> Result<(), AppError> {
     use crate::server::throttle::Subject;
-    use crate::server::{auth, layers::same_origin_path, store::codec::fold};
+    use crate::server::{layers::same_origin_path, session_guards, store::codec::fold};
     // Open to everyone, throttled.
     let state = crate::server::state::app_state()?;
     let typed = fold(&identifier);
@@ -84,7 +84,7 @@ pub async fn login(
     if let Some(e) = AppError::all(missing.into_iter().flatten().collect()) {
         return Err(e);
     }
-    let ip = auth::client_ip().await;
+    let ip = session_guards::client_ip().await;
     let too_many = |wait: std::time::Duration| AppError::TooManyAttempts {
         retry_after_secs: wait.as_secs(),
     };
@@ -98,7 +98,7 @@ pub async fn login(
     // A browser that signed in to this account before has a bucket of its own, so failures
     // elsewhere cannot lock its owner out; every other client shares the account's.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let cookie = auth::device_cookie().await;
+    let cookie = session_guards::device_cookie().await;
     let device = found
         .as_ref()
         .and_then(|(user, _)| state.device_cookies.bucket(cookie.as_deref(), user.id, now));
@@ -108,14 +108,14 @@ pub async fn login(
     };
     let _attempt = state.throttle.begin(subject, ip).map_err(too_many)?;
     let (user, hash) = found.unzip();
-    let user = auth::verify_password(password, hash)
+    let user = session_guards::verify_password(password, hash)
         .await?
         .then_some(user)
         .flatten();
     match user {
         Some(user) if user.active => {
-            auth::start_session(&auth::session().await?, &user).await?;
-            auth::give_device_cookie(&state, user.id);
+            session_guards::start_session(&session_guards::session().await?, &user).await?;
+            session_guards::give_device_cookie(&state, user.id);
             tracing::info!(user_id = user.id, "login");
             let target = same_origin_path(next.as_deref().unwrap_or("/"), None);
             leptos_axum::redirect(&target);
@@ -135,9 +135,9 @@ pub async fn login(
 /// Ends the caller's session and sends the browser to the login page. Signed-in users only.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::server::auth;
-    auth::require_user().await?;
-    auth::end_session(&auth::session().await?).await?;
+    use crate::server::session_guards;
+    session_guards::require_user().await?;
+    session_guards::end_session(&session_guards::session().await?).await?;
     leptos_axum::redirect("/login");
     Ok(())
 }
@@ -170,7 +170,7 @@ pub async fn signup(
         Some((&password, &password_confirm)),
     )?;
     let state = crate::server::state::app_state()?;
-    let ip = crate::server::auth::client_ip().await;
+    let ip = crate::server::session_guards::client_ip().await;
     let too_many = |wait: std::time::Duration| AppError::TooManyAttempts {
         retry_after_secs: wait.as_secs().max(1),
     };
@@ -209,7 +209,7 @@ async fn signup_with_key(
     use super::keys::{count_wrong_key, key_allowed, refused};
     use crate::server::store::groups::keys::KeyRefusal;
     let state = crate::server::state::app_state()?;
-    let ip = crate::server::auth::client_ip().await;
+    let ip = crate::server::session_guards::client_ip().await;
     // Per address; without one (an unusual proxy set-up), per login typed, so one guesser
     // cannot hold every visitor back.
     let bucket = match ip {
@@ -270,14 +270,14 @@ async fn sign_in_new(
     id: u64,
     to: &str,
 ) -> Result<crate::server::store::users::UserRecord, AppError> {
-    use crate::server::auth;
+    use crate::server::session_guards;
     let state = crate::server::state::app_state()?;
     let user = state
         .read(move |s| s.get_user(id))
         .await?
         .ok_or_else(|| AppError::not_found("User"))?;
-    auth::start_session(&auth::session().await?, &user).await?;
-    auth::give_device_cookie(&state, user.id);
+    session_guards::start_session(&session_guards::session().await?, &user).await?;
+    session_guards::give_device_cookie(&state, user.id);
     leptos_axum::redirect(to);
     Ok(user)
 }

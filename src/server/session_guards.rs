@@ -2,10 +2,10 @@
 
 use super::hashing::HashError;
 use super::state::{app_state, AppState};
-use super::storage::StoreCell;
 use super::store::sessions::SessionRecord;
 use super::store::users::{PasswordHash, UserRecord};
 use super::store::Store;
+use super::store_cell::StoreCell;
 use crate::model::user::{Me, Role};
 use crate::model::AppError;
 use async_trait::async_trait;
@@ -170,7 +170,7 @@ impl SessionStore for SledSessionStore {
         let stored = to_stored(record)?;
         let id = record.id.to_string();
         // While nothing can be saved, a session's later expiry is not saved either: it
-        // stays valid until the expiry it has, and the page is served (see `storage.rs`).
+        // stays valid until the expiry it has, and the page is served (see `store_cell.rs`).
         if self.store.writable().is_err() {
             return Ok(());
         }

@@ -7,10 +7,10 @@
 //! asks it, over `control/tessera.sock` in the data directory (in a directory only the server's
 //! user can enter).
 
-use super::storage::StoreCell;
 use super::store::backup::{self as format, BackupError, BackupSummary, BackupVia};
 use super::store::backup::{LastBackupRecord, RestoreSummary};
 use super::store::{now_ms, Store};
+use super::store_cell::StoreCell;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! Who is signed in and the actions that change it, shared by every page.
 
-use crate::api::auth::{current_user, Login, Logout, Setup, Signup};
+use crate::api::sign_in::{current_user, Login, Logout, Setup, Signup};
 use crate::model::user::Me;
 use crate::model::AppError;
 use leptos::prelude::*;
