@@ -3,7 +3,7 @@
 //! A backup is written to a temporary file in the data directory (the store's write gate is
 //! held only while the snapshot is written, at disk speed), then handed to whoever asked: an
 //! administrator's browser (`GET /backup/download`) or `tessera backup` through the control
-//! socket. sled lets one process open a data directory, so while the server runs the command
+//! socket. One process at a time may open a data directory, so while the server runs the command
 //! asks it, over `control/tessera.sock` in the data directory (in a directory only the server's
 //! user can enter).
 

@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Makes every file and directory this process creates readable by its own account only
-/// (0600 and 0700), whatever umask it was started with. sled creates its files itself, without
+/// (0600 and 0700), whatever umask it was started with. The store creates its files itself, without
 /// a mode, so this is the one place that covers them; the binary calls it first, for every
 /// command (each may create the directory, a backup file or the control socket).
 pub fn restrict_umask() {

@@ -1,8 +1,10 @@
-//! Group commit: one task flushes sled for every writer that registered before the flush began.
+//! Group commit: one task flushes the store for every writer that registered before the flush
+//! began.
 //!
-//! `flush_async` per request stalls under concurrency on sled 0.34 and a blocking flush per
-//! request wastes the disk; here writers queue a waiter, the task drains the queue, runs one
-//! `flush()` on a blocking thread and answers everyone who was queued.
+//! An asynchronous flush per request stalls under concurrency on the embedded store, and a
+//! blocking flush per request wastes the disk (TOOLCHAIN.md and BENCHMARKS.md have the
+//! figures); here writers queue a waiter, the task drains the queue, runs one `flush()` on a
+//! blocking thread and answers everyone who was queued.
 
 use super::store::{BackendError, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};

@@ -81,7 +81,7 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let state = state::AppState::new(leptos_options(addr), store, config.clone());
-    session_guards::SledSessionStore::new(
+    session_guards::StoredSessions::new(
         state.storage.clone(),
         state.flusher.clone(),
         state.session_writes.clone(),

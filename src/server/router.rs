@@ -4,7 +4,7 @@
 
 use super::client::{client_info, ClientInfo};
 use super::layers;
-use super::session_guards::{user_of_session, SledSessionStore};
+use super::session_guards::{user_of_session, StoredSessions};
 use super::state::AppState;
 use crate::app::{shell, App};
 use crate::model::AppError;
@@ -87,7 +87,7 @@ pub const DOWNLOAD_ROUTES: [&str; 4] = [
 /// error removal, page gate, error statuses.
 pub fn with_layers(state: AppState, app: Router<AppState>) -> Router {
     let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
-    let sessions = SledSessionStore::new(
+    let sessions = StoredSessions::new(
         state.storage.clone(),
         state.flusher.clone(),
         state.session_writes.clone(),

@@ -63,9 +63,10 @@ fn hash_error(e: HashError) -> AppError {
     }
 }
 
-/// Session records in sled. The session layer keeps them; this only stores bytes with an expiry.
+/// Session records in the store. The session layer keeps them; this only stores bytes with an
+/// expiry.
 #[derive(Clone)]
-pub struct SledSessionStore {
+pub struct StoredSessions {
     store: StoreCell,
     /// New and extended sessions are flushed before the response (group commit).
     flusher: super::flusher::Flusher,
@@ -73,9 +74,9 @@ pub struct SledSessionStore {
     writes: Arc<AtomicU64>,
 }
 
-impl SledSessionStore {
+impl StoredSessions {
     pub fn new(store: StoreCell, flusher: super::flusher::Flusher, writes: Arc<AtomicU64>) -> Self {
-        SledSessionStore {
+        StoredSessions {
             store,
             flusher,
             writes,
@@ -104,9 +105,9 @@ impl SledSessionStore {
     }
 }
 
-impl std::fmt::Debug for SledSessionStore {
+impl std::fmt::Debug for StoredSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SledSessionStore")
+        f.write_str("StoredSessions")
     }
 }
 
@@ -114,7 +115,7 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
-impl SledSessionStore {
+impl StoredSessions {
     /// Runs `f` on a blocking thread, then (`flush`) waits until it is on disk.
     async fn blocking<T: Send + 'static>(
         &self,
@@ -149,7 +150,7 @@ fn to_stored(record: &Record) -> session_store::Result<SessionRecord> {
 }
 
 #[async_trait]
-impl SessionStore for SledSessionStore {
+impl SessionStore for StoredSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         loop {

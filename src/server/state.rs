@@ -140,7 +140,7 @@ impl AppState {
     }
 
     /// Runs a read of a few keys (a user, a session) on the calling task: handing it to a
-    /// blocking thread costs more than the read, which sled answers from its cache (a miss
+    /// blocking thread costs more than the read, which the embedded store answers from its cache (a miss
     /// reads one page). Scans and anything longer go through [`AppState::read`].
     pub fn read_now<T>(
         &self,

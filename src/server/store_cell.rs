@@ -1,15 +1,16 @@
 //! The open store, and what happens when the disk under it stops taking writes.
 //!
-//! After an I/O error (a full disk, a data directory turned read-only) sled 0.34 fails every
-//! later write until the database is opened again, while its reads still answer from the open
-//! files. So the server keeps its store in a [`StoreCell`]:
+//! After an I/O error (a full disk, a data directory turned read-only) the embedded store
+//! fails every later write until it is opened again, while its reads still answer from the
+//! open files (see `Store::open_with_cache`). So the server keeps its store in a
+//! [`StoreCell`]:
 //! - a write that meets an I/O error marks the cell unwritable and is answered
 //!   [`AppError::CannotSave`] (503, with the cause); every later write is refused the same way
-//!   before it touches sled, and pages go on being read from the open store;
+//!   before it reaches the store, and pages go on being read from the open store;
 //! - a task tries every `storage_retry` whether the data directory takes a write and a flush
 //!   again (a probe file); once it does, it takes the store out of the cell, waits for the
-//!   requests still holding it, closes it and opens the directory again. sled recovers it to its
-//!   last flush, which every acknowledged write had reached (a write is acknowledged only after
+//!   requests still holding it, closes it and opens the directory again. The store recovers to
+//!   its last flush, which every acknowledged write had reached (a write is acknowledged only after
 //!   its flush), and saving resumes. While the store is out of the cell (usually milliseconds)
 //!   requests are answered 503 "reopening".
 
@@ -268,7 +269,8 @@ impl StoreCell {
 }
 
 /// Writes, syncs and removes a small file in `dir`: whether the directory takes writes now.
-/// sled writes in segments of 512 KiB, so the probe asks for as much.
+/// The store writes in segments of 512 KiB (`store::SEGMENT_SIZE`), so the probe asks for as
+/// much.
 fn probe_writes(dir: &std::path::Path) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -335,7 +337,7 @@ mod tests {
     #[test]
     fn the_first_cause_is_kept_and_other_errors_do_not_stop_writes() {
         let (_dir, cell) = cell();
-        // A domain error and a non-I/O sled error are not storage trouble.
+        // A domain error and a backend error that is not I/O are not storage trouble.
         let e = cell.error(StoreError::invalid("name", "Give the group a name."));
         assert!(matches!(e, AppError::Invalid { .. }));
         let e = cell.error(StoreError::Backend(BackendError::Other("x".into())));

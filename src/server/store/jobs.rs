@@ -6,7 +6,7 @@
 //! added), so it can never be forgotten; then [`Store::run_job_step`] does it in bounded steps.
 //! Each step writes its effects and the job's new cursor in one transaction, so a step is
 //! either wholly done or not at all, and a job interrupted by a crash resumes where it was at
-//! the next start (`server/jobs.rs` runs them). Every step is also safe to run twice.
+//! the next start (`server/job_runner.rs` runs them). Every step is also safe to run twice.
 //!
 //! **Kinds.** Each kind of job is done by the module that enqueues it, through [`JobSteps`];
 //! `JOB_STEPS` in `store/mod.rs` lists them. This file knows the queue, not the work.

@@ -427,7 +427,7 @@ impl Store {
             Ok(unread.saturating_sub(u64::from(opening_unread)))
         });
         match n.map_err(StoreError::from) {
-            // sled refuses every transaction, reads too, once it cannot write (`storage.rs`);
+            // sled refuses every transaction, reads too, once it cannot write (`store_cell.rs`);
             // no writer runs then, so plain reads cannot see half of a change.
             Err(StoreError::Backend(_)) => {
                 let unread = read_counter(self.meta.get(counter_key(&unread_counter(user)))?);

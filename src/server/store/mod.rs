@@ -134,7 +134,7 @@ pub enum StoreError {
 }
 
 /// A failure of the storage backend, in terms every backend can give: the server decides from
-/// its kind whether writes must pause (see `storage.rs`), never from a backend's own error type.
+/// its kind whether writes must pause (see `store_cell.rs`), never from a backend's own error type.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
     /// Reading or writing the backend's files (or its connection) failed with this I/O error.
@@ -421,7 +421,7 @@ impl Store {
     }
 
     /// How many handles to this open store exist (the reopening waits for its own to be the
-    /// last, see `storage.rs`).
+    /// last, see `store_cell.rs`).
     pub fn holders(&self) -> usize {
         std::sync::Arc::strong_count(&self.0)
     }

@@ -73,7 +73,7 @@ impl Store {
             |(links, curricula, courses)| tx_group_courses(links, curricula, courses, group),
         );
         match r.map_err(StoreError::from) {
-            // sled refuses every transaction, reads too, once it cannot write (`storage.rs`);
+            // sled refuses every transaction, reads too, once it cannot write (`store_cell.rs`);
             // no writer runs then, so plain reads cannot see half of a change.
             Err(StoreError::Backend(_)) => self.group_courses_read_plainly(group),
             other => other,
