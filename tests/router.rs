@@ -1250,6 +1250,73 @@ async fn a_page_loads_its_data_once_per_request() {
     }
 }
 
+/// Store calls and blocking-thread reads of one page load, after the answer (anything still
+/// loading then would show up as a later call).
+async fn page_cost(t: &TestApp, path: &str, cookie: &str) -> (u64, u64) {
+    use std::sync::atomic::Ordering;
+    let (calls, hops) = (&t.state.store_calls, &t.state.blocking_reads);
+    let before = (calls.load(Ordering::SeqCst), hops.load(Ordering::SeqCst));
+    let res = t.get(path, Some(cookie)).await;
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let html = body_text(res).await;
+    assert!(html.contains("<main"), "{path} is a signed-in page");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    (
+        calls.load(Ordering::SeqCst) - before.0,
+        hops.load(Ordering::SeqCst) - before.1,
+    )
+}
+
+/// A signed-in page has its session checked once, by the page gate; the server functions it
+/// calls while rendering take that user instead of reading the session and the user again.
+/// Its reads of a few keys (who is asking, the first page of a list, a group) run on the
+/// request's task; a search, which may read thousands of entries, goes to a blocking thread.
+/// Refusals still hold: a manager sees only their own group's page.
+#[tokio::test]
+async fn pages_check_the_session_once_and_keep_short_reads_on_the_task() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let group = t.create_group(&admin, "Hop+Group").await;
+    let other = t.create_group(&admin, "Other+Group").await;
+    let lee = t.create_learner(&admin, "lee").await;
+    t.add_member(&admin, group, lee).await;
+    let res = t
+        .call(
+            "/api/change_group_manager",
+            &format!("id={group}&user={lee}&op=add"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", body_text(res).await);
+    let manager = t.login("lee", LEARNER_PASSWORD).await;
+
+    // The user, whether they manage groups, the unread count, the rows.
+    assert_eq!(page_cost(&t, "/groups", &admin).await, (4, 0), "/groups");
+    assert_eq!(
+        page_cost(&t, "/groups", &manager).await,
+        (4, 0),
+        "/groups as a manager"
+    );
+    // The user, manages, unread, the group, its first page of members.
+    let page = format!("/groups/{group}");
+    assert_eq!(page_cost(&t, &page, &admin).await, (5, 0), "{page}");
+    // A manager's group page checks that they manage it: one more read.
+    assert_eq!(
+        page_cost(&t, &page, &manager).await.1,
+        0,
+        "{page} as a manager"
+    );
+    let (_, hops) = page_cost(&t, "/groups?q=hop", &admin).await;
+    assert_eq!(hops, 1, "a search is read on a blocking thread");
+
+    let res = t.get(&format!("/groups/{other}"), Some(&manager)).await;
+    let html = body_text(res).await;
+    assert!(
+        !html.contains("Other Group"),
+        "a manager sees no other group"
+    );
+}
+
 /// "Enrol all members": the job runs in the background after the request returns, and the
 /// group page's status then shows its summary; the group's activity has it too.
 #[tokio::test]

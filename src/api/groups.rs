@@ -49,6 +49,12 @@ fn group_fields(
     })
 }
 
+/// Pages of a list, from the first, that are read without a search on the request's own
+/// task (see [`crate::server::state::AppState::read_now`]): each skips at most
+/// `(SHORT_PAGES - 1) × 20` index entries.
+#[cfg(feature = "ssr")]
+const SHORT_PAGES: u32 = 3;
+
 /// One page (from 1) of the groups table: `query` matches any part of a name (ignoring case),
 /// `sort` is `name`, `members` or `created`, `-` first for descending. Administrators see every
 /// group; a group manager the groups they manage; others get `Forbidden`.
@@ -70,10 +76,17 @@ pub async fn list_groups(
         page,
         per_page: crate::model::user::PER_PAGE,
     };
-    let (rows, total, capped) = state
-        .read(move |s| s.group_rows(uid, admin, &q))
-        .await?
-        .ok_or(AppError::Forbidden)?;
+    // The first pages without a search walk a sort index a few dozen entries deep and read
+    // 20 groups (about 15 µs with 100,000 groups, BENCHMARKS "Groups table"): less than the
+    // hop to a blocking thread costs. A search, or a page far down, may read thousands of
+    // entries: that goes to a blocking thread.
+    let short = q.query.is_empty() && page <= SHORT_PAGES;
+    let found = if short {
+        state.read_now(|s| s.group_rows(uid, admin, &q))?
+    } else {
+        state.read(move |s| s.group_rows(uid, admin, &q)).await?
+    };
+    let (rows, total, capped) = found.ok_or(AppError::Forbidden)?;
     Ok(super::paged(rows, total, capped, page))
 }
 
@@ -84,9 +97,9 @@ pub async fn get_group(id: u64) -> Result<GroupView, AppError> {
     let caller = require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
     let (viewer, admin) = (caller.user.id, caller.admin);
+    // A few keys: the group, its branch, the manager index.
     state
-        .read(move |s| s.group_view(id, viewer, admin))
-        .await?
+        .read_now(|s| s.group_view(id, viewer, admin))?
         .ok_or_else(|| AppError::not_found("Group"))
 }
 
@@ -223,9 +236,15 @@ pub async fn list_group_members(
 ) -> Result<Paged<MemberRow>, AppError> {
     require_group_reader(id).await?;
     let state = crate::server::state::app_state()?;
-    let (rows, total, capped) = state
-        .read(move |s| s.member_rows(id, &query, page, crate::model::user::PER_PAGE))
-        .await?;
+    let per_page = crate::model::user::PER_PAGE;
+    // Without a search, a first page is a short prefix scan and 20 users (see SHORT_PAGES).
+    let (rows, total, capped) = if query.is_empty() && page <= SHORT_PAGES {
+        state.read_now(|s| s.member_rows(id, &query, page, per_page))?
+    } else {
+        state
+            .read(move |s| s.member_rows(id, &query, page, per_page))
+            .await?
+    };
     Ok(super::paged(rows, total, capped, page))
 }
 

@@ -4,7 +4,7 @@
 
 use super::client::{client_info, ClientInfo};
 use super::layers;
-use super::session_guards::{user_of_session, StoredSessions};
+use super::session_guards::{user_of_session, CheckedUser, StoredSessions};
 use super::state::AppState;
 use crate::app::{shell, App};
 use crate::model::AppError;
@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -171,7 +172,7 @@ const OPEN_PAGES: &[&str] = &["/set-password"];
 /// Whole-page requests go where they belong before anything renders: to set-up while there are
 /// no users, away from set-up afterwards, to the login page when not signed in. Works without
 /// JavaScript; the pages check again on the client.
-async fn page_gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn page_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let is_page = is_safe(req.method())
         && !path.starts_with("/api/")
@@ -180,11 +181,14 @@ async fn page_gate(State(state): State<AppState>, req: Request, next: Next) -> R
     if !is_page {
         return next.run(req).await;
     }
-    let users = match state.read_now(|s| s.user_count()) {
-        Ok(n) => n,
-        Err(e) => return error_response(e),
-    };
-    if users == 0 {
+    // Once the store has an account it never has none again (`Shared::set_up`, which the host
+    // check sets): no read per page after that.
+    let set_up = state.set_up.load(Ordering::Relaxed)
+        || match state.read_now(|s| s.user_count()) {
+            Ok(n) => n > 0,
+            Err(e) => return error_response(e),
+        };
+    if !set_up {
         return if path == "/setup" {
             next.run(req).await
         } else {
@@ -196,7 +200,12 @@ async fn page_gate(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     let signed_in = match req.extensions().get::<Session>().cloned() {
         Some(session) => match user_of_session(&state, &session).await {
-            Ok(user) => user.is_some(),
+            Ok(Some(user)) => {
+                // The page's own server functions take the user from here (see CheckedUser).
+                req.extensions_mut().insert(CheckedUser(user));
+                true
+            }
+            Ok(None) => false,
             Err(e) => return error_response(e),
         },
         None => false,

@@ -294,8 +294,8 @@ pub async fn user_of_session(
 /// The caller as the pages need them.
 pub async fn me(user: &UserRecord) -> Result<Me, AppError> {
     let state = app_state()?;
-    let id = user.id;
-    let manages_groups = state.read(move |s| s.manages_any_group(id)).await?;
+    // Every page asks (the top bar shows a manager's groups): the manager index's few keys.
+    let manages_groups = state.read_now(|s| s.manages_any_group(user.id))?;
     Ok(Me {
         id: user.id,
         login: user.login.clone(),
@@ -306,8 +306,23 @@ pub async fn me(user: &UserRecord) -> Result<Me, AppError> {
     })
 }
 
+/// The user the page gate found signed in ([`user_of_session`], checked once per page
+/// request), kept in the request's extensions. A page's server functions run in the same
+/// process while it renders, with that request's parts in context: they take the user from
+/// here instead of reading the session and the user record again (three times on `/groups`).
+/// Only the page gate sets it, only for a page request, after the full check; a server
+/// function called over HTTP never passes the page gate, so it checks the session itself.
+#[derive(Clone)]
+pub struct CheckedUser(pub UserRecord);
+
 /// The signed-in user of the current request, if any.
 pub async fn current_user() -> Result<Option<UserRecord>, AppError> {
+    let checked = leptos::reactive::owner::with_context::<axum::http::request::Parts, _>(|p| {
+        p.extensions.get::<CheckedUser>().map(|c| c.0.clone())
+    });
+    if let Some(Some(user)) = checked {
+        return Ok(Some(user));
+    }
     let state = app_state()?;
     let session = session().await?;
     user_of_session(&state, &session).await
@@ -351,8 +366,8 @@ pub async fn require_group_reader(group: u64) -> Result<GroupCaller, AppError> {
         return Ok(GroupCaller { user, admin: true });
     }
     let state = app_state()?;
-    let uid = user.id;
-    if state.read(move |s| s.manages_group(uid, group)).await? {
+    // Two keys: the manager index and the group.
+    if state.read_now(|s| s.manages_group(user.id, group))? {
         Ok(GroupCaller { user, admin: false })
     } else {
         Err(AppError::Forbidden)

@@ -54,6 +54,9 @@ pub struct Shared {
     /// Store reads (and writes) run through [`AppState::read`] since start: lets tests see
     /// what a request costs.
     pub store_calls: Arc<AtomicU64>,
+    /// Of those, the reads handed to a blocking thread ([`AppState::read`]): lets tests see
+    /// that a page's short reads stay on the request's task.
+    pub blocking_reads: Arc<AtomicU64>,
     /// Session records written (created or saved) since start: lets tests see that an active
     /// session is not rewritten on every request.
     pub session_writes: Arc<AtomicU64>,
@@ -113,6 +116,7 @@ impl AppState {
             signup_throttle: Arc::new(LoginThrottle::for_signups()),
             device_cookies: DeviceCookies::new(&url_key),
             store_calls: Arc::default(),
+            blocking_reads: Arc::default(),
             session_writes: Arc::default(),
             url_key: Arc::new(url_key),
             set_up: Arc::default(),
@@ -140,8 +144,12 @@ impl AppState {
     }
 
     /// Runs a read of a few keys (a user, a session) on the calling task: handing it to a
-    /// blocking thread costs more than the read, which the embedded store answers from its cache (a miss
-    /// reads one page). Scans and anything longer go through [`AppState::read`].
+    /// blocking thread costs more than the read, which the embedded store answers from its
+    /// cache (a miss reads one page). Scans and anything longer go through [`AppState::read`].
+    /// A page makes several such reads; each hop to a blocking thread is two thread switches,
+    /// which were 13% of the server's time under load (BENCHMARKS.md, "Page throughput").
+    /// Every read made on the task goes through here, so a backend whose reads wait on a
+    /// network changes this one function (to hand them over, or to await them).
     pub fn read_now<T>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, StoreError>,
@@ -164,6 +172,7 @@ impl AppState {
     {
         let store = self.storage.store()?;
         self.store_calls.fetch_add(1, Ordering::Relaxed);
+        self.blocking_reads.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(|e| super::internal(&e))?
