@@ -11,8 +11,9 @@
 //! **Kinds.** Each kind of job is done by the module that enqueues it, through [`JobSteps`];
 //! `JOB_STEPS` in `store/mod.rs` lists them. This file knows the queue, not the work.
 //!
-//! **Leases.** A runner takes a job before each step ([`Store::take_job`]): the job records
-//! the runner and until when it holds it ([`LEASE_MS`] from then). Another runner leaves a job
+//! **Leases.** A runner takes a job before a step ([`Store::take_job`]): the job records the
+//! runner and until when it holds it ([`LEASE_MS`] from then); it takes it again once half of
+//! that has passed. Another runner leaves a job
 //! alone while its lease runs, and takes it over once the lease has run out (its holder died
 //! or stalled). Every step's transaction checks, with the job's cursor, that the job is still
 //! held by the runner that read it ([`tx_step_job`]); a step whose lease was taken over writes
@@ -365,11 +366,23 @@ impl Store {
         if rec.state != JobState::Pending {
             return Ok(Step::Finished);
         }
-        let Some(rec) = self.take_job(id, runner, now)? else {
-            return Ok(match self.get_job(id)? {
-                Some(r) if r.state == JobState::Pending => Step::Held,
-                _ => Step::Finished,
-            });
+        // A lease of this runner's with more than half its time left is used as it is: taking
+        // it again each step would be one more transaction per step for nothing.
+        let held = rec
+            .lease
+            .is_some_and(|l| l.holder == runner && l.until.saturating_sub(now) > LEASE_MS / 2);
+        let rec = if held {
+            rec
+        } else {
+            match self.take_job(id, runner, now)? {
+                Some(rec) => rec,
+                None => {
+                    return Ok(match self.get_job(id)? {
+                        Some(r) if r.state == JobState::Pending => Step::Held,
+                        _ => Step::Finished,
+                    })
+                }
+            }
         };
         super::JOB_STEPS
             .iter()

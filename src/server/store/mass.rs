@@ -483,6 +483,26 @@ mod tests {
         assert_eq!(state(&s), state(&straight));
     }
 
+    /// A runner renews its lease only once half of it has passed, not with every step.
+    #[test]
+    fn a_lease_is_renewed_after_half_its_time() {
+        use crate::server::store::jobs::LEASE_MS;
+        let s = setup(6, 1);
+        s.store.set_step_pairs(1);
+        let job = s.store.start_mass_enrolment(ACTOR, s.group).unwrap();
+        let until = |s: &Setup| s.store.get_job(job).unwrap().unwrap().lease.unwrap().until;
+        assert_eq!(s.store.run_job_step(job, 1_000).unwrap(), Step::More);
+        assert_eq!(until(&s), 1_000 + LEASE_MS);
+        assert_eq!(
+            s.store.run_job_step(job, 999 + LEASE_MS / 2).unwrap(),
+            Step::More
+        );
+        assert_eq!(until(&s), 1_000 + LEASE_MS, "more than half left: kept");
+        let later = 1_001 + LEASE_MS / 2;
+        assert_eq!(s.store.run_job_step(job, later).unwrap(), Step::More);
+        assert_eq!(until(&s), later + LEASE_MS, "renewed");
+    }
+
     /// A lease left in a sled directory by a process that has gone does not hold its job
     /// after a restart: the next runner resumes it at once.
     #[test]
