@@ -129,14 +129,7 @@ fn load_average() -> String {
 
 /// Signs in on the real server; the session cookie.
 fn sign_in(addr: &str, login: &str) -> String {
-    let reply = post(
-        addr,
-        "/api/login",
-        &format!("identifier={login}&password={PASSWORD}"),
-        None,
-    );
-    assert_eq!(reply.status, 200, "login as {login}: {}", reply.body);
-    reply.session.expect("a session cookie")
+    process::log_in(addr, login, PASSWORD)
 }
 
 /// The pages measured: (label, path, who).

@@ -12,7 +12,7 @@
 
 mod process;
 
-use process::{post, setup_admin, start, try_post, ADMIN_PASSWORD};
+use process::{log_in, post, setup_admin, start, try_post, ADMIN_PASSWORD};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -55,17 +55,6 @@ fn json(body: &str) -> serde_json::Value {
 fn ok(reply: &process::Reply, what: &str) -> serde_json::Value {
     assert_eq!(reply.status, 200, "{what}: {}", reply.body);
     json(&reply.body)
-}
-
-fn log_in(addr: &str, who: &str, password: &str) -> String {
-    let r = post(
-        addr,
-        "/api/login",
-        &format!("identifier={who}&password={password}"),
-        None,
-    );
-    assert_eq!(r.status, 200, "login {who}: {}", r.body);
-    r.session.expect("a session")
 }
 
 /// `tessera check` on the (stopped) server's data directory: panics unless every invariant

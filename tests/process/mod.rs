@@ -281,6 +281,18 @@ pub fn setup_admin(addr: &str) -> String {
     setup.session.expect("the administrator is signed in")
 }
 
+/// Signs `who` in with `password` on a real server; returns the session cookie.
+pub fn log_in(addr: &str, who: &str, password: &str) -> String {
+    let r = post(
+        addr,
+        "/api/login",
+        &format!("identifier={who}&password={password}"),
+        None,
+    );
+    assert_eq!(r.status, 200, "login {who}: {}", r.body);
+    r.session.expect("a session")
+}
+
 /// Signs up learners `{prefix}0` … `{prefix}{count - 1}` with `password` (self-registration
 /// must be on) from `threads` threads, each sign-up checking a new password; returns their
 /// session cookies in that order.
