@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera::model::group::{JoinedHow, KeySettings};
-use tessera::server::store::backup::restore;
 use tessera::server::store::groups::{Actor, GroupFields};
+use tessera::server::store::restore;
 use tessera::server::store::Store;
 
 const GROUPS: u64 = 100;
@@ -76,7 +76,7 @@ fn main() {
     let t = Instant::now();
     let made = s
         .backup(
-            std::fs::File::create(&file_path).expect("file"),
+            &mut std::fs::File::create(&file_path).expect("file"),
             tessera::server::store::now_ms(),
         )
         .expect("backup");

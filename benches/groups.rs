@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use tessera::model::group::{GroupSort, KeySettings};
 use tessera::model::user::Role;
 use tessera::server::store::groups::{suffixes, Actor, GroupFields, MATCH_CAP, SUFFIX_MAX};
-use tessera::server::store::search::{self, TOTAL_CAP};
+use tessera::server::store::sled::search;
 use tessera::server::store::users::{PasswordHash, UserFields};
+use tessera::server::store::TOTAL_CAP;
 use tessera::server::store::{now_ms, Store};
 
 const SMALL: usize = 1_000;

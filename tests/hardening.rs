@@ -973,6 +973,7 @@ async fn a_storage_error_is_opaque_with_a_log_id() {
     t.state
         .store()
         .unwrap()
+        .sled()
         .sled_db()
         .open_tree("groups")
         .unwrap()

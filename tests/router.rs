@@ -2392,7 +2392,7 @@ async fn an_administrator_downloads_a_backup_that_restores() {
 
     let dir = tempfile::tempdir().unwrap();
     let (restored, summary) =
-        tessera::server::store::backup::restore(&bytes[..], &dir.path().join("restored")).unwrap();
+        tessera::server::store::restore(&bytes[..], &dir.path().join("restored")).unwrap();
     assert!(summary.violations.is_empty(), "{:?}", summary.violations);
     assert!(restored.find_for_login("lee").unwrap().is_some());
     assert_eq!(restored.get_group(g).unwrap().unwrap().members, 1);

@@ -7,7 +7,7 @@
 //! asks it, over `control/tessera.sock` in the data directory (in a directory only the server's
 //! user can enter).
 
-use super::store::backup::{self as format, BackupError, BackupSummary, BackupVia};
+use super::store::backup::{BackupError, BackupSummary, BackupVia};
 use super::store::backup::{LastBackupRecord, RestoreSummary};
 use super::store::{now_ms, Store};
 use super::store_cell::StoreCell;
@@ -33,7 +33,7 @@ pub fn backup_to_temp(
     let temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(data_dir)?;
-    let summary = store.backup(temp.as_file(), now_ms())?;
+    let summary = store.backup(&mut temp.as_file(), now_ms())?;
     temp.as_file().sync_all()?;
     let file = temp.reopen()?;
     drop(temp);
@@ -234,7 +234,7 @@ pub fn backup_command(
             Ok((summary, Source::Server))
         }
         Err(_) => {
-            let dir = format::IdleDirectory::open(data_dir)?
+            let dir = super::store::IdleDirectory::open(data_dir)?
                 .ok_or_else(|| CommandError::NoAnswer(data_dir.display().to_string()))?;
             let summary = sink.write_with(|w| Ok(dir.backup(w, now_ms())?))?;
             dir.record_backup(&LastBackupRecord {
@@ -367,5 +367,5 @@ pub fn restore_command(input: &Path, data_dir: &Path) -> Result<RestoreSummary, 
     } else {
         Box::new(std::fs::File::open(input).map_err(fail)?)
     };
-    Ok(format::restore(reader, data_dir)?.1)
+    Ok(super::store::restore(reader, data_dir)?.1)
 }

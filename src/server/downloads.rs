@@ -111,7 +111,7 @@ async fn import_result_csv(
                 "set-password link",
             ])
             .map_err(&csv_err)?;
-            s.import_rows_all(id, super::store::now_ms(), |row| {
+            s.import_rows_all(id, super::store::now_ms(), &mut |row| {
                 let link = match &row.outcome {
                     ImportOutcome::Created {
                         link: Some(token), ..
@@ -259,7 +259,7 @@ pub fn write_report_csv(
         record.push(inert(format!("{code} completed on")));
     }
     w.header(&record).map_err(&csv_err)?;
-    store.walk_report(plan, |user, cells| {
+    store.walk_report(plan, &mut |user, cells| {
         if !plan.matches(&cells) {
             return Ok(true);
         }
@@ -307,8 +307,8 @@ pub fn write_activity_csv(
     ])
     .map_err(&csv_err)?;
     let mut names = super::store::audit::AuditNames::default();
-    store.walk_audit(filter, |hit| {
-        let row = names.row(store, &hit)?;
+    store.walk_audit(filter, &mut |hit| {
+        let row = names.row(&**store, &hit)?;
         w.row([
             timestamp(row.at),
             inert(row.actor),

@@ -15,29 +15,30 @@
 //! four. The entries are written in the event's transaction (`groups::tx_audit`), built for
 //! older data by the schema 2 → 3 migration, and `tessera check` verifies them both ways.
 
-use super::codec::{self, fold, id_key, read_id, show_key};
-use super::enrolments::pair_key;
-use super::groups::{AuditKind, AuditRecord};
-use super::{Store, StoreError};
-use crate::model::activity::{
-    unknown_actor, unknown_group, ActivityList, ActivityQuery, ActivityRow, Place, Toward,
-};
-use crate::model::AppError;
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use std::collections::HashMap;
-use std::ops::Bound;
+#[allow(unused_imports)]
+use crate::server::store::{Backend, StoreError};
 
-const TIME: u8 = b'T';
-const GROUP: u8 = b'G';
-const ACTOR: u8 = b'A';
-const KIND: u8 = b'K';
-/// `at ++ event ++ group`.
-const END: usize = 24;
+use super::codec::id_key;
+
+use super::groups::{AuditKind, AuditRecord};
+use crate::model::activity::{ActivityList, ActivityQuery, ActivityRow, Place, Toward};
+use crate::model::AppError;
+use std::collections::HashMap;
+
+pub(crate) const TIME: u8 = b'T';
+
+pub(crate) const GROUP: u8 = b'G';
+
+pub(crate) const ACTOR: u8 = b'A';
+
+pub(crate) const KIND: u8 = b'K';
+
 /// Index entries one page looks at, at most: a page of a rare combination of filters (one
 /// user's events of one kind, say) answers with what it found so far and goes on from there.
 pub const SCAN_BUDGET: usize = 5_000;
+
 /// Names remembered while listing events; past this the memory starts again.
-const NAMES_KEPT: usize = 10_000;
+pub(crate) const NAMES_KEPT: usize = 10_000;
 
 /// The Activity list's filters, with people and groups as ids.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,78 +73,8 @@ pub struct AuditHits {
     pub searched_to: Option<u64>,
 }
 
-fn place_bytes(p: Place) -> [u8; 16] {
-    pair_key(p.at, p.event)
-}
-
-/// An event's index keys (see the module) and their common value.
-pub(crate) fn index_entries(group: u64, event: u64, rec: &AuditRecord) -> ([Vec<u8>; 4], [u8; 9]) {
-    let mut end = Vec::with_capacity(END);
-    end.extend_from_slice(&place_bytes(Place { at: rec.at, event }));
-    end.extend_from_slice(&id_key(group));
-    let key = |prefix: &[u8]| [prefix, &end].concat();
-    let code = rec.action.code();
-    let mut value = [0u8; 9];
-    value[..8].copy_from_slice(&id_key(rec.actor));
-    value[8] = code;
-    (
-        [
-            key(&[TIME]),
-            key(&[&[GROUP][..], &id_key(group)].concat()),
-            key(&[&[ACTOR][..], &id_key(rec.actor)].concat()),
-            key(&[KIND, code]),
-        ],
-        value,
-    )
-}
-
-/// Inside the event's transaction: its index entries.
-pub(crate) fn tx_index(
-    index: &TransactionalTree,
-    group: u64,
-    event: u64,
-    rec: &AuditRecord,
-) -> Result<(), ConflictableTransactionError<StoreError>> {
-    let (keys, value) = index_entries(group, event, rec);
-    for k in keys {
-        index.insert(k, &value[..])?;
-    }
-    Ok(())
-}
-
-/// Reads an index entry back (any family).
-pub(crate) fn read_entry(key: &[u8], value: &[u8]) -> Result<AuditHit, StoreError> {
-    let corrupt = |reason: &str| StoreError::Corrupt {
-        tree: "audit_index",
-        key: show_key(key),
-        reason: reason.into(),
-    };
-    let prefix = match key.first() {
-        Some(&TIME) => 1,
-        Some(&GROUP) | Some(&ACTOR) => 9,
-        Some(&KIND) => 2,
-        _ => return Err(corrupt("unknown key family")),
-    };
-    if key.len() != prefix + END {
-        return Err(corrupt("wrong key length"));
-    }
-    if value.len() != 9 {
-        return Err(corrupt("value is not actor ++ kind"));
-    }
-    let id = |b: &[u8]| read_id("audit_index", key, b);
-    Ok(AuditHit {
-        place: Place {
-            at: id(&key[prefix..prefix + 8])?,
-            event: id(&key[prefix + 8..prefix + 16])?,
-        },
-        group: id(&key[prefix + 16..])?,
-        actor: id(&value[..8])?,
-        kind: AuditKind::from_code(value[8]).ok_or_else(|| corrupt("unknown kind"))?,
-    })
-}
-
 /// The smallest key greater than every key starting with `prefix` (`None`: there is none).
-fn past(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn past(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut p = prefix.to_vec();
     while let Some(last) = p.pop() {
         if last < u8::MAX {
@@ -157,7 +88,7 @@ fn past(prefix: &[u8]) -> Option<Vec<u8>> {
 impl AuditFilter {
     /// The key family that answers this filter with the fewest entries to pass over: a group's
     /// or a user's events before one kind's, all events last.
-    fn prefix(&self) -> Vec<u8> {
+    pub(crate) fn prefix(&self) -> Vec<u8> {
         match (self.group, self.actor, self.kind) {
             (Some(g), _, _) => [&[GROUP][..], &id_key(g)].concat(),
             (None, Some(a), _) => [&[ACTOR][..], &id_key(a)].concat(),
@@ -166,269 +97,68 @@ impl AuditFilter {
         }
     }
 
-    fn admits(&self, h: &AuditHit) -> bool {
+    pub(crate) fn admits(&self, h: &AuditHit) -> bool {
         self.group.is_none_or(|g| g == h.group)
             && self.actor.is_none_or(|a| a == h.actor)
             && self.kind.is_none_or(|k| k == h.kind)
     }
 }
 
-impl Store {
-    /// The index entries of `f`'s family at or after `lo` and before `hi`, within `f`'s dates;
-    /// `None` when that span is empty.
-    fn audit_range(
-        &self,
-        f: &AuditFilter,
-        lo: Option<Place>,
-        hi: Option<Place>,
-    ) -> Option<sled::Iter> {
-        let prefix = f.prefix();
-        let from = f.from.map(|at| Place { at, event: 0 });
-        let until = f.until.map(|at| Place { at, event: 0 });
-        let lo = lo.max(from);
-        let hi = match (hi, until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if let (Some(l), Some(h)) = (lo, hi) {
-            if l >= h {
-                return None;
-            }
-        }
-        let at = |p: Place| [&prefix[..], &place_bytes(p)].concat();
-        let start = lo.map_or_else(|| prefix.clone(), at);
-        let end = match hi {
-            Some(h) => Bound::Excluded(at(h)),
-            None => past(&prefix).map_or(Bound::Unbounded, Bound::Excluded),
-        };
-        Some(self.audit_index.range((Bound::Included(start), end)))
-    }
+/// Logins and group names for a run of events, each read once (within [`NAMES_KEPT`]).
+#[derive(Default)]
+pub struct AuditNames {
+    pub(crate) users: HashMap<u64, String>,
+    pub(crate) groups: HashMap<u64, Option<String>>,
+}
 
+/// The store's operations on this area (see the contract in `store/mod.rs`).
+pub trait Audit: Send + Sync {
     /// A page of at most `limit` events matching `f`, newest first, going `toward` older or
     /// newer events from a place, looking at no more than `budget` index entries. Going newer
     /// past the newest events gives the first page.
-    pub fn audit_page(
+    fn audit_page(
         &self,
         f: &AuditFilter,
         toward: Toward,
         limit: usize,
         budget: usize,
-    ) -> Result<AuditHits, StoreError> {
-        let (limit, budget) = (limit.max(1), budget.max(1));
-        if let Toward::Newer(after) = toward {
-            if let Some(page) = self.audit_page_newer(f, after, limit, budget)? {
-                return Ok(page);
-            }
-        }
-        let before = match toward {
-            Toward::Older(p) => p,
-            Toward::Newer(_) => None,
-        };
-        let mut out = AuditHits {
-            hits: Vec::new(),
-            newer: before,
-            older: None,
-            searched_to: None,
-        };
-        let Some(range) = self.audit_range(f, None, before) else {
-            return Ok(out);
-        };
-        for (scanned, item) in range.rev().enumerate() {
-            let (k, v) = item?;
-            let hit = read_entry(&k, &v)?;
-            if f.admits(&hit) {
-                if out.hits.len() == limit {
-                    out.older = out.hits.last().map(|h| h.place);
-                    return Ok(out);
-                }
-                out.hits.push(hit);
-            }
-            if scanned + 1 >= budget {
-                out.older = Some(hit.place);
-                out.searched_to = (out.hits.len() < limit).then_some(hit.place.at);
-                return Ok(out);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The page of the oldest events at or after `after`; `None` when fewer than a page of
-    /// them are left (the caller shows the first page instead).
-    fn audit_page_newer(
-        &self,
-        f: &AuditFilter,
-        after: Place,
-        limit: usize,
-        budget: usize,
-    ) -> Result<Option<AuditHits>, StoreError> {
-        let mut hits = Vec::new();
-        let mut newer = None;
-        let mut searched_to = None;
-        if let Some(range) = self.audit_range(f, Some(after), None) {
-            for (scanned, item) in range.enumerate() {
-                let (k, v) = item?;
-                let hit = read_entry(&k, &v)?;
-                if f.admits(&hit) {
-                    if hits.len() == limit {
-                        newer = hits.last().map(|h: &AuditHit| h.place.next());
-                        break;
-                    }
-                    hits.push(hit);
-                }
-                if scanned + 1 >= budget {
-                    newer = Some(hit.place.next());
-                    searched_to = (hits.len() < limit).then_some(hit.place.at);
-                    break;
-                }
-            }
-        }
-        if newer.is_none() && hits.len() < limit {
-            return Ok(None);
-        }
-        hits.reverse();
-        Ok(Some(AuditHits {
-            hits,
-            newer,
-            older: Some(after),
-            searched_to,
-        }))
-    }
+    ) -> Result<AuditHits, StoreError>;
 
     /// Every event matching `f`, newest first, to `each` until it returns `false` (the CSV
     /// export: no page, no budget; the caller paces it).
-    pub fn walk_audit(
+    fn walk_audit(
         &self,
         f: &AuditFilter,
-        mut each: impl FnMut(AuditHit) -> Result<bool, StoreError>,
-    ) -> Result<(), StoreError> {
-        let Some(range) = self.audit_range(f, None, None) else {
-            return Ok(());
-        };
-        for item in range.rev() {
-            let (k, v) = item?;
-            let hit = read_entry(&k, &v)?;
-            if f.admits(&hit) && !each(hit)? {
-                break;
-            }
-        }
-        Ok(())
-    }
+        each: &mut dyn FnMut(AuditHit) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError>;
 
     /// The event an index entry leads to. The trail is never pruned and the entry was written
     /// with it, so a missing event is corruption.
-    pub fn audit_event(&self, hit: &AuditHit) -> Result<AuditRecord, StoreError> {
-        let key = pair_key(hit.group, hit.place.event);
-        match self.audit.get(key)? {
-            Some(b) => codec::decode(&key, &b),
-            None => Err(StoreError::Corrupt {
-                tree: "audit_index",
-                key: format!("group {} event {}", hit.group, hit.place.event),
-                reason: "the index names an event the trail does not have".into(),
-            }),
-        }
-    }
+    fn audit_event(&self, hit: &AuditHit) -> Result<AuditRecord, StoreError>;
 
     /// Who did an event, as lists show it: their login, "system" for Tessera itself (and for
     /// a visitor without an account), "user #id" for an id that names nobody.
-    pub fn actor_name(&self, actor: u64) -> Result<String, StoreError> {
-        if actor == 0 {
-            return Ok("system".into());
-        }
-        Ok(self
-            .get_user(actor)?
-            .map(|u| u.login)
-            .unwrap_or_else(|| format!("user #{actor}")))
-    }
+    fn actor_name(&self, actor: u64) -> Result<String, StoreError>;
 
     /// A group's id by its name (ignoring case).
-    pub fn group_id_by_name(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        let folded = fold(name);
-        self.group_name
-            .get(folded.as_bytes())?
-            .map(|b| read_id("group_name", folded.as_bytes(), &b))
-            .transpose()
-    }
+    fn group_id_by_name(&self, name: &str) -> Result<Option<u64>, StoreError>;
 
     /// The filters of an Activity query, with the actor (login or e-mail) and the group (name)
     /// looked up; `Err` with every field at fault (`Invalid` errors) instead.
-    pub fn activity_filter(
+    fn activity_filter(
         &self,
         q: &ActivityQuery,
-    ) -> Result<Result<(AuditFilter, Toward), Vec<AppError>>, StoreError> {
-        let parsed = q.parse();
-        let mut problems = parsed.as_ref().err().cloned().unwrap_or_default();
-        let actor = match q.actor.trim() {
-            "" => None,
-            raw => self.user_id_by_login_or_email(raw)?.or_else(|| {
-                problems.push(unknown_actor(raw));
-                None
-            }),
-        };
-        let group = match q.group.trim() {
-            "" => None,
-            raw => self.group_id_by_name(raw)?.or_else(|| {
-                problems.push(unknown_group(raw));
-                None
-            }),
-        };
-        let p = match parsed {
-            Ok(p) if problems.is_empty() => p,
-            _ => return Ok(Err(problems)),
-        };
-        let filter = AuditFilter {
-            actor,
-            group,
-            kind: p.kind.map(AuditKind::from),
-            from: p.from,
-            until: p.until,
-        };
-        Ok(Ok((filter, p.toward)))
-    }
+    ) -> Result<Result<(AuditFilter, Toward), Vec<AppError>>, StoreError>;
 
     /// The Activity page for `q`: at most `limit` events across all groups, newest first, with
     /// who did them and their group, and where the neighbouring pages start. Filters at fault
     /// come back in `problems`, with no rows.
-    pub fn activity_page(
-        &self,
-        q: &ActivityQuery,
-        limit: usize,
-    ) -> Result<ActivityList, StoreError> {
-        let (filter, toward) = match self.activity_filter(q)? {
-            Ok(found) => found,
-            Err(problems) => {
-                return Ok(ActivityList {
-                    problems,
-                    ..Default::default()
-                })
-            }
-        };
-        let page = self.audit_page(&filter, toward, limit, SCAN_BUDGET)?;
-        let mut names = AuditNames::default();
-        let rows = page
-            .hits
-            .iter()
-            .map(|h| names.row(self, h))
-            .collect::<Result<_, _>>()?;
-        Ok(ActivityList {
-            rows,
-            newer: page.newer,
-            older: page.older,
-            searched_to: page.searched_to,
-            problems: Vec::new(),
-        })
-    }
-}
-
-/// Logins and group names for a run of events, each read once (within [`NAMES_KEPT`]).
-#[derive(Default)]
-pub struct AuditNames {
-    users: HashMap<u64, String>,
-    groups: HashMap<u64, Option<String>>,
+    fn activity_page(&self, q: &ActivityQuery, limit: usize) -> Result<ActivityList, StoreError>;
 }
 
 impl AuditNames {
     /// The event `h` leads to, as the Activity list shows it.
-    pub fn row(&mut self, s: &Store, h: &AuditHit) -> Result<ActivityRow, StoreError> {
+    pub fn row(&mut self, s: &dyn Backend, h: &AuditHit) -> Result<ActivityRow, StoreError> {
         if self.users.len() + self.groups.len() > NAMES_KEPT {
             *self = AuditNames::default();
         }
@@ -461,37 +191,5 @@ impl AuditNames {
     }
 }
 
-/// Builds the index from the trail (the schema 2 → 3 migration), in batches. Entries are
-/// derived from the events alone, so running it again writes the same entries.
-pub(crate) fn build_index(s: &Store) -> Result<u64, StoreError> {
-    let mut batch = sled::Batch::default();
-    let (mut pending, mut events) = (0, 0u64);
-    for item in s.audit.iter() {
-        let (k, v) = item?;
-        if k.len() != 16 {
-            return Err(StoreError::Corrupt {
-                tree: "audit",
-                key: show_key(&k),
-                reason: "not a 16-byte group ++ event key".into(),
-            });
-        }
-        let group = read_id("audit", &k, &k[..8])?;
-        let event = read_id("audit", &k, &k[8..])?;
-        let rec: AuditRecord = codec::decode(&k, &v)?;
-        let (keys, value) = index_entries(group, event, &rec);
-        for key in keys {
-            batch.insert(key, &value[..]);
-        }
-        events += 1;
-        pending += 1;
-        if pending == 1_000 {
-            s.audit_index.apply_batch(std::mem::take(&mut batch))?;
-            pending = 0;
-        }
-    }
-    s.audit_index.apply_batch(batch)?;
-    Ok(events)
-}
-
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,4 +1,5 @@
-//! How records and keys are laid out in sled.
+//! How records and keys are laid out in bytes: in the embedded store, and in backups whatever
+//! the backend.
 //!
 //! Values: a versioned envelope, `[format version: u8][postcard bytes]`. A record kind bumps its
 //! version when its layout changes, and either a start-up migration rewrites old records or,
@@ -100,6 +101,8 @@ pub fn fold(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::server::store::tests::prelude::*;
     use serde::Deserialize;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]

@@ -13,28 +13,16 @@
 //! the import's counts are written in one transaction, and a row whose outcome is no longer
 //! "create" is passed over, so a job step run again after a crash changes nothing it did before.
 
-use super::codec::{self, fold, id_key, read_id, Record};
-use super::enrolments::{pair_key, Source};
-use super::groups::{tx_join_new_user, Actor, NewMember};
-use super::jobs::{
-    tx_put_job, tx_step_job, FailJobTx, JobKind, JobRecord, JobState, JobSteps, Step,
-};
-use super::tx::tree_set;
-use super::users::{tx_create_user, NewUserTx, PasswordHash, UserFields};
-use super::{abort, Store, StoreError};
-use crate::model::group::JoinedHow;
-use crate::model::import::{
-    ImportCounts, ImportOutcome, ImportRowView, ImportState, ImportView, SET_PASSWORD_DAYS,
-};
-use crate::model::user::{
-    parse_role, validate_display_name, validate_email, validate_login, validate_new_password,
-};
+use crate::server::store::StoreError;
+
+use super::codec::Record;
+
+use super::users::{PasswordHash, UserFields};
+use crate::model::import::{ImportCounts, ImportOutcome, ImportRowView, ImportState, ImportView};
+use crate::model::user::{parse_role, validate_display_name, validate_email, validate_login};
 use crate::model::AppError;
 use crate::server::csv_input::ImportInput;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Transactional;
-use std::collections::HashMap;
 
 /// Rows an apply step handles at most (each is its own transaction).
 pub const IMPORT_STEP: usize = 200;
@@ -127,10 +115,8 @@ impl Record for TokenRecord {
     const VERSION: u8 = 1;
 }
 
-type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
-
 impl StoredCounts {
-    fn add(&mut self, o: &StoredOutcome, n: i64) {
+    pub(crate) fn add(&mut self, o: &StoredOutcome, n: i64) {
         let slot = match o {
             StoredOutcome::Create => &mut self.create,
             StoredOutcome::ExistsLogin | StoredOutcome::ExistsEmail => &mut self.exists,
@@ -212,7 +198,7 @@ impl ImportRowRecord {
     }
 
     /// The validated fields of a row planned for creation.
-    fn fields(&self) -> Result<UserFields, AppError> {
+    pub(crate) fn fields(&self) -> Result<UserFields, AppError> {
         Ok(UserFields {
             login: validate_login(&self.login)?,
             email: validate_email(&self.email)?,
@@ -223,7 +209,7 @@ impl ImportRowRecord {
 }
 
 /// The role a cell names: empty is a learner.
-fn row_role(raw: &str) -> Result<crate::model::user::Role, AppError> {
+pub(crate) fn row_role(raw: &str) -> Result<crate::model::user::Role, AppError> {
     let raw = raw.trim().to_lowercase();
     match raw.as_str() {
         "" => Ok(crate::model::user::Role::Learner),
@@ -234,77 +220,7 @@ fn row_role(raw: &str) -> Result<crate::model::user::Role, AppError> {
     }
 }
 
-/// The key a set-password token is stored under (its hash, see [`codec::secret_key`]).
-fn token_key(token: &str) -> [u8; 32] {
-    codec::secret_key(token.as_bytes())
-}
-
-/// A new set-password token: 128 random bits as 32 hex digits.
-fn new_token() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn tx_import(imports: &TransactionalTree, id: u64) -> Tx<ImportRecord> {
-    let key = id_key(id);
-    match imports.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => abort(StoreError::NotFound("import")),
-    }
-}
-
-fn tx_put_import(imports: &TransactionalTree, rec: &ImportRecord) -> Tx<()> {
-    imports.insert(&id_key(rec.id), codec::encode(rec).or_else(abort)?)?;
-    Ok(())
-}
-
-/// Inside a transaction: the job applying `import` failed for good (`reason`). The import
-/// stops; its rows not applied keep the outcome "create", and applying it again resumes them.
-pub(crate) fn tx_import_failed(
-    imports: &TransactionalTree,
-    import: u64,
-    reason: &str,
-    now: u64,
-) -> Tx<()> {
-    if imports.get(id_key(import))?.is_none() {
-        return Ok(());
-    }
-    let mut rec = tx_import(imports, import)?;
-    rec.state = StoredImportState::Failed;
-    rec.failure = Some(reason.to_string());
-    rec.finished_at = Some(now);
-    tx_put_import(imports, &rec)
-}
-
-fn tx_row(rows: &TransactionalTree, import: u64, index: u64) -> Tx<ImportRowRecord> {
-    let key = pair_key(import, index);
-    match rows.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => abort(StoreError::NotFound("import row")),
-    }
-}
-
-/// A row's outcome changes: the row and the import's counts are written.
-fn tx_settle(
-    rows: &TransactionalTree,
-    imports: &TransactionalTree,
-    import: u64,
-    index: u64,
-    row: &mut ImportRowRecord,
-    outcome: StoredOutcome,
-) -> Tx<()> {
-    let mut rec = tx_import(imports, import)?;
-    // Rows are applied in file order, so this row settled means every row before it is
-    // handled: progress counts rows done as they settle, not only at the end of each step.
-    rec.done = rec.done.max(index + 1);
-    rec.counts.add(&row.outcome, -1);
-    rec.counts.add(&outcome, 1);
-    row.outcome = outcome;
-    rows.insert(&pair_key(import, index), codec::encode(row).or_else(abort)?)?;
-    tx_put_import(imports, &rec)
-}
-
-fn invalid(e: AppError) -> StoredOutcome {
+pub(crate) fn invalid(e: AppError) -> StoredOutcome {
     match e {
         AppError::Invalid { field, message } => StoredOutcome::Invalid { field, message },
         other => StoredOutcome::Invalid {
@@ -314,602 +230,70 @@ fn invalid(e: AppError) -> StoredOutcome {
     }
 }
 
-tree_set! {
-    /// The trees creating one imported user writes: the account (with its default group), its
-    /// import row and job, and its set-password token.
-    struct ImportRowTx { import_rows, imports, password_tokens; new_user: NewUserTx }
-}
+#[cfg(test)]
+#[path = "imports_tests.rs"]
+pub(crate) mod tests;
 
-/// Creating an import's users ([`JobKind::ImportUsers`]).
-pub(crate) struct ImportJob;
-
-impl JobSteps for ImportJob {
-    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>> {
-        let JobKind::ImportUsers { import } = job.kind else {
-            return None;
-        };
-        Some(store.import_step(job, import, now))
-    }
-
-    fn failed(&self, t: &FailJobTx<'_>, job: &JobRecord, reason: &str, now: u64) -> Option<Tx<()>> {
-        let JobKind::ImportUsers { import } = job.kind else {
-            return None;
-        };
-        Some(tx_import_failed(t.imports, import, reason, now))
-    }
-}
-
-impl Store {
+/// The store's operations on this area (see the contract in `store/mod.rs`).
+pub trait Imports: Send + Sync {
     /// Checks each row of an import against the rules and the store, in file order: fields
     /// valid, login name and e-mail unused (by existing users and by earlier rows of the
     /// file), the groups named exist. Returns the rows to keep, without password hashes; the
     /// caller hashes the passwords of rows to create (see [`Store::save_import`]).
-    pub fn plan_import(&self, inputs: &[ImportInput]) -> Result<Vec<ImportRowRecord>, StoreError> {
-        let mut seen_logins: HashMap<String, u32> = HashMap::new();
-        let mut seen_emails: HashMap<String, u32> = HashMap::new();
-        let mut group_ids: HashMap<String, Option<u64>> = HashMap::new();
-        let mut out = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            let mut row = ImportRowRecord {
-                line: input.line,
-                login: input.login.clone(),
-                email: input.email.clone(),
-                display_name: input.display_name.clone(),
-                role: input.role.clone(),
-                groups: input.groups.clone(),
-                group_ids: Vec::new(),
-                hash: None,
-                outcome: StoredOutcome::Create,
-            };
-            row.outcome = self.plan_row(
-                input,
-                &mut row.group_ids,
-                &mut seen_logins,
-                &mut seen_emails,
-                &mut group_ids,
-            )?;
-            out.push(row);
-        }
-        Ok(out)
-    }
-
-    fn plan_row(
-        &self,
-        input: &ImportInput,
-        ids: &mut Vec<u64>,
-        seen_logins: &mut HashMap<String, u32>,
-        seen_emails: &mut HashMap<String, u32>,
-        groups: &mut HashMap<String, Option<u64>>,
-    ) -> Result<StoredOutcome, StoreError> {
-        if let Some((field, message)) = &input.problem {
-            return Ok(StoredOutcome::Invalid {
-                field: field.clone(),
-                message: message.clone(),
-            });
-        }
-        let checked = (|| {
-            let login = validate_login(&input.login)?;
-            let email = validate_email(&input.email)?;
-            validate_display_name(&input.display_name)?;
-            row_role(&input.role)?;
-            if !input.password.is_empty() {
-                validate_new_password(&input.password, &input.password, "password")?;
-            }
-            Ok::<_, AppError>((fold(&login), fold(&email)))
-        })();
-        let (login, email) = match checked {
-            Ok(v) => v,
-            Err(e) => return Ok(invalid(e)),
-        };
-        if self.login_user.get(login.as_bytes())?.is_some() {
-            return Ok(StoredOutcome::ExistsLogin);
-        }
-        if self.email_user.get(email.as_bytes())?.is_some() {
-            return Ok(StoredOutcome::ExistsEmail);
-        }
-        if let Some(line) = seen_logins.get(&login) {
-            return Ok(StoredOutcome::Invalid {
-                field: "login".into(),
-                message: format!("This login name is also on line {line} of the file."),
-            });
-        }
-        if let Some(line) = seen_emails.get(&email) {
-            return Ok(StoredOutcome::Invalid {
-                field: "email".into(),
-                message: format!("This e-mail address is also on line {line} of the file."),
-            });
-        }
-        for name in &input.groups {
-            let key = fold(name);
-            let id = match groups.get(&key) {
-                Some(id) => *id,
-                None => {
-                    let id = match self.group_name.get(key.as_bytes())? {
-                        Some(v) => Some(read_id("group_name", key.as_bytes(), &v)?),
-                        None => None,
-                    };
-                    groups.insert(key, id);
-                    id
-                }
-            };
-            match id {
-                Some(id) if !ids.contains(&id) => ids.push(id),
-                Some(_) => {}
-                None => {
-                    return Ok(StoredOutcome::Invalid {
-                        field: "groups".into(),
-                        message: format!("There is no group named \"{name}\"."),
-                    })
-                }
-            }
-        }
-        seen_logins.insert(login, input.line);
-        seen_emails.insert(email, input.line);
-        Ok(StoredOutcome::Create)
-    }
+    fn plan_import(&self, inputs: &[ImportInput]) -> Result<Vec<ImportRowRecord>, StoreError>;
 
     /// Keeps a checked import for its preview (nothing else is written). `by` is the
     /// administrator who uploaded it.
-    pub fn save_import(
+    fn save_import(
         &self,
         by: (u64, &str),
         file_name: &str,
         rows: &[ImportRowRecord],
         now: u64,
-    ) -> Result<ImportView, StoreError> {
-        let _w = self.writing();
-        let id = self.new_id()? + 1;
-        let mut counts = StoredCounts::default();
-        // The rows first (in batches: one batch of 50,000 rows costs hundreds of MiB): an
-        // import whose record is missing is never shown.
-        for (n, chunk) in rows.chunks(1_000).enumerate() {
-            let mut batch = sled::Batch::default();
-            for (i, row) in chunk.iter().enumerate() {
-                counts.add(&row.outcome, 1);
-                batch.insert(&pair_key(id, (n * 1_000 + i) as u64), codec::encode(row)?);
-            }
-            self.import_rows.apply_batch(batch)?;
-        }
-        let rec = ImportRecord {
-            id,
-            by: by.0,
-            by_login: by.1.to_string(),
-            file_name: file_name.to_string(),
-            created_at: now,
-            state: StoredImportState::Preview,
-            rows: rows.len() as u64,
-            done: 0,
-            counts,
-            finished_at: None,
-            links_expire_at: None,
-            failure: None,
-        };
-        self.imports.insert(id_key(id), codec::encode(&rec)?)?;
-        Ok(rec.view())
-    }
+    ) -> Result<ImportView, StoreError>;
 
-    pub fn get_import(&self, id: u64) -> Result<Option<ImportView>, StoreError> {
-        let key = id_key(id);
-        self.imports
-            .get(key)?
-            .map(|b| codec::decode::<ImportRecord>(&key, &b).map(|r| r.view()))
-            .transpose()
-    }
+    fn get_import(&self, id: u64) -> Result<Option<ImportView>, StoreError>;
 
     /// The newest `limit` imports, newest first.
-    pub fn recent_imports(&self, limit: usize) -> Result<Vec<ImportView>, StoreError> {
-        self.imports
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|item| {
-                let (k, v) = item?;
-                codec::decode::<ImportRecord>(&k, &v).map(|r| r.view())
-            })
-            .collect()
-    }
+    fn recent_imports(&self, limit: usize) -> Result<Vec<ImportView>, StoreError>;
 
     /// A page (from 1) of an import's rows, all of them or those whose outcome kind is `show`
     /// (see [`ImportOutcome::kind`]), with how many match.
-    pub fn import_rows_page(
+    fn import_rows_page(
         &self,
         id: u64,
         show: &str,
         page: u32,
         per_page: u32,
         now: u64,
-    ) -> Result<(Vec<ImportRowView>, u64), StoreError> {
-        let rec = self.get_import(id)?.ok_or(StoreError::NotFound("import"))?;
-        let c = rec.counts;
-        let total = match show {
-            "create" => c.create,
-            "exists" => c.exists,
-            "invalid" => c.invalid,
-            "created" => c.created,
-            "failed" => c.failed,
-            _ => rec.rows,
-        };
-        let skip = u64::from(page.max(1) - 1) * u64::from(per_page);
-        let all = !matches!(show, "create" | "exists" | "invalid" | "created" | "failed");
-        let start = if all { skip } else { 0 };
-        let mut rows = Vec::new();
-        let mut matched = 0u64;
-        for item in self
-            .import_rows
-            .range(pair_key(id, start)..=pair_key(id, u64::MAX))
-        {
-            let (k, v) = item?;
-            let row: ImportRowRecord = codec::decode(&k, &v)?;
-            let view = row.view();
-            if !all && view.outcome.kind() != show {
-                continue;
-            }
-            matched += 1;
-            if !all && matched <= skip {
-                continue;
-            }
-            rows.push(self.live_links(view, now)?);
-            if rows.len() as u32 >= per_page {
-                break;
-            }
-        }
-        Ok((rows, total))
-    }
+    ) -> Result<(Vec<ImportRowView>, u64), StoreError>;
 
     /// Every row of an import in file order (the result file).
-    pub fn import_rows_all(
+    fn import_rows_all(
         &self,
         id: u64,
         now: u64,
-        mut each: impl FnMut(ImportRowView) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        for item in self
-            .import_rows
-            .range(pair_key(id, 0)..=pair_key(id, u64::MAX))
-        {
-            let (k, v) = item?;
-            each(self.live_links(codec::decode::<ImportRowRecord>(&k, &v)?.view(), now)?)?;
-        }
-        Ok(())
-    }
-
-    /// `row` with its set-password link only while the link works (used, expired or ended
-    /// links are not shown again).
-    fn live_links(&self, mut row: ImportRowView, now: u64) -> Result<ImportRowView, StoreError> {
-        if let ImportOutcome::Created {
-            link: link @ Some(_),
-            ..
-        } = &mut row.outcome
-        {
-            if !self.link_works(link.as_deref().unwrap_or(""), now)? {
-                *link = None;
-            }
-        }
-        Ok(row)
-    }
+        each: &mut dyn FnMut(ImportRowView) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 
     /// Starts applying an import in preview: a job creates its users. Returns the job id.
     /// An import applied or discarded already is refused with a message that says so.
-    pub fn start_import(&self, id: u64, now: u64) -> Result<u64, StoreError> {
-        let _w = self.writing();
-        let job = self.new_id()? + 1;
-        (&self.imports, &self.jobs).transaction(|(imports, jobs)| {
-            let mut rec = tx_import(imports, id)?;
-            match rec.state {
-                StoredImportState::Preview | StoredImportState::Failed => {}
-                StoredImportState::Applying | StoredImportState::Done => {
-                    return abort(StoreError::invalid(
-                        "import",
-                        "This import has been applied already.",
-                    ))
-                }
-                StoredImportState::Discarded => {
-                    return abort(StoreError::invalid(
-                        "import",
-                        "This import was discarded. Upload the file again.",
-                    ))
-                }
-            }
-            rec.state = StoredImportState::Applying;
-            rec.failure = None;
-            rec.finished_at = None;
-            tx_put_import(imports, &rec)?;
-            let j = JobRecord::new(
-                job,
-                JobKind::ImportUsers { import: id },
-                rec.rows,
-                rec.by,
-                now,
-            );
-            tx_put_job(jobs, &j)
-        })?;
-        Ok(job)
-    }
+    fn start_import(&self, id: u64, now: u64) -> Result<u64, StoreError>;
 
     /// Throws away an import in preview, with its rows (and the password hashes they hold).
-    pub fn discard_import(&self, id: u64) -> Result<(), StoreError> {
-        let _w = self.writing();
-        self.imports.transaction(|imports| {
-            let mut rec = tx_import(imports, id)?;
-            if rec.state != StoredImportState::Preview {
-                return abort(StoreError::invalid(
-                    "import",
-                    "Only an import not yet applied can be discarded.",
-                ));
-            }
-            rec.state = StoredImportState::Discarded;
-            tx_put_import(imports, &rec)
-        })?;
-        let mut batch = sled::Batch::default();
-        for key in self
-            .import_rows
-            .range(pair_key(id, 0)..=pair_key(id, u64::MAX))
-            .keys()
-        {
-            batch.remove(key?);
-        }
-        self.import_rows.apply_batch(batch)?;
-        Ok(())
-    }
-
-    /// One step of applying an import: up to [`IMPORT_STEP`] rows from the job's cursor, each
-    /// in its own transaction; the last step marks the import done.
-    pub(crate) fn import_step(
-        &self,
-        job: &JobRecord,
-        import: u64,
-        now: u64,
-    ) -> Result<Step, StoreError> {
-        let _w = self.writing();
-        let rec = match self.imports.get(id_key(import))? {
-            Some(b) => codec::decode::<ImportRecord>(&id_key(import), &b)?,
-            None => return self.finish_import_job(job, import, 0, now),
-        };
-        let end = (job.cursor + IMPORT_STEP as u64).min(rec.rows);
-        for index in job.cursor..end {
-            self.apply_row(&rec, index, now)?;
-        }
-        if end >= rec.rows {
-            return self.finish_import_job(job, import, end, now);
-        }
-        (&self.jobs, &self.imports).transaction(|(jobs, imports)| {
-            let Some(mut j) = tx_step_job(jobs, job)? else {
-                return Ok(());
-            };
-            j.cursor = end;
-            j.done = end;
-            tx_put_job(jobs, &j)?;
-            let mut r = tx_import(imports, import)?;
-            r.done = end;
-            tx_put_import(imports, &r)
-        })?;
-        Ok(Step::More)
-    }
-
-    fn finish_import_job(
-        &self,
-        job: &JobRecord,
-        import: u64,
-        done: u64,
-        now: u64,
-    ) -> Result<Step, StoreError> {
-        let _w = self.writing();
-        (&self.jobs, &self.imports).transaction(|(jobs, imports)| {
-            let Some(mut j) = tx_step_job(jobs, job)? else {
-                return Ok(());
-            };
-            j.cursor = done;
-            j.done = done;
-            j.state = JobState::Done;
-            j.finished_at = Some(now);
-            tx_put_job(jobs, &j)?;
-            if imports.get(id_key(import))?.is_some() {
-                let mut r = tx_import(imports, import)?;
-                r.done = done;
-                r.state = StoredImportState::Done;
-                r.finished_at = Some(now);
-                tx_put_import(imports, &r)?;
-            }
-            Ok(())
-        })?;
-        Ok(Step::Finished)
-    }
-
-    /// Applies row `index` of `rec` if it is still to be created: the user, the default group,
-    /// the groups it names (each with the courses it gives), a set-password token when it gave
-    /// no password, and its outcome, in one transaction. A login name or e-mail taken since the
-    /// preview makes the row "exists"; anything else the rules refuse makes it "failed".
-    fn apply_row(&self, rec: &ImportRecord, index: u64, now: u64) -> Result<(), StoreError> {
-        let _w = self.writing();
-        let key = pair_key(rec.id, index);
-        let Some(bytes) = self.import_rows.get(key)? else {
-            return Ok(());
-        };
-        let row: ImportRowRecord = codec::decode(&key, &bytes)?;
-        if row.outcome != StoredOutcome::Create {
-            return Ok(());
-        }
-        let settle = |outcome: StoredOutcome| {
-            (&self.import_rows, &self.imports).transaction(|(rows, imports)| {
-                let mut row = tx_row(rows, rec.id, index)?;
-                if row.outcome != StoredOutcome::Create {
-                    return Ok(());
-                }
-                tx_settle(rows, imports, rec.id, index, &mut row, outcome.clone())
-            })
-        };
-        let fields = match row.fields() {
-            Ok(f) => f,
-            Err(e) => {
-                settle(StoredOutcome::Failed(e.to_string()))?;
-                return Ok(());
-            }
-        };
-        let hash = row
-            .hash
-            .clone()
-            .map_or_else(PasswordHash::unset, PasswordHash::from_phc);
-        let new = self.new_user(&fields, &hash, false, now)?;
-        let token = row.hash.is_none().then(new_token);
-        let default_event = self.new_id()?;
-        let events = row
-            .group_ids
-            .iter()
-            .map(|_| self.new_id())
-            .collect::<Result<Vec<_>, _>>()?;
-        let r = ImportRowTx::run(self, |t| {
-            let ImportRowTx {
-                import_rows: rows,
-                imports,
-                password_tokens: tokens,
-                ..
-            } = *t;
-            let mut row = tx_row(rows, rec.id, index)?;
-            if row.outcome != StoredOutcome::Create {
-                return Ok(());
-            }
-            let joins = tx_create_user(&t.new_user, &new, false, default_event, now)?;
-            let login = &new.record.login;
-            for (group, event) in row.group_ids.iter().zip(&events) {
-                if joins.groups.get(id_key(*group))?.is_none() {
-                    continue; // deleted since the preview
-                }
-                let m = NewMember {
-                    group: *group,
-                    user: new.record.id,
-                    how: JoinedHow::Import,
-                    source: Source::ImportGroup(*group),
-                    actor: Actor { user: rec.by, now },
-                    event: *event,
-                };
-                tx_join_new_user(&joins, &m, |n| {
-                    format!("{login} imported into the group; enrolled in {n} course(s).")
-                })?;
-            }
-            if let Some(token) = &token {
-                // The import's links all expire together, counted from the first one made;
-                // an import whose rows all had passwords never says it made links.
-                let mut r = tx_import(imports, rec.id)?;
-                let expires_at = *r
-                    .links_expire_at
-                    .get_or_insert(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
-                tx_put_import(imports, &r)?;
-                let tr = TokenRecord {
-                    user: new.record.id,
-                    expires_at,
-                    epoch: new.record.auth_epoch,
-                };
-                tokens.insert(&token_key(token), codec::encode(&tr).or_else(abort)?)?;
-            }
-            let outcome = StoredOutcome::Created {
-                user: new.record.id,
-                token: token.clone(),
-            };
-            tx_settle(rows, imports, rec.id, index, &mut row, outcome)
-        });
-        match r {
-            Ok(()) => Ok(()),
-            Err(StoreError::Invalid { field, message }) => {
-                let outcome = match field {
-                    "login" => StoredOutcome::ExistsLogin,
-                    "email" => StoredOutcome::ExistsEmail,
-                    _ => StoredOutcome::Failed(message),
-                };
-                settle(outcome)?;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
+    fn discard_import(&self, id: u64) -> Result<(), StoreError>;
 
     /// The user a set-password token is for, if it is valid now: `Invalid` on `token` when it
     /// is unknown or used, expired, or ended by a password set another way or a deactivation
     /// (each says so).
-    pub fn password_token_user(&self, token: &str, now: u64) -> Result<u64, StoreError> {
-        let key = token_key(token.trim());
-        let t = match self.password_tokens.get(key)? {
-            Some(bytes) => Some(codec::decode::<TokenRecord>(&key, &bytes)?),
-            None => None,
-        };
-        let user = match &t {
-            Some(t) => self.get_user(t.user)?,
-            None => None,
-        };
-        check_token(t.as_ref(), user.as_ref(), now)
-    }
-
-    /// Whether a set-password link would work now (the pages show only those).
-    fn link_works(&self, token: &str, now: u64) -> Result<bool, StoreError> {
-        match self.password_token_user(token, now) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Invalid { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
+    fn password_token_user(&self, token: &str, now: u64) -> Result<u64, StoreError>;
 
     /// Sets the password of a set-password token's user and uses the token up, in one
     /// transaction (so two uses of one link cannot both succeed). Returns the user id.
-    pub fn use_password_token(
+    fn use_password_token(
         &self,
         token: &str,
         hash: &PasswordHash,
         now: u64,
-    ) -> Result<u64, StoreError> {
-        let _w = self.writing();
-        let key = token_key(token.trim());
-        let user = (&self.password_tokens, &self.users, &self.user_secrets).transaction(
-            |(tokens, users, secrets)| {
-                let t = match tokens.get(key)? {
-                    Some(bytes) => Some(codec::decode::<TokenRecord>(&key, &bytes).or_else(abort)?),
-                    None => None,
-                };
-                let user = match &t {
-                    Some(t) => match users.get(id_key(t.user))? {
-                        Some(b) => Some(
-                            codec::decode::<super::users::UserRecord>(&id_key(t.user), &b)
-                                .or_else(abort)?,
-                        ),
-                        None => None,
-                    },
-                    None => None,
-                };
-                let id = check_token(t.as_ref(), user.as_ref(), now).or_else(abort)?;
-                tokens.remove(&key)?;
-                super::users::tx_set_password(users, secrets, id, hash)?;
-                Ok(id)
-            },
-        )?;
-        Ok(user)
-    }
+    ) -> Result<u64, StoreError>;
 }
-
-/// Whether token record `t` (of `user`) works at `now`; its user's id when it does.
-fn check_token(
-    t: Option<&TokenRecord>,
-    user: Option<&super::users::UserRecord>,
-    now: u64,
-) -> Result<u64, StoreError> {
-    let (Some(t), Some(user)) = (t, user) else {
-        return Err(StoreError::invalid(
-            "token",
-            "This link is not valid, or it was used already. Ask an administrator for a new one.",
-        ));
-    };
-    if t.expires_at <= now {
-        return Err(StoreError::invalid(
-            "token",
-            "This link has expired. Ask an administrator for a new one.",
-        ));
-    }
-    if !user.active || user.auth_epoch != t.epoch {
-        return Err(StoreError::invalid(
-            "token",
-            "This link no longer works: the account's password was set another way, or the account was deactivated.",
-        ));
-    }
-    Ok(t.user)
-}
-
-#[cfg(test)]
-#[path = "imports_tests.rs"]
-mod tests;

@@ -16,20 +16,17 @@
 //! that has passed. Another runner leaves a job
 //! alone while its lease runs, and takes it over once the lease has run out (its holder died
 //! or stalled). Every step's transaction checks, with the job's cursor, that the job is still
-//! held by the runner that read it ([`tx_step_job`]); a step whose lease was taken over writes
+//! held by the runner that read it; a step whose lease was taken over writes
 //! nothing. So several servers on one database can share the queue: a job is advanced by one
-//! runner at a time and no step is done twice. (sled is opened by one process at a time, so
-//! on sled a lease found at start is left over from a process that has gone and is dropped at
-//! once: a restart resumes its jobs without waiting for the lease to run out.)
-use super::codec::{self, id_key, read_id, Record};
-use super::enrolments::pair_key;
-use super::tx::tree_set;
-use super::{abort, Store, StoreError};
-use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+//! runner at a time and no step is done twice. A backend that only one process opens at a time
+//! (the embedded one) drops the leases it finds when it opens: they are a gone process's, and a
+//! restart resumes its jobs without waiting for them to run out.
 
-/// Entries a step handles at most (sled transactions hold a global lock: keep them short).
-pub const STEP_BATCH: usize = 500;
+use crate::server::store::StoreError;
+
+use super::codec::Record;
+
+use serde::{Deserialize, Serialize};
 
 /// What a job does. Only ever append variants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +93,7 @@ pub const LEASE_MS: u64 = 30_000;
 
 /// A job as version 1 stored it, frozen here.
 #[derive(Deserialize)]
-struct JobRecordV1 {
+pub(crate) struct JobRecordV1 {
     id: u64,
     kind: JobKind,
     state: JobState,
@@ -159,47 +156,6 @@ pub enum Step {
     Held,
 }
 
-type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
-
-/// How one kind of job does its work, implemented by the module that enqueues that kind and
-/// listed in `JOB_STEPS` (`store/mod.rs`). Each method answers `None` for a kind it does not do.
-pub(crate) trait JobSteps: Sync {
-    /// Runs one bounded step of `job`, which this runner holds (see the module text). Its
-    /// transactions check the hold with [`tx_step_job`]; it ends the job with [`Store::finish_job`]
-    /// or in a transaction of its own.
-    fn step(&self, store: &Store, job: &JobRecord, now: u64) -> Option<Result<Step, StoreError>>;
-
-    /// Inside the transaction that marks `job` failed: lets go of what it holds (a running
-    /// mark, an import's state). Kinds that hold nothing keep this default.
-    fn failed(&self, t: &FailJobTx<'_>, job: &JobRecord, reason: &str, now: u64) -> Option<Tx<()>> {
-        let _ = (t, job, reason, now);
-        None
-    }
-}
-
-tree_set! {
-    /// The trees failing a job writes: the job, and what its kind lets go of.
-    pub(crate) struct FailJobTx { jobs, meta, imports, messages }
-}
-
-/// Inside a step's transaction: the job as it is now, when it is still as the step read it
-/// (`job`): pending, at the same cursor, held by the same runner. `None`: this step ran
-/// already, or another runner took the job over after the lease ran out; the step then writes
-/// nothing.
-pub(crate) fn tx_step_job(jobs: &TransactionalTree, job: &JobRecord) -> Tx<Option<JobRecord>> {
-    let rec = tx_job(jobs, job.id)?;
-    let holder = |r: &JobRecord| r.lease.map(|l| l.holder);
-    Ok(
-        (rec.state == JobState::Pending && rec.cursor == job.cursor && holder(&rec) == holder(job))
-            .then_some(rec),
-    )
-}
-
-/// Inside a transaction: adds a pending job; its id was drawn before the transaction.
-pub(crate) fn tx_enqueue(jobs: &TransactionalTree, id: u64, kind: JobKind, now: u64) -> Tx<()> {
-    tx_put_job(jobs, &JobRecord::new(id, kind, 0, 0, now))
-}
-
 impl JobRecord {
     /// A pending job, not started yet.
     pub(crate) fn new(id: u64, kind: JobKind, total: u64, started_by: u64, now: u64) -> Self {
@@ -220,225 +176,66 @@ impl JobRecord {
     }
 }
 
-pub(crate) fn tx_job(jobs: &TransactionalTree, id: u64) -> Tx<JobRecord> {
-    let key = id_key(id);
-    match jobs.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => abort(StoreError::NotFound("job")),
-    }
-}
-
-pub(crate) fn tx_put_job(jobs: &TransactionalTree, rec: &JobRecord) -> Tx<()> {
-    jobs.insert(&id_key(rec.id), codec::encode(rec).or_else(abort)?)?;
-    Ok(())
-}
-
-/// The second ids of the first `limit` keys `prefix ++ id` of an index tree, from `after`
-/// (exclusive) on.
-pub(crate) fn ids_after(
-    tree: &sled::Tree,
-    name: &'static str,
-    prefix: u64,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<u64>, StoreError> {
-    let start = pair_key(prefix, after.saturating_add(u64::from(after != 0)));
-    let end = pair_key(prefix, u64::MAX);
-    let mut out = Vec::new();
-    for item in tree.range(start..=end).take(limit) {
-        let (k, _) = item?;
-        out.push(read_id(name, &k, &k[8..])?);
-    }
-    Ok(out)
-}
-
-impl Store {
-    /// Draws an id for a job to enqueue in a transaction (closures may re-run: ids are drawn
-    /// outside them).
-    pub(crate) fn new_job_id(&self) -> Result<u64, StoreError> {
-        Ok(self.new_id()? + 1)
-    }
-
-    pub fn get_job(&self, id: u64) -> Result<Option<JobRecord>, StoreError> {
-        let key = id_key(id);
-        self.jobs
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
-    }
+/// The store's operations on this area (see the contract in `store/mod.rs`).
+pub trait Jobs: Send + Sync {
+    fn get_job(&self, id: u64) -> Result<Option<JobRecord>, StoreError>;
 
     /// Jobs not finished yet, oldest first. A record that cannot be read is logged and left
     /// out: it must not stop every other job.
-    pub fn pending_jobs(&self) -> Result<Vec<u64>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.jobs.iter() {
-            let (k, v) = item?;
-            match codec::decode::<JobRecord>(&k, &v) {
-                Ok(rec) if rec.state == JobState::Pending => out.push(rec.id),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "a job record cannot be read; skipped"),
-            }
-        }
-        Ok(out)
-    }
+    fn pending_jobs(&self) -> Result<Vec<u64>, StoreError>;
 
     /// This open store's runner id: the holder of the leases its job runner takes. Random per
     /// opening, so two servers on one database never share one.
-    pub fn runner_id(&self) -> u64 {
-        self.runner
-    }
+    fn runner_id(&self) -> u64;
 
     /// Takes job `id` for `runner` until `now + LEASE_MS`: when it is pending and nobody else
     /// holds it (no lease, its own, or one that has run out). Returns the job as taken, or
     /// `None` (finished, gone, or held by another runner).
-    pub fn take_job(
-        &self,
-        id: u64,
-        runner: u64,
-        now: u64,
-    ) -> Result<Option<JobRecord>, StoreError> {
-        let _w = self.writing();
-        let taken = self.jobs.transaction(|jobs| {
-            let key = id_key(id);
-            let Some(bytes) = jobs.get(key)? else {
-                return Ok(None);
-            };
-            let mut rec: JobRecord = codec::decode(&key, &bytes).or_else(abort)?;
-            let free = rec
-                .lease
-                .is_none_or(|l| l.holder == runner || l.until <= now);
-            if rec.state != JobState::Pending || !free {
-                return Ok(None);
-            }
-            rec.lease = Some(Lease {
-                holder: runner,
-                until: now.saturating_add(LEASE_MS),
-            });
-            tx_put_job(jobs, &rec)?;
-            Ok(Some(rec))
-        })?;
-        Ok(taken)
-    }
-
-    /// Drops every lease the jobs hold: for a backend only one process opens (sled), whose
-    /// leases found at start were left by a process that has gone.
-    pub(crate) fn drop_leftover_leases(&self) -> Result<(), StoreError> {
-        for item in self.jobs.iter() {
-            let (k, v) = item?;
-            let Ok(mut rec) = codec::decode::<JobRecord>(&k, &v) else {
-                continue; // `pending_jobs` reports it
-            };
-            if rec.lease.take().is_some() {
-                self.jobs.insert(k, codec::encode(&rec)?)?;
-            }
-        }
-        Ok(())
-    }
+    fn take_job(&self, id: u64, runner: u64, now: u64) -> Result<Option<JobRecord>, StoreError>;
 
     /// Marks a job failed (it will not run again) with the reason, and lets go of what it held
     /// (a group's running mass enrolment).
-    pub fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
-        let _w = self.writing();
-        FailJobTx::run(self, |t| {
-            let mut rec = tx_job(t.jobs, id)?;
-            rec.state = JobState::Failed(reason.to_string());
-            rec.finished_at = Some(now);
-            super::JOB_STEPS
-                .iter()
-                .find_map(|kind| kind.failed(t, &rec, reason, now))
-                .unwrap_or(Ok(()))?;
-            tx_put_job(t.jobs, &rec)
-        })
-    }
+    fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError>;
 
     /// Runs one bounded step of job `id` as this store's runner. A finished or failed job is
     /// `Finished` at once; one another runner holds is `Held`.
-    pub fn run_job_step(&self, id: u64, now: u64) -> Result<Step, StoreError> {
-        self.run_job_step_as(self.runner, id, now)
-    }
+    fn run_job_step(&self, id: u64, now: u64) -> Result<Step, StoreError>;
 
     /// [`Store::run_job_step`] for runner `runner` (tests run two on one store).
-    pub fn run_job_step_as(&self, runner: u64, id: u64, now: u64) -> Result<Step, StoreError> {
-        // A job whose record is gone was finished (delivery jobs remove theirs).
-        let Some(rec) = self.get_job(id)? else {
-            return Ok(Step::Finished);
-        };
-        if rec.state != JobState::Pending {
-            return Ok(Step::Finished);
-        }
-        // A lease of this runner's with more than half its time left is used as it is: taking
-        // it again each step would be one more transaction per step for nothing.
-        let held = rec
-            .lease
-            .is_some_and(|l| l.holder == runner && l.until.saturating_sub(now) > LEASE_MS / 2);
-        let rec = if held {
-            rec
-        } else {
-            match self.take_job(id, runner, now)? {
-                Some(rec) => rec,
-                None => {
-                    return Ok(match self.get_job(id)? {
-                        Some(r) if r.state == JobState::Pending => Step::Held,
-                        _ => Step::Finished,
-                    })
-                }
-            }
-        };
-        super::JOB_STEPS
-            .iter()
-            .find_map(|kind| kind.step(self, &rec, now))
-            .unwrap_or_else(|| {
-                Err(StoreError::Corrupt {
-                    tree: "jobs",
-                    key: id.to_string(),
-                    reason: format!("no job step does {:?}", rec.kind),
-                })
-            })
-    }
-
-    /// Ends `job` as done, `handled` more entries counted, unless another runner has it now.
-    pub(crate) fn finish_job(
-        &self,
-        job: &JobRecord,
-        handled: u64,
-        now: u64,
-    ) -> Result<Step, StoreError> {
-        let _w = self.writing();
-        self.jobs.transaction(|jobs| {
-            let Some(mut rec) = tx_step_job(jobs, job)? else {
-                return Ok(());
-            };
-            rec.done += handled;
-            rec.state = JobState::Done;
-            rec.finished_at = Some(now);
-            tx_put_job(jobs, &rec)
-        })?;
-        Ok(Step::Finished)
-    }
+    fn run_job_step_as(&self, runner: u64, id: u64, now: u64) -> Result<Step, StoreError>;
 
     /// Runs every pending job to its end, here and now (tests, and the offline tools).
-    pub fn run_pending_jobs(&self, now: u64) -> Result<(), StoreError> {
-        for id in self.pending_jobs()? {
-            while self.run_job_step(id, now)? == Step::More {}
-        }
-        Ok(())
-    }
+    fn run_pending_jobs(&self, now: u64) -> Result<(), StoreError>;
 }
 
+/// Entries a step handles at most: each step is one transaction, kept short so other writers
+/// do not wait behind it.
+pub const STEP_BATCH: usize = 500;
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
     use crate::model::group::{JoinedHow, KeySettings};
+
     use crate::server::store::courses::tests::{add_lesson, course_fields};
+
     use crate::server::store::courses::LessonChange;
+
     use crate::server::store::enrolments::Source;
+
     use crate::server::store::groups::{Actor, GroupFields};
-    use crate::server::store::tests::{reopen, sled_temp_store, temp_store};
+
+    #[allow(unused_imports)]
+    use crate::server::store::tests::prelude::*;
+
+    use crate::server::store::tests::temp_store;
+
     use crate::server::store::users::{PasswordHash, UserFields};
 
-    const ACTOR: Actor = Actor { user: 0, now: 1 };
+    pub(crate) const ACTOR: Actor = Actor { user: 0, now: 1 };
 
-    fn learners(s: &Store, n: usize) -> Vec<u64> {
+    pub(crate) fn learners(s: &Store, n: usize) -> Vec<u64> {
         (0..n)
             .map(|i| {
                 let f = UserFields {
@@ -454,7 +251,7 @@ mod tests {
             .collect()
     }
 
-    fn keyed_group(s: &Store, name: &str) -> u64 {
+    pub(crate) fn keyed_group(s: &Store, name: &str) -> u64 {
         let f = GroupFields {
             name: name.into(),
             description: String::new(),
@@ -467,64 +264,6 @@ mod tests {
             is_default: true,
         };
         s.create_group(ACTOR, &f).unwrap().0.id
-    }
-
-    /// Deleting a big group is one small transaction (the group, its name and key gone at
-    /// once); the memberships follow in bounded steps, and a step interrupted by a restart is
-    /// picked up where it was.
-    #[test]
-    fn a_big_group_goes_at_once_and_its_memberships_in_steps_across_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        let members = STEP_BATCH * 2 + 17;
-        let (g, users, job) = {
-            let s = Store::open(dir.path()).unwrap();
-            let users = learners(&s, members);
-            let g = keyed_group(&s, "Big Group");
-            let entries: Vec<(u32, String)> = (0..members)
-                .map(|i| (i as u32 + 1, format!("l{i}")))
-                .collect();
-            assert_eq!(
-                s.bulk_add_members(ACTOR, g, &entries).unwrap().added as usize,
-                members
-            );
-            s.set_group_manager(ACTOR, g, users[0], true).unwrap();
-            let job = s.delete_group(ACTOR, g).unwrap();
-            // Gone from every read at once; its name and key can be used again.
-            assert_eq!(s.get_group(g).unwrap(), None);
-            assert_eq!(s.default_group().unwrap(), None);
-            assert!(s.groups_of_user(users[5]).unwrap().is_empty());
-            assert!(!s.manages_any_group(users[0]).unwrap());
-            let again = keyed_group(&s, "big group");
-            s.delete_group(ACTOR, again).unwrap();
-            // The memberships are still there for the job; one step takes one batch.
-            assert_eq!(s.group_members.scan_prefix(id_key(g)).count(), members);
-            assert_eq!(s.run_job_step(job, 2).unwrap(), Step::More);
-            assert_eq!(
-                s.group_members.scan_prefix(id_key(g)).count(),
-                members - STEP_BATCH
-            );
-            let rec = s.get_job(job).unwrap().unwrap();
-            assert_eq!(
-                (rec.state.clone(), rec.done),
-                (JobState::Pending, STEP_BATCH as u64)
-            );
-            s.flush().unwrap();
-            (g, users, job)
-        };
-        // A restart: the job is still pending and finishes.
-        let s = reopen(dir.path()).unwrap();
-        assert!(s.pending_jobs().unwrap().contains(&job));
-        s.run_pending_jobs(3).unwrap();
-        let rec = s.get_job(job).unwrap().unwrap();
-        assert_eq!((rec.state, rec.done), (JobState::Done, members as u64));
-        assert!(s.group_members.scan_prefix(id_key(g)).next().is_none());
-        for u in &users {
-            assert!(s.user_groups.scan_prefix(id_key(*u)).next().is_none());
-        }
-        assert!(s.group_managers.scan_prefix(id_key(g)).next().is_none());
-        assert!(s.pending_jobs().unwrap().is_empty());
-        // A finished job run again does nothing.
-        assert_eq!(s.run_job_step(job, 4).unwrap(), Step::Finished);
     }
 
     /// Adding a lesson while learners mark lessons done: no mark is lost, and whoever had
@@ -600,23 +339,6 @@ mod tests {
         s.mark_lesson(u, c, l1, true, created + 60_000).unwrap();
         s.run_pending_jobs(created + 120_000).unwrap();
         assert!(s.completion_history(u, c).unwrap().is_empty());
-    }
-
-    /// A deleted group's managers go too, however many.
-    #[test]
-    fn the_sweep_takes_every_manager() {
-        let (_d, s) = sled_temp_store();
-        let users = learners(&s, STEP_BATCH + 3);
-        let g = keyed_group(&s, "Managed");
-        for u in &users {
-            s.set_group_manager(ACTOR, g, *u, true).unwrap();
-        }
-        s.delete_group(ACTOR, g).unwrap();
-        s.run_pending_jobs(2).unwrap();
-        assert!(s.group_managers.scan_prefix(id_key(g)).next().is_none());
-        for u in &users {
-            assert!(s.manager_groups.scan_prefix(id_key(*u)).next().is_none());
-        }
     }
 
     #[test]

@@ -6,13 +6,10 @@
 //! old one signed (device cookies, form-error marks) no longer counts, and a backup file cannot
 //! be used to forge them.
 
-use super::{Store, StoreError};
+use crate::server::store::StoreError;
 
 /// The tree holding the server's secrets (left out of backups, see `backup.rs`).
 pub const SECRETS: &str = "secrets";
-const SIGNING_SECRET: &[u8] = b"signing";
-
-const SELF_REGISTRATION: &[u8] = b"setting/self_registration";
 
 /// Settings as stored; `None` means the administrator never changed it (the configured default
 /// applies).
@@ -21,65 +18,25 @@ pub struct StoredSettings {
     pub self_registration: Option<bool>,
 }
 
-impl Store {
+/// The store's operations on this area (see the contract in `store/mod.rs`).
+pub trait Settings: Send + Sync {
     /// Reads the administrator settings.
-    pub fn settings(&self) -> Result<StoredSettings, StoreError> {
-        let self_registration = match self.meta.get(SELF_REGISTRATION)? {
-            None => None,
-            Some(v) if v.as_ref() == [1] => Some(true),
-            Some(v) if v.as_ref() == [0] => Some(false),
-            Some(_) => {
-                return Err(StoreError::Corrupt {
-                    tree: "meta",
-                    key: "setting/self_registration".into(),
-                    reason: "not a boolean".into(),
-                })
-            }
-        };
-        Ok(StoredSettings { self_registration })
-    }
+    fn settings(&self) -> Result<StoredSettings, StoreError>;
 
     /// Turns self-registration on or off (administrators only; the caller checks).
-    pub fn set_self_registration(&self, on: bool) -> Result<(), StoreError> {
-        let _w = self.writing();
-        self.meta.insert(SELF_REGISTRATION, &[u8::from(on)])?;
-        Ok(())
-    }
-}
+    fn set_self_registration(&self, on: bool) -> Result<(), StoreError>;
 
-impl Store {
     /// The server's signing secret (device cookies, form-error marks): the stored one, or a new
     /// random one stored and flushed first. Kept in the store so that it outlives a restart and
     /// every server on one store signs alike. Fails when nothing can be written (the caller may
     /// then sign with a secret of its own for this run).
-    pub fn signing_secret(&self) -> Result<[u8; 32], StoreError> {
-        let tree = self.db.open_tree(SECRETS)?;
-        let corrupt = || StoreError::Corrupt {
-            tree: "secrets",
-            key: "signing".into(),
-            reason: "not 32 bytes".into(),
-        };
-        if let Some(v) = tree.get(SIGNING_SECRET)? {
-            return <[u8; 32]>::try_from(v.as_ref()).map_err(|_| corrupt());
-        }
-        let fresh: [u8; 32] = rand::random();
-        let _w = self.writing();
-        match tree.compare_and_swap(SIGNING_SECRET, None as Option<&[u8]>, Some(&fresh[..]))? {
-            Ok(()) => {
-                self.flush()?;
-                Ok(fresh)
-            }
-            // Another opener made it first: use theirs.
-            Err(cas) => cas
-                .current
-                .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok())
-                .ok_or_else(corrupt),
-        }
-    }
+    fn signing_secret(&self) -> Result<[u8; 32], StoreError>;
 }
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)]
+    use crate::server::store::tests::prelude::*;
     use crate::server::store::tests::temp_store;
 
     #[test]

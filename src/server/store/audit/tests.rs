@@ -1,51 +1,31 @@
 use super::*;
+
 use crate::model::group::JoinedHow;
+
 use crate::server::store::enrolments::tests_support::{learner, plain_group};
+
 use crate::server::store::groups::Actor;
-use crate::server::store::tests::{sled_temp_store, temp_store};
 
-const HOUR: u64 = 3_600_000;
+#[allow(unused_imports)]
+use crate::server::store::tests::prelude::*;
+
+use crate::server::store::tests::temp_store;
+
+pub(crate) const HOUR: u64 = 3_600_000;
+
 /// 2026-01-02 00:00 UTC.
-const T0: u64 = 1_767_312_000_000;
+pub(crate) const T0: u64 = 1_767_312_000_000;
 
-/// Every event of the trail as the index should answer it: newest first.
-fn model(s: &Store, f: &AuditFilter) -> Vec<AuditHit> {
-    let mut all: Vec<AuditHit> = s
-        .audit
-        .iter()
-        .map(|kv| {
-            let (k, v) = kv.unwrap();
-            let rec: AuditRecord = codec::decode(&k, &v).unwrap();
-            AuditHit {
-                place: Place {
-                    at: rec.at,
-                    event: read_id("audit", &k, &k[8..]).unwrap(),
-                },
-                group: read_id("audit", &k, &k[..8]).unwrap(),
-                actor: rec.actor,
-                kind: rec.action,
-            }
-        })
-        .filter(|h| {
-            f.admits(h)
-                && f.from.is_none_or(|t| h.place.at >= t)
-                && f.until.is_none_or(|t| h.place.at < t)
-        })
-        .collect();
-    all.sort_by_key(|h| std::cmp::Reverse(h.place));
-    all
-}
-
-struct World {
-    alpha: u64,
-    beta: u64,
-    ann: u64,
-    bob: u64,
+pub(crate) struct World {
+    pub(crate) alpha: u64,
+    pub(crate) beta: u64,
+    pub(crate) ann: u64,
+    pub(crate) bob: u64,
 }
 
 /// Two groups and 60 membership changes by ann, bob and Tessera, two to an hour (so some
 /// share a millisecond), alternating between the groups.
-fn world(s: &Store) -> World {
+pub(crate) fn world(s: &Store) -> World {
     let alpha = plain_group(s, "Alpha");
     let beta = plain_group(s, "Beta");
     let ann = learner(s, "ann");
@@ -72,7 +52,12 @@ fn world(s: &Store) -> World {
 }
 
 /// Follows the "Older" links from the first page to the last.
-fn older_pages(s: &Store, f: &AuditFilter, limit: usize, budget: usize) -> Vec<AuditHits> {
+pub(crate) fn older_pages(
+    s: &Store,
+    f: &AuditFilter,
+    limit: usize,
+    budget: usize,
+) -> Vec<AuditHits> {
     let mut pages = vec![s.audit_page(f, Toward::Older(None), limit, budget).unwrap()];
     while let Some(p) = pages.last().unwrap().older {
         pages.push(
@@ -82,164 +67,6 @@ fn older_pages(s: &Store, f: &AuditFilter, limit: usize, budget: usize) -> Vec<A
         assert!(pages.len() < 1_000, "the pages end");
     }
     pages
-}
-
-#[test]
-fn index_keys_are_pinned() {
-    let rec = AuditRecord {
-        at: 0x0102,
-        actor: 7,
-        action: AuditKind::KeyRefused,
-        detail: "x".into(),
-    };
-    let (keys, value) = index_entries(3, 0x0a0b, &rec);
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    let end = "0000000000000102000000000000 0a0b0000000000000003".replace(' ', "");
-    assert_eq!(hex(&keys[0]), format!("54{end}"));
-    assert_eq!(hex(&keys[1]), format!("470000000000000003{end}"));
-    assert_eq!(hex(&keys[2]), format!("410000000000000007{end}"));
-    assert_eq!(hex(&keys[3]), format!("4b09{end}"));
-    assert_eq!(hex(&value), "000000000000000709");
-    for k in &keys {
-        let hit = read_entry(k, &value).unwrap();
-        assert_eq!(
-            hit,
-            AuditHit {
-                place: Place {
-                    at: 0x0102,
-                    event: 0x0a0b
-                },
-                group: 3,
-                actor: 7,
-                kind: AuditKind::KeyRefused
-            }
-        );
-    }
-    for (i, k) in AuditKind::ALL.iter().enumerate() {
-        assert_eq!(usize::from(k.code()), i, "kinds keep their codes");
-    }
-    assert!(read_entry(b"Tshort", &value).is_err());
-    assert!(read_entry(&keys[0], b"short").is_err());
-    assert!(read_entry(&[b"X"[..].to_vec(), vec![0; 24]].concat(), &value).is_err());
-}
-
-/// Older pages from the first to the last hold every event once, newest first; going back
-/// with "Newer" gives the same pages again.
-#[test]
-fn pages_go_newest_first_and_back() {
-    let (_d, s) = sled_temp_store();
-    world(&s);
-    let f = AuditFilter::default();
-    let all = model(&s, &f);
-    assert_eq!(all.len(), 62, "two creations and sixty changes");
-    let pages = older_pages(&s, &f, 7, SCAN_BUDGET);
-    assert_eq!(pages.len(), 9);
-    let listed: Vec<AuditHit> = pages.iter().flat_map(|p| p.hits.clone()).collect();
-    assert_eq!(listed, all);
-    assert_eq!(pages[0].newer, None, "nothing is newer than the first page");
-    for (i, p) in pages.iter().enumerate() {
-        assert!(p.hits.len() <= 7 && p.searched_to.is_none());
-        if i == 0 {
-            continue;
-        }
-        let back = s
-            .audit_page(&f, Toward::Newer(p.newer.unwrap()), 7, SCAN_BUDGET)
-            .unwrap();
-        assert_eq!(back.hits, pages[i - 1].hits, "page {i} back");
-        assert_eq!(back.older, p.newer);
-    }
-    // Newer than the newest: the first page.
-    let top = all[0].place.next();
-    let first = s
-        .audit_page(&f, Toward::Newer(top), 7, SCAN_BUDGET)
-        .unwrap();
-    assert_eq!(first, pages[0]);
-}
-
-/// Each filter and their combinations list exactly the events a full read would pick.
-#[test]
-fn filters_pick_what_a_full_read_picks() {
-    let (_d, s) = sled_temp_store();
-    let w = world(&s);
-    let kinds = [
-        None,
-        Some(AuditKind::MembersRemoved),
-        Some(AuditKind::GroupCreated),
-    ];
-    let days = [
-        (None, None),
-        (Some(T0 + 5 * HOUR), None),
-        (None, Some(T0 + 20 * HOUR)),
-        (Some(T0 + 3 * HOUR), Some(T0 + 4 * HOUR)),
-        (Some(T0 + 9 * HOUR), Some(T0 + 9 * HOUR)),
-    ];
-    let mut checked = 0;
-    for actor in [None, Some(w.ann), Some(w.bob), Some(0), Some(999)] {
-        for group in [None, Some(w.alpha), Some(w.beta)] {
-            for kind in kinds {
-                for (from, until) in days {
-                    let f = AuditFilter {
-                        actor,
-                        group,
-                        kind,
-                        from,
-                        until,
-                    };
-                    let want = model(&s, &f);
-                    let listed: Vec<AuditHit> = older_pages(&s, &f, 4, SCAN_BUDGET)
-                        .into_iter()
-                        .flat_map(|p| p.hits)
-                        .collect();
-                    assert_eq!(listed, want, "{f:?}");
-                    let mut walked = Vec::new();
-                    s.walk_audit(&f, |h| {
-                        walked.push(h);
-                        Ok(true)
-                    })
-                    .unwrap();
-                    assert_eq!(walked, want, "walk {f:?}");
-                    checked += usize::from(!want.is_empty());
-                }
-            }
-        }
-    }
-    assert!(checked > 50, "most combinations match something: {checked}");
-}
-
-/// A page of a rare combination looks at no more than its budget of entries, says how far it
-/// looked, and its links go on from there: the pages together still hold every match once.
-#[test]
-fn a_rare_combination_stops_at_the_budget_and_goes_on() {
-    let (_d, s) = sled_temp_store();
-    let w = world(&s);
-    let f = AuditFilter {
-        actor: Some(w.ann),
-        kind: Some(AuditKind::MembersRemoved),
-        ..Default::default()
-    };
-    let want = model(&s, &f);
-    assert!(want.len() >= 3, "{}", want.len());
-    let pages = older_pages(&s, &f, 5, 4);
-    assert!(
-        pages.iter().any(|p| p.searched_to.is_some()),
-        "some page stopped at its budget"
-    );
-    let listed: Vec<AuditHit> = pages.iter().flat_map(|p| p.hits.clone()).collect();
-    assert_eq!(listed, want);
-    // Going newer under the same budget also ends at the newest match.
-    let last = pages.last().unwrap();
-    let mut at = last.newer.unwrap();
-    for _ in 0..100 {
-        let p = s.audit_page(&f, Toward::Newer(at), 5, 4).unwrap();
-        match p.newer {
-            Some(next) => at = next,
-            None => {
-                assert_eq!(p.hits.first(), want.first());
-                return;
-            }
-        }
-    }
-    panic!("going newer never reached the newest events");
 }
 
 /// The page as the browser gets it: names, deleted groups, and every filter at fault named.
@@ -308,19 +135,4 @@ fn the_activity_page_names_people_groups_and_problems() {
     assert!(top.older.is_some() && top.newer.is_none());
     let gone = s.activity_page(&q("", "Beta", "", "", ""), 3).unwrap();
     assert!(gone.problem("group").is_some());
-}
-
-/// The migration's build gives exactly the entries the writes gave, and agrees with the check.
-#[test]
-fn the_index_is_rebuilt_from_the_trail() {
-    let (_d, s) = sled_temp_store();
-    world(&s);
-    let before: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
-    assert_eq!(before.len(), 4 * 62);
-    s.audit_index.clear().unwrap();
-    assert_eq!(build_index(&s).unwrap(), 62);
-    assert_eq!(build_index(&s).unwrap(), 62, "again: the same");
-    let after: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
-    assert_eq!(after, before);
-    assert_eq!(s.check().unwrap().violations, vec![]);
 }

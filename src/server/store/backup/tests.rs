@@ -1,19 +1,29 @@
 use super::*;
+
 use crate::model::group::JoinedHow;
+
 use crate::server::store::enrolments::tests_support::{course, learner, plain_group};
+
 use crate::server::store::enrolments::Source;
+
 use crate::server::store::groups::Actor;
+
 use crate::server::store::jobs::Step;
+
 use crate::server::store::sessions::SessionRecord;
+
+#[allow(unused_imports)]
+use crate::server::store::tests::prelude::*;
+
 use crate::server::store::tests::{dump, temp_store, Dump};
 
-fn without_sessions(d: Dump) -> Dump {
+pub(crate) fn without_sessions(d: Dump) -> Dump {
     d.into_iter().filter(|(n, _)| n != "sessions").collect()
 }
 
 /// Every tree but `sessions` holds the same entries in both stores (names the first that
 /// differs instead of printing both stores).
-fn assert_same_trees(a: &Store, b: &Store) {
+pub(crate) fn assert_same_trees(a: &Store, b: &Store) {
     let (a, b) = (without_sessions(dump(a)), without_sessions(dump(b)));
     let names = |d: &Dump| d.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&a), names(&b), "the same trees");
@@ -22,11 +32,11 @@ fn assert_same_trees(a: &Store, b: &Store) {
     }
 }
 
-fn actor() -> Actor {
+pub(crate) fn actor() -> Actor {
     Actor { user: 0, now: 5 }
 }
 
-fn sender(s: &Store) -> Actor {
+pub(crate) fn sender(s: &Store) -> Actor {
     Actor {
         user: learner(s, "teacher"),
         now: 5,
@@ -35,7 +45,7 @@ fn sender(s: &Store) -> Actor {
 
 /// A store with a record of most kinds: users, a group with members and a course, enrolments
 /// with progress, a delivered message, a setting and a login session.
-fn school() -> (tempfile::TempDir, Store, u64) {
+pub(crate) fn school() -> (tempfile::TempDir, Store, u64) {
     let (d, s) = temp_store();
     let g = plain_group(&s, "Year 7");
     let c = course(&s, "PHY");
@@ -61,37 +71,6 @@ fn school() -> (tempfile::TempDir, Store, u64) {
     )
     .unwrap();
     (d, s, last)
-}
-
-#[test]
-fn a_restored_store_holds_every_tree_of_the_original_but_sessions() {
-    let (_d, s, last) = school();
-    let mut file = Vec::new();
-    let made = s.backup(&mut file, 1_700_000_000_000).unwrap();
-    assert_eq!(made.bytes, file.len() as u64);
-    assert_eq!(made.schema, SCHEMA_VERSION);
-    assert!(file.starts_with(b"tessera-backup 1\n"));
-
-    let to = tempfile::tempdir().unwrap();
-    let target = to.path().join("restored");
-    let (r, sum) = restore(file.as_slice(), &target).unwrap();
-    assert!(sum.violations.is_empty(), "{:?}", sum.violations);
-    assert_eq!((sum.trees, sum.entries), (made.trees, made.entries));
-    assert_eq!(sum.backup.created_ms, 1_700_000_000_000);
-    assert_eq!(sum.schema, SCHEMA_VERSION);
-
-    let filled = dump(&s).iter().filter(|(_, kvs)| !kvs.is_empty()).count();
-    assert!(filled > 15, "only {filled} trees hold anything");
-    assert_same_trees(&s, &r);
-    // Sessions stay behind: nobody is signed in on a restored server.
-    assert!(!s.sessions.is_empty());
-    assert!(r.sessions.is_empty());
-    // Ids continue past the original's: a new user cannot take an old id.
-    let next = learner(&r, "newcomer");
-    assert!(next > last, "new id {next} after restored id {last}");
-    // And the restored store serves the same data.
-    assert_eq!(r.settings().unwrap().self_registration, Some(true));
-    assert_eq!(read_header(file.as_slice()).unwrap(), sum.backup);
 }
 
 /// A group's "managers may regenerate the key" comes back with the restore, on and off, and a
@@ -197,42 +176,6 @@ fn a_damaged_file_is_refused_and_leaves_nothing_behind() {
     let mut longer = file.clone();
     longer.extend_from_slice(b"junk");
     assert!(refused(&longer).to_string().contains("damaged"));
-}
-
-#[test]
-fn a_backup_made_at_schema_1_is_migrated_when_restored() {
-    let old = crate::server::store::migrations::tests::schema_v1();
-    let mut file = Vec::new();
-    {
-        let db = sled::Config::new()
-            .path(old.path().join("data"))
-            .open()
-            .unwrap();
-        let made = write_backup(&db, &mut file, 9).unwrap();
-        assert_eq!(made.schema, 1);
-    }
-    assert_eq!(read_header(file.as_slice()).unwrap().schema, 1);
-    let to = tempfile::tempdir().unwrap();
-    let (r, sum) = restore(file.as_slice(), &to.path().join("new")).unwrap();
-    assert_eq!(sum.backup.schema, 1);
-    assert_eq!(sum.schema, SCHEMA_VERSION);
-    assert!(sum.violations.is_empty(), "{:?}", sum.violations);
-    crate::server::store::migrations::tests::check_v2(&r);
-}
-
-#[test]
-fn a_backup_from_a_newer_schema_is_refused() {
-    let (_d, s, _) = school();
-    s.meta
-        .insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
-        .unwrap();
-    let mut file = Vec::new();
-    s.backup(&mut file, 1).unwrap();
-    let to = tempfile::tempdir().unwrap();
-    let target = to.path().join("new");
-    let err = restore(file.as_slice(), &target).err().unwrap();
-    assert!(matches!(err, BackupError::NewerSchema { .. }), "{err}");
-    assert!(!target.exists());
 }
 
 /// Backups taken while several threads write are each a consistent store: `check` finds no

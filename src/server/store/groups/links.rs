@@ -6,12 +6,9 @@
 //! `course_groups` / `curriculum_groups` (target id ++ group id) find the groups of a course or
 //! curriculum that is being deleted.
 
-use super::*;
-use crate::server::store::tx::tree_set;
+use crate::server::store::StoreError;
 
-/// Most courses and curricula one [`Store::attach_links`] attaches (a page of the checklist is
-/// far fewer): bounds the transaction and its audit line.
-pub const ATTACH_MAX: usize = 100;
+use super::*;
 
 #[derive(Clone, Copy)]
 pub enum LinkKind {
@@ -19,182 +16,29 @@ pub enum LinkKind {
     Curriculum,
 }
 
-/// Inside a transaction: a group's links (none yet: empty).
-pub(crate) fn tx_links(links: &TransactionalTree, group: u64) -> Tx<GroupLinksRecord> {
-    let key = id_key(group);
-    match links.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => Ok(GroupLinksRecord::default()),
-    }
-}
-
-pub(crate) fn tx_put_links(
-    links: &TransactionalTree,
-    group: u64,
-    rec: &GroupLinksRecord,
-) -> Tx<()> {
-    if rec.courses.is_empty() && rec.curricula.is_empty() {
-        links.remove(&id_key(group))?;
-    } else {
-        links.insert(&id_key(group), codec::encode(rec).or_else(abort)?)?;
-    }
-    Ok(())
-}
-
-/// Inside a transaction: every course `group` gives, its own first and then its curricula's
-/// in their order, each once; courses and curricula deleted since are left out.
-pub(crate) fn tx_group_courses(
-    links: &TransactionalTree,
-    curricula: &TransactionalTree,
-    courses: &TransactionalTree,
-    group: u64,
-) -> Tx<Vec<CourseRecord>> {
-    let rec = tx_links(links, group)?;
-    let mut ids = rec.courses.clone();
-    for cur in &rec.curricula {
-        if let Some(c) = super::super::curricula::tx_get_curriculum(curricula, *cur)? {
-            ids.extend(c.courses);
-        }
-    }
-    super::super::enrolments::tx_courses(courses, &ids)
-}
-
-tree_set! {
-    /// The trees attaching courses and curricula to a group writes.
-    struct AttachTx {
-        groups, courses, curricula, group_links, course_groups, curriculum_groups, audit, audit_index,
-    }
-}
-
-impl Store {
+/// The store's operations on this area (see the contract in `store/mod.rs`).
+pub trait GroupLinks: Send + Sync {
     /// Every course `group` gives (see [`tx_group_courses`]), read in a transaction of its own.
-    pub fn group_course_records(&self, group: u64) -> Result<Vec<CourseRecord>, StoreError> {
-        let r = (&self.group_links, &self.curricula, &self.courses).transaction(
-            |(links, curricula, courses)| tx_group_courses(links, curricula, courses, group),
-        );
-        match r.map_err(StoreError::from) {
-            // sled refuses every transaction, reads too, once it cannot write (`store_cell.rs`);
-            // no writer runs then, so plain reads cannot see half of a change.
-            Err(StoreError::Backend(_)) => self.group_courses_read_plainly(group),
-            other => other,
-        }
-    }
-
-    /// [`tx_group_courses`] without a transaction: for a store that cannot write.
-    fn group_courses_read_plainly(&self, group: u64) -> Result<Vec<CourseRecord>, StoreError> {
-        let rec = self.group_links_record(group)?;
-        let mut ids = rec.courses.clone();
-        for cur in &rec.curricula {
-            if let Some(c) = self.get_curriculum(*cur)? {
-                ids.extend(c.courses);
-            }
-        }
-        let mut out: Vec<CourseRecord> = Vec::with_capacity(ids.len());
-        for id in ids {
-            if out.iter().any(|c| c.id == id) {
-                continue;
-            }
-            if let Some(c) = self.get_course(id)? {
-                out.push(c);
-            }
-        }
-        Ok(out)
-    }
+    fn group_course_records(&self, group: u64) -> Result<Vec<CourseRecord>, StoreError>;
 
     /// Attaches (`add`) or detaches a course. Attaching twice or detaching an absent link
     /// changes nothing (`Ok(false)`); an unknown course is `NotFound`.
-    pub fn link_group_course(
+    fn link_group_course(
         &self,
         actor: Actor,
         group: u64,
         course: u64,
         add: bool,
-    ) -> Result<bool, StoreError> {
-        self.link(actor, group, course, add, LinkKind::Course)
-    }
+    ) -> Result<bool, StoreError>;
 
     /// Attaches (`add`) or detaches a curriculum, like [`Store::link_group_course`].
-    pub fn link_group_curriculum(
+    fn link_group_curriculum(
         &self,
         actor: Actor,
         group: u64,
         curriculum: u64,
         add: bool,
-    ) -> Result<bool, StoreError> {
-        self.link(actor, group, curriculum, add, LinkKind::Curriculum)
-    }
-
-    fn link(
-        &self,
-        actor: Actor,
-        group: u64,
-        target: u64,
-        add: bool,
-        kind: LinkKind,
-    ) -> Result<bool, StoreError> {
-        let _w = self.writing();
-        let event = self.new_id()?;
-        let (targets, backward, what) = match kind {
-            LinkKind::Course => (&self.courses, &self.course_groups, "course"),
-            LinkKind::Curriculum => (&self.curricula, &self.curriculum_groups, "curriculum"),
-        };
-        let r = (
-            &self.groups,
-            targets,
-            &self.group_links,
-            backward,
-            &self.audit,
-            &self.audit_index,
-        )
-            .transaction(|(groups, targets, links, backward, trail, index)| {
-                let mut rec = tx_get(groups, group)?;
-                let mut l = tx_links(links, group)?;
-                let list = match kind {
-                    LinkKind::Course => &mut l.courses,
-                    LinkKind::Curriculum => &mut l.curricula,
-                };
-                let there = list.contains(&target);
-                if add == there {
-                    return Ok(false);
-                }
-                let label = match (targets.get(id_key(target))?, kind) {
-                    (None, _) if add => return abort(StoreError::NotFound(what)),
-                    (None, _) => format!("#{target}"),
-                    (Some(b), LinkKind::Course) => {
-                        codec::decode::<CourseRecord>(&id_key(target), &b)
-                            .map(|c| c.code)
-                            .or_else(abort)?
-                    }
-                    (Some(b), LinkKind::Curriculum) => {
-                        codec::decode::<CurriculumRecord>(&id_key(target), &b)
-                            .map(|c| c.name)
-                            .or_else(abort)?
-                    }
-                };
-                if add {
-                    list.push(target);
-                    backward.insert(&pair_key(target, group), &[])?;
-                } else {
-                    list.retain(|t| *t != target);
-                    backward.remove(&pair_key(target, group))?;
-                }
-                rec.courses = l.courses.len() as u32;
-                rec.curricula = l.curricula.len() as u32;
-                tx_put_links(links, group, &l)?;
-                tx_put(groups, &rec)?;
-                let verb = if add { "Attached" } else { "Detached" };
-                tx_audit(
-                    AuditTrees { trail, index },
-                    group,
-                    event,
-                    actor,
-                    AuditAction::CoursesChanged,
-                    format!("{verb} {what} {label}."),
-                )?;
-                Ok(true)
-            })?;
-        Ok(r)
-    }
+    ) -> Result<bool, StoreError>;
 
     /// Attaches several courses and curricula to `group` at once (the Courses tab's checklist):
     /// in one transaction with one audit event naming them, so either all are attached or
@@ -202,200 +46,44 @@ impl Store {
     /// attached. Refused, with nothing changed: no id at all, or more than [`ATTACH_MAX`]
     /// (`Invalid` on `courses`); an id that is no course or curriculum (`Invalid` on `courses`
     /// or `curricula`, naming it); an unknown group (`NotFound`).
-    pub fn attach_links(
+    fn attach_links(
         &self,
         actor: Actor,
         group: u64,
         courses: &[u64],
         curricula: &[u64],
-    ) -> Result<u32, StoreError> {
-        if courses.is_empty() && curricula.is_empty() {
-            return Err(StoreError::invalid(
-                "courses",
-                "Tick at least one course or curriculum to attach.",
-            ));
-        }
-        if courses.len() + curricula.len() > ATTACH_MAX {
-            return Err(StoreError::invalid(
-                "courses",
-                format!("Attach at most {ATTACH_MAX} at a time."),
-            ));
-        }
-        let _w = self.writing();
-        let event = self.new_id()?;
-        let n = AttachTx::run(self, |t| {
-            let AttachTx {
-                groups,
-                courses: course_t,
-                curricula: curriculum_t,
-                group_links: links,
-                course_groups: course_back,
-                curriculum_groups: curriculum_back,
-                audit: trail,
-                audit_index: index,
-            } = *t;
-            let mut rec = tx_get(groups, group)?;
-            let mut l = tx_links(links, group)?;
-            let mut course_labels = Vec::new();
-            for &c in courses {
-                let Some(course) = super::super::courses::tx_get_course(course_t, c)? else {
-                    return abort(StoreError::invalid(
-                        "courses",
-                        format!("There is no course #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
-                    ));
-                };
-                if !l.courses.contains(&c) {
-                    l.courses.push(c);
-                    course_back.insert(&pair_key(c, group), &[])?;
-                    course_labels.push(course.code);
-                }
-            }
-            let mut curriculum_labels = Vec::new();
-            for &c in curricula {
-                let Some(cur) = super::super::curricula::tx_get_curriculum(curriculum_t, c)? else {
-                    return abort(StoreError::invalid(
-                        "curricula",
-                        format!("There is no curriculum #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
-                    ));
-                };
-                if !l.curricula.contains(&c) {
-                    l.curricula.push(c);
-                    curriculum_back.insert(&pair_key(c, group), &[])?;
-                    curriculum_labels.push(cur.name);
-                }
-            }
-            let n = (course_labels.len() + curriculum_labels.len()) as u32;
-            if n == 0 {
-                return Ok(0);
-            }
-            rec.courses = l.courses.len() as u32;
-            rec.curricula = l.curricula.len() as u32;
-            tx_put_links(links, group, &l)?;
-            tx_put(groups, &rec)?;
-            let mut parts = Vec::new();
-            if !course_labels.is_empty() {
-                let what = if course_labels.len() == 1 {
-                    "course"
-                } else {
-                    "courses"
-                };
-                parts.push(format!("{what} {}", course_labels.join(", ")));
-            }
-            if !curriculum_labels.is_empty() {
-                let what = if curriculum_labels.len() == 1 {
-                    "curriculum"
-                } else {
-                    "curricula"
-                };
-                parts.push(format!("{what} {}", curriculum_labels.join(", ")));
-            }
-            tx_audit(
-                AuditTrees { trail, index },
-                group,
-                event,
-                actor,
-                AuditAction::CoursesChanged,
-                format!("Attached {}.", parts.join(" and ")),
-            )?;
-            Ok(n)
-        })?;
-        Ok(n)
-    }
+    ) -> Result<u32, StoreError>;
 
     /// A page of the courses not yet attached to `group` (its own; those of its curricula may
     /// still be attached by themselves), searched as [`Store::list_courses`] does.
-    pub fn courses_to_attach(
+    fn courses_to_attach(
         &self,
         group: u64,
         query: &str,
         page: u32,
         per_page: u32,
-    ) -> Result<(Vec<crate::model::catalog::CourseRow>, u64, bool), StoreError> {
-        self.get_group(group)?
-            .ok_or(StoreError::NotFound("group"))?;
-        let except: HashSet<u64> = self
-            .group_links_record(group)?
-            .courses
-            .into_iter()
-            .collect();
-        self.courses_except(query, page, per_page, &except)
-    }
+    ) -> Result<(Vec<crate::model::catalog::CourseRow>, u64, bool), StoreError>;
 
     /// A page of the curricula not yet attached to `group`, searched as
     /// [`Store::list_curricula`] does.
-    pub fn curricula_to_attach(
+    fn curricula_to_attach(
         &self,
         group: u64,
         query: &str,
         page: u32,
         per_page: u32,
-    ) -> Result<(Vec<crate::model::catalog::CurriculumView>, u64, bool), StoreError> {
-        self.get_group(group)?
-            .ok_or(StoreError::NotFound("group"))?;
-        let except: HashSet<u64> = self
-            .group_links_record(group)?
-            .curricula
-            .into_iter()
-            .collect();
-        self.curricula_except(query, page, per_page, &except)
-    }
+    ) -> Result<(Vec<crate::model::catalog::CurriculumView>, u64, bool), StoreError>;
 
     /// The group's links record (empty when it has none).
-    pub fn group_links_record(&self, group: u64) -> Result<GroupLinksRecord, StoreError> {
-        let key = id_key(group);
-        self.group_links
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
-            .map(Option::unwrap_or_default)
-    }
+    fn group_links_record(&self, group: u64) -> Result<GroupLinksRecord, StoreError>;
 
     /// The group's course ids and curriculum ids, in the order they were attached.
-    pub fn group_links(&self, group: u64) -> Result<(Vec<u64>, Vec<u64>), StoreError> {
-        let rec = self.group_links_record(group)?;
-        Ok((rec.courses, rec.curricula))
-    }
+    fn group_links(&self, group: u64) -> Result<(Vec<u64>, Vec<u64>), StoreError>;
 
     /// Every course the group gives: its own and its curricula's, each once.
-    pub fn group_course_ids_with_curricula(&self, group: u64) -> Result<Vec<u64>, StoreError> {
-        Ok(self
-            .group_course_records(group)?
-            .into_iter()
-            .map(|c| c.id)
-            .collect())
-    }
-
-    /// Detaches a course (or curriculum) that was deleted from every group still linking it;
-    /// returns how many. Run by the job that follows the deletion: no new link to it can
-    /// appear once it is gone, so nothing is left behind, and it may run again after a crash.
-    pub(crate) fn unlink_deleted(&self, target: u64, kind: LinkKind) -> Result<u64, StoreError> {
-        let _w = self.writing();
-        let (backward, name) = match kind {
-            LinkKind::Course => (&self.course_groups, "course_groups"),
-            LinkKind::Curriculum => (&self.curriculum_groups, "curriculum_groups"),
-        };
-        let mut n = 0;
-        for group in suffix_ids(backward, name, target)? {
-            (&self.groups, &self.group_links, backward).transaction(
-                |(groups, links, backward)| {
-                    backward.remove(&pair_key(target, group))?;
-                    let mut l = tx_links(links, group)?;
-                    match kind {
-                        LinkKind::Course => l.courses.retain(|c| *c != target),
-                        LinkKind::Curriculum => l.curricula.retain(|c| *c != target),
-                    }
-                    tx_put_links(links, group, &l)?;
-                    if groups.get(id_key(group))?.is_some() {
-                        let mut rec = tx_get(groups, group)?;
-                        rec.courses = l.courses.len() as u32;
-                        rec.curricula = l.curricula.len() as u32;
-                        tx_put(groups, &rec)?;
-                    }
-                    Ok::<_, ConflictableTransactionError<StoreError>>(())
-                },
-            )?;
-            n += 1;
-        }
-        Ok(n)
-    }
+    fn group_course_ids_with_curricula(&self, group: u64) -> Result<Vec<u64>, StoreError>;
 }
+
+/// Most courses and curricula one [`SledStore::attach_links`] attaches (a page of the checklist is
+/// far fewer): bounds the transaction and its audit line.
+pub const ATTACH_MAX: usize = 100;

@@ -1,135 +1,34 @@
 //! Group managers and the audit trail.
 
+use crate::server::store::StoreError;
+
 use super::*;
-use crate::server::store::jobs::JobRecord;
 
-/// Inside a transaction: the summary of a finished mass enrolment, in the group's activity.
-pub(crate) fn tx_mass_enrol_audit(
-    audit: AuditTrees<'_>,
-    users: &TransactionalTree,
-    group: u64,
-    event: u64,
-    job: &JobRecord,
-    now: u64,
-) -> Tx<()> {
-    let by = if job.started_by == 0 {
-        "Tessera".to_string()
-    } else {
-        match users.get(id_key(job.started_by))? {
-            Some(_) => tx_user_login(users, job.started_by)?,
-            None => format!("user #{}", job.started_by),
-        }
-    };
-    let c = &job.counts;
-    let secs = now.saturating_sub(job.created_at) / 1000;
-    let mut detail = format!(
-        "Mass enrolment started by {by}: {}; took {secs} s.",
-        crate::model::group::mass_enrol_summary(
-            job.done,
-            c.enrolled,
-            c.already,
-            c.skipped_archived,
-            c.skipped_inactive,
-            c.failed,
-        )
-    );
-    if !job.failures.is_empty() {
-        detail.push_str(&format!(" Failures: {}.", job.failures.join("; ")));
-    }
-    tx_audit(
-        audit,
-        group,
-        event,
-        Actor {
-            user: job.started_by,
-            now,
-        },
-        AuditAction::MassEnrolment,
-        detail,
-    )
-}
-
-impl Store {
+/// The store's operations on this area (see the contract in `store/mod.rs`).
+pub trait GroupManagers: Send + Sync {
     /// Makes `user` a manager of `group` (`add`) or not. Changing nothing returns `Ok(false)`.
-    pub fn set_group_manager(
+    fn set_group_manager(
         &self,
         actor: Actor,
         group: u64,
         user: u64,
         add: bool,
-    ) -> Result<bool, StoreError> {
-        let _w = self.writing();
-        let event = self.new_id()?;
-        let r = (
-            &self.groups,
-            &self.users,
-            &self.group_managers,
-            &self.manager_groups,
-            &self.audit,
-            &self.audit_index,
-        )
-            .transaction(|(groups, users, managers, manager_groups, trail, index)| {
-                tx_get(groups, group)?;
-                let login = tx_user_login(users, user)?;
-                let there = managers.get(pair_key(group, user))?.is_some();
-                if there == add {
-                    return Ok(false);
-                }
-                if add {
-                    managers.insert(&pair_key(group, user), &[])?;
-                    manager_groups.insert(&pair_key(user, group), &[])?;
-                } else {
-                    managers.remove(&pair_key(group, user))?;
-                    manager_groups.remove(&pair_key(user, group))?;
-                }
-                let verb = if add { "Made" } else { "Removed" };
-                let role = if add { "a manager" } else { "as a manager" };
-                tx_audit(
-                    AuditTrees { trail, index },
-                    group,
-                    event,
-                    actor,
-                    AuditAction::ManagersChanged,
-                    format!("{verb} {login} {role}."),
-                )?;
-                Ok(true)
-            })?;
-        Ok(r)
-    }
+    ) -> Result<bool, StoreError>;
 
-    pub fn group_managers(&self, group: u64) -> Result<Vec<u64>, StoreError> {
-        suffix_ids(&self.group_managers, "group_managers", group)
-    }
+    fn group_managers(&self, group: u64) -> Result<Vec<u64>, StoreError>;
 
     /// The groups `user` manages.
     /// The groups `user` manages (not counting deleted ones still being swept).
-    pub fn managed_groups(&self, user: u64) -> Result<Vec<u64>, StoreError> {
-        self.existing_groups(suffix_ids(&self.manager_groups, "manager_groups", user)?)
-    }
+    fn managed_groups(&self, user: u64) -> Result<Vec<u64>, StoreError>;
 
-    pub fn manages_group(&self, user: u64, group: u64) -> Result<bool, StoreError> {
-        Ok(self.manager_groups.get(pair_key(user, group))?.is_some()
-            && self.groups.contains_key(id_key(group))?)
-    }
+    fn manages_group(&self, user: u64, group: u64) -> Result<bool, StoreError>;
 
-    pub fn manages_any_group(&self, user: u64) -> Result<bool, StoreError> {
-        Ok(!self.managed_groups(user)?.is_empty())
-    }
+    fn manages_any_group(&self, user: u64) -> Result<bool, StoreError>;
 
     /// The newest `limit` audit events of a group, newest first.
-    pub fn group_activity(
+    fn group_activity(
         &self,
         group: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, AuditRecord)>, StoreError> {
-        self.audit
-            .scan_prefix(id_key(group))
-            .rev()
-            .take(limit)
-            .map(|item| {
-                let (k, v) = item?;
-                Ok((read_id("audit", &k, &k[8..])?, codec::decode(&k, &v)?))
-            })
-            .collect()
-    }
+    ) -> Result<Vec<(u64, AuditRecord)>, StoreError>;
 }

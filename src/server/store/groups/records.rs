@@ -129,7 +129,7 @@ impl From<&KeyRecord> for KeySettings {
 }
 
 /// The courses and curricula attached to a group, in the order they were attached. Kept in one
-/// record (tree `group_links`) so a transaction can read them: sled transactions cannot scan.
+/// record so a transaction reads them with one lookup, never a scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupLinksRecord {
     pub courses: Vec<u64>,

@@ -1,20 +1,26 @@
 use super::*;
+
 use crate::model::group::JoinedHow;
+
 use crate::model::message::MailCounts;
-use crate::server::store::tests::{dump, reopen, sled_temp_store, temp_store};
+
+#[allow(unused_imports)]
+use crate::server::store::tests::prelude::*;
+
+use crate::server::store::tests::{dump, reopen, temp_store};
 
 use crate::server::store::enrolments::tests_support::{learner, plain_group as group};
 
-fn join(s: &Store, g: u64, u: u64, now: u64) {
+pub(crate) fn join(s: &Store, g: u64, u: u64, now: u64) {
     s.add_member(Actor { user: 0, now }, g, u, JoinedHow::Manual)
         .unwrap();
 }
 
-fn deliver(s: &Store, job: u64) {
+pub(crate) fn deliver(s: &Store, job: u64) {
     while s.run_job_step(job, 50).unwrap() == Step::More {}
 }
 
-fn inbox_ids(s: &Store, u: u64) -> Vec<u64> {
+pub(crate) fn inbox_ids(s: &Store, u: u64) -> Vec<u64> {
     s.inbox(u, 1).unwrap().0.iter().map(|r| r.id).collect()
 }
 
@@ -84,48 +90,6 @@ fn a_message_reaches_the_members_of_the_moment_it_was_sent() {
     // Past the last page: nothing, and the total.
     assert_eq!(s.group_messages(g, 9).unwrap(), (vec![], 1));
     assert_eq!(s.inbox(a, 9).unwrap(), (vec![], 1));
-}
-
-/// A large group is delivered in bounded steps; a step replayed with its old cursor (a crash
-/// between the step and its flush) changes nothing.
-#[test]
-fn a_large_group_is_delivered_in_steps() {
-    let (_d, s) = temp_store();
-    let admin = learner(&s, "admin");
-    let g = group(&s, "Big");
-    let n = STEP_BATCH * 2 + 7;
-    let members: Vec<u64> = (0..n).map(|i| learner(&s, &format!("l{i}"))).collect();
-    let entries: Vec<(u32, String)> = (0..n).map(|i| (i as u32 + 1, format!("l{i}"))).collect();
-    s.bulk_add_members(Actor { user: 0, now: 5 }, g, &entries)
-        .unwrap();
-    let (m, job) = s
-        .send_message(
-            Actor {
-                user: admin,
-                now: 20,
-            },
-            g,
-            "Hi",
-            "All of you.",
-            false,
-        )
-        .unwrap();
-    let first = s.get_job(job).unwrap().unwrap();
-    assert_eq!(s.run_job_step(job, 30).unwrap(), Step::More);
-    assert_eq!(s.message_delivered(m).unwrap(), STEP_BATCH as u64);
-    let after_one = dump(&s);
-    // Replaying the first step with the job as it was: nothing changes.
-    s.deliver_step(&first, m, 30).unwrap();
-    assert_eq!(dump(&s), after_one);
-    deliver(&s, job);
-    let rec = s.get_message(m).unwrap().unwrap();
-    assert_eq!(
-        (s.message_delivered(m).unwrap(), rec.delivering),
-        (n as u64, false)
-    );
-    for u in &members {
-        assert_eq!(s.unread_count(*u).unwrap(), 1);
-    }
 }
 
 /// Opening marks read, "mark unread" undoes it, the count follows and never goes below 0;
@@ -389,52 +353,6 @@ fn a_taken_mail_is_sent_by_one_mailer_and_taken_over_after_its_lease() {
             failed: 0
         }
     );
-}
-
-/// An e-mail whose message is gone is settled all the same (it must leave the queue), and
-/// with SMTP switched off every waiting e-mail fails, counted on its message.
-#[test]
-fn waiting_mail_can_always_be_settled_or_cancelled() {
-    let (_d, s) = sled_temp_store();
-    let admin = learner(&s, "admin");
-    let g = group(&s, "G");
-    let [a, b] = ["a", "b"].map(|l| learner(&s, l));
-    join(&s, g, a, 1);
-    join(&s, g, b, 1);
-    let (m, job) = s
-        .send_message(
-            Actor {
-                user: admin,
-                now: 10,
-            },
-            g,
-            "Mail",
-            "Body",
-            true,
-        )
-        .unwrap();
-    deliver(&s, job);
-    let due = s.due_mail(u64::MAX, 10).unwrap();
-    s.messages.remove(id_key(m)).unwrap();
-    assert!(s
-        .settle_mail(
-            &due[0],
-            &Settle::Failed {
-                error: "gone".into()
-            }
-        )
-        .unwrap());
-    assert_eq!(s.cancel_waiting_mail("off").unwrap(), 1);
-    assert_eq!(s.mail_waiting(), 0);
-    assert_eq!(
-        s.message_mail(m).unwrap(),
-        MailCounts {
-            queued: 0,
-            sent: 0,
-            failed: 2
-        }
-    );
-    assert_eq!(s.cancel_waiting_mail("off").unwrap(), 0);
 }
 
 /// A delivery job that fails for good leaves its message saying what it delivered, no longer

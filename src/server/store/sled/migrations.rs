@@ -1,19 +1,22 @@
 //! Start-up migrations: `(from, step)` brings a database at schema `from` to `from + 1`.
 //!
-//! The runner (`Store::migrate`) writes the new schema version only after a step returned, so
+//! The runner (`SledStore::migrate`) writes the new schema version only after a step returned, so
 //! a crash in a step runs it again at the next start: every step is idempotent (running it
 //! twice, or after a half-done run, gives the same database as running it once), and each has a
 //! test on a database written by the previous version (`tests/fixtures/schema-v1.tar.gz`, made
 //! by the release of schema 1) that runs it twice.
 
+#[allow(unused_imports)]
+use crate::server::store::prelude::*;
+
 use super::codec::{self, read_id, Record};
 use super::enrolments::{EnrolmentRecord, Source};
 use super::groups::GroupLinksRecord;
 use super::sessions::SessionRecord;
-use super::{counter_key, Store, StoreError};
+use super::{counter_key, SledStore, StoreError};
 use serde::Deserialize;
 
-pub(super) type Migration = fn(&Store) -> Result<(), StoreError>;
+pub(super) type Migration = fn(&SledStore) -> Result<(), StoreError>;
 
 pub(super) const MIGRATIONS: &[(u32, Migration)] =
     &[(1, v1_to_v2), (2, v2_to_v3), (3, v3_to_v4), (4, v4_to_v5)];
@@ -45,7 +48,7 @@ mod v1 {
 ///   `group_curricula` into one `group_links` record per group (readable in a transaction);
 /// - enrolments record every source with its group or curriculum (`sources`);
 /// - branches, courses and curricula get stored counters for their list totals.
-fn v1_to_v2(s: &Store) -> Result<(), StoreError> {
+fn v1_to_v2(s: &SledStore) -> Result<(), StoreError> {
     links_into_records(s)?;
     enrolment_sources(s)?;
     list_counters(s)
@@ -53,7 +56,7 @@ fn v1_to_v2(s: &Store) -> Result<(), StoreError> {
 
 /// 2 → 3: every audit event gets its entries in `audit_index` (by time, group, actor and
 /// kind: the Activity page), derived from the event alone, so a second run writes the same.
-fn v2_to_v3(s: &Store) -> Result<(), StoreError> {
+fn v2_to_v3(s: &SledStore) -> Result<(), StoreError> {
     let events = super::audit::build_index(s)?;
     tracing::info!(events, "indexed the audit trail");
     Ok(())
@@ -68,7 +71,7 @@ fn v2_to_v3(s: &Store) -> Result<(), StoreError> {
 /// base64), a new key is 32 bytes of hash, so any key that is not 32 bytes long is old. Each
 /// batch moves its sessions in one atomic step (the hash in, the id out): after a crash the
 /// moved ones are 32 bytes and passed over, the rest are moved by the next run.
-fn v3_to_v4(s: &Store) -> Result<(), StoreError> {
+fn v3_to_v4(s: &SledStore) -> Result<(), StoreError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -105,7 +108,7 @@ fn v3_to_v4(s: &Store) -> Result<(), StoreError> {
 /// and whole fields in `search_course` (which matched only their starts). The new index is
 /// built from the courses (emptied first, so a second run, or one after a crash, writes the
 /// same), then the old tree is dropped whole: cheaper than removing its entries one by one.
-fn v4_to_v5(s: &Store) -> Result<(), StoreError> {
+fn v4_to_v5(s: &SledStore) -> Result<(), StoreError> {
     let courses = s.rebuild_course_search()?;
     s.db.flush()?;
     s.db.drop_tree("search_course")?;
@@ -116,7 +119,7 @@ fn v4_to_v5(s: &Store) -> Result<(), StoreError> {
 /// Builds each group's links record from the old trees, for groups that have none yet, then
 /// drops the old trees. Re-run after a crash: records built stay as they are (the old trees
 /// are dropped only once every record exists), the rest are built.
-fn links_into_records(s: &Store) -> Result<(), StoreError> {
+fn links_into_records(s: &SledStore) -> Result<(), StoreError> {
     let mut links: std::collections::BTreeMap<u64, GroupLinksRecord> = Default::default();
     for (tree, curricula) in [("group_courses", false), ("group_curricula", true)] {
         let old = s.db.open_tree(tree)?;
@@ -158,7 +161,7 @@ fn links_into_records(s: &Store) -> Result<(), StoreError> {
 /// Rewrites schema-1 enrolments (one source kind, no group) with their sources. Records already
 /// in the new form are left alone. Group sources of schema 1 carried no group, so they become
 /// `Manual`: such enrolments are never ended by taking someone out of a group.
-fn enrolment_sources(s: &Store) -> Result<(), StoreError> {
+fn enrolment_sources(s: &SledStore) -> Result<(), StoreError> {
     let mut batch = sled::Batch::default();
     let mut pending = 0;
     for item in s.enrolments.iter() {
@@ -202,7 +205,7 @@ fn enrolment_sources(s: &Store) -> Result<(), StoreError> {
 
 /// Counts branches, courses and curricula once (their unique-name indexes hold one entry
 /// each) into the counters their list pages read. Overwrites: safe to repeat.
-fn list_counters(s: &Store) -> Result<(), StoreError> {
+fn list_counters(s: &SledStore) -> Result<(), StoreError> {
     for (name, tree) in [
         (super::branches::COUNT_BRANCHES, &s.branch_name),
         (super::courses::COUNT_COURSES, &s.course_code),
@@ -215,7 +218,7 @@ fn list_counters(s: &Store) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::catalog::EnrolSource;
     use crate::server::store::tests::reopen;
@@ -232,7 +235,7 @@ pub(super) mod tests {
         let archive = dir.path().join("v1.tar.gz");
         std::fs::write(
             &archive,
-            include_bytes!("../../../tests/fixtures/schema-v1.tar.gz"),
+            include_bytes!("../../../../tests/fixtures/schema-v1.tar.gz"),
         )
         .unwrap();
         let status = std::process::Command::new("tar")
@@ -245,7 +248,7 @@ pub(super) mod tests {
         dir
     }
 
-    pub fn check_v2(s: &Store) {
+    pub fn check_v2(s: &SledStore) {
         assert_eq!(s.schema_version().unwrap(), Some(SCHEMA_VERSION));
         // Links moved into the record, counts unchanged.
         assert_eq!(s.group_links(11).unwrap(), (vec![5], vec![10]));
@@ -286,7 +289,7 @@ pub(super) mod tests {
     }
 
     /// Schema 3: the trail is indexed, and the Activity list reads it across groups.
-    fn check_v3(s: &Store) {
+    fn check_v3(s: &SledStore) {
         assert_eq!(s.check().unwrap().violations, vec![]);
         assert_eq!(s.audit_index.iter().count(), 4 * 7);
         let all = s
@@ -311,7 +314,7 @@ pub(super) mod tests {
     }
 
     /// Schema 4: every session is keyed by a 32-byte hash, none by an id.
-    fn check_v4(s: &Store) {
+    fn check_v4(s: &SledStore) {
         for kv in s.sessions.iter() {
             let (k, _) = kv.unwrap();
             assert_eq!(k.len(), 32, "session key {}", codec::show_key(&k));
@@ -322,7 +325,7 @@ pub(super) mod tests {
     /// Schema 5: courses are found by any part of their code or title (PHY by "hy", not by
     /// "x"), and the group written by schema 1 (a version-1 record) reads with its managers
     /// not allowed to regenerate its key.
-    fn check_v5(s: &Store) {
+    fn check_v5(s: &SledStore) {
         let codes = |q: &str| -> Vec<String> {
             s.list_courses(q, 1, 50)
                 .unwrap()
@@ -346,7 +349,7 @@ pub(super) mod tests {
     #[test]
     fn the_course_search_step_can_run_twice() {
         let dir = schema_v1();
-        let s = Store::open(&dir.path().join("data")).unwrap();
+        let s = SledStore::open(&dir.path().join("data")).unwrap();
         let before: Vec<_> = s.course_suffix.iter().map(|kv| kv.unwrap()).collect();
         v4_to_v5(&s).unwrap();
         let after: Vec<_> = s.course_suffix.iter().map(|kv| kv.unwrap()).collect();
@@ -357,7 +360,7 @@ pub(super) mod tests {
     #[test]
     fn a_schema_1_database_opens_migrated() {
         let dir = schema_v1();
-        let s = Store::open(&dir.path().join("data")).unwrap();
+        let s = SledStore::open(&dir.path().join("data")).unwrap();
         check_v2(&s);
     }
 
@@ -368,7 +371,7 @@ pub(super) mod tests {
         {
             // Half done: the links part only, then a crash (the version still says 1).
             let db = sled::open(&data).unwrap();
-            let s = Store::from_db(db, None).unwrap();
+            let s = SledStore::from_db(db, None).unwrap();
             links_into_records(&s).unwrap();
             enrolment_sources(&s).unwrap();
             s.flush().unwrap();
@@ -378,10 +381,11 @@ pub(super) mod tests {
             Err(OpenError::Locked(_)) => panic!("still locked"),
             Err(e) => panic!("{e}"),
         };
-        check_v2(&s);
+        check_v2(s.sled());
+        let s = s.sled();
         // And the whole step once more on the migrated database changes nothing.
-        v1_to_v2(&s).unwrap();
-        check_v2(&s);
+        v1_to_v2(s).unwrap();
+        check_v2(s);
     }
 
     #[test]
@@ -391,7 +395,7 @@ pub(super) mod tests {
         {
             // Migrated to 2, then the index step half done: one event's entries only.
             let db = sled::open(&data).unwrap();
-            let s = Store::from_db(db, None).unwrap();
+            let s = SledStore::from_db(db, None).unwrap();
             v1_to_v2(&s).unwrap();
             s.set_schema_version(2).unwrap();
             super::super::audit::build_index(&s).unwrap();
@@ -405,10 +409,11 @@ pub(super) mod tests {
             s.flush().unwrap();
         }
         let s = reopen(&data).unwrap();
-        check_v2(&s);
+        let s = s.sled();
+        check_v2(s);
         let before: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
-        v2_to_v3(&s).unwrap();
-        check_v2(&s);
+        v2_to_v3(s).unwrap();
+        check_v2(s);
         let after: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
         assert_eq!(after, before, "a second run writes the same entries");
     }
@@ -432,7 +437,7 @@ pub(super) mod tests {
         {
             // A schema-3 database, with sessions written as schema 3 wrote them.
             let db = sled::open(&data).unwrap();
-            let s = Store::from_db(db, None).unwrap();
+            let s = SledStore::from_db(db, None).unwrap();
             v1_to_v2(&s).unwrap();
             s.set_schema_version(2).unwrap();
             v2_to_v3(&s).unwrap();
@@ -455,7 +460,8 @@ pub(super) mod tests {
             s.flush().unwrap();
         }
         let s = reopen(&data).unwrap();
-        check_v2(&s);
+        let s = s.sled();
+        check_v2(s);
         let now = 1_800_000_000;
         for (i, id) in ids.iter().enumerate() {
             assert_eq!(s.load_session(id, now).unwrap(), Some(rec(far, i)), "{i}");
@@ -466,7 +472,7 @@ pub(super) mod tests {
             "the expired and the unreadable are gone"
         );
         let before: Vec<_> = s.sessions.iter().map(|kv| kv.unwrap()).collect();
-        v3_to_v4(&s).unwrap();
+        v3_to_v4(s).unwrap();
         let after: Vec<_> = s.sessions.iter().map(|kv| kv.unwrap()).collect();
         assert_eq!(after, before, "a second run changes nothing");
     }

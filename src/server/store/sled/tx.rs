@@ -12,7 +12,10 @@
 //! write through one would not be seen through the other); [`distinct`] checks each set once,
 //! the first time it runs.
 
-use super::{Store, StoreError};
+#[allow(unused_imports)]
+use crate::server::store::prelude::*;
+
+use super::{SledStore, StoreError};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 /// What a transaction closure returns.
@@ -21,7 +24,7 @@ pub(crate) type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 /// A set of trees one transaction uses (see the module text); implemented by [`tree_set!`].
 pub(crate) trait TreeSet<'a>: Sized {
     /// Appends this set's trees to `into`, nested sets in place, in declaration order.
-    fn trees<'s>(store: &'s Store, into: &mut Vec<&'s sled::Tree>);
+    fn trees<'s>(store: &'s SledStore, into: &mut Vec<&'s sled::Tree>);
 
     /// Takes this set's views from a transaction's trees, in the order [`TreeSet::trees`] gave
     /// them. `None` when there are too few (the set and its list disagree: a bug).
@@ -73,10 +76,10 @@ macro_rules! tree_set {
             $($(pub $set: $set_ty<'a>,)+)?
         }
 
-        impl<'a> $crate::server::store::tx::TreeSet<'a> for $name<'a> {
-            fn trees<'s>(store: &'s $crate::server::store::Store, into: &mut Vec<&'s sled::Tree>) {
+        impl<'a> $crate::server::store::sled::tx::TreeSet<'a> for $name<'a> {
+            fn trees<'s>(store: &'s $crate::server::store::sled::SledStore, into: &mut Vec<&'s sled::Tree>) {
                 $(into.push(&store.$tree);)*
-                $($(<$set_ty<'_> as $crate::server::store::tx::TreeSet<'_>>::trees(store, into);)+)?
+                $($(<$set_ty<'_> as $crate::server::store::sled::tx::TreeSet<'_>>::trees(store, into);)+)?
             }
 
             fn take(
@@ -84,7 +87,7 @@ macro_rules! tree_set {
             ) -> Option<Self> {
                 Some($name {
                     $($tree: views.next()?,)*
-                    $($($set: <$set_ty<'a> as $crate::server::store::tx::TreeSet<'a>>::take(views)?,)+)?
+                    $($($set: <$set_ty<'a> as $crate::server::store::sled::tx::TreeSet<'a>>::take(views)?,)+)?
                 })
             }
         }
@@ -94,19 +97,19 @@ macro_rules! tree_set {
             /// conflict, so it has no side effects.
             #[allow(dead_code)]
             $vis fn run<A>(
-                store: &$crate::server::store::Store,
-                f: impl Fn(&$name<'_>) -> $crate::server::store::tx::Tx<A>,
+                store: &$crate::server::store::sled::SledStore,
+                f: impl Fn(&$name<'_>) -> $crate::server::store::sled::tx::Tx<A>,
             ) -> Result<A, $crate::server::store::StoreError> {
                 use sled::Transactional;
                 static DISTINCT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
                 let mut trees = Vec::new();
-                <$name<'_> as $crate::server::store::tx::TreeSet<'_>>::trees(store, &mut trees);
-                let distinct = $crate::server::store::tx::distinct(&DISTINCT, &trees);
+                <$name<'_> as $crate::server::store::sled::tx::TreeSet<'_>>::trees(store, &mut trees);
+                let distinct = $crate::server::store::sled::tx::distinct(&DISTINCT, &trees);
                 let out = trees.as_slice().transaction(|views| {
                     let mut it = views.iter();
-                    let set = match (distinct, <$name<'_> as $crate::server::store::tx::TreeSet<'_>>::take(&mut it)) {
+                    let set = match (distinct, <$name<'_> as $crate::server::store::sled::tx::TreeSet<'_>>::take(&mut it)) {
                         (true, Some(set)) if it.next().is_none() => set,
-                        _ => return Err($crate::server::store::tx::misdeclared(stringify!($name))),
+                        _ => return Err($crate::server::store::sled::tx::misdeclared(stringify!($name))),
                     };
                     f(&set)
                 })?;
@@ -121,8 +124,9 @@ pub(crate) use tree_set;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::store::groups::DefaultJoinTx;
-    use crate::server::store::tests::{dump, sled_temp_store, temp_store};
+    use crate::server::store::sled::groups::DefaultJoinTx;
+    use crate::server::store::sled::tests::sled_temp_store;
+    use crate::server::store::tests::{dump, temp_store};
 
     tree_set! {
         /// `meta` is in the join trees too: a bug this module turns into an error.
@@ -138,7 +142,7 @@ mod tests {
     fn a_set_naming_a_tree_twice_fails_and_writes_nothing() {
         let (_d, s) = temp_store();
         let before = dump(&s);
-        let r = MetaTwice::run(&s, |t| {
+        let r = MetaTwice::run(s.sled(), |t| {
             t.users.insert(b"k".as_slice(), b"v".as_slice())?;
             Ok(())
         });
@@ -152,7 +156,7 @@ mod tests {
     #[test]
     fn nested_sets_give_each_tree_by_name() {
         let (_d, s) = sled_temp_store();
-        JoinAndUsers::run(&s, |t| {
+        JoinAndUsers::run(s.sled(), |t| {
             t.users.insert(b"u".as_slice(), b"1".as_slice())?;
             t.join
                 .course_users
@@ -160,9 +164,12 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(s.users.get(b"u").unwrap().as_deref(), Some(b"1".as_slice()));
         assert_eq!(
-            s.course_users.get(b"c").unwrap().as_deref(),
+            s.sled().users.get(b"u").unwrap().as_deref(),
+            Some(b"1".as_slice())
+        );
+        assert_eq!(
+            s.sled().course_users.get(b"c").unwrap().as_deref(),
             Some(b"2".as_slice())
         );
     }

@@ -5,13 +5,13 @@
 //! records whose field or any word of it starts with the query, in term order, and costs only
 //! the entries it walks (never a scan of all records).
 
+#[allow(unused_imports)]
+use crate::server::store::prelude::*;
+
 use super::codec::{fold, id_key, read_id};
 use super::StoreError;
+pub(crate) use super::TOTAL_CAP;
 use std::collections::HashSet;
-
-/// Searches count matches up to this many, then report "more than": counting every match of
-/// a common prefix among 100,000 users would cost more than the page itself.
-pub const TOTAL_CAP: u64 = 1_000;
 
 /// An index key: `term 0x00 id`.
 pub fn key(term: &str, id: u64) -> Vec<u8> {
