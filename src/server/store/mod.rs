@@ -155,36 +155,6 @@ pub enum OpenError {
     #[error("the data directory could not be upgraded: {0}")]
     Migration(StoreError),
 }
-/// Every area's trait, for code that calls operations on a backend itself rather than through
-/// a [`Store`] (a backend's own files).
-pub mod prelude {
-    pub use super::audit::Audit as _;
-    pub use super::backup::Backups as _;
-    pub use super::branches::Branches as _;
-    pub use super::check::Checks as _;
-    pub use super::courses::Courses as _;
-    pub use super::curricula::Curricula as _;
-    pub use super::enrolments::Enrolments as _;
-    pub use super::groups::delete::GroupDeletion as _;
-    pub use super::groups::keys::GroupKeys as _;
-    pub use super::groups::links::GroupLinks as _;
-    pub use super::groups::list::GroupLists as _;
-    pub use super::groups::managers::GroupManagers as _;
-    pub use super::groups::members::Memberships as _;
-    pub use super::groups::save::GroupEdits as _;
-    pub use super::groups::views::GroupViews as _;
-    pub use super::groups::Groups as _;
-    pub use super::imports::Imports as _;
-    pub use super::jobs::Jobs as _;
-    pub use super::mass::MassEnrolments as _;
-    pub use super::messages::Messages as _;
-    pub use super::reports::Reports as _;
-    pub use super::sessions::Sessions as _;
-    pub use super::settings::Settings as _;
-    pub use super::users::Users as _;
-    pub use super::Core as _;
-}
-
 /// What every backend does besides the areas: durability, ids, a snapshot for the tests.
 pub trait Core: Send + Sync + 'static {
     /// Makes everything written so far durable (blocking). Request handlers use the shared
@@ -222,63 +192,49 @@ pub trait Core: Send + Sync + 'static {
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
-/// A storage backend: every area's operations.
-pub trait Backend:
-    Core
-    + audit::Audit
-    + backup::Backups
-    + branches::Branches
-    + check::Checks
-    + courses::Courses
-    + curricula::Curricula
-    + enrolments::Enrolments
-    + groups::Groups
-    + groups::delete::GroupDeletion
-    + groups::keys::GroupKeys
-    + groups::links::GroupLinks
-    + groups::list::GroupLists
-    + groups::managers::GroupManagers
-    + groups::members::Memberships
-    + groups::save::GroupEdits
-    + groups::views::GroupViews
-    + imports::Imports
-    + jobs::Jobs
-    + mass::MassEnrolments
-    + messages::Messages
-    + reports::Reports
-    + sessions::Sessions
-    + settings::Settings
-    + users::Users
-{
+/// Declares [`Backend`] as every area's trait (and [`Core`]), implements it for whatever
+/// implements them all, and names them all in [`prelude`]: the list is written once.
+macro_rules! backend {
+    ($($area:ident in $($module:ident)::+),+ $(,)?) => {
+        /// A storage backend: every area's operations.
+        pub trait Backend: Core $(+ $($module)::+::$area)+ {}
+
+        impl<T: Core $(+ $($module)::+::$area)+> Backend for T {}
+
+        /// Every area's trait, for code that calls operations on a backend itself rather than
+        /// through a [`Store`] (a backend's own files).
+        pub mod prelude {
+            pub use super::Core as _;
+            $(pub use super::$($module)::+::$area as _;)+
+        }
+    };
 }
 
-impl<T> Backend for T where
-    T: Core
-        + audit::Audit
-        + backup::Backups
-        + branches::Branches
-        + check::Checks
-        + courses::Courses
-        + curricula::Curricula
-        + enrolments::Enrolments
-        + groups::Groups
-        + groups::delete::GroupDeletion
-        + groups::keys::GroupKeys
-        + groups::links::GroupLinks
-        + groups::list::GroupLists
-        + groups::managers::GroupManagers
-        + groups::members::Memberships
-        + groups::save::GroupEdits
-        + groups::views::GroupViews
-        + imports::Imports
-        + jobs::Jobs
-        + mass::MassEnrolments
-        + messages::Messages
-        + reports::Reports
-        + sessions::Sessions
-        + settings::Settings
-        + users::Users
-{
+backend! {
+    Audit in audit,
+    Backups in backup,
+    Branches in branches,
+    Checks in check,
+    Courses in courses,
+    Curricula in curricula,
+    Enrolments in enrolments,
+    GroupDeletion in groups::delete,
+    GroupKeys in groups::keys,
+    GroupLinks in groups::links,
+    GroupLists in groups::list,
+    GroupManagers in groups::managers,
+    Memberships in groups::members,
+    GroupEdits in groups::save,
+    GroupViews in groups::views,
+    Groups in groups,
+    Imports in imports,
+    Jobs in jobs,
+    MassEnrolments in mass,
+    Messages in messages,
+    Reports in reports,
+    Sessions in sessions,
+    Settings in settings,
+    Users in users,
 }
 
 /// The store: a handle to the backend, cheap to clone (one reference count: handlers clone it
