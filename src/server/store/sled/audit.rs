@@ -1,4 +1,4 @@
-//! The sled backend's Audit (the interface: `crate::server::store::sled::audit`).
+//! The sled backend's Audit (the interface: `crate::server::store::audit`).
 
 pub(crate) use crate::server::store::audit::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's Backups (the interface: `crate::server::store::sled::backup`).
+//! The sled backend's Backups (the interface: `crate::server::store::backup`).
 
 pub(crate) use crate::server::store::backup::*;
 

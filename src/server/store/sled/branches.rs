@@ -1,4 +1,4 @@
-//! The sled backend's Branches (the interface: `crate::server::store::sled::branches`).
+//! The sled backend's Branches (the interface: `crate::server::store::branches`).
 
 pub(crate) use crate::server::store::branches::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's Checks (the interface: `crate::server::store::sled::check`).
+//! The sled backend's Checks (the interface: `crate::server::store::check`).
 
 pub(crate) use crate::server::store::check::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's Courses (the interface: `crate::server::store::sled::courses`).
+//! The sled backend's Courses (the interface: `crate::server::store::courses`).
 
 pub(crate) use crate::server::store::courses::*;
 

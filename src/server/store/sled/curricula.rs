@@ -1,4 +1,4 @@
-//! The sled backend's Curricula (the interface: `crate::server::store::sled::curricula`).
+//! The sled backend's Curricula (the interface: `crate::server::store::curricula`).
 
 pub(crate) use crate::server::store::curricula::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's Enrolments (the interface: `crate::server::store::sled::enrolments`).
+//! The sled backend's Enrolments (the interface: `crate::server::store::enrolments`).
 
 pub(crate) use crate::server::store::enrolments::*;
 

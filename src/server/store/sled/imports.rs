@@ -1,4 +1,4 @@
-//! The sled backend's Imports (the interface: `crate::server::store::sled::imports`).
+//! The sled backend's Imports (the interface: `crate::server::store::imports`).
 
 pub(crate) use crate::server::store::imports::*;
 

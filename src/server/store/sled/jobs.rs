@@ -1,4 +1,4 @@
-//! The sled backend's Jobs (the interface: `crate::server::store::sled::jobs`).
+//! The sled backend's Jobs (the interface: `crate::server::store::jobs`).
 
 pub(crate) use crate::server::store::jobs::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's MassEnrolments (the interface: `crate::server::store::sled::mass`).
+//! The sled backend's MassEnrolments (the interface: `crate::server::store::mass`).
 
 pub(crate) use crate::server::store::mass::*;
 

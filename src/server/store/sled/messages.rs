@@ -1,4 +1,4 @@
-//! The sled backend's Messages (the interface: `crate::server::store::sled::messages`).
+//! The sled backend's Messages (the interface: `crate::server::store::messages`).
 
 pub(crate) use crate::server::store::messages::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's Reports (the interface: `crate::server::store::sled::reports`).
+//! The sled backend's Reports (the interface: `crate::server::store::reports`).
 
 pub(crate) use crate::server::store::reports::*;
 

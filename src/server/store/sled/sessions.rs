@@ -1,4 +1,4 @@
-//! The sled backend's Sessions (the interface: `crate::server::store::sled::sessions`).
+//! The sled backend's Sessions (the interface: `crate::server::store::sessions`).
 
 pub(crate) use crate::server::store::sessions::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's Settings (the interface: `crate::server::store::sled::settings`).
+//! The sled backend's Settings (the interface: `crate::server::store::settings`).
 
 pub(crate) use crate::server::store::settings::*;
 

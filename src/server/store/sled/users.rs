@@ -1,4 +1,4 @@
-//! The sled backend's Users (the interface: `crate::server::store::sled::users`).
+//! The sled backend's Users (the interface: `crate::server::store::users`).
 
 pub(crate) use crate::server::store::users::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's GroupDeletion (the interface: `crate::server::store::sled::groups::delete`).
+//! The sled backend's GroupDeletion (the interface: `crate::server::store::groups::delete`).
 
 pub(crate) use crate::server::store::groups::delete::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's GroupKeys (the interface: `crate::server::store::sled::groups::keys`).
+//! The sled backend's GroupKeys (the interface: `crate::server::store::groups::keys`).
 
 pub(crate) use crate::server::store::groups::keys::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's GroupLinks (the interface: `crate::server::store::sled::groups::links`).
+//! The sled backend's GroupLinks (the interface: `crate::server::store::groups::links`).
 
 pub(crate) use crate::server::store::groups::links::*;
 

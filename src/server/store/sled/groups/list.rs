@@ -1,4 +1,4 @@
-//! The sled backend's GroupLists (the interface: `crate::server::store::sled::groups::list`).
+//! The sled backend's GroupLists (the interface: `crate::server::store::groups::list`).
 
 pub(crate) use crate::server::store::groups::list::*;
 

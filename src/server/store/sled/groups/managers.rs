@@ -1,4 +1,4 @@
-//! The sled backend's GroupManagers (the interface: `crate::server::store::sled::groups::managers`).
+//! The sled backend's GroupManagers (the interface: `crate::server::store::groups::managers`).
 
 pub(crate) use crate::server::store::groups::managers::*;
 

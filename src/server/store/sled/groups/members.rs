@@ -1,4 +1,4 @@
-//! The sled backend's Memberships (the interface: `crate::server::store::sled::groups::members`).
+//! The sled backend's Memberships (the interface: `crate::server::store::groups::members`).
 
 pub(crate) use crate::server::store::groups::members::*;
 

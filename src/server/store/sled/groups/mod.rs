@@ -1,4 +1,4 @@
-//! The sled backend's Groups (the interface: `crate::server::store::sled::groups`).
+//! The sled backend's Groups (the interface: `crate::server::store::groups`).
 
 pub(crate) use crate::server::store::groups::*;
 

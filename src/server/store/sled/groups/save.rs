@@ -1,4 +1,4 @@
-//! The sled backend's GroupEdits (the interface: `crate::server::store::sled::groups::save`).
+//! The sled backend's GroupEdits (the interface: `crate::server::store::groups::save`).
 
 pub(crate) use crate::server::store::groups::save::*;
 

@@ -1,4 +1,4 @@
-//! The sled backend's GroupViews (the interface: `crate::server::store::sled::groups::views`).
+//! The sled backend's GroupViews (the interface: `crate::server::store::groups::views`).
 
 pub(crate) use crate::server::store::groups::views::*;
 
