@@ -111,7 +111,7 @@ impl Branches for SledStore {
     fn delete_branch(&self, id: u64) -> Result<(), StoreError> {
         let _w = self.writing();
         (
-            &self.branches,
+            &*self.branches,
             &self.branch_name,
             &self.search_branch,
             &self.branch_children,
@@ -202,7 +202,7 @@ impl SledStore {
         let bytes = codec::encode(&rec)?;
         let id = rec.id;
         (
-            &self.branches,
+            &*self.branches,
             &self.branch_name,
             &self.search_branch,
             &self.branch_children,

@@ -154,7 +154,7 @@ impl Checks for SledStore {
         // Memberships and managers, both ways, to live users and groups; member counts.
         let mut members: BTreeMap<u64, u64> = BTreeMap::new();
         for (rule, forward, back) in [
-            ("group_members", &self.group_members, &self.user_groups),
+            ("group_members", &*self.group_members, &self.user_groups),
             ("group_managers", &self.group_managers, &self.manager_groups),
         ] {
             for k in forward.iter().keys() {

@@ -150,7 +150,7 @@ impl Courses for SledStore {
         let _w = self.writing();
         let new_id = self.new_id()? + 1;
         let job = self.new_job_id()?;
-        let (new, queued) = (&self.courses, &self.jobs).transaction(|(courses, jobs)| {
+        let (new, queued) = (&*self.courses, &*self.jobs).transaction(|(courses, jobs)| {
             let Some(old) = tx_get_course(courses, course)? else {
                 return abort(StoreError::NotFound("course"));
             };
@@ -219,7 +219,7 @@ impl Courses for SledStore {
                 course_curricula: links,
                 jobs,
             } = *t;
-            let Some(rec) = tx_get_course(courses, id)? else {
+            let Some(rec) = tx_get_course(&courses, id)? else {
                 return abort(StoreError::NotFound("course"));
             };
             if read_counter(meta.get(counter_key(&enrolled_counter(id)))?) > 0 {
@@ -234,11 +234,11 @@ impl Courses for SledStore {
                 search_t.remove(search::key(&t, id))?;
             }
             for cur in &curricula {
-                super::curricula::tx_remove_course(curricula_t, links, *cur, id)?;
+                super::curricula::tx_remove_course(&curricula_t, links, *cur, id)?;
             }
             bump_counter(meta, COUNT_COURSES, -1)?;
             tx_enqueue(
-                jobs,
+                &jobs,
                 job,
                 JobKind::CourseDeleted { course: id },
                 super::now_ms(),
@@ -314,7 +314,7 @@ impl SledStore {
         let id = rec.id;
         let bytes = codec::encode(rec)?;
         (
-            &self.courses,
+            &*self.courses,
             &self.course_code,
             &self.course_suffix,
             &self.meta,
@@ -387,7 +387,7 @@ impl SledStore {
         let _w = self.writing();
         let curricula = self.curricula_of_course(course)?;
         for cur in &curricula {
-            (&self.curricula, &self.course_curricula).transaction(|(curricula, links)| {
+            (&*self.curricula, &self.course_curricula).transaction(|(curricula, links)| {
                 super::curricula::tx_remove_course(curricula, links, *cur, course)
             })?;
         }
@@ -423,7 +423,7 @@ impl SledStore {
                 text: String::new(),
             })
             .collect();
-        (&self.progress, &self.jobs).transaction(|(progress, jobs)| {
+        (&*self.progress, &*self.jobs).transaction(|(progress, jobs)| {
             let Some(mut rec) = tx_step_job(jobs, job)? else {
                 return Ok(());
             };

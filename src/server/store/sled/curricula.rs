@@ -122,7 +122,7 @@ impl Curricula for SledStore {
         change: CurriculumChange,
     ) -> Result<CurriculumView, StoreError> {
         let _w = self.writing();
-        let rec = (&self.curricula, &self.course_curricula, &self.courses).transaction(
+        let rec = (&*self.curricula, &self.course_curricula, &*self.courses).transaction(
             |(curricula, links, courses)| {
                 let Some(mut rec) = tx_get_curriculum(curricula, id)? else {
                     return abort(StoreError::NotFound("curriculum"));
@@ -171,12 +171,12 @@ impl Curricula for SledStore {
         let _w = self.writing();
         let job = self.new_job_id()?;
         (
-            &self.curricula,
+            &*self.curricula,
             &self.curriculum_name,
             &self.search_curriculum,
             &self.course_curricula,
             &self.meta,
-            &self.jobs,
+            &*self.jobs,
         )
             .transaction(|(curricula, names, search_t, links, meta, jobs)| {
                 let Some(rec) = tx_get_curriculum(curricula, id)? else {
@@ -267,7 +267,7 @@ impl SledStore {
         let id = rec.id;
         let bytes = codec::encode(rec)?;
         (
-            &self.curricula,
+            &*self.curricula,
             &self.curriculum_name,
             &self.search_curriculum,
             &self.meta,

@@ -186,9 +186,9 @@ impl Enrolments for SledStore {
     fn enrol(&self, user: u64, course: u64, source: Source, now: u64) -> Result<bool, StoreError> {
         let _w = self.writing();
         let r = (
-            &self.users,
-            &self.courses,
-            &self.enrolments,
+            &*self.users,
+            &*self.courses,
+            &*self.enrolments,
             &self.course_users,
             &self.meta,
         )
@@ -223,10 +223,10 @@ impl Enrolments for SledStore {
     ) -> Result<EnrolSummary, StoreError> {
         let _w = self.writing();
         let r = (
-            &self.users,
-            &self.courses,
-            &self.curricula,
-            &self.enrolments,
+            &*self.users,
+            &*self.courses,
+            &*self.curricula,
+            &*self.enrolments,
             &self.course_users,
             &self.meta,
         )
@@ -271,9 +271,9 @@ impl Enrolments for SledStore {
     ) -> Result<EnrolCounts, StoreError> {
         let _w = self.writing();
         let r = (
-            &self.users,
-            &self.courses,
-            &self.enrolments,
+            &*self.users,
+            &*self.courses,
+            &*self.enrolments,
             &self.course_users,
             &self.meta,
         )
@@ -311,9 +311,9 @@ impl Enrolments for SledStore {
             ));
         }
         let r = (
-            &self.users,
-            &self.courses,
-            &self.enrolments,
+            &*self.users,
+            &*self.courses,
+            &*self.enrolments,
             &self.course_users,
             &self.meta,
         )
@@ -349,9 +349,9 @@ impl Enrolments for SledStore {
     fn unenrol(&self, user: u64, course: u64, delete_progress: bool) -> Result<(), StoreError> {
         let _w = self.writing();
         (
-            &self.enrolments,
+            &*self.enrolments,
             &self.course_users,
-            &self.progress,
+            &*self.progress,
             &self.meta,
         )
             .transaction(|(enrolments, course_users, progress, meta)| {
@@ -381,7 +381,7 @@ impl Enrolments for SledStore {
         now: u64,
     ) -> Result<Progress, StoreError> {
         let _w = self.writing();
-        let r = (&self.courses, &self.enrolments, &self.progress).transaction(
+        let r = (&*self.courses, &*self.enrolments, &*self.progress).transaction(
             |(courses, enrolments, progress)| {
                 if enrolments.get(pair_key(user, course))?.is_none() {
                     return abort(StoreError::NotFound("enrolment"));

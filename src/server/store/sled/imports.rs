@@ -3,6 +3,7 @@
 pub(crate) use crate::server::store::imports::*;
 
 #[allow(unused_imports)]
+use super::tables::{of, TxOf};
 use crate::server::store::prelude::*;
 
 use super::codec::{self, fold, id_key, read_id};
@@ -123,7 +124,7 @@ impl JobSteps for ImportJob {
         let JobKind::ImportUsers { import } = job.kind else {
             return None;
         };
-        Some(tx_import_failed(t.imports, import, reason, now))
+        Some(tx_import_failed(&t.imports, import, reason, now))
     }
 }
 
@@ -306,7 +307,7 @@ impl Imports for SledStore {
     fn start_import(&self, id: u64, now: u64) -> Result<u64, StoreError> {
         let _w = self.writing();
         let job = self.new_id()? + 1;
-        (&self.imports, &self.jobs).transaction(|(imports, jobs)| {
+        (&*self.imports, &*self.jobs).transaction(|(imports, jobs)| {
             let mut rec = tx_import(imports, id)?;
             match rec.state {
                 StoredImportState::Preview | StoredImportState::Failed => {}
@@ -385,20 +386,15 @@ impl Imports for SledStore {
     ) -> Result<u64, StoreError> {
         let _w = self.writing();
         let key = token_key(token.trim());
-        let user = (&self.password_tokens, &self.users, &self.user_secrets).transaction(
+        let user = (&*self.password_tokens, &*self.users, &self.user_secrets).transaction(
             |(tokens, users, secrets)| {
-                let t = match tokens.get(key)? {
-                    Some(bytes) => Some(codec::decode::<TokenRecord>(&key, &bytes).or_else(abort)?),
-                    None => None,
-                };
+                let (tokens, users) = (
+                    TxOf::<of::password_tokens>::from(tokens),
+                    TxOf::<of::users>::from(users),
+                );
+                let t = tokens.row(&key)?;
                 let user = match &t {
-                    Some(t) => match users.get(id_key(t.user))? {
-                        Some(b) => Some(
-                            codec::decode::<super::users::UserRecord>(&id_key(t.user), &b)
-                                .or_else(abort)?,
-                        ),
-                        None => None,
-                    },
+                    Some(t) => users.row(t.user)?,
                     None => None,
                 };
                 let id = check_token(t.as_ref(), user.as_ref(), now).or_else(abort)?;
@@ -526,7 +522,7 @@ impl SledStore {
         if end >= rec.rows {
             return self.finish_import_job(job, import, end, now);
         }
-        (&self.jobs, &self.imports).transaction(|(jobs, imports)| {
+        (&*self.jobs, &*self.imports).transaction(|(jobs, imports)| {
             let Some(mut j) = tx_step_job(jobs, job)? else {
                 return Ok(());
             };
@@ -548,7 +544,7 @@ impl SledStore {
         now: u64,
     ) -> Result<Step, StoreError> {
         let _w = self.writing();
-        (&self.jobs, &self.imports).transaction(|(jobs, imports)| {
+        (&*self.jobs, &*self.imports).transaction(|(jobs, imports)| {
             let Some(mut j) = tx_step_job(jobs, job)? else {
                 return Ok(());
             };
@@ -589,7 +585,7 @@ impl SledStore {
             return Ok(());
         }
         let settle = |outcome: StoredOutcome| {
-            (&self.import_rows, &self.imports).transaction(|(rows, imports)| {
+            (&*self.import_rows, &*self.imports).transaction(|(rows, imports)| {
                 let mut row = tx_row(rows, rec.id, index)?;
                 if row.outcome != StoredOutcome::Create {
                     return Ok(());
@@ -623,7 +619,7 @@ impl SledStore {
                 password_tokens: tokens,
                 ..
             } = *t;
-            let mut row = tx_row(rows, rec.id, index)?;
+            let mut row = tx_row(&rows, rec.id, index)?;
             if row.outcome != StoredOutcome::Create {
                 return Ok(());
             }
@@ -648,11 +644,11 @@ impl SledStore {
             if let Some(token) = &token {
                 // The import's links all expire together, counted from the first one made;
                 // an import whose rows all had passwords never says it made links.
-                let mut r = tx_import(imports, rec.id)?;
+                let mut r = tx_import(&imports, rec.id)?;
                 let expires_at = *r
                     .links_expire_at
                     .get_or_insert(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
-                tx_put_import(imports, &r)?;
+                tx_put_import(&imports, &r)?;
                 let tr = TokenRecord {
                     user: new.record.id,
                     expires_at,
@@ -664,7 +660,7 @@ impl SledStore {
                 user: new.record.id,
                 token: token.clone(),
             };
-            tx_settle(rows, imports, rec.id, index, &mut row, outcome)
+            tx_settle(&rows, &imports, rec.id, index, &mut row, outcome)
         });
         match r {
             Ok(()) => Ok(()),

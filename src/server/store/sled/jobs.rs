@@ -3,12 +3,13 @@
 pub(crate) use crate::server::store::jobs::*;
 
 #[allow(unused_imports)]
+use super::tables::{of, TxOf};
 use crate::server::store::prelude::*;
 
-use super::codec::{self, id_key, read_id};
+use super::codec::read_id;
 use super::enrolments::pair_key;
 use super::tx::tree_set;
-use super::{abort, SledStore, StoreError};
+use super::{SledStore, StoreError};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -58,16 +59,11 @@ pub(crate) fn tx_enqueue(jobs: &TransactionalTree, id: u64, kind: JobKind, now: 
 }
 
 pub(crate) fn tx_job(jobs: &TransactionalTree, id: u64) -> Tx<JobRecord> {
-    let key = id_key(id);
-    match jobs.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => abort(StoreError::NotFound("job")),
-    }
+    TxOf::<of::jobs>::from(jobs).must(id, "job")
 }
 
 pub(crate) fn tx_put_job(jobs: &TransactionalTree, rec: &JobRecord) -> Tx<()> {
-    jobs.insert(&id_key(rec.id), codec::encode(rec).or_else(abort)?)?;
-    Ok(())
+    TxOf::<of::jobs>::from(jobs).put(rec.id, rec)
 }
 
 /// The second ids of the first `limit` keys `prefix ++ id` of an index tree, from `after`
@@ -91,19 +87,14 @@ pub(crate) fn ids_after(
 
 impl Jobs for SledStore {
     fn get_job(&self, id: u64) -> Result<Option<JobRecord>, StoreError> {
-        let key = id_key(id);
-        self.jobs
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
+        self.jobs.row(id)
     }
 
     fn pending_jobs(&self) -> Result<Vec<u64>, StoreError> {
         let mut out = Vec::new();
         for item in self.jobs.iter() {
-            let (k, v) = item?;
-            match codec::decode::<JobRecord>(&k, &v) {
-                Ok(rec) if rec.state == JobState::Pending => out.push(rec.id),
+            match self.jobs.decode(item) {
+                Ok((_, rec)) if rec.state == JobState::Pending => out.push(rec.id),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "a job record cannot be read; skipped"),
             }
@@ -118,11 +109,9 @@ impl Jobs for SledStore {
     fn take_job(&self, id: u64, runner: u64, now: u64) -> Result<Option<JobRecord>, StoreError> {
         let _w = self.writing();
         let taken = self.jobs.transaction(|jobs| {
-            let key = id_key(id);
-            let Some(bytes) = jobs.get(key)? else {
+            let Some(mut rec) = TxOf::<of::jobs>::from(jobs).row(id)? else {
                 return Ok(None);
             };
-            let mut rec: JobRecord = codec::decode(&key, &bytes).or_else(abort)?;
             let free = rec
                 .lease
                 .is_none_or(|l| l.holder == runner || l.until <= now);
@@ -142,14 +131,14 @@ impl Jobs for SledStore {
     fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
         let _w = self.writing();
         FailJobTx::run(self, |t| {
-            let mut rec = tx_job(t.jobs, id)?;
+            let mut rec = tx_job(&t.jobs, id)?;
             rec.state = JobState::Failed(reason.to_string());
             rec.finished_at = Some(now);
             super::JOB_STEPS
                 .iter()
                 .find_map(|kind| kind.failed(t, &rec, reason, now))
                 .unwrap_or(Ok(()))?;
-            tx_put_job(t.jobs, &rec)
+            tx_put_job(&t.jobs, &rec)
         })
     }
 
@@ -214,12 +203,11 @@ impl SledStore {
     /// leases found at start were left by a process that has gone.
     pub(crate) fn drop_leftover_leases(&self) -> Result<(), StoreError> {
         for item in self.jobs.iter() {
-            let (k, v) = item?;
-            let Ok(mut rec) = codec::decode::<JobRecord>(&k, &v) else {
+            let Ok((_, mut rec)) = self.jobs.decode(item) else {
                 continue; // `pending_jobs` reports it
             };
             if rec.lease.take().is_some() {
-                self.jobs.insert(k, codec::encode(&rec)?)?;
+                self.jobs.put(rec.id, &rec)?;
             }
         }
         Ok(())

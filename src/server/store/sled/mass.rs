@@ -75,7 +75,7 @@ impl MassEnrolments for SledStore {
     fn start_mass_enrolment(&self, actor: Actor, group: u64) -> Result<u64, StoreError> {
         let _w = self.writing();
         let id = self.new_job_id()?;
-        (&self.groups, &self.meta, &self.jobs).transaction(|(groups, meta, jobs)| {
+        (&*self.groups, &self.meta, &*self.jobs).transaction(|(groups, meta, jobs)| {
             let key = id_key(group);
             let Some(bytes) = groups.get(key)? else {
                 return abort(StoreError::NotFound("group"));
@@ -150,16 +150,16 @@ impl SledStore {
                 groups,
                 group_members,
             } = *t;
-            let Some(mut rec) = tx_step_job(jobs, job)? else {
+            let Some(mut rec) = tx_step_job(&jobs, job)? else {
                 // This step ran already, or another runner took the job over.
                 return Ok(());
             };
             if groups.get(id_key(group))?.is_none() {
                 return Ok(());
             }
-            let list = tx_group_courses(links, curricula, courses_t, group)?;
+            let list = tx_group_courses(&links, &curricula, &courses_t, group)?;
             let e = EnrolTrees {
-                enrolments,
+                enrolments: &enrolments,
                 course_users,
             };
             let mut deltas = CourseDeltas::default();
@@ -208,7 +208,7 @@ impl SledStore {
                     rec.failures.push(f);
                 }
             }
-            tx_put_job(jobs, &rec)
+            tx_put_job(&jobs, &rec)
         })?;
         Ok(Step::More)
     }
@@ -224,11 +224,11 @@ impl SledStore {
         let _w = self.writing();
         let event = self.new_id()?;
         (
-            &self.jobs,
+            &*self.jobs,
             &self.meta,
-            &self.audit,
+            &*self.audit,
             &self.audit_index,
-            &self.users,
+            &*self.users,
         )
             .transaction(|(jobs, meta, trail, index, users)| {
                 let Some(mut rec) = tx_step_job(jobs, job)? else {

@@ -104,7 +104,7 @@ impl JobSteps for DeliveryJob {
         let JobKind::DeliverMessage { message } = job.kind else {
             return None;
         };
-        Some(tx_delivery_failed(t.messages, message))
+        Some(tx_delivery_failed(&t.messages, message))
     }
 }
 
@@ -125,13 +125,13 @@ impl Messages for SledStore {
             body: body.to_string(),
         })?;
         (
-            &self.groups,
-            &self.users,
-            &self.messages,
-            &self.message_bodies,
+            &*self.groups,
+            &*self.users,
+            &*self.messages,
+            &*self.message_bodies,
             &self.group_messages,
-            &self.jobs,
-            &self.audit,
+            &*self.jobs,
+            &*self.audit,
             &self.audit_index,
             &self.meta,
         )
@@ -210,7 +210,7 @@ impl Messages for SledStore {
     fn unread_count_besides(&self, user: u64, opening: u64) -> Result<u64, StoreError> {
         let _w = self.writing();
         let key = pair_key(user, opening);
-        let n = (&self.inbox, &self.meta).transaction(|(inbox, meta)| {
+        let n = (&*self.inbox, &self.meta).transaction(|(inbox, meta)| {
             let unread = read_counter(meta.get(counter_key(&unread_counter(user)))?);
             let opening_unread = match inbox.get(key)? {
                 Some(b) => !codec::decode::<InboxRecord>(&key, &b).or_else(abort)?.read,
@@ -299,7 +299,7 @@ impl Messages for SledStore {
     fn set_message_read(&self, user: u64, id: u64, read: bool) -> Result<(), StoreError> {
         let _w = self.writing();
         let key = pair_key(user, id);
-        (&self.inbox, &self.meta).transaction(|(inbox, meta)| {
+        (&*self.inbox, &self.meta).transaction(|(inbox, meta)| {
             let Some(bytes) = inbox.get(key)? else {
                 return abort(StoreError::NotFound("message"));
             };
@@ -404,7 +404,7 @@ impl Messages for SledStore {
 
     fn settle_mail(&self, mail: &DueMail, how: &Settle) -> Result<bool, StoreError> {
         let _w = self.writing();
-        let settled = (&self.outbox, &self.meta).transaction(|(outbox, meta)| {
+        let settled = (&*self.outbox, &self.meta).transaction(|(outbox, meta)| {
             let Some(bytes) = outbox.remove(mail.key.as_slice())? else {
                 return Ok(false);
             };
@@ -481,12 +481,12 @@ impl SledStore {
         }
         let last = batch.last().map(|(u, _)| *u);
         let finished = (
-            &self.inbox,
+            &*self.inbox,
             &self.meta,
-            &self.messages,
-            &self.jobs,
-            &self.outbox,
-            &self.users,
+            &*self.messages,
+            &*self.jobs,
+            &*self.outbox,
+            &*self.users,
         )
             .transaction(|(inbox, meta, messages, jobs, outbox, users)| {
                 let Some(mut rec) = tx_step_job(jobs, job)? else {

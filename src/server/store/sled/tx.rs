@@ -72,7 +72,7 @@ macro_rules! tree_set {
     ) => {
         $(#[$m])*
         $vis struct $name<'a> {
-            $(pub $tree: &'a sled::transaction::TransactionalTree,)*
+            $(pub $tree: <$crate::server::store::sled::tables::of::$tree as $crate::server::store::sled::tables::InTx<'a>>::View,)*
             $($(pub $set: $set_ty<'a>,)+)?
         }
 
@@ -86,7 +86,7 @@ macro_rules! tree_set {
                 views: &mut std::slice::Iter<'a, sled::transaction::TransactionalTree>,
             ) -> Option<Self> {
                 Some($name {
-                    $($tree: views.next()?,)*
+                    $($tree: From::from(views.next()?),)*
                     $($($set: <$set_ty<'a> as $crate::server::store::sled::tx::TreeSet<'a>>::take(views)?,)+)?
                 })
             }

@@ -7,6 +7,7 @@ use crate::server::store::prelude::*;
 
 use super::codec::{self, fold, id_key, read_id};
 use super::groups::{tx_join_default, DefaultJoinTrees, DefaultJoinTx};
+use super::tables::{of, TxOf};
 use super::tx::tree_set;
 use super::{abort, bump_counter, counter_key, read_counter, search, SledStore, StoreError};
 use crate::model::user::{UserPage, UserView};
@@ -24,18 +25,6 @@ fn search_terms(u: &UserRecord) -> Vec<String> {
 }
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
-
-fn decode_user(key: &[u8], bytes: &[u8]) -> Result<UserRecord, StoreError> {
-    codec::decode(key, bytes)
-}
-
-fn tx_get_user(users: &TransactionalTree, id: u64) -> Tx<UserRecord> {
-    let key = id_key(id);
-    match users.get(key)? {
-        Some(bytes) => decode_user(&key, &bytes).or_else(abort),
-        None => abort(StoreError::NotFound("user")),
-    }
-}
 
 /// Claims `name` in a uniqueness index for `id`, refusing a name held by someone else.
 fn tx_claim(
@@ -59,14 +48,14 @@ fn tx_claim(
 
 /// Inside a transaction: replaces user `id`'s password hash and ends their sessions.
 pub(crate) fn tx_set_password(
-    users: &TransactionalTree,
+    users: TxOf<'_, of::users>,
     secrets: &TransactionalTree,
     id: u64,
     hash: &PasswordHash,
 ) -> Tx<()> {
-    let mut user = tx_get_user(users, id)?;
+    let mut user = users.must(id, "user")?;
     user.auth_epoch = user.auth_epoch.wrapping_add(1);
-    users.insert(&id_key(id), codec::encode(&user).or_else(abort)?)?;
+    users.put(id, &user)?;
     secrets.insert(&id_key(id), hash.as_phc().as_bytes())?;
     Ok(())
 }
@@ -177,11 +166,7 @@ impl Users for SledStore {
     }
 
     fn get_user(&self, id: u64) -> Result<Option<UserRecord>, StoreError> {
-        let key = id_key(id);
-        self.users
-            .get(key)?
-            .map(|b| decode_user(&key, &b))
-            .transpose()
+        self.users.row(id)
     }
 
     fn find_for_login(
@@ -219,14 +204,15 @@ impl Users for SledStore {
     fn update_user(&self, id: u64, fields: &UserFields) -> Result<UserView, StoreError> {
         let _w = self.writing();
         let updated = (
-            &self.users,
+            &*self.users,
             &self.login_user,
             &self.email_user,
             &self.search_user,
             &self.meta,
         )
             .transaction(|(users, logins, emails, search, meta)| {
-                let old = tx_get_user(users, id)?;
+                let users = TxOf::<of::users>::from(users);
+                let old = users.must(id, "user")?;
                 let new = UserRecord {
                     login: fields.login.clone(),
                     email: fields.email.clone(),
@@ -249,7 +235,7 @@ impl Users for SledStore {
                 for t in search_terms(&new) {
                     search.insert(search::key(&t, id), &[])?;
                 }
-                users.insert(&id_key(id), codec::encode(&new).or_else(abort)?)?;
+                users.put(id, &new)?;
                 Ok(new)
             })?;
         Ok(updated.view())
@@ -257,8 +243,9 @@ impl Users for SledStore {
 
     fn set_active(&self, id: u64, active: bool) -> Result<UserView, StoreError> {
         let _w = self.writing();
-        let updated = (&self.users, &self.meta).transaction(|(users, meta)| {
-            let old = tx_get_user(users, id)?;
+        let updated = (&*self.users, &self.meta).transaction(|(users, meta)| {
+            let users = TxOf::<of::users>::from(users);
+            let old = users.must(id, "user")?;
             if old.active == active {
                 return Ok(old);
             }
@@ -270,7 +257,7 @@ impl Users for SledStore {
                 new.auth_epoch = old.auth_epoch.wrapping_add(1);
             }
             tx_admin_change(meta, &old, &new, "active")?;
-            users.insert(&id_key(id), codec::encode(&new).or_else(abort)?)?;
+            users.put(id, &new)?;
             Ok(new)
         })?;
         Ok(updated.view())
@@ -278,8 +265,8 @@ impl Users for SledStore {
 
     fn set_password(&self, id: u64, hash: &PasswordHash) -> Result<(), StoreError> {
         let _w = self.writing();
-        (&self.users, &self.user_secrets)
-            .transaction(|(users, secrets)| tx_set_password(users, secrets, id, hash))?;
+        (&*self.users, &self.user_secrets)
+            .transaction(|(users, secrets)| tx_set_password(users.into(), secrets, id, hash))?;
         Ok(())
     }
 

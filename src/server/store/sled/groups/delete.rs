@@ -55,7 +55,7 @@ impl GroupDeletion for SledStore {
                 audit_index: index,
                 jobs,
             } = *t;
-            let rec = tx_get(groups, id)?;
+            let rec = tx_get(&groups, id)?;
             groups.remove(&id_key(id))?;
             names.remove(fold(&rec.name).as_bytes())?;
             for g in suffixes(&rec.name) {
@@ -65,7 +65,7 @@ impl GroupDeletion for SledStore {
             if let Some(k) = &rec.key.key {
                 keys.remove(fold_key(k).as_bytes())?;
             }
-            let l = links::tx_links(links, id)?;
+            let l = links::tx_links(&links, id)?;
             for c in &l.courses {
                 course_groups.remove(&pair_key(*c, id))?;
             }
@@ -81,7 +81,7 @@ impl GroupDeletion for SledStore {
             }
             bump_counter(meta, COUNT_GROUPS, -1)?;
             tx_audit(
-                AuditTrees { trail, index },
+                AuditTrees { trail: &trail, index },
                 id,
                 event,
                 actor,
@@ -94,7 +94,7 @@ impl GroupDeletion for SledStore {
                     l.curricula.len()
                 ),
             )?;
-            tx_enqueue(jobs, job, JobKind::SweepGroup { group: id }, actor.now)
+            tx_enqueue(&jobs, job, JobKind::SweepGroup { group: id }, actor.now)
         })?;
         Ok(job)
     }
@@ -112,7 +112,7 @@ impl SledStore {
         let _w = self.writing();
         let members = ids_after(&self.group_members, "group_members", group, 0, STEP_BATCH)?;
         if !members.is_empty() {
-            (&self.group_members, &self.user_groups, &self.jobs).transaction(
+            (&*self.group_members, &self.user_groups, &*self.jobs).transaction(
                 |(gm, ug, jobs)| {
                     let Some(mut rec) = tx_step_job(jobs, job)? else {
                         // Done by another run of this step already, or taken over.

@@ -199,7 +199,7 @@ impl GroupKeys for SledStore {
             let joins = t.join.view();
             let k = KeyTrees {
                 keys: t.group_key,
-                redemptions: t.key_redemptions,
+                redemptions: &t.key_redemptions,
             };
             if let Some(refusal) = tx_refusal(&joins, &k, &key, group, user, now)? {
                 tx_refused(&joins, group, &r, &refusal)?;
@@ -236,7 +236,7 @@ impl GroupKeys for SledStore {
         let out = SignupTx::run(self, |t| {
             let k = KeyTrees {
                 keys: t.group_key,
-                redemptions: t.key_redemptions,
+                redemptions: &t.key_redemptions,
             };
             // Refused before the account exists: nothing but the audit line is written.
             let early = t.new_user.join.view();
@@ -269,9 +269,9 @@ impl GroupKeys for SledStore {
             let folded = fold_key(&fresh);
             let event = self.new_id()?;
             let out = (
-                &self.groups,
+                &*self.groups,
                 &self.group_key,
-                &self.audit,
+                &*self.audit,
                 &self.audit_index,
             )
                 .transaction(|(groups, keys, trail, index)| {

@@ -57,7 +57,7 @@ tree_set! {
 
 impl GroupLinks for SledStore {
     fn group_course_records(&self, group: u64) -> Result<Vec<CourseRecord>, StoreError> {
-        let r = (&self.group_links, &self.curricula, &self.courses).transaction(
+        let r = (&*self.group_links, &*self.curricula, &*self.courses).transaction(
             |(links, curricula, courses)| tx_group_courses(links, curricula, courses, group),
         );
         match r.map_err(StoreError::from) {
@@ -120,11 +120,11 @@ impl GroupLinks for SledStore {
                 audit: trail,
                 audit_index: index,
             } = *t;
-            let mut rec = tx_get(groups, group)?;
-            let mut l = tx_links(links, group)?;
+            let mut rec = tx_get(&groups, group)?;
+            let mut l = tx_links(&links, group)?;
             let mut course_labels = Vec::new();
             for &c in courses {
-                let Some(course) = super::super::courses::tx_get_course(course_t, c)? else {
+                let Some(course) = super::super::courses::tx_get_course(&course_t, c)? else {
                     return abort(StoreError::invalid(
                         "courses",
                         format!("There is no course #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
@@ -138,7 +138,8 @@ impl GroupLinks for SledStore {
             }
             let mut curriculum_labels = Vec::new();
             for &c in curricula {
-                let Some(cur) = super::super::curricula::tx_get_curriculum(curriculum_t, c)? else {
+                let Some(cur) = super::super::curricula::tx_get_curriculum(&curriculum_t, c)?
+                else {
                     return abort(StoreError::invalid(
                         "curricula",
                         format!("There is no curriculum #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
@@ -156,8 +157,8 @@ impl GroupLinks for SledStore {
             }
             rec.courses = l.courses.len() as u32;
             rec.curricula = l.curricula.len() as u32;
-            tx_put_links(links, group, &l)?;
-            tx_put(groups, &rec)?;
+            tx_put_links(&links, group, &l)?;
+            tx_put(&groups, &rec)?;
             let mut parts = Vec::new();
             if !course_labels.is_empty() {
                 let what = if course_labels.len() == 1 {
@@ -176,7 +177,10 @@ impl GroupLinks for SledStore {
                 parts.push(format!("{what} {}", curriculum_labels.join(", ")));
             }
             tx_audit(
-                AuditTrees { trail, index },
+                AuditTrees {
+                    trail: &trail,
+                    index,
+                },
                 group,
                 event,
                 actor,
@@ -281,15 +285,15 @@ impl SledStore {
         let _w = self.writing();
         let event = self.new_id()?;
         let (targets, backward, what) = match kind {
-            LinkKind::Course => (&self.courses, &self.course_groups, "course"),
-            LinkKind::Curriculum => (&self.curricula, &self.curriculum_groups, "curriculum"),
+            LinkKind::Course => (&*self.courses, &self.course_groups, "course"),
+            LinkKind::Curriculum => (&*self.curricula, &self.curriculum_groups, "curriculum"),
         };
         let r = (
-            &self.groups,
+            &*self.groups,
             targets,
-            &self.group_links,
+            &*self.group_links,
             backward,
-            &self.audit,
+            &*self.audit,
             &self.audit_index,
         )
             .transaction(|(groups, targets, links, backward, trail, index)| {
@@ -353,7 +357,7 @@ impl SledStore {
         };
         let mut n = 0;
         for group in suffix_ids(backward, name, target)? {
-            (&self.groups, &self.group_links, backward).transaction(
+            (&*self.groups, &*self.group_links, backward).transaction(
                 |(groups, links, backward)| {
                     backward.remove(&pair_key(target, group))?;
                     let mut l = tx_links(links, group)?;

@@ -166,7 +166,7 @@ impl SledStore {
         let tree = match sort {
             GroupSort::Name => &self.group_name,
             GroupSort::Members => &self.group_by_members,
-            GroupSort::Created => &self.groups,
+            GroupSort::Created => &*self.groups,
         };
         if desc {
             Box::new(tree.iter().rev())

@@ -65,11 +65,11 @@ impl GroupManagers for SledStore {
         let _w = self.writing();
         let event = self.new_id()?;
         let r = (
-            &self.groups,
-            &self.users,
+            &*self.groups,
+            &*self.users,
             &self.group_managers,
             &self.manager_groups,
-            &self.audit,
+            &*self.audit,
             &self.audit_index,
         )
             .transaction(|(groups, users, managers, manager_groups, trail, index)| {

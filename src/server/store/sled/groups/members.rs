@@ -145,12 +145,12 @@ impl Memberships for SledStore {
         let _w = self.writing();
         let event = self.new_id()?;
         let r = (
-            &self.groups,
-            &self.users,
-            &self.group_members,
+            &*self.groups,
+            &*self.users,
+            &*self.group_members,
             &self.user_groups,
             &self.group_by_members,
-            &self.audit,
+            &*self.audit,
             &self.audit_index,
         )
             .transaction(
@@ -208,10 +208,10 @@ impl Memberships for SledStore {
                 curricula,
                 courses,
             } = *t;
-            let mut rec = tx_get(groups, group)?;
+            let mut rec = tx_get(&groups, group)?;
             // A user is never deleted, but a missing one must not block removing the membership.
             let login = match users.get(id_key(user))? {
-                Some(_) => tx_user_login(users, user)?,
+                Some(_) => tx_user_login(&users, user)?,
                 None => format!("user #{user}"),
             };
             if members.remove(&pair_key(group, user))?.is_none() {
@@ -221,18 +221,19 @@ impl Memberships for SledStore {
             let old = rec.members;
             rec.members = rec.members.saturating_sub(1);
             tx_members_moved(by_members, &rec, old)?;
-            tx_put(groups, &rec)?;
+            tx_put(&groups, &rec)?;
             let mut ended = 0u32;
             if unenrol {
                 let e = EnrolTrees {
-                    enrolments,
+                    enrolments: &enrolments,
                     course_users,
                 };
                 let mut deltas = CourseDeltas::default();
-                let mut ids: Vec<u64> = links::tx_group_courses(links, curricula, courses, group)?
-                    .into_iter()
-                    .map(|c| c.id)
-                    .collect();
+                let mut ids: Vec<u64> =
+                    links::tx_group_courses(&links, &curricula, &courses, group)?
+                        .into_iter()
+                        .map(|c| c.id)
+                        .collect();
                 ids.extend(enrolled.iter().copied());
                 ids.sort_unstable();
                 ids.dedup();
@@ -249,7 +250,10 @@ impl Memberships for SledStore {
                 format!("Removed {login}; enrolments kept.")
             };
             tx_audit(
-                AuditTrees { trail, index },
+                AuditTrees {
+                    trail: &trail,
+                    index,
+                },
                 group,
                 event,
                 actor,
@@ -295,12 +299,12 @@ impl Memberships for SledStore {
         for batch in resolved.chunks(BULK_BATCH) {
             let event = self.new_id()?;
             let added = (
-                &self.groups,
-                &self.users,
-                &self.group_members,
+                &*self.groups,
+                &*self.users,
+                &*self.group_members,
                 &self.user_groups,
                 &self.group_by_members,
-                &self.audit,
+                &*self.audit,
                 &self.audit_index,
             )
                 .transaction(
@@ -466,18 +470,18 @@ impl<'a> DefaultJoinTx<'a> {
     pub(crate) fn view(&self) -> DefaultJoinTrees<'a> {
         DefaultJoinTrees {
             meta: self.meta,
-            groups: self.groups,
-            members: self.group_members,
+            groups: self.groups.raw(),
+            members: self.group_members.raw(),
             user_groups: self.user_groups,
             by_members: self.group_by_members,
             audit: AuditTrees {
-                trail: self.audit,
+                trail: self.audit.raw(),
                 index: self.audit_index,
             },
-            links: self.group_links,
-            curricula: self.curricula,
-            courses: self.courses,
-            enrolments: self.enrolments,
+            links: self.group_links.raw(),
+            curricula: self.curricula.raw(),
+            courses: self.courses.raw(),
+            enrolments: self.enrolments.raw(),
             course_users: self.course_users,
         }
     }

@@ -290,15 +290,15 @@ impl SledStore {
         let _w = self.writing();
         let events = [self.new_id()?, self.new_id()?, self.new_id()?];
         let r = (
-            &self.groups,
+            &*self.groups,
             &self.group_name,
             &self.group_suffix,
             &self.group_by_members,
             &self.group_key,
             &self.meta,
-            &self.audit,
+            &*self.audit,
             &self.audit_index,
-            &self.branches,
+            &*self.branches,
         )
             .transaction(
                 |(groups, names, suffix_t, by_members, keys, meta, trail, index, branches)| {
