@@ -4,6 +4,7 @@ pub(crate) use crate::server::store::branches::*;
 
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
+use crate::server::store::sled::tables::{of, TxOf};
 
 use super::codec::{self, fold, id_key};
 use super::{abort, bump_counter, counter_key, read_counter, search, SledStore, StoreError};
@@ -29,11 +30,7 @@ fn children_counter(id: u64) -> String {
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 fn tx_get(branches: &TransactionalTree, id: u64) -> Tx<Option<BranchRecord>> {
-    let key = id_key(id);
-    match branches.get(key)? {
-        Some(b) => codec::decode(&key, &b).map(Some).or_else(abort),
-        None => Ok(None),
-    }
+    TxOf::<of::branches>::from(branches).row(id)
 }
 
 /// Refuses a parent that does not exist, or that is `id` itself or one of its descendants.
@@ -91,11 +88,7 @@ impl Branches for SledStore {
     }
 
     fn get_branch(&self, id: u64) -> Result<Option<BranchRecord>, StoreError> {
-        let key = id_key(id);
-        self.branches
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
+        self.branches.row(id)
     }
 
     fn sub_branches(&self, id: u64) -> Result<Vec<u64>, StoreError> {

@@ -4,6 +4,7 @@ pub(crate) use crate::server::store::courses::*;
 
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
+use crate::server::store::sled::tables::{of, TxOf};
 
 use super::codec::{self, fold, id_key};
 use super::enrolments::{derive_progress, pair_key, ProgressRecord};
@@ -38,11 +39,7 @@ pub(crate) fn course_terms(code: &str, title: &str) -> Vec<String> {
 }
 
 pub(crate) fn tx_get_course(courses: &TransactionalTree, id: u64) -> Tx<Option<CourseRecord>> {
-    let key = id_key(id);
-    match courses.get(key)? {
-        Some(b) => codec::decode(&key, &b).map(Some).or_else(abort),
-        None => Ok(None),
-    }
+    TxOf::<of::courses>::from(courses).row(id)
 }
 
 tree_set! {
@@ -125,11 +122,7 @@ impl Courses for SledStore {
     }
 
     fn get_course(&self, id: u64) -> Result<Option<CourseRecord>, StoreError> {
-        let key = id_key(id);
-        self.courses
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
+        self.courses.row(id)
     }
 
     fn course_count(&self) -> Result<u64, StoreError> {
@@ -191,7 +184,7 @@ impl Courses for SledStore {
                     rec.lessons.remove(i);
                 }
             }
-            courses.insert(&id_key(course), codec::encode(&rec).or_else(abort)?)?;
+            TxOf::<of::courses>::from(courses).put(course, &rec)?;
             let queued = rec.lessons.len() > old.lessons.len() && !old.lessons.is_empty();
             if queued {
                 let kind = JobKind::LessonsAdded {

@@ -4,6 +4,7 @@ pub(crate) use crate::server::store::curricula::*;
 
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
+use crate::server::store::sled::tables::{of, TxOf};
 
 use super::codec::{self, fold, id_key, read_id};
 use super::groups::LinkKind;
@@ -43,7 +44,7 @@ pub(crate) fn tx_remove_course(
 ) -> Tx<()> {
     if let Some(mut rec) = tx_get_curriculum(curricula, cur)? {
         rec.courses.retain(|c| *c != course);
-        curricula.insert(&id_key(cur), codec::encode(&rec).or_else(abort)?)?;
+        TxOf::<of::curricula>::from(curricula).put(cur, &rec)?;
     }
     links.remove(&link_key(course, cur))?;
     Ok(())
@@ -109,11 +110,7 @@ impl Curricula for SledStore {
     }
 
     fn get_curriculum(&self, id: u64) -> Result<Option<CurriculumRecord>, StoreError> {
-        let key = id_key(id);
-        self.curricula
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
+        self.curricula.row(id)
     }
 
     fn change_curriculum(
@@ -150,7 +147,7 @@ impl Curricula for SledStore {
                         }
                     }
                 }
-                curricula.insert(&id_key(id), codec::encode(&rec).or_else(abort)?)?;
+                TxOf::<of::curricula>::from(curricula).put(id, &rec)?;
                 Ok(rec)
             },
         )?;

@@ -3,8 +3,8 @@
 pub(crate) use crate::server::store::imports::*;
 
 #[allow(unused_imports)]
-use super::tables::{of, TxOf};
 use crate::server::store::prelude::*;
+use crate::server::store::sled::tables::{of, TxOf};
 
 use super::codec::{self, fold, id_key, read_id};
 use super::enrolments::{pair_key, Source};
@@ -48,7 +48,7 @@ fn tx_import(imports: &TransactionalTree, id: u64) -> Tx<ImportRecord> {
 }
 
 fn tx_put_import(imports: &TransactionalTree, rec: &ImportRecord) -> Tx<()> {
-    imports.insert(&id_key(rec.id), codec::encode(rec).or_else(abort)?)?;
+    TxOf::<of::imports>::from(imports).put(rec.id, rec)?;
     Ok(())
 }
 

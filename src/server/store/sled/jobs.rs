@@ -3,8 +3,8 @@
 pub(crate) use crate::server::store::jobs::*;
 
 #[allow(unused_imports)]
-use super::tables::{of, TxOf};
 use crate::server::store::prelude::*;
+use crate::server::store::sled::tables::{of, TxOf};
 
 use super::codec::read_id;
 use super::enrolments::pair_key;
@@ -93,7 +93,7 @@ impl Jobs for SledStore {
     fn pending_jobs(&self) -> Result<Vec<u64>, StoreError> {
         let mut out = Vec::new();
         for item in self.jobs.iter() {
-            match self.jobs.decode(item) {
+            match self.jobs.decode_row(item) {
                 Ok((_, rec)) if rec.state == JobState::Pending => out.push(rec.id),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "a job record cannot be read; skipped"),
@@ -203,7 +203,7 @@ impl SledStore {
     /// leases found at start were left by a process that has gone.
     pub(crate) fn drop_leftover_leases(&self) -> Result<(), StoreError> {
         for item in self.jobs.iter() {
-            let Ok((_, mut rec)) = self.jobs.decode(item) else {
+            let Ok((_, mut rec)) = self.jobs.decode_row(item) else {
                 continue; // `pending_jobs` reports it
             };
             if rec.lease.take().is_some() {

@@ -4,6 +4,7 @@ pub(crate) use crate::server::store::messages::*;
 
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
+use crate::server::store::sled::tables::{of, TxOf};
 
 use super::codec::{self, id_key};
 use super::enrolments::pair_key;
@@ -55,7 +56,7 @@ fn tx_message(messages: &TransactionalTree, id: u64) -> Tx<MessageRecord> {
 }
 
 fn tx_put_message(messages: &TransactionalTree, id: u64, rec: &MessageRecord) -> Tx<()> {
-    messages.insert(&id_key(id), codec::encode(rec).or_else(abort)?)?;
+    TxOf::<of::messages>::from(messages).put(id, rec)?;
     Ok(())
 }
 
@@ -184,11 +185,7 @@ impl Messages for SledStore {
     }
 
     fn get_message(&self, id: u64) -> Result<Option<MessageRecord>, StoreError> {
-        let key = id_key(id);
-        self.messages
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
+        self.messages.row(id)
     }
 
     fn message_delivered(&self, id: u64) -> Result<u64, StoreError> {

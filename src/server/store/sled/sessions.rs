@@ -5,12 +5,11 @@ pub(crate) use crate::server::store::sessions::*;
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
 
-use super::codec::{self};
 use super::{SledStore, StoreError};
 
 impl Sessions for SledStore {
     fn save_session(&self, id: &str, record: &SessionRecord) -> Result<bool, StoreError> {
-        let bytes = codec::encode(record)?;
+        let bytes = self.sessions.encode(record)?;
         let mut found = false;
         self.sessions.update_and_fetch(session_key(id), |old| {
             found = old.is_some();
@@ -20,7 +19,7 @@ impl Sessions for SledStore {
     }
 
     fn create_session(&self, id: &str, record: &SessionRecord) -> Result<bool, StoreError> {
-        let bytes = codec::encode(record)?;
+        let bytes = self.sessions.encode(record)?;
         let swapped =
             self.sessions
                 .compare_and_swap(session_key(id), None as Option<&[u8]>, Some(bytes))?;
@@ -28,12 +27,8 @@ impl Sessions for SledStore {
     }
 
     fn load_session(&self, id: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
-        let key = session_key(id);
-        let Some(bytes) = self.sessions.get(key)? else {
-            return Ok(None);
-        };
-        let record: SessionRecord = codec::decode(&key, &bytes)?;
-        Ok((record.expires_at > now).then_some(record))
+        let record = self.sessions.row(&session_key(id))?;
+        Ok(record.filter(|r| r.expires_at > now))
     }
 
     fn delete_session(&self, id: &str) -> Result<(), StoreError> {
@@ -45,7 +40,7 @@ impl Sessions for SledStore {
         let mut removed = 0;
         for item in self.sessions.iter() {
             let (k, v) = item?;
-            let expired = codec::decode::<SessionRecord>(&k, &v)
+            let expired = (self.sessions.decode(&k, &v))
                 .map(|r| r.expires_at <= now)
                 .unwrap_or(true);
             if expired {

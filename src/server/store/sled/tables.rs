@@ -107,13 +107,23 @@ impl<K: KeyLayout, R: Record> Table<K, R> {
     }
 
     /// Decodes a row read from this table by a scan (`iter`, `range`, `scan_prefix`).
-    pub(crate) fn decode(
+    pub(crate) fn decode_row(
         &self,
         row: sled::Result<(sled::IVec, sled::IVec)>,
     ) -> Result<(sled::IVec, R), StoreError> {
         let (k, v) = row?;
-        let rec = codec::decode(&k, &v)?;
+        let rec = self.decode(&k, &v)?;
         Ok((k, rec))
+    }
+
+    /// Decodes the value `bytes` stored at `key` in this table.
+    pub(crate) fn decode(&self, key: &[u8], bytes: &[u8]) -> Result<R, StoreError> {
+        codec::decode(key, bytes)
+    }
+
+    /// The bytes this table stores for `rec` (for sled's compare-and-swap and batches).
+    pub(crate) fn encode(&self, rec: &R) -> Result<Vec<u8>, StoreError> {
+        codec::encode(rec)
     }
 }
 

@@ -7,10 +7,10 @@ use crate::server::store::prelude::*;
 
 use super::codec::{self, fold, id_key, read_id};
 use super::groups::{tx_join_default, DefaultJoinTrees, DefaultJoinTx};
-use super::tables::{of, TxOf};
 use super::tx::tree_set;
 use super::{abort, bump_counter, counter_key, read_counter, search, SledStore, StoreError};
 use crate::model::user::{UserPage, UserView};
+use crate::server::store::sled::tables::{of, TxOf};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 

@@ -227,12 +227,7 @@ impl GroupLinks for SledStore {
     }
 
     fn group_links_record(&self, group: u64) -> Result<GroupLinksRecord, StoreError> {
-        let key = id_key(group);
-        self.group_links
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
-            .map(Option::unwrap_or_default)
+        self.group_links.row(group).map(Option::unwrap_or_default)
     }
 
     fn group_links(&self, group: u64) -> Result<(Vec<u64>, Vec<u64>), StoreError> {

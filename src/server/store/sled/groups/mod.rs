@@ -4,6 +4,7 @@ pub(crate) use crate::server::store::groups::*;
 
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
+use crate::server::store::sled::tables::{of, TxOf};
 
 use super::codec::{self, fold, id_key, read_id};
 use super::courses::CourseRecord;
@@ -47,7 +48,7 @@ pub(crate) fn tx_get(groups: &TransactionalTree, id: u64) -> Tx<GroupRecord> {
 }
 
 fn tx_put(groups: &TransactionalTree, rec: &GroupRecord) -> Tx<()> {
-    groups.insert(&id_key(rec.id), codec::encode(rec).or_else(abort)?)?;
+    TxOf::<of::groups>::from(groups).put(rec.id, rec)?;
     Ok(())
 }
 
@@ -164,11 +165,7 @@ pub(crate) use views::RowPage;
 
 impl Groups for SledStore {
     fn get_group(&self, id: u64) -> Result<Option<GroupRecord>, StoreError> {
-        let key = id_key(id);
-        self.groups
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
+        self.groups.row(id)
     }
 
     fn group_count(&self) -> Result<u64, StoreError> {
