@@ -59,8 +59,9 @@ fn v1_to_v2(s: &SledStore) -> Result<(), StoreError> {
     list_counters(s)
 }
 
-/// 2 → 3: every audit event gets its entries in `audit_index` (by time, group, actor and
-/// kind: the Activity page), derived from the event alone, so a second run writes the same.
+/// 2 → 3: every audit event gets its entries in `audit_index` (the Activity page: by time,
+/// group, actor and kind then, by time and actor since schema 6: the build writes today's
+/// families), derived from the event alone, so a second run writes the same.
 fn v2_to_v3(s: &SledStore) -> Result<(), StoreError> {
     let events = super::audit::build_index(s)?;
     tracing::info!(events, "indexed the audit trail");
