@@ -122,8 +122,9 @@ pub struct AuditNames {
 /// The store's operations on this area (see the contract in `store/mod.rs`).
 pub trait Audit: Send + Sync {
     /// A page of at most `limit` events matching `f`, newest first, going `toward` older or
-    /// newer events from a place, looking at no more than `budget` index entries. Going newer
-    /// past the newest events gives the first page.
+    /// newer events from a place, looking at no more than `budget` index entries (for a group,
+    /// first at most `budget` of its events in the trail). Going newer past the newest events
+    /// gives the first page.
     fn audit_page(
         &self,
         f: &AuditFilter,
