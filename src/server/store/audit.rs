@@ -1,18 +1,26 @@
-//! The audit trail across groups: an index of every event by time, by group, by who did it and
-//! by kind, and the Activity page's reads over it.
+//! The audit trail across groups: an index of every event by time and by who did it, and the
+//! Activity page's reads over it and over the trail.
 //!
 //! The trail itself (`audit`, group id ++ event id, see `groups/mod.rs`) is in id order per
-//! group. Tree `audit_index` holds four families of keys; each key ends in
+//! group. Tree `audit_index` holds two families of keys; each key ends in
 //! `at ++ event ++ group` (8 bytes big-endian each), so every family sorts by time, and each
 //! value is `actor (8 bytes) ++ kind code (1)`, what the other filters look at: a filtered scan
-//! never reads the records it passes over.
+//! of the index never reads the records it passes over.
 //! - `T` ++ end: every event;
-//! - `G` ++ group ++ end: one group's events;
-//! - `A` ++ actor ++ end: one user's (actor 0: Tessera itself, or a visitor without an account);
-//! - `K` ++ kind code ++ end: one kind's.
+//! - `A` ++ actor ++ end: one user's (actor 0: Tessera itself, or a visitor without an account).
 //!
-//! One tree rather than four, so a transaction that writes an event opens one tree more, not
-//! four. The entries are written in the event's transaction (`groups::tx_audit`), built for
+//! Schemas 3 to 5 also kept a family per group (`G`) and per kind (`K`): two of every event's
+//! four entries, a quarter of a big school's stored entries, each costing the embedded store
+//! memory for as long as it runs. The schema 5 → 6 migration deletes them. A kind is a filter
+//! over `T` (or `A`), bounded by [`SCAN_BUDGET`] like any filtered scan. A group's events
+//! are its part of the trail; that is in id order, which is not quite time order (an event's
+//! time is its request's clock, its id is drawn when it is written, so two requests at once, or
+//! a clock set back, swap them), so a group's page reads the group's trail whole (a few
+//! thousand decodes at most: [`SCAN_BUDGET`]) and sorts it; a group with more events than that
+//! is answered as a filter over `T`, bounded the same way.
+//!
+//! One tree rather than two, so a transaction that writes an event opens one tree more, not
+//! two. The entries are written in the event's transaction (`groups::tx_audit`), built for
 //! older data by the schema 2 → 3 migration, and `tessera check` verifies them both ways.
 
 #[allow(unused_imports)]
@@ -27,11 +35,7 @@ use std::collections::HashMap;
 
 pub(crate) const TIME: u8 = b'T';
 
-pub(crate) const GROUP: u8 = b'G';
-
 pub(crate) const ACTOR: u8 = b'A';
-
-pub(crate) const KIND: u8 = b'K';
 
 /// Index entries one page looks at, at most: a page of a rare combination of filters (one
 /// user's events of one kind, say) answers with what it found so far and goes on from there.
@@ -86,15 +90,19 @@ pub(crate) fn past(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl AuditFilter {
-    /// The key family that answers this filter with the fewest entries to pass over: a group's
-    /// or a user's events before one kind's, all events last.
+    /// The key family that answers this filter with the fewest entries to pass over: a user's
+    /// events when it names one, else all events (a group's come from the trail first, see the
+    /// module).
     pub(crate) fn prefix(&self) -> Vec<u8> {
-        match (self.group, self.actor, self.kind) {
-            (Some(g), _, _) => [&[GROUP][..], &id_key(g)].concat(),
-            (None, Some(a), _) => [&[ACTOR][..], &id_key(a)].concat(),
-            (None, None, Some(k)) => vec![KIND, k.code()],
-            (None, None, None) => vec![TIME],
+        match self.actor {
+            Some(a) => [&[ACTOR][..], &id_key(a)].concat(),
+            None => vec![TIME],
         }
+    }
+
+    /// Whether an event's time is within the filter's dates.
+    pub(crate) fn in_dates(&self, at: u64) -> bool {
+        self.from.is_none_or(|t| at >= t) && self.until.is_none_or(|t| at < t)
     }
 
     pub(crate) fn admits(&self, h: &AuditHit) -> bool {
@@ -114,8 +122,9 @@ pub struct AuditNames {
 /// The store's operations on this area (see the contract in `store/mod.rs`).
 pub trait Audit: Send + Sync {
     /// A page of at most `limit` events matching `f`, newest first, going `toward` older or
-    /// newer events from a place, looking at no more than `budget` index entries. Going newer
-    /// past the newest events gives the first page.
+    /// newer events from a place, looking at no more than `budget` index entries (for a group,
+    /// first at most `budget` of its events in the trail). Going newer past the newest events
+    /// gives the first page.
     fn audit_page(
         &self,
         f: &AuditFilter,

@@ -79,7 +79,7 @@ pub use self::sled::backup::IdleDirectory;
 pub use self::sled::DEFAULT_CACHE_MB;
 
 /// The schema this build writes. Bump it together with a new entry in `migrations.rs`.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -23,8 +23,8 @@ fn place_bytes(p: Place) -> [u8; 16] {
     pair_key(p.at, p.event)
 }
 
-/// An event's index keys (see the module) and their common value.
-pub(crate) fn index_entries(group: u64, event: u64, rec: &AuditRecord) -> ([Vec<u8>; 4], [u8; 9]) {
+/// An event's index keys, by time and by actor (see the module), and their common value.
+pub(crate) fn index_entries(group: u64, event: u64, rec: &AuditRecord) -> ([Vec<u8>; 2], [u8; 9]) {
     let mut end = Vec::with_capacity(END);
     end.extend_from_slice(&place_bytes(Place { at: rec.at, event }));
     end.extend_from_slice(&id_key(group));
@@ -36,9 +36,7 @@ pub(crate) fn index_entries(group: u64, event: u64, rec: &AuditRecord) -> ([Vec<
     (
         [
             key(&[TIME]),
-            key(&[&[GROUP][..], &id_key(group)].concat()),
             key(&[&[ACTOR][..], &id_key(rec.actor)].concat()),
-            key(&[KIND, code]),
         ],
         value,
     )
@@ -67,8 +65,7 @@ pub(crate) fn read_entry(key: &[u8], value: &[u8]) -> Result<AuditHit, StoreErro
     };
     let prefix = match key.first() {
         Some(&TIME) => 1,
-        Some(&GROUP) | Some(&ACTOR) => 9,
-        Some(&KIND) => 2,
+        Some(&ACTOR) => 9,
         _ => return Err(corrupt("unknown key family")),
     };
     if key.len() != prefix + END {
@@ -89,6 +86,18 @@ pub(crate) fn read_entry(key: &[u8], value: &[u8]) -> Result<AuditHit, StoreErro
     })
 }
 
+/// A trail key's group and event.
+fn trail_key(k: &[u8]) -> Result<(u64, u64), StoreError> {
+    if k.len() != 16 {
+        return Err(StoreError::Corrupt {
+            tree: "audit",
+            key: show_key(k),
+            reason: "not a 16-byte group ++ event key".into(),
+        });
+    }
+    Ok((read_id("audit", k, &k[..8])?, read_id("audit", k, &k[8..])?))
+}
+
 /// Builds the index from the trail (the schema 2 → 3 migration), in batches. Entries are
 /// derived from the events alone, so running it again writes the same entries.
 pub(crate) fn build_index(s: &SledStore) -> Result<u64, StoreError> {
@@ -96,15 +105,7 @@ pub(crate) fn build_index(s: &SledStore) -> Result<u64, StoreError> {
     let (mut pending, mut events) = (0, 0u64);
     for item in s.audit.iter() {
         let (k, v) = item?;
-        if k.len() != 16 {
-            return Err(StoreError::Corrupt {
-                tree: "audit",
-                key: show_key(&k),
-                reason: "not a 16-byte group ++ event key".into(),
-            });
-        }
-        let group = read_id("audit", &k, &k[..8])?;
-        let event = read_id("audit", &k, &k[8..])?;
+        let (group, event) = trail_key(&k)?;
         let rec: AuditRecord = codec::decode(&k, &v)?;
         let (keys, value) = index_entries(group, event, &rec);
         for key in keys {
@@ -130,41 +131,44 @@ impl Audit for SledStore {
         budget: usize,
     ) -> Result<AuditHits, StoreError> {
         let (limit, budget) = (limit.max(1), budget.max(1));
+        if let Some(all) = self.group_trail(f, budget)? {
+            // Read whole already: the page is cut from it with no further budget.
+            let newest_first = |before: Option<Place>| {
+                all.iter()
+                    .filter(move |h| before.is_none_or(|b| h.place < b))
+                    .map(|h| Ok(*h))
+            };
+            if let Toward::Newer(after) = toward {
+                let oldest_first = all
+                    .iter()
+                    .rev()
+                    .filter(|h| h.place >= after)
+                    .map(|h| Ok(*h));
+                if let Some(page) = newer_page(oldest_first, f, after, limit, usize::MAX)? {
+                    return Ok(page);
+                }
+            }
+            let before = match toward {
+                Toward::Older(p) => p,
+                Toward::Newer(_) => None,
+            };
+            return older_page(newest_first(before), f, before, limit, usize::MAX);
+        }
         if let Toward::Newer(after) = toward {
-            if let Some(page) = self.audit_page_newer(f, after, limit, budget)? {
-                return Ok(page);
+            if let Some(range) = self.audit_range(f, Some(after), None) {
+                if let Some(page) = newer_page(entries(range), f, after, limit, budget)? {
+                    return Ok(page);
+                }
             }
         }
         let before = match toward {
             Toward::Older(p) => p,
             Toward::Newer(_) => None,
         };
-        let mut out = AuditHits {
-            hits: Vec::new(),
-            newer: before,
-            older: None,
-            searched_to: None,
-        };
-        let Some(range) = self.audit_range(f, None, before) else {
-            return Ok(out);
-        };
-        for (scanned, item) in range.rev().enumerate() {
-            let (k, v) = item?;
-            let hit = read_entry(&k, &v)?;
-            if f.admits(&hit) {
-                if out.hits.len() == limit {
-                    out.older = out.hits.last().map(|h| h.place);
-                    return Ok(out);
-                }
-                out.hits.push(hit);
-            }
-            if scanned + 1 >= budget {
-                out.older = Some(hit.place);
-                out.searched_to = (out.hits.len() < limit).then_some(hit.place.at);
-                return Ok(out);
-            }
+        match self.audit_range(f, None, before) {
+            Some(range) => older_page(entries(range.rev()), f, before, limit, budget),
+            None => older_page(std::iter::empty(), f, before, limit, budget),
         }
-        Ok(out)
     }
 
     fn walk_audit(
@@ -172,12 +176,19 @@ impl Audit for SledStore {
         f: &AuditFilter,
         each: &mut dyn FnMut(AuditHit) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
+        if let Some(all) = self.group_trail(f, SCAN_BUDGET)? {
+            for hit in all {
+                if !each(hit)? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
         let Some(range) = self.audit_range(f, None, None) else {
             return Ok(());
         };
-        for item in range.rev() {
-            let (k, v) = item?;
-            let hit = read_entry(&k, &v)?;
+        for hit in entries(range.rev()) {
+            let hit = hit?;
             if f.admits(&hit) && !each(hit)? {
                 break;
             }
@@ -307,47 +318,121 @@ impl SledStore {
         Some(self.audit_index.range((Bound::Included(start), end)))
     }
 
-    /// The page of the oldest events at or after `after`; `None` when fewer than a page of
-    /// them are left (the caller shows the first page instead).
-    pub(crate) fn audit_page_newer(
+    /// A group's events matching `f` (nothing else asked of the index: no actor), newest
+    /// first, read from the trail and sorted (see the module); `None` when `f` names no group
+    /// or an actor, or the group has more than `cap` events (then the index answers).
+    pub(crate) fn group_trail(
         &self,
         f: &AuditFilter,
-        after: Place,
-        limit: usize,
-        budget: usize,
-    ) -> Result<Option<AuditHits>, StoreError> {
-        let mut hits = Vec::new();
-        let mut newer = None;
-        let mut searched_to = None;
-        if let Some(range) = self.audit_range(f, Some(after), None) {
-            for (scanned, item) in range.enumerate() {
-                let (k, v) = item?;
-                let hit = read_entry(&k, &v)?;
-                if f.admits(&hit) {
-                    if hits.len() == limit {
-                        newer = hits.last().map(|h: &AuditHit| h.place.next());
-                        break;
-                    }
-                    hits.push(hit);
-                }
-                if scanned + 1 >= budget {
-                    newer = Some(hit.place.next());
-                    searched_to = (hits.len() < limit).then_some(hit.place.at);
-                    break;
-                }
+        cap: usize,
+    ) -> Result<Option<Vec<AuditHit>>, StoreError> {
+        let (Some(group), None) = (f.group, f.actor) else {
+            return Ok(None);
+        };
+        let mut all = Vec::new();
+        for (read, item) in self.audit.scan_prefix(id_key(group)).enumerate() {
+            if read == cap {
+                return Ok(None);
+            }
+            let (k, v) = item?;
+            let (_, event) = trail_key(&k)?;
+            let rec: AuditRecord = codec::decode(&k, &v)?;
+            let hit = AuditHit {
+                place: Place { at: rec.at, event },
+                group,
+                actor: rec.actor,
+                kind: rec.action,
+            };
+            if f.admits(&hit) && f.in_dates(hit.place.at) {
+                all.push(hit);
             }
         }
-        if newer.is_none() && hits.len() < limit {
-            return Ok(None);
-        }
-        hits.reverse();
-        Ok(Some(AuditHits {
-            hits,
-            newer,
-            older: Some(after),
-            searched_to,
-        }))
+        all.sort_unstable_by_key(|h| std::cmp::Reverse(h.place));
+        Ok(Some(all))
     }
+}
+
+/// Index entries read back, in the range's order.
+fn entries(
+    range: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+) -> impl Iterator<Item = Result<AuditHit, StoreError>> {
+    range.map(|item| {
+        let (k, v) = item?;
+        read_entry(&k, &v)
+    })
+}
+
+/// The page of the newest events matching `f` among `hits` (newest first, all before
+/// `before`), looking at no more than `budget` of them.
+fn older_page(
+    hits: impl Iterator<Item = Result<AuditHit, StoreError>>,
+    f: &AuditFilter,
+    before: Option<Place>,
+    limit: usize,
+    budget: usize,
+) -> Result<AuditHits, StoreError> {
+    let mut out = AuditHits {
+        hits: Vec::new(),
+        newer: before,
+        older: None,
+        searched_to: None,
+    };
+    for (scanned, hit) in hits.enumerate() {
+        let hit = hit?;
+        if f.admits(&hit) {
+            if out.hits.len() == limit {
+                out.older = out.hits.last().map(|h| h.place);
+                return Ok(out);
+            }
+            out.hits.push(hit);
+        }
+        if scanned + 1 >= budget {
+            out.older = Some(hit.place);
+            out.searched_to = (out.hits.len() < limit).then_some(hit.place.at);
+            return Ok(out);
+        }
+    }
+    Ok(out)
+}
+
+/// The page of the oldest events matching `f` among `hits` (oldest first, all at or after
+/// `after`), looking at no more than `budget` of them; `None` when fewer than a page of them
+/// are left (the caller shows the first page instead).
+fn newer_page(
+    hits: impl Iterator<Item = Result<AuditHit, StoreError>>,
+    f: &AuditFilter,
+    after: Place,
+    limit: usize,
+    budget: usize,
+) -> Result<Option<AuditHits>, StoreError> {
+    let mut found = Vec::new();
+    let mut newer = None;
+    let mut searched_to = None;
+    for (scanned, hit) in hits.enumerate() {
+        let hit = hit?;
+        if f.admits(&hit) {
+            if found.len() == limit {
+                newer = found.last().map(|h: &AuditHit| h.place.next());
+                break;
+            }
+            found.push(hit);
+        }
+        if scanned + 1 >= budget {
+            newer = Some(hit.place.next());
+            searched_to = (found.len() < limit).then_some(hit.place.at);
+            break;
+        }
+    }
+    if newer.is_none() && found.len() < limit {
+        return Ok(None);
+    }
+    found.reverse();
+    Ok(Some(AuditHits {
+        hits: found,
+        newer,
+        older: Some(after),
+        searched_to,
+    }))
 }
 
 #[cfg(test)]

@@ -18,8 +18,13 @@ use serde::Deserialize;
 
 pub(super) type Migration = fn(&SledStore) -> Result<(), StoreError>;
 
-pub(super) const MIGRATIONS: &[(u32, Migration)] =
-    &[(1, v1_to_v2), (2, v2_to_v3), (3, v3_to_v4), (4, v4_to_v5)];
+pub(super) const MIGRATIONS: &[(u32, Migration)] = &[
+    (1, v1_to_v2),
+    (2, v2_to_v3),
+    (3, v3_to_v4),
+    (4, v4_to_v5),
+    (5, v5_to_v6),
+];
 
 /// Records as schema 1 wrote them, frozen here: decoding old data must not follow the code.
 mod v1 {
@@ -54,8 +59,9 @@ fn v1_to_v2(s: &SledStore) -> Result<(), StoreError> {
     list_counters(s)
 }
 
-/// 2 → 3: every audit event gets its entries in `audit_index` (by time, group, actor and
-/// kind: the Activity page), derived from the event alone, so a second run writes the same.
+/// 2 → 3: every audit event gets its entries in `audit_index` (the Activity page: by time,
+/// group, actor and kind then, by time and actor since schema 6: the build writes today's
+/// families), derived from the event alone, so a second run writes the same.
 fn v2_to_v3(s: &SledStore) -> Result<(), StoreError> {
     let events = super::audit::build_index(s)?;
     tracing::info!(events, "indexed the audit trail");
@@ -113,6 +119,35 @@ fn v4_to_v5(s: &SledStore) -> Result<(), StoreError> {
     s.db.flush()?;
     s.db.drop_tree("search_course")?;
     tracing::info!(courses, "course search index rebuilt for any-part search");
+    Ok(())
+}
+
+/// The `audit_index` families schemas 3 to 5 wrote and 6 does not: by group (`G` ++ group ++
+/// end) and by kind (`K` ++ kind code ++ end), see `store/audit.rs`.
+const RETIRED_AUDIT_FAMILIES: [u8; 2] = [b'G', b'K'];
+
+/// 5 → 6: the audit index keeps its entries by time and by actor only; those by group and by
+/// kind, half of every event's entries, are deleted (the Activity page answers a group from the
+/// trail and a kind as a filter over time). Each stored entry costs the embedded store memory
+/// for as long as it runs: on a school of 100,000 learners this is 420,000 entries. Deletes in
+/// batches of 1,000; a run after a crash, or a second run, deletes what is left (or nothing).
+fn v5_to_v6(s: &SledStore) -> Result<(), StoreError> {
+    let mut deleted = 0u64;
+    for family in RETIRED_AUDIT_FAMILIES {
+        let mut batch = sled::Batch::default();
+        let mut pending = 0;
+        for key in s.audit_index.scan_prefix([family]).keys() {
+            batch.remove(key?);
+            deleted += 1;
+            pending += 1;
+            if pending == 1_000 {
+                s.audit_index.apply_batch(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        s.audit_index.apply_batch(batch)?;
+    }
+    tracing::info!(deleted, "audit index entries by group and by kind deleted");
     Ok(())
 }
 
@@ -291,7 +326,7 @@ pub(crate) mod tests {
     /// Schema 3: the trail is indexed, and the Activity list reads it across groups.
     fn check_v3(s: &SledStore) {
         assert_eq!(s.check().unwrap().violations, vec![]);
-        assert_eq!(s.audit_index.iter().count(), 4 * 7);
+        assert_eq!(s.audit_index.iter().count(), 2 * 7, "by time and by actor");
         let all = s
             .activity_page(&crate::model::activity::ActivityQuery::default(), 50)
             .unwrap();
@@ -343,6 +378,82 @@ pub(crate) mod tests {
             .iter()
             .any(|n| n.as_ref() == b"search_course"));
         assert!(!s.get_group(11).unwrap().unwrap().managers_regenerate_key);
+        check_v6(s);
+    }
+
+    /// Schema 6: the audit index has no entry by group or by kind, and the Activity page's
+    /// group and kind filters still find the trail's events, newest first.
+    fn check_v6(s: &SledStore) {
+        use crate::model::activity::ActivityQuery;
+        for family in RETIRED_AUDIT_FAMILIES {
+            assert_eq!(s.audit_index.scan_prefix([family]).count(), 0);
+        }
+        let year7 = ActivityQuery {
+            group: "year 7".into(),
+            ..Default::default()
+        };
+        let rows = s.activity_page(&year7, 50).unwrap().rows;
+        assert_eq!(rows.len(), 7);
+        assert!(rows
+            .windows(2)
+            .all(|w| (w[0].at, w[0].id) > (w[1].at, w[1].id)));
+        let kind = rows[0].action;
+        let of_kind = ActivityQuery {
+            kind: kind.key().into(),
+            ..Default::default()
+        };
+        let same = s.activity_page(&of_kind, 50).unwrap().rows;
+        assert!(!same.is_empty() && same.iter().all(|r| r.action == kind));
+        assert_eq!(same.len(), rows.iter().filter(|r| r.action == kind).count());
+    }
+
+    /// Schema 5's entries by group and by kind, as it wrote them, frozen here.
+    fn v5_retired_entries(s: &SledStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        for kv in s.audit_index.scan_prefix([super::super::audit::TIME]) {
+            let (k, v) = kv.unwrap();
+            let end = &k[1..];
+            let group = &end[16..];
+            out.push(([&b"G"[..], group, end].concat(), v.to_vec()));
+            out.push(([&b"K"[..], &v[8..9], end].concat(), v.to_vec()));
+        }
+        out
+    }
+
+    /// A schema-5 database (its audit index with all four families) opens at schema 6 with the
+    /// two retired families gone, also after a half-done run; a second run changes nothing.
+    #[test]
+    fn the_retired_audit_families_are_deleted_even_after_a_half_done_run() {
+        let dir = schema_v1();
+        let data = dir.path().join("data");
+        {
+            let db = sled::open(&data).unwrap();
+            let s = SledStore::from_db(db, None).unwrap();
+            for (from, step) in &MIGRATIONS[..4] {
+                step(&s).unwrap();
+                s.set_schema_version(from + 1).unwrap();
+            }
+            let retired = v5_retired_entries(&s);
+            assert_eq!(retired.len(), 2 * 7);
+            for (k, v) in &retired {
+                s.audit_index.insert(k, &v[..]).unwrap();
+            }
+            assert_eq!(s.audit_index.len(), 4 * 7, "as schema 5 left it");
+            assert!(
+                !s.check().unwrap().violations.is_empty(),
+                "the check names them"
+            );
+            // Half done: one of the retired entries went before a crash.
+            s.audit_index.remove(&retired[0].0).unwrap();
+            s.flush().unwrap();
+        }
+        let s = reopen(&data).unwrap();
+        let s = s.sled();
+        check_v2(s);
+        let before: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
+        v5_to_v6(s).unwrap();
+        let after: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
+        assert_eq!(after, before, "a second run changes nothing");
     }
 
     /// The course index step run on a schema-4 database, then again: the same index.

@@ -13,7 +13,7 @@
 //!   tokens (`imports`, `import_rows`, `password_tokens`), messages with the inboxes and the
 //!   e-mail outbox (`messages`, `message_bodies`, `group_messages`, `inbox`,
 //!   `outbox`): see their files.
-//! - `audit_index`: every audit event by time, group, actor and kind (`audit.rs`).
+//! - `audit_index`: every audit event by time and by actor (`audit.rs`).
 //!
 //! Every operation that writes holds the write gate shared for its length, so that a backup
 //! (`backup.rs`), which holds it alone, is a consistent snapshot.
