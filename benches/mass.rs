@@ -4,7 +4,8 @@
 //! 1. In this process: a store with 10,000 members of one group and 10 courses attached; the
 //!    mass enrolment run step by step as the job runner runs it (each step flushed), against a
 //!    bare sled database taking 100,000 records of the same size in batches of 1,000 (then one
-//!    flush): the most sled can write.
+//!    flush): the most sled can write. Both run [`ROUNDS`] times, each side's fastest round
+//!    reported.
 //! 2. The real server binary on a copy of that store: the mass enrolment started over HTTP
 //!    while another client requests a signed-in page (`/groups`) every 20 ms; the page's
 //!    latency while the job runs.
@@ -27,6 +28,10 @@ use tessera::server::store::Store;
 const USERS: usize = 10_000;
 const COURSES: usize = 10;
 const PAIRS: usize = USERS * COURSES;
+/// Rounds of (raw sled, mass enrolment). On the shared 2-core machine one round's ratio ranged
+/// from 0.30× to 0.90× for one build in one hour (2026-12-06, other builds running; raw sled,
+/// with its single large flush, swung most): a single round cannot show a change of 10%.
+const ROUNDS: usize = 5;
 
 fn build(dir: &Path) -> u64 {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
@@ -209,10 +214,24 @@ fn main() {
     let g = build(&pristine);
     eprintln!("built the store in {:.0} s", t.elapsed().as_secs_f64());
     std::thread::sleep(Duration::from_millis(300));
-    let in_process = base.path().join("in-process");
-    copy_dir(&pristine, &in_process);
-    let raw = raw_sled_rate();
-    let (mass, steps) = mass_rate(&in_process, g);
+    // Each round: raw sled, then the mass enrolment on a fresh copy of the store. Other work
+    // on the machine only ever slows a run down, so each side's fastest round is the closest
+    // to its own cost, and their ratio is the figure; the rounds' own ratios show the spread.
+    let rounds: Vec<(f64, f64, u64)> = (0..ROUNDS)
+        .map(|i| {
+            let in_process = base.path().join(format!("in-process-{i}"));
+            copy_dir(&pristine, &in_process);
+            let raw = raw_sled_rate();
+            let (mass, steps) = mass_rate(&in_process, g);
+            std::fs::remove_dir_all(&in_process).expect("remove a round's copy");
+            (raw, mass, steps)
+        })
+        .collect();
+    let raw = rounds.iter().map(|r| r.0).fold(0.0, f64::max);
+    let mass = rounds.iter().map(|r| r.1).fold(0.0, f64::max);
+    let steps = rounds[0].2;
+    let mut ratios: Vec<f64> = rounds.iter().map(|r| r.1 / r.0).collect();
+    ratios.sort_by(f64::total_cmp);
     let served = base.path().join("served");
     copy_dir(&pristine, &served);
     let (secs, during, quiet) = under_load(&served, g);
@@ -233,11 +252,17 @@ fn main() {
         tessera::server::store::mass::PAIRS_PER_STEP
     );
     println!("| | figure |\n|---|--:|");
-    println!("| raw sled batches | {:.0} records/s |", raw);
     println!(
-        "| mass enrolment (in process, {steps} steps) | {:.0} pairs/s ({:.2}× raw sled; target ≥ 0.5×) |",
+        "| raw sled batches (fastest of {ROUNDS} rounds) | {:.0} records/s |",
+        raw
+    );
+    println!(
+        "| mass enrolment (in process, {steps} steps; fastest of {ROUNDS} rounds) | {:.0} pairs/s ({:.2}× raw sled; each round's own ratio {:.2}–{:.2}×, median {:.2}×; target ≥ 0.5×) |",
         mass,
-        mass / raw
+        mass / raw,
+        ratios[0],
+        ratios[ROUNDS - 1],
+        ratios[ROUNDS / 2]
     );
     println!(
         "| mass enrolment through the server | {:.1} s for {PAIRS} pairs ({:.0} pairs/s) |",
