@@ -48,11 +48,7 @@ fn message_counter(message: u64, what: &str) -> String {
 }
 
 fn tx_message(messages: &TransactionalTree, id: u64) -> Tx<MessageRecord> {
-    let key = id_key(id);
-    match messages.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => abort(StoreError::NotFound("message")),
-    }
+    TxOf::<of::messages>::from(messages).must(id, "message")
 }
 
 fn tx_put_message(messages: &TransactionalTree, id: u64, rec: &MessageRecord) -> Tx<()> {
@@ -61,11 +57,7 @@ fn tx_put_message(messages: &TransactionalTree, id: u64, rec: &MessageRecord) ->
 }
 
 fn tx_user(users: &TransactionalTree, id: u64) -> Tx<UserRecord> {
-    let key = id_key(id);
-    match users.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => abort(StoreError::NotFound("user")),
-    }
+    TxOf::<of::users>::from(users).must(id, "user")
 }
 
 /// Inside a transaction: a delivery job failed for good; its message stops saying
@@ -268,11 +260,11 @@ impl Messages for SledStore {
         let m = self
             .get_message(id)?
             .ok_or(StoreError::NotFound("message"))?;
-        let key = id_key(id);
-        let body = match self.message_bodies.get(key)? {
-            Some(b) => codec::decode::<BodyRecord>(&key, &b)?.body,
-            None => String::new(),
-        };
+        let body = self
+            .message_bodies
+            .row(id)?
+            .map(|b| b.body)
+            .unwrap_or_default();
         Ok(MessageView {
             id,
             subject: m.subject,
@@ -286,24 +278,17 @@ impl Messages for SledStore {
     }
 
     fn message_body(&self, id: u64) -> Result<Option<String>, StoreError> {
-        let key = id_key(id);
-        self.message_bodies
-            .get(key)?
-            .map(|b| codec::decode::<BodyRecord>(&key, &b).map(|r| r.body))
-            .transpose()
+        Ok(self.message_bodies.row(id)?.map(|b| b.body))
     }
 
     fn set_message_read(&self, user: u64, id: u64, read: bool) -> Result<(), StoreError> {
         let _w = self.writing();
-        let key = pair_key(user, id);
         (&*self.inbox, &self.meta).transaction(|(inbox, meta)| {
-            let Some(bytes) = inbox.get(key)? else {
-                return abort(StoreError::NotFound("message"));
-            };
-            let mut entry: InboxRecord = codec::decode(&key, &bytes).or_else(abort)?;
+            let inbox = TxOf::<of::inbox>::from(inbox);
+            let mut entry = inbox.must((user, id), "message")?;
             if entry.read != read {
                 entry.read = read;
-                inbox.insert(&key, codec::encode(&entry).or_else(abort)?)?;
+                inbox.put((user, id), &entry)?;
                 bump_counter(meta, &unread_counter(user), if read { -1 } else { 1 })?;
             }
             Ok(())
