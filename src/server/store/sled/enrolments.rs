@@ -4,6 +4,7 @@ pub(crate) use crate::server::store::enrolments::*;
 
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
+use crate::server::store::sled::tables::{of, TxOf};
 
 use super::codec::{self, id_key, read_id};
 use super::courses::{enrolled_counter, tx_get_course, CourseRecord};
@@ -64,13 +65,11 @@ impl EnrolTrees<'_> {
         source: Source,
         now: u64,
     ) -> Tx<bool> {
-        let key = pair_key(user, course);
-        if let Some(bytes) = self.enrolments.get(key)? {
-            let mut rec: EnrolmentRecord = codec::decode(&key, &bytes).or_else(abort)?;
+        let enrolments = TxOf::<of::enrolments>::from(self.enrolments);
+        if let Some(mut rec) = enrolments.row((user, course))? {
             if !rec.sources.contains(&source) {
                 rec.sources.push(source);
-                self.enrolments
-                    .insert(&key, codec::encode(&rec).or_else(abort)?)?;
+                enrolments.put((user, course), &rec)?;
             }
             return Ok(false);
         }
@@ -78,8 +77,7 @@ impl EnrolTrees<'_> {
             enrolled_at: now,
             sources: vec![source],
         };
-        self.enrolments
-            .insert(&key, codec::encode(&rec).or_else(abort)?)?;
+        enrolments.put((user, course), &rec)?;
         self.course_users.insert(&pair_key(course, user), &[])?;
         deltas.add(course, 1);
         Ok(true)
@@ -105,11 +103,10 @@ impl EnrolTrees<'_> {
         course: u64,
         group: u64,
     ) -> Tx<bool> {
-        let key = pair_key(user, course);
-        let Some(bytes) = self.enrolments.get(key)? else {
+        let enrolments = TxOf::<of::enrolments>::from(self.enrolments);
+        let Some(mut rec) = enrolments.row((user, course))? else {
             return Ok(false);
         };
-        let mut rec: EnrolmentRecord = codec::decode(&key, &bytes).or_else(abort)?;
         let before = rec.sources.len();
         rec.sources.retain(|s| s.group() != Some(group));
         if rec.sources.len() == before {
@@ -118,8 +115,7 @@ impl EnrolTrees<'_> {
         if rec.sources.is_empty() {
             return self.unenrol(deltas, user, course);
         }
-        self.enrolments
-            .insert(&key, codec::encode(&rec).or_else(abort)?)?;
+        enrolments.put((user, course), &rec)?;
         Ok(false)
     }
 }
@@ -392,18 +388,15 @@ impl Enrolments for SledStore {
                 if !c.lessons.iter().any(|l| l.id == lesson) {
                     return abort(StoreError::NotFound("lesson"));
                 }
-                let key = pair_key(user, course);
-                let mut p: ProgressRecord = match progress.get(key)? {
-                    Some(b) => codec::decode(&key, &b).or_else(abort)?,
-                    None => ProgressRecord::default(),
-                };
+                let progress = TxOf::<of::progress>::from(progress);
+                let mut p = progress.row((user, course))?.unwrap_or_default();
                 let has = p.done.iter().any(|(id, _)| *id == lesson);
                 if done && !has {
                     p.done.push((lesson, now));
                 } else if !done && has {
                     p.done.retain(|(id, _)| *id != lesson);
                 }
-                progress.insert(&key, codec::encode(&p).or_else(abort)?)?;
+                progress.put((user, course), &p)?;
                 Ok(derive_progress(&c.lessons, Some(&p)))
             },
         )?;
@@ -411,19 +404,13 @@ impl Enrolments for SledStore {
     }
 
     fn enrolment_sources(&self, user: u64, course: u64) -> Result<Option<Vec<Source>>, StoreError> {
-        let key = pair_key(user, course);
-        self.enrolments
-            .get(key)?
-            .map(|bytes| codec::decode::<EnrolmentRecord>(&key, &bytes).map(|r| r.sources))
-            .transpose()
+        Ok(self.enrolments.row((user, course))?.map(|r| r.sources))
     }
 
     fn enrolment(&self, user: u64, course: u64) -> Result<Option<EnrolmentView>, StoreError> {
-        let key = pair_key(user, course);
-        let Some(bytes) = self.enrolments.get(key)? else {
+        let Some(rec) = self.enrolments.row((user, course))? else {
             return Ok(None);
         };
-        let rec: EnrolmentRecord = codec::decode(&key, &bytes)?;
         let c = self
             .get_course(course)?
             .ok_or(StoreError::NotFound("course"))?;
@@ -495,11 +482,7 @@ impl SledStore {
         user: u64,
         course: u64,
     ) -> Result<Option<ProgressRecord>, StoreError> {
-        let key = pair_key(user, course);
-        self.progress
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
+        self.progress.row((user, course))
     }
 }
 
