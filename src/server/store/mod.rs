@@ -24,6 +24,12 @@
 //!   across servers, and no step is done twice. The e-mail queue is shared the same way.
 //! - **Reads see committed data only**, and a page's rows and its total come from one
 //!   consistent state.
+//! - **Totals** (a list's total, a group's members, a course's learners, a user's unread
+//!   messages) change in the transaction that changes what they count. How a backend keeps them
+//!   is its own: the embedded one keeps a counter per total in its `meta` tree (it serializes
+//!   writers anyway); a SQL backend counts through an index or keeps the count in the row it
+//!   belongs to (a group's members in the group's row), so no single row is written by every
+//!   operation.
 //!
 //! ## Sync, on blocking threads
 //! Operations are synchronous. The server runs each on tokio's blocking pool
