@@ -4,17 +4,16 @@ pub(crate) use crate::server::store::groups::links::*;
 
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
+use crate::server::store::sled::tables::{of, TxOf};
 
 use super::*;
 use crate::server::store::sled::tx::tree_set;
 
 /// Inside a transaction: a group's links (none yet: empty).
 pub(crate) fn tx_links(links: &TransactionalTree, group: u64) -> Tx<GroupLinksRecord> {
-    let key = id_key(group);
-    match links.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => Ok(GroupLinksRecord::default()),
-    }
+    Ok(TxOf::<of::group_links>::from(links)
+        .row(group)?
+        .unwrap_or_default())
 }
 
 pub(crate) fn tx_put_links(
@@ -25,7 +24,7 @@ pub(crate) fn tx_put_links(
     if rec.courses.is_empty() && rec.curricula.is_empty() {
         links.remove(&id_key(group))?;
     } else {
-        links.insert(&id_key(group), codec::encode(rec).or_else(abort)?)?;
+        TxOf::<of::group_links>::from(links).put(group, rec)?;
     }
     Ok(())
 }

@@ -10,7 +10,6 @@ use super::codec::{self, fold, id_key, read_id};
 use super::courses::CourseRecord;
 use super::curricula::CurriculumRecord;
 use super::enrolments::{pair_key, CourseDeltas, EnrolTrees};
-use super::users::UserRecord;
 use super::{abort, bump_counter, counter_key, read_counter, search, SledStore, StoreError};
 use crate::model::group::{
     fold_key, AuditAction, BulkOutcome, BulkResult, BulkRow, GroupSort, JoinedHow, KeySettings,
@@ -40,11 +39,7 @@ fn suffix_key(suffix: &str, id: u64) -> Vec<u8> {
 }
 
 pub(crate) fn tx_get(groups: &TransactionalTree, id: u64) -> Tx<GroupRecord> {
-    let key = id_key(id);
-    match groups.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => abort(StoreError::NotFound("group")),
-    }
+    TxOf::<of::groups>::from(groups).must(id, "group")
 }
 
 fn tx_put(groups: &TransactionalTree, rec: &GroupRecord) -> Tx<()> {
@@ -75,9 +70,7 @@ pub(crate) fn tx_audit(
         action: action.into(),
         detail,
     };
-    audit
-        .trail
-        .insert(&pair_key(group, event), codec::encode(&rec).or_else(abort)?)?;
+    TxOf::<of::audit>::from(audit.trail).put((group, event), &rec)?;
     super::audit::tx_index(audit.index, group, event, &rec)
 }
 
@@ -92,13 +85,7 @@ fn tx_members_moved(by_members: &TransactionalTree, rec: &GroupRecord, old: u64)
 
 /// A user's login name (audit details name people, not ids); `NotFound` when there is none.
 fn tx_user_login(users: &TransactionalTree, user: u64) -> Tx<String> {
-    let key = id_key(user);
-    match users.get(key)? {
-        Some(b) => codec::decode::<UserRecord>(&key, &b)
-            .map(|u| u.login)
-            .or_else(abort),
-        None => abort(StoreError::NotFound("user")),
-    }
+    Ok(TxOf::<of::users>::from(users).must(user, "user")?.login)
 }
 
 /// Adds a membership unless there is one; `Ok(true)` when new. The caller writes `rec`.
@@ -118,7 +105,7 @@ fn tx_join(
         joined_at: now,
         how: how.into(),
     };
-    members.insert(&key, codec::encode(&m).or_else(abort)?)?;
+    TxOf::<of::group_members>::from(members).put((rec.id, user), &m)?;
     user_groups.insert(&pair_key(user, rec.id), &[])?;
     rec.members += 1;
     Ok(true)
