@@ -40,11 +40,7 @@ fn new_token() -> String {
 }
 
 fn tx_import(imports: &TransactionalTree, id: u64) -> Tx<ImportRecord> {
-    let key = id_key(id);
-    match imports.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => abort(StoreError::NotFound("import")),
-    }
+    TxOf::<of::imports>::from(imports).must(id, "import")
 }
 
 fn tx_put_import(imports: &TransactionalTree, rec: &ImportRecord) -> Tx<()> {
@@ -71,11 +67,7 @@ pub(crate) fn tx_import_failed(
 }
 
 fn tx_row(rows: &TransactionalTree, import: u64, index: u64) -> Tx<ImportRowRecord> {
-    let key = pair_key(import, index);
-    match rows.get(key)? {
-        Some(b) => codec::decode(&key, &b).or_else(abort),
-        None => abort(StoreError::NotFound("import row")),
-    }
+    TxOf::<of::import_rows>::from(rows).must((import, index), "import row")
 }
 
 /// A row's outcome changes: the row and the import's counts are written.
@@ -94,7 +86,7 @@ fn tx_settle(
     rec.counts.add(&row.outcome, -1);
     rec.counts.add(&outcome, 1);
     row.outcome = outcome;
-    rows.insert(&pair_key(import, index), codec::encode(row).or_else(abort)?)?;
+    TxOf::<of::import_rows>::from(rows).put((import, index), row)?;
     tx_put_import(imports, &rec)
 }
 
@@ -201,7 +193,10 @@ impl Imports for SledStore {
             let mut batch = sled::Batch::default();
             for (i, row) in chunk.iter().enumerate() {
                 counts.add(&row.outcome, 1);
-                batch.insert(&pair_key(id, (n * 1_000 + i) as u64), codec::encode(row)?);
+                batch.insert(
+                    &pair_key(id, (n * 1_000 + i) as u64),
+                    self.import_rows.encode(row)?,
+                );
             }
             self.import_rows.apply_batch(batch)?;
         }
@@ -219,16 +214,12 @@ impl Imports for SledStore {
             links_expire_at: None,
             failure: None,
         };
-        self.imports.insert(id_key(id), codec::encode(&rec)?)?;
+        self.imports.put(id, &rec)?;
         Ok(rec.view())
     }
 
     fn get_import(&self, id: u64) -> Result<Option<ImportView>, StoreError> {
-        let key = id_key(id);
-        self.imports
-            .get(key)?
-            .map(|b| codec::decode::<ImportRecord>(&key, &b).map(|r| r.view()))
-            .transpose()
+        Ok(self.imports.row(id)?.map(|r| r.view()))
     }
 
     fn recent_imports(&self, limit: usize) -> Result<Vec<ImportView>, StoreError> {
@@ -236,10 +227,7 @@ impl Imports for SledStore {
             .iter()
             .rev()
             .take(limit)
-            .map(|item| {
-                let (k, v) = item?;
-                codec::decode::<ImportRecord>(&k, &v).map(|r| r.view())
-            })
+            .map(|item| self.imports.decode_row(item).map(|(_, r)| r.view()))
             .collect()
     }
 
@@ -270,8 +258,7 @@ impl Imports for SledStore {
             .import_rows
             .range(pair_key(id, start)..=pair_key(id, u64::MAX))
         {
-            let (k, v) = item?;
-            let row: ImportRowRecord = codec::decode(&k, &v)?;
+            let (_, row) = self.import_rows.decode_row(item)?;
             let view = row.view();
             if !all && view.outcome.kind() != show {
                 continue;
@@ -298,8 +285,8 @@ impl Imports for SledStore {
             .import_rows
             .range(pair_key(id, 0)..=pair_key(id, u64::MAX))
         {
-            let (k, v) = item?;
-            each(self.live_links(codec::decode::<ImportRowRecord>(&k, &v)?.view(), now)?)?;
+            let (_, row) = self.import_rows.decode_row(item)?;
+            each(self.live_links(row.view(), now)?)?;
         }
         Ok(())
     }
@@ -367,10 +354,7 @@ impl Imports for SledStore {
 
     fn password_token_user(&self, token: &str, now: u64) -> Result<u64, StoreError> {
         let key = token_key(token.trim());
-        let t = match self.password_tokens.get(key)? {
-            Some(bytes) => Some(codec::decode::<TokenRecord>(&key, &bytes)?),
-            None => None,
-        };
+        let t = self.password_tokens.row(&key)?;
         let user = match &t {
             Some(t) => self.get_user(t.user)?,
             None => None,
@@ -511,9 +495,8 @@ impl SledStore {
         now: u64,
     ) -> Result<Step, StoreError> {
         let _w = self.writing();
-        let rec = match self.imports.get(id_key(import))? {
-            Some(b) => codec::decode::<ImportRecord>(&id_key(import), &b)?,
-            None => return self.finish_import_job(job, import, 0, now),
+        let Some(rec) = self.imports.row(import)? else {
+            return self.finish_import_job(job, import, 0, now);
         };
         let end = (job.cursor + IMPORT_STEP as u64).min(rec.rows);
         for index in job.cursor..end {
@@ -576,11 +559,9 @@ impl SledStore {
         now: u64,
     ) -> Result<(), StoreError> {
         let _w = self.writing();
-        let key = pair_key(rec.id, index);
-        let Some(bytes) = self.import_rows.get(key)? else {
+        let Some(row) = self.import_rows.row((rec.id, index))? else {
             return Ok(());
         };
-        let row: ImportRowRecord = codec::decode(&key, &bytes)?;
         if row.outcome != StoredOutcome::Create {
             return Ok(());
         }
@@ -654,7 +635,7 @@ impl SledStore {
                     expires_at,
                     epoch: new.record.auth_epoch,
                 };
-                tokens.insert(&token_key(token), codec::encode(&tr).or_else(abort)?)?;
+                TxOf::<of::password_tokens>::from(tokens).put(&token_key(token), &tr)?;
             }
             let outcome = StoredOutcome::Created {
                 user: new.record.id,
