@@ -8,12 +8,12 @@ use crate::server::store::sled::tables::{of, TxOf};
 
 use super::codec::{self, id_key};
 use super::enrolments::pair_key;
-use super::groups::{tx_audit, Actor, AuditTrees, MemberRecord};
+use super::groups::{tx_audit, Actor, AuditTrees};
 use super::jobs::{
     tx_put_job, tx_step_job, FailJobTx, JobKind, JobRecord, JobSteps, Step, STEP_BATCH,
 };
 use super::users::UserRecord;
-use super::{abort, bump_counter, counter_key, read_counter, SledStore, StoreError};
+use super::{bump_counter, counter_key, read_counter, SledStore, StoreError};
 use crate::model::group::AuditAction;
 use crate::model::message::{InboxRow, MailCounts, MessageView, SentRow};
 use crate::model::user::PER_PAGE;
@@ -114,7 +114,7 @@ impl Messages for SledStore {
         let id = self.new_id()? + 1;
         let job = self.new_job_id()?;
         let event = self.new_id()?;
-        let body = codec::encode(&BodyRecord {
+        let body = self.message_bodies.encode(&BodyRecord {
             body: body.to_string(),
         })?;
         (
@@ -198,13 +198,11 @@ impl Messages for SledStore {
 
     fn unread_count_besides(&self, user: u64, opening: u64) -> Result<u64, StoreError> {
         let _w = self.writing();
-        let key = pair_key(user, opening);
         let n = (&*self.inbox, &self.meta).transaction(|(inbox, meta)| {
             let unread = read_counter(meta.get(counter_key(&unread_counter(user)))?);
-            let opening_unread = match inbox.get(key)? {
-                Some(b) => !codec::decode::<InboxRecord>(&key, &b).or_else(abort)?.read,
-                None => false,
-            };
+            let opening_unread = TxOf::<of::inbox>::from(inbox)
+                .row((user, opening))?
+                .is_some_and(|e| !e.read);
             Ok(unread.saturating_sub(u64::from(opening_unread)))
         });
         match n.map_err(StoreError::from) {
@@ -212,10 +210,7 @@ impl Messages for SledStore {
             // no writer runs then, so plain reads cannot see half of a change.
             Err(StoreError::Backend(_)) => {
                 let unread = read_counter(self.meta.get(counter_key(&unread_counter(user)))?);
-                let opening_unread = match self.inbox.get(key)? {
-                    Some(b) => !codec::decode::<InboxRecord>(&key, &b)?.read,
-                    None => false,
-                };
+                let opening_unread = self.inbox.row((user, opening))?.is_some_and(|e| !e.read);
                 Ok(unread.saturating_sub(u64::from(opening_unread)))
             }
             other => other,
@@ -235,9 +230,8 @@ impl Messages for SledStore {
             .skip(skip)
             .take(PER_PAGE as usize)
         {
-            let (k, v) = item?;
+            let (k, entry) = self.inbox.decode_row(item)?;
             let id = codec::read_id("inbox", &k, &k[8..])?;
-            let entry: InboxRecord = codec::decode(&k, &v)?;
             let m = self.get_message(id)?.ok_or_else(|| StoreError::Corrupt {
                 tree: "inbox",
                 key: codec::show_key(&k),
@@ -351,7 +345,7 @@ impl Messages for SledStore {
                 key: k.to_vec(),
                 message,
                 user,
-                out: codec::decode(&k, &v)?,
+                out: self.outbox.decode(&k, &v)?,
             });
         }
         Ok(out)
@@ -387,20 +381,18 @@ impl Messages for SledStore {
     fn settle_mail(&self, mail: &DueMail, how: &Settle) -> Result<bool, StoreError> {
         let _w = self.writing();
         let settled = (&*self.outbox, &self.meta).transaction(|(outbox, meta)| {
-            let Some(bytes) = outbox.remove(mail.key.as_slice())? else {
+            let outbox = TxOf::<of::outbox>::from(outbox);
+            let Some(mut out) = outbox.row(&mail.key)? else {
                 return Ok(false);
             };
-            let mut out: OutboxRecord = codec::decode(&mail.key, &bytes).or_else(abort)?;
+            outbox.remove(mail.key.as_slice())?;
             out.attempts += 1;
             let counted = match how {
                 Settle::Sent => "sent",
                 Settle::Failed { .. } => "failed",
                 Settle::Retry { at, error } => {
                     out.last_error = error.clone();
-                    outbox.insert(
-                        &outbox_key(*at, mail.message, mail.user),
-                        codec::encode(&out).or_else(abort)?,
-                    )?;
+                    outbox.put(&outbox_key(*at, mail.message, mail.user), &out)?;
                     return Ok(true);
                 }
             };
@@ -456,9 +448,8 @@ impl SledStore {
         let end = pair_key(msg.group, u64::MAX);
         let mut batch = Vec::new();
         for item in self.group_members.range(start..=end).take(STEP_BATCH) {
-            let (k, v) = item?;
+            let (k, member) = self.group_members.decode_row(item)?;
             let user = codec::read_id("group_members", &k, &k[8..])?;
-            let member: MemberRecord = codec::decode(&k, &v)?;
             batch.push((user, member.joined_at <= msg.sent_at));
         }
         let last = batch.last().map(|(u, _)| *u);
@@ -488,10 +479,8 @@ impl SledStore {
                     if !joined_before || inbox.get(key)?.is_some() {
                         continue;
                     }
-                    inbox.insert(
-                        &key,
-                        codec::encode(&InboxRecord { read: false }).or_else(abort)?,
-                    )?;
+                    TxOf::<of::inbox>::from(inbox)
+                        .put((*user, message), &InboxRecord { read: false })?;
                     bump_counter(meta, &unread_counter(*user), 1)?;
                     bump_counter(meta, &inbox_counter(*user), 1)?;
                     delivered += 1;
@@ -505,10 +494,8 @@ impl SledStore {
                                 attempts: 0,
                                 last_error: String::new(),
                             };
-                            outbox.insert(
-                                &outbox_key(now, message, *user),
-                                codec::encode(&out).or_else(abort)?,
-                            )?;
+                            TxOf::<of::outbox>::from(outbox)
+                                .put(&outbox_key(now, message, *user), &out)?;
                             queued += 1;
                         }
                     }
