@@ -86,7 +86,9 @@ pub fn SearchForm(
 /// button, say). Nothing is searched until the admin types something.
 #[component]
 pub fn UserPicker<F, V>(
-    found: Resource<Result<Option<UserPage>, AppError>>,
+    /// The search's page of users; `None` when the page did not search (nothing to show).
+    #[prop(into)]
+    found: Option<Resource<Result<Option<UserPage>, AppError>>>,
     action: F,
 ) -> impl IntoView
 where
@@ -98,7 +100,11 @@ where
             {move || {
                 let action = action.clone();
                 Suspend::new(async move {
-                    match found.await {
+                    let found = match found {
+                        Some(r) => r.await,
+                        None => Ok(None),
+                    };
+                    match found {
                         Ok(Some(p)) if p.rows.is_empty() => {
                             view! { <p class="muted">"No user matches."</p> }.into_any()
                         }

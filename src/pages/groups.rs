@@ -45,6 +45,7 @@ fn GroupsList() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                crate::components::layout::past_dry_run().await;
                 let admin = matches!(auth.me.await, Ok(Some(m)) if m.is_admin());
                 let result = rows.await;
                 let (q, sort, page) = (q(), sort(), page());
@@ -203,6 +204,7 @@ fn NewGroup() -> impl IntoView {
         <h1>"Add group"</h1>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                crate::components::layout::past_dry_run().await;
                 let branches = branches.await.unwrap_or_default();
                 let default_now = default_now.await.ok().flatten();
                 let generated = generated.await.ok().flatten();
@@ -254,6 +256,7 @@ fn EditGroup() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                crate::components::layout::past_dry_run().await;
                 let branches = branches.await.unwrap_or_default();
                 let default_now = default_now.await.ok().flatten();
                 let generated = generated.await.ok().flatten();

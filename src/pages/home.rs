@@ -37,6 +37,7 @@ pub fn HomePage() -> impl IntoView {
         <Page title="Home" access=Access::SignedIn>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
+                    crate::components::layout::past_dry_run().await;
                     match auth.me.await {
                         Ok(Some(me)) if me.is_admin() => view! { <AdminHome name=me.display_name groups /> }.into_any(),
                         Ok(Some(me)) => view! { <LearnerHome name=me.display_name courses /> }.into_any(),
@@ -73,6 +74,7 @@ fn AdminHome(
                     <p>"Groups gather users: give them courses and a key to join with, message them and follow their progress."</p>
                     <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                         {move || Suspend::new(async move {
+                            crate::components::layout::past_dry_run().await;
                             show(groups.await, |summary| view! { <div class="groups-summary">{summary.map(|s| view! { <GroupsFacts s /> })}</div> })
                         })}
                     </Transition>
@@ -152,6 +154,7 @@ fn LearnerHome(name: String, courses: Resource<Result<Vec<MyCourse>, AppError>>)
         <p class="lead">"Welcome, " {name} "."</p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                crate::components::layout::past_dry_run().await;
                 show(courses.await, |list| {
                     if list.is_empty() {
                         return view! {

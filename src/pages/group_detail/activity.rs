@@ -11,7 +11,8 @@ pub(super) fn ActivityTab() -> impl IntoView {
             <h2 id="activity-title">"Activity"</h2>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match activity.await {
+                    crate::components::layout::past_dry_run().await;
+                    match load(activity).await {
                         Ok(Some(list)) if list.is_empty() => view! { <p class="empty-state">"Nothing has happened yet."</p> }.into_any(),
                         Ok(Some(list)) => view! {
                             <ol class="activity">
@@ -44,7 +45,8 @@ fn KeyRedemptions() -> impl IntoView {
             <h2 id="redemptions-title">"Key redemptions"</h2>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match redemptions.await {
+                    crate::components::layout::past_dry_run().await;
+                    match load(redemptions).await {
                         Ok(Some(page)) => view! {
                             <DataTable
                                 noun="key redemptions"

@@ -40,7 +40,8 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
             <FormError error />
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match links.await {
+                    crate::components::layout::past_dry_run().await;
+                    match load(links).await {
                         Ok(Some(l)) => view! {
                             <div class="two-col">
                                 <div>
@@ -89,7 +90,8 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
                 <SearchForm action=format!("/groups/{id}") param="cq" label="Find courses to add" placeholder="Any part of the code or title" value=cq.clone() id="group-course-q" keep=vec![("tab", "courses".to_string()), ("kq", kq.clone())] />
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        match found_courses.await {
+                        crate::components::layout::past_dry_run().await;
+                        match load(found_courses).await {
                             Ok(Some(p)) if p.rows.is_empty() => view! { <p class="muted">"No course to add matches."</p> }.into_any(),
                             Ok(Some(p)) => {
                                 let shown = p.rows.len() as u64;
@@ -110,7 +112,8 @@ pub(super) fn CoursesTab(g: GroupView, cq: String, kq: String) -> impl IntoView 
                 <SearchForm action=format!("/groups/{id}") param="kq" label="Find curricula to add" placeholder="Name starts with…" value=kq.clone() id="group-curriculum-q" keep=vec![("tab", "courses".to_string()), ("cq", cq.clone())] />
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        match found_curricula.await {
+                        crate::components::layout::past_dry_run().await;
+                        match load(found_curricula).await {
                             Ok(Some(p)) if p.rows.is_empty() => view! { <p class="muted">"No curriculum to add matches."</p> }.into_any(),
                             Ok(Some(p)) => {
                                 let shown = p.rows.len() as u64;
@@ -227,7 +230,8 @@ fn MassEnrolPanel(g: GroupView) -> impl IntoView {
             <FormError error fields=&["group"] />
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let status = match mass.await {
+                    crate::components::layout::past_dry_run().await;
+                    let status = match load(mass).await {
                         Ok(Some(s)) => s,
                         Ok(None) => None,
                         Err(e) => return view! { <ErrorBox error=e /> }.into_any(),

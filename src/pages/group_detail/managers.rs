@@ -21,7 +21,8 @@ pub(super) fn ManagersTab(g: GroupView, mq: String) -> impl IntoView {
             <FormError error />
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match managers.await {
+                    crate::components::layout::past_dry_run().await;
+                    match load(managers).await {
                         Ok(Some(list)) if list.is_empty() => view! { <p class="empty-state">"No managers yet."</p> }.into_any(),
                         Ok(Some(list)) => view! {
                             <ul class="picker">

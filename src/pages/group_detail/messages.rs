@@ -35,7 +35,8 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
             <h2 id="sent-title">"Sent messages"</h2>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let page = match messages.await {
+                    crate::components::layout::past_dry_run().await;
+                    let page = match load(messages).await {
                         Ok(Some(p)) => p,
                         Ok(None) => return view! { <p class="loading">"…"</p> }.into_any(),
                         Err(e) => return view! { <ErrorBox error=e /> }.into_any(),

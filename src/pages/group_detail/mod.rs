@@ -46,7 +46,21 @@ fn plural(n: u32, one: &str, many: &str) -> String {
     count_of(u64::from(n), one, many)
 }
 
-type Res<T> = Resource<Result<Option<T>, AppError>>;
+/// A tab's data: created only when its tab is the one shown (`None` otherwise). Pages are
+/// rendered on the server only, so the tab cannot change during a render: creating the other
+/// tabs' resources cost a task, a memo and signals each for nothing.
+type Res<T> = Option<Resource<Result<Option<T>, AppError>>>;
+
+/// The value of `res`, or `Ok(None)` when its tab is not shown.
+async fn load<T>(res: Res<T>) -> Result<Option<T>, AppError>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    match res {
+        Some(r) => r.await,
+        None => Ok(None),
+    }
+}
 
 /// Runs `f` only when `on`; `Ok(None)` otherwise (a tab that is not shown fetches nothing).
 async fn when<T, F>(on: bool, f: F) -> Result<Option<T>, AppError>
@@ -137,6 +151,7 @@ fn GroupDetail() -> impl IntoView {
     let id = param_id("id");
     let tab_raw = query_text("tab");
     let tab = move || Tab::parse(&tab_raw());
+    let shown = tab();
     let q = query_text("q");
     let page = query_page();
     let uq = query_text("uq");
@@ -179,77 +194,105 @@ fn GroupDetail() -> impl IntoView {
         },
     );
     let gid = move || id().unwrap_or(0);
-    let members: Res<Paged<MemberRow>> = Resource::new(
-        move || (gid(), tab(), q(), page(), changes()),
-        |(id, tab, q, page, _)| when(tab == Tab::Users, list_group_members(id, q, page)),
-    );
+    let members: Res<Paged<MemberRow>> = (shown == Tab::Users).then(|| {
+        Resource::new(
+            move || (gid(), tab(), q(), page(), changes()),
+            |(id, tab, q, page, _)| when(tab == Tab::Users, list_group_members(id, q, page)),
+        )
+    });
     let bulk_flag = query_text("bulk");
-    let bulk_report: Res<Option<BulkResult>> = Resource::new(
-        move || (gid(), tab(), bulk_flag(), changes()),
-        |(id, tab, flag, _)| when(tab == Tab::Users && flag == "1", last_bulk_result(id)),
-    );
-    let found_users: Res<UserPage> = Resource::new(
-        move || (tab(), uq()),
-        |(tab, q)| when(tab == Tab::Users && !q.trim().is_empty(), list_users(q, 1)),
-    );
-    let links: Res<GroupLinks> = Resource::new(
-        move || (gid(), tab(), changes()),
-        |(id, tab, _)| when(tab == Tab::Courses, get_group_links(id)),
-    );
+    let bulk_report: Res<Option<BulkResult>> = (shown == Tab::Users).then(|| {
+        Resource::new(
+            move || (gid(), tab(), bulk_flag(), changes()),
+            |(id, tab, flag, _)| when(tab == Tab::Users && flag == "1", last_bulk_result(id)),
+        )
+    });
+    let found_users: Res<UserPage> = (shown == Tab::Users).then(|| {
+        Resource::new(
+            move || (tab(), uq()),
+            |(tab, q)| when(tab == Tab::Users && !q.trim().is_empty(), list_users(q, 1)),
+        )
+    });
+    let links: Res<GroupLinks> = (shown == Tab::Courses).then(|| {
+        Resource::new(
+            move || (gid(), tab(), changes()),
+            |(id, tab, _)| when(tab == Tab::Courses, get_group_links(id)),
+        )
+    });
     // The first page of what can still be attached shows at once; a search narrows it.
-    let found_courses: Res<Paged<CourseRow>> = Resource::new(
-        move || (gid(), tab(), cq(), changes()),
-        |(id, tab, q, _)| when(tab == Tab::Courses, courses_to_attach(id, q, 1)),
-    );
-    let found_curricula: Res<Paged<CurriculumView>> = Resource::new(
-        move || (gid(), tab(), kq(), changes()),
-        |(id, tab, q, _)| when(tab == Tab::Courses, curricula_to_attach(id, q, 1)),
-    );
-    let managers: Res<Vec<ManagerRow>> = Resource::new(
-        move || (gid(), tab(), changes()),
-        |(id, tab, _)| when(tab == Tab::Managers, list_group_managers(id)),
-    );
-    let found_managers: Res<UserPage> = Resource::new(
-        move || (tab(), mq()),
-        |(tab, q)| {
-            when(
-                tab == Tab::Managers && !q.trim().is_empty(),
-                list_users(q, 1),
+    let found_courses: Res<Paged<CourseRow>> = (shown == Tab::Courses).then(|| {
+        Resource::new(
+            move || (gid(), tab(), cq(), changes()),
+            |(id, tab, q, _)| when(tab == Tab::Courses, courses_to_attach(id, q, 1)),
+        )
+    });
+    let found_curricula: Res<Paged<CurriculumView>> = (shown == Tab::Courses).then(|| {
+        Resource::new(
+            move || (gid(), tab(), kq(), changes()),
+            |(id, tab, q, _)| when(tab == Tab::Courses, curricula_to_attach(id, q, 1)),
+        )
+    });
+    let managers: Res<Vec<ManagerRow>> = (shown == Tab::Managers).then(|| {
+        Resource::new(
+            move || (gid(), tab(), changes()),
+            |(id, tab, _)| when(tab == Tab::Managers, list_group_managers(id)),
+        )
+    });
+    let found_managers: Res<UserPage> = (shown == Tab::Managers).then(|| {
+        Resource::new(
+            move || (tab(), mq()),
+            |(tab, q)| {
+                when(
+                    tab == Tab::Managers && !q.trim().is_empty(),
+                    list_users(q, 1),
+                )
+            },
+        )
+    });
+    let mass: Res<Option<MassEnrolView>> = (shown == Tab::Courses).then(|| {
+        Resource::new(
+            move || (gid(), tab(), changes()),
+            |(id, tab, _)| when(tab == Tab::Courses, mass_enrolment_status(id)),
+        )
+    });
+    let activity: Res<Vec<AuditView>> = (shown == Tab::Activity).then(|| {
+        Resource::new(
+            move || (gid(), tab(), changes()),
+            |(id, tab, _)| when(tab == Tab::Activity, group_activity(id)),
+        )
+    });
+    let redemptions: Res<Paged<crate::model::group::RedemptionView>> = (shown == Tab::Activity)
+        .then(|| {
+            Resource::new(
+                move || (gid(), tab(), page(), changes()),
+                |(id, tab, page, _)| {
+                    when(
+                        tab == Tab::Activity,
+                        crate::api::keys::group_key_redemptions(id, page),
+                    )
+                },
             )
-        },
-    );
-    let mass: Res<Option<MassEnrolView>> = Resource::new(
-        move || (gid(), tab(), changes()),
-        |(id, tab, _)| when(tab == Tab::Courses, mass_enrolment_status(id)),
-    );
-    let activity: Res<Vec<AuditView>> = Resource::new(
-        move || (gid(), tab(), changes()),
-        |(id, tab, _)| when(tab == Tab::Activity, group_activity(id)),
-    );
-    let redemptions: Res<Paged<crate::model::group::RedemptionView>> = Resource::new(
-        move || (gid(), tab(), page(), changes()),
-        |(id, tab, page, _)| {
-            when(
-                tab == Tab::Activity,
-                crate::api::keys::group_key_redemptions(id, page),
+        });
+    let messages: Res<Paged<crate::model::message::SentRow>> =
+        (shown == Tab::Messages).then(|| {
+            Resource::new(
+                move || (gid(), tab(), page(), a.send.version().get()),
+                |(id, tab, page, _)| when(tab == Tab::Messages, group_messages(id, page)),
             )
-        },
-    );
-    let messages = Resource::new(
-        move || (gid(), tab(), page(), a.send.version().get()),
-        |(id, tab, page, _)| when(tab == Tab::Messages, group_messages(id, page)),
-    );
+        });
     let status = query_text("status");
     let course = query_text("course");
-    let report: Res<crate::model::report::GroupReportView> = Resource::new(
-        move || (gid(), tab(), status(), course(), page(), changes()),
-        |(id, tab, status, course, page, _)| {
-            when(
-                tab == Tab::Report,
-                crate::api::reports::group_report(id, status, course, page),
-            )
-        },
-    );
+    let report: Res<crate::model::report::GroupReportView> = (shown == Tab::Report).then(|| {
+        Resource::new(
+            move || (gid(), tab(), status(), course(), page(), changes()),
+            |(id, tab, status, course, page, _)| {
+                when(
+                    tab == Tab::Report,
+                    crate::api::reports::group_report(id, status, course, page),
+                )
+            },
+        )
+    });
     provide_context(GroupCtx {
         messages,
         a,
@@ -270,6 +313,7 @@ fn GroupDetail() -> impl IntoView {
         <p class="breadcrumb"><A href="/groups">"← All groups"</A></p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                crate::components::layout::past_dry_run().await;
                 show(group.await, move |g| {
                     let tab = tab();
                     view! {

@@ -47,7 +47,8 @@ pub(super) fn ReportTab(id: u64, status: String, course: String) -> impl IntoVie
                 {move || {
                     let (status, course) = (status.clone(), course.clone());
                     Suspend::new(async move {
-                        match report.await {
+                        crate::components::layout::past_dry_run().await;
+                        match load(report).await {
                             Ok(Some(r)) => view! { <ReportBody id r status course /> }.into_any(),
                             Ok(None) => view! { <p class="loading">"…"</p> }.into_any(),
                             Err(e) => view! { <ErrorBox error=e /> }.into_any(),

@@ -31,7 +31,8 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
                 {move || {
                     let (base, q) = (base.clone(), q2.clone());
                     Suspend::new(async move {
-                        match members.await {
+                        crate::components::layout::past_dry_run().await;
+                        match load(members).await {
                             Ok(Some(p)) => view! {
                                 <DataTable
                                     noun="members"
@@ -151,7 +152,8 @@ pub(super) fn BulkAdd(
             {admin.then(|| view! { <BulkUpload id /> })}
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    match report.await {
+                    crate::components::layout::past_dry_run().await;
+                    match load(report).await {
                         Ok(Some(Some(r))) => view! { <BulkReport r admin /> }.into_any(),
                         Ok(_) => view! { <div class="bulk-result"></div> }.into_any(),
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
