@@ -315,12 +315,16 @@ pub fn sign_up_learners(
                         if n >= count {
                             return mine;
                         }
-                        let reply = post(
-                            addr,
-                            "/api/signup",
-                            &format!("login={prefix}{n}&email={prefix}{n}%40example.org&display_name={prefix}+{n}&password={password}&password_confirm={password}"),
-                            None,
-                        );
+                        let form = format!("login={prefix}{n}&email={prefix}{n}%40example.org&display_name={prefix}+{n}&password={password}&password_confirm={password}");
+                        // Sign-ups from one address are checked a few at a time (the sign-up
+                        // throttle): more threads than that wait their turn, as a browser would.
+                        let reply = loop {
+                            let reply = post(addr, "/api/signup", &form, None);
+                            if reply.status != 429 {
+                                break reply;
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(200));
+                        };
                         assert_eq!(reply.status, 200, "sign-up {n}: {}", reply.body);
                         mine.push((n, reply.session.expect("signed in after sign-up")));
                     }
