@@ -46,14 +46,18 @@ say "clippy (server and browser builds)"
 cargo clippy --features ssr --all-targets -- -D warnings
 cargo clippy --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
-say "unit and router tests"
+source "$ROOT/scripts/postgres.sh"
+trap pg_stop EXIT
+pg_start
+
+say "unit and router tests (the PostgreSQL backend's on the cluster just started)"
 cargo test --features ssr
 
 say "release build (single binary)"
 cargo leptos build --release --precompress --bin-features embed
 
 E2E_DIR="$(mktemp -d)"
-trap 'rm -rf "$E2E_DIR"' EXIT
+trap 'pg_stop; rm -rf "$E2E_DIR"' EXIT
 cp target/release/tessera "$E2E_DIR/tessera"
 WASM="$(ls target/site/pkg/*.wasm)"
 say "release wasm: $(stat -c %s "$WASM") bytes raw, $(gzip -9 -c "$WASM" | wc -c) gzipped"

@@ -63,7 +63,7 @@ fn open_failed(e: tessera::server::store::OpenError) -> std::process::ExitCode {
     eprintln!("error: {e}");
     let code = match e {
         OpenError::Locked(_) => 4,
-        OpenError::Unreadable { .. } => 5,
+        OpenError::Unreadable { .. } | OpenError::Unreachable { .. } => 5,
         OpenError::NewerSchema { .. } => 6,
         OpenError::Migration(_) => 7,
     };

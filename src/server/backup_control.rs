@@ -191,7 +191,7 @@ impl CommandError {
         use super::store::OpenError;
         match self {
             CommandError::Open(OpenError::Locked(_)) | CommandError::NoAnswer(_) => 4,
-            CommandError::Open(OpenError::Unreadable { .. }) => 5,
+            CommandError::Open(OpenError::Unreadable { .. } | OpenError::Unreachable { .. }) => 5,
             CommandError::Open(OpenError::NewerSchema { .. }) => 6,
             CommandError::Open(OpenError::Migration(_)) => 7,
             CommandError::Backup(BackupError::NotAStore(_)) => 5,

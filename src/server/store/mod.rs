@@ -73,6 +73,7 @@ pub mod imports;
 pub mod jobs;
 pub mod mass;
 pub mod messages;
+pub mod postgres;
 pub mod reports;
 pub mod sessions;
 pub mod settings;
@@ -160,6 +161,9 @@ pub enum OpenError {
     NewerSchema { found: u32, supported: u32 },
     #[error("the data directory could not be upgraded: {0}")]
     Migration(StoreError),
+    /// The database named by `database_url` could not be reached or used.
+    #[error("the database {url} cannot be used: {reason}")]
+    Unreachable { url: String, reason: String },
 }
 /// What every backend does besides the areas: durability, ids, a snapshot for the tests.
 pub trait Core: Send + Sync + 'static {

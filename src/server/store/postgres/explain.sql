@@ -1,0 +1,261 @@
+-- The list pages' queries on a school of 100,000 users and 10,000 groups, with their plans:
+-- each must read an index (Index Scan / Index Only Scan / Bitmap Index Scan on a bounded
+-- range), never a Seq Scan of a big table.
+--
+-- Run it against a NEW, EMPTY database that has only the schema (it fills it with synthetic
+-- rows), for example on a throwaway cluster (see the toolchain notes on PostgreSQL):
+--
+--   createdb -h 127.0.0.1 -p PORT tessera_explain
+--   psql -h 127.0.0.1 -p PORT -U postgres -d tessera_explain -v ON_ERROR_STOP=1 \
+--        -f src/server/store/postgres/migrations/V1__schema.sql
+--   psql -h 127.0.0.1 -p PORT -U postgres -d tessera_explain -v ON_ERROR_STOP=1 \
+--        -f src/server/store/postgres/explain.sql
+--
+-- The synthetic rows fold and split names as the Rust side does (`codec::fold`,
+-- `search::terms`, `groups::suffixes`) for ASCII text, where lower(trim(...)) is the same.
+-- Loading takes about a minute on a small machine. The queries are the ones the PostgreSQL
+-- backend is to send (parameters written in).
+
+\set ON_ERROR_STOP 1
+\timing off
+SELECT setseed(0.42);
+
+-- 100,000 users: login user000001.., e-mail, a display name of two words from small lists.
+INSERT INTO users (id, login, login_folded, email, email_folded, display_name, role, active,
+                   created_at_ms, auth_epoch)
+SELECT 1000000 + n,
+       'user' || lpad(n::text, 6, '0'),
+       'user' || lpad(n::text, 6, '0'),
+       'User' || lpad(n::text, 6, '0') || '@School.example',
+       'user' || lpad(n::text, 6, '0') || '@school.example',
+       (ARRAY['Ada','Alan','Grace','Edsger','Barbara','Donald','Frances','John','Margaret','Ken',
+              'Radia','Niklaus','Sophie','Tim','Katherine','Dennis'])[1 + n % 16] || ' ' ||
+       (ARRAY['Lovelace','Turing','Hopper','Dijkstra','Liskov','Knuth','Allen','Backus',
+              'Hamilton','Thompson','Perlman','Wirth','Wilson','Berners-Lee','Johnson',
+              'Ritchie','Moore','Baker','Clarke','Evans'])[1 + (n / 16) % 20] || ' ' || (n % 997),
+       CASE WHEN n <= 5 THEN 'admin' ELSE 'learner' END,
+       true,
+       1700000000000 + n * 1000,
+       0
+FROM generate_series(1, 100000) AS n;
+
+INSERT INTO user_secrets (user_id, password_hash) SELECT id, '!unset' FROM users;
+
+-- search::terms(login, email, display name): each folded whole, and each word.
+INSERT INTO user_terms (term, user_id)
+SELECT DISTINCT t, id FROM (
+    SELECT id, lower(trim(f)) AS whole FROM users, LATERAL unnest(ARRAY[login, email, display_name]) AS f
+) fields, LATERAL (SELECT whole UNION SELECT regexp_split_to_table(whole, '\s+')) AS w(t)
+WHERE t <> '';
+
+UPDATE totals SET n = (SELECT count(*) FROM users WHERE id % 16 = slot) WHERE name = 'users';
+
+-- 200 courses, codes C0001.., 10 lessons each.
+INSERT INTO courses (id, code, code_folded, title, description, archived, created_at_ms)
+SELECT 100 + n, 'C' || lpad(n::text, 4, '0'), 'c' || lpad(n::text, 4, '0'),
+       (ARRAY['Algebra','Biology','Chemistry','Drawing','English','French','Geography',
+              'History'])[1 + n % 8] || ' ' || n, '', false, 1690000000000
+FROM generate_series(1, 200) AS n;
+INSERT INTO course_lessons (id, course_id, position, title, text)
+SELECT 10000 + c.id * 10 + p, c.id, p, 'Lesson ' || p, '' FROM courses c, generate_series(0, 9) AS p;
+
+-- 10,000 groups, names such as "Year 7 Maths 00042", some in branches.
+INSERT INTO branches (id, name, name_folded, description, parent, created_at_ms)
+SELECT 50 + n, 'Branch ' || n, 'branch ' || n, '', NULL, 1690000000000 FROM generate_series(1, 20) AS n;
+INSERT INTO groups (id, name, name_folded, description, branch_id, key, key_folded, key_max_uses,
+                    key_valid_from_ms, key_valid_until_ms, key_enabled, key_uses, is_default,
+                    members, courses, curricula, created_at_ms, managers_regenerate_key)
+SELECT 200000 + n, nm, lower(nm), '', CASE WHEN n % 3 = 0 THEN 50 + 1 + n % 20 END,
+       'KEY-' || lpad(n::text, 5, '0') || '-X', 'KEY-' || lpad(n::text, 5, '0') || '-X', 0,
+       NULL, NULL, true, 0, n = 1, 0, 0, 0, 1695000000000 + n, false
+FROM (SELECT n, 'Year ' || (7 + n % 6) || ' ' ||
+             (ARRAY['Maths','Physics','Art','Music','Spanish','Drama','Computing','Economics',
+                    'Latin','Sport'])[1 + (n / 6) % 10] || ' ' || lpad(n::text, 5, '0') AS nm
+      FROM generate_series(1, 10000) AS n) g;
+
+-- groups::suffixes(name): each suffix of the folded name, cut to 32 characters.
+INSERT INTO group_suffixes (suffix, group_id)
+SELECT DISTINCT substr(name_folded, i, 32), id
+FROM groups, LATERAL generate_series(1, length(name_folded)) AS i;
+
+UPDATE totals SET n = (SELECT count(*) FROM groups WHERE id % 16 = slot) WHERE name = 'groups';
+
+-- Memberships: everyone in the default group (200001, 100,000 members), and each user in two
+-- class groups (about 20 members each).
+INSERT INTO group_members (group_id, user_id, joined_at_ms, how)
+SELECT 200001, id, 1700000000000, 'default' FROM users;
+INSERT INTO group_members (group_id, user_id, joined_at_ms, how)
+SELECT DISTINCT 200002 + (u.id * k) % 9999, u.id, 1700000000000, 'key'
+FROM users u, (VALUES (7), (13)) AS m(k);
+UPDATE groups g SET members = m.c FROM (SELECT group_id, count(*) AS c FROM group_members GROUP BY group_id) m
+WHERE g.id = m.group_id;
+
+-- Each group gives two courses; each user is enrolled in three.
+INSERT INTO group_courses (group_id, course_id, position)
+SELECT g.id, 101 + (g.id + p * 37) % 200, p FROM groups g, generate_series(0, 1) AS p;
+UPDATE groups SET courses = 2;
+INSERT INTO enrolments (user_id, course_id, enrolled_at_ms)
+SELECT DISTINCT u.id, 101 + (u.id * k) % 200, 1700000000000
+FROM users u, (VALUES (3), (11), (17)) AS m(k);
+INSERT INTO enrolment_sources (user_id, course_id, position, kind, ref_id)
+SELECT user_id, course_id, 0, 'manual', NULL FROM enrolments;
+UPDATE courses c SET enrolled = e.c FROM (SELECT course_id, count(*) AS c FROM enrolments GROUP BY course_id) e
+WHERE c.id = e.course_id;
+
+VACUUM ANALYZE;
+
+\echo
+\echo '== sizes'
+SELECT relname, n_live_tup FROM pg_stat_user_tables
+WHERE relname IN ('users', 'user_terms', 'groups', 'group_suffixes', 'group_members', 'enrolments')
+ORDER BY relname;
+SELECT pg_size_pretty(pg_total_relation_size('group_suffixes')) AS group_suffixes_size,
+       pg_size_pretty(pg_total_relation_size('user_terms')) AS user_terms_size;
+
+\echo
+\echo '== groups list, by name, first page (the total from totals)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, name, branch_id, members, courses, curricula, key_uses, key_max_uses, is_default
+FROM groups WHERE deleted_at_ms IS NULL
+ORDER BY name_folded LIMIT 20;
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT sum(n) FROM totals WHERE name = 'groups';
+
+\echo
+\echo '== groups list, by name, a later page by cursor (after the last name shown)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, name, members FROM groups
+WHERE deleted_at_ms IS NULL AND name_folded > 'year 10 music 05000'
+ORDER BY name_folded LIMIT 20;
+
+\echo
+\echo '== groups list, by name, page 50 by OFFSET (as sled skips): the index, 1,000 entries walked'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, name, members FROM groups WHERE deleted_at_ms IS NULL
+ORDER BY name_folded LIMIT 20 OFFSET 980;
+
+\echo '   page 400 by OFFSET: so deep into 10,000 groups the planner reads the table and sorts'
+\echo '   (about 10 ms); pages after the first go by cursor, as above, to stay bounded'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, name, members FROM groups WHERE deleted_at_ms IS NULL
+ORDER BY name_folded LIMIT 20 OFFSET 7980;
+
+\echo
+\echo '== groups list, by members, descending'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, name, members FROM groups WHERE deleted_at_ms IS NULL
+ORDER BY members DESC, id DESC LIMIT 20;
+
+\echo
+\echo '== groups search "physics 000": the matching ids from the suffix index (in index order,'
+\echo '   deduplicated by the caller up to MATCH_CAP + 1), then the page of those, by name'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT group_id FROM group_suffixes
+WHERE starts_with(suffix, 'physics 000')
+ORDER BY suffix, group_id LIMIT 5000;
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, name, members FROM groups
+WHERE deleted_at_ms IS NULL
+  AND id IN (SELECT DISTINCT group_id FROM group_suffixes WHERE starts_with(suffix, 'physics 000'))
+ORDER BY name_folded, id LIMIT 20 OFFSET 0;
+
+\echo
+\echo '== groups search too common to collect ("year", > MATCH_CAP matches): the name index'
+\echo '   walked in order and filtered, as sled walks it'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, name, members FROM groups
+WHERE deleted_at_ms IS NULL AND strpos(name_folded, 'year') > 0
+ORDER BY name_folded LIMIT 20 OFFSET 20;
+
+\echo
+\echo '== users list without a query (login order) and its total'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, login, email, display_name, role, active FROM users
+ORDER BY login_folded LIMIT 20 OFFSET 40;
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT sum(n) FROM totals WHERE name = 'users';
+
+\echo '   (for comparison, what count(*) of all users costs on every page)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT count(*) FROM users;
+
+\echo
+\echo '== users search "hopp": matching ids in term order, each at its first term; total up to'
+\echo '   TOTAL_CAP (1,000)'
+-- The raw rows are bounded (5,000: a user has a few terms starting with one query, so this
+-- covers TOTAL_CAP users; a caller that must be exact streams the range in batches and stops
+-- at TOTAL_CAP distinct users, as sled does). The page's ids are chosen before users is read,
+-- so users is read by primary key, 20 rows.
+EXPLAIN (ANALYZE, COSTS OFF)
+WITH hits AS (
+    SELECT term, user_id FROM user_terms
+    WHERE starts_with(term, 'hopp')
+    ORDER BY term, user_id LIMIT 5000
+), page AS MATERIALIZED (
+    SELECT user_id, min(term) AS first FROM hits GROUP BY user_id
+    ORDER BY first, user_id LIMIT 20 OFFSET 0
+)
+SELECT u.id, u.login, u.display_name FROM page p JOIN users u ON u.id = p.user_id
+ORDER BY p.first, p.user_id;
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT count(*) FROM (
+    SELECT DISTINCT user_id FROM (
+        SELECT user_id FROM user_terms WHERE starts_with(term, 'hopp')
+        ORDER BY term, user_id LIMIT 5000) h
+    LIMIT 1000) c;
+
+\echo
+\echo '== log-in lookup by folded login or e-mail; group key lookup'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT u.id, s.password_hash FROM users u JOIN user_secrets s ON s.user_id = u.id
+WHERE u.login_folded = 'user054321' OR u.email_folded = 'user054321';
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, key_uses, key_max_uses FROM groups WHERE key_folded = 'KEY-04242-X' FOR UPDATE;
+
+\echo
+\echo '== a group''s members page: the default group (100,000 members), by user id, by cursor'
+-- The page's memberships first (MATERIALIZED: otherwise the planner may merge-join along
+-- users' primary key from its start), then their users by primary key.
+EXPLAIN (ANALYZE, COSTS OFF)
+WITH page AS MATERIALIZED (
+    SELECT user_id, joined_at_ms, how FROM group_members
+    WHERE group_id = 200001 AND user_id > 1050000 ORDER BY user_id LIMIT 20)
+SELECT p.user_id, p.joined_at_ms, p.how, u.login, u.display_name
+FROM page p JOIN users u ON u.id = p.user_id ORDER BY p.user_id;
+
+\echo '   (its total is groups.members)'
+\echo
+\echo '== a group''s members search "grace" in the default group: user terms, then each one''s'
+\echo '   membership by primary key'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT t.user_id, min(t.term) AS first
+FROM (SELECT term, user_id FROM user_terms WHERE starts_with(term, 'grace')
+      ORDER BY term, user_id LIMIT 5000) t
+JOIN group_members m ON m.group_id = 200001 AND m.user_id = t.user_id
+GROUP BY t.user_id ORDER BY first, t.user_id LIMIT 20;
+
+\echo
+\echo '== a user''s groups, and a user''s enrolments with their courses'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT g.id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id
+WHERE m.user_id = 1054321 AND g.deleted_at_ms IS NULL;
+
+-- (courses has 200 rows here: the planner reads it whole, as it should for so small a table.)
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT e.course_id, e.enrolled_at_ms, c.code, c.title, c.archived
+FROM enrolments e JOIN courses c ON c.id = e.course_id
+WHERE e.user_id = 1054321 ORDER BY e.course_id;
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id, course_id, position, kind, ref_id FROM enrolment_sources
+WHERE user_id = 1054321 ORDER BY course_id, position;
+
+\echo
+\echo '== a course''s learners page (course_users)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id FROM enrolments WHERE course_id = 150 AND user_id > 0 ORDER BY user_id LIMIT 20;

@@ -1,0 +1,281 @@
+//! The PostgreSQL backend's own tests, on the cluster the test command starts
+//! (`TESSERA_TEST_DATABASE_URL`, see scripts/postgres.sh); each test makes a database of its own.
+
+use super::*;
+
+/// The variable naming the test cluster's superuser URL.
+const TEST_URL_VAR: &str = "TESSERA_TEST_DATABASE_URL";
+
+/// A database made for one test and dropped after it.
+pub(crate) struct TestDatabase {
+    admin: String,
+    name: String,
+    /// Its URL.
+    pub(crate) url: String,
+}
+
+impl TestDatabase {
+    /// A new, empty database on the test cluster; `None` when no cluster was given outside CI
+    /// (a developer's `cargo test` without PostgreSQL). In CI a missing cluster fails the test.
+    pub(crate) fn new() -> Option<TestDatabase> {
+        let admin = match std::env::var(TEST_URL_VAR) {
+            Ok(url) => url,
+            Err(_) if std::env::var_os("CI").is_some() => {
+                panic!("{TEST_URL_VAR} is unset: scripts/test.sh starts a PostgreSQL cluster for these tests")
+            }
+            Err(_) => {
+                eprintln!("skipped: no PostgreSQL ({TEST_URL_VAR} unset; scripts/test.sh sets it)");
+                return None;
+            }
+        };
+        let name = format!(
+            "tessera_test_{}_{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        );
+        let mut client =
+            postgres::Client::connect(&admin, postgres::NoTls).expect("the test cluster");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        let mut url = url::Url::parse(&admin).expect("the test cluster's URL");
+        url.set_path(&name);
+        Some(TestDatabase {
+            admin,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// A new database and a store on it (`None`: no cluster, see [`TestDatabase::new`]).
+pub(crate) fn temp_pg_store() -> Option<(TestDatabase, PgStore)> {
+    let db = TestDatabase::new()?;
+    let store = PgStore::connect(&db.url, 4).expect("connect to the test database");
+    Some((db, store))
+}
+
+#[test]
+fn a_new_database_gets_the_schema_and_the_current_version() {
+    let Some((db, store)) = temp_pg_store() else {
+        return;
+    };
+    assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
+    assert!(!store.shown_url().is_empty());
+    let migrations: i64 = store
+        .conn()
+        .unwrap()
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .unwrap()
+        .get(0);
+    assert!(migrations >= 1);
+    drop(store);
+    // Connecting again runs nothing twice and changes nothing.
+    let again = PgStore::connect(&db.url, 2).expect("reconnect");
+    let after: i64 = again
+        .conn()
+        .unwrap()
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(after, migrations);
+    assert_eq!(again.schema_version().unwrap(), Some(SCHEMA_VERSION));
+}
+
+#[test]
+fn servers_starting_together_migrate_one_after_another() {
+    let Some(db) = TestDatabase::new() else {
+        return;
+    };
+    let stores: Vec<_> = std::thread::scope(|s| {
+        let starts: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| PgStore::connect(&db.url, 2)))
+            .collect();
+        starts.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for store in &stores {
+        let store = store.as_ref().expect("every server starts");
+        assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
+    }
+}
+
+#[test]
+fn a_database_of_a_newer_tessera_is_refused() {
+    let Some((db, store)) = temp_pg_store() else {
+        return;
+    };
+    store
+        .conn()
+        .unwrap()
+        .execute(
+            "UPDATE store_info SET schema_version = $1",
+            &[&(SCHEMA_VERSION as i32 + 1)],
+        )
+        .unwrap();
+    drop(store);
+    match PgStore::connect(&db.url, 2) {
+        Err(OpenError::NewerSchema { found, supported }) => {
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION))
+        }
+        Err(other) => panic!("expected NewerSchema, got {other}"),
+        Ok(_) => panic!("a newer schema must be refused"),
+    }
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error() {
+    // A port nothing listens on: the pool gives up after its checkout timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let url = format!("postgres://tessera:pw@127.0.0.1:{port}/school?sslmode=disable");
+    match PgStore::connect(&url, 2) {
+        Err(OpenError::Unreachable { url, reason }) => {
+            assert!(!url.contains(":pw@"), "the password is not shown: {url}");
+            assert!(!reason.is_empty());
+        }
+        Err(other) => panic!("expected Unreachable, got {other}"),
+        Ok(_) => panic!("nothing listens there"),
+    }
+    match PgStore::connect("postgres://tessera@127.0.0.1/school?sslmode=bogus", 2) {
+        Err(OpenError::Unreachable { reason, .. }) => {
+            assert!(reason.contains("not valid"), "{reason}")
+        }
+        Err(other) => panic!("expected Unreachable, got {other}"),
+        Ok(_) => panic!("an invalid URL"),
+    }
+}
+
+#[test]
+fn ids_increase_and_are_never_given_twice_across_servers() {
+    let Some((db, a)) = temp_pg_store() else {
+        return;
+    };
+    let b = PgStore::connect(&db.url, 2).unwrap();
+    let ids: Vec<u64> = std::thread::scope(|s| {
+        let runs: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|store| {
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    for _ in 0..200 {
+                        let id = store.new_id().unwrap();
+                        assert!(
+                            mine.last().is_none_or(|last| *last < id),
+                            "increasing per caller"
+                        );
+                        mine.push(id);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        runs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 400);
+    assert!(ids.iter().all(|id| *id > 0));
+}
+
+/// A read-modify-write under SERIALIZABLE from many threads and two pools: every one is
+/// retried until it commits, so none is lost.
+#[test]
+fn serialization_failures_are_retried_until_each_operation_commits() {
+    let Some((db, a)) = temp_pg_store() else {
+        return;
+    };
+    let b = PgStore::connect(&db.url, 4).unwrap();
+    let attempts = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for store in [&a, &b, &a, &b] {
+            let attempts = &attempts;
+            s.spawn(move || {
+                for _ in 0..25 {
+                    store
+                        .tx(IsolationLevel::Serializable, |t| {
+                            attempts.fetch_add(1, Ordering::Relaxed);
+                            let v: i64 = t
+                                .query_one(
+                                    "SELECT n FROM totals WHERE name = 'users' AND slot = 0",
+                                    &[],
+                                )?
+                                .get(0);
+                            t.execute(
+                                "UPDATE totals SET n = $1 WHERE name = 'users' AND slot = 0",
+                                &[&(v + 1)],
+                            )?;
+                            Ok(())
+                        })
+                        .expect("retried until it commits");
+                }
+            });
+        }
+    });
+    let count: i64 = a
+        .conn()
+        .unwrap()
+        .query_one(
+            "SELECT n FROM totals WHERE name = 'users' AND slot = 0",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 100, "no increment lost");
+    // Four writers on one row conflict: the retries are what kept the count right.
+    assert!(
+        attempts.load(Ordering::Relaxed) > 100,
+        "some operations ran again"
+    );
+}
+
+#[test]
+fn a_refusal_rolls_the_whole_operation_back() {
+    let Some((_db, store)) = temp_pg_store() else {
+        return;
+    };
+    let before = store.snapshot().unwrap();
+    let refused = store.tx(IsolationLevel::Serializable, |t| {
+        t.execute("UPDATE totals SET n = n + 1 WHERE name = 'users'", &[])?;
+        Err::<(), _>(StoreError::invalid("name", "refused after a write").into())
+    });
+    assert!(matches!(
+        refused,
+        Err(StoreError::Invalid { field: "name", .. })
+    ));
+    assert_eq!(store.snapshot().unwrap(), before, "nothing of it stays");
+    // A database error that is not a conflict is reported, not retried, and typed.
+    let failed = store.tx(IsolationLevel::ReadCommitted, |t| {
+        t.execute("UPDATE totals SET n = 1 WHERE name = 'groups'", &[])?;
+        t.execute("INSERT INTO totals (name, slot) VALUES ('users', 0)", &[])?;
+        Ok(())
+    });
+    match failed {
+        Err(StoreError::Backend(BackendError::Other(m))) => assert!(m.contains("23505"), "{m}"),
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+    assert_eq!(store.snapshot().unwrap(), before);
+    store
+        .conn()
+        .unwrap()
+        .execute(
+            "UPDATE totals SET n = 7 WHERE name = 'users' AND slot = 3",
+            &[],
+        )
+        .unwrap();
+    assert_ne!(
+        store.snapshot().unwrap(),
+        before,
+        "the snapshot sees a change"
+    );
+}
