@@ -62,7 +62,7 @@ pub(crate) mod tests {
 
     pub(crate) struct Setup {
         pub(crate) store: Store,
-        pub(crate) _dir: tempfile::TempDir,
+        pub(crate) _dir: crate::server::store::tests::TestPlace,
         pub(crate) group: u64,
         pub(crate) users: Vec<u64>,
         pub(crate) courses: Vec<u64>,

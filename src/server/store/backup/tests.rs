@@ -45,7 +45,7 @@ pub(crate) fn sender(s: &Store) -> Actor {
 
 /// A store with a record of most kinds: users, a group with members and a course, enrolments
 /// with progress, a delivered message, a setting and a login session.
-pub(crate) fn school() -> (tempfile::TempDir, Store, u64) {
+pub(crate) fn school() -> (crate::server::store::tests::TestPlace, Store, u64) {
     let (d, s) = temp_store();
     let g = plain_group(&s, "Year 7");
     let c = course(&s, "PHY");

@@ -289,4 +289,6 @@ impl Core for PgStore {
 }
 
 #[cfg(test)]
+mod pending;
+#[cfg(test)]
 pub(crate) mod tests;

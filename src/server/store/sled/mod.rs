@@ -486,7 +486,9 @@ pub(crate) mod tests {
     /// A sled store in a fresh temporary directory, for the tests of what only sled has (its
     /// trees, its files, damage written under the store): they run on sled in every run.
     pub fn sled_temp_store() -> (tempfile::TempDir, Store) {
-        TestBackend::Sled.temp_store()
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open store");
+        (dir, store)
     }
 
     #[test]
