@@ -23,7 +23,11 @@
 //! - **Reads** run `READ COMMITTED` (one statement sees one committed state) or, for a page's
 //!   rows with its total, `REPEATABLE READ` (one snapshot for the transaction).
 
+pub(crate) mod audit;
 pub mod connect;
+pub(crate) mod groups;
+pub(crate) mod jobs;
+mod users;
 
 use super::{BackendError, Core, OpenError, Snapshot, StoreError, SCHEMA_VERSION};
 use connect::Pool;
