@@ -24,6 +24,8 @@
 //!   rows with its total, `REPEATABLE READ` (one snapshot for the transaction).
 
 pub mod connect;
+mod sessions;
+mod settings;
 
 use super::{BackendError, Core, OpenError, Snapshot, StoreError, SCHEMA_VERSION};
 use connect::Pool;
@@ -108,6 +110,7 @@ fn retryable(e: &postgres::Error) -> bool {
         Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
     )
 }
+
 
 impl PgStore {
     /// Connects to the database at `url` with at most `pool_size` connections, then brings
