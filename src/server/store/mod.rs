@@ -372,7 +372,27 @@ pub(crate) mod tests {
 
     /// DEVELOPMENT SCAFFOLDING (branch only, with `postgres/pending.rs`): the suite's tests not
     /// yet run on PostgreSQL because an area they use is not written for it yet.
-    pub const PG_PENDING: &[&str] = &["server::store::"];
+    /// Written areas leave it; a test that needs the embedded backend itself (a directory to
+    /// reopen) stays by its full path.
+    pub const PG_PENDING: &[&str] = &[
+        "server::store::audit::",
+        "server::store::backup::",
+        "server::store::courses::",
+        "server::store::curricula::",
+        "server::store::enrolments::",
+        "server::store::golden::",
+        "server::store::groups::",
+        "server::store::imports::",
+        "server::store::imports_tests::",
+        "server::store::jobs::",
+        "server::store::mass::",
+        "server::store::messages::",
+        "server::store::reports::",
+        "server::store::users::",
+        "server::store::branches::",
+        // Reopens a sled directory (Store::open on a temp dir): the embedded backend's own.
+        "server::store::settings::tests::the_signing_secret_is_made_once_and_kept_across_a_reopening",
+    ];
 
     /// A storage backend the suite can run on.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]

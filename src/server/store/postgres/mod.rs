@@ -27,6 +27,8 @@ pub(crate) mod audit;
 pub mod connect;
 pub(crate) mod groups;
 pub(crate) mod jobs;
+mod sessions;
+mod settings;
 mod users;
 
 use super::{BackendError, Core, OpenError, Snapshot, StoreError, SCHEMA_VERSION};
@@ -112,6 +114,7 @@ fn retryable(e: &postgres::Error) -> bool {
         Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
     )
 }
+
 
 impl PgStore {
     /// Connects to the database at `url` with at most `pool_size` connections, then brings

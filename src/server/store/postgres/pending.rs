@@ -461,36 +461,6 @@ impl crate::server::store::reports::Reports for PgStore {
     }
 }
 
-impl crate::server::store::sessions::Sessions for PgStore {
-    fn save_session(&self, id: &str, record: &SessionRecord) -> Result<bool, StoreError> {
-        unimplemented!("Sessions on PostgreSQL")
-    }
-    fn create_session(&self, id: &str, record: &SessionRecord) -> Result<bool, StoreError> {
-        unimplemented!("Sessions on PostgreSQL")
-    }
-    fn load_session(&self, id: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
-        unimplemented!("Sessions on PostgreSQL")
-    }
-    fn delete_session(&self, id: &str) -> Result<(), StoreError> {
-        unimplemented!("Sessions on PostgreSQL")
-    }
-    fn delete_expired_sessions(&self, now: i64) -> Result<usize, StoreError> {
-        unimplemented!("Sessions on PostgreSQL")
-    }
-}
-
-impl crate::server::store::settings::Settings for PgStore {
-    fn settings(&self) -> Result<StoredSettings, StoreError> {
-        unimplemented!("Settings on PostgreSQL")
-    }
-    fn set_self_registration(&self, on: bool) -> Result<(), StoreError> {
-        unimplemented!("Settings on PostgreSQL")
-    }
-    fn signing_secret(&self) -> Result<[u8; 32], StoreError> {
-        unimplemented!("Settings on PostgreSQL")
-    }
-}
-
 impl crate::server::store::users::Users for PgStore {
     fn user_count(&self) -> Result<u64, StoreError> {
         unimplemented!("Users on PostgreSQL")
