@@ -472,4 +472,67 @@ mod tests {
         assert_eq!(store.list_users("user07", 1, 20).unwrap().total, 1);
         assert_eq!(store.list_users("zzz", 1, 20).unwrap().rows.len(), 0);
     }
+
+    /// Two people signing up with one login name at once: one account, the other refused on
+    /// `login` (never a storage error, never two accounts).
+    #[test]
+    fn concurrent_sign_ups_with_one_login_make_one_account() {
+        let (_d, store) = temp_store();
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    store.create_user(
+                        &fields("Same", &format!("s{i}@x.org"), "S", Role::Learner),
+                        &hash("a"),
+                        false,
+                        0,
+                    )
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for h in handles {
+            match h.join().unwrap() {
+                Ok(_) => wins += 1,
+                Err(StoreError::Invalid { field: "login", .. }) => {}
+                Err(other) => panic!("expected Invalid on login, got {other:?}"),
+            }
+        }
+        assert_eq!(wins, 1);
+        assert_eq!(store.user_count().unwrap(), 1);
+        assert_eq!(store.list_users("same", 1, 20).unwrap().total, 1);
+    }
+
+    /// A NUL character (which the forms refuse, but the store may be handed) either is refused
+    /// on its field with nothing written, or is kept as given: never a storage error.
+    #[test]
+    fn a_nul_in_a_users_fields_is_refused_or_kept_never_a_storage_error() {
+        let (_d, store) = temp_store();
+        for (i, field) in ["login", "email", "display_name"].into_iter().enumerate() {
+            let mut f = fields(&format!("n{i}"), &format!("n{i}@x.org"), "N", Role::Learner);
+            match field {
+                "login" => f.login.push('\0'),
+                "email" => f.email.push('\0'),
+                _ => f.display_name.push('\0'),
+            }
+            let before = crate::server::store::tests::dump(&store);
+            match store.create_user(&f, &hash("a"), false, 0) {
+                Err(StoreError::Invalid { field: got, .. }) => {
+                    assert_eq!(got, field);
+                    assert!(before == crate::server::store::tests::dump(&store));
+                }
+                Ok(v) => {
+                    let back = store.get_user(v.id).unwrap().unwrap();
+                    assert_eq!(
+                        (back.login, back.email, back.display_name),
+                        (f.login, f.email, f.display_name)
+                    );
+                }
+                Err(other) => panic!("{field}: expected Invalid or Ok, got {other:?}"),
+            }
+        }
+        assert!(store.find_for_login("n0\0").is_ok());
+        assert!(store.list_users("n\0", 1, 20).is_ok());
+    }
 }

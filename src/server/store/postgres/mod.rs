@@ -25,8 +25,10 @@
 
 pub(crate) mod audit;
 pub mod connect;
+mod default_join;
 pub(crate) mod groups;
 pub(crate) mod jobs;
+mod search;
 mod sessions;
 mod settings;
 mod users;
@@ -115,6 +117,31 @@ fn retryable(e: &postgres::Error) -> bool {
     )
 }
 
+/// Whether `e` is a unique violation (SQLSTATE 23505) of the index or constraint `name`: the
+/// schema's unique indexes are the last word on uniqueness, and each maps to the `Invalid` the
+/// operation's own check gives.
+pub(crate) fn unique_violation(e: &PgError, name: &str) -> bool {
+    match e {
+        PgError::Db(e) => e.as_db_error().is_some_and(|db| {
+            *db.code() == postgres::error::SqlState::UNIQUE_VIOLATION
+                && db.constraint() == Some(name)
+        }),
+        PgError::Store(_) => false,
+    }
+}
+
+/// Refuses text holding U+0000, which a PostgreSQL `text` column cannot store (the embedded
+/// backend could): a typed refusal on `field` before anything is written, never a database
+/// error. The forms refuse every control character already; this holds for any other caller.
+pub(crate) fn refuse_nul(field: &'static str, text: &str) -> Result<(), StoreError> {
+    if text.contains('\0') {
+        return Err(StoreError::invalid(
+            field,
+            "Remove line breaks, tabs and other control characters.",
+        ));
+    }
+    Ok(())
+}
 
 impl PgStore {
     /// Connects to the database at `url` with at most `pool_size` connections, then brings

@@ -283,8 +283,6 @@ pub(crate) fn join_new_user(
 /// Inside the transaction that creates user `user` (login `login`): when there is a default
 /// group, the user joins it and is enrolled in the courses it gives, source "default group"
 /// (sled's `tx_join_default`). `event` is an audit event id drawn before the transaction.
-// Called by the users area's account creation, merged from its own branch.
-#[allow(dead_code)]
 pub(crate) fn join_default(
     t: &mut postgres::Transaction<'_>,
     user: u64,
