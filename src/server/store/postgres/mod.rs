@@ -23,6 +23,7 @@
 //! - **Reads** run `READ COMMITTED` (one statement sees one committed state) or, for a page's
 //!   rows with its total, `REPEATABLE READ` (one snapshot for the transaction).
 
+mod branches;
 pub mod connect;
 mod default_join;
 mod search;
