@@ -163,4 +163,31 @@ mod tests {
         assert_eq!(s.list_branches("new", 1, 20).unwrap().0[0].id, a.id);
         s.create_branch(&f("old name", None), 0).unwrap();
     }
+
+    /// A NUL character in a branch's name or description is refused on its field with nothing
+    /// written, or kept as given: never a storage error.
+    #[test]
+    fn a_nul_in_a_branch_is_refused_or_kept_never_a_storage_error() {
+        let (_d, s) = temp_store();
+        for field in ["name", "description"] {
+            let mut b = f(&format!("N {field}"), None);
+            match field {
+                "name" => b.name.push('\0'),
+                _ => b.description.push('\0'),
+            }
+            let before = crate::server::store::tests::dump(&s);
+            match s.create_branch(&b, 0) {
+                Err(StoreError::Invalid { field: got, .. }) => {
+                    assert_eq!(got, field);
+                    assert!(before == crate::server::store::tests::dump(&s));
+                }
+                Ok(v) => {
+                    let back = s.get_branch(v.id).unwrap().unwrap();
+                    assert_eq!((back.name, back.description), (b.name, b.description));
+                }
+                Err(other) => panic!("{field}: expected Invalid or Ok, got {other:?}"),
+            }
+        }
+        assert!(s.list_branches("n\0", 1, 20).is_ok());
+    }
 }

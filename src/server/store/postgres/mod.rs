@@ -24,6 +24,7 @@
 //!   rows with its total, `REPEATABLE READ` (one snapshot for the transaction).
 
 pub(crate) mod audit;
+mod branches;
 pub mod connect;
 mod default_join;
 pub(crate) mod groups;

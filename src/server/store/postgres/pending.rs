@@ -63,38 +63,6 @@ impl crate::server::store::backup::Backups for PgStore {
     }
 }
 
-impl crate::server::store::branches::Branches for PgStore {
-    fn create_branch(&self, f: &BranchFields, now: u64) -> Result<BranchView, StoreError> {
-        unimplemented!("Branches on PostgreSQL")
-    }
-    fn update_branch(&self, id: u64, f: &BranchFields) -> Result<BranchView, StoreError> {
-        unimplemented!("Branches on PostgreSQL")
-    }
-    fn get_branch(&self, id: u64) -> Result<Option<BranchRecord>, StoreError> {
-        unimplemented!("Branches on PostgreSQL")
-    }
-    fn sub_branches(&self, id: u64) -> Result<Vec<u64>, StoreError> {
-        unimplemented!("Branches on PostgreSQL")
-    }
-    fn delete_branch(&self, id: u64) -> Result<(), StoreError> {
-        unimplemented!("Branches on PostgreSQL")
-    }
-    fn branch_count(&self) -> Result<u64, StoreError> {
-        unimplemented!("Branches on PostgreSQL")
-    }
-    fn branch_options(&self, limit: usize) -> Result<Vec<BranchView>, StoreError> {
-        unimplemented!("Branches on PostgreSQL")
-    }
-    fn list_branches(
-        &self,
-        query: &str,
-        page: u32,
-        per_page: u32,
-    ) -> Result<(Vec<BranchView>, u64, bool), StoreError> {
-        unimplemented!("Branches on PostgreSQL")
-    }
-}
-
 impl crate::server::store::check::Checks for PgStore {
     fn check(&self) -> Result<CheckReport, StoreError> {
         unimplemented!("Checks on PostgreSQL")
