@@ -26,6 +26,7 @@
 pub(crate) mod audit;
 mod branches;
 pub mod connect;
+mod curricula;
 mod default_join;
 pub(crate) mod groups;
 pub(crate) mod jobs;

@@ -114,61 +114,6 @@ impl crate::server::store::courses::Courses for PgStore {
     }
 }
 
-impl crate::server::store::curricula::Curricula for PgStore {
-    fn create_curriculum(
-        &self,
-        name: &str,
-        description: &str,
-        now: u64,
-    ) -> Result<CurriculumView, StoreError> {
-        unimplemented!("Curricula on PostgreSQL")
-    }
-    fn update_curriculum(
-        &self,
-        id: u64,
-        name: &str,
-        description: &str,
-    ) -> Result<CurriculumView, StoreError> {
-        unimplemented!("Curricula on PostgreSQL")
-    }
-    fn get_curriculum(&self, id: u64) -> Result<Option<CurriculumRecord>, StoreError> {
-        unimplemented!("Curricula on PostgreSQL")
-    }
-    fn change_curriculum(
-        &self,
-        id: u64,
-        change: CurriculumChange,
-    ) -> Result<CurriculumView, StoreError> {
-        unimplemented!("Curricula on PostgreSQL")
-    }
-    fn curricula_of_course(&self, course: u64) -> Result<Vec<u64>, StoreError> {
-        unimplemented!("Curricula on PostgreSQL")
-    }
-    fn delete_curriculum(&self, id: u64) -> Result<u64, StoreError> {
-        unimplemented!("Curricula on PostgreSQL")
-    }
-    fn curriculum_count(&self) -> Result<u64, StoreError> {
-        unimplemented!("Curricula on PostgreSQL")
-    }
-    fn list_curricula(
-        &self,
-        query: &str,
-        page: u32,
-        per_page: u32,
-    ) -> Result<(Vec<CurriculumView>, u64, bool), StoreError> {
-        unimplemented!("Curricula on PostgreSQL")
-    }
-    fn curricula_except(
-        &self,
-        query: &str,
-        page: u32,
-        per_page: u32,
-        except: &std::collections::HashSet<u64>,
-    ) -> Result<(Vec<CurriculumView>, u64, bool), StoreError> {
-        unimplemented!("Curricula on PostgreSQL")
-    }
-}
-
 impl crate::server::store::enrolments::Enrolments for PgStore {
     fn enrol(&self, user: u64, course: u64, source: Source, now: u64) -> Result<bool, StoreError> {
         unimplemented!("Enrolments on PostgreSQL")
