@@ -382,14 +382,15 @@ pub(crate) mod tests {
         "server::store::curricula::",
         "server::store::enrolments::",
         "server::store::golden::",
-        // The group areas' tests that need an area still pending (courses).
+        // The group areas' tests that read enrolments or run jobs (areas still pending).
         "server::store::groups::keys::tests::each_outcome_and_only_success_changes_anything",
         "server::store::groups::keys::tests::signing_up_with_a_key_makes_the_account_and_the_membership_together",
+        "server::store::groups::tests::new_users_join_the_default_group_and_its_courses_at_once",
+        "server::store::groups::tests::removing_a_member_keeps_enrolments_unless_asked",
+        // The group areas' tests that make courses (Courses still pending).
         "server::store::groups::tests::attaching_with_an_unknown_id_changes_nothing",
         "server::store::groups::tests::course_search_stays_bounded",
         "server::store::groups::tests::model_check::store_matches_model",
-        "server::store::groups::tests::new_users_join_the_default_group_and_its_courses_at_once",
-        "server::store::groups::tests::removing_a_member_keeps_enrolments_unless_asked",
         "server::store::groups::tests::the_checklist_offers_the_courses_not_yet_attached_by_any_part",
         "server::store::imports::",
         "server::store::imports_tests::",
