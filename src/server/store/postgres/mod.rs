@@ -25,6 +25,7 @@
 
 mod branches;
 pub mod connect;
+mod courses;
 mod curricula;
 mod default_join;
 mod search;
