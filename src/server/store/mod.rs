@@ -377,9 +377,6 @@ pub(crate) mod tests {
     pub const PG_PENDING: &[&str] = &[
         "server::store::audit::",
         "server::store::backup::",
-        "server::store::courses::",
-        // Written for PostgreSQL, but its tests create and delete courses (Courses pending).
-        "server::store::curricula::",
         "server::store::enrolments::",
         "server::store::golden::",
         // The group areas' tests that read enrolments or run jobs (areas still pending).
@@ -398,6 +395,8 @@ pub(crate) mod tests {
         "server::store::mass::",
         "server::store::messages::",
         "server::store::reports::",
+        // Runs the LessonsAdded job (`run_pending_jobs`): Jobs is not written for PostgreSQL yet.
+        "server::store::courses::tests::lessons_keep_ids_through_edit_move_remove",
         // Reopens a sled directory (Store::open on a temp dir): the embedded backend's own.
         "server::store::settings::tests::the_signing_secret_is_made_once_and_kept_across_a_reopening",
     ];

@@ -6,8 +6,9 @@
 //! advisory lock, so two servers starting together never both migrate), transactions with the
 //! isolation an operation asks for and their serialization failures retried ([`PgStore::tx`]),
 //! and what every backend does besides the areas ([`Core`]: ids from a sequence, the schema
-//! version, a snapshot for the tests). The areas' traits come next, each checked by the
-//! conformance suite; the backend joins the suite's list when they are all there.
+//! version, a snapshot for the tests). Areas written, one file each: settings, sessions, users,
+//! branches, courses, curricula (with `search.rs`, the term tables' prefix search shared by
+//! them); the others follow, each checked by the conformance suite.
 //!
 //! ## How it keeps the store's contract (`store/mod.rs`)
 //! - **Atomic, serializable operations.** An operation is one transaction. Operations whose
@@ -26,6 +27,7 @@
 pub(crate) mod audit;
 mod branches;
 pub mod connect;
+mod courses;
 mod curricula;
 mod default_join;
 pub(crate) mod groups;

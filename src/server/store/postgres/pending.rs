@@ -69,51 +69,6 @@ impl crate::server::store::check::Checks for PgStore {
     }
 }
 
-impl crate::server::store::courses::Courses for PgStore {
-    fn create_course(&self, f: &CourseFields, now: u64) -> Result<CourseView, StoreError> {
-        unimplemented!("Courses on PostgreSQL")
-    }
-    fn update_course(&self, id: u64, f: &CourseFields) -> Result<CourseView, StoreError> {
-        unimplemented!("Courses on PostgreSQL")
-    }
-    fn get_course(&self, id: u64) -> Result<Option<CourseRecord>, StoreError> {
-        unimplemented!("Courses on PostgreSQL")
-    }
-    fn course_count(&self) -> Result<u64, StoreError> {
-        unimplemented!("Courses on PostgreSQL")
-    }
-    fn enrolled_count(&self, course: u64) -> Result<u64, StoreError> {
-        unimplemented!("Courses on PostgreSQL")
-    }
-    fn change_lessons(
-        &self,
-        course: u64,
-        change: LessonChange,
-    ) -> Result<(Vec<LessonView>, Option<u64>), StoreError> {
-        unimplemented!("Courses on PostgreSQL")
-    }
-    fn delete_course(&self, id: u64) -> Result<u64, StoreError> {
-        unimplemented!("Courses on PostgreSQL")
-    }
-    fn list_courses(
-        &self,
-        query: &str,
-        page: u32,
-        per_page: u32,
-    ) -> Result<(Vec<CourseRow>, u64, bool), StoreError> {
-        unimplemented!("Courses on PostgreSQL")
-    }
-    fn courses_except(
-        &self,
-        query: &str,
-        page: u32,
-        per_page: u32,
-        except: &HashSet<u64>,
-    ) -> Result<(Vec<CourseRow>, u64, bool), StoreError> {
-        unimplemented!("Courses on PostgreSQL")
-    }
-}
-
 impl crate::server::store::enrolments::Enrolments for PgStore {
     fn enrol(&self, user: u64, course: u64, source: Source, now: u64) -> Result<bool, StoreError> {
         unimplemented!("Enrolments on PostgreSQL")
