@@ -384,11 +384,6 @@ pub(crate) mod tests {
         "server::store::groups::keys::tests::signing_up_with_a_key_makes_the_account_and_the_membership_together",
         "server::store::groups::tests::new_users_join_the_default_group_and_its_courses_at_once",
         "server::store::groups::tests::removing_a_member_keeps_enrolments_unless_asked",
-        // The group areas' tests that make courses (Courses still pending).
-        "server::store::groups::tests::attaching_with_an_unknown_id_changes_nothing",
-        "server::store::groups::tests::course_search_stays_bounded",
-        "server::store::groups::tests::model_check::store_matches_model",
-        "server::store::groups::tests::the_checklist_offers_the_courses_not_yet_attached_by_any_part",
         "server::store::imports::",
         "server::store::imports_tests::",
         "server::store::jobs::",
