@@ -11,7 +11,8 @@
 //! same typed reads and writes returning the transaction's error type. Both dereference to sled's
 //! own tree for what is not about one record: scans over index prefixes, counts, batches.
 //! Index trees (a folded name → an id, a search term → nothing) stay plain sled trees: their
-//! values are ids or empty, read with `codec::read_id`.
+//! values are ids or empty, read with `codec::read_id`. A record kept under one fixed key of
+//! such a tree (`meta`'s last backup) is a [`Slot`].
 
 use super::tx::Tx;
 use super::{abort, StoreError};
@@ -192,6 +193,36 @@ impl<K: KeyLayout, R: Record> TxTable<'_, K, R> {
     }
 }
 
+/// One record kept under a fixed key of a tree that holds other things beside it (`meta`'s
+/// last backup, among counters and settings), in the same envelope as a table's rows.
+pub(crate) struct Slot<R> {
+    key: &'static [u8],
+    record: PhantomData<fn() -> R>,
+}
+
+impl<R: Record> Slot<R> {
+    /// The record kept at `key`.
+    pub(crate) const fn new(key: &'static [u8]) -> Self {
+        Slot {
+            key,
+            record: PhantomData,
+        }
+    }
+
+    /// The record in `tree`, if any.
+    pub(crate) fn get(&self, tree: &sled::Tree) -> Result<Option<R>, StoreError> {
+        tree.get(self.key)?
+            .map(|bytes| codec::decode(self.key, &bytes))
+            .transpose()
+    }
+
+    /// Writes `rec` into `tree`.
+    pub(crate) fn put(&self, tree: &sled::Tree, rec: &R) -> Result<(), StoreError> {
+        tree.insert(self.key, codec::encode(rec)?)?;
+        Ok(())
+    }
+}
+
 impl<K, R> From<sled::Tree> for Table<K, R> {
     fn from(tree: sled::Tree) -> Self {
         Table::new(tree)
@@ -251,12 +282,12 @@ pub(crate) mod of {
     pub(crate) type group_links = Table<Id, GroupLinksRecord>;
     pub(crate) type group_members = Table<Pair, MemberRecord>;
     pub(crate) type audit = Table<Pair, AuditRecord>;
-    pub(crate) type bulk_results = Table<Bytes, BulkResultRecord>;
+    pub(crate) type bulk_results = Table<Pair, BulkResultRecord>;
     pub(crate) type jobs = Table<Id, JobRecord>;
     pub(crate) type imports = Table<Id, ImportRecord>;
     pub(crate) type import_rows = Table<Pair, ImportRowRecord>;
     pub(crate) type password_tokens = Table<Bytes, TokenRecord>;
-    pub(crate) type key_redemptions = Table<Bytes, RedemptionRecord>;
+    pub(crate) type key_redemptions = Table<Pair, RedemptionRecord>;
     pub(crate) type messages = Table<Id, MessageRecord>;
     pub(crate) type message_bodies = Table<Id, BodyRecord>;
     pub(crate) type inbox = Table<Pair, InboxRecord>;
