@@ -98,10 +98,9 @@ fn trail_key(k: &[u8]) -> Result<(u64, u64), StoreError> {
     Ok((read_id("audit", k, &k[..8])?, read_id("audit", k, &k[8..])?))
 }
 
-/// Builds the index from the trail into `index` (the store's `audit_index`, or the tree that
-/// replaces it: the 2 → 3 and 5 → 6 migrations), in batches. Entries are derived from the
-/// events alone, so running it again writes the same entries.
-pub(crate) fn build_index(s: &SledStore, index: &sled::Tree) -> Result<u64, StoreError> {
+/// Builds the index from the trail (the schema 2 → 3 migration), in batches. Entries are
+/// derived from the events alone, so running it again writes the same entries.
+pub(crate) fn build_index(s: &SledStore) -> Result<u64, StoreError> {
     let mut batch = sled::Batch::default();
     let (mut pending, mut events) = (0, 0u64);
     for item in s.audit.iter() {
@@ -115,11 +114,11 @@ pub(crate) fn build_index(s: &SledStore, index: &sled::Tree) -> Result<u64, Stor
         events += 1;
         pending += 1;
         if pending == 1_000 {
-            index.apply_batch(std::mem::take(&mut batch))?;
+            s.audit_index.apply_batch(std::mem::take(&mut batch))?;
             pending = 0;
         }
     }
-    index.apply_batch(batch)?;
+    s.audit_index.apply_batch(batch)?;
     Ok(events)
 }
 

@@ -278,7 +278,7 @@ fn restore_into<R: Read>(
     while db.generate_id()? < header.id_mark {}
     db.flush()?;
     let store = SledStore::from_db(db, None)?;
-    let store = store.migrate().map_err(BackupError::Open)?;
+    store.migrate().map_err(BackupError::Open)?;
     store.flush()?;
     let report = store.check()?;
     let summary = RestoreSummary {

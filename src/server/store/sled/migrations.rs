@@ -62,7 +62,7 @@ fn v1_to_v2(s: &SledStore) -> Result<(), StoreError> {
 /// group, actor and kind then, by time and actor since schema 6: the build writes today's
 /// families), derived from the event alone, so a second run writes the same.
 fn v2_to_v3(s: &SledStore) -> Result<(), StoreError> {
-    let events = super::audit::build_index(s, &s.audit_index)?;
+    let events = super::audit::build_index(s)?;
     tracing::info!(events, "indexed the audit trail");
     Ok(())
 }
@@ -125,45 +125,28 @@ fn v4_to_v5(s: &SledStore) -> Result<(), StoreError> {
 /// end) and by kind (`K` ++ kind code ++ end), see `store/audit.rs`.
 const RETIRED_AUDIT_FAMILIES: [u8; 2] = [b'G', b'K'];
 
-/// In `meta` while the 5 → 6 step rebuilds the audit index: the index may be gone or half
-/// built, so a run that finds it builds the index again whatever the index holds.
-const REBUILDING_AUDIT_INDEX: &[u8] = b"migration/rebuilding_audit_index";
-
 /// 5 → 6: the audit index keeps its entries by time and by actor only; those by group and by
-/// kind, half of every event's entries, go (the Activity page answers a group from the trail
-/// and a kind as a filter over time). Each stored entry costs the embedded store memory for as
-/// long as it runs: on a school of 100,000 learners this is 420,000 entries.
-///
-/// The index is dropped whole and built again from the trail, not thinned entry by entry:
-/// deleting half of its entries one at a time left sled a log of deletes to replay and half
-/// empty pages, a third more memory at the first start than the same school seeded by this
-/// build (BENCHMARKS.md, "Two audit index entries per event"). A mark in `meta`, written
-/// before the drop and removed once the new index is on disk, makes a run after a crash build
-/// it again; without the mark, an index with no retired entry is left as it is, so a second
-/// run changes nothing.
+/// kind, half of every event's entries, are deleted (the Activity page answers a group from the
+/// trail and a kind as a filter over time). Each stored entry costs the embedded store memory
+/// for as long as it runs: on a school of 100,000 learners this is 420,000 entries. Deletes in
+/// batches of 1,000; a run after a crash, or a second run, deletes what is left (or nothing).
 fn v5_to_v6(s: &SledStore) -> Result<(), StoreError> {
-    let half_done = s.meta.get(REBUILDING_AUDIT_INDEX)?.is_some();
-    let mut retired = false;
+    let mut deleted = 0u64;
     for family in RETIRED_AUDIT_FAMILIES {
-        retired |= s
-            .audit_index
-            .scan_prefix([family])
-            .next()
-            .transpose()?
-            .is_some();
+        let mut batch = sled::Batch::default();
+        let mut pending = 0;
+        for key in s.audit_index.scan_prefix([family]).keys() {
+            batch.remove(key?);
+            deleted += 1;
+            pending += 1;
+            if pending == 1_000 {
+                s.audit_index.apply_batch(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        s.audit_index.apply_batch(batch)?;
     }
-    if !half_done && !retired {
-        return Ok(());
-    }
-    s.meta.insert(REBUILDING_AUDIT_INDEX, &[])?;
-    s.db.flush()?;
-    s.db.drop_tree("audit_index")?;
-    // The store's handle is on the dropped tree until the runner opens the trees again.
-    let index = s.db.open_tree("audit_index")?;
-    let events = super::audit::build_index(s, &index)?;
-    s.db.flush()?;
-    s.meta.remove(REBUILDING_AUDIT_INDEX)?;
-    tracing::info!(events, "audit index rebuilt by time and by actor");
+    tracing::info!(deleted, "audit index entries by group and by kind deleted");
     Ok(())
 }
 
@@ -437,22 +420,6 @@ pub(crate) mod tests {
         out
     }
 
-    /// Migrates the schema-1 database in `s` to schema 5 and gives its audit index the entries
-    /// schema 5 wrote; returns those of the retired families.
-    fn as_schema_5(s: &SledStore) -> Vec<(Vec<u8>, Vec<u8>)> {
-        for (from, step) in &MIGRATIONS[..4] {
-            step(s).unwrap();
-            s.set_schema_version(from + 1).unwrap();
-        }
-        let retired = v5_retired_entries(s);
-        assert_eq!(retired.len(), 2 * 7);
-        for (k, v) in &retired {
-            s.audit_index.insert(k, &v[..]).unwrap();
-        }
-        assert_eq!(s.audit_index.len(), 4 * 7, "as schema 5 left it");
-        retired
-    }
-
     /// A schema-5 database (its audit index with all four families) opens at schema 6 with the
     /// two retired families gone, also after a half-done run; a second run changes nothing.
     #[test]
@@ -462,7 +429,16 @@ pub(crate) mod tests {
         {
             let db = sled::open(&data).unwrap();
             let s = SledStore::from_db(db, None).unwrap();
-            let retired = as_schema_5(&s);
+            for (from, step) in &MIGRATIONS[..4] {
+                step(&s).unwrap();
+                s.set_schema_version(from + 1).unwrap();
+            }
+            let retired = v5_retired_entries(&s);
+            assert_eq!(retired.len(), 2 * 7);
+            for (k, v) in &retired {
+                s.audit_index.insert(k, &v[..]).unwrap();
+            }
+            assert_eq!(s.audit_index.len(), 4 * 7, "as schema 5 left it");
             assert!(
                 !s.check().unwrap().violations.is_empty(),
                 "the check names them"
@@ -478,33 +454,6 @@ pub(crate) mod tests {
         v5_to_v6(s).unwrap();
         let after: Vec<_> = s.audit_index.iter().map(|kv| kv.unwrap()).collect();
         assert_eq!(after, before, "a second run changes nothing");
-    }
-
-    /// The 5 → 6 step crashed after it dropped the audit index, with the new index part
-    /// built: the next start builds it whole (the mark in `meta` says it was being rebuilt,
-    /// though no retired entry is left to say so) and removes the mark.
-    #[test]
-    fn the_audit_index_is_built_whole_after_a_crash_in_its_rebuild() {
-        let dir = schema_v1();
-        let data = dir.path().join("data");
-        {
-            let db = sled::open(&data).unwrap();
-            let s = SledStore::from_db(db, None).unwrap();
-            as_schema_5(&s);
-            s.meta.insert(REBUILDING_AUDIT_INDEX, &[]).unwrap();
-            s.db.drop_tree("audit_index").unwrap();
-            let index = s.db.open_tree("audit_index").unwrap();
-            super::super::audit::build_index(&s, &index).unwrap();
-            for k in index.iter().keys().skip(3) {
-                index.remove(k.unwrap()).unwrap();
-            }
-            assert_eq!(index.len(), 3);
-            s.flush().unwrap();
-        }
-        let s = reopen(&data).unwrap();
-        let s = s.sled();
-        check_v2(s);
-        assert_eq!(s.meta.get(REBUILDING_AUDIT_INDEX).unwrap(), None);
     }
 
     /// The course index step run on a schema-4 database, then again: the same index.
@@ -560,7 +509,7 @@ pub(crate) mod tests {
             let s = SledStore::from_db(db, None).unwrap();
             v1_to_v2(&s).unwrap();
             s.set_schema_version(2).unwrap();
-            super::super::audit::build_index(&s, &s.audit_index).unwrap();
+            super::super::audit::build_index(&s).unwrap();
             let keep = s.audit_index.iter().count();
             for (i, k) in s.audit_index.iter().keys().enumerate() {
                 if i % 7 != 0 {

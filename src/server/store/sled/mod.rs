@@ -231,7 +231,7 @@ impl SledStore {
         })?;
         let store = SledStore::from_db(db, Some((dir.to_path_buf(), cache_mb)))
             .map_err(|e| unreadable(e.to_string()))?;
-        let store = store.migrate()?;
+        store.migrate()?;
         // One process opens a sled directory at a time: a lease in it is a gone process's.
         store.drop_leftover_leases().map_err(OpenError::Migration)?;
         Ok(store)
@@ -309,16 +309,13 @@ impl SledStore {
         Ok(())
     }
 
-    /// Brings the schema up to [`SCHEMA_VERSION`], one step at a time. Returns the store with
-    /// its tree handles opened again after each step: a step may drop a tree and build it anew
-    /// (`migrations.rs`), which leaves a handle opened before it on a tree that is gone.
-    pub(crate) fn migrate(self) -> Result<SledStore, OpenError> {
+    pub(crate) fn migrate(&self) -> Result<(), OpenError> {
         let found = self.schema_version().map_err(OpenError::Migration)?;
         let Some(mut version) = found else {
             self.set_schema_version(SCHEMA_VERSION)
                 .map_err(OpenError::Migration)?;
             self.flush().map_err(|e| OpenError::Migration(e.into()))?;
-            return Ok(self);
+            return Ok(());
         };
         if version > SCHEMA_VERSION {
             return Err(OpenError::NewerSchema {
@@ -326,7 +323,6 @@ impl SledStore {
                 supported: SCHEMA_VERSION,
             });
         }
-        let mut store = self;
         while version < SCHEMA_VERSION {
             let step = MIGRATIONS
                 .iter()
@@ -338,17 +334,14 @@ impl SledStore {
                         reason: format!("no migration from version {version}"),
                     })
                 })?;
-            (step.1)(&store).map_err(OpenError::Migration)?;
+            (step.1)(self).map_err(OpenError::Migration)?;
             version += 1;
-            store
-                .set_schema_version(version)
+            self.set_schema_version(version)
                 .map_err(OpenError::Migration)?;
-            store.flush().map_err(|e| OpenError::Migration(e.into()))?;
+            self.flush().map_err(|e| OpenError::Migration(e.into()))?;
             tracing::info!(version, "migrated data directory");
-            store = SledStore::from_db(store.db.clone(), store.origin.clone())
-                .map_err(|e| OpenError::Migration(e.into()))?;
         }
-        Ok(store)
+        Ok(())
     }
 }
 
