@@ -1,14 +1,16 @@
 //! Reaching the database: the `database_url` read, TLS when the URL asks for it, and a pool of
 //! a bounded number of connections.
 //!
-//! The URL is libpq's (`postgres://user:password@host:port/database?sslmode=require`), as the
-//! PostgreSQL client library reads it, with one addition the client library does not read
-//! itself: `sslrootcert=FILE`, a PEM file of the certificate authorities to trust besides the
-//! public ones (a school's own CA). TLS goes through rustls, the server's own TLS stack, and
-//! always verifies the server's certificate and name when it is used: `sslmode=require` is
-//! stricter than libpq's (which encrypts without verifying); `disable` (or no TLS offered by
-//! the server under the default `prefer`) sends in clear, for a database on the same host or a
-//! private network.
+//! The URL is libpq's (`postgres://user:password@host:port/database?sslmode=verify-full`), with
+//! `sslmode` and `sslrootcert` meaning what they mean to `psql`. TLS goes through rustls (the
+//! server's own TLS stack, on ring):
+//! - `disable`: no TLS, for a database on the same host or a private network;
+//! - `prefer` (the default) and `require`: TLS when the server offers it (`require`: or no
+//!   connection); the certificate is verified only against `sslrootcert` when one is given, as
+//!   libpq does, so a server with its distribution's self-signed certificate still works;
+//! - `verify-ca`: TLS, the certificate must chain to `sslrootcert` or a public root;
+//!   `verify-full`: that and the certificate must name the host in the URL. Use one of these
+//!   when the database is across a network you do not control.
 
 use r2d2_postgres::PostgresConnectionManager;
 use std::str::FromStr;
@@ -74,15 +76,21 @@ pub(crate) fn target(url: &str) -> Result<Target, UrlError> {
     }
     let mut parsed = url::Url::parse(url).map_err(|e| UrlError::Invalid(e.to_string()))?;
     let mut root_cert = None;
+    let mut verify = None;
+    // The client library reads neither sslrootcert nor the verify modes: take them out, and
+    // ask it for TLS (`require`) when a verify mode is given.
     let kept: Vec<(String, String)> = parsed
         .query_pairs()
-        .filter_map(|(k, v)| {
-            if k == "sslrootcert" {
+        .filter_map(|(k, v)| match (&*k, &*v) {
+            ("sslrootcert", _) => {
                 root_cert = Some(v.into_owned());
                 None
-            } else {
-                Some((k.into_owned(), v.into_owned()))
             }
+            ("sslmode", "verify-ca" | "verify-full") => {
+                verify = Some(v == "verify-full");
+                Some((k.into_owned(), "require".to_string()))
+            }
+            _ => Some((k.into_owned(), v.into_owned())),
         })
         .collect();
     if kept.is_empty() {
@@ -97,7 +105,12 @@ pub(crate) fn target(url: &str) -> Result<Target, UrlError> {
             "it names no database (postgres://user@host/DATABASE)".into(),
         ));
     }
-    let tls = tls_connector(root_cert.as_deref())?;
+    let check = match (verify, &root_cert) {
+        (Some(name), _) => Check::Chain { name },
+        (None, Some(_)) => Check::Chain { name: false },
+        (None, None) => Check::Encrypt,
+    };
+    let tls = tls_connector(root_cert.as_deref(), check)?;
     Ok(Target {
         config,
         tls,
@@ -105,11 +118,22 @@ pub(crate) fn target(url: &str) -> Result<Target, UrlError> {
     })
 }
 
-/// rustls on ring (the server's own provider), the public roots, and `root_cert`'s when given.
-fn tls_connector(root_cert: Option<&str>) -> Result<MakeRustlsConnect, UrlError> {
+/// How much of the server's certificate is checked (see the module header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Encrypt only: the handshake's signature is checked, the certificate is not.
+    Encrypt,
+    /// The certificate chains to a trusted root; `name`: and names the host.
+    Chain { name: bool },
+}
+
+/// rustls on ring (the server's own provider), checking as `check` says against the public
+/// roots and `root_cert`'s when given.
+fn tls_connector(root_cert: Option<&str>, check: Check) -> Result<MakeRustlsConnect, UrlError> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut pinned = Vec::new();
     if let Some(path) = root_cert {
         let refused = |reason: String| UrlError::RootCert {
             path: path.to_string(),
@@ -122,17 +146,103 @@ fn tls_connector(root_cert: Option<&str>) -> Result<MakeRustlsConnect, UrlError>
         if certs.is_empty() {
             return Err(refused("it holds no PEM certificate".into()));
         }
-        for cert in certs {
-            roots.add(cert).map_err(|e| refused(e.to_string()))?;
+        for cert in &certs {
+            roots
+                .add(cert.clone())
+                .map_err(|e| refused(e.to_string()))?;
         }
+        pinned = certs;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| UrlError::Invalid(e.to_string()))?;
+    let verifier = Arc::new(Verifier {
+        chain,
+        check,
+        pinned,
+    });
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| UrlError::Invalid(e.to_string()))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// libpq's checks around rustls' own verifier (which checks the handshake's signatures in
+/// every mode): none of the certificate for `prefer`/`require` without a root, its chain without
+/// its name for `verify-ca` (and a root given to `require`), both for `verify-full`. A server
+/// certificate that is itself in `sslrootcert` (a self-signed one, which rustls refuses as an
+/// end entity when it is marked as a CA, as `openssl req -x509` and distributions make them) is
+/// trusted as it is: the file names that exact certificate.
+#[derive(Debug)]
+struct Verifier {
+    chain: Arc<rustls::client::WebPkiServerVerifier>,
+    check: Check,
+    pinned: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::{CertificateError, Error};
+        let check_name = match self.check {
+            Check::Encrypt => return Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            Check::Chain { name } => name,
+        };
+        if self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        }
+        match self.chain.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !check_name => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.chain.supported_verify_schemes()
+    }
 }
 
 /// A pool of at most `size` connections to `target`; fails when no connection can be made.

@@ -243,6 +243,8 @@ impl PgStore {
         let unlocked = conn
             .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
             .map_err(|e| failed(&backend_error(&e)));
+        // Back to the pool before the version is read (a pool of one has no other).
+        drop(conn);
         ran?;
         unlocked?;
         let found = self.schema_version().map_err(OpenError::Migration)?;

@@ -355,3 +355,85 @@ fn curricula_keep_their_courses_in_order_and_delete_cleanly() {
     ));
     store.create_curriculum("science", "", 0).unwrap();
 }
+
+/// The test cluster's certificate (scripts/postgres.sh serves TLS with it); `None` as for
+/// [`TestDatabase::new`].
+fn test_cluster_ca() -> Option<String> {
+    match std::env::var("TESSERA_TEST_DATABASE_CA") {
+        Ok(path) => Some(path),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("TESSERA_TEST_DATABASE_CA is unset: scripts/test.sh starts the cluster with TLS")
+        }
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn tls_is_used_and_the_certificate_verified_when_the_url_asks() {
+    let Some(db) = TestDatabase::new() else {
+        return;
+    };
+    let Some(ca) = test_cluster_ca() else {
+        return;
+    };
+    let ssl_in_use = |store: &PgStore| -> bool {
+        store
+            .conn()
+            .unwrap()
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let with = |query: &str| format!("{}?{query}", db.url);
+
+    let connect = |query: &str| PgStore::connect(&with(query), 1);
+
+    // libpq's defaults: encrypt when the server offers it, without checking its certificate
+    // (a distribution's self-signed one, as this cluster's), unless a root is given.
+    let default = PgStore::connect(&db.url, 1).expect("prefer, the default");
+    assert!(
+        ssl_in_use(&default),
+        "the default encrypts when the server offers TLS"
+    );
+    drop(default);
+    let required = connect("sslmode=require").expect("require encrypts without a root");
+    assert!(ssl_in_use(&required));
+    drop(required);
+    for mode in ["require", "verify-ca", "verify-full"] {
+        let trusted = connect(&format!("sslmode={mode}&sslrootcert={ca}"))
+            .unwrap_or_else(|e| panic!("{mode} with the cluster's certificate as root: {e}"));
+        assert!(ssl_in_use(&trusted), "{mode}");
+    }
+
+    // Verified modes without the root: a certificate nobody vouches for is refused.
+    for mode in ["verify-ca", "verify-full"] {
+        match connect(&format!("sslmode={mode}")) {
+            Err(OpenError::Unreachable { reason, .. }) => {
+                assert!(reason.contains("TLS"), "{mode}: {reason}")
+            }
+            Err(other) => panic!("{mode}: expected Unreachable, got {other}"),
+            Ok(_) => panic!("{mode}: an unverified certificate must not be accepted"),
+        }
+    }
+    // A root that did not sign the server's certificate is refused too, under require.
+    let dir = tempfile::tempdir().unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let other_ca = dir.path().join("other.pem");
+    std::fs::write(&other_ca, other.cert.pem()).unwrap();
+    assert!(
+        matches!(
+            connect(&format!(
+                "sslmode=require&sslrootcert={}",
+                other_ca.display()
+            )),
+            Err(OpenError::Unreachable { .. })
+        ),
+        "a root given is a root checked"
+    );
+
+    let clear = connect("sslmode=disable").expect("sslmode=disable");
+    assert!(!ssl_in_use(&clear), "sslmode=disable sends in clear");
+}

@@ -5,7 +5,7 @@ pub(crate) use crate::server::store::audit::*;
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
 
-use super::codec::{self, fold, id_key, read_id, show_key};
+use super::codec::{fold, id_key, read_id, show_key};
 use super::enrolments::pair_key;
 use super::groups::{AuditKind, AuditRecord};
 use super::{SledStore, StoreError};
@@ -106,7 +106,7 @@ pub(crate) fn build_index(s: &SledStore) -> Result<u64, StoreError> {
     for item in s.audit.iter() {
         let (k, v) = item?;
         let (group, event) = trail_key(&k)?;
-        let rec: AuditRecord = codec::decode(&k, &v)?;
+        let rec = s.audit.decode(&k, &v)?;
         let (keys, value) = index_entries(group, event, &rec);
         for key in keys {
             batch.insert(key, &value[..]);
@@ -197,9 +197,8 @@ impl Audit for SledStore {
     }
 
     fn audit_event(&self, hit: &AuditHit) -> Result<AuditRecord, StoreError> {
-        let key = pair_key(hit.group, hit.place.event);
-        match self.audit.get(key)? {
-            Some(b) => codec::decode(&key, &b),
+        match self.audit.row((hit.group, hit.place.event))? {
+            Some(rec) => Ok(rec),
             None => Err(StoreError::Corrupt {
                 tree: "audit_index",
                 key: format!("group {} event {}", hit.group, hit.place.event),
@@ -336,7 +335,7 @@ impl SledStore {
             }
             let (k, v) = item?;
             let (_, event) = trail_key(&k)?;
-            let rec: AuditRecord = codec::decode(&k, &v)?;
+            let rec = self.audit.decode(&k, &v)?;
             let hit = AuditHit {
                 place: Place { at: rec.at, event },
                 group,

@@ -5,7 +5,7 @@ pub(crate) use crate::server::store::backup::*;
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
 
-use super::codec::{self};
+use super::tables::Slot;
 use super::{SledStore, StoreError, SCHEMA_KEY};
 use std::cell::Cell;
 use std::io::{BufWriter, Read, Write};
@@ -21,7 +21,8 @@ const RESTORE_BATCH: usize = 10_000;
 // ---------------------------------------------------------------------------------------------
 // The last backup, shown on the Backup page.
 
-const LAST_BACKUP: &[u8] = b"backup/last";
+/// In `meta`, beside the counters and settings.
+const LAST_BACKUP: Slot<LastBackupRecord> = Slot::new(b"backup/last");
 
 /// A data directory no server has open, read by `tessera backup` itself.
 pub struct IdleDirectory(sled::Db);
@@ -50,9 +51,7 @@ impl IdleDirectory {
 
     /// Records `rec` as the directory's last backup, on disk when this returns.
     pub fn record_backup(&self, rec: &LastBackupRecord) -> Result<(), BackupError> {
-        self.0
-            .open_tree("meta")?
-            .insert(LAST_BACKUP, codec::encode(rec)?)?;
+        LAST_BACKUP.put(&self.0.open_tree("meta")?, rec)?;
         self.0.flush()?;
         Ok(())
     }
@@ -331,15 +330,12 @@ fn restore_tree<R: Read>(r: &mut Reader<R>, tree: &sled::Tree) -> Result<u64, Ba
 impl Backups for SledStore {
     fn record_backup(&self, rec: &LastBackupRecord) -> Result<(), StoreError> {
         let _w = self.writing();
-        self.meta.insert(LAST_BACKUP, codec::encode(rec)?)?;
+        LAST_BACKUP.put(&self.meta, rec)?;
         Ok(())
     }
 
     fn last_backup(&self) -> Result<Option<LastBackupRecord>, StoreError> {
-        self.meta
-            .get(LAST_BACKUP)?
-            .map(|v| codec::decode(LAST_BACKUP, &v))
-            .transpose()
+        LAST_BACKUP.get(&self.meta)
     }
 
     fn backup(&self, out: &mut dyn Write, now_ms: u64) -> Result<BackupSummary, BackupError> {

@@ -192,7 +192,7 @@ impl SledStore {
         rec: BranchRecord,
     ) -> Result<BranchView, StoreError> {
         let _w = self.writing();
-        let bytes = codec::encode(&rec)?;
+        let bytes = self.branches.encode(&rec)?;
         let id = rec.id;
         (
             &*self.branches,

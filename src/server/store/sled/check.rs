@@ -6,12 +6,13 @@ pub(crate) use crate::server::store::check::*;
 use crate::server::store::prelude::*;
 
 use super::audit::{index_entries, read_entry};
-use super::codec::{self, fold, id_key, read_id, show_key, Record};
+use super::codec::{fold, id_key, read_id, show_key, Record};
 use super::courses::{enrolled_counter, CourseRecord};
-use super::enrolments::{pair_key, EnrolmentRecord};
-use super::groups::{AuditRecord, GroupRecord};
+use super::enrolments::pair_key;
+use super::groups::GroupRecord;
 use super::jobs::{JobKind, JobRecord, JobState};
-use super::messages::{inbox_counter, unread_counter, InboxRecord};
+use super::messages::{inbox_counter, unread_counter};
+use super::tables::{KeyLayout, Table};
 use super::users::UserRecord;
 use super::{counter_key, read_counter, SledStore, StoreError};
 use crate::model::group::fold_key;
@@ -40,22 +41,22 @@ impl Checks for SledStore {
         let jobs: HashMap<u64, JobRecord> = self.decode_all(&self.jobs, &mut r)?;
         let messages: HashMap<u64, super::messages::MessageRecord> =
             self.decode_all(&self.messages, &mut r)?;
-        self.decode_each::<super::branches::BranchRecord>(&self.branches, &mut r)?;
-        self.decode_each::<super::curricula::CurriculumRecord>(&self.curricula, &mut r)?;
-        self.decode_each::<EnrolmentRecord>(&self.enrolments, &mut r)?;
-        self.decode_each::<super::enrolments::ProgressRecord>(&self.progress, &mut r)?;
-        self.decode_each::<super::groups::MemberRecord>(&self.group_members, &mut r)?;
-        self.decode_each::<super::groups::GroupLinksRecord>(&self.group_links, &mut r)?;
-        self.decode_each::<super::groups::AuditRecord>(&self.audit, &mut r)?;
-        self.decode_each::<super::groups::BulkResultRecord>(&self.bulk_results, &mut r)?;
-        self.decode_each::<super::groups::keys::RedemptionRecord>(&self.key_redemptions, &mut r)?;
-        self.decode_each::<super::imports::ImportRecord>(&self.imports, &mut r)?;
-        self.decode_each::<super::imports::ImportRowRecord>(&self.import_rows, &mut r)?;
-        self.decode_each::<super::imports::TokenRecord>(&self.password_tokens, &mut r)?;
-        self.decode_each::<super::sessions::SessionRecord>(&self.sessions, &mut r)?;
-        self.decode_each::<super::messages::BodyRecord>(&self.message_bodies, &mut r)?;
-        self.decode_each::<InboxRecord>(&self.inbox, &mut r)?;
-        self.decode_each::<super::messages::OutboxRecord>(&self.outbox, &mut r)?;
+        self.decode_each(&self.branches, &mut r)?;
+        self.decode_each(&self.curricula, &mut r)?;
+        self.decode_each(&self.enrolments, &mut r)?;
+        self.decode_each(&self.progress, &mut r)?;
+        self.decode_each(&self.group_members, &mut r)?;
+        self.decode_each(&self.group_links, &mut r)?;
+        self.decode_each(&self.audit, &mut r)?;
+        self.decode_each(&self.bulk_results, &mut r)?;
+        self.decode_each(&self.key_redemptions, &mut r)?;
+        self.decode_each(&self.imports, &mut r)?;
+        self.decode_each(&self.import_rows, &mut r)?;
+        self.decode_each(&self.password_tokens, &mut r)?;
+        self.decode_each(&self.sessions, &mut r)?;
+        self.decode_each(&self.message_bodies, &mut r)?;
+        self.decode_each(&self.inbox, &mut r)?;
+        self.decode_each(&self.outbox, &mut r)?;
 
         // Groups being swept after deletion still have memberships and managers.
         let sweeping: HashSet<u64> = jobs
@@ -204,7 +205,7 @@ impl Checks for SledStore {
         for item in self.enrolments.iter() {
             let (k, v) = item?;
             let (u, c) = pair("enrolments", &k)?;
-            let e: EnrolmentRecord = codec::decode(&k, &v)?;
+            let e = self.enrolments.decode(&k, &v)?;
             if e.sources.is_empty() {
                 r.fail("enrolments", format!("user {u} course {c} has no source"));
             }
@@ -249,7 +250,7 @@ impl Checks for SledStore {
         for item in self.inbox.iter() {
             let (k, v) = item?;
             let (u, m) = pair("inbox", &k)?;
-            let entry: InboxRecord = codec::decode(&k, &v)?;
+            let entry = self.inbox.decode(&k, &v)?;
             let counts = inbox.entry(u).or_default();
             counts.0 += 1;
             counts.1 += u64::from(!entry.read);
@@ -282,7 +283,7 @@ impl SledStore {
         for item in self.audit.iter() {
             let (k, v) = item?;
             let (group, event) = pair("audit", &k)?;
-            let Ok(rec) = codec::decode::<AuditRecord>(&k, &v) else {
+            let Ok(rec) = self.audit.decode(&k, &v) else {
                 continue; // named by the record rule
             };
             let (keys, value) = index_entries(group, event, &rec);
@@ -310,7 +311,9 @@ impl SledStore {
             };
             let key = pair_key(hit.group, hit.place.event);
             let ours = match self.audit.get(key)? {
-                Some(b) => codec::decode::<AuditRecord>(&key, &b)
+                Some(b) => self
+                    .audit
+                    .decode(&key, &b)
                     .ok()
                     .map(|rec| index_entries(hit.group, hit.place.event, &rec)),
                 None => None,
@@ -333,16 +336,16 @@ impl SledStore {
     }
 
     /// Decodes every record of `tree`, keyed by the id its key holds.
-    pub(crate) fn decode_all<T: Record>(
+    pub(crate) fn decode_all<K: KeyLayout, T: Record>(
         &self,
-        tree: &sled::Tree,
+        tree: &Table<K, T>,
         r: &mut CheckReport,
     ) -> Result<HashMap<u64, T>, StoreError> {
         let mut out = HashMap::new();
         for item in tree.iter() {
             let (k, v) = item?;
             r.records += 1;
-            match (read_id(T::TREE, &k, &k), codec::decode::<T>(&k, &v)) {
+            match (read_id(T::TREE, &k, &k), tree.decode(&k, &v)) {
                 (Ok(id), Ok(rec)) => {
                     out.insert(id, rec);
                 }
@@ -353,15 +356,15 @@ impl SledStore {
     }
 
     /// Decodes every record of `tree`.
-    pub(crate) fn decode_each<T: Record>(
+    pub(crate) fn decode_each<K: KeyLayout, T: Record>(
         &self,
-        tree: &sled::Tree,
+        tree: &Table<K, T>,
         r: &mut CheckReport,
     ) -> Result<(), StoreError> {
         for item in tree.iter() {
             let (k, v) = item?;
             r.records += 1;
-            if let Err(e) = codec::decode::<T>(&k, &v) {
+            if let Err(e) = tree.decode(&k, &v) {
                 r.fail("record", e.to_string());
             }
         }
@@ -428,10 +431,7 @@ mod tests {
 
         s.sled()
             .inbox
-            .insert(
-                pair_key(u, 424242),
-                codec::encode(&InboxRecord { read: true }).unwrap(),
-            )
+            .put((u, 424242), &InboxRecord { read: true })
             .unwrap();
         assert_eq!(rules(&s), vec!["inbox", "inbox counters"]);
         s.sled().inbox.remove(pair_key(u, 424242)).unwrap();

@@ -6,8 +6,8 @@ pub(crate) use crate::server::store::courses::*;
 use crate::server::store::prelude::*;
 use crate::server::store::sled::tables::{of, TxOf};
 
-use super::codec::{self, fold, id_key};
-use super::enrolments::{derive_progress, pair_key, ProgressRecord};
+use super::codec::{fold, id_key};
+use super::enrolments::derive_progress;
 use super::groups::LinkKind;
 use super::jobs::{
     ids_after, tx_enqueue, tx_put_job, tx_step_job, JobKind, JobRecord, JobSteps, Step, STEP_BATCH,
@@ -305,7 +305,7 @@ impl SledStore {
     ) -> Result<(), StoreError> {
         let _w = self.writing();
         let id = rec.id;
-        let bytes = codec::encode(rec)?;
+        let bytes = self.courses.encode(rec)?;
         (
             &*self.courses,
             &self.course_code,
@@ -356,8 +356,7 @@ impl SledStore {
         let mut batch = sled::Batch::default();
         let (mut pending, mut n) = (0usize, 0u64);
         for item in self.courses.iter() {
-            let (k, v) = item?;
-            let c: CourseRecord = codec::decode(&k, &v)?;
+            let (_, c) = self.courses.decode_row(item)?;
             for t in course_terms(&c.code, &c.title) {
                 batch.insert(search::key(&t, c.id), &[]);
                 pending += 1;
@@ -417,15 +416,14 @@ impl SledStore {
             })
             .collect();
         (&*self.progress, &*self.jobs).transaction(|(progress, jobs)| {
+            let progress = TxOf::<of::progress>::from(progress);
             let Some(mut rec) = tx_step_job(jobs, job)? else {
                 return Ok(());
             };
             for user in &users {
-                let key = pair_key(*user, course);
-                let Some(bytes) = progress.get(key)? else {
+                let Some(mut p) = progress.row((*user, course))? else {
                     continue;
                 };
-                let mut p: ProgressRecord = codec::decode(&key, &bytes).or_else(abort)?;
                 // Only a completion from before the lessons were added (the job's creation, in
                 // the same transaction as the change): finishing the old lessons afterwards is
                 // not a completion of the course.
@@ -435,7 +433,7 @@ impl SledStore {
                 {
                     if !p.history.contains(&at) {
                         p.history.push(at);
-                        progress.insert(&key, codec::encode(&p).or_else(abort)?)?;
+                        progress.put((*user, course), &p)?;
                     }
                 }
             }

@@ -6,7 +6,7 @@ pub(crate) use crate::server::store::curricula::*;
 use crate::server::store::prelude::*;
 use crate::server::store::sled::tables::{of, TxOf};
 
-use super::codec::{self, fold, id_key, read_id};
+use super::codec::{fold, id_key, read_id};
 use super::groups::LinkKind;
 use super::jobs::{tx_enqueue, JobKind, JobRecord, JobSteps, Step};
 use super::{abort, bump_counter, counter_key, read_counter, search, SledStore, StoreError};
@@ -28,11 +28,7 @@ fn link_key(course: u64, curriculum: u64) -> [u8; 16] {
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 pub(crate) fn tx_get_curriculum(t: &TransactionalTree, id: u64) -> Tx<Option<CurriculumRecord>> {
-    let key = id_key(id);
-    match t.get(key)? {
-        Some(b) => codec::decode(&key, &b).map(Some).or_else(abort),
-        None => Ok(None),
-    }
+    TxOf::<of::curricula>::from(t).row(id)
 }
 
 /// Inside a transaction: takes `course` out of curriculum `cur` (used when a course goes).
@@ -262,7 +258,7 @@ impl SledStore {
     ) -> Result<(), StoreError> {
         let _w = self.writing();
         let id = rec.id;
-        let bytes = codec::encode(rec)?;
+        let bytes = self.curricula.encode(rec)?;
         (
             &*self.curricula,
             &self.curriculum_name,

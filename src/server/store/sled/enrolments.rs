@@ -6,10 +6,9 @@ pub(crate) use crate::server::store::enrolments::*;
 use crate::server::store::prelude::*;
 use crate::server::store::sled::tables::{of, TxOf};
 
-use super::codec::{self, id_key, read_id};
+use super::codec::{id_key, read_id};
 use super::courses::{enrolled_counter, tx_get_course, CourseRecord};
 use super::curricula::tx_get_curriculum;
-use super::users::UserRecord;
 use super::{abort, bump_counter, SledStore, StoreError};
 use crate::model::catalog::{EnrolSummary, EnrolmentView, Progress};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -323,13 +322,11 @@ impl Enrolments for SledStore {
                 let mut deltas = CourseDeltas::default();
                 let mut counts = EnrolCounts::default();
                 for user in users {
-                    let key = id_key(*user);
-                    let Some(bytes) = users_t.get(key)? else {
+                    let Some(rec) = TxOf::<of::users>::from(users_t).row(*user)? else {
                         counts.missing += distinct(courses) as u64;
                         continue;
                     };
                     counts.missing += gone_courses;
-                    let rec: UserRecord = codec::decode(&key, &bytes).or_else(abort)?;
                     if !rec.active {
                         counts.skipped_inactive += list.len() as u64;
                         continue;
@@ -539,9 +536,7 @@ mod tests {
         assert_eq!((again.enrolled, again.already), (0, 8));
         assert_eq!(s.enrolled_count(a).unwrap(), 4);
         // The manual enrolment kept its date and gained the group as a second source.
-        let key = pair_key(users[0], a);
-        let rec: EnrolmentRecord =
-            codec::decode(&key, &s.sled().enrolments.get(key).unwrap().unwrap()).unwrap();
+        let rec = s.sled().enrolments.row((users[0], a)).unwrap().unwrap();
         assert_eq!(
             rec,
             EnrolmentRecord {

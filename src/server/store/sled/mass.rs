@@ -5,14 +5,14 @@ pub(crate) use crate::server::store::mass::*;
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
 
-use super::codec::{self, id_key, read_id};
+use super::codec::{id_key, read_id};
 use super::enrolments::{tx_enrol_courses, CourseDeltas, EnrolCounts, EnrolTrees, Source};
 use super::groups::{tx_group_courses, tx_mass_enrol_audit, Actor, AuditTrees};
 use super::jobs::{
     ids_after, tx_put_job, tx_step_job, FailJobTx, JobKind, JobRecord, JobState, JobSteps, Step,
 };
-use super::users::UserRecord;
 use super::{abort, SledStore, StoreError};
+use crate::server::store::sled::tables::{of, TxOf};
 use crate::server::store::sled::tx::tree_set;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
@@ -76,11 +76,7 @@ impl MassEnrolments for SledStore {
         let _w = self.writing();
         let id = self.new_job_id()?;
         (&*self.groups, &self.meta, &*self.jobs).transaction(|(groups, meta, jobs)| {
-            let key = id_key(group);
-            let Some(bytes) = groups.get(key)? else {
-                return abort(StoreError::NotFound("group"));
-            };
-            let rec: super::groups::GroupRecord = codec::decode(&key, &bytes).or_else(abort)?;
+            let rec = TxOf::<of::groups>::from(groups).must(group, "group")?;
             if meta.get(running_key(group))?.is_some() {
                 return abort(StoreError::invalid(
                     "group",
@@ -173,13 +169,11 @@ impl SledStore {
                 {
                     continue;
                 }
-                let key = id_key(*user);
-                let Some(bytes) = users.get(key)? else {
+                let Some(u) = users.row(*user)? else {
                     counts.missing += list.len() as u64;
                     failures.push(format!("user #{user} no longer exists"));
                     continue;
                 };
-                let u: UserRecord = codec::decode(&key, &bytes).or_else(abort)?;
                 if !u.active {
                     counts.skipped_inactive += list.len() as u64;
                     continue;

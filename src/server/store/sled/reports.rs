@@ -5,9 +5,9 @@ pub(crate) use crate::server::store::reports::*;
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
 
-use super::codec::{self, id_key, read_id};
+use super::codec::{id_key, read_id};
 use super::courses::CourseRecord;
-use super::enrolments::{derive_progress, ProgressRecord};
+use super::enrolments::derive_progress;
 use super::groups::RowPage;
 use super::{search, SledStore, StoreError};
 use crate::model::group::GroupSort;
@@ -246,7 +246,7 @@ impl SledStore {
             let course = read_id("progress", &k, &k[8..])?;
             if let Some(&i) = index.get(&course) {
                 if cells[i].is_some() {
-                    let p: ProgressRecord = codec::decode(&k, &v)?;
+                    let p = self.progress.decode(&k, &v)?;
                     cells[i] = Some(derive_progress(&courses[i].lessons, Some(&p)));
                 }
             }

@@ -5,7 +5,7 @@ pub(crate) use crate::server::store::users::*;
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
 
-use super::codec::{self, fold, id_key, read_id};
+use super::codec::{fold, id_key, read_id};
 use super::groups::{tx_join_default, DefaultJoinTrees, DefaultJoinTx};
 use super::tx::tree_set;
 use super::{abort, bump_counter, counter_key, read_counter, search, SledStore, StoreError};
@@ -331,7 +331,7 @@ impl SledStore {
             auth_epoch: 0,
         };
         Ok(NewUser {
-            bytes: codec::encode(&record)?,
+            bytes: self.users.encode(&record)?,
             terms: search_terms(&record),
             hash: hash.clone(),
             record,

@@ -254,8 +254,7 @@ fn model(s: &Store, f: &AuditFilter) -> Vec<AuditHit> {
         .audit
         .iter()
         .map(|kv| {
-            let (k, v) = kv.unwrap();
-            let rec: AuditRecord = codec::decode(&k, &v).unwrap();
+            let (k, rec) = s.sled().audit.decode_row(kv).unwrap();
             AuditHit {
                 place: Place {
                     at: rec.at,

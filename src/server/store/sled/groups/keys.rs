@@ -16,7 +16,7 @@ use crate::server::store::sled::users::{tx_create_user, NewUserTx, PasswordHash,
 /// The trees a redemption reads and writes beyond the join trees.
 struct KeyTrees<'a> {
     keys: &'a TransactionalTree,
-    redemptions: &'a TransactionalTree,
+    redemptions: TxOf<'a, of::key_redemptions>,
 }
 
 /// Who redeems which key, and from where.
@@ -132,10 +132,7 @@ fn tx_redeem(
         at: r.now,
         client: r.client.clone(),
     };
-    k.redemptions.insert(
-        &pair_key(group, r.event),
-        codec::encode(&record).or_else(abort)?,
-    )?;
+    k.redemptions.put((group, r.event), &record)?;
     tx_joined(joins, &rec, counts.enrolled)
 }
 
@@ -199,7 +196,7 @@ impl GroupKeys for SledStore {
             let joins = t.join.view();
             let k = KeyTrees {
                 keys: t.group_key,
-                redemptions: &t.key_redemptions,
+                redemptions: t.key_redemptions,
             };
             if let Some(refusal) = tx_refusal(&joins, &k, &key, group, user, now)? {
                 tx_refused(&joins, group, &r, &refusal)?;
@@ -236,7 +233,7 @@ impl GroupKeys for SledStore {
         let out = SignupTx::run(self, |t| {
             let k = KeyTrees {
                 keys: t.group_key,
-                redemptions: &t.key_redemptions,
+                redemptions: t.key_redemptions,
             };
             // Refused before the account exists: nothing but the audit line is written.
             let early = t.new_user.join.view();
@@ -352,7 +349,7 @@ impl GroupKeys for SledStore {
             .map(|item| {
                 let (k, v) = item?;
                 let id = read_id("key_redemptions", &k, &k[8..])?;
-                Ok((id, codec::decode::<RedemptionRecord>(&k, &v)?))
+                Ok((id, self.key_redemptions.decode(&k, &v)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok((rows, total))

@@ -301,19 +301,18 @@ impl SledStore {
                 if add == there {
                     return Ok(false);
                 }
-                let label = match (targets.get(id_key(target))?, kind) {
-                    (None, _) if add => return abort(StoreError::NotFound(what)),
-                    (None, _) => format!("#{target}"),
-                    (Some(b), LinkKind::Course) => {
-                        codec::decode::<CourseRecord>(&id_key(target), &b)
-                            .map(|c| c.code)
-                            .or_else(abort)?
-                    }
-                    (Some(b), LinkKind::Curriculum) => {
-                        codec::decode::<CurriculumRecord>(&id_key(target), &b)
-                            .map(|c| c.name)
-                            .or_else(abort)?
-                    }
+                let label = match kind {
+                    LinkKind::Course => TxOf::<of::courses>::from(targets)
+                        .row(target)?
+                        .map(|c| c.code),
+                    LinkKind::Curriculum => TxOf::<of::curricula>::from(targets)
+                        .row(target)?
+                        .map(|c| c.name),
+                };
+                let label = match label {
+                    Some(label) => label,
+                    None if add => return abort(StoreError::NotFound(what)),
+                    None => format!("#{target}"),
                 };
                 if add {
                     list.push(target);

@@ -118,7 +118,7 @@ impl SledStore {
                     self.group_at(read_id("group_name", &k, &v)?)?
                 }
                 GroupSort::Members => self.group_at(read_id("group_by_members", &k, &k[8..])?)?,
-                GroupSort::Created => Some(codec::decode::<GroupRecord>(&k, &v)?),
+                GroupSort::Created => Some(self.groups.decode(&k, &v)?),
             };
             let Some(g) = g else { continue };
             if !fold(&g.name).contains(q) {

@@ -129,7 +129,7 @@ impl GroupManagers for SledStore {
             .take(limit)
             .map(|item| {
                 let (k, v) = item?;
-                Ok((read_id("audit", &k, &k[8..])?, codec::decode(&k, &v)?))
+                Ok((read_id("audit", &k, &k[8..])?, self.audit.decode(&k, &v)?))
             })
             .collect()
     }

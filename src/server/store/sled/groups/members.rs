@@ -364,17 +364,11 @@ impl Memberships for SledStore {
         result: &BulkResult,
     ) -> Result<(), StoreError> {
         let rec = BulkResultRecord::from(result);
-        self.bulk_results
-            .insert(pair_key(group, user), codec::encode(&rec)?)?;
-        Ok(())
+        self.bulk_results.put((group, user), &rec)
     }
 
     fn last_bulk_result(&self, group: u64, user: u64) -> Result<Option<BulkResult>, StoreError> {
-        let key = pair_key(group, user);
-        self.bulk_results
-            .get(key)?
-            .map(|b| codec::decode::<BulkResultRecord>(&key, &b).map(BulkResult::from))
-            .transpose()
+        Ok(self.bulk_results.row((group, user))?.map(BulkResult::from))
     }
 
     fn user_id_by_login_or_email(&self, raw: &str) -> Result<Option<u64>, StoreError> {
@@ -390,11 +384,7 @@ impl Memberships for SledStore {
     }
 
     fn membership(&self, group: u64, user: u64) -> Result<Option<MemberRecord>, StoreError> {
-        let key = pair_key(group, user);
-        self.group_members
-            .get(key)?
-            .map(|b| codec::decode(&key, &b))
-            .transpose()
+        self.group_members.row((group, user))
     }
 
     fn list_members(
@@ -420,7 +410,7 @@ impl Memberships for SledStore {
                 let (k, v) = item?;
                 rows.push((
                     read_id("group_members", &k, &k[8..])?,
-                    codec::decode(&k, &v)?,
+                    self.group_members.decode(&k, &v)?,
                 ));
             }
             return Ok((rows, rec.members, false));

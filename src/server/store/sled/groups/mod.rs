@@ -6,9 +6,8 @@ pub(crate) use crate::server::store::groups::*;
 use crate::server::store::prelude::*;
 use crate::server::store::sled::tables::{of, TxOf};
 
-use super::codec::{self, fold, id_key, read_id};
+use super::codec::{fold, id_key, read_id};
 use super::courses::CourseRecord;
-use super::curricula::CurriculumRecord;
 use super::enrolments::{pair_key, CourseDeltas, EnrolTrees};
 use super::{abort, bump_counter, counter_key, read_counter, search, SledStore, StoreError};
 use crate::model::group::{

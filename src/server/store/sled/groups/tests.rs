@@ -13,10 +13,7 @@ use crate::server::store::sled::test_prelude::*;
 fn set_key_uses(s: &Store, id: u64, uses: u32) {
     let mut g = get(s, id);
     g.key_uses = uses;
-    s.sled()
-        .groups
-        .insert(id_key(id), codec::encode(&g).unwrap())
-        .unwrap();
+    s.sled().groups.put(id, &g).unwrap();
 }
 
 #[test]
@@ -43,10 +40,7 @@ fn typed_keys_must_be_strong_but_a_groups_old_key_keeps_working() {
     let (g, _) = s.create_group(ACTOR, &keyed("Old", "HX4T-9KWM")).unwrap();
     let mut rec = get(&s, g.id);
     rec.key.key = Some("ab12".into());
-    s.sled()
-        .groups
-        .insert(id_key(g.id), codec::encode(&rec).unwrap())
-        .unwrap();
+    s.sled().groups.put(g.id, &rec).unwrap();
     s.sled().group_key.remove("HX4T-9KWM").unwrap();
     s.sled().group_key.insert("AB12", &id_key(g.id)).unwrap();
     // Its edit form sends the key back as it is: the edit is saved and the key kept.

@@ -212,8 +212,7 @@ fn a_failed_import_says_why_and_resumes() {
         "login,email,name\nada,ada@x.org,Ada\nbob,bob@x.org,Bob\n",
     );
     let job = s.start_import(v.id, 20).unwrap();
-    let rec: ImportRecord =
-        codec::decode(b"", &s.sled().imports.get(id_key(v.id)).unwrap().unwrap()).unwrap();
+    let rec = s.sled().imports.row(v.id).unwrap().unwrap();
     s.sled().apply_row(&rec, 0, 21).unwrap();
     s.fail_job(job, "the disk is full", 22).unwrap();
     let failed = s.get_import(v.id).unwrap().unwrap();
@@ -265,8 +264,7 @@ fn resuming_from_any_row_creates_each_user_once() {
         let g = group(&s, "Physics", false);
         let v = upload(&s, &csv);
         let job = s.start_import(v.id, 20).unwrap();
-        let rec = s.sled().imports.get(id_key(v.id)).unwrap().unwrap();
-        let rec: ImportRecord = codec::decode(b"", &rec).unwrap();
+        let rec = s.sled().imports.row(v.id).unwrap().unwrap();
         for i in 0..crashed_after {
             s.sled().apply_row(&rec, i, 25).unwrap();
         }
@@ -296,8 +294,7 @@ fn progress_counts_rows_as_they_are_applied() {
         .collect();
     let v = upload(&s, &csv);
     s.start_import(v.id, 20).unwrap();
-    let rec: ImportRecord =
-        codec::decode(b"", &s.sled().imports.get(id_key(v.id)).unwrap().unwrap()).unwrap();
+    let rec = s.sled().imports.row(v.id).unwrap().unwrap();
     for i in 0..3 {
         s.sled().apply_row(&rec, i, 25).unwrap();
     }
