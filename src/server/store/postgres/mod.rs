@@ -32,6 +32,7 @@ pub mod connect;
 mod courses;
 mod curricula;
 mod default_join;
+mod enrolments;
 pub(crate) mod groups;
 pub(crate) mod jobs;
 mod search;
