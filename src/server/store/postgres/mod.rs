@@ -62,6 +62,9 @@ pub struct PgStore {
     /// The URL without its password, for messages.
     shown: String,
     step_pairs: AtomicUsize,
+    /// This opening's job runner id (`Jobs::runner_id`): random, so servers sharing the
+    /// database hold leases under different ids.
+    runner: u64,
 }
 
 /// What an operation's body may fail with: the database, or the store's own refusal (which
@@ -166,6 +169,7 @@ impl PgStore {
             pool,
             shown,
             step_pairs: AtomicUsize::new(super::mass::PAIRS_PER_STEP),
+            runner: rand::random(),
         };
         store.migrate()?;
         Ok(store)
