@@ -514,3 +514,93 @@ impl Jobs for PgStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::store::jobs::tests::{keyed_group, learners, ACTOR};
+    use crate::server::store::postgres::tests::temp_pg_store;
+    #[allow(unused_imports)]
+    use crate::server::store::tests::prelude::*;
+
+    fn members_of(s: &Store, g: u64) -> i64 {
+        let pg = s
+            .as_any()
+            .downcast_ref::<PgStore>()
+            .expect("a PostgreSQL store");
+        pg.conn()
+            .unwrap()
+            .query_one(
+                "SELECT count(*) FROM group_members WHERE group_id = $1",
+                &[&(g as i64)],
+            )
+            .unwrap()
+            .get(0)
+    }
+
+    /// Two runners on one database: while one holds a job the other is `Held`; once the lease
+    /// has run out the other takes it over, and a step of the first one's, on the job as it
+    /// read it, writes nothing. The sweep goes a batch a step.
+    #[test]
+    fn a_job_is_advanced_by_one_runner_at_a_time_and_taken_over_after_its_lease() {
+        let Some((_db, pg)) = temp_pg_store() else {
+            return;
+        };
+        let s = Store::new(pg);
+        let n = STEP_BATCH * 2 + 3;
+        let users = learners(&s, n);
+        let g = keyed_group(&s, "Leased");
+        for u in &users {
+            s.add_member(ACTOR, g, *u, crate::model::group::JoinedHow::Manual)
+                .unwrap();
+        }
+        let job = s.delete_group(ACTOR, g).unwrap();
+        let (a, b, t0) = (11, 22, 1_000_000);
+        assert_eq!(s.run_job_step_as(a, job, t0).unwrap(), Step::More);
+        assert_eq!(members_of(&s, g), (n - STEP_BATCH) as i64);
+        assert_eq!(s.run_job_step_as(b, job, t0 + 5).unwrap(), Step::Held);
+        assert_eq!(members_of(&s, g), (n - STEP_BATCH) as i64);
+        // A's view of the job before B takes it over: its step must write nothing.
+        let stale = s.take_job(job, a, t0 + 10).unwrap().unwrap();
+        let later = t0 + 10 + LEASE_MS;
+        assert_eq!(s.run_job_step_as(b, job, later).unwrap(), Step::More);
+        assert_eq!(members_of(&s, g), (n - 2 * STEP_BATCH) as i64);
+        let pg = s.as_any().downcast_ref::<PgStore>().unwrap();
+        assert_eq!(sweep_group_step(pg, &stale, later + 1).unwrap(), Step::Held);
+        assert_eq!(members_of(&s, g), (n - 2 * STEP_BATCH) as i64);
+        while s.run_job_step_as(b, job, later + 2).unwrap() == Step::More {}
+        let rec = s.get_job(job).unwrap().unwrap();
+        assert_eq!((rec.state, rec.done), (JobState::Done, n as u64));
+        assert_eq!(members_of(&s, g), 0);
+        assert!(s.pending_jobs().unwrap().is_empty());
+        assert_eq!(
+            s.run_job_step_as(a, job, later + 3).unwrap(),
+            Step::Finished
+        );
+    }
+
+    /// A kind whose area is not written for PostgreSQL yet is a typed error, the job left
+    /// pending; failing it ends it.
+    #[test]
+    fn a_kind_not_written_yet_is_a_typed_error() {
+        let Some((_db, pg)) = temp_pg_store() else {
+            return;
+        };
+        let id = crate::server::store::Core::new_id(&pg).unwrap();
+        pg.tx(IsolationLevel::ReadCommitted, |t| {
+            Ok(enqueue(t, id, JobKind::MassEnrol { group: 7 }, 5)?)
+        })
+        .unwrap();
+        match pg.run_job_step(id, 10) {
+            Err(StoreError::Backend(BackendError::Other(m))) => {
+                assert!(m.contains("not written for PostgreSQL yet"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(pg.pending_jobs().unwrap(), vec![id]);
+        pg.fail_job(id, "no mass enrolment here", 11).unwrap();
+        let rec = pg.get_job(id).unwrap().unwrap();
+        assert_eq!(rec.state, JobState::Failed("no mass enrolment here".into()));
+        assert!(pg.pending_jobs().unwrap().is_empty());
+    }
+}
