@@ -8,9 +8,10 @@
 //! and what every backend does besides the areas ([`Core`]: ids from a sequence, the schema
 //! version, a snapshot for the tests). Areas written, one file each: settings, sessions, users,
 //! branches, courses, curricula (with `search.rs`, the term tables' prefix search shared by
-//! them), and the group areas (`groups/`, with `audit.rs` and `jobs.rs`: an audit row and a
-//! job row written in another operation's transaction); the others follow, each checked by
-//! the conformance suite.
+//! them), the group areas (`groups/`, with `audit.rs`: an audit row written in another
+//! operation's transaction), and jobs (`jobs.rs`: enqueueing in another operation's
+//! transaction, the leased runner, and the steps of the kinds whose areas are written); the
+//! others follow, each checked by the conformance suite.
 //!
 //! ## How it keeps the store's contract (`store/mod.rs`)
 //! - **Atomic, serializable operations.** An operation is one transaction. Operations whose
