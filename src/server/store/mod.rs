@@ -382,19 +382,11 @@ pub(crate) mod tests {
         // (`audit`, `audit_index`); PostgreSQL has the one `audit` table.
         "server::store::groups::keys::tests::each_outcome_and_only_success_changes_anything",
         "server::store::groups::keys::tests::signing_up_with_a_key_makes_the_account_and_the_membership_together",
-        // Runs the LessonsAdded job (`run_pending_jobs`): Jobs is not written for PostgreSQL yet.
-        "server::store::groups::tests::removing_a_member_keeps_enrolments_unless_asked",
         "server::store::imports::",
         "server::store::imports_tests::",
-        "server::store::jobs::",
         "server::store::mass::",
         "server::store::messages::",
         "server::store::reports::",
-        // Run the LessonsAdded job (`run_pending_jobs`): Jobs is not written for PostgreSQL yet.
-        "server::store::enrolments::model_check::store_matches_model",
-        "server::store::enrolments::tests::progress_is_derived_and_completion_kept_in_history",
-        "server::store::enrolments::tests::unenrol_keeps_progress_unless_asked",
-        "server::store::courses::tests::lessons_keep_ids_through_edit_move_remove",
         // Reopens a sled directory (Store::open on a temp dir): the embedded backend's own.
         "server::store::settings::tests::the_signing_secret_is_made_once_and_kept_across_a_reopening",
     ];

@@ -8,9 +8,10 @@
 //! and what every backend does besides the areas ([`Core`]: ids from a sequence, the schema
 //! version, a snapshot for the tests). Areas written, one file each: settings, sessions, users,
 //! branches, courses, curricula (with `search.rs`, the term tables' prefix search shared by
-//! them), and the group areas (`groups/`, with `audit.rs` and `jobs.rs`: an audit row and a
-//! job row written in another operation's transaction); the others follow, each checked by
-//! the conformance suite.
+//! them), the group areas (`groups/`, with `audit.rs`: an audit row written in another
+//! operation's transaction), and jobs (`jobs.rs`: enqueueing in another operation's
+//! transaction, the leased runner, and the steps of the kinds whose areas are written); the
+//! others follow, each checked by the conformance suite.
 //!
 //! ## How it keeps the store's contract (`store/mod.rs`)
 //! - **Atomic, serializable operations.** An operation is one transaction. Operations whose
@@ -63,6 +64,9 @@ pub struct PgStore {
     /// The URL without its password, for messages.
     shown: String,
     step_pairs: AtomicUsize,
+    /// This opening's job runner id (`Jobs::runner_id`): random, so servers sharing the
+    /// database hold leases under different ids.
+    runner: u64,
 }
 
 /// What an operation's body may fail with: the database, or the store's own refusal (which
@@ -167,6 +171,7 @@ impl PgStore {
             pool,
             shown,
             step_pairs: AtomicUsize::new(super::mass::PAIRS_PER_STEP),
+            runner: rand::random(),
         };
         store.migrate()?;
         Ok(store)

@@ -125,33 +125,6 @@ impl crate::server::store::imports::Imports for PgStore {
     }
 }
 
-impl crate::server::store::jobs::Jobs for PgStore {
-    fn get_job(&self, id: u64) -> Result<Option<JobRecord>, StoreError> {
-        unimplemented!("Jobs on PostgreSQL")
-    }
-    fn pending_jobs(&self) -> Result<Vec<u64>, StoreError> {
-        unimplemented!("Jobs on PostgreSQL")
-    }
-    fn runner_id(&self) -> u64 {
-        unimplemented!("Jobs on PostgreSQL")
-    }
-    fn take_job(&self, id: u64, runner: u64, now: u64) -> Result<Option<JobRecord>, StoreError> {
-        unimplemented!("Jobs on PostgreSQL")
-    }
-    fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
-        unimplemented!("Jobs on PostgreSQL")
-    }
-    fn run_job_step(&self, id: u64, now: u64) -> Result<Step, StoreError> {
-        unimplemented!("Jobs on PostgreSQL")
-    }
-    fn run_job_step_as(&self, runner: u64, id: u64, now: u64) -> Result<Step, StoreError> {
-        unimplemented!("Jobs on PostgreSQL")
-    }
-    fn run_pending_jobs(&self, now: u64) -> Result<(), StoreError> {
-        unimplemented!("Jobs on PostgreSQL")
-    }
-}
-
 impl crate::server::store::mass::MassEnrolments for PgStore {
     fn start_mass_enrolment(&self, actor: Actor, group: u64) -> Result<u64, StoreError> {
         unimplemented!("MassEnrolments on PostgreSQL")
