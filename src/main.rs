@@ -39,10 +39,13 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(3);
         }
     };
-    if let Some(warning) = server::data_dir::permission_warning(&config.data_dir) {
-        tracing::warn!("{warning}");
+    let place = config.place();
+    if let server::store::StorePlace::Directory { dir, .. } = &place {
+        if let Some(warning) = server::data_dir::permission_warning(dir) {
+            tracing::warn!("{warning}");
+        }
     }
-    let store = match server::store::Store::open_with_cache(&config.data_dir, config.cache_mb) {
+    let store = match server::store::Store::open_at(&place) {
         Ok(s) => s,
         Err(e) => return open_failed(e),
     };
@@ -79,21 +82,26 @@ fn warn_if_readable(dir: &std::path::Path) {
     }
 }
 
-/// The data directory a command works on: its flag, else the configuration file's, else the
-/// default; exit code 3 when the configuration file is bad.
+/// The store a command works on (`config::command_place`); exit code 3 when the
+/// configuration file or the database URL is bad. A data directory others can read is warned
+/// about.
 #[cfg(feature = "ssr")]
-fn data_dir_of(
+fn place_of(
     config: Option<&std::path::Path>,
-    flag: Option<std::path::PathBuf>,
-) -> Result<std::path::PathBuf, std::process::ExitCode> {
-    use tessera::server::config::{Config, DEFAULT_DATA_DIR};
-    let file = Config::load_file(config).map_err(|e| {
-        eprintln!("error: {e}");
-        std::process::ExitCode::from(3)
-    })?;
-    Ok(flag
-        .or(file.data_dir)
-        .unwrap_or_else(|| DEFAULT_DATA_DIR.into()))
+    data_dir: Option<std::path::PathBuf>,
+    database_url: Option<String>,
+) -> Result<tessera::server::store::StorePlace, std::process::ExitCode> {
+    use tessera::server::config::{command_place, Config};
+    let place = Config::load_file(config)
+        .and_then(|file| command_place(&file, data_dir, database_url))
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(3)
+        })?;
+    if let tessera::server::store::StorePlace::Directory { dir, .. } = &place {
+        warn_if_readable(dir);
+    }
+    Ok(place)
 }
 
 /// `tessera seed`: 0 when the school is written; 3 for a bad configuration, 4–7 when the
@@ -105,8 +113,8 @@ async fn seed(
     args: tessera::server::config::SeedArgs,
 ) -> std::process::ExitCode {
     use tessera::server::seed::{SeedError, SeedPlan};
-    let dir = match data_dir_of(config, args.data_dir) {
-        Ok(d) => d,
+    let place = match place_of(config, args.data_dir, args.database_url) {
+        Ok(p) => p,
         Err(code) => return code,
     };
     let plan = SeedPlan {
@@ -123,8 +131,7 @@ async fn seed(
         eprintln!("error: {e}");
         return std::process::ExitCode::from(12);
     }
-    warn_if_readable(&dir);
-    let store = match tessera::server::store::Store::open(&dir) {
+    let store = match tessera::server::store::Store::open_at(&place) {
         Ok(s) => s,
         Err(e) => return open_failed(e),
     };
@@ -146,7 +153,7 @@ async fn seed(
         Ok(Ok(s)) => {
             println!(
                 "{}: {} learners, {} groups, {} courses, {} enrolments, {} lessons done, in {:.1} s",
-                dir.display(),
+                place.shown(),
                 s.users,
                 s.groups,
                 s.courses,
@@ -182,12 +189,11 @@ fn check_data_dir(
     config: Option<&std::path::Path>,
     args: tessera::server::config::CheckArgs,
 ) -> std::process::ExitCode {
-    let dir = match data_dir_of(config, args.data_dir) {
-        Ok(d) => d,
+    let place = match place_of(config, args.data_dir, args.database_url) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    warn_if_readable(&dir);
-    let store = match tessera::server::store::Store::open(&dir) {
+    let store = match tessera::server::store::Store::open_at(&place) {
         Ok(s) => s,
         Err(e) => return open_failed(e),
     };
@@ -195,7 +201,7 @@ fn check_data_dir(
         Ok(report) if report.violations.is_empty() => {
             println!(
                 "{}: {} records checked, every invariant holds",
-                dir.display(),
+                place.shown(),
                 report.records
             );
             std::process::ExitCode::SUCCESS
@@ -206,7 +212,7 @@ fn check_data_dir(
             }
             println!(
                 "{}: {} records checked, {} violation(s)",
-                dir.display(),
+                place.shown(),
                 report.records,
                 report.violations.len()
             );
@@ -227,20 +233,20 @@ fn backup(
     args: tessera::server::config::BackupArgs,
 ) -> std::process::ExitCode {
     use tessera::server::backup_control::{backup_command, Source};
-    let dir = match data_dir_of(config, args.data_dir) {
-        Ok(d) => d,
+    let place = match place_of(config, args.data_dir, args.database_url) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    warn_if_readable(&dir);
-    match backup_command(&dir, &args.out) {
+    match backup_command(&place, &args.out) {
         Ok((made, from)) => {
             let how = match from {
                 Source::Server => "taken by the running server",
                 Source::Directory => "read from the directory",
+                Source::Database => "read from the database in one snapshot",
             };
             eprintln!(
                 "backup of {} ({how}) written to {}: {} bytes, schema {}, {} trees, {} entries",
-                dir.display(),
+                place.shown(),
                 args.out.display(),
                 made.bytes,
                 made.schema,

@@ -9,7 +9,7 @@
 
 use super::store::backup::{BackupError, BackupSummary, BackupVia};
 use super::store::backup::{LastBackupRecord, RestoreSummary};
-use super::store::{now_ms, Store};
+use super::store::{now_ms, Store, StorePlace};
 use super::store_cell::StoreCell;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -215,15 +215,34 @@ pub enum Source {
     Server,
     /// The directory was not in use: this process read it.
     Directory,
+    /// This process read the database, in one snapshot, while its servers ran on.
+    Database,
 }
 
-/// `tessera backup`: writes a backup of `data_dir` to `out` (`-`: standard output), through
-/// the running server when there is one. The file appears whole or not at all (it is written
-/// beside `out` and renamed).
+/// `tessera backup`: writes a backup of the store at `place` to `out` (`-`: standard
+/// output): for a data directory through the running server when there is one, for a
+/// database by reading it directly (its backend takes one consistent snapshot). The file
+/// appears whole or not at all (it is written beside `out` and renamed).
 pub fn backup_command(
-    data_dir: &Path,
+    place: &StorePlace,
     out: &Path,
 ) -> Result<(BackupSummary, Source), CommandError> {
+    let data_dir = match place {
+        StorePlace::Directory { dir, .. } => dir,
+        StorePlace::Database { .. } => {
+            let store = Store::open_at(place)?;
+            let sink = Output::create(out)?;
+            let summary = sink.write_with(|w| Ok(store.backup(w, now_ms())?))?;
+            store
+                .record_backup(&LastBackupRecord {
+                    at_ms: now_ms(),
+                    bytes: summary.bytes,
+                    via: BackupVia::Command,
+                })
+                .map_err(BackupError::from)?;
+            return Ok((summary, Source::Database));
+        }
+    };
     if !data_dir.join("db").is_file() {
         return Err(BackupError::NotAStore(data_dir.display().to_string()).into());
     }

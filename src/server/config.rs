@@ -5,6 +5,8 @@
 //! Cargo.toml). Every key is optional; unknown keys are an error so typos do not go unnoticed.
 
 use super::client::{parse_proxy, ProxyHeader, TrustedProxies};
+use super::store::postgres::connect::DEFAULT_POOL_SIZE;
+use super::store::StorePlace;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -63,6 +65,11 @@ pub struct SeedArgs {
     /// Directory to fill: new, or without accounts [default: ./tessera-data; file key: data_dir].
     #[arg(long, env = "TESSERA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL database to use instead of the embedded store in the data directory, e.g.
+    /// postgres://tessera:PASSWORD@db.example.org/tessera?sslmode=verify-full [file key:
+    /// database_url].
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Learners (1 to 1,000,000).
     #[arg(long, default_value_t = 1_000)]
     pub users: u64,
@@ -86,6 +93,11 @@ pub struct BackupArgs {
     /// Directory holding the database [default: ./tessera-data; file key: data_dir].
     #[arg(long, env = "TESSERA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL database to use instead of the embedded store in the data directory, e.g.
+    /// postgres://tessera:PASSWORD@db.example.org/tessera?sslmode=verify-full [file key:
+    /// database_url].
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// File to write (replaced whole once complete); `-` writes to standard output.
     #[arg(long)]
     pub out: PathBuf,
@@ -106,6 +118,11 @@ pub struct CheckArgs {
     /// Directory holding the database [default: ./tessera-data; file key: data_dir].
     #[arg(long, env = "TESSERA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL database to use instead of the embedded store in the data directory, e.g.
+    /// postgres://tessera:PASSWORD@db.example.org/tessera?sslmode=verify-full [file key:
+    /// database_url].
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -117,6 +134,15 @@ pub struct ServeArgs {
     /// data_dir].
     #[arg(long, env = "TESSERA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL database to use instead of the embedded store in the data directory, e.g.
+    /// postgres://tessera:PASSWORD@db.example.org/tessera?sslmode=verify-full [file key:
+    /// database_url].
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Most connections to the database this server opens (with database_url) [default: 16;
+    /// file key: database_pool_size].
+    #[arg(long, env = "TESSERA_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<u32>,
     /// Minutes without activity after which a login session ends [default: 60; file key:
     /// session_idle_minutes].
     #[arg(long, env = "TESSERA_SESSION_IDLE_MINUTES")]
@@ -225,6 +251,8 @@ pub struct ServeArgs {
 pub struct FileConfig {
     pub addr: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub database_pool_size: Option<u32>,
     pub session_idle_minutes: Option<u64>,
     pub session_absolute_hours: Option<u64>,
     pub secure_cookies: Option<bool>,
@@ -255,7 +283,12 @@ pub struct FileConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub addr: SocketAddr,
+    /// The embedded store's directory (not used when the store is in a database).
     pub data_dir: PathBuf,
+    /// The PostgreSQL database the store is in, when configured (instead of `data_dir`).
+    pub database_url: Option<String>,
+    /// Most connections to the database.
+    pub database_pool_size: u32,
     pub session_idle: Duration,
     pub session_absolute: Duration,
     pub secure_cookies: bool,
@@ -549,7 +582,19 @@ impl Config {
             .secure_cookies
             .or(file.secure_cookies)
             .unwrap_or(tls.is_some());
+        let database_url = database_url(args.database_url.or(file.database_url))?;
+        let database_pool_size = match args.database_pool_size.or(file.database_pool_size) {
+            None => DEFAULT_POOL_SIZE,
+            Some(n) if (1..=MAX_POOL_SIZE).contains(&n) => n,
+            Some(_) => {
+                return Err(ConfigError::Value(format!(
+                    "database_pool_size must be between 1 and {MAX_POOL_SIZE}"
+                )))
+            }
+        };
         Ok(Config {
+            database_url,
+            database_pool_size,
             limits,
             tls,
             tls_redirect_addr,
@@ -583,6 +628,70 @@ impl Config {
         })
     }
 }
+
+impl Config {
+    /// Where the server's store is: the database when `database_url` is set, else the data
+    /// directory.
+    pub fn place(&self) -> StorePlace {
+        match &self.database_url {
+            Some(url) => StorePlace::Database {
+                url: url.clone(),
+                pool_size: self.database_pool_size,
+            },
+            None => StorePlace::Directory {
+                dir: self.data_dir.clone(),
+                cache_mb: self.cache_mb,
+            },
+        }
+    }
+}
+
+/// Most connections a server may open to its database: PostgreSQL's own default limit is 100
+/// for every client together.
+pub const MAX_POOL_SIZE: u32 = 1_000;
+
+/// Reads `database_url`: `None` when absent or empty (the embedded store), a PostgreSQL URL
+/// whose settings (sslmode, sslrootcert, ...) all make sense, or why not.
+pub fn database_url(url: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match super::store::postgres::connect::check_url(&url) {
+        Ok(()) => Ok(Some(url)),
+        Err(e) => Err(ConfigError::Value(format!("database_url: {e}"))),
+    }
+}
+
+/// The store a command (`seed`, `check`, `backup`) works on: its `--database-url` flag (or
+/// variable), else the file's `database_url`, else its `--data-dir`, the file's `data_dir` or
+/// the default directory. The command's flags beat the file; a flag naming a directory beats a
+/// database in the file.
+pub fn command_place(
+    file: &FileConfig,
+    data_dir: Option<PathBuf>,
+    url: Option<String>,
+) -> Result<StorePlace, ConfigError> {
+    let url = match (url, &data_dir) {
+        (Some(url), _) => Some(url),
+        (None, Some(_)) => None,
+        (None, None) => file.database_url.clone(),
+    };
+    Ok(match database_url(url)? {
+        Some(url) => StorePlace::Database {
+            url,
+            pool_size: COMMAND_POOL_SIZE,
+        },
+        None => StorePlace::Directory {
+            dir: data_dir
+                .or_else(|| file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            cache_mb: super::store::DEFAULT_CACHE_MB,
+        },
+    })
+}
+
+/// Connections a command opens to the database: it runs one operation at a time.
+const COMMAND_POOL_SIZE: u32 = 2;
 
 /// The connection and request timeouts and the caps, each within a range that still serves people.
 fn connection_limits(
@@ -723,6 +832,128 @@ mod tests {
             .contains("session_idle_minutes"));
         let missing = Config::load_file(Some(Path::new("/nonexistent/tessera.toml"))).unwrap_err();
         assert!(matches!(missing, ConfigError::Read { .. }));
+    }
+
+    #[test]
+    fn the_database_url_chooses_the_store_with_flag_over_file() {
+        // Absent (or empty): the embedded store in the data directory, as before.
+        let c = Config::resolve(ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(
+            c.place(),
+            StorePlace::Directory {
+                dir: PathBuf::from(DEFAULT_DATA_DIR),
+                cache_mb: c.cache_mb
+            }
+        );
+        let file: FileConfig = toml::from_str(
+            "database_url = \"postgres://t:secret@db.example.org/school\"\n\
+             database_pool_size = 40\n",
+        )
+        .unwrap();
+        let c = Config::resolve(ServeArgs::default(), file).unwrap();
+        assert_eq!(
+            c.place(),
+            StorePlace::Database {
+                url: "postgres://t:secret@db.example.org/school".into(),
+                pool_size: 40
+            }
+        );
+        // The password never shows where the place is printed.
+        assert_eq!(c.place().shown(), "postgres://t:***@db.example.org/school");
+        // The flag (or its variable) beats the file; the pool defaults to 16.
+        std::env::set_var("TESSERA_DATABASE_URL", "postgresql://other/db2");
+        let cli = Cli::try_parse_from(["tessera", "serve"]).unwrap();
+        std::env::remove_var("TESSERA_DATABASE_URL");
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        let file: FileConfig = toml::from_str("database_url = \"postgres://x/y\"").unwrap();
+        assert_eq!(
+            Config::resolve(args, file).unwrap().place(),
+            StorePlace::Database {
+                url: "postgresql://other/db2".into(),
+                pool_size: DEFAULT_POOL_SIZE
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_database_url_or_pool_size_is_a_clear_error() {
+        for (url, words) in [
+            ("mysql://db/x", "must start with postgres://"),
+            ("/srv/tessera-data", "must start with postgres://"),
+            (
+                "postgres://db/x?sslmode=sometimes",
+                "the database URL is not valid",
+            ),
+            (
+                "postgres://db/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+                "sslrootcert file /nonexistent/ca.pem cannot be used",
+            ),
+        ] {
+            let err = Config::resolve(
+                ServeArgs {
+                    database_url: Some(url.into()),
+                    ..Default::default()
+                },
+                FileConfig::default(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with("database_url: "), "{url}: {err}");
+            assert!(err.contains(words), "{url}: {err}");
+        }
+        for n in [0, MAX_POOL_SIZE + 1] {
+            let err = Config::resolve(
+                ServeArgs {
+                    database_pool_size: Some(n),
+                    ..Default::default()
+                },
+                FileConfig::default(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert_eq!(err, "database_pool_size must be between 1 and 1000");
+        }
+    }
+
+    #[test]
+    fn a_command_works_on_the_store_its_flags_name_then_the_files() {
+        let file: FileConfig =
+            toml::from_str("data_dir = \"/srv/t\"\ndatabase_url = \"postgres://db/school\"\n")
+                .unwrap();
+        let db = |url: &str| StorePlace::Database {
+            url: url.into(),
+            pool_size: COMMAND_POOL_SIZE,
+        };
+        let dir = |d: &str| StorePlace::Directory {
+            dir: PathBuf::from(d),
+            cache_mb: crate::server::store::DEFAULT_CACHE_MB,
+        };
+        // The file's database, unless a flag names a store.
+        assert_eq!(
+            command_place(&file, None, None).unwrap(),
+            db("postgres://db/school")
+        );
+        assert_eq!(
+            command_place(&file, Some("/tmp/d".into()), None).unwrap(),
+            dir("/tmp/d")
+        );
+        assert_eq!(
+            command_place(&file, None, Some("postgres://db/other".into())).unwrap(),
+            db("postgres://db/other")
+        );
+        // Without a database anywhere: the flag's directory, the file's, the default.
+        let plain: FileConfig = toml::from_str("data_dir = \"/srv/t\"").unwrap();
+        assert_eq!(command_place(&plain, None, None).unwrap(), dir("/srv/t"));
+        assert_eq!(
+            command_place(&FileConfig::default(), None, None).unwrap(),
+            dir(DEFAULT_DATA_DIR)
+        );
+        assert!(command_place(&plain, None, Some("sqlite:x".into()))
+            .unwrap_err()
+            .to_string()
+            .contains("must start with postgres://"));
     }
 
     #[test]

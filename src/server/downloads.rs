@@ -449,7 +449,14 @@ async fn start_backup(
     use axum::body::Bytes;
     use std::io::Read;
     let user = require_admin(state, session).await?;
-    let (store, dir, by) = (state.store()?, state.config.data_dir.clone(), user.id);
+    // The file is written where the store is when that is a directory (the same disk, the
+    // same private permissions); a database's server has none, so the system's temporary
+    // directory takes it.
+    let dir = match state.config.database_url {
+        None => state.config.data_dir.clone(),
+        Some(_) => std::env::temp_dir(),
+    };
+    let (store, by) = (state.store()?, user.id);
     let at_ms = super::store::now_ms();
     let (mut file, summary) = tokio::task::spawn_blocking(move || {
         super::backup_control::backup_to_temp(

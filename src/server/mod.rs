@@ -87,7 +87,12 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
         state.session_writes.clone(),
     )
     .spawn_cleanup(std::time::Duration::from_secs(3600));
-    backup_control::spawn_control(state.storage.clone(), config.data_dir.clone());
+    // The control socket answers `tessera backup` for a data directory the server holds; a
+    // database is backed up by the command itself (`tessera backup --database-url`).
+    if config.database_url.is_none() {
+        backup_control::spawn_control(state.storage.clone(), config.data_dir.clone());
+    }
+    let store_at = config.place().shown();
     let storage = state.storage.clone();
     let app = router::build(state);
     // One count per client address across both ports.
@@ -108,11 +113,11 @@ pub async fn serve(config: config::Config, store: store::Store) -> std::io::Resu
                     shutdown_signal(),
                 ));
             }
-            tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on https://{addr}");
+            tracing::info!(%addr, store = %store_at, "Tessera is listening on https://{addr}");
             Some(tls)
         }
         None => {
-            tracing::info!(%addr, data_dir = %config.data_dir.display(), "Tessera is listening on http://{addr}");
+            tracing::info!(%addr, store = %store_at, "Tessera is listening on http://{addr}");
             None
         }
     };

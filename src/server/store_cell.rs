@@ -31,6 +31,8 @@ pub enum Trouble {
     ReadOnly,
     /// Any other I/O error.
     Failing,
+    /// The database server (a networked backend) cannot be reached or stopped answering.
+    Unreachable,
 }
 
 impl Trouble {
@@ -48,6 +50,7 @@ impl Trouble {
             Trouble::Full => "the server's disk is full",
             Trouble::ReadOnly => "the server's data directory has become read-only",
             Trouble::Failing => "the server cannot write to its data directory",
+            Trouble::Unreachable => "the server cannot reach its database",
         }
     }
 }
@@ -73,6 +76,8 @@ struct Inner {
     /// Where the store is opened again from, and with how much page cache.
     dir: PathBuf,
     cache_mb: u64,
+    /// The store is a database server's (see [`StoreCell::note`]).
+    networked: bool,
     /// The job step size set on the store, set again on the one opened anew.
     step_pairs: std::sync::atomic::AtomicUsize,
     retry: Duration,
@@ -93,6 +98,7 @@ impl StoreCell {
             .unwrap_or_else(|| (PathBuf::from("/nonexistent"), 8));
         let step_pairs = std::sync::atomic::AtomicUsize::new(store.step_pairs());
         StoreCell(Arc::new(Inner {
+            networked: store.networked(),
             step_pairs,
             current: RwLock::new(Some(store)),
             health: Mutex::new(Health::Writable),
@@ -157,8 +163,18 @@ impl StoreCell {
 
     /// Notes a backend failure: an I/O error marks the store unwritable (once; logged) and
     /// wakes the recovery. Returns the trouble when it was one.
+    ///
+    /// A database server's store is the exception: a lost connection or a database that does
+    /// not answer is that one operation's failure ([`Trouble::Unreachable`], logged), not a
+    /// broken disk. Nothing is marked: the next operation takes a fresh connection from the
+    /// pool, and no directory is there to reopen.
     pub fn note(&self, e: &BackendError) -> Option<Trouble> {
-        let trouble = Trouble::of(e.io_kind()?);
+        let kind = e.io_kind()?;
+        if self.0.networked {
+            tracing::error!(error = %e, "the database could not be reached");
+            return Some(Trouble::Unreachable);
+        }
+        let trouble = Trouble::of(kind);
         let mut health = self.0.health.lock().unwrap_or_else(|e| e.into_inner());
         if *health == Health::Writable {
             *health = Health::Failed(trouble);
@@ -346,6 +362,28 @@ mod tests {
         cell.error(io(ErrorKind::StorageFull));
         cell.error(io(ErrorKind::ReadOnlyFilesystem));
         assert_eq!(cell.trouble(), Some(Trouble::Full));
+    }
+
+    #[test]
+    fn a_lost_database_connection_fails_the_operation_not_the_store() {
+        let Some((_db, pg)) = crate::server::store::postgres::tests::temp_pg_store() else {
+            return;
+        };
+        let cell = StoreCell::new(Store::new(pg), Duration::from_secs(1));
+        for kind in [ErrorKind::ConnectionAborted, ErrorKind::TimedOut] {
+            let e = cell.error(io(kind));
+            assert!(matches!(e, AppError::CannotSave { .. }), "{e:?}");
+            assert!(
+                e.to_string()
+                    .contains("the server cannot reach its database"),
+                "{e}"
+            );
+            // Nothing is marked: the next operation takes a fresh connection and writes.
+            assert!(cell.writable().is_ok());
+            assert_eq!(cell.trouble(), None);
+        }
+        assert!(cell.store().unwrap().networked());
+        assert_eq!(cell.store().unwrap().user_count().unwrap(), 0);
     }
 
     #[tokio::test]

@@ -69,6 +69,12 @@ pub fn shown_url(url: &str) -> String {
     }
 }
 
+/// Whether `url` is a PostgreSQL URL this client can use (its TLS settings and root
+/// certificate file included), without connecting: the configuration is checked at start-up.
+pub fn check_url(url: &str) -> Result<(), UrlError> {
+    target(url).map(drop)
+}
+
 /// Reads `url` (see the module header).
 pub(crate) fn target(url: &str) -> Result<Target, UrlError> {
     if !is_postgres_url(url) {
