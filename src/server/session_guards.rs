@@ -94,11 +94,26 @@ impl StoredSessions {
                     continue;
                 };
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                match tokio::task::spawn_blocking(move || store.delete_expired_sessions(now)).await
-                {
-                    Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "session clean-up failed"),
+                let swept = tokio::task::spawn_blocking(move || {
+                    let sessions = store.delete_expired_sessions(now);
+                    // Shared throttle buckets that are full again (several servers) go with
+                    // them; the embedded store keeps none.
+                    let buckets = store
+                        .shares_throttles()
+                        .then(|| store.forget_full_buckets(super::store::now_ms()));
+                    (sessions, buckets)
+                })
+                .await;
+                let Ok((sessions, buckets)) = swept else {
+                    continue;
+                };
+                match sessions {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
+                    Err(e) => tracing::warn!(error = %e, "session clean-up failed"),
                     _ => {}
+                }
+                if let Some(Err(e)) = buckets {
+                    tracing::warn!(error = %e, "throttle clean-up failed");
                 }
             }
         });

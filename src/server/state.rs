@@ -88,6 +88,9 @@ impl AppState {
             }
         };
         let storage = StoreCell::new(store, config.storage_retry);
+        let throttle = shared_throttle(LoginThrottle::new(), &storage);
+        let key_throttle = shared_throttle(LoginThrottle::for_group_keys(), &storage);
+        let signup_throttle = shared_throttle(LoginThrottle::for_signups(), &storage);
         let flusher = Flusher::spawn();
         let mailer =
             super::mail::Mailer::start(storage.clone(), flusher.clone(), config.mail.clone());
@@ -111,9 +114,9 @@ impl AppState {
             hasher: HashPool::start(config.hash_workers, config.hash_queue),
             storage,
             config: Arc::new(config),
-            throttle: Arc::new(LoginThrottle::new()),
-            key_throttle: Arc::new(LoginThrottle::for_group_keys()),
-            signup_throttle: Arc::new(LoginThrottle::for_signups()),
+            throttle,
+            key_throttle,
+            signup_throttle,
             device_cookies: DeviceCookies::new(&url_key),
             store_calls: Arc::default(),
             blocking_reads: Arc::default(),
@@ -148,15 +151,22 @@ impl AppState {
     /// cache (a miss reads one page). Scans and anything longer go through [`AppState::read`].
     /// A page makes several such reads; each hop to a blocking thread is two thread switches,
     /// which were 13% of the server's time under load (BENCHMARKS.md, "Page throughput").
-    /// Every read made on the task goes through here, so a backend whose reads wait on a
-    /// network changes this one function (to hand them over, or to await them).
+    /// Every read made on the task goes through here. A backend whose reads wait on a network
+    /// (PostgreSQL) is read the same way but with the worker thread handed over first
+    /// (`block_in_place`: tokio moves the worker's other tasks to another thread for the
+    /// length of the read), so a slow database never stalls the requests queued behind it.
     pub fn read_now<T>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, StoreError>,
     ) -> Result<T, AppError> {
         self.store_calls.fetch_add(1, Ordering::Relaxed);
         let store = self.storage.store()?;
-        f(&store).map_err(|e| self.storage.error(e))
+        let read = || f(&store).map_err(|e| self.storage.error(e));
+        if store.networked() {
+            off_the_worker(read)
+        } else {
+            read()
+        }
     }
 
     /// The open store, for work that holds it longer than one call (a streamed download).
@@ -232,4 +242,24 @@ pub fn app_state() -> Result<AppState, AppError> {
     let caller = std::panic::Location::caller();
     leptos::prelude::use_context::<AppState>()
         .ok_or_else(|| super::internal(&format!("AppState missing from context (at {caller})")))
+}
+
+/// `throttle`, counting in the store's buckets when it keeps them (several servers).
+fn shared_throttle(throttle: LoginThrottle, storage: &StoreCell) -> Arc<LoginThrottle> {
+    throttle.share_through(storage);
+    Arc::new(throttle)
+}
+
+/// Runs `f`, which waits on the network (a database), handing the async worker thread it is
+/// called on over first (`block_in_place`: tokio moves the worker's other tasks to another
+/// thread meanwhile). Outside a multi-threaded runtime (a single-threaded one, as some tests
+/// use, has no other worker; a plain thread has none) `f` simply runs.
+pub(crate) fn off_the_worker<T>(f: impl FnOnce() -> T) -> T {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }

@@ -14,7 +14,17 @@
 //!
 //! Addresses are counted as [`address_group`]s: an IPv6 client usually holds a whole /64 and
 //! may use any address in it.
+//!
+//! Several servers on one database ([`LoginThrottle::share_through`]) count in the database
+//! instead (`store/throttles.rs`: the same token bucket, kept as one number per bucket), so a
+//! guesser gains nothing by spreading requests over the servers: every failure on any of them
+//! draws on the one allowance. The servers' clocks are compared there, so they must agree (NTP)
+//! to within a fraction of the shortest refill (6 s). What stays per server: the limit on
+//! password checks running at once ([`LoginThrottle::begin`]), so with N servers a guesser has
+//! at most N checks running on one account before the first failure is counted.
 
+use super::store::throttles::{Bucket, ThrottleFamily};
+use super::store_cell::StoreCell;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
@@ -99,6 +109,10 @@ pub const KEY_IP_REFILL: Duration = Duration::from_secs(20);
 pub const IP_PARALLEL: u32 = 4;
 
 pub struct LoginThrottle {
+    /// Where the buckets are, and their allowances: burst and refill per kind of key.
+    families: [(ThrottleFamily, u32, Duration); 3],
+    /// The store the buckets are kept in, when it keeps them (several servers).
+    shared: std::sync::OnceLock<StoreCell>,
     accounts: DefaultKeyedRateLimiter<String>,
     devices: DefaultKeyedRateLimiter<String>,
     ips: DefaultKeyedRateLimiter<IpAddr>,
@@ -153,7 +167,8 @@ impl LoginThrottle {
     /// The throttle of sign-ups refused because the login name or e-mail is taken (accounts
     /// are the login names tried).
     pub fn for_signups() -> Self {
-        Self::with_allowances(
+        Self::in_families(
+            [ThrottleFamily::SignupName, ThrottleFamily::SignupIp],
             (SIGNUP_NAME_BURST, SIGNUP_NAME_REFILL),
             (SIGNUP_IP_BURST, SIGNUP_IP_REFILL),
         )
@@ -161,16 +176,44 @@ impl LoginThrottle {
 
     /// The throttle of wrong group keys (accounts are users here).
     pub fn for_group_keys() -> Self {
-        Self::with_allowances(
+        Self::in_families(
+            [ThrottleFamily::KeyUser, ThrottleFamily::KeyIp],
             (KEY_USER_BURST, KEY_USER_REFILL),
             (KEY_IP_BURST, KEY_IP_REFILL),
         )
     }
 
-    /// A throttle allowing `(burst, one more per refill)` failures per account and per address
-    /// (tests use short ones).
+    /// A login throttle allowing `(burst, one more per refill)` failures per account and per
+    /// address (tests use short ones).
     pub fn with_allowances(account: (u32, Duration), ip: (u32, Duration)) -> Self {
+        Self::in_families(
+            [ThrottleFamily::LoginAccount, ThrottleFamily::LoginIp],
+            account,
+            ip,
+        )
+    }
+
+    /// Counts from now on in the buckets `storage`'s store keeps, when it keeps them (several
+    /// servers on one database, see the module text); otherwise keeps counting in memory.
+    pub fn share_through(&self, storage: &StoreCell) {
+        if storage.store().is_ok_and(|s| s.shares_throttles()) {
+            let _ = self.shared.set(storage.clone());
+        }
+    }
+
+    fn in_families(
+        [account_family, ip_family]: [ThrottleFamily; 2],
+        account: (u32, Duration),
+        ip: (u32, Duration),
+    ) -> Self {
         LoginThrottle {
+            families: [
+                (account_family, account.0, account.1),
+                // Device cookies are the login throttle's alone; the others never see one.
+                (ThrottleFamily::LoginDevice, DEVICE_BURST, DEVICE_REFILL),
+                (ip_family, ip.0, ip.1),
+            ],
+            shared: std::sync::OnceLock::new(),
             accounts: RateLimiter::keyed(quota(account.0, account.1)),
             devices: RateLimiter::keyed(quota(DEVICE_BURST, DEVICE_REFILL)),
             ips: RateLimiter::keyed(quota(ip.0, ip.1)),
@@ -188,10 +231,11 @@ impl LoginThrottle {
         who: impl Into<Subject<'a>>,
         ip: Option<IpAddr>,
     ) -> Result<(), Duration> {
+        let who = who.into();
         let now = Instant::now();
         let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = Duration::ZERO;
-        for key in keys(who.into(), ip) {
+        for key in keys(who, ip) {
             match blocked.get(&key) {
                 Some(until) if *until > now => wait = wait.max(*until - now),
                 Some(_) => {
@@ -200,11 +244,78 @@ impl LoginThrottle {
                 None => {}
             }
         }
+        drop(blocked);
+        if let Some(storage) = self.shared.get() {
+            wait = wait.max(self.shared_wait(storage, who, ip, false));
+        }
         if wait.is_zero() {
             Ok(())
         } else {
             Err(round_up(wait))
         }
+    }
+
+    /// The bucket, burst and refill of `key`.
+    fn allowance(&self, key: &Key) -> (Bucket, u32, Duration) {
+        let (family, burst, refill, text) = match key {
+            Key::Account(a) => {
+                let (f, b, r) = self.families[0];
+                (f, b, r, a.clone())
+            }
+            Key::Device(d) => {
+                let (f, b, r) = self.families[1];
+                (f, b, r, d.clone())
+            }
+            Key::Ip(ip) => {
+                let (f, b, r) = self.families[2];
+                (f, b, r, ip.to_string())
+            }
+        };
+        (Bucket::new(family, &text), burst, refill)
+    }
+
+    /// With the buckets in the store: how long the subject or the address is blocked (zero
+    /// when neither is), after counting one failure when `fail`. A store that cannot be
+    /// reached counts nothing (logged) and blocks nothing: the login it guards cannot
+    /// succeed without the store either.
+    fn shared_wait(
+        &self,
+        storage: &StoreCell,
+        who: Subject<'_>,
+        ip: Option<IpAddr>,
+        fail: bool,
+    ) -> Duration {
+        let allowances: Vec<_> = keys(who, ip).iter().map(|k| self.allowance(k)).collect();
+        let now = crate::server::store::now_ms();
+        let times = crate::server::state::off_the_worker(|| {
+            let store = storage.store().map_err(|e| e.to_string())?;
+            if fail {
+                let spend: Vec<_> = allowances
+                    .iter()
+                    .map(|(b, _, refill)| (*b, refill.as_millis() as u64))
+                    .collect();
+                store.count_failures(&spend, now)
+            } else {
+                let buckets: Vec<_> = allowances.iter().map(|(b, _, _)| *b).collect();
+                store.bucket_times(&buckets)
+            }
+            .map_err(|e| e.to_string())
+        });
+        let times = match times {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "the shared throttle could not be read or counted");
+                return Duration::ZERO;
+            }
+        };
+        // A bucket holds (tat - now) / refill failures not yet refilled; beyond its burst the
+        // key is blocked until enough have refilled.
+        let mut wait = 0u64;
+        for ((_, burst, refill), tat) in allowances.iter().zip(times) {
+            let allowed = now + u64::from(*burst) * refill.as_millis() as u64;
+            wait = wait.max(tat.saturating_sub(allowed));
+        }
+        Duration::from_millis(wait)
     }
 
     /// Before checking a password: like [`LoginThrottle::check`], and also refuses (for a
@@ -245,6 +356,14 @@ impl LoginThrottle {
         ip: Option<IpAddr>,
     ) -> Result<(), Duration> {
         let who = who.into();
+        if let Some(storage) = self.shared.get() {
+            let wait = self.shared_wait(storage, who, ip, true);
+            return if wait.is_zero() {
+                Ok(())
+            } else {
+                Err(round_up(wait))
+            };
+        }
         let mut wait = Duration::ZERO;
         let mut newly_blocked = Vec::new();
         let (limiter, name) = match who {
@@ -408,6 +527,60 @@ mod tests {
         assert!(t
             .check("fresh-account", Some("10.9.9.9".parse().unwrap()))
             .is_ok());
+    }
+
+    #[test]
+    fn servers_on_one_database_share_one_allowance() {
+        let Some((_db, pg)) = crate::server::store::postgres::tests::temp_pg_store() else {
+            return;
+        };
+        let store = crate::server::store::Store::new(pg);
+        // Two servers: each its own throttles and store cell, one database.
+        let servers: Vec<(LoginThrottle, LoginThrottle)> = (0..2)
+            .map(|_| {
+                let cell = StoreCell::new(store.clone(), Duration::from_secs(1));
+                let (login, keys) = (LoginThrottle::new(), LoginThrottle::for_group_keys());
+                login.share_through(&cell);
+                keys.share_through(&cell);
+                (login, keys)
+            })
+            .collect();
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        // A guesser alternating between the servers gets one account's allowance in all, as
+        // on one server: the burst, then a block both servers apply.
+        for i in 0..ACCOUNT_BURST as usize {
+            let (login, _) = &servers[i % 2];
+            assert!(login.check("ada", Some(ip)).is_ok(), "attempt {i}");
+            assert!(login.record_failure("ada", Some(ip)).is_ok(), "failure {i}");
+        }
+        assert!(servers[1].0.check("ada", Some(ip)).is_ok());
+        let wait = servers[1].0.record_failure("ada", Some(ip)).unwrap_err();
+        assert!(
+            wait >= Duration::from_secs(1) && wait <= ACCOUNT_REFILL,
+            "{wait:?}"
+        );
+        for (login, _) in &servers {
+            assert!(login.check("ada", None).is_err());
+            assert!(login.check("bob", None).is_ok());
+        }
+        // Wrong group keys count in buckets of their own: the same user is not blocked there.
+        assert!(servers[0].1.check("ada", None).is_ok());
+        // An address is blocked across accounts and servers.
+        let other: IpAddr = "192.0.2.9".parse().unwrap();
+        for i in 0..IP_BURST as usize {
+            let (login, _) = &servers[i % 2];
+            assert!(login
+                .record_failure(&format!("user{i}"), Some(other))
+                .is_ok());
+        }
+        assert!(servers[0].0.record_failure("x", Some(other)).is_err());
+        assert!(servers[1].0.check("fresh", Some(other)).is_err());
+        // Without the database the two servers would each have allowed a full burst.
+        let (a, b) = (LoginThrottle::new(), LoginThrottle::new());
+        for _ in 0..ACCOUNT_BURST {
+            assert!(a.record_failure("cy", None).is_ok());
+        }
+        assert!(b.record_failure("cy", None).is_ok());
     }
 
     fn lock_account(t: &LoginThrottle, account: &str) {

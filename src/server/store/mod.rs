@@ -78,6 +78,7 @@ pub mod reports;
 pub mod sessions;
 pub mod settings;
 pub mod sled;
+pub mod throttles;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -198,6 +199,12 @@ pub trait Core: Send + Sync + 'static {
     /// (`None`: a store that is not reopened from a directory).
     fn origin(&self) -> Option<(PathBuf, u64)>;
 
+    /// Whether the store's reads wait on a network (a database server) rather than being
+    /// answered from memory or the local disk: the server never runs those on an async worker
+    /// thread (`AppState::read_now`), and a lost connection is not a broken disk
+    /// (`StoreCell::note`).
+    fn networked(&self) -> bool;
+
     /// The backend itself, for its own tests and tools to reach what only it has.
     fn as_any(&self) -> &dyn std::any::Any;
 }
@@ -244,6 +251,7 @@ backend! {
     Reports in reports,
     Sessions in sessions,
     Settings in settings,
+    Throttles in throttles,
     Users in users,
 }
 
@@ -260,7 +268,37 @@ impl std::ops::Deref for Store {
     }
 }
 
+/// Where a store lives: the embedded store in a directory (the default), or a PostgreSQL
+/// database (`database_url`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorePlace {
+    /// The embedded store in `dir`, with a page cache of `cache_mb` MiB.
+    Directory { dir: PathBuf, cache_mb: u64 },
+    /// The PostgreSQL database at `url`, through at most `pool_size` connections.
+    Database { url: String, pool_size: u32 },
+}
+
+impl StorePlace {
+    /// The place as a person reads it: the directory, or the URL without its password.
+    pub fn shown(&self) -> String {
+        match self {
+            StorePlace::Directory { dir, .. } => dir.display().to_string(),
+            StorePlace::Database { url, .. } => postgres::connect::shown_url(url),
+        }
+    }
+}
+
 impl Store {
+    /// Opens the store at `place` (creating it if needed) and brings its schema up to date.
+    pub fn open_at(place: &StorePlace) -> Result<Store, OpenError> {
+        match place {
+            StorePlace::Directory { dir, cache_mb } => Self::open_with_cache(dir, *cache_mb),
+            StorePlace::Database { url, pool_size } => {
+                self::postgres::PgStore::connect(url, *pool_size).map(Store::new)
+            }
+        }
+    }
+
     /// A handle to `backend`.
     pub fn new(backend: impl Backend) -> Store {
         Store(std::sync::Arc::new(backend))

@@ -39,6 +39,7 @@ pub(crate) mod jobs;
 mod search;
 mod sessions;
 mod settings;
+mod throttles;
 mod users;
 
 use super::{BackendError, Core, OpenError, Snapshot, StoreError, SCHEMA_VERSION};
@@ -325,6 +326,10 @@ impl Core for PgStore {
 
     fn step_pairs(&self) -> usize {
         self.step_pairs.load(Ordering::Relaxed)
+    }
+
+    fn networked(&self) -> bool {
+        true
     }
 
     fn origin(&self) -> Option<(PathBuf, u64)> {

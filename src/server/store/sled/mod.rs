@@ -46,6 +46,7 @@ pub mod search;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod tables;
+pub(crate) mod throttles;
 pub(crate) mod tx;
 pub(crate) mod users;
 
@@ -353,6 +354,10 @@ impl Core for SledStore {
 
     fn step_pairs(&self) -> usize {
         self.step_pairs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn networked(&self) -> bool {
+        false
     }
 
     fn origin(&self) -> Option<(PathBuf, u64)> {
