@@ -23,12 +23,17 @@ async fn main() -> std::process::ExitCode {
     server::layers::install_panic_hook();
 
     let cli = Cli::parse();
+    // The store's operations block (on the disk, or on the database: its client drives a
+    // runtime of its own, which may not be started on a thread that drives this one), so the
+    // commands run off the async thread.
+    let config = cli.config.clone();
+    use tokio::task::block_in_place as off;
     let args = match cli.command {
         Command::Serve(args) => args,
-        Command::Check(check) => return check_data_dir(cli.config.as_deref(), check),
-        Command::Backup(args) => return backup(cli.config.as_deref(), args),
-        Command::Restore(args) => return restore(args),
-        Command::Seed(args) => return seed(cli.config.as_deref(), args).await,
+        Command::Check(check) => return off(|| check_data_dir(config.as_deref(), check)),
+        Command::Backup(args) => return off(|| backup(config.as_deref(), args)),
+        Command::Restore(args) => return off(|| restore(args)),
+        Command::Seed(args) => return seed(config.as_deref(), args).await,
     };
     let config = match Config::load_file(cli.config.as_deref())
         .and_then(|file| Config::resolve(args, file))
@@ -45,7 +50,7 @@ async fn main() -> std::process::ExitCode {
             tracing::warn!("{warning}");
         }
     }
-    let store = match server::store::Store::open_at(&place) {
+    let store = match tokio::task::block_in_place(|| server::store::Store::open_at(&place)) {
         Ok(s) => s,
         Err(e) => return open_failed(e),
     };
@@ -131,7 +136,8 @@ async fn seed(
         eprintln!("error: {e}");
         return std::process::ExitCode::from(12);
     }
-    let store = match tessera::server::store::Store::open_at(&place) {
+    let store = match tokio::task::block_in_place(|| tessera::server::store::Store::open_at(&place))
+    {
         Ok(s) => s,
         Err(e) => return open_failed(e),
     };

@@ -40,6 +40,12 @@ impl JobRunner {
             idle: Arc::new(Notify::new()),
         };
         let (wake, idle) = (runner.wake.clone(), runner.idle.clone());
+        // Work queued on this server wakes the runner; on a shared database other servers
+        // queue work too (and one of them may die holding a job), which only a look finds.
+        let look_every = match store.store() {
+            Ok(s) if s.networked() => SHARED_LOOK,
+            _ => Duration::from_secs(60),
+        };
         tokio::spawn(async move {
             let mut panics = HashMap::new();
             loop {
@@ -47,7 +53,7 @@ impl JobRunner {
                 idle.notify_waiters();
                 tokio::select! {
                     _ = wake.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    _ = tokio::time::sleep(look_every) => {}
                 }
             }
         });
@@ -79,6 +85,10 @@ impl JobRunner {
         }
     }
 }
+
+/// How often an idle runner on a shared database looks for jobs another server queued or
+/// left behind.
+const SHARED_LOOK: Duration = Duration::from_secs(5);
 
 /// How often a job's step may panic before the job is failed (it would panic for ever).
 const PANICS_ALLOWED: u32 = 3;

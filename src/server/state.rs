@@ -77,7 +77,7 @@ impl AppState {
     pub fn new(leptos_options: LeptosOptions, store: Store, config: Config) -> AppState {
         // The signing secret outlives restarts (a device cookie is good for 180 days); when the
         // store cannot write at start, this run signs with a secret of its own.
-        let url_key: [u8; 32] = match store.signing_secret() {
+        let url_key: [u8; 32] = match off_the_worker(|| store.signing_secret()) {
             Ok(secret) => secret,
             Err(e) => {
                 tracing::warn!(

@@ -339,3 +339,63 @@ pub fn sign_up_learners(
     cookies.sort();
     cookies.into_iter().map(|(_, c)| c).collect()
 }
+
+/// A database of its own on the PostgreSQL cluster the test command starts
+/// (`TESSERA_TEST_DATABASE_URL`, scripts/postgres.sh), dropped after the test. `None` outside
+/// CI when no cluster was given (a developer's `cargo test` without PostgreSQL); in CI a
+/// missing cluster fails the test.
+pub struct Database {
+    admin: String,
+    name: String,
+    /// Its URL, for `--database-url`.
+    pub url: String,
+}
+
+impl Database {
+    pub fn new() -> Option<Database> {
+        const VAR: &str = "TESSERA_TEST_DATABASE_URL";
+        let admin = match std::env::var(VAR) {
+            Ok(url) => url,
+            Err(_) if std::env::var_os("CI").is_some() => {
+                panic!(
+                    "{VAR} is unset: scripts/test.sh starts a PostgreSQL cluster for these tests"
+                )
+            }
+            Err(_) => {
+                eprintln!("skipped: no PostgreSQL ({VAR} unset; scripts/test.sh sets it)");
+                return None;
+            }
+        };
+        let name = format!(
+            "tessera_process_{}_{:08x}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let mut client =
+            postgres::Client::connect(&admin, postgres::NoTls).expect("the test cluster");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        let mut url = url::Url::parse(&admin).expect("the test cluster's URL");
+        url.set_path(&name);
+        Some(Database {
+            admin,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}

@@ -61,13 +61,28 @@ const MIGRATION_LOCK: i64 = 0x5445_5353;
 
 /// A Tessera store in a PostgreSQL database.
 pub struct PgStore {
-    pool: Pool,
+    /// Always `Some` but while the store is dropped (see its `Drop`).
+    pool: Option<Pool>,
     /// The URL without its password, for messages.
     shown: String,
     step_pairs: AtomicUsize,
     /// This opening's job runner id (`Jobs::runner_id`): random, so servers sharing the
     /// database hold leases under different ids.
     runner: u64,
+}
+
+/// The client closes a connection by driving a runtime of its own, which tokio refuses on a
+/// thread that drives the server's runtime (where the last handle to the store may go, when
+/// the runtime shuts down): there the pool is closed on a thread of its own.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let Some(pool) = self.pool.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
 }
 
 /// What an operation's body may fail with: the database, or the store's own refusal (which
@@ -169,7 +184,7 @@ impl PgStore {
             reason,
         })?;
         let store = PgStore {
-            pool,
+            pool: Some(pool),
             shown,
             step_pairs: AtomicUsize::new(super::mass::PAIRS_PER_STEP),
             runner: rand::random(),
@@ -185,7 +200,12 @@ impl PgStore {
 
     /// A connection from the pool (waiting for one, up to the pool's timeout).
     pub(crate) fn conn(&self) -> Result<r2d2::PooledConnection<connect::Manager>, StoreError> {
-        self.pool.get().map_err(|e| {
+        let pool = self.pool.as_ref().ok_or_else(|| {
+            StoreError::Backend(BackendError::Other(
+                "the PostgreSQL store is closing".into(),
+            ))
+        })?;
+        pool.get().map_err(|e| {
             StoreError::Backend(BackendError::Io {
                 kind: std::io::ErrorKind::TimedOut,
                 message: format!("no PostgreSQL connection: {e}"),
