@@ -385,7 +385,6 @@ pub(crate) mod tests {
         "server::store::imports::",
         "server::store::imports_tests::",
         "server::store::mass::",
-        "server::store::messages::",
         "server::store::reports::",
         // Reopens a sled directory (Store::open on a temp dir): the embedded backend's own.
         "server::store::settings::tests::the_signing_secret_is_made_once_and_kept_across_a_reopening",
@@ -402,7 +401,7 @@ pub(crate) mod tests {
     /// directory, or the PostgreSQL test database.
     pub enum TestPlace {
         Dir(tempfile::TempDir),
-        Database(#[allow(dead_code)] super::postgres::tests::TestDatabase),
+        Database(super::postgres::tests::TestDatabase),
     }
 
     impl TestPlace {
@@ -411,6 +410,18 @@ pub(crate) mod tests {
             match self {
                 TestPlace::Dir(d) => d.path(),
                 TestPlace::Database(_) => panic!("a PostgreSQL test store has no directory"),
+            }
+        }
+
+        /// A new store on this place once the one on it is dropped: the embedded store's
+        /// directory opened again, or a new connection to the test database (a restarted
+        /// server, or another one).
+        pub fn reopen(&self) -> Store {
+            match self {
+                TestPlace::Dir(d) => reopen(d.path()).expect("reopen the store"),
+                TestPlace::Database(db) => Store::new(
+                    super::postgres::PgStore::connect(&db.url, 8).expect("connect again"),
+                ),
             }
         }
     }

@@ -259,3 +259,63 @@ WHERE user_id = 1054321 ORDER BY course_id, position;
 \echo '== a course''s learners page (course_users)'
 EXPLAIN (ANALYZE, COSTS OFF)
 SELECT user_id FROM enrolments WHERE course_id = 150 AND user_id > 0 ORDER BY user_id LIMIT 20;
+
+\echo
+\echo '== messages: 20 messages to the default group delivered to all 100,000 members (2,000,000'
+\echo '   inbox rows, a tenth read), 5,000 to class groups; the last one mailed, its 100,000'
+\echo '   e-mails waiting in the outbox'
+INSERT INTO messages (id, group_id, group_name, sender, sender_name, subject, sent_at_ms,
+                      recipients, mail, delivering, delivered, mail_queued)
+SELECT 3000000 + n, CASE WHEN n <= 20 THEN 200001 ELSE 200002 + n % 9999 END, 'Group', 1000001,
+       'Ada', 'Subject ' || n, 1710000000000 + n * 1000, 20, n = 20, false, 20,
+       CASE WHEN n = 20 THEN 100000 ELSE 0 END
+FROM generate_series(1, 5020) AS n;
+INSERT INTO message_bodies (message_id, body) SELECT id, 'Body' FROM messages;
+INSERT INTO inbox (user_id, message_id, read)
+SELECT u.id, 3000000 + n, (u.id + n) % 10 = 0 FROM users u, generate_series(1, 20) AS n;
+INSERT INTO outbox (message_id, user_id, due_ms, "to", name, queued_at_ms, attempts, last_error)
+SELECT 3000020, id, 1710000020000 + id % 1000, email, display_name, 1710000020000, 0, ''
+FROM users;
+ANALYZE messages;
+ANALYZE message_bodies;
+ANALYZE inbox;
+ANALYZE outbox;
+
+\echo
+\echo '== a user''s unread count (the badge on every page) and inbox size'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT count(*) FROM inbox WHERE user_id = 1054321 AND NOT read AND message_id <> 9223372036854775807;
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT count(*) FROM inbox WHERE user_id = 1054321;
+
+\echo
+\echo '== a user''s inbox page, newest first'
+EXPLAIN (ANALYZE, COSTS OFF)
+WITH page AS MATERIALIZED (SELECT message_id, read FROM inbox
+    WHERE user_id = 1054321 ORDER BY message_id DESC LIMIT 20 OFFSET 0)
+SELECT p.message_id, p.read, m.subject, m.sender_name, m.group_name, m.sent_at_ms
+FROM page p JOIN messages m ON m.id = p.message_id ORDER BY p.message_id DESC;
+
+\echo
+\echo '== a group''s sent messages page and its count'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT group_id, subject, id, delivered FROM messages WHERE group_id = 200001
+ORDER BY id DESC LIMIT 20 OFFSET 0;
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT count(*) FROM messages WHERE group_id = 200001;
+
+\echo
+\echo '== the outbox: the mail due first, when the next is due, and how many wait'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT due_ms, message_id, user_id, "to", name FROM outbox WHERE due_ms <= 1710000020500
+ORDER BY due_ms, message_id, user_id LIMIT 50;
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT min(due_ms) FROM outbox;
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT coalesce(sum(mail_queued), 0)::bigint FROM messages WHERE mail_queued > 0;
+
+\echo
+\echo '== a delivery step: the next 500 members of the default group after the cursor'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id, joined_at_ms <= 1710000020000 FROM group_members
+WHERE group_id = 200001 AND user_id >= 1050000 ORDER BY user_id LIMIT 500;
