@@ -375,13 +375,8 @@ pub(crate) mod tests {
     /// Written areas leave it; a test that needs the embedded backend itself (a directory to
     /// reopen) stays by its full path.
     pub const PG_PENDING: &[&str] = &[
-        "server::store::audit::",
         "server::store::backup::",
         "server::store::golden::",
-        // Key refusals compare the snapshot's changed tables with sled's tree names
-        // (`audit`, `audit_index`); PostgreSQL has the one `audit` table.
-        "server::store::groups::keys::tests::each_outcome_and_only_success_changes_anything",
-        "server::store::groups::keys::tests::signing_up_with_a_key_makes_the_account_and_the_membership_together",
         "server::store::imports::",
         "server::store::imports_tests::",
         "server::store::mass::",

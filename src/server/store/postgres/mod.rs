@@ -9,7 +9,7 @@
 //! version, a snapshot for the tests). Areas written, one file each: settings, sessions, users,
 //! branches, courses, curricula (with `search.rs`, the term tables' prefix search shared by
 //! them), the group areas (`groups/`, with `audit.rs`: an audit row written in another
-//! operation's transaction), jobs (`jobs.rs`: enqueueing in another operation's
+//! operation's transaction, and the Audit area's pages read from them), jobs (`jobs.rs`: enqueueing in another operation's
 //! transaction, the leased runner, and the steps of the kinds whose areas are written), and
 //! messages (`messages.rs`: inboxes, the outbox shared by every server, the delivery step); the
 //! others follow, each checked by the conformance suite.

@@ -14,43 +14,6 @@ use crate::server::store::tests::prelude::*;
 #[allow(unused_imports)]
 use std::io::Write;
 
-impl crate::server::store::audit::Audit for PgStore {
-    fn audit_page(
-        &self,
-        f: &AuditFilter,
-        toward: Toward,
-        limit: usize,
-        budget: usize,
-    ) -> Result<AuditHits, StoreError> {
-        unimplemented!("Audit on PostgreSQL")
-    }
-    fn walk_audit(
-        &self,
-        f: &AuditFilter,
-        each: &mut dyn FnMut(AuditHit) -> Result<bool, StoreError>,
-    ) -> Result<(), StoreError> {
-        unimplemented!("Audit on PostgreSQL")
-    }
-    fn audit_event(&self, hit: &AuditHit) -> Result<AuditRecord, StoreError> {
-        unimplemented!("Audit on PostgreSQL")
-    }
-    fn actor_name(&self, actor: u64) -> Result<String, StoreError> {
-        unimplemented!("Audit on PostgreSQL")
-    }
-    fn group_id_by_name(&self, name: &str) -> Result<Option<u64>, StoreError> {
-        unimplemented!("Audit on PostgreSQL")
-    }
-    fn activity_filter(
-        &self,
-        q: &ActivityQuery,
-    ) -> Result<Result<(AuditFilter, Toward), Vec<AppError>>, StoreError> {
-        unimplemented!("Audit on PostgreSQL")
-    }
-    fn activity_page(&self, q: &ActivityQuery, limit: usize) -> Result<ActivityList, StoreError> {
-        unimplemented!("Audit on PostgreSQL")
-    }
-}
-
 impl crate::server::store::backup::Backups for PgStore {
     fn record_backup(&self, rec: &LastBackupRecord) -> Result<(), StoreError> {
         unimplemented!("Backups on PostgreSQL")
