@@ -29,7 +29,9 @@ use crate::server::store::{Backend, StoreError};
 use super::codec::id_key;
 
 use super::groups::{AuditKind, AuditRecord};
-use crate::model::activity::{ActivityList, ActivityQuery, ActivityRow, Place, Toward};
+use crate::model::activity::{
+    unknown_actor, unknown_group, ActivityList, ActivityQuery, ActivityRow, Place, Toward,
+};
 use crate::model::AppError;
 use std::collections::HashMap;
 
@@ -163,6 +165,128 @@ pub trait Audit: Send + Sync {
     /// who did them and their group, and where the neighbouring pages start. Filters at fault
     /// come back in `problems`, with no rows.
     fn activity_page(&self, q: &ActivityQuery, limit: usize) -> Result<ActivityList, StoreError>;
+}
+
+/// The page of the newest events matching `f` among `hits` (newest first, all before
+/// `before`), looking at no more than `budget` of them. Every backend cuts its pages with it
+/// (and [`newer_page`]) from the entries its index yields, so the pages and their links, the
+/// budget's stop included, are the same on all.
+pub(crate) fn older_page(
+    hits: impl Iterator<Item = Result<AuditHit, StoreError>>,
+    f: &AuditFilter,
+    before: Option<Place>,
+    limit: usize,
+    budget: usize,
+) -> Result<AuditHits, StoreError> {
+    let mut out = AuditHits {
+        hits: Vec::new(),
+        newer: before,
+        older: None,
+        searched_to: None,
+    };
+    for (scanned, hit) in hits.enumerate() {
+        let hit = hit?;
+        if f.admits(&hit) {
+            if out.hits.len() == limit {
+                out.older = out.hits.last().map(|h| h.place);
+                return Ok(out);
+            }
+            out.hits.push(hit);
+        }
+        if scanned + 1 >= budget {
+            out.older = Some(hit.place);
+            out.searched_to = (out.hits.len() < limit).then_some(hit.place.at);
+            return Ok(out);
+        }
+    }
+    Ok(out)
+}
+
+/// The page of the oldest events matching `f` among `hits` (oldest first, all at or after
+/// `after`), looking at no more than `budget` of them; `None` when fewer than a page of them
+/// are left (the caller shows the first page instead).
+pub(crate) fn newer_page(
+    hits: impl Iterator<Item = Result<AuditHit, StoreError>>,
+    f: &AuditFilter,
+    after: Place,
+    limit: usize,
+    budget: usize,
+) -> Result<Option<AuditHits>, StoreError> {
+    let mut found = Vec::new();
+    let mut newer = None;
+    let mut searched_to = None;
+    for (scanned, hit) in hits.enumerate() {
+        let hit = hit?;
+        if f.admits(&hit) {
+            if found.len() == limit {
+                newer = found.last().map(|h: &AuditHit| h.place.next());
+                break;
+            }
+            found.push(hit);
+        }
+        if scanned + 1 >= budget {
+            newer = Some(hit.place.next());
+            searched_to = (found.len() < limit).then_some(hit.place.at);
+            break;
+        }
+    }
+    if newer.is_none() && found.len() < limit {
+        return Ok(None);
+    }
+    found.reverse();
+    Ok(Some(AuditHits {
+        hits: found,
+        newer,
+        older: Some(after),
+        searched_to,
+    }))
+}
+
+/// Who did an event, as lists show it, from their login (`None`: no such user): "system" for
+/// Tessera itself (actor 0, also a visitor without an account), "user #id" for an id that
+/// names nobody.
+pub(crate) fn shown_actor(actor: u64, login: Option<String>) -> String {
+    match (actor, login) {
+        (0, _) => "system".into(),
+        (_, Some(login)) => login,
+        (_, None) => format!("user #{actor}"),
+    }
+}
+
+/// [`Audit::activity_filter`] on any backend: the query's own checks, then its actor and group
+/// looked up, every problem reported together.
+pub(crate) fn activity_filter_of<S: Audit + super::groups::members::Memberships + ?Sized>(
+    s: &S,
+    q: &ActivityQuery,
+) -> Result<Result<(AuditFilter, Toward), Vec<AppError>>, StoreError> {
+    let parsed = q.parse();
+    let mut problems = parsed.as_ref().err().cloned().unwrap_or_default();
+    let actor = match q.actor.trim() {
+        "" => None,
+        raw => s.user_id_by_login_or_email(raw)?.or_else(|| {
+            problems.push(unknown_actor(raw));
+            None
+        }),
+    };
+    let group = match q.group.trim() {
+        "" => None,
+        raw => s.group_id_by_name(raw)?.or_else(|| {
+            problems.push(unknown_group(raw));
+            None
+        }),
+    };
+    let p = match parsed {
+        Ok(p) if problems.is_empty() => p,
+        _ => return Ok(Err(problems)),
+    };
+    let filter = AuditFilter {
+        actor,
+        group,
+        kind: p.kind.map(AuditKind::from),
+        from: p.from,
+        until: p.until,
+    };
+    Ok(Ok((filter, p.toward)))
 }
 
 impl AuditNames {

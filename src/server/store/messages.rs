@@ -190,6 +190,25 @@ pub enum Settle {
     },
 }
 
+/// An outbox entry's key, `due ++ message ++ user`, all big-endian: sled's `outbox` key, and
+/// what [`DueMail::key`] holds on every backend (the due time a mailer saw is its
+/// compare-and-swap when it takes or settles the entry).
+pub(crate) fn outbox_key(due: u64, message: u64, user: u64) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&super::codec::id_key(due));
+    k[8..16].copy_from_slice(&super::codec::id_key(message));
+    k[16..].copy_from_slice(&super::codec::id_key(user));
+    k
+}
+
+/// The audit line of a message: who sent which subject to how many members.
+pub(crate) fn sent_detail(login: &str, subject: &str, members: u64) -> String {
+    format!(
+        "{login} sent \"{subject}\" to {members} member{}",
+        if members == 1 { "" } else { "s" }
+    )
+}
+
 /// How long a mailer holds an e-mail it took ([`SledStore::take_mail`]): far longer than one
 /// attempt (its connection times out after 30 s).
 pub const MAIL_LEASE_MS: u64 = 5 * 60 * 1000;

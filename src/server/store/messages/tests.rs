@@ -7,7 +7,7 @@ use crate::model::message::MailCounts;
 #[allow(unused_imports)]
 use crate::server::store::tests::prelude::*;
 
-use crate::server::store::tests::{dump, reopen, temp_store};
+use crate::server::store::tests::{dump, temp_store};
 
 use crate::server::store::enrolments::tests_support::{learner, plain_group as group};
 
@@ -214,12 +214,11 @@ fn no_group_no_message() {
 
 /// Mailed messages queue one e-mail per active member; one to try again moves to its later
 /// time with the attempt and the error; sent and failed are counted on the message, once
-/// each; the queue is on disk, so a restart keeps it.
+/// each; the queue is stored, so a restart (or another server on the same database) keeps it.
 #[test]
 fn the_outbox_settles_each_mail_once_and_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let (place, s) = temp_store();
     let (m, first_key) = {
-        let s = Store::open(dir.path()).unwrap();
         let admin = learner(&s, "admin");
         let g = group(&s, "G");
         let [a, b, gone] = ["a", "b", "gone"].map(|l| learner(&s, l));
@@ -274,7 +273,8 @@ fn the_outbox_settles_each_mail_once_and_survives_a_restart() {
         s.flush().unwrap();
         (m, due[1].key.clone())
     };
-    let s = reopen(dir.path()).unwrap();
+    drop(s);
+    let s = place.reopen();
     assert_eq!(
         s.message_mail(m).unwrap(),
         MailCounts {

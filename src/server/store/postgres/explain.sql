@@ -259,3 +259,131 @@ WHERE user_id = 1054321 ORDER BY course_id, position;
 \echo '== a course''s learners page (course_users)'
 EXPLAIN (ANALYZE, COSTS OFF)
 SELECT user_id FROM enrolments WHERE course_id = 150 AND user_id > 0 ORDER BY user_id LIMIT 20;
+
+\echo
+\echo '== messages: 20 messages to the default group delivered to all 100,000 members (2,000,000'
+\echo '   inbox rows, a tenth read), 5,000 to class groups; the last one mailed, its 100,000'
+\echo '   e-mails waiting in the outbox'
+INSERT INTO messages (id, group_id, group_name, sender, sender_name, subject, sent_at_ms,
+                      recipients, mail, delivering, delivered, mail_queued)
+SELECT 3000000 + n, CASE WHEN n <= 20 THEN 200001 ELSE 200002 + n % 9999 END, 'Group', 1000001,
+       'Ada', 'Subject ' || n, 1710000000000 + n * 1000, 20, n = 20, false, 20,
+       CASE WHEN n = 20 THEN 100000 ELSE 0 END
+FROM generate_series(1, 5020) AS n;
+INSERT INTO message_bodies (message_id, body) SELECT id, 'Body' FROM messages;
+INSERT INTO inbox (user_id, message_id, read)
+SELECT u.id, 3000000 + n, (u.id + n) % 10 = 0 FROM users u, generate_series(1, 20) AS n;
+INSERT INTO outbox (message_id, user_id, due_ms, "to", name, queued_at_ms, attempts, last_error)
+SELECT 3000020, id, 1710000020000 + id % 1000, email, display_name, 1710000020000, 0, ''
+FROM users;
+ANALYZE messages;
+ANALYZE message_bodies;
+ANALYZE inbox;
+ANALYZE outbox;
+
+\echo
+\echo '== a user''s unread count (the badge on every page) and inbox size'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT count(*) FROM inbox WHERE user_id = 1054321 AND NOT read AND message_id <> 9223372036854775807;
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT count(*) FROM inbox WHERE user_id = 1054321;
+
+\echo
+\echo '== a user''s inbox page, newest first'
+EXPLAIN (ANALYZE, COSTS OFF)
+WITH page AS MATERIALIZED (SELECT message_id, read FROM inbox
+    WHERE user_id = 1054321 ORDER BY message_id DESC LIMIT 20 OFFSET 0)
+SELECT p.message_id, p.read, m.subject, m.sender_name, m.group_name, m.sent_at_ms
+FROM page p JOIN messages m ON m.id = p.message_id ORDER BY p.message_id DESC;
+
+\echo
+\echo '== a group''s sent messages page and its count'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT group_id, subject, id, delivered FROM messages WHERE group_id = 200001
+ORDER BY id DESC LIMIT 20 OFFSET 0;
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT count(*) FROM messages WHERE group_id = 200001;
+
+\echo
+\echo '== the outbox: the mail due first, when the next is due, and how many wait'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT due_ms, message_id, user_id, "to", name FROM outbox WHERE due_ms <= 1710000020500
+ORDER BY due_ms, message_id, user_id LIMIT 50;
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT min(due_ms) FROM outbox;
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT coalesce(sum(mail_queued), 0)::bigint FROM messages WHERE mail_queued > 0;
+
+\echo
+\echo '== a delivery step: the next 500 members of the default group after the cursor'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id, joined_at_ms <= 1710000020000 FROM group_members
+WHERE group_id = 200001 AND user_id >= 1050000 ORDER BY user_id LIMIT 500;
+
+\echo
+\echo '== the audit trail: 500,000 events over 10,000 groups, a year of them, by 1,000 people'
+\echo '   and Tessera (actor 0)'
+INSERT INTO audit (event_id, group_id, at_ms, actor, action, detail)
+SELECT 5000000 + n, 200001 + (n * 7919) % 10000, 1690000000000 + n * 60000,
+       CASE WHEN n % 5 = 0 THEN 0 ELSE 1000001 + n % 1000 END,
+       (ARRAY['members_added','members_removed','group_changed','key_redeemed','key_refused',
+              'courses_changed'])[1 + n % 6], 'Added someone'
+FROM generate_series(1::bigint, 500000) AS n;
+ANALYZE audit;
+
+\echo
+\echo '== Activity, first page (the portal reads the time index newest first; LIMIT: the budget)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT event_id, group_id, at_ms, actor, action FROM audit
+WHERE (at_ms, event_id) >= (0, 0) AND (at_ms, event_id) < (9223372036854775807, 9223372036854775807)
+ORDER BY at_ms DESC, event_id DESC LIMIT 5000;
+
+\echo
+\echo '== Activity, an older page from a place, within dates'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT event_id, group_id, at_ms, actor, action FROM audit
+WHERE (at_ms, event_id) >= (1700000000000, 0) AND (at_ms, event_id) < (1705000000000, 5250000)
+ORDER BY at_ms DESC, event_id DESC LIMIT 5000;
+
+\echo
+\echo '== Activity, a newer page (oldest first from a place)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT event_id, group_id, at_ms, actor, action FROM audit
+WHERE (at_ms, event_id) >= (1705000000000, 5250000) AND (at_ms, event_id) < (9223372036854775807, 9223372036854775807)
+ORDER BY at_ms, event_id LIMIT 5000;
+
+\echo
+\echo '== Activity of one person (the actor index)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT event_id, group_id, at_ms, actor, action FROM audit
+WHERE actor = 1000042 AND (at_ms, event_id) >= (0, 0) AND (at_ms, event_id) < (1705000000000, 5250000)
+ORDER BY at_ms DESC, event_id DESC LIMIT 5000;
+
+\echo
+\echo '== Activity of one group: its size up to the budget, then its events of a kind, sorted'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT count(*) FROM (SELECT 1 FROM audit WHERE group_id = 204242 LIMIT 5001) e;
+EXPLAIN (ANALYZE, COSTS OFF)
+WITH trail AS MATERIALIZED (SELECT * FROM audit WHERE group_id = 204242)
+SELECT event_id, group_id, at_ms, actor, action FROM trail
+WHERE (at_ms, event_id) >= (0, 0) AND (at_ms, event_id) < (9223372036854775807, 9223372036854775807)
+  AND action = 'key_refused'
+ORDER BY at_ms DESC, event_id DESC LIMIT 51;
+
+\echo
+\echo '== the page''s rows with who did them and their group (one statement)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT a.event_id, a.group_id, a.at_ms, a.actor, a.action, a.detail, u.login, g.name
+FROM unnest(ARRAY[5400000, 5399999, 5399998]::bigint[]) WITH ORDINALITY AS p(id, n)
+JOIN audit a ON a.event_id = p.id
+LEFT JOIN users u ON u.id = a.actor AND a.actor <> 0
+LEFT JOIN groups g ON g.id = a.group_id AND g.deleted_at_ms IS NULL
+ORDER BY p.n;
+
+\echo
+\echo '== the CSV export, one batch of 1,000 of a kind (no budget: a walk, in keyset batches)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT event_id, group_id, at_ms, actor, action FROM audit
+WHERE (at_ms, event_id) >= (0, 0) AND (at_ms, event_id) < (1705000000000, 5250000)
+  AND action = 'key_refused'
+ORDER BY at_ms DESC, event_id DESC LIMIT 1000;

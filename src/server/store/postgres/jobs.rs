@@ -7,8 +7,10 @@
 //! a step whose lease was taken over writes nothing.
 //!
 //! **Kinds.** Each kind's step is one function listed in [`JOB_STEPS`], as sled's `JOB_STEPS`.
-//! The kinds whose areas are not written for PostgreSQL yet (mass enrolment, import, message
-//! delivery) are listed with a step that fails with a typed error saying so.
+//! The kinds whose areas are not written for PostgreSQL yet (mass enrolment, import) are
+//! listed with a step that fails with a typed error saying so. Message delivery's step lives
+//! with its area (`messages.rs`), which is why [`PgStore::step_tx`] and [`Advance`] are open to
+//! the backend's files.
 
 use super::super::jobs::{JobKind, JobRecord, JobState, Jobs, Lease, Step, LEASE_MS, STEP_BATCH};
 use super::{PgError, PgStore};
@@ -179,12 +181,12 @@ static JOB_STEPS: &[(&str, StepFn)] = &[
     ("lessons_added", lessons_added_step),
     ("mass_enrol", not_written_step),
     ("import_users", not_written_step),
-    ("deliver_message", not_written_step),
+    ("deliver_message", super::messages::deliver_step),
 ];
 
 /// What a step's body did: the entries it handled and the cursor to go on from, or that the
 /// job is finished.
-enum Advance {
+pub(super) enum Advance {
     More { handled: u64, cursor: u64 },
     Finished { handled: u64 },
 }
@@ -194,7 +196,7 @@ impl PgStore {
     /// job's row and checks it is as the step read it (pending, same cursor, same holder).
     /// When it is not, nothing is written: `Held` when another runner took the job over,
     /// `More` when this step ran already, `Finished` when the job is.
-    fn step_tx(
+    pub(super) fn step_tx(
         &self,
         job: &JobRecord,
         now: u64,
@@ -462,6 +464,7 @@ impl Jobs for PgStore {
             if n == 0 {
                 return Err(StoreError::NotFound("job").into());
             }
+            super::messages::delivery_failed(t, id)?;
             Ok(())
         })
     }

@@ -9,8 +9,9 @@
 //! version, a snapshot for the tests). Areas written, one file each: settings, sessions, users,
 //! branches, courses, curricula (with `search.rs`, the term tables' prefix search shared by
 //! them), the group areas (`groups/`, with `audit.rs`: an audit row written in another
-//! operation's transaction), and jobs (`jobs.rs`: enqueueing in another operation's
-//! transaction, the leased runner, and the steps of the kinds whose areas are written); the
+//! operation's transaction, and the Audit area's pages read from them), jobs (`jobs.rs`: enqueueing in another operation's
+//! transaction, the leased runner, and the steps of the kinds whose areas are written), and
+//! messages (`messages.rs`: inboxes, the outbox shared by every server, the delivery step); the
 //! others follow, each checked by the conformance suite.
 //!
 //! ## How it keeps the store's contract (`store/mod.rs`)
@@ -36,6 +37,7 @@ mod default_join;
 mod enrolments;
 pub(crate) mod groups;
 pub(crate) mod jobs;
+mod messages;
 mod search;
 mod sessions;
 mod settings;

@@ -9,9 +9,7 @@ use super::codec::{fold, id_key, read_id, show_key};
 use super::enrolments::pair_key;
 use super::groups::{AuditKind, AuditRecord};
 use super::{SledStore, StoreError};
-use crate::model::activity::{
-    unknown_actor, unknown_group, ActivityList, ActivityQuery, Place, Toward,
-};
+use crate::model::activity::{ActivityList, ActivityQuery, Place, Toward};
 use crate::model::AppError;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use std::ops::Bound;
@@ -208,13 +206,12 @@ impl Audit for SledStore {
     }
 
     fn actor_name(&self, actor: u64) -> Result<String, StoreError> {
-        if actor == 0 {
-            return Ok("system".into());
-        }
-        Ok(self
-            .get_user(actor)?
-            .map(|u| u.login)
-            .unwrap_or_else(|| format!("user #{actor}")))
+        let login = if actor == 0 {
+            None
+        } else {
+            self.get_user(actor)?.map(|u| u.login)
+        };
+        Ok(shown_actor(actor, login))
     }
 
     fn group_id_by_name(&self, name: &str) -> Result<Option<u64>, StoreError> {
@@ -229,34 +226,7 @@ impl Audit for SledStore {
         &self,
         q: &ActivityQuery,
     ) -> Result<Result<(AuditFilter, Toward), Vec<AppError>>, StoreError> {
-        let parsed = q.parse();
-        let mut problems = parsed.as_ref().err().cloned().unwrap_or_default();
-        let actor = match q.actor.trim() {
-            "" => None,
-            raw => self.user_id_by_login_or_email(raw)?.or_else(|| {
-                problems.push(unknown_actor(raw));
-                None
-            }),
-        };
-        let group = match q.group.trim() {
-            "" => None,
-            raw => self.group_id_by_name(raw)?.or_else(|| {
-                problems.push(unknown_group(raw));
-                None
-            }),
-        };
-        let p = match parsed {
-            Ok(p) if problems.is_empty() => p,
-            _ => return Ok(Err(problems)),
-        };
-        let filter = AuditFilter {
-            actor,
-            group,
-            kind: p.kind.map(AuditKind::from),
-            from: p.from,
-            until: p.until,
-        };
-        Ok(Ok((filter, p.toward)))
+        activity_filter_of(self, q)
     }
 
     fn activity_page(&self, q: &ActivityQuery, limit: usize) -> Result<ActivityList, StoreError> {
@@ -359,79 +329,6 @@ fn entries(
         let (k, v) = item?;
         read_entry(&k, &v)
     })
-}
-
-/// The page of the newest events matching `f` among `hits` (newest first, all before
-/// `before`), looking at no more than `budget` of them.
-fn older_page(
-    hits: impl Iterator<Item = Result<AuditHit, StoreError>>,
-    f: &AuditFilter,
-    before: Option<Place>,
-    limit: usize,
-    budget: usize,
-) -> Result<AuditHits, StoreError> {
-    let mut out = AuditHits {
-        hits: Vec::new(),
-        newer: before,
-        older: None,
-        searched_to: None,
-    };
-    for (scanned, hit) in hits.enumerate() {
-        let hit = hit?;
-        if f.admits(&hit) {
-            if out.hits.len() == limit {
-                out.older = out.hits.last().map(|h| h.place);
-                return Ok(out);
-            }
-            out.hits.push(hit);
-        }
-        if scanned + 1 >= budget {
-            out.older = Some(hit.place);
-            out.searched_to = (out.hits.len() < limit).then_some(hit.place.at);
-            return Ok(out);
-        }
-    }
-    Ok(out)
-}
-
-/// The page of the oldest events matching `f` among `hits` (oldest first, all at or after
-/// `after`), looking at no more than `budget` of them; `None` when fewer than a page of them
-/// are left (the caller shows the first page instead).
-fn newer_page(
-    hits: impl Iterator<Item = Result<AuditHit, StoreError>>,
-    f: &AuditFilter,
-    after: Place,
-    limit: usize,
-    budget: usize,
-) -> Result<Option<AuditHits>, StoreError> {
-    let mut found = Vec::new();
-    let mut newer = None;
-    let mut searched_to = None;
-    for (scanned, hit) in hits.enumerate() {
-        let hit = hit?;
-        if f.admits(&hit) {
-            if found.len() == limit {
-                newer = found.last().map(|h: &AuditHit| h.place.next());
-                break;
-            }
-            found.push(hit);
-        }
-        if scanned + 1 >= budget {
-            newer = Some(hit.place.next());
-            searched_to = (found.len() < limit).then_some(hit.place.at);
-            break;
-        }
-    }
-    if newer.is_none() && found.len() < limit {
-        return Ok(None);
-    }
-    found.reverse();
-    Ok(Some(AuditHits {
-        hits: found,
-        newer,
-        older: Some(after),
-        searched_to,
-    }))
 }
 
 #[cfg(test)]

@@ -22,14 +22,6 @@ use sled::Transactional;
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
-/// An outbox key: `due ++ message ++ user`, all big-endian.
-fn outbox_key(due: u64, message: u64, user: u64) -> [u8; 24] {
-    let mut k = [0u8; 24];
-    k[..8].copy_from_slice(&id_key(due));
-    k[8..].copy_from_slice(&pair_key(message, user));
-    k
-}
-
 pub(crate) fn unread_counter(user: u64) -> String {
     format!("unread/{user}")
 }
@@ -163,13 +155,7 @@ impl Messages for SledStore {
                         event,
                         actor,
                         AuditAction::MessageSent,
-                        format!(
-                            "{} sent \"{}\" to {} member{}",
-                            sender.login,
-                            subject,
-                            g.members,
-                            if g.members == 1 { "" } else { "s" }
-                        ),
+                        sent_detail(&sender.login, subject, g.members),
                     )
                 },
             )?;
