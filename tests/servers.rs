@@ -168,7 +168,7 @@ fn mass_fixture(store: &Store) -> u64 {
             archived: false,
         };
         let id = store.create_course(&f, 0).unwrap().id;
-        store.link_group_course(actor, g, id, false).unwrap();
+        store.link_group_course(actor, g, id, true).unwrap();
     }
     std::thread::scope(|s| {
         for part in 0..4 {

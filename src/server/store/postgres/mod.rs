@@ -30,6 +30,7 @@
 
 pub(crate) mod audit;
 mod branches;
+mod check;
 pub mod connect;
 mod courses;
 mod curricula;

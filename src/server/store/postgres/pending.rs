@@ -26,12 +26,6 @@ impl crate::server::store::backup::Backups for PgStore {
     }
 }
 
-impl crate::server::store::check::Checks for PgStore {
-    fn check(&self) -> Result<CheckReport, StoreError> {
-        unimplemented!("Checks on PostgreSQL")
-    }
-}
-
 impl crate::server::store::imports::Imports for PgStore {
     fn plan_import(&self, inputs: &[ImportInput]) -> Result<Vec<ImportRowRecord>, StoreError> {
         unimplemented!("Imports on PostgreSQL")
