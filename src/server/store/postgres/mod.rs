@@ -28,6 +28,7 @@
 //!   rows with its total, `REPEATABLE READ` (one snapshot for the transaction).
 
 pub(crate) mod audit;
+pub mod backup;
 mod branches;
 pub mod connect;
 mod courses;

@@ -51,18 +51,6 @@ impl crate::server::store::audit::Audit for PgStore {
     }
 }
 
-impl crate::server::store::backup::Backups for PgStore {
-    fn record_backup(&self, rec: &LastBackupRecord) -> Result<(), StoreError> {
-        unimplemented!("Backups on PostgreSQL")
-    }
-    fn last_backup(&self) -> Result<Option<LastBackupRecord>, StoreError> {
-        unimplemented!("Backups on PostgreSQL")
-    }
-    fn backup(&self, out: &mut dyn Write, now_ms: u64) -> Result<BackupSummary, BackupError> {
-        unimplemented!("Backups on PostgreSQL")
-    }
-}
-
 impl crate::server::store::check::Checks for PgStore {
     fn check(&self) -> Result<CheckReport, StoreError> {
         unimplemented!("Checks on PostgreSQL")

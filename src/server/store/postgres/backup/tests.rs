@@ -1,0 +1,122 @@
+//! Backups and restores between the backends, on the test cluster (skipped without one, as
+//! every PostgreSQL test).
+
+use super::super::tests::temp_pg_store;
+use super::*;
+use crate::server::store::sled::rebuild::tests::{assert_same, comparable, every_area};
+use crate::server::store::tests::dump;
+use crate::server::store::Store;
+
+/// A sled store with a record of every kind, and its backup file.
+fn school_file() -> (tempfile::TempDir, Store, Vec<u8>) {
+    let (dir, s) = crate::server::store::sled::tests::sled_temp_store();
+    every_area(&s);
+    let mut file = Vec::new();
+    s.backup(&mut file, 1_700_000_000_000).unwrap();
+    (dir, s, file)
+}
+
+#[test]
+fn a_school_moved_from_sled_to_postgresql_and_back_is_the_same_school() {
+    let Some((_db, pg)) = temp_pg_store() else {
+        return;
+    };
+    let (_d, original, file) = school_file();
+    let header = crate::server::store::backup::read_header(file.as_slice()).unwrap();
+
+    let summary = restore(file.as_slice(), &pg).unwrap();
+    assert_eq!(summary.violations, Vec::<String>::new());
+    // The copy serves the school: logins, totals recounted, groups, and new ids past the old.
+    let pg_store = Store::new(pg);
+    assert_eq!(
+        pg_store.user_count().unwrap(),
+        original.user_count().unwrap()
+    );
+    assert!(pg_store.find_for_login("ADA").unwrap().is_some());
+    let phy = original.list_courses("PHY", 1, 5).unwrap().0[0].id;
+    assert_eq!(
+        pg_store.enrolled_count(phy).unwrap(),
+        original.enrolled_count(phy).unwrap()
+    );
+    assert!(pg_store.new_id().unwrap() >= header.id_mark);
+
+    let mut again = Vec::new();
+    let made = pg_store.backup(&mut again, 1_700_000_000_001).unwrap();
+    assert_eq!(made.bytes, again.len() as u64);
+    let back = crate::server::store::backup::read_header(again.as_slice()).unwrap();
+    assert!(back.id_mark >= header.id_mark);
+    assert_eq!(back.schema, header.schema);
+
+    let to = tempfile::tempdir().unwrap();
+    let (restored, sum) =
+        crate::server::store::restore(again.as_slice(), &to.path().join("s")).unwrap();
+    assert_eq!(sum.violations, Vec::<String>::new());
+    assert_same(&comparable(&restored), &comparable(&original));
+}
+
+#[test]
+fn a_restore_into_a_database_holding_a_school_is_refused_and_changes_nothing() {
+    let Some((_db, pg)) = temp_pg_store() else {
+        return;
+    };
+    let (_d, _original, file) = school_file();
+    let pg = Store::new(pg);
+    crate::server::store::enrolments::tests_support::learner(&pg, "already-here");
+    let before = dump(&pg);
+    let pg_ref = pg.as_any().downcast_ref::<PgStore>().unwrap();
+    let err = restore(file.as_slice(), pg_ref).unwrap_err();
+    assert!(matches!(err, BackupError::DatabaseNotEmpty(_)), "{err}");
+    assert_eq!(dump(&pg), before);
+}
+
+#[test]
+fn a_damaged_file_is_a_typed_error_and_the_database_stays_empty() {
+    let Some((_db, pg)) = temp_pg_store() else {
+        return;
+    };
+    let (_d, _original, file) = school_file();
+    let before = pg.snapshot().unwrap();
+    let mut flipped = file.clone();
+    let mid = file.len() / 2;
+    flipped[mid] ^= 0x10;
+    for bad in [
+        &file[..file.len() / 3],
+        &file[..file.len() - 1],
+        &flipped[..],
+    ] {
+        let err = restore(bad, &pg).unwrap_err();
+        assert!(
+            matches!(err, BackupError::Damaged(_) | BackupError::NotABackup),
+            "{err}"
+        );
+        assert_eq!(pg.snapshot().unwrap(), before);
+    }
+    let err = restore(&b"PK\x03\x04 a zip file"[..], &pg).unwrap_err();
+    assert!(matches!(err, BackupError::NotABackup), "{err}");
+    assert_eq!(pg.snapshot().unwrap(), before);
+    // The database is still empty: the whole file restores.
+    restore(file.as_slice(), &pg).unwrap();
+}
+
+#[test]
+fn the_last_backup_is_kept_in_the_database() {
+    let Some((_db, pg)) = temp_pg_store() else {
+        return;
+    };
+    assert_eq!(pg.last_backup().unwrap(), None);
+    for rec in [
+        LastBackupRecord {
+            at_ms: 5,
+            bytes: 10,
+            via: BackupVia::Command,
+        },
+        LastBackupRecord {
+            at_ms: 6,
+            bytes: 11,
+            via: BackupVia::Download { by: 3 },
+        },
+    ] {
+        pg.record_backup(&rec).unwrap();
+        assert_eq!(pg.last_backup().unwrap(), Some(rec));
+    }
+}
