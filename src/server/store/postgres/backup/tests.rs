@@ -120,3 +120,77 @@ fn the_last_backup_is_kept_in_the_database() {
         assert_eq!(pg.last_backup().unwrap(), Some(rec));
     }
 }
+
+/// The commands' entry points: a file restores into an empty database, a second restore into
+/// it is refused with the restore's "target not empty" exit code, and a backup of it is made.
+#[test]
+fn the_commands_restore_into_an_empty_database_refuse_a_filled_one_and_back_it_up() {
+    let Some((_db, pg)) = temp_pg_store() else {
+        return;
+    };
+    let (_d, original, file) = school_file();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("school.tessera-backup");
+    std::fs::write(&path, &file).unwrap();
+    let summary = crate::server::backup_control::restore_command_postgres(&path, &pg).unwrap();
+    assert_eq!(summary.violations, Vec::<String>::new());
+    assert_eq!(pg.user_count().unwrap(), original.user_count().unwrap());
+    let err = crate::server::backup_control::restore_command_postgres(&path, &pg).unwrap_err();
+    assert_eq!(err.exit_code(), 10, "{err}");
+
+    // And `tessera backup` of it writes a file the embedded restore takes, and records itself.
+    let out = dir.path().join("again.tessera-backup");
+    let made = crate::server::backup_control::backup_command_postgres(&pg, &out).unwrap();
+    assert_eq!(made.bytes, std::fs::metadata(&out).unwrap().len());
+    assert_eq!(
+        pg.last_backup().unwrap().map(|b| b.via),
+        Some(BackupVia::Command)
+    );
+    let (_, sum) =
+        crate::server::store::restore(std::fs::File::open(&out).unwrap(), &dir.path().join("back"))
+            .unwrap();
+    assert_eq!(sum.violations, Vec::<String>::new());
+}
+
+/// A measurement, not a check: how long a school of `TESSERA_BENCH_USERS` learners (10,000 by
+/// default; 10 courses each through their groups) takes to back up on sled, restore into
+/// PostgreSQL and back up from PostgreSQL.
+/// `cargo test --features ssr --lib backup_and_restore_at_scale -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement"]
+fn backup_and_restore_at_scale() {
+    use crate::server::seed::{seed, SeedPlan};
+    use std::time::Instant;
+    let Some((_db, pg)) = temp_pg_store() else {
+        return;
+    };
+    let users: u64 = std::env::var("TESSERA_BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let (_d, s) = crate::server::store::sled::tests::sled_temp_store();
+    let plan = SeedPlan {
+        users,
+        groups: (users / 1_000).max(1),
+        courses: 100,
+        courses_per_group: 10,
+    };
+    let hash = crate::server::store::users::PasswordHash::from_phc("$x".into());
+    seed(&s, plan, &hash, |_| {}).unwrap();
+    let mut file = Vec::new();
+    let started = Instant::now();
+    let made = s.backup(&mut file, 1).unwrap();
+    let sled_backup = started.elapsed();
+    let started = Instant::now();
+    restore(file.as_slice(), &pg).unwrap();
+    let pg_restore = started.elapsed();
+    let mut again = Vec::new();
+    let started = Instant::now();
+    let remade = pg.backup(&mut again, 2).unwrap();
+    let pg_backup = started.elapsed();
+    println!(
+        "{users} users, {} entries, {} bytes: sled backup {sled_backup:?}; restore into \
+         PostgreSQL {pg_restore:?}; backup from PostgreSQL {pg_backup:?} ({} entries, {} bytes)",
+        made.entries, made.bytes, remade.entries, remade.bytes
+    );
+}
