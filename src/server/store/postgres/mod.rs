@@ -10,8 +10,9 @@
 //! branches, courses, curricula (with `search.rs`, the term tables' prefix search shared by
 //! them), the group areas (`groups/`, with `audit.rs`: an audit row written in another
 //! operation's transaction), and jobs (`jobs.rs`: enqueueing in another operation's
-//! transaction, the leased runner, and the steps of the kinds whose areas are written); the
-//! others follow, each checked by the conformance suite.
+//! transaction, the leased runner, and the steps of the kinds whose areas are written), and
+//! backups (`backup.rs`: the portable file from one snapshot, and a restore into an empty
+//! database); the others follow, each checked by the conformance suite.
 //!
 //! ## How it keeps the store's contract (`store/mod.rs`)
 //! - **Atomic, serializable operations.** An operation is one transaction. Operations whose
