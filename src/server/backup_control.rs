@@ -197,9 +197,10 @@ impl CommandError {
             CommandError::Backup(BackupError::NotAStore(_)) => 5,
             CommandError::Backup(BackupError::NewerSchema { .. }) => 6,
             CommandError::Backup(BackupError::Open(_)) => 7,
-            CommandError::Output { .. } | CommandError::Backup(BackupError::TargetNotEmpty(_)) => {
-                10
-            }
+            CommandError::Output { .. }
+            | CommandError::Backup(
+                BackupError::TargetNotEmpty(_) | BackupError::DatabaseNotEmpty(_),
+            ) => 10,
             CommandError::Backup(
                 BackupError::NotABackup | BackupError::Damaged(_) | BackupError::NewerFormat { .. },
             ) => 11,
@@ -264,6 +265,26 @@ pub fn backup_command(
             Ok((summary, Source::Directory))
         }
     }
+}
+
+/// `tessera backup --database-url`: writes a backup of the PostgreSQL database `store` is
+/// connected to into `out` (`-`: standard output), from one snapshot while its servers keep
+/// running, and records it as the last backup. The file appears whole or not at all.
+pub fn backup_command_postgres(
+    store: &super::store::postgres::PgStore,
+    out: &Path,
+) -> Result<BackupSummary, CommandError> {
+    use super::store::backup::Backups;
+    let sink = Output::create(out)?;
+    let summary = sink.write_with(|w| Ok(store.backup(w, now_ms())?))?;
+    store
+        .record_backup(&LastBackupRecord {
+            at_ms: now_ms(),
+            bytes: summary.bytes,
+            via: BackupVia::Command,
+        })
+        .map_err(BackupError::from)?;
+    Ok(summary)
 }
 
 fn from_server(
@@ -387,4 +408,22 @@ pub fn restore_command(input: &Path, data_dir: &Path) -> Result<RestoreSummary, 
         Box::new(std::fs::File::open(input).map_err(fail)?)
     };
     Ok(super::store::restore(reader, data_dir)?.1)
+}
+
+/// `tessera restore --database-url`: restores the backup in `input` (`-`: standard input) into
+/// the PostgreSQL database `store` is connected to, which must hold no school yet.
+pub fn restore_command_postgres(
+    input: &Path,
+    store: &super::store::postgres::PgStore,
+) -> Result<RestoreSummary, CommandError> {
+    let fail = |e: std::io::Error| CommandError::Input {
+        path: input.display().to_string(),
+        reason: e.to_string(),
+    };
+    let reader: Box<dyn Read> = if input.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(input).map_err(fail)?)
+    };
+    Ok(super::store::restore_into_postgres(reader, store)?)
 }

@@ -93,6 +93,13 @@ pub enum BackupError {
     NotAStore(String),
     #[error("{0} is not empty: restore into a new or empty directory, so nothing is overwritten")]
     TargetNotEmpty(String),
+    /// A restore into a database (PostgreSQL) that already holds a school: nothing is
+    /// overwritten or merged.
+    #[error(
+        "the database {0} already holds data: restore into a new, empty database, so nothing is \
+         overwritten"
+    )]
+    DatabaseNotEmpty(String),
     #[error("the restored store could not be opened: {0}")]
     Open(super::OpenError),
 }

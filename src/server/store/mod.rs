@@ -336,6 +336,16 @@ pub fn restore(
     self::sled::backup::restore(input, dir).map(|(s, r)| (Store::new(s), r))
 }
 
+/// Restores the backup read from `input` (made on either backend) into the PostgreSQL database
+/// `store` is connected to, which must hold no school yet (`BackupError::DatabaseNotEmpty`):
+/// see `postgres/backup.rs`. Returns the backup's figures and the `check` verdict on it.
+pub fn restore_into_postgres(
+    input: impl std::io::Read,
+    store: &postgres::PgStore,
+) -> Result<backup::RestoreSummary, backup::BackupError> {
+    self::postgres::backup::restore(input, store)
+}
+
 /// What [`Store::snapshot`] returns: (table, rows of (key, value)), tables in name order.
 pub type Snapshot = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
 

@@ -35,7 +35,7 @@ fn record(row: &Row) -> BranchRecord {
     }
 }
 
-fn terms(name: &str) -> Vec<String> {
+pub(crate) fn terms(name: &str) -> Vec<String> {
     crate::server::store::sled::search::terms(&[name])
 }
 

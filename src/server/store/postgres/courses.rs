@@ -27,7 +27,7 @@ const SUFFIXES: TermIndex = TermIndex {
 const CODE_TAKEN: &str = "A course with this code already exists.";
 
 /// Each suffix of the folded code and title (sled's `course_suffix` terms).
-fn course_terms(code: &str, title: &str) -> Vec<String> {
+pub(crate) fn course_terms(code: &str, title: &str) -> Vec<String> {
     let mut terms = suffixes(code);
     terms.extend(suffixes(title));
     terms.sort();

@@ -23,7 +23,7 @@ pub(crate) const TERMS: TermIndex = TermIndex {
 
 const NAME_TAKEN: &str = "A curriculum with this name already exists.";
 
-fn terms(name: &str) -> Vec<String> {
+pub(crate) fn terms(name: &str) -> Vec<String> {
     crate::server::store::sled::search::terms(&[name])
 }
 

@@ -9,10 +9,12 @@
 //! version, a snapshot for the tests). Areas written, one file each: settings, sessions, users,
 //! branches, courses, curricula (with `search.rs`, the term tables' prefix search shared by
 //! them), the group areas (`groups/`, with `audit.rs`: an audit row written in another
-//! operation's transaction, and the Audit area's pages read from them), jobs (`jobs.rs`: enqueueing in another operation's
-//! transaction, the leased runner, and the steps of the kinds whose areas are written), and
-//! messages (`messages.rs`: inboxes, the outbox shared by every server, the delivery step); the
-//! others follow, each checked by the conformance suite.
+//! operation's transaction, and the Audit area's pages read from them), jobs (`jobs.rs`:
+//! enqueueing in another operation's transaction, the leased runner, and the steps of the
+//! kinds whose areas are written), messages (`messages.rs`: inboxes, the outbox shared by
+//! every server, the delivery step), backups (`backup.rs`: the portable file from one
+//! snapshot, and a restore into an empty database), checks (`check.rs`) and the shared
+//! throttles (`throttles.rs`); the others follow, each checked by the conformance suite.
 //!
 //! ## How it keeps the store's contract (`store/mod.rs`)
 //! - **Atomic, serializable operations.** An operation is one transaction. Operations whose
@@ -29,6 +31,7 @@
 //!   rows with its total, `REPEATABLE READ` (one snapshot for the transaction).
 
 pub(crate) mod audit;
+pub mod backup;
 mod branches;
 mod check;
 pub mod connect;

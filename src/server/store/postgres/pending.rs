@@ -14,18 +14,6 @@ use crate::server::store::tests::prelude::*;
 #[allow(unused_imports)]
 use std::io::Write;
 
-impl crate::server::store::backup::Backups for PgStore {
-    fn record_backup(&self, rec: &LastBackupRecord) -> Result<(), StoreError> {
-        unimplemented!("Backups on PostgreSQL")
-    }
-    fn last_backup(&self) -> Result<Option<LastBackupRecord>, StoreError> {
-        unimplemented!("Backups on PostgreSQL")
-    }
-    fn backup(&self, out: &mut dyn Write, now_ms: u64) -> Result<BackupSummary, BackupError> {
-        unimplemented!("Backups on PostgreSQL")
-    }
-}
-
 impl crate::server::store::imports::Imports for PgStore {
     fn plan_import(&self, inputs: &[ImportInput]) -> Result<Vec<ImportRowRecord>, StoreError> {
         unimplemented!("Imports on PostgreSQL")

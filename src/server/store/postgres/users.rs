@@ -59,7 +59,7 @@ fn record(row: &Row) -> Result<UserRecord, StoreError> {
 }
 
 /// The terms a user is found by, as sled indexes them (`search_user`).
-fn terms(u: &UserRecord) -> Vec<String> {
+pub(crate) fn terms(u: &UserRecord) -> Vec<String> {
     crate::server::store::sled::search::terms(&[&u.login, &u.email, &u.display_name])
 }
 

@@ -22,7 +22,7 @@ const RESTORE_BATCH: usize = 10_000;
 // The last backup, shown on the Backup page.
 
 /// In `meta`, beside the counters and settings.
-const LAST_BACKUP: Slot<LastBackupRecord> = Slot::new(b"backup/last");
+pub(crate) const LAST_BACKUP: Slot<LastBackupRecord> = Slot::new(b"backup/last");
 
 /// A data directory no server has open, read by `tessera backup` itself.
 pub struct IdleDirectory(sled::Db);
@@ -122,11 +122,23 @@ pub fn write_backup(
     out: impl Write,
     now_ms: u64,
 ) -> Result<BackupSummary, BackupError> {
+    let id_mark = db.generate_id()? + 1;
+    write_backup_marked(db, out, now_ms, id_mark)
+}
+
+/// [`write_backup`] with the id mark given: a store filled from another backend's rows (see
+/// `postgres/backup.rs`) carries that backend's mark, not its own counter's.
+pub(crate) fn write_backup_marked(
+    db: &sled::Db,
+    out: impl Write,
+    now_ms: u64,
+    id_mark: u64,
+) -> Result<BackupSummary, BackupError> {
     let schema = schema_of(db)?.ok_or_else(|| BackupError::NotAStore("the database".into()))?;
     let header = BackupHeader {
         schema,
         created_ms: now_ms,
-        id_mark: db.generate_id()? + 1,
+        id_mark,
         tessera: env!("CARGO_PKG_VERSION").to_string(),
     };
     let mut file = Counting {

@@ -13,7 +13,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 /// `branch_children` key: parent id ++ child id (both 8 bytes big-endian).
-fn child_key(parent: u64, child: u64) -> [u8; 16] {
+pub(crate) fn child_key(parent: u64, child: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
     k[..8].copy_from_slice(&id_key(parent));
     k[8..].copy_from_slice(&id_key(child));
@@ -23,7 +23,7 @@ fn child_key(parent: u64, child: u64) -> [u8; 16] {
 /// `count/branches`: how many branches there are.
 pub(crate) const COUNT_BRANCHES: &str = "branches";
 
-fn children_counter(id: u64) -> String {
+pub(crate) fn children_counter(id: u64) -> String {
     format!("children/{id}")
 }
 

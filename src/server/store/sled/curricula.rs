@@ -18,7 +18,7 @@ use sled::Transactional;
 pub(crate) const COUNT_CURRICULA: &str = "curricula";
 
 /// `course_curricula` key: course id ++ curriculum id.
-fn link_key(course: u64, curriculum: u64) -> [u8; 16] {
+pub(crate) fn link_key(course: u64, curriculum: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
     k[..8].copy_from_slice(&id_key(course));
     k[8..].copy_from_slice(&id_key(curriculum));

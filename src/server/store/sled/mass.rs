@@ -22,11 +22,11 @@ type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 /// Reasons kept per job (the counts say how many failed in all).
 const FAILURES_KEPT: usize = 20;
 
-fn running_key(group: u64) -> Vec<u8> {
+pub(crate) fn running_key(group: u64) -> Vec<u8> {
     format!("mass_enrol/{group}").into_bytes()
 }
 
-fn last_key(group: u64) -> Vec<u8> {
+pub(crate) fn last_key(group: u64) -> Vec<u8> {
     format!("last_mass_enrol/{group}").into_bytes()
 }
 

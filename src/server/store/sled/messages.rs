@@ -30,12 +30,12 @@ pub(crate) fn inbox_counter(user: u64) -> String {
     format!("inbox/{user}")
 }
 
-fn sent_counter(group: u64) -> String {
+pub(crate) fn sent_counter(group: u64) -> String {
     format!("group_messages/{group}")
 }
 
 /// A message's own counters: `delivered`, `queued`, `sent`, `failed`.
-fn message_counter(message: u64, what: &str) -> String {
+pub(crate) fn message_counter(message: u64, what: &str) -> String {
     format!("msg/{message}/{what}")
 }
 

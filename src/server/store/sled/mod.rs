@@ -41,6 +41,7 @@ pub(crate) mod jobs;
 pub(crate) mod mass;
 pub(crate) mod messages;
 pub(crate) mod migrations;
+pub(crate) mod rebuild;
 pub(crate) mod reports;
 pub mod search;
 pub(crate) mod sessions;

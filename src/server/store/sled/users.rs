@@ -14,13 +14,13 @@ use crate::server::store::sled::tables::{of, TxOf};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
-const COUNT_USERS: &str = "users";
+pub(crate) const COUNT_USERS: &str = "users";
 
-const COUNT_ACTIVE_ADMINS: &str = "active_admins";
+pub(crate) const COUNT_ACTIVE_ADMINS: &str = "active_admins";
 
 /// The terms a user is found by (`search_user`, see `search.rs`): login, e-mail, display name
 /// and each word of the display name.
-fn search_terms(u: &UserRecord) -> Vec<String> {
+pub(crate) fn search_terms(u: &UserRecord) -> Vec<String> {
     search::terms(&[&u.login, &u.email, &u.display_name])
 }
 

@@ -17,9 +17,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use std::collections::HashSet;
 
-const DEFAULT_GROUP: &[u8] = b"default_group";
+pub(crate) const DEFAULT_GROUP: &[u8] = b"default_group";
 
-const COUNT_GROUPS: &str = "groups";
+pub(crate) const COUNT_GROUPS: &str = "groups";
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
@@ -28,12 +28,12 @@ pub(crate) fn branch_counter(branch: u64) -> String {
 }
 
 /// `group_by_members` key: member count ++ group id.
-fn members_key(members: u64, group: u64) -> [u8; 16] {
+pub(crate) fn members_key(members: u64, group: u64) -> [u8; 16] {
     pair_key(members, group)
 }
 
 /// `group_suffix` key: suffix, `0x00`, group id.
-fn suffix_key(suffix: &str, id: u64) -> Vec<u8> {
+pub(crate) fn suffix_key(suffix: &str, id: u64) -> Vec<u8> {
     search::key(suffix, id)
 }
 
