@@ -273,10 +273,19 @@ fn backup(
 /// [`tessera::server::backup_control::CommandError::exit_code`].
 #[cfg(feature = "ssr")]
 fn restore(args: tessera::server::config::RestoreArgs) -> std::process::ExitCode {
-    match tessera::server::backup_control::restore_command(&args.input, &args.data_dir) {
+    let place = match args.place() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(3);
+        }
+    };
+    match tessera::server::backup_control::restore_command(&args.input, &place) {
         Ok(done) => {
             // A new directory is private; an empty one given to restore into keeps its mode.
-            warn_if_readable(&args.data_dir);
+            if let tessera::server::store::StorePlace::Directory { dir, .. } = &place {
+                warn_if_readable(dir);
+            }
             for v in &done.violations {
                 println!("{v}");
             }
@@ -287,7 +296,7 @@ fn restore(args: tessera::server::config::RestoreArgs) -> std::process::ExitCode
                 tessera::components::widgets::date_time(done.backup.created_ms),
                 done.backup.tessera,
                 done.backup.schema,
-                args.data_dir.display(),
+                place.shown(),
                 done.trees,
                 done.entries,
                 done.schema,

@@ -267,26 +267,6 @@ pub fn backup_command(
     }
 }
 
-/// `tessera backup --database-url`: writes a backup of the PostgreSQL database `store` is
-/// connected to into `out` (`-`: standard output), from one snapshot while its servers keep
-/// running, and records it as the last backup. The file appears whole or not at all.
-pub fn backup_command_postgres(
-    store: &super::store::postgres::PgStore,
-    out: &Path,
-) -> Result<BackupSummary, CommandError> {
-    use super::store::backup::Backups;
-    let sink = Output::create(out)?;
-    let summary = sink.write_with(|w| Ok(store.backup(w, now_ms())?))?;
-    store
-        .record_backup(&LastBackupRecord {
-            at_ms: now_ms(),
-            bytes: summary.bytes,
-            via: BackupVia::Command,
-        })
-        .map_err(BackupError::from)?;
-    Ok(summary)
-}
-
 fn from_server(
     stream: std::os::unix::net::UnixStream,
     sink: Output,
@@ -395,9 +375,10 @@ impl Output {
     }
 }
 
-/// `tessera restore`: restores the backup in `input` (`-`: standard input) into `data_dir`,
-/// which must be missing or empty.
-pub fn restore_command(input: &Path, data_dir: &Path) -> Result<RestoreSummary, CommandError> {
+/// `tessera restore`: restores the backup in `input` (`-`: standard input) into the store at
+/// `place`: a data directory that must be missing or empty, or a database that must hold no
+/// school yet.
+pub fn restore_command(input: &Path, place: &StorePlace) -> Result<RestoreSummary, CommandError> {
     let fail = |e: std::io::Error| CommandError::Input {
         path: input.display().to_string(),
         reason: e.to_string(),
@@ -407,23 +388,5 @@ pub fn restore_command(input: &Path, data_dir: &Path) -> Result<RestoreSummary, 
     } else {
         Box::new(std::fs::File::open(input).map_err(fail)?)
     };
-    Ok(super::store::restore(reader, data_dir)?.1)
-}
-
-/// `tessera restore --database-url`: restores the backup in `input` (`-`: standard input) into
-/// the PostgreSQL database `store` is connected to, which must hold no school yet.
-pub fn restore_command_postgres(
-    input: &Path,
-    store: &super::store::postgres::PgStore,
-) -> Result<RestoreSummary, CommandError> {
-    let fail = |e: std::io::Error| CommandError::Input {
-        path: input.display().to_string(),
-        reason: e.to_string(),
-    };
-    let reader: Box<dyn Read> = if input.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::fs::File::open(input).map_err(fail)?)
-    };
-    Ok(super::store::restore_into_postgres(reader, store)?)
+    Ok(super::store::restore_at(reader, place)?.1)
 }

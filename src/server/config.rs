@@ -109,8 +109,36 @@ pub struct RestoreArgs {
     #[arg(long = "in")]
     pub input: PathBuf,
     /// The new data directory: it must not exist yet, or be empty.
+    #[arg(
+        long,
+        required_unless_present = "database_url",
+        conflicts_with = "database_url"
+    )]
+    pub data_dir: Option<PathBuf>,
+    /// Or the PostgreSQL database to restore into, which must hold no school yet (an empty
+    /// database, or one whose schema Tessera made but nothing else). No variable or file key:
+    /// where a restore writes is always spelled out.
     #[arg(long)]
-    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+}
+
+impl RestoreArgs {
+    /// Where the restore writes: the database or the directory given.
+    pub fn place(&self) -> Result<StorePlace, ConfigError> {
+        match (database_url(self.database_url.clone())?, &self.data_dir) {
+            (Some(url), _) => Ok(StorePlace::Database {
+                url,
+                pool_size: COMMAND_POOL_SIZE,
+            }),
+            (None, Some(dir)) => Ok(StorePlace::Directory {
+                dir: dir.clone(),
+                cache_mb: super::store::DEFAULT_CACHE_MB,
+            }),
+            (None, None) => Err(ConfigError::Value(
+                "restore needs --data-dir or --database-url".into(),
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -336,14 +336,23 @@ pub fn restore(
     self::sled::backup::restore(input, dir).map(|(s, r)| (Store::new(s), r))
 }
 
-/// Restores the backup read from `input` (made on either backend) into the PostgreSQL database
-/// `store` is connected to, which must hold no school yet (`BackupError::DatabaseNotEmpty`):
-/// see `postgres/backup.rs`. Returns the backup's figures and the `check` verdict on it.
-pub fn restore_into_postgres(
+/// Restores the backup read from `input` (made on either backend) into the store at `place`:
+/// a directory that must be new or empty, or a database that must hold no school yet
+/// (`BackupError::DatabaseNotEmpty`, see `postgres/backup.rs`). Returns the store and the
+/// backup's figures with the `check` verdict on the result.
+pub fn restore_at(
     input: impl std::io::Read,
-    store: &postgres::PgStore,
-) -> Result<backup::RestoreSummary, backup::BackupError> {
-    self::postgres::backup::restore(input, store)
+    place: &StorePlace,
+) -> Result<(Store, backup::RestoreSummary), backup::BackupError> {
+    match place {
+        StorePlace::Directory { dir, .. } => restore(input, dir),
+        StorePlace::Database { url, pool_size } => {
+            let store =
+                postgres::PgStore::connect(url, *pool_size).map_err(backup::BackupError::Open)?;
+            let summary = postgres::backup::restore(input, &store)?;
+            Ok((Store::new(store), summary))
+        }
+    }
 }
 
 /// What [`Store::snapshot`] returns: (table, rows of (key, value)), tables in name order.

@@ -125,22 +125,27 @@ fn the_last_backup_is_kept_in_the_database() {
 /// it is refused with the restore's "target not empty" exit code, and a backup of it is made.
 #[test]
 fn the_commands_restore_into_an_empty_database_refuse_a_filled_one_and_back_it_up() {
-    let Some((_db, pg)) = temp_pg_store() else {
+    let Some((db, pg)) = temp_pg_store() else {
         return;
+    };
+    let place = crate::server::store::StorePlace::Database {
+        url: db.url.clone(),
+        pool_size: 2,
     };
     let (_d, original, file) = school_file();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("school.tessera-backup");
     std::fs::write(&path, &file).unwrap();
-    let summary = crate::server::backup_control::restore_command_postgres(&path, &pg).unwrap();
+    let summary = crate::server::backup_control::restore_command(&path, &place).unwrap();
     assert_eq!(summary.violations, Vec::<String>::new());
     assert_eq!(pg.user_count().unwrap(), original.user_count().unwrap());
-    let err = crate::server::backup_control::restore_command_postgres(&path, &pg).unwrap_err();
+    let err = crate::server::backup_control::restore_command(&path, &place).unwrap_err();
     assert_eq!(err.exit_code(), 10, "{err}");
 
     // And `tessera backup` of it writes a file the embedded restore takes, and records itself.
     let out = dir.path().join("again.tessera-backup");
-    let made = crate::server::backup_control::backup_command_postgres(&pg, &out).unwrap();
+    let (made, from) = crate::server::backup_control::backup_command(&place, &out).unwrap();
+    assert_eq!(from, crate::server::backup_control::Source::Database);
     assert_eq!(made.bytes, std::fs::metadata(&out).unwrap().len());
     assert_eq!(
         pg.last_backup().unwrap().map(|b| b.via),
