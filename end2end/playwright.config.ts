@@ -33,5 +33,10 @@ export default defineConfig({
     { name: 'nojs', use: { javaScriptEnabled: false } },
     // Phone width: the same flows at 390 × 844 (axe checks included).
     { name: 'phone', use: { javaScriptEnabled: true, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } },
+    // The same flows with JavaScript on, the store in PostgreSQL (a database of its own per
+    // test on the cluster scripts/test.sh starts): the second backend seen through a browser.
+    ...(process.env.TESSERA_TEST_DATABASE_URL
+      ? [{ name: 'postgres', use: { javaScriptEnabled: true } }]
+      : []),
   ],
 });

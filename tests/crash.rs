@@ -12,7 +12,7 @@
 
 mod process;
 
-use process::{log_in, post, setup_admin, start, try_post, ADMIN_PASSWORD};
+use process::{log_in, post, setup_admin, start, start_with, try_post, Database, ADMIN_PASSWORD};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,12 +59,15 @@ fn ok(reply: &process::Reply, what: &str) -> serde_json::Value {
 
 /// `tessera check` on the (stopped) server's data directory: panics unless every invariant
 /// holds.
-fn check_offline(data: &std::path::Path, cycle: usize) {
+fn check_offline(data: &std::path::Path, db: Option<&Database>, cycle: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let out = std::process::Command::new(process::binary())
-            .args(["check", "--data-dir"])
-            .arg(data)
+        let mut check = std::process::Command::new(process::binary());
+        match db {
+            Some(db) => check.args(["check", "--database-url", &db.url]),
+            None => check.args(["check", "--data-dir"]).arg(data),
+        };
+        let out = check
             .current_dir(data.parent().unwrap())
             .env("RUST_LOG", "warn")
             .output()
@@ -259,6 +262,31 @@ fn acknowledged_writes_survive_kill_9_and_every_invariant_holds() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
+    crash_cycles(cycles, None);
+}
+
+/// The same on PostgreSQL: the server is killed, the database keeps running, and what the
+/// server acknowledged is there when it starts again. `TESSERA_CRASH_PG_CYCLES` cycles (15 by
+/// default, in the test command).
+#[test]
+fn acknowledged_writes_survive_kill_9_on_postgresql() {
+    let Some(db) = Database::new() else {
+        return;
+    };
+    let cycles: usize = std::env::var("TESSERA_CRASH_PG_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    crash_cycles(cycles, Some(&db));
+}
+
+/// `cycles` rounds of mutations and `kill -9` on the store in `db` (the embedded one in a
+/// temporary directory when `None`).
+fn crash_cycles(cycles: usize, db: Option<&Database>) {
+    let start = |data: &std::path::Path| match db {
+        Some(db) => start_with(data, &["--database-url", &db.url], None),
+        None => start(data),
+    };
     let check_every: usize = std::env::var("TESSERA_CRASH_CHECK_EVERY")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -355,7 +383,7 @@ fn acknowledged_writes_survive_kill_9_and_every_invariant_holds() {
         total_acks += acks.len();
 
         if cycle % check_every == 0 {
-            check_offline(&data, cycle);
+            check_offline(&data, db, cycle);
             checks += 1;
         }
         let server = start(&data);
@@ -373,9 +401,10 @@ fn acknowledged_writes_survive_kill_9_and_every_invariant_holds() {
             );
         }
     }
-    check_offline(&data, cycles);
+    check_offline(&data, db, cycles);
     eprintln!(
-        "crash harness: {cycles} cycles of kill -9 (after {} to {} ms), {total_acks} acknowledged writes read back, {} offline checks, 0 invariant violations, {:.1} s",
+        "crash harness ({}): {cycles} cycles of kill -9 (after {} to {} ms), {total_acks} acknowledged writes read back, {} offline checks, 0 invariant violations, {:.1} s",
+        if db.is_some() { "PostgreSQL" } else { "sled" },
         killed_at.iter().min().unwrap_or(&0),
         killed_at.iter().max().unwrap_or(&0),
         checks + 1,

@@ -1,5 +1,5 @@
 import { test as base, expect, Page } from '@playwright/test';
-import { spawn, ChildProcess } from 'child_process';
+import { spawn, execFileSync, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
@@ -39,6 +39,18 @@ async function waitUntilServing(url: string, child: ChildProcess, log: () => str
   throw new Error(`tessera did not start in 30 s:\n${log()}`);
 }
 
+// The `postgres` project's tests each get a database of their own on the test cluster
+// (TESSERA_TEST_DATABASE_URL, a superuser's URL), dropped after the test.
+function testDatabase(name: string): { url: string; drop: () => void } {
+  const admin = process.env.TESSERA_TEST_DATABASE_URL;
+  if (!admin) throw new Error('the postgres project needs TESSERA_TEST_DATABASE_URL (scripts/test.sh sets it)');
+  const sql = (command: string) => execFileSync('psql', [admin, '-qXc', command], { stdio: 'pipe' });
+  sql(`CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
 export const test = base.extend<{ serverLog: string[]; serverArgs: string[] }>({
   // Extra command-line arguments for the test's server (`test.use({ serverArgs: [...] })`).
   serverArgs: [[], { option: true }],
@@ -52,7 +64,9 @@ export const test = base.extend<{ serverLog: string[]; serverArgs: string[] }>({
     // The address people use, as a real installation sets it: set-password links are made
     // from it and from nothing else.
     const publicUrl = serverArgs.includes('--public-url') ? [] : ['--public-url', url];
-    const child = spawn(bin!, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', data, ...publicUrl, ...serverArgs], {
+    const db = testInfo.project.name === 'postgres' ? testDatabase(`tessera_e2e_${process.pid}_${port}`) : null;
+    const store = db ? ['--database-url', db.url] : [];
+    const child = spawn(bin!, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', data, ...store, ...publicUrl, ...serverArgs], {
       cwd: dir,
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,6 +78,7 @@ export const test = base.extend<{ serverLog: string[]; serverArgs: string[] }>({
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     fs.rmSync(data, { recursive: true, force: true });
+    db?.drop();
     const bad = serverLog.join('').split('\n').filter((l) => /panic|ERROR/.test(l));
     expect(bad, 'no panic or error in the server log').toEqual([]);
   },
