@@ -199,9 +199,16 @@ impl SessionStore for StoredSessions {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let key = id.to_string();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        // One key: read on this task (see `AppState::read_now`).
+        // One key: read on this task (see `AppState::read_now`), off the worker thread when
+        // the store is a database's.
         let store = self.store.store().map_err(backend)?;
-        let Some(stored) = store.load_session(&key, now).map_err(backend)? else {
+        let load = || store.load_session(&key, now).map_err(backend);
+        let loaded = if store.networked() {
+            super::state::off_the_worker(load)?
+        } else {
+            load()?
+        };
+        let Some(stored) = loaded else {
             return Ok(None);
         };
         let data = serde_json::from_slice(&stored.data)
