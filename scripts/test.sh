@@ -65,6 +65,9 @@ say "release wasm: $(stat -c %s "$WASM") bytes raw, $(gzip -9 -c "$WASM" | wc -c
 say "the shipped binary: memory soak, embedded files only, mass enrolment across kill -9 (20 rounds), a limited key raced by 200 learners (5 rounds)"
 TESSERA_BIN="$E2E_DIR/tessera" cargo test --features ssr --test shipped -- --ignored --nocapture
 
-say "end-to-end tests (Chromium, JavaScript on and off) against the copied binary"
+say "two servers of the shipped binary on one PostgreSQL database: shared sessions, a 10-use key raced by 200 learners on both, one login allowance, a mass enrolment finished by the survivor of kill -9"
+TESSERA_BIN="$E2E_DIR/tessera" cargo test --features ssr --test servers -- --ignored --nocapture
+
+say "end-to-end tests (Chromium: JavaScript on and off, phone width, and JavaScript on with the store in PostgreSQL) against the copied binary"
 cd "$ROOT/end2end"
 TESSERA_BIN="$E2E_DIR/tessera" TESSERA_E2E_DIR="$E2E_DIR" npx playwright test
