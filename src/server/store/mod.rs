@@ -384,7 +384,6 @@ pub(crate) mod tests {
         "server::store::groups::keys::tests::signing_up_with_a_key_makes_the_account_and_the_membership_together",
         "server::store::imports::",
         "server::store::imports_tests::",
-        "server::store::mass::",
         "server::store::messages::",
         "server::store::reports::",
         // Reopens a sled directory (Store::open on a temp dir): the embedded backend's own.

@@ -7,8 +7,8 @@
 //! a step whose lease was taken over writes nothing.
 //!
 //! **Kinds.** Each kind's step is one function listed in [`JOB_STEPS`], as sled's `JOB_STEPS`.
-//! The kinds whose areas are not written for PostgreSQL yet (mass enrolment, import, message
-//! delivery) are listed with a step that fails with a typed error saying so.
+//! The kinds whose areas are not written for PostgreSQL yet (import, message delivery) are
+//! listed with a step that fails with a typed error saying so.
 
 use super::super::jobs::{JobKind, JobRecord, JobState, Jobs, Lease, Step, LEASE_MS, STEP_BATCH};
 use super::{PgError, PgStore};
@@ -177,14 +177,30 @@ static JOB_STEPS: &[(&str, StepFn)] = &[
     ("course_deleted", course_deleted_step),
     ("curriculum_deleted", curriculum_deleted_step),
     ("lessons_added", lessons_added_step),
-    ("mass_enrol", not_written_step),
+    ("mass_enrol", super::mass::mass_enrol_step),
     ("import_users", not_written_step),
     ("deliver_message", not_written_step),
 ];
 
+/// Inside the transaction that marks job `id` (of `kind`, about `target`) failed: lets go of
+/// what its kind holds, as sled's `JobSteps::failed` (a group's running mass enrolment).
+fn failed(
+    t: &mut postgres::Transaction<'_>,
+    id: u64,
+    kind: &str,
+    target: i64,
+    _reason: &str,
+    _now: u64,
+) -> Result<(), PgError> {
+    if kind == "mass_enrol" {
+        super::mass::release(t, target as u64, id)?;
+    }
+    Ok(())
+}
+
 /// What a step's body did: the entries it handled and the cursor to go on from, or that the
 /// job is finished.
-enum Advance {
+pub(crate) enum Advance {
     More { handled: u64, cursor: u64 },
     Finished { handled: u64 },
 }
@@ -198,9 +214,21 @@ impl PgStore {
         &self,
         job: &JobRecord,
         now: u64,
+        body: impl FnMut(&mut postgres::Transaction<'_>) -> Result<Advance, PgError>,
+    ) -> Result<Step, StoreError> {
+        self.step_tx_at(IsolationLevel::ReadCommitted, job, now, body)
+    }
+
+    /// [`PgStore::step_tx`] at `isolation`: a step whose writes follow rules over several rows
+    /// (enrolling a group's members) runs `SERIALIZABLE`, as the operations it races with do.
+    pub(crate) fn step_tx_at(
+        &self,
+        isolation: IsolationLevel,
+        job: &JobRecord,
+        now: u64,
         mut body: impl FnMut(&mut postgres::Transaction<'_>) -> Result<Advance, PgError>,
     ) -> Result<Step, StoreError> {
-        self.tx(IsolationLevel::ReadCommitted, |t| {
+        self.tx(isolation, |t| {
             let row = t.query_opt(
                 &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE"),
                 &[&(job.id as i64)],
@@ -454,15 +482,15 @@ impl Jobs for PgStore {
     fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
         super::refuse_nul("reason", reason)?;
         self.tx(IsolationLevel::ReadCommitted, |t| {
-            let n = t.execute(
+            let row = t.query_opt(
                 "UPDATE jobs SET state = 'failed', failure = $2, finished_at_ms = $3 \
-                 WHERE id = $1",
+                 WHERE id = $1 RETURNING kind, target_id",
                 &[&(id as i64), &reason, &(now as i64)],
             )?;
-            if n == 0 {
+            let Some(row) = row else {
                 return Err(StoreError::NotFound("job").into());
-            }
-            Ok(())
+            };
+            failed(t, id, row.get(0), row.get(1), reason, now)
         })
     }
 
@@ -588,7 +616,7 @@ mod tests {
         };
         let id = crate::server::store::Core::new_id(&pg).unwrap();
         pg.tx(IsolationLevel::ReadCommitted, |t| {
-            Ok(enqueue(t, id, JobKind::MassEnrol { group: 7 }, 5)?)
+            Ok(enqueue(t, id, JobKind::ImportUsers { import: 7 }, 5)?)
         })
         .unwrap();
         match pg.run_job_step(id, 10) {
@@ -598,9 +626,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(pg.pending_jobs().unwrap(), vec![id]);
-        pg.fail_job(id, "no mass enrolment here", 11).unwrap();
+        pg.fail_job(id, "no import here", 11).unwrap();
         let rec = pg.get_job(id).unwrap().unwrap();
-        assert_eq!(rec.state, JobState::Failed("no mass enrolment here".into()));
+        assert_eq!(rec.state, JobState::Failed("no import here".into()));
         assert!(pg.pending_jobs().unwrap().is_empty());
     }
 }

@@ -10,8 +10,9 @@
 //! branches, courses, curricula (with `search.rs`, the term tables' prefix search shared by
 //! them), the group areas (`groups/`, with `audit.rs`: an audit row written in another
 //! operation's transaction), and jobs (`jobs.rs`: enqueueing in another operation's
-//! transaction, the leased runner, and the steps of the kinds whose areas are written); the
-//! others follow, each checked by the conformance suite.
+//! transaction, the leased runner, and the steps of the kinds whose areas are written), mass
+//! enrolments (`mass.rs`, with its job kind's steps); the others follow, each checked by the
+//! conformance suite.
 //!
 //! ## How it keeps the store's contract (`store/mod.rs`)
 //! - **Atomic, serializable operations.** An operation is one transaction. Operations whose
@@ -36,6 +37,7 @@ mod default_join;
 mod enrolments;
 pub(crate) mod groups;
 pub(crate) mod jobs;
+mod mass;
 mod search;
 mod sessions;
 mod settings;

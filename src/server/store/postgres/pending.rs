@@ -125,15 +125,6 @@ impl crate::server::store::imports::Imports for PgStore {
     }
 }
 
-impl crate::server::store::mass::MassEnrolments for PgStore {
-    fn start_mass_enrolment(&self, actor: Actor, group: u64) -> Result<u64, StoreError> {
-        unimplemented!("MassEnrolments on PostgreSQL")
-    }
-    fn last_mass_enrolment(&self, group: u64) -> Result<Option<MassEnrolment>, StoreError> {
-        unimplemented!("MassEnrolments on PostgreSQL")
-    }
-}
-
 impl crate::server::store::messages::Messages for PgStore {
     fn send_message(
         &self,
