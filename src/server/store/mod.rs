@@ -385,7 +385,6 @@ pub(crate) mod tests {
         "server::store::imports::",
         "server::store::imports_tests::",
         "server::store::messages::",
-        "server::store::reports::",
         // Reopens a sled directory (Store::open on a temp dir): the embedded backend's own.
         "server::store::settings::tests::the_signing_secret_is_made_once_and_kept_across_a_reopening",
     ];

@@ -259,3 +259,39 @@ WHERE user_id = 1054321 ORDER BY course_id, position;
 \echo '== a course''s learners page (course_users)'
 EXPLAIN (ANALYZE, COSTS OFF)
 SELECT user_id FROM enrolments WHERE course_id = 150 AND user_id > 0 ORDER BY user_id LIMIT 20;
+
+-- Progress for the reports: half the learners have their courses' first two lessons done.
+INSERT INTO progress (user_id, course_id)
+SELECT user_id, course_id FROM enrolments WHERE user_id % 4 < 2;
+INSERT INTO progress_done (user_id, course_id, position, lesson_id, done_at_ms)
+SELECT p.user_id, p.course_id, n, 10000 + p.course_id * 10 + n, 1700000000000
+FROM progress p, generate_series(0, 1) AS n;
+ANALYZE progress, progress_done;
+
+\echo
+\echo '== a group''s report (and its completion, and the export): the default group''s members'
+\echo '   walked in batches of 500 by cursor; each batch''s enrolments and lessons done in the'
+\echo '   group''s courses by primary key, one query each'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id FROM group_members WHERE group_id = 200001 AND user_id > 1050000
+ORDER BY user_id LIMIT 500;
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id, course_id FROM enrolments
+WHERE user_id = ANY((SELECT array_agg(u) FROM generate_series(1050001::bigint, 1050500) AS u)::bigint[])
+  AND course_id = ANY('{101,138,175}'::bigint[]);
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id, course_id, lesson_id, done_at_ms FROM progress_done
+WHERE user_id = ANY((SELECT array_agg(u) FROM generate_series(1050001::bigint, 1050500) AS u)::bigint[])
+  AND course_id = ANY('{101,138,175}'::bigint[])
+ORDER BY user_id, course_id, position;
+
+\echo
+\echo '== one learner''s report: their groups by the user''s memberships, then their enrolments'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT g.name, g.id FROM group_members m JOIN groups g ON g.id = m.group_id
+WHERE m.user_id = 1054321 AND g.deleted_at_ms IS NULL;
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT course_id FROM enrolments WHERE user_id = 1054321 ORDER BY course_id;
