@@ -382,8 +382,6 @@ pub(crate) mod tests {
         // (`audit`, `audit_index`); PostgreSQL has the one `audit` table.
         "server::store::groups::keys::tests::each_outcome_and_only_success_changes_anything",
         "server::store::groups::keys::tests::signing_up_with_a_key_makes_the_account_and_the_membership_together",
-        "server::store::imports::",
-        "server::store::imports_tests::",
         "server::store::messages::",
         // Reopens a sled directory (Store::open on a temp dir): the embedded backend's own.
         "server::store::settings::tests::the_signing_secret_is_made_once_and_kept_across_a_reopening",

@@ -295,3 +295,47 @@ WHERE m.user_id = 1054321 AND g.deleted_at_ms IS NULL;
 
 EXPLAIN (ANALYZE, COSTS OFF)
 SELECT course_id FROM enrolments WHERE user_id = 1054321 ORDER BY course_id;
+
+-- Imports: 200 imports of 250 rows and one of 50,000 (the largest file an upload takes), its
+-- rows mostly to create, every tenth invalid, every hundredth's login taken.
+INSERT INTO imports (id, by_user, by_login, file_name, created_at_ms, state, rows, done,
+                     count_create, count_exists, count_invalid, count_created, count_failed)
+SELECT 3000000 + n, 1000001, 'user000001', 'people' || n || '.csv', 1700000000000 + n, 'done',
+       250, 250, 0, 0, 0, 250, 0
+FROM generate_series(1, 200) AS n;
+INSERT INTO imports (id, by_user, by_login, file_name, created_at_ms, state, rows, done,
+                     count_create, count_exists, count_invalid, count_created, count_failed)
+VALUES (3000999, 1000001, 'user000001', 'everyone.csv', 1700000999000, 'preview', 50000, 0,
+        44550, 500, 4950, 0, 0);
+INSERT INTO import_rows (import_id, row_index, line, login, email, display_name, role, groups,
+                         group_ids, hash, outcome, outcome_field, outcome_message)
+SELECT 3000999, n, n + 2, 'new' || n, 'new' || n || '@school.example', 'New ' || n, '',
+       '{}', '{}', NULL,
+       CASE WHEN n % 100 = 0 THEN 'exists_login' WHEN n % 10 = 0 THEN 'invalid' ELSE 'create' END,
+       CASE WHEN n % 100 <> 0 AND n % 10 = 0 THEN 'email' END,
+       CASE WHEN n % 100 <> 0 AND n % 10 = 0 THEN 'Enter an e-mail address.' END
+FROM generate_series(0, 49999) AS n;
+ANALYZE imports, import_rows;
+
+\echo
+\echo '== the imports page: the newest imports (the primary key walked backwards)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, by_user, by_login, file_name, state, rows, done FROM imports ORDER BY id DESC LIMIT 20;
+
+\echo
+\echo '== an import''s rows, a page deep in the file (every row: a range of the primary key)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT line, login, email, outcome FROM import_rows
+WHERE import_id = 3000999 AND row_index >= 40000 ORDER BY row_index LIMIT 50;
+
+\echo '   the invalid rows, page 20 (one outcome: a range of import_rows_outcome)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT line, login, email, outcome FROM import_rows
+WHERE import_id = 3000999 AND outcome = ('{invalid}'::text[])[1]
+ORDER BY row_index OFFSET 950 LIMIT 50;
+
+\echo '   the rows whose user exists, page 5 (two outcomes: the index''s two ranges, merged)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT line, login, email, outcome FROM import_rows
+WHERE import_id = 3000999 AND outcome = ANY('{exists_login,exists_email}'::text[])
+ORDER BY row_index OFFSET 200 LIMIT 50;

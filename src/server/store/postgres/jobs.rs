@@ -7,8 +7,8 @@
 //! a step whose lease was taken over writes nothing.
 //!
 //! **Kinds.** Each kind's step is one function listed in [`JOB_STEPS`], as sled's `JOB_STEPS`.
-//! The kinds whose areas are not written for PostgreSQL yet (import, message delivery) are
-//! listed with a step that fails with a typed error saying so.
+//! The kinds whose areas are not written for PostgreSQL yet (message delivery) are listed with
+//! a step that fails with a typed error saying so.
 
 use super::super::jobs::{JobKind, JobRecord, JobState, Jobs, Lease, Step, LEASE_MS, STEP_BATCH};
 use super::{PgError, PgStore};
@@ -178,7 +178,7 @@ static JOB_STEPS: &[(&str, StepFn)] = &[
     ("curriculum_deleted", curriculum_deleted_step),
     ("lessons_added", lessons_added_step),
     ("mass_enrol", super::mass::mass_enrol_step),
-    ("import_users", not_written_step),
+    ("import_users", super::imports::import_step),
     ("deliver_message", not_written_step),
 ];
 
@@ -189,13 +189,14 @@ fn failed(
     id: u64,
     kind: &str,
     target: i64,
-    _reason: &str,
-    _now: u64,
+    reason: &str,
+    now: u64,
 ) -> Result<(), PgError> {
-    if kind == "mass_enrol" {
-        super::mass::release(t, target as u64, id)?;
+    match kind {
+        "mass_enrol" => super::mass::release(t, target as u64, id),
+        "import_users" => super::imports::failed(t, target as u64, reason, now),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// What a step's body did: the entries it handled and the cursor to go on from, or that the
@@ -210,7 +211,7 @@ impl PgStore {
     /// job's row and checks it is as the step read it (pending, same cursor, same holder).
     /// When it is not, nothing is written: `Held` when another runner took the job over,
     /// `More` when this step ran already, `Finished` when the job is.
-    fn step_tx(
+    pub(crate) fn step_tx(
         &self,
         job: &JobRecord,
         now: u64,
@@ -616,7 +617,7 @@ mod tests {
         };
         let id = crate::server::store::Core::new_id(&pg).unwrap();
         pg.tx(IsolationLevel::ReadCommitted, |t| {
-            Ok(enqueue(t, id, JobKind::ImportUsers { import: 7 }, 5)?)
+            Ok(enqueue(t, id, JobKind::DeliverMessage { message: 7 }, 5)?)
         })
         .unwrap();
         match pg.run_job_step(id, 10) {
@@ -626,9 +627,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(pg.pending_jobs().unwrap(), vec![id]);
-        pg.fail_job(id, "no import here", 11).unwrap();
+        pg.fail_job(id, "no delivery here", 11).unwrap();
         let rec = pg.get_job(id).unwrap().unwrap();
-        assert_eq!(rec.state, JobState::Failed("no import here".into()));
+        assert_eq!(rec.state, JobState::Failed("no delivery here".into()));
         assert!(pg.pending_jobs().unwrap().is_empty());
     }
 }

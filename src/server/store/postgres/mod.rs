@@ -11,8 +11,9 @@
 //! them), the group areas (`groups/`, with `audit.rs`: an audit row written in another
 //! operation's transaction), and jobs (`jobs.rs`: enqueueing in another operation's
 //! transaction, the leased runner, and the steps of the kinds whose areas are written), mass
-//! enrolments (`mass.rs`, with its job kind's steps), reports (`reports.rs`); the others
-//! follow, each checked by the conformance suite.
+//! enrolments (`mass.rs`, with its job kind's steps), reports (`reports.rs`), imports
+//! (`imports.rs`, with its job kind's steps); the others follow, each checked by the
+//! conformance suite.
 //!
 //! ## How it keeps the store's contract (`store/mod.rs`)
 //! - **Atomic, serializable operations.** An operation is one transaction. Operations whose
@@ -36,6 +37,7 @@ mod curricula;
 mod default_join;
 mod enrolments;
 pub(crate) mod groups;
+mod imports;
 pub(crate) mod jobs;
 mod mass;
 mod reports;

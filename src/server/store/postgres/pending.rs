@@ -69,62 +69,6 @@ impl crate::server::store::check::Checks for PgStore {
     }
 }
 
-impl crate::server::store::imports::Imports for PgStore {
-    fn plan_import(&self, inputs: &[ImportInput]) -> Result<Vec<ImportRowRecord>, StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-    fn save_import(
-        &self,
-        by: (u64, &str),
-        file_name: &str,
-        rows: &[ImportRowRecord],
-        now: u64,
-    ) -> Result<ImportView, StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-    fn get_import(&self, id: u64) -> Result<Option<ImportView>, StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-    fn recent_imports(&self, limit: usize) -> Result<Vec<ImportView>, StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-    fn import_rows_page(
-        &self,
-        id: u64,
-        show: &str,
-        page: u32,
-        per_page: u32,
-        now: u64,
-    ) -> Result<(Vec<ImportRowView>, u64), StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-    fn import_rows_all(
-        &self,
-        id: u64,
-        now: u64,
-        each: &mut dyn FnMut(ImportRowView) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-    fn start_import(&self, id: u64, now: u64) -> Result<u64, StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-    fn discard_import(&self, id: u64) -> Result<(), StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-    fn password_token_user(&self, token: &str, now: u64) -> Result<u64, StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-    fn use_password_token(
-        &self,
-        token: &str,
-        hash: &PasswordHash,
-        now: u64,
-    ) -> Result<u64, StoreError> {
-        unimplemented!("Imports on PostgreSQL")
-    }
-}
-
 impl crate::server::store::messages::Messages for PgStore {
     fn send_message(
         &self,
