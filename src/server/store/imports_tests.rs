@@ -362,3 +362,26 @@ fn a_link_ends_when_the_password_is_set_otherwise_or_the_account_deactivated() {
         .iter()
         .all(|r| matches!(r.outcome, ImportOutcome::Created { link: None, .. })));
 }
+
+/// Every group a row names is looked up, whatever the rows around it say: a row after one whose
+/// login is taken, naming two groups, gets both; one naming a group that is not is invalid.
+#[test]
+fn every_group_a_row_names_is_found() {
+    let (_d, s) = temp_store();
+    learner(&s, "taken");
+    let physics = group(&s, "Physics", false);
+    let chemistry = group(&s, "Chemistry", false);
+    let csv = "login,email,name,role,password,groups\n\
+               taken,t2@x.org,T,,,Physics\n\
+               ada,ada@x.org,Ada,,,Physics;Chemistry\n\
+               bob,bob@x.org,Bob,,,Chemistry;Nowhere\n\
+               cy,cy@x.org,Cy,,,chemistry\n";
+    let rows = s.plan_import(&import_rows(csv).unwrap()).unwrap();
+    assert_eq!(rows[0].outcome, StoredOutcome::ExistsLogin);
+    assert_eq!(
+        (&rows[1].outcome, &rows[1].group_ids),
+        (&StoredOutcome::Create, &vec![physics, chemistry])
+    );
+    assert!(matches!(&rows[2].outcome, StoredOutcome::Invalid { field, .. } if field == "groups"));
+    assert_eq!(rows[3].group_ids, vec![chemistry]);
+}
