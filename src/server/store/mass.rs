@@ -243,6 +243,21 @@ pub(crate) mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(first.enrolled_at, 0, "the manual enrolment kept its date");
+        assert_eq!(
+            s.store
+                .enrolment_sources(s.users[0], s.courses[0])
+                .unwrap()
+                .unwrap(),
+            vec![Source::Manual, Source::GroupSync(s.group)],
+            "the group's source is added to the enrolment there was"
+        );
+        assert_eq!(
+            s.store
+                .enrolment_sources(s.users[1], s.courses[1])
+                .unwrap()
+                .unwrap(),
+            vec![Source::GroupSync(s.group)]
+        );
         // The summary is in the activity.
         let activity = s.store.group_activity(s.group, 1).unwrap();
         assert!(

@@ -9,8 +9,8 @@
 //! Each step is one transaction (`PgStore::step_tx_at`: the job's row locked and checked to be
 //! as the step read it, pending, at the same cursor, held by the same runner). It takes the
 //! next members after the cursor (user ids in order, as many as fit in `step_pairs` pairs with
-//! the group's courses read in that same transaction), enrols them, adds to the job's counts and
-//! moves the cursor. A step is done wholly or not at all: a runner that dies mid-step leaves
+//! the group's courses read in that same transaction), enrols them (a few statements for the
+//! whole batch, [`enrol_batch`]), adds to the job's counts and moves the cursor. A step is done wholly or not at all: a runner that dies mid-step leaves
 //! nothing of it, and the runner that takes the job over once the lease has run out resumes at
 //! the cursor, so every pair is made once. A late step of a runner whose lease was taken over
 //! finds the job changed and writes nothing.
@@ -21,11 +21,11 @@
 
 use super::audit;
 use super::groups::links::group_courses;
-use super::groups::members::enrol_courses;
 use super::jobs::{self, Advance};
 use super::{PgError, PgStore};
 use crate::model::group::AuditAction;
-use crate::server::store::enrolments::{EnrolCounts, Source};
+use crate::server::store::courses::CourseRecord;
+use crate::server::store::enrolments::EnrolCounts;
 use crate::server::store::groups::Actor;
 use crate::server::store::jobs::{JobKind, JobRecord, Step};
 use crate::server::store::mass::*;
@@ -151,23 +151,18 @@ pub(crate) fn mass_enrol_step(
         let mut counts = EnrolCounts::default();
         let mut failures = Vec::new();
         let per_user = courses.len() as u64;
-        for &(user, active) in &members {
-            match active {
+        let mut active = Vec::with_capacity(members.len());
+        for &(user, is_active) in &members {
+            match is_active {
                 None => {
                     counts.missing += per_user;
                     failures.push(format!("user #{user} no longer exists"));
                 }
                 Some(false) => counts.skipped_inactive += per_user,
-                Some(true) => enrol_courses(
-                    t,
-                    &mut counts,
-                    user as u64,
-                    &courses,
-                    Source::GroupSync(group),
-                    now,
-                )?,
+                Some(true) => active.push(user),
             }
         }
+        enrol_batch(t, &mut counts, &active, &courses, group, now)?;
         let handled = members.len() as i64;
         t.execute(
             "UPDATE jobs SET total = greatest(total, done + $2), enrolled = enrolled + $3, \
@@ -191,6 +186,78 @@ pub(crate) fn mass_enrol_step(
             cursor: last as u64,
         })
     })
+}
+
+/// Inside a step's transaction: enrols each of `users` (active members) in each of `courses`
+/// with the source "group sync" of `group`, adding to `counts` exactly what enrolling pair by
+/// pair (`groups/members.rs`, `enrol_courses`) would: a new enrolment, or the source added to
+/// the one there is ("already"); an archived course takes no new enrolment. In a few
+/// statements for the whole batch instead of three round trips a pair.
+fn enrol_batch(
+    t: &mut Transaction<'_>,
+    counts: &mut EnrolCounts,
+    users: &[i64],
+    courses: &[CourseRecord],
+    group: u64,
+    now: u64,
+) -> Result<(), PgError> {
+    if users.is_empty() || courses.is_empty() {
+        return Ok(());
+    }
+    let (archived, open): (Vec<&CourseRecord>, Vec<&CourseRecord>) =
+        courses.iter().partition(|c| c.archived);
+    let ids = |cs: &[&CourseRecord]| cs.iter().map(|c| c.id as i64).collect::<Vec<i64>>();
+    let (archived, open) = (ids(&archived), ids(&open));
+    let n = users.len() as u64;
+    if !archived.is_empty() {
+        let enrolled: i64 = t
+            .query_one(
+                "SELECT count(*) FROM enrolments WHERE user_id = ANY($1) AND course_id = ANY($2)",
+                &[&users, &archived],
+            )?
+            .get(0);
+        counts.already += enrolled as u64;
+        counts.skipped_archived += n * archived.len() as u64 - enrolled as u64;
+    }
+    if open.is_empty() {
+        return Ok(());
+    }
+    let new: Vec<i64> = t
+        .query(
+            "INSERT INTO enrolments (user_id, course_id, enrolled_at_ms) \
+             SELECT u, c, $3 FROM unnest($1::bigint[]) AS u, unnest($2::bigint[]) AS c \
+             ORDER BY u, c ON CONFLICT DO NOTHING RETURNING course_id",
+            &[&users, &open, &(now as i64)],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    counts.enrolled += new.len() as u64;
+    counts.already += n * open.len() as u64 - new.len() as u64;
+    // The enrolments there were are locked (as `enrol` locks one) before their sources change.
+    t.execute(
+        "SELECT 1 FROM enrolments WHERE user_id = ANY($1) AND course_id = ANY($2) \
+         ORDER BY user_id, course_id FOR UPDATE",
+        &[&users, &open],
+    )?;
+    t.execute(
+        "INSERT INTO enrolment_sources (user_id, course_id, position, kind, ref_id) \
+         SELECT e.user_id, e.course_id, \
+           (SELECT coalesce(max(s.position) + 1, 0) FROM enrolment_sources s \
+            WHERE s.user_id = e.user_id AND s.course_id = e.course_id), 'group_sync', $3 \
+         FROM enrolments e WHERE e.user_id = ANY($1) AND e.course_id = ANY($2) \
+         AND NOT EXISTS (SELECT 1 FROM enrolment_sources s WHERE s.user_id = e.user_id \
+           AND s.course_id = e.course_id AND s.kind = 'group_sync' AND s.ref_id = $3)",
+        &[&users, &open, &(group as i64)],
+    )?;
+    t.execute(
+        "UPDATE courses c SET enrolled = c.enrolled + n.k \
+         FROM (SELECT course_id, count(*) AS k FROM unnest($1::bigint[]) AS course_id \
+               GROUP BY course_id ORDER BY course_id) n \
+         WHERE c.id = n.course_id",
+        &[&new],
+    )?;
+    Ok(())
 }
 
 /// Inside the last step's transaction: the job's total is what it did, the group's running
