@@ -17,12 +17,16 @@ use crate::server::store::StoreError;
 
 use super::codec::Record;
 
+use super::codec::fold;
 use super::users::{PasswordHash, UserFields};
 use crate::model::import::{ImportCounts, ImportOutcome, ImportRowView, ImportState, ImportView};
-use crate::model::user::{parse_role, validate_display_name, validate_email, validate_login};
+use crate::model::user::{
+    parse_role, validate_display_name, validate_email, validate_login, validate_new_password,
+};
 use crate::model::AppError;
 use crate::server::csv_input::ImportInput;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// Rows an apply step handles at most (each is its own transaction).
 pub const IMPORT_STEP: usize = 200;
@@ -227,6 +231,204 @@ pub(crate) fn invalid(e: AppError) -> StoredOutcome {
             field: "row".into(),
             message: other.to_string(),
         },
+    }
+}
+
+/// What planning an import asks of the store (each backend answers from its own indexes).
+pub(crate) trait ImportLookups {
+    /// Whether a user has this login name (folded with `codec::fold`).
+    fn login_taken(&mut self, folded: &str) -> Result<bool, StoreError>;
+    /// Whether a user has this e-mail address (folded).
+    fn email_taken(&mut self, folded: &str) -> Result<bool, StoreError>;
+    /// The live group with this name (folded), if any.
+    fn group_named(&mut self, folded: &str) -> Result<Option<u64>, StoreError>;
+}
+
+/// [`Imports::plan_import`] on any backend: each row checked in file order against the rules,
+/// the store (through `look`) and the rows before it.
+pub(crate) fn plan_rows(
+    inputs: &[ImportInput],
+    look: &mut impl ImportLookups,
+) -> Result<Vec<ImportRowRecord>, StoreError> {
+    let mut seen_logins: HashMap<String, u32> = HashMap::new();
+    let mut seen_emails: HashMap<String, u32> = HashMap::new();
+    let mut group_ids: HashMap<String, Option<u64>> = HashMap::new();
+    let mut out = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let mut row = ImportRowRecord {
+            line: input.line,
+            login: input.login.clone(),
+            email: input.email.clone(),
+            display_name: input.display_name.clone(),
+            role: input.role.clone(),
+            groups: input.groups.clone(),
+            group_ids: Vec::new(),
+            hash: None,
+            outcome: StoredOutcome::Create,
+        };
+        row.outcome = plan_row(
+            input,
+            look,
+            &mut row.group_ids,
+            &mut seen_logins,
+            &mut seen_emails,
+            &mut group_ids,
+        )?;
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// One row's outcome at the preview (see [`plan_rows`]); the groups it names go to `ids`.
+fn plan_row(
+    input: &ImportInput,
+    look: &mut impl ImportLookups,
+    ids: &mut Vec<u64>,
+    seen_logins: &mut HashMap<String, u32>,
+    seen_emails: &mut HashMap<String, u32>,
+    groups: &mut HashMap<String, Option<u64>>,
+) -> Result<StoredOutcome, StoreError> {
+    if let Some((field, message)) = &input.problem {
+        return Ok(StoredOutcome::Invalid {
+            field: field.clone(),
+            message: message.clone(),
+        });
+    }
+    let checked = (|| {
+        let login = validate_login(&input.login)?;
+        let email = validate_email(&input.email)?;
+        validate_display_name(&input.display_name)?;
+        row_role(&input.role)?;
+        if !input.password.is_empty() {
+            validate_new_password(&input.password, &input.password, "password")?;
+        }
+        Ok::<_, AppError>((fold(&login), fold(&email)))
+    })();
+    let (login, email) = match checked {
+        Ok(v) => v,
+        Err(e) => return Ok(invalid(e)),
+    };
+    if look.login_taken(&login)? {
+        return Ok(StoredOutcome::ExistsLogin);
+    }
+    if look.email_taken(&email)? {
+        return Ok(StoredOutcome::ExistsEmail);
+    }
+    if let Some(line) = seen_logins.get(&login) {
+        return Ok(StoredOutcome::Invalid {
+            field: "login".into(),
+            message: format!("This login name is also on line {line} of the file."),
+        });
+    }
+    if let Some(line) = seen_emails.get(&email) {
+        return Ok(StoredOutcome::Invalid {
+            field: "email".into(),
+            message: format!("This e-mail address is also on line {line} of the file."),
+        });
+    }
+    for name in &input.groups {
+        let key = fold(name);
+        let id = match groups.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id = look.group_named(&key)?;
+                groups.insert(key, id);
+                id
+            }
+        };
+        match id {
+            Some(id) if !ids.contains(&id) => ids.push(id),
+            Some(_) => {}
+            None => {
+                return Ok(StoredOutcome::Invalid {
+                    field: "groups".into(),
+                    message: format!("There is no group named \"{name}\"."),
+                })
+            }
+        }
+    }
+    seen_logins.insert(login, input.line);
+    seen_emails.insert(email, input.line);
+    Ok(StoredOutcome::Create)
+}
+
+/// Whether token record `t` (of `user`) works at `now`; its user's id when it does.
+pub(crate) fn check_token(
+    t: Option<&TokenRecord>,
+    user: Option<&super::users::UserRecord>,
+    now: u64,
+) -> Result<u64, StoreError> {
+    let (Some(t), Some(user)) = (t, user) else {
+        return Err(StoreError::invalid(
+            "token",
+            "This link is not valid, or it was used already. Ask an administrator for a new one.",
+        ));
+    };
+    if t.expires_at <= now {
+        return Err(StoreError::invalid(
+            "token",
+            "This link has expired. Ask an administrator for a new one.",
+        ));
+    }
+    if !user.active || user.auth_epoch != t.epoch {
+        return Err(StoreError::invalid(
+            "token",
+            "This link no longer works: the account's password was set another way, or the account was deactivated.",
+        ));
+    }
+    Ok(t.user)
+}
+
+/// Refuses applying an import in `state` (one applied or discarded already), saying why.
+pub(crate) fn check_startable(state: StoredImportState) -> Result<(), StoreError> {
+    match state {
+        StoredImportState::Preview | StoredImportState::Failed => Ok(()),
+        StoredImportState::Applying | StoredImportState::Done => Err(StoreError::invalid(
+            "import",
+            "This import has been applied already.",
+        )),
+        StoredImportState::Discarded => Err(StoreError::invalid(
+            "import",
+            "This import was discarded. Upload the file again.",
+        )),
+    }
+}
+
+/// Refuses discarding an import in `state` (only one not yet applied can be).
+pub(crate) fn check_discardable(state: StoredImportState) -> Result<(), StoreError> {
+    if state != StoredImportState::Preview {
+        return Err(StoreError::invalid(
+            "import",
+            "Only an import not yet applied can be discarded.",
+        ));
+    }
+    Ok(())
+}
+
+/// When the set-password links an import makes from `now` on expire (they all end together,
+/// counted from the first one made).
+pub(crate) fn links_expire_at(now: u64) -> u64 {
+    now + crate::model::import::SET_PASSWORD_DAYS * 24 * 3600 * 1000
+}
+
+/// A new set-password token: 128 random bits as 32 hex digits.
+pub(crate) fn new_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key a set-password token is stored under (its hash, see [`codec::secret_key`]).
+pub(crate) fn token_key(token: &str) -> [u8; 32] {
+    super::codec::secret_key(token.as_bytes())
+}
+
+/// How the outcome of a row whose user could not be created reads: a login name or e-mail
+/// taken since the preview makes it "exists"; anything else the rules refuse, "failed".
+pub(crate) fn refused_outcome(field: &str, message: String) -> StoredOutcome {
+    match field {
+        "login" => StoredOutcome::ExistsLogin,
+        "email" => StoredOutcome::ExistsEmail,
+        _ => StoredOutcome::Failed(message),
     }
 }
 

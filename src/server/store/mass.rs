@@ -37,6 +37,49 @@ pub trait MassEnrolments: Send + Sync {
 /// fast (`SledStore::set_step_pairs` changes it).
 pub const PAIRS_PER_STEP: usize = 2_000;
 
+/// Reasons kept per job (the counts say how many failed in all).
+pub const FAILURES_KEPT: usize = 20;
+
+/// Why the job of a group deleted while its mass enrolment ran is stopped.
+pub const GROUP_DELETED: &str = "the group was deleted while it ran";
+
+/// The refusal of a second mass enrolment of a group while one runs.
+pub fn already_running() -> StoreError {
+    StoreError::invalid(
+        "group",
+        "A mass enrolment of this group is already running; its progress is shown below. Start \
+         another when it has finished.",
+    )
+}
+
+/// Members a step takes when the group gives `courses` courses: as many as fit in `pairs`
+/// pairs, at least one.
+pub fn members_per_step(pairs: usize, courses: usize) -> usize {
+    (pairs / courses.max(1)).max(1)
+}
+
+/// The summary a finished mass enrolment writes to its group's activity: `by` is who started
+/// it (a login, "Tessera", or "user #id" for one gone), `job` the finished job.
+pub fn audit_detail(by: &str, job: &JobRecord, now: u64) -> String {
+    let c = &job.counts;
+    let secs = now.saturating_sub(job.created_at) / 1000;
+    let mut detail = format!(
+        "Mass enrolment started by {by}: {}; took {secs} s.",
+        crate::model::group::mass_enrol_summary(
+            job.done,
+            c.enrolled,
+            c.already,
+            c.skipped_archived,
+            c.skipped_inactive,
+            c.failed,
+        )
+    );
+    if !job.failures.is_empty() {
+        detail.push_str(&format!(" Failures: {}.", job.failures.join("; ")));
+    }
+    detail
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -73,7 +116,15 @@ pub(crate) mod tests {
     /// curriculum holding another course and an archived one; one member already enrolled by
     /// hand in the first course.
     pub(crate) fn setup(n: usize, m: usize) -> Setup {
-        let (dir, s) = temp_store();
+        setup_in(temp_store(), n, m)
+    }
+
+    /// [`setup`] in the given (empty) store.
+    pub(crate) fn setup_in(
+        (dir, s): (crate::server::store::tests::TestPlace, Store),
+        n: usize,
+        m: usize,
+    ) -> Setup {
         let users: Vec<u64> = (0..n)
             .map(|i| {
                 let f = UserFields {
@@ -192,6 +243,21 @@ pub(crate) mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(first.enrolled_at, 0, "the manual enrolment kept its date");
+        assert_eq!(
+            s.store
+                .enrolment_sources(s.users[0], s.courses[0])
+                .unwrap()
+                .unwrap(),
+            vec![Source::Manual, Source::GroupSync(s.group)],
+            "the group's source is added to the enrolment there was"
+        );
+        assert_eq!(
+            s.store
+                .enrolment_sources(s.users[1], s.courses[1])
+                .unwrap()
+                .unwrap(),
+            vec![Source::GroupSync(s.group)]
+        );
         // The summary is in the activity.
         let activity = s.store.group_activity(s.group, 1).unwrap();
         assert!(
@@ -216,6 +282,42 @@ pub(crate) mod tests {
                 .id,
             again
         );
+    }
+
+    /// Failing a running mass enrolment lets go of the group's running mark: another may
+    /// start, and it is the group's latest.
+    #[test]
+    fn failing_a_mass_enrolment_lets_another_start() {
+        let s = setup(3, 1);
+        let job = s.store.start_mass_enrolment(ACTOR, s.group).unwrap();
+        s.store.fail_job(job, "stopped by hand", 5).unwrap();
+        let again = s.store.start_mass_enrolment(ACTOR, s.group).unwrap();
+        let last = s.store.last_mass_enrolment(s.group).unwrap().unwrap();
+        assert_eq!((last.job.id, last.group), (again, s.group));
+        assert_eq!(
+            s.store.get_job(job).unwrap().unwrap().state,
+            JobState::Failed("stopped by hand".into())
+        );
+    }
+
+    /// A group deleted while its mass enrolment runs stops the job, which says why; nothing
+    /// more is enrolled through it. An unknown group cannot be started.
+    #[test]
+    fn a_group_deleted_mid_job_stops_it() {
+        let s = setup(8, 1);
+        s.store.set_step_pairs(3);
+        let job = s.store.start_mass_enrolment(ACTOR, s.group).unwrap();
+        assert_eq!(s.store.run_job_step(job, 9).unwrap(), Step::More);
+        let before = state(&s);
+        s.store.delete_group(ACTOR, s.group).unwrap();
+        assert_eq!(s.store.run_job_step(job, 10).unwrap(), Step::Finished);
+        let rec = s.store.get_job(job).unwrap().unwrap();
+        assert_eq!(rec.state, JobState::Failed(GROUP_DELETED.into()));
+        assert_eq!(state(&s), before);
+        assert!(matches!(
+            s.store.start_mass_enrolment(ACTOR, s.group),
+            Err(StoreError::NotFound("group"))
+        ));
     }
 
     /// A runner renews its lease only once half of it has passed, not with every step.

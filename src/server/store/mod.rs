@@ -427,21 +427,6 @@ pub(crate) mod tests {
     /// the suite on it in every `cargo test`.
     pub const BACKENDS: &[TestBackend] = &[TestBackend::Sled, TestBackend::Postgres];
 
-    /// DEVELOPMENT SCAFFOLDING (branch only, with `postgres/pending.rs`): the suite's tests not
-    /// yet run on PostgreSQL because an area they use is not written for it yet.
-    /// Written areas leave it; a test that needs the embedded backend itself (a directory to
-    /// reopen) stays by its full path.
-    pub const PG_PENDING: &[&str] = &[
-        "server::store::backup::",
-        "server::store::golden::",
-        "server::store::imports::",
-        "server::store::imports_tests::",
-        "server::store::mass::",
-        "server::store::reports::",
-        // Reopens a sled directory (Store::open on a temp dir): the embedded backend's own.
-        "server::store::settings::tests::the_signing_secret_is_made_once_and_kept_across_a_reopening",
-    ];
-
     /// A storage backend the suite can run on.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum TestBackend {
@@ -540,15 +525,10 @@ pub(crate) mod tests {
             {
                 continue;
             }
-            let pending = match backend {
-                TestBackend::Postgres => PG_PENDING,
-                TestBackend::Sled => &[],
-            };
             let out = std::process::Command::new(&me)
                 .args(["server::store::", "--skip", "conformance_suite_passes"])
                 .args(["--skip", "server::store::sled::"])
                 .args(["--skip", "server::store::postgres::"])
-                .args(pending.iter().flat_map(|p| ["--skip", p]))
                 .env(BACKEND_VAR, backend.name())
                 .output()
                 .expect("run the suite");

@@ -9,11 +9,14 @@
 use crate::server::store::StoreError;
 
 use super::courses::CourseRecord;
+use super::groups::list::GroupLists;
 use super::groups::{GroupRecord, RowPage};
+use crate::model::group::GroupSort;
 use crate::model::report::{
-    GroupReportView, LearnerReportRow, ReportCell, ReportFilter, ReportGroupRow, ReportRow,
-    StatusCounts, StatusFilter,
+    GroupReportView, LearnerReportRow, ReportCell, ReportCourse, ReportFilter, ReportGroupRow,
+    ReportRow, StatusCounts, StatusFilter, LIST_COMPLETION_MAX_MEMBERS,
 };
+use crate::model::Paged;
 use std::collections::HashMap;
 
 /// What a report reads: the group, its courses (with their lessons) and which of them are
@@ -60,6 +63,136 @@ impl ReportPlan {
     pub fn shown_cells(&self, cells: &[ReportCell]) -> Vec<ReportCell> {
         self.shown.iter().map(|&i| cells[i].clone()).collect()
     }
+}
+
+/// What a report page adds up while its plan's members are walked, the same on every backend:
+/// counts per course and overall over every member, and the page's members among those the
+/// filter matches.
+pub struct ReportTally<'a> {
+    plan: &'a ReportPlan,
+    skip: usize,
+    take: usize,
+    page: u32,
+    per_page: u32,
+    counts: Vec<StatusCounts>,
+    overall: StatusCounts,
+    members: u64,
+    matched: u64,
+    page_cells: Vec<(u64, Vec<ReportCell>)>,
+}
+
+impl<'a> ReportTally<'a> {
+    /// A tally for page `page` (from 1) of `per_page` rows (1 to 100) of `plan`'s report.
+    pub fn new(plan: &'a ReportPlan, page: u32, per_page: u32) -> ReportTally<'a> {
+        let per_page = per_page.clamp(1, 100);
+        let page = page.max(1);
+        ReportTally {
+            plan,
+            skip: (page as usize - 1) * per_page as usize,
+            take: per_page as usize,
+            page,
+            per_page,
+            counts: vec![StatusCounts::default(); plan.courses.len()],
+            overall: StatusCounts::default(),
+            members: 0,
+            matched: 0,
+            page_cells: Vec::new(),
+        }
+    }
+
+    /// Adds the next member (in user-id order) with their cell in every course of the plan.
+    pub fn add(&mut self, user: u64, cells: &[ReportCell]) {
+        self.members += 1;
+        for (c, cell) in self.counts.iter_mut().zip(cells) {
+            c.add(cell);
+            self.overall.add(cell);
+        }
+        if self.plan.matches(cells) {
+            if self.matched as usize >= self.skip && self.page_cells.len() < self.take {
+                self.page_cells.push((user, self.plan.shown_cells(cells)));
+            }
+            self.matched += 1;
+        }
+    }
+
+    /// The report, each of the page's members made a row by `row` (see [`Reports::report_row`]).
+    pub fn view(
+        self,
+        mut row: impl FnMut(u64, Vec<ReportCell>) -> Result<ReportRow, StoreError>,
+    ) -> Result<GroupReportView, StoreError> {
+        let rows = self
+            .page_cells
+            .into_iter()
+            .map(|(user, cells)| row(user, cells))
+            .collect::<Result<Vec<_>, _>>()?;
+        let plan = self.plan;
+        let courses = plan
+            .courses
+            .iter()
+            .zip(self.counts)
+            .map(|(c, counts)| ReportCourse {
+                id: c.id,
+                code: c.code.clone(),
+                title: c.title.clone(),
+                counts,
+            })
+            .collect();
+        Ok(GroupReportView {
+            group_id: plan.group.id,
+            group_name: plan.group.name.clone(),
+            members: self.members,
+            courses,
+            shown: plan.shown.clone(),
+            overall: self.overall,
+            rows: Paged {
+                rows,
+                total: self.matched,
+                total_is_capped: false,
+                page: self.page,
+                per_page: self.per_page,
+            },
+        })
+    }
+}
+
+/// [`Reports::report_groups`] from the operations every backend has: the page of groups by
+/// name, then each one's completion (none for a group over [`LIST_COMPLETION_MAX_MEMBERS`]; a
+/// group deleted since the page was read is left out).
+pub fn report_groups_via<S>(
+    s: &S,
+    query: &str,
+    page: u32,
+    per_page: u32,
+) -> Result<RowPage<ReportGroupRow>, StoreError>
+where
+    S: Reports + GroupLists + ?Sized,
+{
+    let (groups, total, capped) =
+        s.list_groups(query, GroupSort::Name, false, page, per_page, None)?;
+    let mut rows = Vec::with_capacity(groups.len());
+    for g in groups {
+        let (courses, overall) = if g.members > LIST_COMPLETION_MAX_MEMBERS {
+            match s.report_plan(g.id, ReportFilter::default()) {
+                Ok(plan) => (plan.courses.len() as u32, None),
+                Err(StoreError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        } else {
+            match s.group_completion(g.id) {
+                Ok((courses, overall)) => (courses, Some(overall)),
+                Err(StoreError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        rows.push(ReportGroupRow {
+            id: g.id,
+            name: g.name,
+            members: g.members,
+            courses,
+            overall,
+        });
+    }
+    Ok((rows, total, capped))
 }
 
 /// The store's operations on this area (see the contract in `store/mod.rs`).

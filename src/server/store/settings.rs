@@ -41,14 +41,16 @@ mod tests {
 
     #[test]
     fn the_signing_secret_is_made_once_and_kept_across_a_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = {
-            let store = crate::server::store::Store::open(dir.path()).unwrap();
-            let a = store.signing_secret().unwrap();
-            assert_eq!(store.signing_secret().unwrap(), a, "the same while open");
-            a
-        };
-        let store = crate::server::store::Store::open(dir.path()).unwrap();
+        let (place, store) = temp_store();
+        let first = store.signing_secret().unwrap();
+        assert_eq!(
+            store.signing_secret().unwrap(),
+            first,
+            "the same while open"
+        );
+        drop(store);
+        // A restarted server (or, on a database, another server on it).
+        let store = place.reopen();
         assert_eq!(
             store.signing_secret().unwrap(),
             first,

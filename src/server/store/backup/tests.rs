@@ -113,7 +113,12 @@ fn a_backup_of_a_backup_restores_to_the_same_store() {
     r.backup(&mut second, 2).unwrap();
     let (r2, sum) = restore(second.as_slice(), &to.path().join("b")).unwrap();
     assert!(sum.violations.is_empty());
-    assert_same_trees(&s, &r2);
+    assert_same_trees(&r, &r2);
+    // The restores are embedded stores: the original compares with them when it is one too
+    // (PostgreSQL's round trip through sled has its own test, `postgres/backup/tests.rs`).
+    if TestBackend::current() == TestBackend::Sled {
+        assert_same_trees(&s, &r2);
+    }
 }
 
 #[test]

@@ -387,3 +387,82 @@ SELECT event_id, group_id, at_ms, actor, action FROM audit
 WHERE (at_ms, event_id) >= (0, 0) AND (at_ms, event_id) < (1705000000000, 5250000)
   AND action = 'key_refused'
 ORDER BY at_ms DESC, event_id DESC LIMIT 1000;
+-- Progress for the reports: half the learners have their courses' first two lessons done.
+INSERT INTO progress (user_id, course_id)
+SELECT user_id, course_id FROM enrolments WHERE user_id % 4 < 2;
+INSERT INTO progress_done (user_id, course_id, position, lesson_id, done_at_ms)
+SELECT p.user_id, p.course_id, n, 10000 + p.course_id * 10 + n, 1700000000000
+FROM progress p, generate_series(0, 1) AS n;
+ANALYZE progress, progress_done;
+
+\echo
+\echo '== a group''s report (and its completion, and the export): the default group''s members'
+\echo '   walked in batches of 500 by cursor; each batch''s enrolments and lessons done in the'
+\echo '   group''s courses by primary key, one query each'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id FROM group_members WHERE group_id = 200001 AND user_id > 1050000
+ORDER BY user_id LIMIT 500;
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id, course_id FROM enrolments
+WHERE user_id = ANY((SELECT array_agg(u) FROM generate_series(1050001::bigint, 1050500) AS u)::bigint[])
+  AND course_id = ANY('{101,138,175}'::bigint[]);
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT user_id, course_id, lesson_id, done_at_ms FROM progress_done
+WHERE user_id = ANY((SELECT array_agg(u) FROM generate_series(1050001::bigint, 1050500) AS u)::bigint[])
+  AND course_id = ANY('{101,138,175}'::bigint[])
+ORDER BY user_id, course_id, position;
+
+\echo
+\echo '== one learner''s report: their groups by the user''s memberships, then their enrolments'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT g.name, g.id FROM group_members m JOIN groups g ON g.id = m.group_id
+WHERE m.user_id = 1054321 AND g.deleted_at_ms IS NULL;
+
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT course_id FROM enrolments WHERE user_id = 1054321 ORDER BY course_id;
+
+-- Imports: 200 imports of 250 rows and one of 50,000 (the largest file an upload takes), its
+-- rows mostly to create, every tenth invalid, every hundredth's login taken.
+INSERT INTO imports (id, by_user, by_login, file_name, created_at_ms, state, rows, done,
+                     count_create, count_exists, count_invalid, count_created, count_failed)
+SELECT 3000000 + n, 1000001, 'user000001', 'people' || n || '.csv', 1700000000000 + n, 'done',
+       250, 250, 0, 0, 0, 250, 0
+FROM generate_series(1, 200) AS n;
+INSERT INTO imports (id, by_user, by_login, file_name, created_at_ms, state, rows, done,
+                     count_create, count_exists, count_invalid, count_created, count_failed)
+VALUES (3000999, 1000001, 'user000001', 'everyone.csv', 1700000999000, 'preview', 50000, 0,
+        44550, 500, 4950, 0, 0);
+INSERT INTO import_rows (import_id, row_index, line, login, email, display_name, role, groups,
+                         group_ids, hash, outcome, outcome_field, outcome_message)
+SELECT 3000999, n, n + 2, 'new' || n, 'new' || n || '@school.example', 'New ' || n, '',
+       '{}', '{}', NULL,
+       CASE WHEN n % 100 = 0 THEN 'exists_login' WHEN n % 10 = 0 THEN 'invalid' ELSE 'create' END,
+       CASE WHEN n % 100 <> 0 AND n % 10 = 0 THEN 'email' END,
+       CASE WHEN n % 100 <> 0 AND n % 10 = 0 THEN 'Enter an e-mail address.' END
+FROM generate_series(0, 49999) AS n;
+ANALYZE imports, import_rows;
+
+\echo
+\echo '== the imports page: the newest imports (the primary key walked backwards)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT id, by_user, by_login, file_name, state, rows, done FROM imports ORDER BY id DESC LIMIT 20;
+
+\echo
+\echo '== an import''s rows, a page deep in the file (every row: a range of the primary key)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT line, login, email, outcome FROM import_rows
+WHERE import_id = 3000999 AND row_index >= 40000 ORDER BY row_index LIMIT 50;
+
+\echo '   the invalid rows, page 20 (one outcome: a range of import_rows_outcome)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT line, login, email, outcome FROM import_rows
+WHERE import_id = 3000999 AND outcome = ('{invalid}'::text[])[1]
+ORDER BY row_index OFFSET 950 LIMIT 50;
+
+\echo '   the rows whose user exists, page 5 (two outcomes: the index''s two ranges, merged)'
+EXPLAIN (ANALYZE, COSTS OFF)
+SELECT line, login, email, outcome FROM import_rows
+WHERE import_id = 3000999 AND outcome = ANY('{exists_login,exists_email}'::text[])
+ORDER BY row_index OFFSET 200 LIMIT 50;

@@ -7,10 +7,8 @@
 //! a step whose lease was taken over writes nothing.
 //!
 //! **Kinds.** Each kind's step is one function listed in [`JOB_STEPS`], as sled's `JOB_STEPS`.
-//! The kinds whose areas are not written for PostgreSQL yet (mass enrolment, import) are
-//! listed with a step that fails with a typed error saying so. Message delivery's step lives
-//! with its area (`messages.rs`), which is why [`PgStore::step_tx`] and [`Advance`] are open to
-//! the backend's files.
+//! Every kind's step lives with its area (`messages.rs`, `mass.rs`, `imports.rs`, ...), which
+//! is why [`PgStore::step_tx`] and [`Advance`] are open to the backend's files.
 
 use super::super::jobs::{JobKind, JobRecord, JobState, Jobs, Lease, Step, LEASE_MS, STEP_BATCH};
 use super::{PgError, PgStore};
@@ -179,14 +177,32 @@ static JOB_STEPS: &[(&str, StepFn)] = &[
     ("course_deleted", course_deleted_step),
     ("curriculum_deleted", curriculum_deleted_step),
     ("lessons_added", lessons_added_step),
-    ("mass_enrol", not_written_step),
-    ("import_users", not_written_step),
+    ("mass_enrol", super::mass::mass_enrol_step),
+    ("import_users", super::imports::import_step),
     ("deliver_message", super::messages::deliver_step),
 ];
 
+/// Inside the transaction that marks job `id` (of `kind`, about `target`) failed: lets go of
+/// what its kind holds, as sled's `JobSteps::failed` (a group's running mass enrolment).
+fn failed(
+    t: &mut postgres::Transaction<'_>,
+    id: u64,
+    kind: &str,
+    target: i64,
+    reason: &str,
+    now: u64,
+) -> Result<(), PgError> {
+    match kind {
+        "mass_enrol" => super::mass::release(t, target as u64, id),
+        "import_users" => super::imports::failed(t, target as u64, reason, now),
+        "deliver_message" => Ok(super::messages::delivery_failed(t, id)?),
+        _ => Ok(()),
+    }
+}
+
 /// What a step's body did: the entries it handled and the cursor to go on from, or that the
 /// job is finished.
-pub(super) enum Advance {
+pub(crate) enum Advance {
     More { handled: u64, cursor: u64 },
     Finished { handled: u64 },
 }
@@ -196,13 +212,25 @@ impl PgStore {
     /// job's row and checks it is as the step read it (pending, same cursor, same holder).
     /// When it is not, nothing is written: `Held` when another runner took the job over,
     /// `More` when this step ran already, `Finished` when the job is.
-    pub(super) fn step_tx(
+    pub(crate) fn step_tx(
         &self,
+        job: &JobRecord,
+        now: u64,
+        body: impl FnMut(&mut postgres::Transaction<'_>) -> Result<Advance, PgError>,
+    ) -> Result<Step, StoreError> {
+        self.step_tx_at(IsolationLevel::ReadCommitted, job, now, body)
+    }
+
+    /// [`PgStore::step_tx`] at `isolation`: a step whose writes follow rules over several rows
+    /// (enrolling a group's members) runs `SERIALIZABLE`, as the operations it races with do.
+    pub(crate) fn step_tx_at(
+        &self,
+        isolation: IsolationLevel,
         job: &JobRecord,
         now: u64,
         mut body: impl FnMut(&mut postgres::Transaction<'_>) -> Result<Advance, PgError>,
     ) -> Result<Step, StoreError> {
-        self.tx(IsolationLevel::ReadCommitted, |t| {
+        self.tx(isolation, |t| {
             let row = t.query_opt(
                 &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE"),
                 &[&(job.id as i64)],
@@ -242,12 +270,13 @@ impl PgStore {
     }
 }
 
-/// The kinds whose areas are not written for PostgreSQL yet: a typed error, the job left
-/// pending for a build that has them.
-fn not_written_step(_: &PgStore, job: &JobRecord, _: u64) -> Result<Step, StoreError> {
+/// A step given a job of another kind than its own (its row's `kind` column and its record
+/// disagree): a typed error, the job left pending, never a guess.
+fn wrong_kind(_: &PgStore, job: &JobRecord, _: u64) -> Result<Step, StoreError> {
     let (kind, _, _) = kind_columns(&job.kind);
     Err(StoreError::Backend(BackendError::Other(format!(
-        "the {kind} job is not written for PostgreSQL yet"
+        "job {} reached the step of another kind than its own ({kind})",
+        job.id
     ))))
 }
 
@@ -255,7 +284,7 @@ fn not_written_step(_: &PgStore, job: &JobRecord, _: u64) -> Result<Step, StoreE
 /// reports (their rows go with them by CASCADE). The group's tombstone row stays.
 fn sweep_group_step(store: &PgStore, job: &JobRecord, now: u64) -> Result<Step, StoreError> {
     let JobKind::SweepGroup { group } = job.kind else {
-        return not_written_step(store, job, now);
+        return wrong_kind(store, job, now);
     };
     let (gid, batch) = (group as i64, STEP_BATCH as i64);
     store.step_tx(job, now, |t| {
@@ -346,7 +375,7 @@ fn unlink_step(
 /// `delete_course`'s own transaction).
 fn course_deleted_step(store: &PgStore, job: &JobRecord, now: u64) -> Result<Step, StoreError> {
     let JobKind::CourseDeleted { course } = job.kind else {
-        return not_written_step(store, job, now);
+        return wrong_kind(store, job, now);
     };
     let columns = ("group_courses", "course_id", "courses");
     unlink_step(store, job, now, columns, course)
@@ -355,7 +384,7 @@ fn course_deleted_step(store: &PgStore, job: &JobRecord, now: u64) -> Result<Ste
 /// Detaches a deleted curriculum from the groups that still give it.
 fn curriculum_deleted_step(store: &PgStore, job: &JobRecord, now: u64) -> Result<Step, StoreError> {
     let JobKind::CurriculumDeleted { curriculum } = job.kind else {
-        return not_written_step(store, job, now);
+        return wrong_kind(store, job, now);
     };
     let columns = ("group_curricula", "curriculum_id", "curricula");
     unlink_step(store, job, now, columns, curriculum)
@@ -370,7 +399,7 @@ fn lessons_added_step(store: &PgStore, job: &JobRecord, now: u64) -> Result<Step
         old_lessons,
     } = &job.kind
     else {
-        return not_written_step(store, job, now);
+        return wrong_kind(store, job, now);
     };
     let old: Vec<i64> = old_lessons.iter().map(|l| *l as i64).collect();
     let (course, batch) = (*course as i64, STEP_BATCH as i64);
@@ -456,16 +485,15 @@ impl Jobs for PgStore {
     fn fail_job(&self, id: u64, reason: &str, now: u64) -> Result<(), StoreError> {
         super::refuse_nul("reason", reason)?;
         self.tx(IsolationLevel::ReadCommitted, |t| {
-            let n = t.execute(
+            let row = t.query_opt(
                 "UPDATE jobs SET state = 'failed', failure = $2, finished_at_ms = $3 \
-                 WHERE id = $1",
+                 WHERE id = $1 RETURNING kind, target_id",
                 &[&(id as i64), &reason, &(now as i64)],
             )?;
-            if n == 0 {
+            let Some(row) = row else {
                 return Err(StoreError::NotFound("job").into());
-            }
-            super::messages::delivery_failed(t, id)?;
-            Ok(())
+            };
+            failed(t, id, row.get(0), row.get(1), reason, now)
         })
     }
 
@@ -580,30 +608,5 @@ mod tests {
             s.run_job_step_as(a, job, later + 3).unwrap(),
             Step::Finished
         );
-    }
-
-    /// A kind whose area is not written for PostgreSQL yet is a typed error, the job left
-    /// pending; failing it ends it.
-    #[test]
-    fn a_kind_not_written_yet_is_a_typed_error() {
-        let Some((_db, pg)) = temp_pg_store() else {
-            return;
-        };
-        let id = crate::server::store::Core::new_id(&pg).unwrap();
-        pg.tx(IsolationLevel::ReadCommitted, |t| {
-            Ok(enqueue(t, id, JobKind::MassEnrol { group: 7 }, 5)?)
-        })
-        .unwrap();
-        match pg.run_job_step(id, 10) {
-            Err(StoreError::Backend(BackendError::Other(m))) => {
-                assert!(m.contains("not written for PostgreSQL yet"), "{m}")
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(pg.pending_jobs().unwrap(), vec![id]);
-        pg.fail_job(id, "no mass enrolment here", 11).unwrap();
-        let rec = pg.get_job(id).unwrap().unwrap();
-        assert_eq!(rec.state, JobState::Failed("no mass enrolment here".into()));
-        assert!(pg.pending_jobs().unwrap().is_empty());
     }
 }

@@ -10,11 +10,12 @@
 //! branches, courses, curricula (with `search.rs`, the term tables' prefix search shared by
 //! them), the group areas (`groups/`, with `audit.rs`: an audit row written in another
 //! operation's transaction, and the Audit area's pages read from them), jobs (`jobs.rs`:
-//! enqueueing in another operation's transaction, the leased runner, and the steps of the
-//! kinds whose areas are written), messages (`messages.rs`: inboxes, the outbox shared by
-//! every server, the delivery step), backups (`backup.rs`: the portable file from one
-//! snapshot, and a restore into an empty database), checks (`check.rs`) and the shared
-//! throttles (`throttles.rs`); the others follow, each checked by the conformance suite.
+//! enqueueing in another operation's transaction, the leased runner, and the steps of every
+//! kind), messages (`messages.rs`: inboxes, the outbox shared by every server, the delivery
+//! step), mass enrolments (`mass.rs`, with its job kind's steps), reports (`reports.rs`),
+//! imports (`imports.rs`, with its job kind's steps), backups (`backup.rs`: the portable file
+//! from one snapshot, and a restore into an empty database), checks (`check.rs`) and the
+//! shared throttles (`throttles.rs`). Each area is checked by the conformance suite.
 //!
 //! ## How it keeps the store's contract (`store/mod.rs`)
 //! - **Atomic, serializable operations.** An operation is one transaction. Operations whose
@@ -40,8 +41,11 @@ mod curricula;
 mod default_join;
 mod enrolments;
 pub(crate) mod groups;
+mod imports;
 pub(crate) mod jobs;
+mod mass;
 mod messages;
+mod reports;
 mod search;
 mod sessions;
 mod settings;
@@ -367,7 +371,5 @@ impl Core for PgStore {
     }
 }
 
-#[cfg(test)]
-mod pending;
 #[cfg(test)]
 pub(crate) mod tests;

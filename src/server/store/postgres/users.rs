@@ -18,7 +18,8 @@ use crate::server::store::{Core, StoreError};
 use postgres::{IsolationLevel, Row, Transaction};
 
 /// The columns [`record`] reads, in its order.
-const COLUMNS: &str = "id, login, email, display_name, role, active, created_at_ms, auth_epoch";
+pub(crate) const COLUMNS: &str =
+    "id, login, email, display_name, role, active, created_at_ms, auth_epoch";
 
 const LOGIN_TAKEN: &str = "This login name is already in use.";
 const EMAIL_TAKEN: &str = "This e-mail address is already in use.";
@@ -32,7 +33,7 @@ fn role_text(role: StoredRole) -> &'static str {
 }
 
 /// A user from a row of [`COLUMNS`].
-fn record(row: &Row) -> Result<UserRecord, StoreError> {
+pub(crate) fn record(row: &Row) -> Result<UserRecord, StoreError> {
     let id: i64 = row.get(0);
     let role: &str = row.get(4);
     let role = match role {

@@ -6,7 +6,7 @@ pub(crate) use crate::server::store::imports::*;
 use crate::server::store::prelude::*;
 use crate::server::store::sled::tables::{of, TxOf};
 
-use super::codec::{self, fold, id_key, read_id};
+use super::codec::{id_key, read_id};
 use super::enrolments::{pair_key, Source};
 use super::groups::{tx_join_new_user, Actor, NewMember};
 use super::jobs::{
@@ -16,28 +16,12 @@ use super::tx::tree_set;
 use super::users::{tx_create_user, NewUserTx, PasswordHash};
 use super::{abort, SledStore, StoreError};
 use crate::model::group::JoinedHow;
-use crate::model::import::{ImportOutcome, ImportRowView, ImportView, SET_PASSWORD_DAYS};
-use crate::model::user::{
-    validate_display_name, validate_email, validate_login, validate_new_password,
-};
-use crate::model::AppError;
+use crate::model::import::{ImportOutcome, ImportRowView, ImportView};
 use crate::server::csv_input::ImportInput;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
-use std::collections::HashMap;
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
-
-/// The key a set-password token is stored under (its hash, see [`codec::secret_key`]).
-fn token_key(token: &str) -> [u8; 32] {
-    codec::secret_key(token.as_bytes())
-}
-
-/// A new set-password token: 128 random bits as 32 hex digits.
-fn new_token() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn tx_import(imports: &TransactionalTree, id: u64) -> Tx<ImportRecord> {
     TxOf::<of::imports>::from(imports).must(id, "import")
@@ -120,61 +104,29 @@ impl JobSteps for ImportJob {
     }
 }
 
-/// Whether token record `t` (of `user`) works at `now`; its user's id when it does.
-fn check_token(
-    t: Option<&TokenRecord>,
-    user: Option<&super::users::UserRecord>,
-    now: u64,
-) -> Result<u64, StoreError> {
-    let (Some(t), Some(user)) = (t, user) else {
-        return Err(StoreError::invalid(
-            "token",
-            "This link is not valid, or it was used already. Ask an administrator for a new one.",
-        ));
-    };
-    if t.expires_at <= now {
-        return Err(StoreError::invalid(
-            "token",
-            "This link has expired. Ask an administrator for a new one.",
-        ));
+/// Planning's questions, answered from sled's index trees.
+struct SledLookups<'a>(&'a SledStore);
+
+impl ImportLookups for SledLookups<'_> {
+    fn login_taken(&mut self, folded: &str) -> Result<bool, StoreError> {
+        Ok(self.0.login_user.get(folded.as_bytes())?.is_some())
     }
-    if !user.active || user.auth_epoch != t.epoch {
-        return Err(StoreError::invalid(
-            "token",
-            "This link no longer works: the account's password was set another way, or the account was deactivated.",
-        ));
+
+    fn email_taken(&mut self, folded: &str) -> Result<bool, StoreError> {
+        Ok(self.0.email_user.get(folded.as_bytes())?.is_some())
     }
-    Ok(t.user)
+
+    fn group_named(&mut self, folded: &str) -> Result<Option<u64>, StoreError> {
+        match self.0.group_name.get(folded.as_bytes())? {
+            Some(v) => Ok(Some(read_id("group_name", folded.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
 }
 
 impl Imports for SledStore {
     fn plan_import(&self, inputs: &[ImportInput]) -> Result<Vec<ImportRowRecord>, StoreError> {
-        let mut seen_logins: HashMap<String, u32> = HashMap::new();
-        let mut seen_emails: HashMap<String, u32> = HashMap::new();
-        let mut group_ids: HashMap<String, Option<u64>> = HashMap::new();
-        let mut out = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            let mut row = ImportRowRecord {
-                line: input.line,
-                login: input.login.clone(),
-                email: input.email.clone(),
-                display_name: input.display_name.clone(),
-                role: input.role.clone(),
-                groups: input.groups.clone(),
-                group_ids: Vec::new(),
-                hash: None,
-                outcome: StoredOutcome::Create,
-            };
-            row.outcome = self.plan_row(
-                input,
-                &mut row.group_ids,
-                &mut seen_logins,
-                &mut seen_emails,
-                &mut group_ids,
-            )?;
-            out.push(row);
-        }
-        Ok(out)
+        plan_rows(inputs, &mut SledLookups(self))
     }
 
     fn save_import(
@@ -296,21 +248,7 @@ impl Imports for SledStore {
         let job = self.new_id()? + 1;
         (&*self.imports, &*self.jobs).transaction(|(imports, jobs)| {
             let mut rec = tx_import(imports, id)?;
-            match rec.state {
-                StoredImportState::Preview | StoredImportState::Failed => {}
-                StoredImportState::Applying | StoredImportState::Done => {
-                    return abort(StoreError::invalid(
-                        "import",
-                        "This import has been applied already.",
-                    ))
-                }
-                StoredImportState::Discarded => {
-                    return abort(StoreError::invalid(
-                        "import",
-                        "This import was discarded. Upload the file again.",
-                    ))
-                }
-            }
+            check_startable(rec.state).or_else(abort)?;
             rec.state = StoredImportState::Applying;
             rec.failure = None;
             rec.finished_at = None;
@@ -331,12 +269,7 @@ impl Imports for SledStore {
         let _w = self.writing();
         self.imports.transaction(|imports| {
             let mut rec = tx_import(imports, id)?;
-            if rec.state != StoredImportState::Preview {
-                return abort(StoreError::invalid(
-                    "import",
-                    "Only an import not yet applied can be discarded.",
-                ));
-            }
+            check_discardable(rec.state).or_else(abort)?;
             rec.state = StoredImportState::Discarded;
             tx_put_import(imports, &rec)
         })?;
@@ -392,81 +325,6 @@ impl Imports for SledStore {
 }
 
 impl SledStore {
-    pub(crate) fn plan_row(
-        &self,
-        input: &ImportInput,
-        ids: &mut Vec<u64>,
-        seen_logins: &mut HashMap<String, u32>,
-        seen_emails: &mut HashMap<String, u32>,
-        groups: &mut HashMap<String, Option<u64>>,
-    ) -> Result<StoredOutcome, StoreError> {
-        if let Some((field, message)) = &input.problem {
-            return Ok(StoredOutcome::Invalid {
-                field: field.clone(),
-                message: message.clone(),
-            });
-        }
-        let checked = (|| {
-            let login = validate_login(&input.login)?;
-            let email = validate_email(&input.email)?;
-            validate_display_name(&input.display_name)?;
-            row_role(&input.role)?;
-            if !input.password.is_empty() {
-                validate_new_password(&input.password, &input.password, "password")?;
-            }
-            Ok::<_, AppError>((fold(&login), fold(&email)))
-        })();
-        let (login, email) = match checked {
-            Ok(v) => v,
-            Err(e) => return Ok(invalid(e)),
-        };
-        if self.login_user.get(login.as_bytes())?.is_some() {
-            return Ok(StoredOutcome::ExistsLogin);
-        }
-        if self.email_user.get(email.as_bytes())?.is_some() {
-            return Ok(StoredOutcome::ExistsEmail);
-        }
-        if let Some(line) = seen_logins.get(&login) {
-            return Ok(StoredOutcome::Invalid {
-                field: "login".into(),
-                message: format!("This login name is also on line {line} of the file."),
-            });
-        }
-        if let Some(line) = seen_emails.get(&email) {
-            return Ok(StoredOutcome::Invalid {
-                field: "email".into(),
-                message: format!("This e-mail address is also on line {line} of the file."),
-            });
-        }
-        for name in &input.groups {
-            let key = fold(name);
-            let id = match groups.get(&key) {
-                Some(id) => *id,
-                None => {
-                    let id = match self.group_name.get(key.as_bytes())? {
-                        Some(v) => Some(read_id("group_name", key.as_bytes(), &v)?),
-                        None => None,
-                    };
-                    groups.insert(key, id);
-                    id
-                }
-            };
-            match id {
-                Some(id) if !ids.contains(&id) => ids.push(id),
-                Some(_) => {}
-                None => {
-                    return Ok(StoredOutcome::Invalid {
-                        field: "groups".into(),
-                        message: format!("There is no group named \"{name}\"."),
-                    })
-                }
-            }
-        }
-        seen_logins.insert(login, input.line);
-        seen_emails.insert(email, input.line);
-        Ok(StoredOutcome::Create)
-    }
-
     /// `row` with its set-password link only while the link works (used, expired or ended
     /// links are not shown again).
     pub(crate) fn live_links(
@@ -626,9 +484,7 @@ impl SledStore {
                 // The import's links all expire together, counted from the first one made;
                 // an import whose rows all had passwords never says it made links.
                 let mut r = tx_import(&imports, rec.id)?;
-                let expires_at = *r
-                    .links_expire_at
-                    .get_or_insert(now + SET_PASSWORD_DAYS * 24 * 3600 * 1000);
+                let expires_at = *r.links_expire_at.get_or_insert(links_expire_at(now));
                 tx_put_import(&imports, &r)?;
                 let tr = TokenRecord {
                     user: new.record.id,
@@ -646,12 +502,7 @@ impl SledStore {
         match r {
             Ok(()) => Ok(()),
             Err(StoreError::Invalid { field, message }) => {
-                let outcome = match field {
-                    "login" => StoredOutcome::ExistsLogin,
-                    "email" => StoredOutcome::ExistsEmail,
-                    _ => StoredOutcome::Failed(message),
-                };
-                settle(outcome)?;
+                settle(refused_outcome(field, message))?;
                 Ok(())
             }
             Err(e) => Err(e),

@@ -19,9 +19,6 @@ use sled::Transactional;
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
-/// Reasons kept per job (the counts say how many failed in all).
-const FAILURES_KEPT: usize = 20;
-
 pub(crate) fn running_key(group: u64) -> Vec<u8> {
     format!("mass_enrol/{group}").into_bytes()
 }
@@ -78,11 +75,7 @@ impl MassEnrolments for SledStore {
         (&*self.groups, &self.meta, &*self.jobs).transaction(|(groups, meta, jobs)| {
             let rec = TxOf::<of::groups>::from(groups).must(group, "group")?;
             if meta.get(running_key(group))?.is_some() {
-                return abort(StoreError::invalid(
-                    "group",
-                    "A mass enrolment of this group is already running; its progress is shown \
-                     below. Start another when it has finished.",
-                ));
+                return abort(already_running());
             }
             meta.insert(running_key(group), &id_key(id))?;
             meta.insert(last_key(group), &id_key(id))?;
@@ -118,11 +111,11 @@ impl SledStore {
     ) -> Result<Step, StoreError> {
         let _w = self.writing();
         if self.get_group(group)?.is_none() {
-            self.fail_job(job.id, "the group was deleted while it ran", now)?;
+            self.fail_job(job.id, GROUP_DELETED, now)?;
             return Ok(Step::Finished);
         }
-        let courses = self.group_course_ids_with_curricula(group)?.len().max(1);
-        let batch = (self.step_pairs() / courses).max(1);
+        let courses = self.group_course_ids_with_curricula(group)?.len();
+        let batch = members_per_step(self.step_pairs(), courses);
         let members = ids_after(
             &self.group_members,
             "group_members",

@@ -9,13 +9,11 @@ use super::codec::{id_key, read_id};
 use super::courses::CourseRecord;
 use super::enrolments::derive_progress;
 use super::groups::RowPage;
-use super::{search, SledStore, StoreError};
-use crate::model::group::GroupSort;
+use super::{SledStore, StoreError};
 use crate::model::report::{
-    GroupReportView, LearnerReportRow, ReportCell, ReportCourse, ReportFilter, ReportGroupRow,
-    ReportRow, StatusCounts, LIST_COMPLETION_MAX_MEMBERS,
+    GroupReportView, LearnerReportRow, ReportCell, ReportFilter, ReportGroupRow, ReportRow,
+    StatusCounts,
 };
-use crate::model::Paged;
 use std::collections::HashMap;
 
 impl Reports for SledStore {
@@ -66,56 +64,12 @@ impl Reports for SledStore {
         per_page: u32,
     ) -> Result<GroupReportView, StoreError> {
         let plan = self.report_plan(group, filter)?;
-        let (skip, take) = search::window(page, per_page);
-        let mut counts = vec![StatusCounts::default(); plan.courses.len()];
-        let mut overall = StatusCounts::default();
-        let mut members = 0u64;
-        let mut matched = 0u64;
-        let mut page_cells = Vec::with_capacity(take);
+        let mut tally = ReportTally::new(&plan, page, per_page);
         self.walk_report(&plan, &mut |user, cells| {
-            members += 1;
-            for (c, cell) in counts.iter_mut().zip(&cells) {
-                c.add(cell);
-                overall.add(cell);
-            }
-            if plan.matches(&cells) {
-                if matched as usize >= skip && page_cells.len() < take {
-                    page_cells.push((user, plan.shown_cells(&cells)));
-                }
-                matched += 1;
-            }
+            tally.add(user, &cells);
             Ok(true)
         })?;
-        let rows = page_cells
-            .into_iter()
-            .map(|(user, cells)| self.report_row(user, cells))
-            .collect::<Result<Vec<_>, _>>()?;
-        let courses = plan
-            .courses
-            .iter()
-            .zip(counts)
-            .map(|(c, counts)| ReportCourse {
-                id: c.id,
-                code: c.code.clone(),
-                title: c.title.clone(),
-                counts,
-            })
-            .collect();
-        Ok(GroupReportView {
-            group_id: plan.group.id,
-            group_name: plan.group.name.clone(),
-            members,
-            courses,
-            shown: plan.shown.clone(),
-            overall,
-            rows: Paged {
-                rows,
-                total: matched,
-                total_is_capped: false,
-                page: page.max(1),
-                per_page: per_page.clamp(1, 100),
-            },
-        })
+        tally.view(|user, cells| self.report_row(user, cells))
     }
 
     fn group_completion(&self, group: u64) -> Result<(u32, StatusCounts), StoreError> {
@@ -134,38 +88,7 @@ impl Reports for SledStore {
         page: u32,
         per_page: u32,
     ) -> Result<RowPage<ReportGroupRow>, StoreError> {
-        let (groups, total, capped) =
-            self.list_groups(query, GroupSort::Name, false, page, per_page, None)?;
-        let mut rows = Vec::with_capacity(groups.len());
-        for g in groups {
-            if g.members > LIST_COMPLETION_MAX_MEMBERS {
-                rows.push(ReportGroupRow {
-                    id: g.id,
-                    name: g.name,
-                    members: g.members,
-                    courses: self
-                        .report_plan(g.id, ReportFilter::default())?
-                        .courses
-                        .len() as u32,
-                    overall: None,
-                });
-                continue;
-            }
-            let (courses, overall) = match self.group_completion(g.id) {
-                Ok(o) => o,
-                // Deleted since the page was read.
-                Err(StoreError::NotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            rows.push(ReportGroupRow {
-                id: g.id,
-                name: g.name,
-                members: g.members,
-                courses,
-                overall: Some(overall),
-            });
-        }
-        Ok((rows, total, capped))
+        report_groups_via(self, query, page, per_page)
     }
 
     fn learner_report(&self, user: u64) -> Result<Vec<LearnerReportRow>, StoreError> {
@@ -254,6 +177,3 @@ impl SledStore {
         Ok(cells)
     }
 }
-
-#[cfg(test)]
-mod tests;

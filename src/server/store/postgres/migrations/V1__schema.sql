@@ -641,7 +641,9 @@ CREATE INDEX audit_actor ON audit (actor, at_ms, event_id);
 -- sled tree `imports` (`imports.rs`, `ImportRecord`, its `StoredCounts` as count_* columns).
 CREATE TABLE imports (
     id                   bigint PRIMARY KEY CHECK (id >= 0),
-    by_user              bigint NOT NULL REFERENCES users (id),
+    -- Who uploaded it, by id and by login (kept in the row, as on sled, which names the
+    -- uploader by both and checks neither): no foreign key, like `jobs.started_by`.
+    by_user              bigint NOT NULL CHECK (by_user >= 0),
     by_login             text   NOT NULL,
     file_name            text   NOT NULL,
     created_at_ms        bigint NOT NULL CHECK (created_at_ms >= 0),

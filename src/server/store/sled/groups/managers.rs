@@ -25,22 +25,7 @@ pub(crate) fn tx_mass_enrol_audit(
             None => format!("user #{}", job.started_by),
         }
     };
-    let c = &job.counts;
-    let secs = now.saturating_sub(job.created_at) / 1000;
-    let mut detail = format!(
-        "Mass enrolment started by {by}: {}; took {secs} s.",
-        crate::model::group::mass_enrol_summary(
-            job.done,
-            c.enrolled,
-            c.already,
-            c.skipped_archived,
-            c.skipped_inactive,
-            c.failed,
-        )
-    );
-    if !job.failures.is_empty() {
-        detail.push_str(&format!(" Failures: {}.", job.failures.join("; ")));
-    }
+    let detail = crate::server::store::mass::audit_detail(&by, job, now);
     tx_audit(
         audit,
         group,
