@@ -137,6 +137,7 @@ ORDER BY name_folded LIMIT 20 OFFSET 980;
 
 \echo '   page 400 by OFFSET: so deep into 10,000 groups the planner reads the table and sorts'
 \echo '   (about 10 ms); pages after the first go by cursor, as above, to stay bounded'
+-- may scan: a deep OFFSET page, shown for what it costs (the test of these plans knows it)
 EXPLAIN (ANALYZE, COSTS OFF)
 SELECT id, name, members FROM groups WHERE deleted_at_ms IS NULL
 ORDER BY name_folded LIMIT 20 OFFSET 7980;

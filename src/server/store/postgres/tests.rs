@@ -437,3 +437,68 @@ fn tls_is_used_and_the_certificate_verified_when_the_url_asks() {
     let clear = connect("sslmode=disable").expect("sslmode=disable");
     assert!(!ssl_in_use(&clear), "sslmode=disable sends in clear");
 }
+
+/// The list pages' queries (`explain.sql`: a school of 100,000 users and 10,000 groups, filled
+/// with synthetic rows) each read indexes: no plan has a sequential scan of a table holding
+/// more than a few thousand rows, but for the ones the file marks `-- may scan:` (a deep
+/// OFFSET page, kept to show what it costs). The file is psql's; its meta-commands (`\echo`,
+/// `\set`) are left out and its statements run one by one.
+#[test]
+fn every_list_page_reads_an_index_never_a_whole_big_table() {
+    let Some((db, _store)) = temp_pg_store() else {
+        return;
+    };
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let script: String = include_str!("explain.sql")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('\\'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut plans = Vec::new();
+    for statement in script.split(";\n") {
+        let sql: String = statement
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if sql.trim().is_empty() {
+            continue;
+        }
+        let rows = client
+            .simple_query(&sql)
+            .unwrap_or_else(|e| panic!("{e}: {sql}"));
+        // A plan the file itself shows as reading the table (marked `-- may scan:`).
+        if sql.trim_start().starts_with("EXPLAIN") && !statement.contains("-- may scan:") {
+            let plan: Vec<String> = rows
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .collect();
+            plans.push((sql, plan.join("\n")));
+        }
+    }
+    assert!(plans.len() >= 40, "{} plans", plans.len());
+    let big: Vec<String> = client
+        .query(
+            "SELECT relname::text FROM pg_class WHERE relkind = 'r' AND reltuples > 5000",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(big.iter().any(|t| t == "users"), "{big:?}");
+    let mut whole = Vec::new();
+    for (sql, plan) in &plans {
+        for table in &big {
+            if plan.contains(&format!("Seq Scan on {table} "))
+                || plan.ends_with(&format!("Seq Scan on {table}"))
+            {
+                whole.push(format!("{table}:\n{sql}\n{plan}"));
+            }
+        }
+    }
+    assert!(whole.is_empty(), "{}", whole.join("\n\n"));
+}
