@@ -1317,6 +1317,34 @@ async fn pages_check_the_session_once_and_keep_short_reads_on_the_task() {
     );
 }
 
+/// The group page reads only what its shown tab shows: each tab costs the page's own reads (the
+/// user, whether they manage groups, the unread count, the group) and its tab's loads, never
+/// another tab's. Creating every tab's loads on every page cost a task, a memo and signals
+/// each, and a tab shown by mistake would read its data for nothing.
+#[tokio::test]
+async fn the_group_page_reads_only_the_shown_tabs_data() {
+    let t = TestApp::new();
+    let admin = t.setup_admin().await;
+    let group = t.create_group(&admin, "Tab+Group").await;
+    let lee = t.create_learner(&admin, "lee").await;
+    t.add_member(&admin, group, lee).await;
+    let page = format!("/groups/{group}");
+    // (tab, its loads): the members; the links, the courses and curricula to attach and the
+    // mass enrolment's status; the managers; the messages; the audit trail and the key's uses;
+    // the report.
+    for (tab, loads) in [
+        ("users", 1),
+        ("courses", 4),
+        ("managers", 1),
+        ("messages", 1),
+        ("activity", 2),
+        ("report", 1),
+    ] {
+        let (calls, _) = page_cost(&t, &format!("{page}?tab={tab}"), &admin).await;
+        assert_eq!(calls, 4 + loads, "{page}?tab={tab}: store calls");
+    }
+}
+
 /// "Enrol all members": the job runs in the background after the request returns, and the
 /// group page's status then shows its summary; the group's activity has it too.
 #[tokio::test]

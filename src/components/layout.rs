@@ -6,7 +6,7 @@ use crate::model::user::Me;
 use crate::model::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::Redirect;
 
 /// Who may see a page.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -120,10 +120,16 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
     } else {
         &[]
     };
+    // Plain links marked current the way `<A>` marks them, without its memo and router lookup
+    // per link (sixteen on an administrator's bar, on every page).
+    let path = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked();
+    let current = |href: &str| is_current(href, &path).then_some("page");
     let link = |class: &'static str, (href, label): (&'static str, &'static str)| {
         view! {
             <li class=class>
-                <A href=href>{label}</A>
+                <a href=href aria-current=current(href)>{label}</a>
             </li>
         }
     };
@@ -145,14 +151,14 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
             "Skip to content"
         </a>
         <header class="topbar">
-            <A href="/" attr:class="brand">
+            <a href="/" aria-current=current("/") class="brand">
                 "Tessera"
-            </A>
+            </a>
             <nav aria-label="Main">
                 <ul class="nav-bar">
                     {on_bar}
                     <li>
-                        <A href="/inbox">
+                        <a href="/inbox" aria-current=current("/inbox")>
                             "Inbox"
                             <Transition fallback=|| ()>
                                 {move || Suspend::new(async move {
@@ -162,7 +168,7 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
                                     })
                                 })}
                             </Transition>
-                        </A>
+                        </a>
                     </li>
                     <li class=menu_class>
                         <details class="menu">
@@ -197,6 +203,16 @@ fn TopBar(me: Me, unread: Resource<Result<u64, AppError>>) -> impl IntoView {
             </p>
         })}
     }
+}
+
+/// Whether a link to `href` is marked `aria-current="page"` on the page at `path`: the page
+/// itself or one under it (`/groups` on `/groups/7`), as `<A>` marks its links; `/` only on `/`.
+pub fn is_current(href: &str, path: &str) -> bool {
+    if href == "/" {
+        return path == "/";
+    }
+    path.strip_prefix(href)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Shown to a signed-in user who opens a page their role may not see; answers 403 when rendered
@@ -285,5 +301,22 @@ pub fn show<T, V: IntoView + 'static>(
     match result {
         Ok(v) => f(v).into_any(),
         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_current;
+
+    #[test]
+    fn current_links_match_what_the_router_link_marked() {
+        assert!(is_current("/", "/"));
+        assert!(!is_current("/", "/groups"));
+        assert!(is_current("/groups", "/groups"));
+        assert!(is_current("/groups", "/groups/7"));
+        assert!(is_current("/groups", "/groups/"));
+        assert!(!is_current("/groups", "/groupsx"));
+        assert!(!is_current("/inbox", "/groups"));
+        assert!(is_current("/inbox", "/inbox/12"));
     }
 }

@@ -48,11 +48,20 @@ pub fn Confirm(
     #[prop(into)] explanation: String,
     children: Children,
 ) -> impl IntoView {
+    confirm(summary, explanation, children())
+}
+
+/// [`Confirm`] as a plain function, for table rows: no boxed children.
+pub fn confirm(
+    summary: impl IntoView,
+    explanation: impl IntoView,
+    body: impl IntoView,
+) -> impl IntoView {
     view! {
         <details class="confirm">
             <summary>{summary}</summary>
             <p>{explanation}</p>
-            {children()}
+            {body}
         </details>
     }
 }

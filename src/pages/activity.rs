@@ -99,7 +99,6 @@ fn ActivityView(q: ActivityQuery, list: ActivityList) -> impl IntoView {
                     <th scope="col">"Group"</th>
                     <th scope="col">"What happened"</th>
                 }
-                key=|r: &ActivityRow| r.id
                 row=|r: ActivityRow| view! {
                     <tr>
                         <td class="when">{date_time(r.at)}</td>

@@ -57,7 +57,6 @@ fn BranchesList() -> impl IntoView {
                             <th scope="col">"Parent branch"</th>
                             <th scope="col">"Description"</th>
                         }
-                        key=|b: &BranchView| b.id
                         row=move |b: BranchView| view! {
                             <tr>
                                 <td><A href=format!("/branches/{}", b.id)>{b.name}</A></td>

@@ -229,7 +229,6 @@ fn Enrolments(
                                     <th scope="col" role="columnheader">"Progress"</th>
                                     <th scope="col" role="columnheader"><span class="visually-hidden">"Actions"</span></th>
                                 }
-                                key=|e: &EnrolmentRow| e.user_id
                                 row=move |e: EnrolmentRow| {
                                             let label = format!("Progress of {}", e.display_name);
                                             view! {

@@ -50,7 +50,6 @@ fn CoursesList() -> impl IntoView {
                             <th scope="col">"Enrolled"</th>
                             <th scope="col">"Status"</th>
                         }
-                        key=|c: &CourseRow| c.id
                         row=|c: CourseRow| view! {
                             <tr>
                                 <td><A href=format!("/courses/{}", c.id)>{c.code}</A></td>

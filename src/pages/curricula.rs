@@ -54,7 +54,6 @@ fn CurriculaList() -> impl IntoView {
                             <th scope="col">"Courses"</th>
                             <th scope="col">"Description"</th>
                         }
-                        key=|c: &CurriculumView| c.id
                         row=|c: CurriculumView| view! {
                             <tr>
                                 <td><A href=format!("/curricula/{}", c.id)>{c.name}</A></td>

@@ -353,7 +353,6 @@ fn RowsTable(i: ImportView, p: crate::model::Paged<ImportRowView>, show: String)
                 <th scope="col">"Groups"</th>
                 <th scope="col">"Result"</th>
             }
-            key=|r: &ImportRowView| r.line
             row=move |r: ImportRowView| {
                 let class = match r.outcome {
                     ImportOutcome::Create | ImportOutcome::Created { .. } => "ok",

@@ -47,7 +47,6 @@ fn InboxList() -> impl IntoView {
                             <th scope="col">"Group"</th>
                             <th scope="col">"Sent"</th>
                         }
-                        key=|r: &InboxRow| (r.id, r.read)
                         row=|r: InboxRow| view! {
                             <tr class:unread=!r.read>
                                 <td>{(!r.read).then(|| view! { <span class="dot" aria-hidden="true"></span><span class="visually-hidden">"Unread"</span> })}</td>

@@ -47,7 +47,6 @@ fn ReportsList() -> impl IntoView {
                             <th scope="col">"Completed enrolments"</th>
                             <th scope="col">"Completion rate"</th>
                         }
-                        key=|g: &ReportGroupRow| g.id
                         row=|g: ReportGroupRow| view! {
                             <tr>
                                 <td><A href=format!("/groups/{}?tab=report", g.id)>{g.name.clone()}</A></td>

@@ -73,7 +73,6 @@ fn UsersTable(page: UserPage, query: String) -> impl IntoView {
                 <th scope="col">"Status"</th>
                 <th scope="col"><span class="visually-hidden">"Actions"</span></th>
             }
-            key=|u: &UserView| u.id
             row=|u: UserView| view! {
                 <tr>
                     <td><A href=format!("/users/{}", u.id)>{u.login.clone()}</A></td>

@@ -63,7 +63,6 @@ fn KeyRedemptions() -> impl IntoView {
                                     <th scope="col" role="columnheader">"Key"</th>
                                     <th scope="col" role="columnheader">"From"</th>
                                 }
-                                key=|r: &RedemptionView| r.id
                                 row=|r: RedemptionView| view! {
                                     <tr role="row">
                                         <td role="cell" data-label="When">{date_time(r.at)}</td>

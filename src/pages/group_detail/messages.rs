@@ -77,7 +77,6 @@ pub(super) fn MessagesTab(g: GroupView) -> impl IntoView {
                                 <th scope="col" role="columnheader">"Delivered"</th>
                                 <th scope="col" role="columnheader">"E-mail"</th>
                             }
-                            key=|r: &SentRow| (r.id, r.delivered, r.mail)
                             row=|r: SentRow| view! {
                                 <tr role="row">
                                     <td role="cell" data-label="Sent">{date_time(r.sent_at)}</td>

@@ -8,21 +8,24 @@ use crate::components::pager::urlencode;
 use crate::model::report::{
     cell_label, cell_percent, GroupReportView, ReportCell, ReportRow, StatusFilter,
 };
+use leptos::either::Either;
+use std::sync::Arc;
 
 /// A member's cell: status in words, then progress and completion date. `course` (the
 /// column's course code) labels the cell when a phone shows the row as a card.
-fn cell_view(cell: ReportCell, course: String) -> AnyView {
+fn cell_view(cell: ReportCell, course: Arc<str>) -> impl IntoView {
     match cell {
-        None => view! { <td role="cell" data-label=course><span class="muted">{cell_label(&None)}</span></td> }
-            .into_any(),
+        None => Either::Left(
+            view! { <td role="cell" data-label=course><span class="muted">{cell_label(&None)}</span></td> },
+        ),
         Some(p) => {
-            let label = cell_label(&Some(p.clone()));
+            let label = p.status.label();
             let class = match p.status {
                 crate::model::catalog::ProgressStatus::Completed => "status status-completed",
                 crate::model::catalog::ProgressStatus::InProgress => "status status-in-progress",
                 crate::model::catalog::ProgressStatus::NotStarted => "status status-not-started",
             };
-            view! {
+            Either::Right(view! {
                 <td role="cell" data-label=course>
                     <span class=class>{label}</span>
                     " "
@@ -31,8 +34,7 @@ fn cell_view(cell: ReportCell, course: String) -> AnyView {
                         {p.completed_at.map(|at| format!(" · {}", date(at)))}
                     </span>
                 </td>
-            }
-            .into_any()
+            })
         }
     }
 }
@@ -77,7 +79,11 @@ fn ReportBody(id: u64, r: GroupReportView, status: String, course: String) -> im
         .iter()
         .map(|&i| (r.courses[i].code.clone(), r.courses[i].title.clone()))
         .collect();
-    let codes: Vec<String> = shown.iter().map(|(code, _)| code.clone()).collect();
+    // Shared by every row's cells (a phone's card labels), not copied per cell.
+    let codes: Vec<Arc<str>> = shown
+        .iter()
+        .map(|(code, _)| Arc::from(code.as_str()))
+        .collect();
     let course_options = r
         .courses
         .iter()
@@ -138,11 +144,10 @@ fn ReportBody(id: u64, r: GroupReportView, status: String, course: String) -> im
                     .map(|(code, title)| view! { <th scope="col" role="columnheader"><abbr title=title>{code}</abbr></th> })
                     .collect_view()}
             }
-            key=|row: &ReportRow| row.user_id
             row=move |row: ReportRow| view! {
                 <tr role="row">
-                    <th scope="row" role="rowheader">{row.login.clone()} " " <span class="muted cell-name">{row.display_name.clone()}</span></th>
-                    {row.cells.into_iter().zip(codes.clone()).map(|(cell, code)| cell_view(cell, code)).collect_view()}
+                    <th scope="row" role="rowheader">{row.login} " " <span class="muted cell-name">{row.display_name}</span></th>
+                    {row.cells.into_iter().zip(codes.iter().cloned()).map(|(cell, code)| cell_view(cell, code)).collect_view()}
                 </tr>
             }
         />

@@ -6,6 +6,8 @@
 
 use super::*;
 use crate::components::field::{kept, problem_id};
+use crate::components::widgets::confirm;
+use leptos::server_fn::ServerFn;
 
 #[component]
 pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
@@ -49,8 +51,7 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
                                         <th scope="col" role="columnheader">"How"</th>
                                         <th scope="col" role="columnheader">"Actions"</th>
                                     }
-                                    key=|m: &MemberRow| m.user_id
-                                    row=move |m: MemberRow| view! { <MemberTableRow id m remove=a.remove /> }
+                                    row=move |m: MemberRow| member_table_row(id, m)
                                 />
                             }.into_any(),
                             Ok(None) => view! { <p class="loading">"…"</p> }.into_any(),
@@ -78,32 +79,38 @@ pub(super) fn UsersTab(g: GroupView, q: String, uq: String) -> impl IntoView {
     }
 }
 
-#[component]
-pub(super) fn MemberTableRow(
-    id: u64,
-    m: MemberRow,
-    remove: ServerAction<RemoveGroupMember>,
-) -> impl IntoView {
+/// One member's row: a plain function with a plain form, as the groups table's rows (see
+/// `group_table_row` in pages/groups.rs): rendered on the server only, never hydrated.
+fn member_table_row(id: u64, m: MemberRow) -> impl IntoView {
     let check = format!("unenrol-{}", m.user_id);
-    let login = m.login.clone();
+    let explanation = format!(
+        "Remove {} from the group? Their enrolments and progress stay unless you tick the box.",
+        m.login
+    );
+    let remove_label = format!("Remove from group: {}", m.login);
+    let remove_path = <RemoveGroupMember as ServerFn>::PATH;
     view! {
         <tr role="row">
-            <td role="cell" class="row-title">{m.login.clone()}</td>
-            <td role="cell" data-label="Name">{m.display_name.clone()}</td>
+            <td role="cell" class="row-title">{m.login}</td>
+            <td role="cell" data-label="Name">{m.display_name}</td>
             <td role="cell" data-label="Joined">{date(m.joined_at)}</td>
             <td role="cell" data-label="How">{m.how.label()}</td>
             <td role="cell" data-label="Actions">
-                <Confirm summary="Remove…" explanation=format!("Remove {login} from the group? Their enrolments and progress stay unless you tick the box.")>
-                    <ActionForm action=remove>
-                        <input type="hidden" name="id" value=id />
-                        <input type="hidden" name="user" value=m.user_id />
-                        <div class="check">
-                            <input type="checkbox" id=check.clone() name="unenrol" value="on" />
-                            <label for=check>"Also unenrol from this group's courses"</label>
-                        </div>
-                        <button type="submit" class="danger" aria-label=format!("Remove from group: {login}")>"Remove from group"</button>
-                    </ActionForm>
-                </Confirm>
+                {confirm(
+                    "Remove…",
+                    explanation,
+                    view! {
+                        <form action=remove_path method="post">
+                            <input type="hidden" name="id" value=id />
+                            <input type="hidden" name="user" value=m.user_id />
+                            <div class="check">
+                                <input type="checkbox" id=check.clone() name="unenrol" value="on" />
+                                <label for=check>"Also unenrol from this group's courses"</label>
+                            </div>
+                            <button type="submit" class="danger" aria-label=remove_label>"Remove from group"</button>
+                        </form>
+                    },
+                )}
             </td>
         </tr>
     }
