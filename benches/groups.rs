@@ -10,6 +10,13 @@
 //! generated names (totals, and whole pages in every sort, capped searches included), so a fast
 //! wrong answer cannot pass for a result. The report also counts, by replaying the store's scans
 //! over the generated data, how many index entries and records each timed search reads.
+//!
+//! When `TESSERA_TEST_DATABASE_URL` names a PostgreSQL cluster, a third store with the large
+//! one's data is built on a database of its own there (dropped after), checked the same way,
+//! and the same calls are timed on it, right after the two sled stores, for each operation.
+
+#[path = "../tests/process/mod.rs"]
+mod process;
 
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -225,6 +232,8 @@ const LONG_PREFIX_QUERY: &str = "Health and Safety Refresher Course, Site 1001";
 struct Fixture {
     _dir: tempfile::TempDir,
     store: Store,
+    /// The PostgreSQL database the store is on, if it is; dropped after the store.
+    _db: Option<process::Database>,
     names: Vec<String>,
     /// `names` folded as the store folds them.
     folded: Vec<String>,
@@ -248,10 +257,22 @@ fn progress(what: &str, done: usize, total: usize, start: Instant) {
 
 /// A store with `n_users` users and a group per name; one group in 25 gets 1 to 40 members.
 fn build(n_users: usize, names: Vec<String>) -> Fixture {
+    build_on(n_users, names, None)
+}
+
+/// [`build`], on the PostgreSQL database `db` when given (else sled in a temporary directory).
+fn build_on(n_users: usize, names: Vec<String>, db: Option<process::Database>) -> Fixture {
     let n = names.len();
     eprintln!("Building the store with {n_users} users and {n} groups");
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Store::open(dir.path()).expect("open store");
+    let store = match &db {
+        None => Store::open(dir.path()).expect("open store"),
+        Some(db) => Store::open_at(&tessera::server::store::StorePlace::Database {
+            url: db.url.clone(),
+            pool_size: 8,
+        })
+        .expect("open the PostgreSQL store"),
+    };
     let hash = PasswordHash::from_phc(PHC.to_string());
 
     let start = Instant::now();
@@ -324,6 +345,7 @@ fn build(n_users: usize, names: Vec<String>) -> Fixture {
     Fixture {
         _dir: dir,
         store,
+        _db: db,
         folded: names.iter().map(|s| fold(s)).collect(),
         names,
         ids,
@@ -915,6 +937,7 @@ fn main() {
     let small = build(SMALL, group_names(SMALL));
     let large = build(LARGE, group_names(LARGE));
     let edge = build(20, long_prefix_names());
+    let large_pg = process::Database::new().map(|db| build_on(LARGE, group_names(LARGE), Some(db)));
 
     eprintln!("Checking answers against a brute-force search");
     let mut check_notes = Vec::new();
@@ -948,6 +971,21 @@ fn main() {
             checked += 1;
         }
     }
+    if let Some(fx) = &large_pg {
+        let orders = orders_of(fx);
+        for q in group_queries {
+            check_notes.extend(
+                check_groups(fx, &orders, q)
+                    .into_iter()
+                    .map(|n| format!("PostgreSQL: {n}")),
+            );
+            checked += SORTS.len() * 4;
+        }
+        for q in [selective_login, "mar", "olivia"] {
+            check_notes.extend(check_users(fx, q).map(|n| format!("PostgreSQL: {n}")));
+            checked += 1;
+        }
+    }
     assert!(LONG_PREFIX_QUERY.chars().count() > SUFFIX_MAX);
     let edge_notes = check_groups(&edge, &orders_of(&edge), LONG_PREFIX_QUERY);
     checked += SORTS.len() * 4;
@@ -961,6 +999,7 @@ fn main() {
     let ticks_before = cpu_ticks();
     let mut others_max = (0.0f64, "");
     let mut results = Vec::new();
+    let mut pg_results = Vec::new();
     for op in &ops {
         let op_ticks = cpu_ticks();
         let mut row = Vec::new();
@@ -980,6 +1019,21 @@ fn main() {
                 matches_cell(answer)
             );
             row.push((answer, stats, page));
+        }
+        if let Some(fx) = &large_pg {
+            let page = op.call.page_in(&fx.store);
+            let answer = op.call.run(&fx.store, page);
+            let stats = measure(|| {
+                black_box(op.call.run(&fx.store, page));
+            });
+            eprintln!(
+                "  {:>3} PostgreSQL: median {:>9}, p95 {:>9} ({} calls, page {page})",
+                op.id,
+                micros(stats.median),
+                micros(stats.p95),
+                stats.samples,
+            );
+            pg_results.push((answer, stats, page));
         }
         let others = others_busy(op_ticks, cpu_ticks(), cores);
         if others > others_max.0 {
@@ -1109,6 +1163,39 @@ fn main() {
         ));
     }
     out.push('\n');
+
+    match &large_pg {
+        Some(pg) => {
+            out.push_str(&format!(
+                "The same calls on PostgreSQL, 100,000 users and 100,000 groups (the large store's \
+                 data, built the same way: users in {:.0} s, groups in {:.0} s, memberships in \
+                 {:.0} s), on a local cluster on the same machine (so the database server shares \
+                 the cores; each call is a round trip over loopback TCP), timed right after the \
+                 sled stores for each operation:\n\n\
+                 | | Matches sled 100k | Matches PostgreSQL 100k | Median sled 100k | p95 sled 100k | Median PostgreSQL 100k | p95 PostgreSQL 100k | PostgreSQL / sled (median) |\n\
+                 |---|--:|--:|--:|--:|--:|--:|--:|\n",
+                pg.users_time.as_secs_f64(),
+                pg.groups_time.as_secs_f64(),
+                pg.members_time.as_secs_f64(),
+            ));
+            for ((op, row), (a, st, _)) in ops.iter().zip(&results).zip(&pg_results) {
+                let (a1, s1, _) = row[1];
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {:.1}× |\n",
+                    op.id,
+                    matches_cell(a1),
+                    matches_cell(*a),
+                    micros(s1.median),
+                    micros(s1.p95),
+                    micros(st.median),
+                    micros(st.p95),
+                    st.median.as_secs_f64() / s1.median.as_secs_f64(),
+                ));
+            }
+            out.push('\n');
+        }
+        None => out.push_str("PostgreSQL: not run (`TESSERA_TEST_DATABASE_URL` unset).\n\n"),
+    }
 
     out.push_str(
         "What each search reads, counted by replaying the store's scans over the generated names \

@@ -1,6 +1,9 @@
 //! Group key redemptions per second with 64 concurrent HTTP clients, against a bare axum
 //! endpoint doing one equivalent sled transaction with the same durability; and a limited key
-//! raced for by 64 learners at once, round after round, counting over-redemptions.
+//! raced for by 64 learners at once, round after round, counting over-redemptions. The same
+//! Tessera run is made on sled, on PostgreSQL, and on two servers sharing one PostgreSQL
+//! database (clients alternating between them), when `TESSERA_TEST_DATABASE_URL` names a
+//! cluster (a database of its own is made there for each run and dropped after).
 //!
 //! Tessera runs as its own process (`TESSERA_BIN`, else the binary cargo built for this bench).
 //! An administrator makes a group whose key has no limit and gives one course; 64 ×
@@ -16,7 +19,7 @@
 #[path = "../tests/process/mod.rs"]
 mod process;
 
-use process::{ms, percentile, post, setup_admin, sign_up_learners, start_with};
+use process::{ms, percentile, post, setup_admin, sign_up_learners, start_with, Database, Server};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -47,10 +50,11 @@ impl Run {
 }
 
 /// `CLIENTS` threads, released together, client `c` sending the forms `work[c]` (with their
-/// cookies) to `path` one after the other, until done or `secs` have passed; a 200 counts.
-/// Answers other than 200 are printed (the first few per client) unless `quiet`.
+/// cookies) to `path` on `addrs[c % addrs.len()]` one after the other, until done or `secs`
+/// have passed; a 200 counts. Answers other than 200 are printed (the first few per client)
+/// unless `quiet`.
 fn storm(
-    addr: &str,
+    addrs: &[String],
     path: &str,
     work: &[Vec<(Option<String>, String)>],
     secs: u64,
@@ -61,8 +65,10 @@ fn storm(
     let results: Vec<(Vec<Duration>, usize)> = std::thread::scope(|scope| {
         let handles: Vec<_> = work
             .iter()
-            .map(|forms| {
+            .enumerate()
+            .map(|(c, forms)| {
                 let (barrier, started) = (&barrier, &started);
+                let addr = addrs[c % addrs.len()].as_str();
                 scope.spawn(move || {
                     barrier.wait();
                     let end = *started.get_or_init(Instant::now) + Duration::from_secs(secs);
@@ -103,11 +109,46 @@ fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-/// Tessera itself: set-up, learners, groups; then the storm, then the limited-key races.
-fn tessera(per_client: usize, secs: u64, rounds: usize) -> (Run, Vec<(usize, usize, u64)>) {
+/// A limited-key race: redeemed, refused, the key's use counter after.
+type Race = (usize, usize, u64);
+/// One row of the comparison table: its name and how a run's cell reads.
+type Row<'a> = (&'a str, &'a dyn Fn(&Run) -> String);
+
+/// Where a Tessera run keeps its data.
+enum Backend<'a> {
+    Sled,
+    /// `servers` processes on this database.
+    Postgres {
+        db: &'a Database,
+        servers: usize,
+    },
+}
+
+/// Tessera itself: set-up, learners, groups; then the storm, then the limited-key races. With
+/// several servers, set-up and sign-ups go to the first; the storms alternate between them.
+fn tessera(backend: Backend, per_client: usize, secs: u64, rounds: usize) -> (Run, Vec<Race>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_with(&dir.path().join("data"), &["--self-registration"], None);
-    let addr = server.addr.clone();
+    let servers: Vec<Server> = match backend {
+        Backend::Sled => vec![start_with(
+            &dir.path().join("data"),
+            &["--self-registration"],
+            None,
+        )],
+        Backend::Postgres { db, servers } => (0..servers)
+            .map(|i| {
+                // The data directory holds nothing of the store here.
+                let data = dir.path().join(format!("data{i}"));
+                std::fs::create_dir_all(&data).expect("data directory");
+                start_with(
+                    &data,
+                    &["--self-registration", "--database-url", &db.url],
+                    None,
+                )
+            })
+            .collect(),
+    };
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
+    let addr = addrs[0].clone();
     let admin = setup_admin(&addr);
     let admin = Some(admin.as_str());
     let course = json(
@@ -152,7 +193,7 @@ fn tessera(per_client: usize, secs: u64, rounds: usize) -> (Run, Vec<(usize, usi
         })
         .collect();
     eprintln!("keys bench: Tessera storm");
-    let run = storm(&addr, "/api/redeem_group_key", &work, secs, false);
+    let run = storm(&addrs, "/api/redeem_group_key", &work, secs, false);
 
     // Races for a limited key: the first learner of each client, all at once, `rounds` times.
     let mut races = Vec::new();
@@ -162,7 +203,7 @@ fn tessera(per_client: usize, secs: u64, rounds: usize) -> (Run, Vec<(usize, usi
             .iter()
             .map(|mine| vec![(mine[0].0.clone(), format!("key=limit-{r:04}"))])
             .collect();
-        let race = storm(&addr, "/api/redeem_group_key", &work, 60, true);
+        let race = storm(&addrs, "/api/redeem_group_key", &work, 60, true);
         let view = json(&post(&addr, "/api/get_group", &format!("id={id}"), admin).body);
         races.push((race.ok, race.other, view["key_uses"].as_u64().unwrap()));
     }
@@ -359,8 +400,25 @@ fn main() {
                 .collect()
         })
         .collect();
-    let bare = storm(&bare_addr, "/redeem", &work, secs, false);
-    let (tessera, races) = tessera(per_client, secs, rounds);
+    let bare = storm(&[bare_addr], "/redeem", &work, secs, false);
+    let (on_sled, races) = tessera(Backend::Sled, per_client, secs, rounds);
+    // PostgreSQL, one server then two, each on a database of its own.
+    let on_postgres = |servers: usize| {
+        Database::new().map(|db| {
+            eprintln!("keys bench: PostgreSQL, {servers} server(s)");
+            tessera(
+                Backend::Postgres { db: &db, servers },
+                per_client,
+                secs,
+                rounds,
+            )
+        })
+    };
+    let pg = on_postgres(1);
+    let pg2 = on_postgres(2);
+    let cell = |run: &Option<(Run, Vec<Race>)>, f: &dyn Fn(&Run) -> String| {
+        run.as_ref().map_or("not run".to_string(), |(r, _)| f(r))
+    };
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("## Group key redemptions under load\n");
@@ -373,27 +431,56 @@ fn main() {
          cache), acknowledged after a group-commit flush, no sessions, no checks. Ratio target: at least 0.5.\n",
         CLIENTS * per_client
     );
-    println!("| | Tessera | bare axum + sled |");
-    println!("|---|--:|--:|");
     println!(
-        "| redemptions per second | {:.0} | {:.0} |",
-        tessera.per_sec(),
-        bare.per_sec()
-    );
-    println!("| redemptions made | {} | {} |", tessera.ok, bare.ok);
-    println!(
-        "| answered other than 200 | {} | {} |",
-        tessera.other, bare.other
+        "Tessera on PostgreSQL: the same release binary with `--database-url`, on a database of \
+         its own on a local PostgreSQL cluster (`TESSERA_TEST_DATABASE_URL`) on the same machine, \
+         so the database server's work shares the same 2 cores; with two servers, client `c` \
+         talks to server `c % 2`.\n"
     );
     println!(
-        "| latency p50 / p99 | {} / {} | {} / {} |",
-        ms(percentile(&tessera.latencies, 0.5)),
-        ms(percentile(&tessera.latencies, 0.99)),
-        ms(percentile(&bare.latencies, 0.5)),
-        ms(percentile(&bare.latencies, 0.99)),
+        "| | Tessera (sled) | Tessera (PostgreSQL) | two Tessera servers (PostgreSQL) | bare axum + sled |"
     );
-    let ratio = tessera.per_sec() / bare.per_sec();
-    println!("\nTessera / bare: **{ratio:.2}×**.\n");
+    println!("|---|--:|--:|--:|--:|");
+    let per_sec = |r: &Run| format!("{:.0}", r.per_sec());
+    let made = |r: &Run| r.ok.to_string();
+    let other = |r: &Run| r.other.to_string();
+    let latency = |r: &Run| {
+        format!(
+            "{} / {}",
+            ms(percentile(&r.latencies, 0.5)),
+            ms(percentile(&r.latencies, 0.99))
+        )
+    };
+    let rows: [Row; 4] = [
+        ("redemptions per second", &per_sec),
+        ("redemptions made", &made),
+        ("answered other than 200", &other),
+        ("latency p50 / p99", &latency),
+    ];
+    for (name, f) in rows {
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            f(&on_sled),
+            cell(&pg, f),
+            cell(&pg2, f),
+            f(&bare)
+        );
+    }
+    let ratio = on_sled.per_sec() / bare.per_sec();
+    println!("\nTessera (sled) / bare: **{ratio:.2}×**.\n");
+    let mut all = vec![("sled", races)];
+    for (name, run) in [("PostgreSQL", pg), ("two servers on PostgreSQL", pg2)] {
+        if let Some((_, races)) = run {
+            all.push((name, races));
+        }
+    }
+    for (name, races) in all {
+        report_races(name, &races);
+    }
+}
+
+/// Prints the limited-key races of one run and fails the bench on any over-redemption.
+fn report_races(name: &str, races: &[Race]) {
     let over = races
         .iter()
         .filter(|(ok, _, uses)| *ok > LIMIT || *uses as usize > LIMIT)
@@ -405,9 +492,9 @@ fn main() {
         })
         .count();
     println!(
-        "Limited key ({LIMIT} uses), {CLIENTS} learners released together, {} rounds: \
+        "Limited key ({LIMIT} uses), {name}, {CLIENTS} learners released together, {} rounds: \
          {exact} rounds with exactly {LIMIT} joined, {} refused and the counter at {LIMIT}; \
-         **{over} over-redemptions**.",
+         **{over} over-redemptions**.\n",
         races.len(),
         CLIENTS - LIMIT
     );

@@ -10,6 +10,10 @@
 //!    while another client requests a signed-in page (`/groups`) every 20 ms; the page's
 //!    latency while the job runs.
 //!
+//! 3. When `TESSERA_TEST_DATABASE_URL` names a PostgreSQL cluster: the same store built on a
+//!    database of its own there, the same mass enrolment step by step in this process (one
+//!    round), then the same server run (`--database-url`) on a second such database.
+//!
 //! Prints its section of BENCHMARKS.md: `bash scripts/bench.sh mass`.
 
 #[path = "../tests/process/mod.rs"]
@@ -23,7 +27,7 @@ use tessera::server::store::courses::CourseFields;
 use tessera::server::store::groups::{Actor, GroupFields};
 use tessera::server::store::jobs::Step;
 use tessera::server::store::users::{PasswordHash, UserFields};
-use tessera::server::store::Store;
+use tessera::server::store::{Store, StorePlace};
 
 const USERS: usize = 10_000;
 const COURSES: usize = 10;
@@ -34,8 +38,23 @@ const PAIRS: usize = USERS * COURSES;
 const ROUNDS: usize = 5;
 
 fn build(dir: &Path) -> u64 {
+    build_in(&Store::open(dir).expect("open"))
+}
+
+/// A store on a PostgreSQL database of its own (dropped with the returned guard).
+fn on_postgres() -> Option<(process::Database, Store)> {
+    let db = process::Database::new()?;
+    let place = StorePlace::Database {
+        url: db.url.clone(),
+        pool_size: 8,
+    };
+    let s = Store::open_at(&place).expect("open the PostgreSQL store");
+    Some((db, s))
+}
+
+/// The bench's school in `s`: the administrator, the group, its courses and members.
+fn build_in(s: &Store) -> u64 {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    let s = Store::open(dir).expect("open");
     let salt = SaltString::generate(&mut OsRng);
     let phc = argon2::Argon2::default()
         .hash_password(b"admin-password-1", &salt)
@@ -114,7 +133,11 @@ fn raw_sled_rate() -> f64 {
 /// The mass enrolment in this process, each step flushed as the runner does. Returns
 /// (pairs per second, steps).
 fn mass_rate(dir: &Path, g: u64) -> (f64, u64) {
-    let s = Store::open(dir).expect("open");
+    mass_rate_in(&Store::open(dir).expect("open"), g)
+}
+
+/// [`mass_rate`] on an open store.
+fn mass_rate_in(s: &Store, g: u64) -> (f64, u64) {
     let t = Instant::now();
     let job = s
         .start_mass_enrolment(Actor { user: 1, now: 2 }, g)
@@ -153,8 +176,8 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 
 /// The server on `dir`: starts the mass enrolment over HTTP and requests `/groups` every 20 ms
 /// until it has finished. Returns (job seconds, page latencies while it ran, before it).
-fn under_load(dir: &Path, g: u64) -> (f64, Vec<Duration>, Vec<Duration>) {
-    let server = process::start_with(dir, &[], None);
+fn under_load(dir: &Path, extra: &[&str], g: u64) -> (f64, Vec<Duration>, Vec<Duration>) {
+    let server = process::start_with(dir, extra, None);
     let login = process::post(
         &server.addr,
         "/api/login",
@@ -234,7 +257,22 @@ fn main() {
     ratios.sort_by(f64::total_cmp);
     let served = base.path().join("served");
     copy_dir(&pristine, &served);
-    let (secs, during, quiet) = under_load(&served, g);
+    let (secs, during, quiet) = under_load(&served, &[], g);
+    // PostgreSQL: one database built and enrolled in process, a second built for the server.
+    let pg = on_postgres().map(|(_db, s)| {
+        let t = Instant::now();
+        let g = build_in(&s);
+        let built = t.elapsed().as_secs_f64();
+        let (rate, steps) = mass_rate_in(&s, g);
+        (built, rate, steps)
+    });
+    let pg_served = on_postgres().map(|(db, s)| {
+        let g = build_in(&s);
+        drop(s);
+        let data = base.path().join("pg-served");
+        std::fs::create_dir_all(&data).expect("data directory");
+        under_load(&data, &["--database-url", &db.url], g)
+    });
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("## Mass enrolment: {USERS} users × {COURSES} courses\n");
@@ -282,5 +320,38 @@ fn main() {
         pct(&during, 0.99),
         during.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     );
+    match (pg, pg_served) {
+        (Some((built, rate, pg_steps)), Some((pg_secs, pg_during, pg_quiet))) => {
+            println!(
+                "\nThe same on PostgreSQL (a local cluster on the same machine, so the database \
+                 server shares the 2 cores; one database per run, built through the store in \
+                 {built:.0} s; one round):\n"
+            );
+            println!("| | sled | PostgreSQL |\n|---|--:|--:|");
+            println!(
+                "| mass enrolment in process | {mass:.0} pairs/s ({steps} steps, fastest of {ROUNDS}) | {rate:.0} pairs/s ({pg_steps} steps, one round) |"
+            );
+            println!(
+                "| mass enrolment through the server | {secs:.1} s ({:.0} pairs/s) | {pg_secs:.1} s ({:.0} pairs/s) |",
+                PAIRS as f64 / secs,
+                PAIRS as f64 / pg_secs
+            );
+            println!(
+                "| `/groups` before the job: p50 / p99 | {:.1} / {:.1} ms | {:.1} / {:.1} ms |",
+                pct(&quiet, 0.5),
+                pct(&quiet, 0.99),
+                pct(&pg_quiet, 0.5),
+                pct(&pg_quiet, 0.99)
+            );
+            println!(
+                "| `/groups` while the job runs: p50 / p99 | {:.1} / {:.1} ms | {:.1} / {:.1} ms |",
+                pct(&during, 0.5),
+                pct(&during, 0.99),
+                pct(&pg_during, 0.5),
+                pct(&pg_during, 0.99)
+            );
+        }
+        _ => println!("\nPostgreSQL: not run (`TESSERA_TEST_DATABASE_URL` unset)."),
+    }
     println!();
 }
