@@ -504,8 +504,9 @@ fn every_list_page_reads_an_index_never_a_whole_big_table() {
 }
 
 /// Runs `redeem` on a thread of its own while a transaction of this test holds `group`'s row
-/// locked; once the redemption waits for that lock (its last step, see `groups/keys.rs`),
-/// `meanwhile` changes the group in that transaction, which then commits. What `redeem` gave.
+/// locked; once the redemption waits for that lock, `meanwhile` changes the group in that
+/// transaction, which then commits. What `redeem` gave. (A redemption that read the group
+/// before locking it would act on what it read: these tests catch that.)
 fn redeem_while_the_group_is_held<T: Send>(
     db: &TestDatabase,
     group: u64,
@@ -550,7 +551,7 @@ fn redeem_while_the_group_is_held<T: Send>(
 
 /// A course attached to the group while a redemption waits for the group's row: the
 /// enrolment of the group's members that the attaching starts cannot see the redeeming
-/// learner (not committed yet), so the redemption itself enrols them in it, and says so.
+/// learner (not committed yet), so the redemption itself must enrol them in it, and say so.
 #[test]
 fn a_course_attached_while_a_redemption_waits_is_given_to_the_learner() {
     use crate::server::store::groups::tests::{course, learner};
@@ -585,8 +586,11 @@ fn a_course_attached_while_a_redemption_waits_is_given_to_the_learner() {
                 &[&(g as i64), &(second as i64)],
             )
             .unwrap();
-            t.execute("UPDATE groups SET courses = 2 WHERE id = $1", &[&(g as i64)])
-                .unwrap();
+            t.execute(
+                "UPDATE groups SET courses = 2 WHERE id = $1",
+                &[&(g as i64)],
+            )
+            .unwrap();
         },
     )
     .expect("redeemed");
@@ -614,9 +618,9 @@ fn a_course_attached_while_a_redemption_waits_is_given_to_the_learner() {
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
 
-/// The key disabled while a redemption waits for the group's row: the check under the lock
-/// refuses it, and nothing it wrote before the lock stays (membership, enrolment, redemption
-/// record, counts); the refusal is in the group's trail.
+/// The key disabled while a redemption waits for the group's row: the redemption is refused
+/// and leaves nothing (membership, enrolment, redemption record, counts) but the refusal in
+/// the group's trail.
 #[test]
 fn a_key_disabled_while_a_redemption_waits_refuses_it_and_nothing_stays() {
     use crate::server::store::groups::keys::KeyRefusal;

@@ -1,30 +1,19 @@
 //! The PostgreSQL backend's GroupKeys (the interface: `crate::server::store::groups::keys`;
 //! the behaviour: `sled/groups/keys.rs`).
 //!
-//! A redemption never goes over a key's limit: before it counts the use, its transaction locks
-//! the group's row (`SELECT … FOR UPDATE`) and checks the key again on what the lock shows, and
-//! every change of a group's members or key writes that row, so redemptions of one key (and
-//! joins of its group) queue on the lock and each sees the count the one before it left. That
-//! lock is what keeps the rule, so a redemption runs at `READ COMMITTED` (after the lock each
-//! statement sees the latest commits): 200 learners redeeming one key at once wait their turn
-//! instead of failing at commit and retrying.
-//!
-//! The lock is taken last. Every redemption of a key writes the same rows (its group's counts,
-//! its courses' learner counts), and a row lock is held until the commit, so what a redemption
-//! does while holding it is what limits how many a second one key takes. The membership, the
-//! enrolments, the audit line and the redemption record are written first (rows of the learner's
-//! own); then the group's row is locked, the key checked, the use and the member counted, the
-//! courses' new learners counted: four statements and the commit under the lock (the links read again among them), where taking
-//! it first held it for about fifteen round trips (144 redemptions a second on the keys bench
-//! against 1,539 on sled). When the check under the lock refuses (another redemption took the
-//! last use meanwhile), everything the redemption wrote is rolled back to a savepoint taken
-//! before it, and the refusal is written instead.
+//! A redemption never goes over a key's limit: its transaction locks the group's row
+//! (`SELECT … FOR UPDATE`) before it reads the use count and the membership, and every change
+//! of a group's members or key writes that row, so redemptions of one key (and joins of its
+//! group) queue on the lock and each sees the count the one before it left. That lock is what
+//! keeps the rule, so a redemption runs at `READ COMMITTED` (after the lock each statement sees
+//! the latest commits): 200 learners redeeming one key at once wait their turn instead of
+//! failing at commit and retrying.
 
-use super::members::{count_learners, enrol_courses_uncounted, join};
+use super::members::{join_new_user, NewMember};
 use super::*;
 use crate::model::group::{AuditAction, KeySettings, KeyStatus};
 use crate::model::user::UserView;
-use crate::server::store::enrolments::{EnrolCounts, Source};
+use crate::server::store::enrolments::Source;
 use crate::server::store::groups::keys::*;
 use crate::server::store::postgres::{audit, users};
 use crate::server::store::prelude::*;
@@ -43,17 +32,15 @@ struct Redeemer<'a> {
 }
 
 /// Inside a transaction: the refusal, if any, for `user` redeeming folded key `key` of
-/// `group` (the key may have changed since it was looked up), on the group's row as last
-/// committed, or locked with `lock`.
+/// `group`, whose row it locks (the key may have changed since it was looked up).
 fn refusal(
     t: &mut postgres::Transaction<'_>,
     key: &str,
     group: u64,
     user: u64,
     now: u64,
-    lock: bool,
 ) -> Result<Option<KeyRefusal>, PgError> {
-    let Some(rec) = get(t, group, lock)? else {
+    let Some(rec) = get(t, group, true)? else {
         return Ok(Some(KeyRefusal::Unknown));
     };
     if rec.key.key.as_deref().map(fold_key).as_deref() != Some(key) {
@@ -71,22 +58,16 @@ fn refusal(
             name: rec.name,
         }));
     }
-    Ok(key_refusal(&rec, key, now))
-}
-
-/// The refusal, if any, of folded key `key` for a newcomer to group `rec`.
-fn key_refusal(rec: &GroupRecord, key: &str, now: u64) -> Option<KeyRefusal> {
-    if rec.key.key.as_deref().map(fold_key).as_deref() != Some(key) {
-        return Some(KeyRefusal::Unknown);
-    }
-    match KeySettings::from(&rec.key).status(rec.key_uses, now) {
-        KeyStatus::Active => None,
-        KeyStatus::None => Some(KeyRefusal::Unknown),
-        KeyStatus::Disabled => Some(KeyRefusal::Disabled),
-        KeyStatus::NotYetValid => Some(KeyRefusal::NotYetValid),
-        KeyStatus::Expired => Some(KeyRefusal::Expired),
-        KeyStatus::UsedUp => Some(KeyRefusal::UsedUp),
-    }
+    Ok(
+        match KeySettings::from(&rec.key).status(rec.key_uses, now) {
+            KeyStatus::Active => None,
+            KeyStatus::None => Some(KeyRefusal::Unknown),
+            KeyStatus::Disabled => Some(KeyRefusal::Disabled),
+            KeyStatus::NotYetValid => Some(KeyRefusal::NotYetValid),
+            KeyStatus::Expired => Some(KeyRefusal::Expired),
+            KeyStatus::UsedUp => Some(KeyRefusal::UsedUp),
+        },
+    )
 }
 
 /// Inside a transaction: the group's audit line for a refused attempt.
@@ -124,47 +105,38 @@ fn refused(
 }
 
 /// Inside a transaction, after [`refusal`] found nothing to refuse: the user joins, is
-/// enrolled (source "group key") and the redemption recorded; then the group's row is locked,
-/// the key checked again and the use, the member and the courses' new learners counted (see
-/// the module header). A refusal under the lock comes back as `Ok(Err(..))` with the
-/// redemption's writes still in the transaction: the caller rolls them back to the savepoint
-/// it took before.
+/// enrolled (source "group key"), the use is counted and the redemption recorded.
 fn redeem(
     t: &mut postgres::Transaction<'_>,
-    key: &str,
     group: u64,
     r: &Redeemer<'_>,
-) -> Result<Result<Redemption, KeyRefusal>, PgError> {
-    let mut rec = must(t, group, false)?;
-    if !join(t, &mut rec, r.user, JoinedHow::Key, r.now)? {
-        // Joined by a request of the same learner's that committed since the check.
-        return Ok(Err(KeyRefusal::AlreadyMember {
-            group,
-            name: rec.name,
-        }));
-    }
-    let links = links::links_of(t, group)?;
-    let mut courses = links::courses_of_links(t, links.clone())?;
-    let mut counts = EnrolCounts::default();
-    let mut new_learners = enrol_courses_uncounted(
-        t,
-        &mut counts,
-        r.user,
-        &courses,
-        Source::GroupKey(group),
-        r.now,
-    )?;
-    audit::record(
-        t,
+) -> Result<Redemption, PgError> {
+    let joined = NewMember {
         group,
-        r.event,
-        Actor {
+        user: r.user,
+        how: JoinedHow::Key,
+        source: Source::GroupKey(group),
+        actor: Actor {
             user: r.user,
             now: r.now,
         },
-        AuditAction::MembersAdded,
-        joined_detail(r, counts.enrolled),
+        event: r.event,
+    };
+    let counts = join_new_user(t, &joined, |n| {
+        format!(
+            "{} joined with the group key; enrolled in {n} course(s).",
+            r.login
+        )
+    })?
+    .unwrap_or_default();
+    let row = t.query_one(
+        &format!(
+            "UPDATE groups SET key_uses = least(key_uses + 1, 4294967295) WHERE id = $1 \
+             RETURNING {GROUP_COLUMNS}"
+        ),
+        &[&(group as i64)],
     )?;
+    let rec = group_of(&row);
     t.execute(
         "INSERT INTO key_redemptions (group_id, event_id, user_id, key, at_ms, client) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -177,60 +149,8 @@ fn redeem(
             &r.client,
         ],
     )?;
-    // The lock, and what needs it.
-    let Some(locked) = get(t, group, true)? else {
-        return Ok(Err(KeyRefusal::Unknown));
-    };
-    if let Some(refusal) = key_refusal(&locked, key, r.now) {
-        return Ok(Err(refusal));
-    }
-    // A course attached since the links were read: its enrolment of the group's members did
-    // not see this (uncommitted) member, so the redemption enrols it (a change of the links
-    // writes the group's row, so under the lock they are the ones the next change will see).
-    let links_now = links::links_of(t, group)?;
-    if links_now != links {
-        courses = links::courses_of_links(t, links_now)?;
-        let mut more = EnrolCounts::default();
-        new_learners.extend(enrol_courses_uncounted(
-            t,
-            &mut more,
-            r.user,
-            &courses,
-            Source::GroupKey(group),
-            r.now,
-        )?);
-        counts.enrolled += more.enrolled;
-        // The audit line (this transaction's own, seen by nobody yet) says so too.
-        t.execute(
-            "UPDATE audit SET detail = $2 WHERE event_id = $1",
-            &[&(r.event as i64), &joined_detail(r, counts.enrolled)],
-        )?;
-    }
-    t.execute(
-        "UPDATE groups SET key_uses = least(key_uses + 1, 4294967295), members = members + 1 \
-         WHERE id = $1",
-        &[&(group as i64)],
-    )?;
-    count_learners(t, &new_learners)?;
-    Ok(Ok(Redemption {
-        group,
-        name: locked.name,
-        courses: courses.into_iter().filter(|c| !c.archived).collect(),
-        enrolled: counts.enrolled,
-    }))
+    joined_answer(t, &rec, counts.enrolled)
 }
-
-/// The audit line of a redemption that enrolled the learner in `enrolled` courses.
-fn joined_detail(r: &Redeemer<'_>, enrolled: u64) -> String {
-    format!(
-        "{} joined with the group key; enrolled in {enrolled} course(s).",
-        r.login
-    )
-}
-
-/// The savepoint a redemption's caller takes before it, to undo it when refused under the lock.
-const BEFORE_REDEMPTION: &str = "SAVEPOINT before_redemption";
-const UNDO_REDEMPTION: &str = "ROLLBACK TO SAVEPOINT before_redemption";
 
 /// The redemption's answer for a member of `rec`: the group and the courses it gives.
 fn joined_answer(
@@ -286,17 +206,11 @@ impl GroupKeys for PgStore {
             event: self.new_id()?,
         };
         self.tx(IsolationLevel::ReadCommitted, |t| {
-            if let Some(refusal) = refusal(t, &key, group, user, now, false)? {
+            if let Some(refusal) = refusal(t, &key, group, user, now)? {
                 refused(t, group, &r, &refusal)?;
                 return Ok(Err(refusal));
             }
-            t.batch_execute(BEFORE_REDEMPTION)?;
-            let out = redeem(t, &key, group, &r)?;
-            if let Err(refusal) = &out {
-                t.batch_execute(UNDO_REDEMPTION)?;
-                refused(t, group, &r, refusal)?;
-            }
-            Ok(out)
+            redeem(t, group, &r).map(Ok)
         })
     }
 
@@ -324,13 +238,10 @@ impl GroupKeys for PgStore {
         };
         let out = self.write_tx(|t| {
             // Refused before the account exists: nothing but the audit line is written.
-            // The group's row is locked from here, so the check under the lock in `redeem`
-            // sees the same key and count.
-            if let Some(refusal) = refusal(t, &key, group, r.user, now, true)? {
+            if let Some(refusal) = refusal(t, &key, group, r.user, now)? {
                 refused(t, group, &r, &refusal)?;
                 return Ok(Err(refusal));
             }
-            t.batch_execute(BEFORE_REDEMPTION)?;
             users::tx_create_user(t, &new, hash, false, default_event, now)?;
             let member = t
                 .query_opt(
@@ -343,12 +254,7 @@ impl GroupKeys for PgStore {
                 let rec = must(t, group, false)?;
                 return joined_answer(t, &rec, 0).map(Ok);
             }
-            let out = redeem(t, &key, group, &r)?;
-            if let Err(refusal) = &out {
-                t.batch_execute(UNDO_REDEMPTION)?;
-                refused(t, group, &r, refusal)?;
-            }
-            Ok(out)
+            redeem(t, group, &r).map(Ok)
         })?;
         Ok(out.map(|redemption| (new.view(), redemption)))
     }

@@ -62,29 +62,23 @@ pub(crate) fn course_records(
         .collect())
 }
 
-/// A group's course ids and curriculum ids, in the order attached (one round trip: a key's
-/// redemption reads them again while it holds the group's row).
+/// A group's course ids and curriculum ids, in the order attached.
 pub(crate) fn links_of(
     c: &mut impl GenericClient,
     group: u64,
 ) -> Result<GroupLinksRecord, postgres::Error> {
-    let rows = c.query(
-        "SELECT false, course_id, position FROM group_courses WHERE group_id = $1 \
-         UNION ALL \
-         SELECT true, curriculum_id, position FROM group_curricula WHERE group_id = $1 \
-         ORDER BY 1, 3",
-        &[&(group as i64)],
-    )?;
-    let mut links = GroupLinksRecord::default();
-    for r in &rows {
-        let id = r.get::<_, i64>(1) as u64;
-        if r.get::<_, bool>(0) {
-            links.curricula.push(id);
-        } else {
-            links.courses.push(id);
-        }
-    }
-    Ok(links)
+    let g = group as i64;
+    let ids = |rows: Vec<postgres::Row>| rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
+    Ok(GroupLinksRecord {
+        courses: ids(c.query(
+            "SELECT course_id FROM group_courses WHERE group_id = $1 ORDER BY position",
+            &[&g],
+        )?),
+        curricula: ids(c.query(
+            "SELECT curriculum_id FROM group_curricula WHERE group_id = $1 ORDER BY position",
+            &[&g],
+        )?),
+    })
 }
 
 /// Every course `group` gives, its own first and then its curricula's in their order, each
@@ -94,14 +88,6 @@ pub(crate) fn group_courses(
     group: u64,
 ) -> Result<Vec<CourseRecord>, postgres::Error> {
     let l = links_of(c, group)?;
-    courses_of_links(c, l)
-}
-
-/// Every course `links` give, as [`group_courses`].
-pub(crate) fn courses_of_links(
-    c: &mut impl GenericClient,
-    l: GroupLinksRecord,
-) -> Result<Vec<CourseRecord>, postgres::Error> {
     let mut ids = l.courses;
     for cur in &l.curricula {
         let rows = c.query(

@@ -45,7 +45,7 @@ fn member_of(row: &postgres::Row, first: usize) -> Result<MemberRecord, StoreErr
 
 /// Adds a membership unless there is one; `Ok(true)` when new (`rec.members` counts it; the
 /// caller writes `rec`).
-pub(crate) fn join(
+fn join(
     t: &mut postgres::Transaction<'_>,
     rec: &mut GroupRecord,
     user: u64,
@@ -103,22 +103,6 @@ pub(crate) fn enrol(
     source: Source,
     now: u64,
 ) -> Result<bool, postgres::Error> {
-    let new = enrol_uncounted(t, user, course, source, now)?;
-    if new {
-        count_learners(t, &[course as i64])?;
-    }
-    Ok(new)
-}
-
-/// [`enrol`] without counting a new learner in the course's row: the caller does, with
-/// [`count_learners`], before its commit.
-fn enrol_uncounted(
-    t: &mut postgres::Transaction<'_>,
-    user: u64,
-    course: u64,
-    source: Source,
-    now: u64,
-) -> Result<bool, postgres::Error> {
     let (u, c) = (user as i64, course as i64);
     let (kind, ref_id) = source_columns(source);
     let new = t.execute(
@@ -131,6 +115,10 @@ fn enrol_uncounted(
             "INSERT INTO enrolment_sources (user_id, course_id, position, kind, ref_id) \
              VALUES ($1, $2, 0, $3, $4)",
             &[&u, &c, &kind, &ref_id],
+        )?;
+        t.execute(
+            "UPDATE courses SET enrolled = enrolled + 1 WHERE id = $1",
+            &[&c],
         )?;
         return Ok(true);
     }
@@ -156,20 +144,6 @@ fn enrol_uncounted(
     Ok(false)
 }
 
-/// Counts one new learner in each of `courses`' rows (which locks them until the commit).
-pub(crate) fn count_learners(
-    t: &mut postgres::Transaction<'_>,
-    courses: &[i64],
-) -> Result<(), postgres::Error> {
-    if !courses.is_empty() {
-        t.execute(
-            "UPDATE courses SET enrolled = enrolled + 1 WHERE id = ANY($1)",
-            &[&courses],
-        )?;
-    }
-    Ok(())
-}
-
 /// Enrols `user` in each of `courses` (skipping archived ones) by `source`, adding to
 /// `counts` (sled's `tx_enrol_courses`).
 pub(crate) fn enrol_courses(
@@ -180,21 +154,6 @@ pub(crate) fn enrol_courses(
     source: Source,
     now: u64,
 ) -> Result<(), postgres::Error> {
-    let new = enrol_courses_uncounted(t, counts, user, courses, source, now)?;
-    count_learners(t, &new)
-}
-
-/// [`enrol_courses`] without counting the new learners: the courses they are new in, for the
-/// caller's [`count_learners`].
-pub(crate) fn enrol_courses_uncounted(
-    t: &mut postgres::Transaction<'_>,
-    counts: &mut EnrolCounts,
-    user: u64,
-    courses: &[CourseRecord],
-    source: Source,
-    now: u64,
-) -> Result<Vec<i64>, postgres::Error> {
-    let mut new = Vec::new();
     for c in courses {
         if c.archived {
             let enrolled = t
@@ -210,14 +169,13 @@ pub(crate) fn enrol_courses_uncounted(
             }
             continue;
         }
-        if enrol_uncounted(t, user, c.id, source, now)? {
+        if enrol(t, user, c.id, source, now)? {
             counts.enrolled += 1;
-            new.push(c.id as i64);
         } else {
             counts.already += 1;
         }
     }
-    Ok(new)
+    Ok(())
 }
 
 /// Takes away every source that comes through `group` from `user`'s enrolment in `course`,

@@ -4,12 +4,9 @@
 //! the row, so every read here says `deleted_at_ms IS NULL`.
 //!
 //! Isolation: every operation that writes runs `SERIALIZABLE` and first locks the group's row
-//! (`FOR NO KEY UPDATE`), the row every change of a group's members, links, key or flags writes
+//! (`FOR UPDATE`), the row every change of a group's members, links, key or flags writes
 //! anyway: concurrent changes of one group queue on it instead of failing at commit. The one
-//! exception is redeeming a key (`keys.rs`). The lock is `NO KEY` so that it does not wait for
-//! (nor deadlock with) the share lock a transaction's insert of a member or link row takes on
-//! the group's row through its foreign key: a redemption inserts its member row first and locks
-//! the group's row last.
+//! exception is redeeming a key (`keys.rs`).
 
 pub(crate) use crate::server::store::groups::*;
 
@@ -69,7 +66,7 @@ pub(crate) fn get(
 ) -> Result<Option<GroupRecord>, postgres::Error> {
     let sql = format!(
         "SELECT {GROUP_COLUMNS} FROM groups WHERE id = $1 AND deleted_at_ms IS NULL{}",
-        if lock { " FOR NO KEY UPDATE" } else { "" }
+        if lock { " FOR UPDATE" } else { "" }
     );
     Ok(c.query_opt(&sql, &[&(id as i64)])?.map(|r| group_of(&r)))
 }
