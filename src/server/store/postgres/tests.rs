@@ -502,3 +502,186 @@ fn every_list_page_reads_an_index_never_a_whole_big_table() {
     }
     assert!(whole.is_empty(), "{}", whole.join("\n\n"));
 }
+
+/// Runs `redeem` on a thread of its own while a transaction of this test holds `group`'s row
+/// locked; once the redemption waits for that lock, `meanwhile` changes the group in that
+/// transaction, which then commits. What `redeem` gave. (A redemption that read the group
+/// before locking it would act on what it read: these tests catch that.)
+fn redeem_while_the_group_is_held<T: Send>(
+    db: &TestDatabase,
+    group: u64,
+    redeem: impl FnOnce() -> T + Send,
+    meanwhile: impl FnOnce(&mut postgres::Transaction<'_>),
+) -> T {
+    let mut holder = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut watcher = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut t = holder.transaction().unwrap();
+    t.execute(
+        "SELECT 1 FROM groups WHERE id = $1 FOR NO KEY UPDATE",
+        &[&(group as i64)],
+    )
+    .unwrap();
+    std::thread::scope(|s| {
+        let redemption = s.spawn(redeem);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            assert!(!redemption.is_finished(), "the redemption did not wait");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the redemption never waited for the group's row"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        meanwhile(&mut t);
+        t.commit().unwrap();
+        redemption.join().unwrap()
+    })
+}
+
+/// A course attached to the group while a redemption waits for the group's row: the
+/// enrolment of the group's members that the attaching starts cannot see the redeeming
+/// learner (not committed yet), so the redemption itself must enrol them in it, and say so.
+#[test]
+fn a_course_attached_while_a_redemption_waits_is_given_to_the_learner() {
+    use crate::server::store::groups::tests::{course, learner};
+    use crate::server::store::groups::{Actor, GroupFields};
+    let Some((db, pg)) = temp_pg_store() else {
+        return;
+    };
+    let s = crate::server::store::Store::new(pg);
+    let (first, second) = (course(&s, "FIRST-1"), course(&s, "SECOND-1"));
+    let f = GroupFields {
+        name: "Keyed".into(),
+        description: String::new(),
+        branch: None,
+        key: crate::model::group::KeySettings {
+            key: Some("JOIN-KEY-42".into()),
+            enabled: true,
+            ..Default::default()
+        },
+        is_default: false,
+    };
+    let actor = Actor { user: 0, now: 1 };
+    let g = s.create_group(actor, &f).unwrap().0.id;
+    s.link_group_course(actor, g, first, true).unwrap();
+    let ada = learner(&s, "ada");
+    let got = redeem_while_the_group_is_held(
+        &db,
+        g,
+        || s.redeem_key(ada, "ada", "join-key-42", None, 5).unwrap(),
+        |t| {
+            t.execute(
+                "INSERT INTO group_courses (group_id, course_id, position) VALUES ($1, $2, 1)",
+                &[&(g as i64), &(second as i64)],
+            )
+            .unwrap();
+            t.execute(
+                "UPDATE groups SET courses = 2 WHERE id = $1",
+                &[&(g as i64)],
+            )
+            .unwrap();
+        },
+    )
+    .expect("redeemed");
+    assert_eq!(got.enrolled, 2);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let enrolled: Vec<i64> = c
+        .query(
+            "SELECT course_id FROM enrolments WHERE user_id = $1 ORDER BY course_id",
+            &[&(ada as i64)],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(enrolled, vec![first as i64, second as i64]);
+    let detail: String = c
+        .query_one(
+            "SELECT detail FROM audit WHERE group_id = $1 AND action = 'members_added'",
+            &[&(g as i64)],
+        )
+        .unwrap()
+        .get(0);
+    assert!(detail.contains("enrolled in 2 course(s)"), "{detail}");
+    let report = s.check().unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
+
+/// The key disabled while a redemption waits for the group's row: the redemption is refused
+/// and leaves nothing (membership, enrolment, redemption record, counts) but the refusal in
+/// the group's trail.
+#[test]
+fn a_key_disabled_while_a_redemption_waits_refuses_it_and_nothing_stays() {
+    use crate::server::store::groups::keys::KeyRefusal;
+    use crate::server::store::groups::tests::{course, learner};
+    use crate::server::store::groups::{Actor, GroupFields};
+    let Some((db, pg)) = temp_pg_store() else {
+        return;
+    };
+    let s = crate::server::store::Store::new(pg);
+    let given = course(&s, "GIVEN-1");
+    let f = GroupFields {
+        name: "Keyed".into(),
+        description: String::new(),
+        branch: None,
+        key: crate::model::group::KeySettings {
+            key: Some("JOIN-KEY-42".into()),
+            max_uses: 5,
+            enabled: true,
+            ..Default::default()
+        },
+        is_default: false,
+    };
+    let actor = Actor { user: 0, now: 1 };
+    let g = s.create_group(actor, &f).unwrap().0.id;
+    s.link_group_course(actor, g, given, true).unwrap();
+    let ada = learner(&s, "ada");
+    let got = redeem_while_the_group_is_held(
+        &db,
+        g,
+        || s.redeem_key(ada, "ada", "JOIN-KEY-42", None, 5).unwrap(),
+        |t| {
+            t.execute(
+                "UPDATE groups SET key_enabled = false WHERE id = $1",
+                &[&(g as i64)],
+            )
+            .unwrap();
+        },
+    );
+    assert!(matches!(got, Err(KeyRefusal::Disabled)), "{got:?}");
+    let rec = s.get_group(g).unwrap().unwrap();
+    assert_eq!((rec.members, rec.key_uses), (0, 0));
+    assert_eq!(s.key_redemptions(g, 1, 10).unwrap().1, 0);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let left: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM enrolments WHERE user_id = $1) \
+             + (SELECT count(*) FROM group_members WHERE user_id = $1) \
+             + (SELECT enrolled FROM courses WHERE id = $2)",
+            &[&(ada as i64), &(given as i64)],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    let refused: i64 = c
+        .query_one(
+            "SELECT count(*) FROM audit WHERE group_id = $1 AND action = 'key_refused'",
+            &[&(g as i64)],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(refused, 1);
+    let report = s.check().unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
