@@ -154,24 +154,18 @@ pub fn attach_kind<T, E>(
     Ok(labels)
 }
 
-/// The audit detail of an attach: "Attached course A, B and curriculum C."
+/// The audit line of an attach, e.g. "Attached courses A, B and curriculum C."
 pub fn attached_detail(courses: &[String], curricula: &[String]) -> String {
-    let mut parts = Vec::new();
-    if !courses.is_empty() {
-        let what = if courses.len() == 1 {
-            "course"
-        } else {
-            "courses"
-        };
-        parts.push(format!("{what} {}", courses.join(", ")));
-    }
-    if !curricula.is_empty() {
-        let what = if curricula.len() == 1 {
-            "curriculum"
-        } else {
-            "curricula"
-        };
-        parts.push(format!("{what} {}", curricula.join(", ")));
-    }
+    let parts: Vec<String> = [
+        (courses, "course", "courses"),
+        (curricula, "curriculum", "curricula"),
+    ]
+    .into_iter()
+    .filter(|(labels, ..)| !labels.is_empty())
+    .map(|(labels, one, many)| {
+        let what = if labels.len() == 1 { one } else { many };
+        format!("{what} {}", labels.join(", "))
+    })
+    .collect();
     format!("Attached {}.", parts.join(" and "))
 }
