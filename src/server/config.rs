@@ -5,8 +5,8 @@
 //! Cargo.toml). Every key is optional; unknown keys are an error so typos do not go unnoticed.
 
 use super::client::{parse_proxy, ProxyHeader, TrustedProxies};
-use super::store::postgres::connect::DEFAULT_POOL_SIZE;
 use super::store::StorePlace;
+use super::store::DEFAULT_POOL_SIZE;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -684,7 +684,7 @@ pub fn database_url(url: Option<String>) -> Result<Option<String>, ConfigError> 
     let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
         return Ok(None);
     };
-    match super::store::postgres::connect::check_url(&url) {
+    match super::store::check_database_url(&url) {
         Ok(()) => Ok(Some(url)),
         Err(e) => Err(ConfigError::Value(format!("database_url: {e}"))),
     }

@@ -54,6 +54,14 @@ pub trait Branches: Send + Sync {
 
     fn get_branch(&self, id: u64) -> Result<Option<BranchRecord>, StoreError>;
 
+    /// A branch's name, as the group pages show it (`None`: no branch, or one deleted since).
+    fn branch_name(&self, branch: Option<u64>) -> Result<Option<String>, StoreError> {
+        match branch {
+            Some(b) => Ok(self.get_branch(b)?.map(|b| b.name)),
+            None => Ok(None),
+        }
+    }
+
     /// The ids of a branch's sub-branches.
     fn sub_branches(&self, id: u64) -> Result<Vec<u64>, StoreError>;
 

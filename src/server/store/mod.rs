@@ -85,6 +85,9 @@ use std::path::{Path, PathBuf};
 
 pub use self::sled::backup::IdleDirectory;
 pub use self::sled::DEFAULT_CACHE_MB;
+// What the configuration needs of the PostgreSQL backend: the pool's default size, and the
+// check of a database URL made at start-up, without connecting.
+pub use self::postgres::connect::{check_url as check_database_url, DEFAULT_POOL_SIZE};
 
 /// The schema this build writes. Bump it together with a new entry in `migrations.rs`.
 pub const SCHEMA_VERSION: u32 = 6;

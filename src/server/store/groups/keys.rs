@@ -98,6 +98,61 @@ pub enum KeyChange {
     Enable,
 }
 
+impl KeyChange {
+    /// Whether the change draws a new key (which the backend must index in its place).
+    pub fn regenerates(self) -> bool {
+        matches!(self, KeyChange::Regenerate | KeyChange::RegenerateAsManager)
+    }
+}
+
+/// Why [`GroupKeys::change_key`] refuses `change` to group `rec`, checked in the transaction
+/// that would make it: a manager's regenerate while the group does not allow it
+/// (`Forbidden`), or disabling / enabling a key the group does not have.
+pub fn key_change_refusal(rec: &GroupRecord, change: KeyChange) -> Option<StoreError> {
+    match change {
+        KeyChange::RegenerateAsManager if !rec.managers_regenerate_key => {
+            Some(StoreError::Forbidden)
+        }
+        KeyChange::Disable | KeyChange::Enable if rec.key.key.is_none() => Some(
+            StoreError::invalid("key", "This group has no key. Generate one first."),
+        ),
+        _ => None,
+    }
+}
+
+/// Makes `change` (not refused by [`key_change_refusal`]) in the group's record, `fresh` being
+/// the new key of a regenerate (the backend has checked it is free and indexed it). Returns
+/// the audit line, or `None` when the key is already so (a second click, a stale page):
+/// nothing to write or record.
+pub fn apply_key_change(
+    rec: &mut GroupRecord,
+    change: KeyChange,
+    fresh: &str,
+) -> Option<&'static str> {
+    match change {
+        KeyChange::Regenerate | KeyChange::RegenerateAsManager => {
+            if rec.key.key.is_none() {
+                rec.key.enabled = true;
+            }
+            rec.key.key = Some(fresh.to_string());
+            rec.key_uses = 0;
+            Some("New key generated: the old key no longer works; members stay.")
+        }
+        KeyChange::Disable | KeyChange::Enable => {
+            let enable = change == KeyChange::Enable;
+            if rec.key.enabled == enable {
+                return None;
+            }
+            rec.key.enabled = enable;
+            Some(if enable {
+                "Key enabled."
+            } else {
+                "Key disabled: it is refused until enabled again."
+            })
+        }
+    }
+}
+
 /// The store's operations on this area (see the contract in `store/mod.rs`).
 pub trait GroupKeys: Send + Sync {
     /// The group whose key is `raw` (folded), or the refusal for a blank or unknown key (a

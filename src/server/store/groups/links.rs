@@ -78,12 +78,94 @@ pub trait GroupLinks: Send + Sync {
     fn group_links_record(&self, group: u64) -> Result<GroupLinksRecord, StoreError>;
 
     /// The group's course ids and curriculum ids, in the order they were attached.
-    fn group_links(&self, group: u64) -> Result<(Vec<u64>, Vec<u64>), StoreError>;
+    fn group_links(&self, group: u64) -> Result<(Vec<u64>, Vec<u64>), StoreError> {
+        let rec = self.group_links_record(group)?;
+        Ok((rec.courses, rec.curricula))
+    }
 
     /// Every course the group gives: its own and its curricula's, each once.
-    fn group_course_ids_with_curricula(&self, group: u64) -> Result<Vec<u64>, StoreError>;
+    fn group_course_ids_with_curricula(&self, group: u64) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .group_course_records(group)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
+    }
 }
 
 /// Most courses and curricula one [`SledStore::attach_links`] attaches (a page of the checklist is
 /// far fewer): bounds the transaction and its audit line.
 pub const ATTACH_MAX: usize = 100;
+
+/// [`GroupLinks::attach_links`]' refusals before any transaction: nothing to attach, or more
+/// than [`ATTACH_MAX`].
+pub fn check_attach(courses: &[u64], curricula: &[u64]) -> Result<(), StoreError> {
+    if courses.is_empty() && curricula.is_empty() {
+        return Err(StoreError::invalid(
+            "courses",
+            "Tick at least one course or curriculum to attach.",
+        ));
+    }
+    if courses.len() + curricula.len() > ATTACH_MAX {
+        return Err(StoreError::invalid(
+            "courses",
+            format!("Attach at most {ATTACH_MAX} at a time."),
+        ));
+    }
+    Ok(())
+}
+
+/// One kind's part of [`GroupLinks::attach_links`], inside the caller's transaction `t`: each
+/// of `ids` not yet in `list` is appended to it and handed to `append` (the backend's write);
+/// returns the labels of those attached, in order. `label` looks a target up (its course code
+/// or curriculum name); one that is not there refuses the whole attach through `refuse`
+/// (`Invalid` on `courses` or `curricula`, naming it), so the caller's transaction writes
+/// nothing.
+pub fn attach_kind<T, E>(
+    t: &mut T,
+    kind: LinkKind,
+    ids: &[u64],
+    list: &mut Vec<u64>,
+    label: impl Fn(&mut T, u64) -> Result<Option<String>, E>,
+    append: impl Fn(&mut T, u64) -> Result<(), E>,
+    refuse: impl Fn(StoreError) -> E,
+) -> Result<Vec<String>, E> {
+    let mut labels = Vec::new();
+    for &id in ids {
+        let Some(name) = label(t, id)? else {
+            let (field, what) = match kind {
+                LinkKind::Course => ("courses", "course"),
+                LinkKind::Curriculum => ("curricula", "curriculum"),
+            };
+            return Err(refuse(StoreError::invalid(
+                field,
+                format!(
+                    "There is no {what} #{id} (deleted meanwhile?): nothing was attached. \
+                     Reload the page and choose again."
+                ),
+            )));
+        };
+        if !list.contains(&id) {
+            list.push(id);
+            append(t, id)?;
+            labels.push(name);
+        }
+    }
+    Ok(labels)
+}
+
+/// The audit line of an attach, e.g. "Attached courses A, B and curriculum C."
+pub fn attached_detail(courses: &[String], curricula: &[String]) -> String {
+    let parts: Vec<String> = [
+        (courses, "course", "courses"),
+        (curricula, "curriculum", "curricula"),
+    ]
+    .into_iter()
+    .filter(|(labels, ..)| !labels.is_empty())
+    .map(|(labels, one, many)| {
+        let what = if labels.len() == 1 { one } else { many };
+        format!("{what} {}", labels.join(", "))
+    })
+    .collect();
+    format!("Attached {}.", parts.join(" and "))
+}

@@ -273,42 +273,17 @@ impl GroupKeys for PgStore {
             let event = self.new_id()?;
             let out = self.write_tx(|t| {
                 let mut rec = must(t, group, true)?;
-                if change == KeyChange::RegenerateAsManager && !rec.managers_regenerate_key {
-                    return Err(StoreError::Forbidden.into());
+                if let Some(refusal) = key_change_refusal(&rec, change) {
+                    return Err(refusal.into());
                 }
-                let detail = match change {
-                    KeyChange::Regenerate | KeyChange::RegenerateAsManager => {
-                        if t.query_opt("SELECT 1 FROM groups WHERE key_folded = $1", &[&folded])?
-                            .is_some()
-                        {
-                            return Ok(None);
-                        }
-                        if rec.key.key.is_none() {
-                            rec.key.enabled = true;
-                        }
-                        rec.key.key = Some(fresh.clone());
-                        rec.key_uses = 0;
-                        "New key generated: the old key no longer works; members stay."
-                    }
-                    KeyChange::Disable | KeyChange::Enable => {
-                        if rec.key.key.is_none() {
-                            return Err(StoreError::invalid(
-                                "key",
-                                "This group has no key. Generate one first.",
-                            )
-                            .into());
-                        }
-                        if rec.key.enabled == (change == KeyChange::Enable) {
-                            // Already so (a second click, a stale page): nothing to record.
-                            return Ok(Some(rec));
-                        }
-                        rec.key.enabled = change == KeyChange::Enable;
-                        if rec.key.enabled {
-                            "Key enabled."
-                        } else {
-                            "Key disabled: it is refused until enabled again."
-                        }
-                    }
+                if change.regenerates()
+                    && t.query_opt("SELECT 1 FROM groups WHERE key_folded = $1", &[&folded])?
+                        .is_some()
+                {
+                    return Ok(None);
+                }
+                let Some(detail) = apply_key_change(&mut rec, change, &fresh) else {
+                    return Ok(Some(rec));
                 };
                 put(t, &rec)?;
                 audit::record(

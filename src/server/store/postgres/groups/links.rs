@@ -191,87 +191,47 @@ impl GroupLinks for PgStore {
         courses: &[u64],
         curricula: &[u64],
     ) -> Result<u32, StoreError> {
-        if courses.is_empty() && curricula.is_empty() {
-            return Err(StoreError::invalid(
-                "courses",
-                "Tick at least one course or curriculum to attach.",
-            ));
-        }
-        if courses.len() + curricula.len() > ATTACH_MAX {
-            return Err(StoreError::invalid(
-                "courses",
-                format!("Attach at most {ATTACH_MAX} at a time."),
-            ));
-        }
+        check_attach(courses, curricula)?;
         let event = self.new_id()?;
         self.write_tx(|t| {
             must(t, group, true)?;
             let mut l = links_of(t, group)?;
-            let mut course_labels = Vec::new();
-            for &c in courses {
-                let Some(code) = t
-                    .query_opt("SELECT code FROM courses WHERE id = $1", &[&(c as i64)])?
-                    .map(|r| r.get::<_, String>(0))
-                else {
-                    return Err(StoreError::invalid(
-                        "courses",
-                        format!("There is no course #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
-                    )
-                    .into());
-                };
-                if !l.courses.contains(&c) {
-                    l.courses.push(c);
-                    append(t, LinkKind::Course, group, c)?;
-                    course_labels.push(code);
+            let label = |sql: &'static str| {
+                move |t: &mut postgres::Transaction<'_>, id: u64| -> Result<_, PgError> {
+                    Ok(t.query_opt(sql, &[&(id as i64)])?
+                        .map(|r| r.get::<_, String>(0)))
                 }
-            }
-            let mut curriculum_labels = Vec::new();
-            for &c in curricula {
-                let Some(name) = t
-                    .query_opt("SELECT name FROM curricula WHERE id = $1", &[&(c as i64)])?
-                    .map(|r| r.get::<_, String>(0))
-                else {
-                    return Err(StoreError::invalid(
-                        "curricula",
-                        format!("There is no curriculum #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
-                    )
-                    .into());
-                };
-                if !l.curricula.contains(&c) {
-                    l.curricula.push(c);
-                    append(t, LinkKind::Curriculum, group, c)?;
-                    curriculum_labels.push(name);
-                }
-            }
+            };
+            let course_labels = attach_kind(
+                t,
+                LinkKind::Course,
+                courses,
+                &mut l.courses,
+                label("SELECT code FROM courses WHERE id = $1"),
+                |t, c| Ok(append(t, LinkKind::Course, group, c)?),
+                PgError::from,
+            )?;
+            let curriculum_labels = attach_kind(
+                t,
+                LinkKind::Curriculum,
+                curricula,
+                &mut l.curricula,
+                label("SELECT name FROM curricula WHERE id = $1"),
+                |t, c| Ok(append(t, LinkKind::Curriculum, group, c)?),
+                PgError::from,
+            )?;
             let n = (course_labels.len() + curriculum_labels.len()) as u32;
             if n == 0 {
                 return Ok(0);
             }
             recount(t, group)?;
-            let mut parts = Vec::new();
-            if !course_labels.is_empty() {
-                let what = if course_labels.len() == 1 {
-                    "course"
-                } else {
-                    "courses"
-                };
-                parts.push(format!("{what} {}", course_labels.join(", ")));
-            }
-            if !curriculum_labels.is_empty() {
-                let what = if curriculum_labels.len() == 1 {
-                    "curriculum"
-                } else {
-                    "curricula"
-                };
-                parts.push(format!("{what} {}", curriculum_labels.join(", ")));
-            }
             audit::record(
                 t,
                 group,
                 event,
                 actor,
                 AuditAction::CoursesChanged,
-                format!("Attached {}.", parts.join(" and ")),
+                attached_detail(&course_labels, &curriculum_labels),
             )?;
             Ok(n)
         })
@@ -313,19 +273,6 @@ impl GroupLinks for PgStore {
 
     fn group_links_record(&self, group: u64) -> Result<GroupLinksRecord, StoreError> {
         self.page_tx(|t| Ok(links_of(t, group)?))
-    }
-
-    fn group_links(&self, group: u64) -> Result<(Vec<u64>, Vec<u64>), StoreError> {
-        let rec = self.group_links_record(group)?;
-        Ok((rec.courses, rec.curricula))
-    }
-
-    fn group_course_ids_with_curricula(&self, group: u64) -> Result<Vec<u64>, StoreError> {
-        Ok(self
-            .group_course_records(group)?
-            .into_iter()
-            .map(|c| c.id)
-            .collect())
     }
 }
 

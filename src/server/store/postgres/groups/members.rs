@@ -3,7 +3,7 @@
 //! transaction (a new user's default group, a key), with the enrolments a group gives.
 
 use super::*;
-use crate::model::group::{AuditAction, BulkOutcome, BulkRow};
+use crate::model::group::AuditAction;
 use crate::server::store::enrolments::{EnrolCounts, Source};
 use crate::server::store::groups::members::*;
 use crate::server::store::postgres::audit;
@@ -387,11 +387,7 @@ impl Memberships for PgStore {
                     }
                 }
             }
-            let detail = if unenrol {
-                format!("Removed {login}; {ended} enrolment(s) given by the group ended.")
-            } else {
-                format!("Removed {login}; enrolments kept.")
-            };
+            let detail = removed_detail(&login, unenrol, ended);
             audit::record(t, group, event, actor, AuditAction::MembersRemoved, detail)?;
             Ok(ended)
         })
@@ -403,33 +399,9 @@ impl Memberships for PgStore {
         group: u64,
         entries: &[(u32, String)],
     ) -> Result<BulkResult, StoreError> {
-        self.get_group(group)?
-            .ok_or(StoreError::NotFound("group"))?;
-        let mut result = BulkResult::default();
-        let mut resolved: Vec<(usize, u64)> = Vec::new();
-        for (line, input) in entries {
-            let outcome = if input.chars().count() > 254 || input.chars().any(char::is_control) {
-                Some(BulkOutcome::Invalid(
-                    "not a login name or e-mail address".into(),
-                ))
-            } else {
-                match self.user_id_by_login_or_email(input)? {
-                    Some(id) => {
-                        resolved.push((result.rows.len(), id));
-                        None
-                    }
-                    None => Some(BulkOutcome::UnknownUser),
-                }
-            };
-            result.rows.push(BulkRow {
-                line: *line,
-                input: input.clone(),
-                outcome: outcome.unwrap_or(BulkOutcome::AlreadyMember),
-            });
-        }
-        for batch in resolved.chunks(BULK_BATCH) {
+        bulk_add(self, group, entries, |batch| {
             let event = self.new_id()?;
-            let added = self.write_tx(|t| {
+            self.write_tx(|t| {
                 let mut rec = must(t, group, true)?;
                 let mut added = Vec::new();
                 for (row, user) in batch {
@@ -450,24 +422,12 @@ impl Memberships for PgStore {
                         event,
                         actor,
                         AuditAction::MembersAdded,
-                        format!("Bulk add: {} user(s) added.", added.len()),
+                        bulk_added_detail(added.len()),
                     )?;
                 }
                 Ok(added)
-            })?;
-            for row in added {
-                result.rows[row].outcome = BulkOutcome::Added;
-            }
-        }
-        for r in &result.rows {
-            match r.outcome {
-                BulkOutcome::Added => result.added += 1,
-                BulkOutcome::AlreadyMember => result.already += 1,
-                BulkOutcome::UnknownUser => result.unknown += 1,
-                BulkOutcome::Invalid(_) => result.invalid += 1,
-            }
-        }
-        Ok(result)
+            })
+        })
     }
 
     fn save_bulk_result(

@@ -7,95 +7,30 @@ use crate::server::store::groups::save::*;
 use crate::server::store::postgres::audit;
 use crate::server::store::prelude::*;
 
-/// A group as it starts.
-fn new_record(id: u64, now: u64) -> GroupRecord {
-    GroupRecord {
-        id,
-        name: String::new(),
-        description: String::new(),
-        branch: None,
-        key: KeyRecord::default(),
-        key_uses: 0,
-        is_default: false,
-        members: 0,
-        courses: 0,
-        curricula: 0,
-        created_at: now,
-        managers_regenerate_key: false,
-    }
-}
-
-/// What an edit changes, in words for the audit trail.
-fn changes(old: &GroupRecord, f: &GroupFields) -> Vec<String> {
-    let mut changed = Vec::new();
-    if old.name != f.name {
-        changed.push(format!("name \"{}\" → \"{}\"", old.name, f.name));
-    }
-    if old.description != f.description {
-        changed.push("description".into());
-    }
-    if old.branch != f.branch {
-        changed.push("branch".into());
-    }
-    let old_key = old.key.key.as_deref().map(fold_key);
-    let new_key = f.key.key.as_deref().map(fold_key);
-    if old_key != new_key {
-        changed.push(
-            if new_key.is_some() {
-                "new key"
-            } else {
-                "key removed"
-            }
-            .into(),
-        );
-    } else if old.key != KeyRecord::from(&f.key) {
-        changed.push("key options".into());
-    }
-    changed
-}
-
-/// The branch exists, and the name and key are not another group's.
+/// The branch exists, and the name and key are not another group's ([`check_fields`]).
 fn check(t: &mut postgres::Transaction<'_>, id: u64, f: &GroupFields) -> Result<(), PgError> {
-    if let Some(b) = f.branch {
-        if t.query_opt("SELECT 1 FROM branches WHERE id = $1", &[&(b as i64)])?
-            .is_none()
-        {
-            return Err(
-                StoreError::invalid("branch", "The chosen branch no longer exists.").into(),
-            );
-        }
-    }
-    let owner = t.query_opt(
-        "SELECT id FROM groups WHERE name_folded = $1 AND deleted_at_ms IS NULL",
-        &[&fold(&f.name)],
-    )?;
-    if owner.is_some_and(|r| r.get::<_, i64>(0) as u64 != id) {
-        return Err(StoreError::invalid("name", "A group with this name already exists.").into());
-    }
-    if let Some(key) = f.key.key.as_deref() {
-        let owner = t.query_opt(
-            "SELECT id FROM groups WHERE key_folded = $1",
-            &[&fold_key(key)],
-        )?;
-        match owner.map(|r| r.get::<_, i64>(0) as u64) {
-            Some(owner) if owner != id => {
-                return Err(StoreError::invalid(
-                    "key",
-                    "Another group already uses this key. Type another or generate one.",
-                )
-                .into());
-            }
-            // The group's own key, sent back by its edit form: it keeps working even if it
-            // was set before typed keys had to be strong (and may be a generated one).
-            Some(_) => {}
-            None => {
-                if let Some(message) = crate::model::group::typed_key_problem(key) {
-                    return Err(StoreError::invalid("key", message).into());
-                }
-            }
-        }
-    }
-    Ok(())
+    let branch_exists = match f.branch {
+        Some(b) => t
+            .query_opt("SELECT 1 FROM branches WHERE id = $1", &[&(b as i64)])?
+            .is_some(),
+        None => false,
+    };
+    let name_owner = t
+        .query_opt(
+            "SELECT id FROM groups WHERE name_folded = $1 AND deleted_at_ms IS NULL",
+            &[&fold(&f.name)],
+        )?
+        .map(|r| r.get::<_, i64>(0) as u64);
+    let key_owner = match f.key.key.as_deref() {
+        Some(key) => t
+            .query_opt(
+                "SELECT id FROM groups WHERE key_folded = $1",
+                &[&fold_key(key)],
+            )?
+            .map(|r| r.get::<_, i64>(0) as u64),
+        None => None,
+    };
+    Ok(check_fields(id, f, branch_exists, name_owner, key_owner)?)
 }
 
 /// Makes the group the default (the previous one stops being it, in this transaction) or
@@ -127,7 +62,7 @@ fn set_default(
                     events[1],
                     actor,
                     AuditAction::DefaultChanged,
-                    format!("No longer the default group: \"{}\" is now.", f.name),
+                    no_longer_default(&f.name),
                 )?;
                 previous = Some((p, name));
             }
@@ -139,7 +74,7 @@ fn set_default(
             events[2],
             actor,
             AuditAction::DefaultChanged,
-            "Made the default group.".into(),
+            MADE_DEFAULT.into(),
         )?;
     } else if !f.is_default && rec.is_default {
         rec.is_default = false;
@@ -149,7 +84,7 @@ fn set_default(
             events[2],
             actor,
             AuditAction::DefaultChanged,
-            "No longer the default group; there is no default group now.".into(),
+            NO_DEFAULT.into(),
         )?;
     }
     Ok(previous)
@@ -233,32 +168,8 @@ impl PgStore {
                 None => None,
             };
             check(t, id, f)?;
-            let mut rec = old.clone().unwrap_or_else(|| new_record(id, actor.now));
-            let mut changed = old.as_ref().map(|o| changes(o, f)).unwrap_or_default();
-            if let Some(on) = managers_regenerate_key {
-                if old.is_some() && on != rec.managers_regenerate_key {
-                    changed.push(
-                        if on {
-                            "managers may regenerate the key"
-                        } else {
-                            "managers may no longer regenerate the key"
-                        }
-                        .into(),
-                    );
-                }
-                rec.managers_regenerate_key = on;
-            }
-            let old_key = old
-                .as_ref()
-                .and_then(|o| o.key.key.as_deref().map(fold_key));
-            if old.is_none() || old_key != f.key.key.as_deref().map(fold_key) {
-                // A new key starts its use count again.
-                rec.key_uses = 0;
-            }
-            rec.name = f.name.clone();
-            rec.description = f.description.clone();
-            rec.branch = f.branch;
-            rec.key = KeyRecord::from(&f.key);
+            let (mut rec, changed) =
+                edited(old.as_ref(), id, actor.now, f, managers_regenerate_key);
             let previous = set_default(t, actor, events, &mut rec, f)?;
             if old.is_some() {
                 put(t, &rec)?;
@@ -268,23 +179,9 @@ impl PgStore {
             reindex_name(t, old.as_ref(), &rec)?;
             if old.is_none() {
                 bump_total(t, "groups", id, 1)?;
-                audit::record(
-                    t,
-                    id,
-                    events[0],
-                    actor,
-                    AuditAction::GroupCreated,
-                    format!("Created \"{}\".", f.name),
-                )?;
-            } else if !changed.is_empty() {
-                audit::record(
-                    t,
-                    id,
-                    events[0],
-                    actor,
-                    AuditAction::GroupChanged,
-                    format!("Changed: {}.", changed.join(", ")),
-                )?;
+            }
+            if let Some((action, detail)) = save_event(old.is_none(), f, &changed) {
+                audit::record(t, id, events[0], actor, action, detail)?;
             }
             Ok((rec, previous))
         })

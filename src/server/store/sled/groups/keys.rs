@@ -273,42 +273,20 @@ impl GroupKeys for SledStore {
             )
                 .transaction(|(groups, keys, trail, index)| {
                     let mut rec = tx_get(groups, group)?;
-                    if change == KeyChange::RegenerateAsManager && !rec.managers_regenerate_key {
-                        return abort(StoreError::Forbidden);
+                    if let Some(refusal) = key_change_refusal(&rec, change) {
+                        return abort(refusal);
                     }
-                    let detail = match change {
-                        KeyChange::Regenerate | KeyChange::RegenerateAsManager => {
-                            if keys.get(folded.as_bytes())?.is_some() {
-                                return Ok(None);
-                            }
-                            if let Some(old) = rec.key.key.as_deref() {
-                                keys.remove(fold_key(old).as_bytes())?;
-                            } else {
-                                rec.key.enabled = true;
-                            }
-                            keys.insert(folded.as_bytes(), &id_key(group))?;
-                            rec.key.key = Some(fresh.clone());
-                            rec.key_uses = 0;
-                            "New key generated: the old key no longer works; members stay."
+                    if change.regenerates() {
+                        if keys.get(folded.as_bytes())?.is_some() {
+                            return Ok(None);
                         }
-                        KeyChange::Disable | KeyChange::Enable => {
-                            if rec.key.key.is_none() {
-                                return abort(StoreError::invalid(
-                                    "key",
-                                    "This group has no key. Generate one first.",
-                                ));
-                            }
-                            if rec.key.enabled == (change == KeyChange::Enable) {
-                                // Already so (a second click, a stale page): nothing to record.
-                                return Ok(Some(rec));
-                            }
-                            rec.key.enabled = change == KeyChange::Enable;
-                            if rec.key.enabled {
-                                "Key enabled."
-                            } else {
-                                "Key disabled: it is refused until enabled again."
-                            }
+                        if let Some(old) = rec.key.key.as_deref() {
+                            keys.remove(fold_key(old).as_bytes())?;
                         }
+                        keys.insert(folded.as_bytes(), &id_key(group))?;
+                    }
+                    let Some(detail) = apply_key_change(&mut rec, change, &fresh) else {
+                        return Ok(Some(rec));
                     };
                     tx_put(groups, &rec)?;
                     tx_audit(

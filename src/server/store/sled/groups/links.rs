@@ -94,18 +94,7 @@ impl GroupLinks for SledStore {
         courses: &[u64],
         curricula: &[u64],
     ) -> Result<u32, StoreError> {
-        if courses.is_empty() && curricula.is_empty() {
-            return Err(StoreError::invalid(
-                "courses",
-                "Tick at least one course or curriculum to attach.",
-            ));
-        }
-        if courses.len() + curricula.len() > ATTACH_MAX {
-            return Err(StoreError::invalid(
-                "courses",
-                format!("Attach at most {ATTACH_MAX} at a time."),
-            ));
-        }
+        check_attach(courses, curricula)?;
         let _w = self.writing();
         let event = self.new_id()?;
         let n = AttachTx::run(self, |t| {
@@ -121,35 +110,29 @@ impl GroupLinks for SledStore {
             } = *t;
             let mut rec = tx_get(&groups, group)?;
             let mut l = tx_links(&links, group)?;
-            let mut course_labels = Vec::new();
-            for &c in courses {
-                let Some(course) = super::super::courses::tx_get_course(&course_t, c)? else {
-                    return abort(StoreError::invalid(
-                        "courses",
-                        format!("There is no course #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
-                    ));
-                };
-                if !l.courses.contains(&c) {
-                    l.courses.push(c);
-                    course_back.insert(&pair_key(c, group), &[])?;
-                    course_labels.push(course.code);
-                }
-            }
-            let mut curriculum_labels = Vec::new();
-            for &c in curricula {
-                let Some(cur) = super::super::curricula::tx_get_curriculum(&curriculum_t, c)?
-                else {
-                    return abort(StoreError::invalid(
-                        "curricula",
-                        format!("There is no curriculum #{c} (deleted meanwhile?): nothing was attached. Reload the page and choose again."),
-                    ));
-                };
-                if !l.curricula.contains(&c) {
-                    l.curricula.push(c);
-                    curriculum_back.insert(&pair_key(c, group), &[])?;
-                    curriculum_labels.push(cur.name);
-                }
-            }
+            let course_labels = attach_kind(
+                &mut (),
+                LinkKind::Course,
+                courses,
+                &mut l.courses,
+                |_, c| Ok(super::super::courses::tx_get_course(&course_t, c)?.map(|c| c.code)),
+                |_, c| Ok(course_back.insert(&pair_key(c, group), &[]).map(drop)?),
+                ConflictableTransactionError::Abort,
+            )?;
+            let curriculum_labels = attach_kind(
+                &mut (),
+                LinkKind::Curriculum,
+                curricula,
+                &mut l.curricula,
+                |_, c| {
+                    Ok(
+                        super::super::curricula::tx_get_curriculum(&curriculum_t, c)?
+                            .map(|c| c.name),
+                    )
+                },
+                |_, c| Ok(curriculum_back.insert(&pair_key(c, group), &[]).map(drop)?),
+                ConflictableTransactionError::Abort,
+            )?;
             let n = (course_labels.len() + curriculum_labels.len()) as u32;
             if n == 0 {
                 return Ok(0);
@@ -158,23 +141,6 @@ impl GroupLinks for SledStore {
             rec.curricula = l.curricula.len() as u32;
             tx_put_links(&links, group, &l)?;
             tx_put(&groups, &rec)?;
-            let mut parts = Vec::new();
-            if !course_labels.is_empty() {
-                let what = if course_labels.len() == 1 {
-                    "course"
-                } else {
-                    "courses"
-                };
-                parts.push(format!("{what} {}", course_labels.join(", ")));
-            }
-            if !curriculum_labels.is_empty() {
-                let what = if curriculum_labels.len() == 1 {
-                    "curriculum"
-                } else {
-                    "curricula"
-                };
-                parts.push(format!("{what} {}", curriculum_labels.join(", ")));
-            }
             tx_audit(
                 AuditTrees {
                     trail: &trail,
@@ -184,7 +150,7 @@ impl GroupLinks for SledStore {
                 event,
                 actor,
                 AuditAction::CoursesChanged,
-                format!("Attached {}.", parts.join(" and ")),
+                attached_detail(&course_labels, &curriculum_labels),
             )?;
             Ok(n)
         })?;
@@ -227,19 +193,6 @@ impl GroupLinks for SledStore {
 
     fn group_links_record(&self, group: u64) -> Result<GroupLinksRecord, StoreError> {
         self.group_links.row(group).map(Option::unwrap_or_default)
-    }
-
-    fn group_links(&self, group: u64) -> Result<(Vec<u64>, Vec<u64>), StoreError> {
-        let rec = self.group_links_record(group)?;
-        Ok((rec.courses, rec.curricula))
-    }
-
-    fn group_course_ids_with_curricula(&self, group: u64) -> Result<Vec<u64>, StoreError> {
-        Ok(self
-            .group_course_records(group)?
-            .into_iter()
-            .map(|c| c.id)
-            .collect())
     }
 }
 

@@ -244,11 +244,7 @@ impl Memberships for SledStore {
                 }
                 deltas.apply(meta)?;
             }
-            let detail = if unenrol {
-                format!("Removed {login}; {ended} enrolment(s) given by the group ended.")
-            } else {
-                format!("Removed {login}; enrolments kept.")
-            };
+            let detail = removed_detail(&login, unenrol, ended);
             tx_audit(
                 AuditTrees {
                     trail: &trail,
@@ -272,31 +268,7 @@ impl Memberships for SledStore {
         entries: &[(u32, String)],
     ) -> Result<BulkResult, StoreError> {
         let _w = self.writing();
-        self.get_group(group)?
-            .ok_or(StoreError::NotFound("group"))?;
-        let mut result = BulkResult::default();
-        let mut resolved: Vec<(usize, u64)> = Vec::new();
-        for (line, input) in entries {
-            let outcome = if input.chars().count() > 254 || input.chars().any(char::is_control) {
-                Some(BulkOutcome::Invalid(
-                    "not a login name or e-mail address".into(),
-                ))
-            } else {
-                match self.user_id_by_login_or_email(input)? {
-                    Some(id) => {
-                        resolved.push((result.rows.len(), id));
-                        None
-                    }
-                    None => Some(BulkOutcome::UnknownUser),
-                }
-            };
-            result.rows.push(BulkRow {
-                line: *line,
-                input: input.clone(),
-                outcome: outcome.unwrap_or(BulkOutcome::AlreadyMember),
-            });
-        }
-        for batch in resolved.chunks(BULK_BATCH) {
+        bulk_add(self, group, entries, |batch| {
             let event = self.new_id()?;
             let added = (
                 &*self.groups,
@@ -336,25 +308,14 @@ impl Memberships for SledStore {
                                 event,
                                 actor,
                                 AuditAction::MembersAdded,
-                                format!("Bulk add: {} user(s) added.", added.len()),
+                                bulk_added_detail(added.len()),
                             )?;
                         }
                         Ok(added)
                     },
                 )?;
-            for row in added {
-                result.rows[row].outcome = BulkOutcome::Added;
-            }
-        }
-        for r in &result.rows {
-            match r.outcome {
-                BulkOutcome::Added => result.added += 1,
-                BulkOutcome::AlreadyMember => result.already += 1,
-                BulkOutcome::UnknownUser => result.unknown += 1,
-                BulkOutcome::Invalid(_) => result.invalid += 1,
-            }
-        }
-        Ok(result)
+            Ok(added)
+        })
     }
 
     fn save_bulk_result(

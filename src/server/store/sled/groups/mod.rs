@@ -10,9 +10,7 @@ use super::codec::{fold, id_key, read_id};
 use super::courses::CourseRecord;
 use super::enrolments::{pair_key, CourseDeltas, EnrolTrees};
 use super::{abort, bump_counter, counter_key, read_counter, search, SledStore, StoreError};
-use crate::model::group::{
-    fold_key, AuditAction, BulkOutcome, BulkResult, BulkRow, GroupSort, JoinedHow, KeySettings,
-};
+use crate::model::group::{fold_key, AuditAction, BulkResult, GroupSort, JoinedHow, KeySettings};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 use std::collections::HashSet;

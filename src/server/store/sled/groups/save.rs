@@ -7,53 +7,6 @@ use crate::server::store::prelude::*;
 
 use super::*;
 
-/// A group as it starts.
-fn new_record(id: u64, now: u64) -> GroupRecord {
-    GroupRecord {
-        id,
-        name: String::new(),
-        description: String::new(),
-        branch: None,
-        key: KeyRecord::default(),
-        key_uses: 0,
-        is_default: false,
-        members: 0,
-        courses: 0,
-        curricula: 0,
-        created_at: now,
-        managers_regenerate_key: false,
-    }
-}
-
-/// What an edit changes, in words for the audit trail.
-fn changes(old: &GroupRecord, f: &GroupFields) -> Vec<String> {
-    let mut changed = Vec::new();
-    if old.name != f.name {
-        changed.push(format!("name \"{}\" → \"{}\"", old.name, f.name));
-    }
-    if old.description != f.description {
-        changed.push("description".into());
-    }
-    if old.branch != f.branch {
-        changed.push("branch".into());
-    }
-    let old_key = old.key.key.as_deref().map(fold_key);
-    let new_key = f.key.key.as_deref().map(fold_key);
-    if old_key != new_key {
-        changed.push(
-            if new_key.is_some() {
-                "new key"
-            } else {
-                "key removed"
-            }
-            .into(),
-        );
-    } else if old.key != KeyRecord::from(&f.key) {
-        changed.push("key options".into());
-    }
-    changed
-}
-
 /// The trees of a group save, and what it is about: one named step per concern.
 struct SaveTx<'a> {
     groups: &'a TransactionalTree,
@@ -71,43 +24,24 @@ struct SaveTx<'a> {
 }
 
 impl SaveTx<'_> {
-    /// The branch exists, and the name and key are not another group's.
+    /// The branch exists, and the name and key are not another group's ([`check_fields`]).
     fn check(&self, f: &GroupFields) -> Tx<()> {
-        if let Some(b) = f.branch {
-            if self.branches.get(id_key(b))?.is_none() {
-                return abort(StoreError::invalid(
-                    "branch",
-                    "The chosen branch no longer exists.",
-                ));
-            }
-        }
-        if let Some(owner) = self.names.get(fold(&f.name).as_bytes())? {
-            if owner.as_ref() != id_key(self.id) {
-                return abort(StoreError::invalid(
-                    "name",
-                    "A group with this name already exists.",
-                ));
-            }
-        }
-        if let Some(key) = f.key.key.as_deref() {
-            match self.keys.get(fold_key(key).as_bytes())? {
-                Some(owner) if owner.as_ref() != id_key(self.id) => {
-                    return abort(StoreError::invalid(
-                        "key",
-                        "Another group already uses this key. Type another or generate one.",
-                    ));
-                }
-                // The group's own key, sent back by its edit form: it keeps working even if it
-                // was set before typed keys had to be strong (and may be a generated one).
-                Some(_) => {}
-                None => {
-                    if let Some(message) = crate::model::group::typed_key_problem(key) {
-                        return abort(StoreError::invalid("key", message));
-                    }
-                }
-            }
-        }
-        Ok(())
+        let branch_exists = match f.branch {
+            Some(b) => self.branches.get(id_key(b))?.is_some(),
+            None => false,
+        };
+        let owner = |tree: &TransactionalTree, name: &'static str, key: &[u8]| -> Tx<Option<u64>> {
+            tree.get(key)?
+                .map(|v| read_id(name, key, &v))
+                .transpose()
+                .or_else(abort)
+        };
+        let name_owner = owner(self.names, "group_name", fold(&f.name).as_bytes())?;
+        let key_owner = match f.key.key.as_deref() {
+            Some(key) => owner(self.keys, "group_key", fold_key(key).as_bytes())?,
+            None => None,
+        };
+        check_fields(self.id, f, branch_exists, name_owner, key_owner).or_else(abort)
     }
 
     /// The name index and the substring index follow a new or changed name.
@@ -129,8 +63,8 @@ impl SaveTx<'_> {
         Ok(())
     }
 
-    /// The key index follows a new or removed key; a new key starts its use count again.
-    fn rekey(&self, old: Option<&GroupRecord>, f: &GroupFields, rec: &mut GroupRecord) -> Tx<()> {
+    /// The key index follows a new or removed key.
+    fn rekey(&self, old: Option<&GroupRecord>, f: &GroupFields) -> Tx<()> {
         let old_key = old.and_then(|o| o.key.key.as_deref().map(fold_key));
         let new_key = f.key.key.as_deref().map(fold_key);
         if old_key == new_key {
@@ -142,7 +76,6 @@ impl SaveTx<'_> {
         if let Some(k) = &new_key {
             self.keys.insert(k.as_bytes(), &id_key(self.id))?;
         }
-        rec.key_uses = 0;
         Ok(())
     }
 
@@ -178,7 +111,7 @@ impl SaveTx<'_> {
                         self.events[1],
                         self.actor,
                         AuditAction::DefaultChanged,
-                        format!("No longer the default group: \"{}\" is now.", f.name),
+                        no_longer_default(&f.name),
                     )?;
                     previous = Some((p, prev.name));
                 }
@@ -191,7 +124,7 @@ impl SaveTx<'_> {
                 self.events[2],
                 self.actor,
                 AuditAction::DefaultChanged,
-                "Made the default group.".into(),
+                MADE_DEFAULT.into(),
             )?;
         } else if !f.is_default && rec.is_default {
             self.meta.remove(DEFAULT_GROUP)?;
@@ -202,7 +135,7 @@ impl SaveTx<'_> {
                 self.events[2],
                 self.actor,
                 AuditAction::DefaultChanged,
-                "No longer the default group; there is no default group now.".into(),
+                NO_DEFAULT.into(),
             )?;
         }
         Ok(previous)
@@ -213,26 +146,18 @@ impl SaveTx<'_> {
         if created {
             bump_counter(self.meta, COUNT_GROUPS, 1)?;
             self.by_members.insert(&members_key(0, self.id), &[])?;
-            return tx_audit(
+        }
+        match save_event(created, f, changed) {
+            Some((action, detail)) => tx_audit(
                 self.audit,
                 self.id,
                 self.events[0],
                 self.actor,
-                AuditAction::GroupCreated,
-                format!("Created \"{}\".", f.name),
-            );
+                action,
+                detail,
+            ),
+            None => Ok(()),
         }
-        if changed.is_empty() {
-            return Ok(());
-        }
-        tx_audit(
-            self.audit,
-            self.id,
-            self.events[0],
-            self.actor,
-            AuditAction::GroupChanged,
-            format!("Changed: {}.", changed.join(", ")),
-        )
     }
 }
 
@@ -320,28 +245,11 @@ impl SledStore {
                         None => None,
                     };
                     t.check(f)?;
-                    let mut rec = old.clone().unwrap_or_else(|| new_record(id, actor.now));
-                    let mut changed = old.as_ref().map(|o| changes(o, f)).unwrap_or_default();
-                    if let Some(on) = managers_regenerate_key {
-                        if old.is_some() && on != rec.managers_regenerate_key {
-                            changed.push(
-                                if on {
-                                    "managers may regenerate the key"
-                                } else {
-                                    "managers may no longer regenerate the key"
-                                }
-                                .into(),
-                            );
-                        }
-                        rec.managers_regenerate_key = on;
-                    }
+                    let (mut rec, changed) =
+                        edited(old.as_ref(), id, actor.now, f, managers_regenerate_key);
                     t.reindex_name(old.as_ref(), f)?;
-                    t.rekey(old.as_ref(), f, &mut rec)?;
+                    t.rekey(old.as_ref(), f)?;
                     t.move_branch(old.as_ref(), f)?;
-                    rec.name = f.name.clone();
-                    rec.description = f.description.clone();
-                    rec.branch = f.branch;
-                    rec.key = KeyRecord::from(&f.key);
                     let previous = t.set_default(&mut rec, f)?;
                     t.audit_save(old.is_none(), &changed, f)?;
                     tx_put(groups, &rec)?;
