@@ -549,24 +549,19 @@ fn redeem_while_the_group_is_held<T: Send>(
     })
 }
 
-/// A course attached to the group while a redemption waits for the group's row: the
-/// enrolment of the group's members that the attaching starts cannot see the redeeming
-/// learner (not committed yet), so the redemption itself must enrol them in it, and say so.
-#[test]
-fn a_course_attached_while_a_redemption_waits_is_given_to_the_learner() {
+/// A group whose key "JOIN-KEY-42" (`max_uses`, 0 for no limit) gives one course, and a learner
+/// who is not in it yet: (group, course, learner).
+fn keyed_group_giving_a_course(s: &crate::server::store::Store, max_uses: u32) -> (u64, u64, u64) {
     use crate::server::store::groups::tests::{course, learner};
     use crate::server::store::groups::{Actor, GroupFields};
-    let Some((db, pg)) = temp_pg_store() else {
-        return;
-    };
-    let s = crate::server::store::Store::new(pg);
-    let (first, second) = (course(&s, "FIRST-1"), course(&s, "SECOND-1"));
+    let given = course(s, "GIVEN-1");
     let f = GroupFields {
         name: "Keyed".into(),
         description: String::new(),
         branch: None,
         key: crate::model::group::KeySettings {
             key: Some("JOIN-KEY-42".into()),
+            max_uses,
             enabled: true,
             ..Default::default()
         },
@@ -574,8 +569,22 @@ fn a_course_attached_while_a_redemption_waits_is_given_to_the_learner() {
     };
     let actor = Actor { user: 0, now: 1 };
     let g = s.create_group(actor, &f).unwrap().0.id;
-    s.link_group_course(actor, g, first, true).unwrap();
-    let ada = learner(&s, "ada");
+    s.link_group_course(actor, g, given, true).unwrap();
+    (g, given, learner(s, "ada"))
+}
+
+/// A course attached to the group while a redemption waits for the group's row: the
+/// enrolment of the group's members that the attaching starts cannot see the redeeming
+/// learner (not committed yet), so the redemption itself must enrol them in it, and say so.
+#[test]
+fn a_course_attached_while_a_redemption_waits_is_given_to_the_learner() {
+    use crate::server::store::groups::tests::course;
+    let Some((db, pg)) = temp_pg_store() else {
+        return;
+    };
+    let s = crate::server::store::Store::new(pg);
+    let (g, first, ada) = keyed_group_giving_a_course(&s, 0);
+    let second = course(&s, "SECOND-1");
     let got = redeem_while_the_group_is_held(
         &db,
         g,
@@ -624,29 +633,11 @@ fn a_course_attached_while_a_redemption_waits_is_given_to_the_learner() {
 #[test]
 fn a_key_disabled_while_a_redemption_waits_refuses_it_and_nothing_stays() {
     use crate::server::store::groups::keys::KeyRefusal;
-    use crate::server::store::groups::tests::{course, learner};
-    use crate::server::store::groups::{Actor, GroupFields};
     let Some((db, pg)) = temp_pg_store() else {
         return;
     };
     let s = crate::server::store::Store::new(pg);
-    let given = course(&s, "GIVEN-1");
-    let f = GroupFields {
-        name: "Keyed".into(),
-        description: String::new(),
-        branch: None,
-        key: crate::model::group::KeySettings {
-            key: Some("JOIN-KEY-42".into()),
-            max_uses: 5,
-            enabled: true,
-            ..Default::default()
-        },
-        is_default: false,
-    };
-    let actor = Actor { user: 0, now: 1 };
-    let g = s.create_group(actor, &f).unwrap().0.id;
-    s.link_group_course(actor, g, given, true).unwrap();
-    let ada = learner(&s, "ada");
+    let (g, given, ada) = keyed_group_giving_a_course(&s, 5);
     let got = redeem_while_the_group_is_held(
         &db,
         g,
