@@ -33,10 +33,17 @@ export default defineConfig({
     { name: 'nojs', use: { javaScriptEnabled: false } },
     // Phone width: the same flows at 390 × 844 (axe checks included).
     { name: 'phone', use: { javaScriptEnabled: true, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } },
-    // The same flows with JavaScript on, the store in PostgreSQL (a database of its own per
-    // test on the cluster scripts/test.sh starts): the second backend seen through a browser.
+    // The flows that write and read the store, with JavaScript on and the store in PostgreSQL
+    // (a database of its own per test on the cluster scripts/test.sh starts): the second
+    // backend seen through a browser. Left out: the specs about what the browser draws (widths,
+    // keyboard focus, themes, screenshots) and the TLS listener, which do not depend on the
+    // store and run in the other projects.
     ...(process.env.TESSERA_TEST_DATABASE_URL
-      ? [{ name: 'postgres', use: { javaScriptEnabled: true } }]
+      ? [{
+          name: 'postgres',
+          use: { javaScriptEnabled: true },
+          testIgnore: ['**/layout.spec.ts', '**/keyboard.spec.ts', '**/themes.spec.ts', '**/screens.spec.ts', '**/https.spec.ts'],
+        }]
       : []),
   ],
 });
