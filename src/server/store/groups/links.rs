@@ -18,7 +18,10 @@ pub enum LinkKind {
 
 /// The store's operations on this area (see the contract in `store/mod.rs`).
 pub trait GroupLinks: Send + Sync {
-    /// Every course `group` gives (see [`tx_group_courses`]), read in a transaction of its own.
+    /// Every course `group` gives: its own and its curricula's, each once, in the order they
+    /// were attached. For showing and counting: a change made at the same moment may show
+    /// half done (a redemption or a mass enrolment reads what it gives in its own
+    /// transaction).
     fn group_course_records(&self, group: u64) -> Result<Vec<CourseRecord>, StoreError>;
 
     /// Attaches (`add`) or detaches a course. Attaching twice or detaching an absent link

@@ -120,6 +120,10 @@ fn read_and_unread() {
         })
         .collect();
     assert_eq!(s.unread_count(a).unwrap(), 3);
+    // The top bar's count: with no message open (0), every unread one; on an unread
+    // message's own page, the others.
+    assert_eq!(s.unread_count_besides(a, 0).unwrap(), 3);
+    assert_eq!(s.unread_count_besides(a, ids[1]).unwrap(), 2);
     // Newest first.
     assert_eq!(inbox_ids(&s, a), vec![ids[2], ids[1], ids[0]]);
     let v = s.open_message(a, ids[0]).unwrap();
@@ -129,6 +133,9 @@ fn read_and_unread() {
     );
     s.open_message(a, ids[0]).unwrap();
     assert_eq!(s.unread_count(a).unwrap(), 2);
+    // A message already read is not taken off again.
+    assert_eq!(s.unread_count_besides(a, ids[0]).unwrap(), 2);
+    assert_eq!(s.unread_count_besides(a, 0).unwrap(), 2);
     let (rows, total) = s.inbox(a, 1).unwrap();
     assert_eq!(total, 3);
     assert_eq!(
