@@ -159,7 +159,7 @@ ORDER BY suffix, group_id LIMIT 5000;
 EXPLAIN (ANALYZE, COSTS OFF)
 SELECT id, name, members FROM groups
 WHERE deleted_at_ms IS NULL
-  AND id IN (SELECT DISTINCT group_id FROM group_suffixes WHERE starts_with(suffix, 'physics 000'))
+  AND id = ANY(ARRAY(SELECT group_id FROM group_suffixes WHERE starts_with(suffix, 'physics 000')))
 ORDER BY name_folded, id LIMIT 20 OFFSET 0;
 
 \echo

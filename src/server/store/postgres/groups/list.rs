@@ -74,15 +74,18 @@ impl GroupLists for PgStore {
                 }
                 None => {
                     // The groups whose name holds the query: those with a suffix starting with
-                    // it (cut to the indexed length), checked against the whole name.
+                    // it (cut to the indexed length), checked against the whole name. The ids
+                    // go in as an array, so the groups are read by primary key whatever the
+                    // planner guesses of the prefix's rows: as `IN (subquery)` a guess of a few
+                    // dozen rows made it hash-join a sequential scan of all groups instead.
                     let prefix: String = q.chars().take(SUFFIX_MAX).collect();
                     let found: Vec<GroupRecord> = t
                         .query(
                             &format!(
                                 "SELECT {GROUP_COLUMNS} FROM groups WHERE deleted_at_ms IS NULL \
-                                 AND strpos(name_folded, $2) > 0 AND id IN \
-                                 (SELECT group_id FROM group_suffixes \
-                                  WHERE starts_with(suffix, $1)) LIMIT $3"
+                                 AND strpos(name_folded, $2) > 0 AND id = ANY(ARRAY(\
+                                 SELECT group_id FROM group_suffixes \
+                                 WHERE starts_with(suffix, $1))) LIMIT $3"
                             ),
                             &[&prefix, &q, &(MATCH_CAP as i64 + 1)],
                         )?
