@@ -1,5 +1,15 @@
 //! The `tessera` binary: parse the configuration, open the store, serve.
 
+/// The server allocates and frees many small buffers per page from two or more tokio
+/// workers; glibc's malloc spent more than a quarter of the server's CPU on them (arena locks,
+/// consolidating free chunks), jemalloc a fraction of that (BENCHMARKS.md, "Page throughput").
+/// Its background thread returns freed memory to the system after a few idle seconds; an idle
+/// password-hashing worker asks for its buffer's pages back at once (`server/hashing.rs`).
+/// Only this binary: the library's tests run on the system's allocator.
+#[cfg(feature = "ssr")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -12,11 +12,14 @@
 //!
 //! Here each worker allocates its buffer at its first job and hashes into it for as long as it
 //! is busy, so the memory hashing costs is at most `workers × 19 MiB`, whatever the traffic. A
-//! worker idle for [`IDLE_RELEASE`] frees its buffer and asks glibc to give free memory back to
-//! the system (`malloc_trim`, which also returns free pages inside an arena): a quiet server
-//! holds none of it, and a new buffer is made at most once per busy spell, not once per hash. Requests reach the workers
-//! through a bounded queue; when it is full the caller gets [`HashError::Busy`] at once (served as
-//! 503 with `Retry-After`) instead of the server queueing, or allocating, without limit.
+//! worker idle for [`IDLE_RELEASE`] frees its buffer and asks the allocator to return free pages
+//! to the system at once (the `tessera` binary's jemalloc would otherwise hold them for its
+//! decay time, about 10 s; glibc's malloc, in the library's tests, trims its arenas with
+//! `malloc_trim`, which also returns free pages inside an arena). A quiet server holds none of
+//! it, and a new buffer is made at most once per busy spell, not once per hash. Requests reach
+//! the workers through a bounded queue; when it is full the caller gets [`HashError::Busy`] at
+//! once (served as 503 with `Retry-After`) instead of the server queueing, or allocating,
+//! without limit.
 
 use super::store::users::PasswordHash;
 use argon2::password_hash::{
@@ -223,8 +226,23 @@ fn work(
     }
 }
 
-/// Asks glibc to return the free memory of every arena to the system.
+/// Asks the allocator to return free memory to the system now: jemalloc (the `tessera`
+/// binary's allocator) purges the unused pages of every arena, which its background thread
+/// would otherwise do only after its decay time; glibc's malloc (the library's tests) trims
+/// its arenas.
 fn give_back_free_memory() {
+    // SAFETY: `arena.4096.purge` (4096 is MALLCTL_ARENAS_ALL) takes no value and returns none,
+    // so every pointer is null and the length 0; it only releases pages no allocation uses.
+    // The result is ignored: a purge that fails leaves the pages to the background thread.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"arena.4096.purge".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointer and only releases memory no allocation uses.
     unsafe {
