@@ -373,6 +373,27 @@ pub fn now_ms() -> u64 {
 /// a common prefix among 100,000 users would cost more than the page itself.
 pub const TOTAL_CAP: u64 = 1_000;
 
+/// The terms a record is found by in a search: each field folded, and each word of each field,
+/// sorted, without repeats or empty ones. Both backends index these.
+pub fn search_terms(fields: &[&str]) -> Vec<String> {
+    let mut terms = Vec::new();
+    for f in fields {
+        let folded = codec::fold(f);
+        terms.extend(folded.split_whitespace().map(str::to_string));
+        terms.push(folded);
+    }
+    terms.retain(|t| !t.is_empty());
+    terms.sort();
+    terms.dedup();
+    terms
+}
+
+/// `(skip, take)` for page `page` (from 1) of `per_page` rows (1 to 100).
+pub fn page_window(page: u32, per_page: u32) -> (usize, usize) {
+    let per_page = per_page.clamp(1, 100) as usize;
+    ((page.max(1) as usize - 1) * per_page, per_page)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -36,7 +36,7 @@ fn record(row: &Row) -> BranchRecord {
 }
 
 pub(crate) fn terms(name: &str) -> Vec<String> {
-    crate::server::store::sled::search::terms(&[name])
+    crate::server::store::search_terms(&[name])
 }
 
 fn tx_get(t: &mut Transaction<'_>, id: u64) -> Result<Option<BranchRecord>, PgError> {
@@ -281,7 +281,7 @@ impl Branches for PgStore {
         page: u32,
         per_page: u32,
     ) -> Result<(Vec<BranchView>, u64, bool), StoreError> {
-        let (skip, take) = crate::server::store::sled::search::window(page, per_page);
+        let (skip, take) = crate::server::store::page_window(page, per_page);
         let folded = fold(query);
         self.tx(IsolationLevel::RepeatableRead, |t| {
             let (ids, total, capped) = if folded.is_empty() {

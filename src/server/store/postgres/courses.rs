@@ -345,7 +345,7 @@ impl Courses for PgStore {
         per_page: u32,
         except: &HashSet<u64>,
     ) -> Result<(Vec<CourseRow>, u64, bool), StoreError> {
-        let (skip, take) = crate::server::store::sled::search::window(page, per_page);
+        let (skip, take) = crate::server::store::page_window(page, per_page);
         let q = fold(query);
         let left_out: Vec<i64> = except.iter().map(|&i| i as i64).collect();
         self.tx(IsolationLevel::RepeatableRead, |t| {

@@ -24,7 +24,7 @@ pub(crate) const TERMS: TermIndex = TermIndex {
 const NAME_TAKEN: &str = "A curriculum with this name already exists.";
 
 pub(crate) fn terms(name: &str) -> Vec<String> {
-    crate::server::store::sled::search::terms(&[name])
+    crate::server::store::search_terms(&[name])
 }
 
 fn name_unique(e: postgres::Error) -> PgError {
@@ -260,7 +260,7 @@ impl Curricula for PgStore {
         per_page: u32,
         except: &HashSet<u64>,
     ) -> Result<(Vec<CurriculumView>, u64, bool), StoreError> {
-        let (skip, take) = crate::server::store::sled::search::window(page, per_page);
+        let (skip, take) = crate::server::store::page_window(page, per_page);
         let q = fold(query);
         let left_out: Vec<i64> = except.iter().map(|&i| i as i64).collect();
         self.tx(IsolationLevel::RepeatableRead, |t| {

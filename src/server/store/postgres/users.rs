@@ -61,7 +61,7 @@ pub(crate) fn record(row: &Row) -> Result<UserRecord, StoreError> {
 
 /// The terms a user is found by, as sled indexes them (`search_user`).
 pub(crate) fn terms(u: &UserRecord) -> Vec<String> {
-    crate::server::store::sled::search::terms(&[&u.login, &u.email, &u.display_name])
+    crate::server::store::search_terms(&[&u.login, &u.email, &u.display_name])
 }
 
 /// Refuses a field PostgreSQL text cannot hold.

@@ -11,6 +11,8 @@ use crate::server::store::prelude::*;
 use super::codec::{fold, id_key, read_id};
 use super::StoreError;
 pub(crate) use super::TOTAL_CAP;
+// Backend-neutral (the PostgreSQL backend uses them too), re-exported for this backend's callers.
+pub use crate::server::store::{page_window as window, search_terms as terms};
 use std::collections::HashSet;
 
 /// An index key: `term 0x00 id`.
@@ -20,20 +22,6 @@ pub fn key(term: &str, id: u64) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(&id_key(id));
     k
-}
-
-/// The terms a record is found by: each field folded, and each word of each field.
-pub fn terms(fields: &[&str]) -> Vec<String> {
-    let mut terms = Vec::new();
-    for f in fields {
-        let folded = fold(f);
-        terms.extend(folded.split_whitespace().map(str::to_string));
-        terms.push(folded);
-    }
-    terms.retain(|t| !t.is_empty());
-    terms.sort();
-    terms.dedup();
-    terms
 }
 
 /// One page of ids matching `query` by prefix: skips `skip` distinct ids, returns up to `take`,
@@ -78,12 +66,6 @@ pub fn page_where(
         }
     }
     Ok((ids, count, count >= TOTAL_CAP))
-}
-
-/// `(skip, take)` for page `page` (from 1) of `per_page` rows (1 to 100).
-pub fn window(page: u32, per_page: u32) -> (usize, usize) {
-    let per_page = per_page.clamp(1, 100) as usize;
-    ((page.max(1) as usize - 1) * per_page, per_page)
 }
 
 /// One page of ids from a unique-name index (`folded name → id`), in name order, leaving out
