@@ -41,6 +41,7 @@ async fn main() -> std::process::ExitCode {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Check(check) => return off(|| check_data_dir(config.as_deref(), check)),
+        Command::Migrate(args) => return off(|| migrate(config.as_deref(), args)),
         Command::Backup(args) => return off(|| backup(config.as_deref(), args)),
         Command::Restore(args) => return off(|| restore(args)),
         Command::Seed(args) => return seed(config.as_deref(), args).await,
@@ -58,6 +59,11 @@ async fn main() -> std::process::ExitCode {
     if let server::store::StorePlace::Directory { dir, .. } = &place {
         if let Some(warning) = server::data_dir::permission_warning(dir) {
             tracing::warn!("{warning}");
+        }
+    }
+    if place.migration_due() {
+        if let Some(failed) = migrate_apart(cli.config.as_deref(), &place) {
+            return failed;
         }
     }
     let store = match tokio::task::block_in_place(|| server::store::Store::open_at(&place)) {
@@ -237,6 +243,84 @@ fn check_data_dir(
         Err(e) => {
             eprintln!("error: the store could not be read to the end: {e}");
             std::process::ExitCode::from(9)
+        }
+    }
+}
+
+/// `tessera migrate`: 0 when the store is at this version's schema (migrated or already
+/// there), 3 for a bad configuration, 4–7 when it cannot be opened or migrated (as `serve`).
+#[cfg(feature = "ssr")]
+fn migrate(
+    config: Option<&std::path::Path>,
+    args: tessera::server::config::CheckArgs,
+) -> std::process::ExitCode {
+    let place = match place_of(config, args.data_dir, args.database_url) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match tessera::server::store::Store::open_at(&place) {
+        Ok(_) => {
+            println!("{}: the schema is up to date", place.shown());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => open_failed(e),
+    }
+}
+
+/// Before `serve` opens a directory whose schema may be older: runs `tessera migrate` on it in
+/// a process of its own and waits, so that what a big migration leaves allocated goes with that
+/// process, not into the server's resident memory (`StorePlace::migration_due`). `Some(code)`
+/// when the migration failed (the child said why on standard error): the server stops with the
+/// child's code. `None` when it succeeded, or when the child could not be started; the server's
+/// own open then migrates whatever is left.
+#[cfg(feature = "ssr")]
+fn migrate_apart(
+    config: Option<&std::path::Path>,
+    place: &tessera::server::store::StorePlace,
+) -> Option<std::process::ExitCode> {
+    use std::process::Stdio;
+    let tessera::server::store::StorePlace::Directory { dir, .. } = place else {
+        return None;
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            tracing::warn!("cannot find this binary to migrate apart ({e}); migrating in-process");
+            return None;
+        }
+    };
+    tracing::info!(
+        dir = %dir.display(),
+        "the data directory may be at an older schema: running `tessera migrate` first"
+    );
+    let mut child = std::process::Command::new(exe);
+    child
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(dir)
+        // The directory named above, whatever the environment names.
+        .env_remove("TESSERA_DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    if let Some(config) = config {
+        child.arg("--config").arg(config);
+    }
+    match child.status() {
+        Ok(status) if status.success() => {
+            tracing::info!("`tessera migrate` brought the data directory up to date");
+            None
+        }
+        Ok(status) => {
+            eprintln!("error: `tessera migrate` failed ({status}); the server is not started");
+            let code = status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(7);
+            Some(std::process::ExitCode::from(code))
+        }
+        Err(e) => {
+            tracing::warn!("`tessera migrate` could not be started ({e}); migrating in-process");
+            None
         }
     }
 }

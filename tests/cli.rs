@@ -119,6 +119,119 @@ fn a_newer_schema_gives_code_6_and_is_not_touched() {
         .unwrap()
         .unwrap();
     assert_eq!(v.as_ref(), &999u32.to_be_bytes());
+    drop(db);
+    // `tessera migrate` refuses it the same way, and leaves it alone too.
+    let (code, err) = run(
+        &["migrate", "--data-dir", data.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("newer Tessera"), "{err}");
+}
+
+/// The data directory the schema-1 release wrote (`tests/fixtures`), unpacked at `dir/data`.
+fn schema_v1_directory(dir: &Path) -> std::path::PathBuf {
+    let archive = dir.join("v1.tar.gz");
+    std::fs::write(&archive, include_bytes!("fixtures/schema-v1.tar.gz")).unwrap();
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(&archive)
+        .current_dir(dir)
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    dir.join("data")
+}
+
+/// `serve` on a directory at an older schema: a process of its own migrates it first, the
+/// server opens it up to date and serves, the directory checks clean, and the next start
+/// knows from the schema hint that there is nothing to do.
+#[test]
+fn serve_has_an_older_directory_migrated_by_a_process_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = schema_v1_directory(dir.path());
+    let serve_logged = |name: &str| {
+        let log = dir.path().join(name);
+        let port = process::free_port();
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(&data)
+            .current_dir(dir.path())
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(std::time::Instant::now() < deadline, "server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let page = process::get(&addr, "/login", None);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        (page.status, std::fs::read_to_string(&log).unwrap())
+    };
+
+    let (status, log) = serve_logged("first.log");
+    assert_eq!(status, 200, "{log}");
+    let asked = log
+        .find("running `tessera migrate` first")
+        .unwrap_or_else(|| panic!("no migration apart: {log}"));
+    let done = log
+        .find("`tessera migrate` brought the data directory up to date")
+        .unwrap_or_else(|| panic!("the migration apart did not succeed: {log}"));
+    // Every migration step ran between the two, in the child: none in the server after it.
+    let steps: Vec<usize> = log
+        .match_indices("migrated data directory")
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(
+        steps.len(),
+        tessera::server::store::SCHEMA_VERSION as usize - 1,
+        "{log}"
+    );
+    assert!(steps.iter().all(|&at| asked < at && at < done), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(data.join("tessera-schema")).unwrap(),
+        format!("{}\n", tessera::server::store::SCHEMA_VERSION)
+    );
+
+    let (code, err) = run(&["check", "--data-dir", data.to_str().unwrap()], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (status, log) = serve_logged("second.log");
+    assert_eq!(status, 200, "{log}");
+    assert!(!log.contains("tessera migrate"), "{log}");
+    assert!(!log.contains("migrated data directory"), "{log}");
+}
+
+/// `tessera migrate` brings an older directory up to date, and says so again, changing
+/// nothing, when run twice.
+#[test]
+fn migrate_brings_an_older_directory_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = schema_v1_directory(dir.path());
+    for first in [true, false] {
+        let out = Command::new(BIN)
+            .args(["migrate", "--data-dir"])
+            .arg(&data)
+            .current_dir(dir.path())
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("the schema is up to date"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.contains("migrated data directory"), first, "{err}");
+    }
+    let (code, err) = run(&["check", "--data-dir", data.to_str().unwrap()], dir.path());
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]

@@ -47,6 +47,9 @@ pub enum Command {
     /// Verify every invariant of a data directory (with the server stopped: it holds the
     /// directory's lock); prints each violation and exits with 1 when there is any.
     Check(CheckArgs),
+    /// Bring a data directory's (or database's) schema up to this version's and exit. `serve`
+    /// does it by itself at start; this runs it ahead, e.g. in an upgrade script.
+    Migrate(CheckArgs),
     /// Write a backup of a data directory to a file: through the running server when one holds
     /// the directory (a consistent snapshot; writes wait while it is taken), otherwise by
     /// reading the directory. Login sessions are left out.

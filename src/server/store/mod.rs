@@ -289,6 +289,17 @@ impl StorePlace {
             StorePlace::Database { url, .. } => postgres::connect::shown_url(url),
         }
     }
+
+    /// Whether opening the store here may first migrate it to a newer schema, found without
+    /// opening it; `serve` then runs `tessera migrate` in a process of its own before it opens
+    /// the store (the embedded store's migrations leave their process heavier: see
+    /// `sled::migration_due`). Never on PostgreSQL, whose migrations are the database's work.
+    pub fn migration_due(&self) -> bool {
+        match self {
+            StorePlace::Directory { dir, .. } => self::sled::migration_due(dir),
+            StorePlace::Database { .. } => false,
+        }
+    }
 }
 
 impl Store {

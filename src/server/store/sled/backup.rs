@@ -292,6 +292,7 @@ fn restore_into<R: Read>(
     let store = SledStore::from_db(db, None)?;
     store.migrate().map_err(BackupError::Open)?;
     store.flush()?;
+    super::write_schema_hint(dir);
     let report = store.check()?;
     let summary = RestoreSummary {
         schema: store.schema_version()?.unwrap_or(0),

@@ -211,6 +211,40 @@ pub(crate) fn sled_config(dir: &Path, cache_mb: u64) -> sled::Config {
         .segment_size(SEGMENT_SIZE)
         .use_compression(false)
 }
+/// The file beside the store in a data directory naming the schema it was last opened at, so
+/// that `serve` learns whether a migration is due without opening the store ([`migration_due`]).
+const SCHEMA_HINT: &str = "tessera-schema";
+
+/// Whether the store in `dir` may be at an older schema: a store is there (sled's `conf`) and
+/// its hint is absent (a directory from before the hint) or names another schema. A cheap look,
+/// no open: `serve` then has the migration run in a process of its own (`tessera migrate`),
+/// because a big migration leaves the process that ran it tens of MiB heavier for as long as it
+/// lives (BENCHMARKS.md, "The server on jemalloc"). The hint is only ever a hint: every open
+/// migrates whatever it finds, so a wrong one costs memory, never data.
+pub fn migration_due(dir: &Path) -> bool {
+    if !dir.join("conf").exists() {
+        return false;
+    }
+    let hinted = std::fs::read_to_string(dir.join(SCHEMA_HINT))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    hinted != Some(SCHEMA_VERSION)
+}
+
+/// Writes `dir`'s schema hint after its store was brought up to [`SCHEMA_VERSION`] (nothing
+/// when it says so already). A failure is logged and otherwise ignored: without the hint the
+/// next start only looks once more (see [`migration_due`]).
+pub(crate) fn write_schema_hint(dir: &Path) {
+    let path = dir.join(SCHEMA_HINT);
+    let text = format!("{SCHEMA_VERSION}\n");
+    if std::fs::read_to_string(&path).is_ok_and(|s| s == text) {
+        return;
+    }
+    if let Err(e) = std::fs::write(&path, text) {
+        tracing::warn!(path = %path.display(), "the schema hint could not be written: {e}");
+    }
+}
+
 impl SledStore {
     /// Opens (creating if needed) the store in `dir` with the default cache, then brings its
     /// schema up to date.
@@ -234,6 +268,7 @@ impl SledStore {
         let store = SledStore::from_db(db, Some((dir.to_path_buf(), cache_mb)))
             .map_err(|e| unreadable(e.to_string()))?;
         store.migrate()?;
+        write_schema_hint(dir);
         // One process opens a sled directory at a time: a lease in it is a gone process's.
         store.drop_leftover_leases().map_err(OpenError::Migration)?;
         Ok(store)
