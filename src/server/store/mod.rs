@@ -48,7 +48,8 @@
 //! implements every trait: the embedded default is `sled/` (its module header describes its
 //! trees). Nothing outside that folder names the backend but its selection here: the
 //! constructors ([`Store::open`], [`restore`], [`IdleDirectory`] for `tessera backup` on a
-//! stopped server), its page cache setting ([`DEFAULT_CACHE_MB`]) and the suite's list of
+//! stopped server, [`open_archive`] and [`new_archive`] for the portable backup format, which
+//! is its dump), its page cache setting ([`DEFAULT_CACHE_MB`]) and the suite's list of
 //! backends (`tests::BACKENDS`). A second backend adds its folder, a constructor and a line in
 //! that list.
 //!
@@ -58,6 +59,7 @@
 //! Records are the store's own types, pinned byte for byte by `golden.rs` in the encoding
 //! `codec.rs` gives them, which is also the portable backup format's.
 
+pub mod archive;
 pub mod audit;
 pub mod backup;
 pub mod branches;
@@ -348,6 +350,23 @@ pub fn restore(
     dir: &Path,
 ) -> Result<(Store, backup::RestoreSummary), backup::BackupError> {
     self::sled::backup::restore(input, dir).map(|(s, r)| (Store::new(s), r))
+}
+
+/// Opens the backup read from `input` as an archive of records (see `archive.rs`), through a
+/// temporary embedded store: the portable format is its dump, and its restore checks the file
+/// and runs the migrations of an older schema first. Returns the records and the restore's
+/// figures with the `check` verdict on them.
+pub fn open_archive(
+    input: impl std::io::Read,
+) -> Result<(Box<dyn archive::ArchiveRead>, backup::RestoreSummary), backup::BackupError> {
+    let (scratch, summary) = self::sled::archive::Scratch::restore(input)?;
+    Ok((Box::new(scratch), summary))
+}
+
+/// A new, empty archive to fill with records and write as a backup file (see `archive.rs`),
+/// in a temporary embedded store.
+pub fn new_archive() -> Result<Box<dyn archive::ArchiveWrite>, backup::BackupError> {
+    Ok(Box::new(self::sled::archive::Scratch::empty()?))
 }
 
 /// Restores the backup read from `input` (made on either backend) into the store at `place`:

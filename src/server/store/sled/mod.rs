@@ -28,6 +28,7 @@
 //! files, damage written under it) live here too; everything else is the conformance suite, in
 //! the interface's files.
 
+pub(crate) mod archive;
 pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod branches;
