@@ -1,38 +1,38 @@
 //! Backups and restores on PostgreSQL (the interface: `crate::server::store::backup`), in the
-//! portable file format the embedded store writes, so a school moves between the backends with
-//! a backup and a restore, and a backup made on either restores on either.
+//! portable file format every backend reads and writes, so a school moves between the backends
+//! with a backup and a restore, and a backup made on either restores on either.
 //!
-//! The file holds the embedded store's trees; the embedded store is the format's one writer and
-//! reader. Both directions go through a temporary embedded store, so nothing here knows the
-//! file's layout, and a backup of any age restores here as it does there:
+//! Both directions go through an archive (`store/archive.rs`): the file's records, read or
+//! written one kind at a time in the store's record types, so nothing here knows the file's
+//! layout, and a backup of any age restores here as it does on the embedded store:
 //! - **Backup** ([`Backups::backup`]): every table read in one `REPEATABLE READ READ ONLY`
 //!   transaction (one snapshot: no half of any operation; writers and other servers carry on
-//!   meanwhile, and nothing waits for the backup), each kind of record written into the
-//!   temporary store's record trees in the records' own encoding, then the derived trees and
-//!   counters rebuilt from them (`sled/rebuild.rs`), then the file written by the embedded
-//!   writer with the database's id mark.
-//! - **Restore** ([`restore`]): the file restored into a temporary directory by the embedded
-//!   restore (which checks it, runs the migrations of an older schema and `check`), then every
-//!   record copied into the tables in one `SERIALIZABLE` transaction into an empty database: a
-//!   damaged file or a refusal leaves the database as it was. Totals kept in owning rows (a
-//!   course's learners, a group's members, the users and groups slot totals) are recounted
-//!   from the rows; the `ids` sequence is set to the backup's id mark.
+//!   meanwhile, and nothing waits for the backup), each kind of record put into a new archive
+//!   ([`new_archive`]), which then works out the derived indexes and counters and writes the
+//!   file with the database's id mark.
+//! - **Restore** ([`restore`]): the file opened as an archive ([`open_archive`]: checked, the
+//!   migrations of an older schema run, and `check`), then every record copied into the tables
+//!   in one `SERIALIZABLE` transaction into an empty database: a damaged file or a refusal
+//!   leaves the database as it was. Totals kept in owning rows (a course's learners, a group's
+//!   members, the users and groups slot totals) are recounted from the rows; the `ids`
+//!   sequence is set to the backup's id mark.
 //!
 //! Left out both ways, as on the embedded backend: login sessions, the signing secret, and the
 //! throttles (which no backup holds).
 //!
-//! Each kind of record has its own pair of small functions (`put_<kind>` for the file's
-//! records into the tables, `get_<kind>` for the rows into records), so a change to one
+//! Each kind of record has its own pair of small functions (`put_<kind>` for the archive's
+//! records into the tables, `get_<kind>` for the rows into the archive), so a change to one
 //! table is a change to its two functions. The kinds with many rows (users and their terms,
 //! enrolments, progress, memberships, redemptions, the audit trail, inboxes) are inserted in
 //! batches ([`Rows`]: one `INSERT ... SELECT FROM unnest` per 2,000 rows); a backup streams
 //! each table (`each_row`), reading a record's lists (lessons, sources) with it as arrays.
 
+use super::super::archive::{ArchiveRead, ArchiveWrite, MassJobs, MessageCounts, OutboxEntry};
 use super::super::backup::{
     BackupError, BackupSummary, BackupVia, Backups, LastBackupRecord, RestoreSummary,
 };
 use super::super::branches::BranchRecord;
-use super::super::codec::{fold, id_key, read_id};
+use super::super::codec::fold;
 use super::super::courses::{CourseRecord, LessonRecord};
 use super::super::curricula::CurriculumRecord;
 use super::super::enrolments::{EnrolmentRecord, ProgressRecord, Source};
@@ -44,12 +44,10 @@ use super::super::imports::{
     ImportRecord, ImportRowRecord, StoredCounts, StoredImportState, StoredOutcome, TokenRecord,
 };
 use super::super::messages::{BodyRecord, InboxRecord, MessageRecord, OutboxRecord};
-use super::super::sled::enrolments::pair_key;
-use super::super::sled::SledStore;
 use super::super::users::{StoredRole, UserRecord};
+use super::super::{new_archive, open_archive};
 use super::{PgError, PgStore};
 use crate::model::group::fold_key;
-use crate::server::store::prelude::*;
 use crate::server::store::StoreError;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{IsolationLevel, Row, Transaction};
@@ -73,31 +71,6 @@ const RECORD_TABLES: &[&str] = &[
     "last_backup",
 ];
 
-/// A temporary embedded store (and the directory it lives in, removed on drop).
-struct Scratch {
-    store: SledStore,
-    _dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    /// A new, empty one.
-    fn new() -> Result<Scratch, BackupError> {
-        let dir = tempfile::Builder::new()
-            .prefix("tessera-backup-")
-            .tempdir()?;
-        // The embedded store's own settings (its page cache bounded), not sled's defaults.
-        let db = super::super::sled::sled_config(
-            &dir.path().join("store"),
-            super::super::sled::DEFAULT_CACHE_MB,
-        )
-        .open()?;
-        Ok(Scratch {
-            store: SledStore::from_db(db, None)?,
-            _dir: dir,
-        })
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Restore: file -> PostgreSQL.
 
@@ -111,15 +84,12 @@ pub fn restore(input: impl Read, store: &PgStore) -> Result<RestoreSummary, Back
             StoreError::Invalid { .. } => BackupError::DatabaseNotEmpty(store.shown_url().into()),
             other => other.into(),
         })?;
-    let dir = tempfile::Builder::new()
-        .prefix("tessera-restore-")
-        .tempdir()?;
-    let (sled, summary) = super::super::sled::backup::restore(input, &dir.path().join("store"))?;
+    let (archive, summary) = open_archive(input)?;
     let id_mark = summary.backup.id_mark;
     store
         .tx(IsolationLevel::Serializable, |t| {
             refuse_filled(t)?;
-            copy_into(t, &sled, id_mark)
+            copy_into(t, &*archive, id_mark)
         })
         .map_err(|e| match e {
             StoreError::Invalid { .. } => BackupError::DatabaseNotEmpty(store.shown_url().into()),
@@ -141,9 +111,9 @@ fn refuse_filled(t: &mut Transaction<'_>) -> Put {
     Ok(())
 }
 
-/// Every record of `s` into the tables, parents before children, then the totals and the
+/// Every record of the archive `s` into the tables, parents before children, then the totals and the
 /// id sequence.
-fn copy_into(t: &mut Transaction<'_>, s: &SledStore, id_mark: u64) -> Put {
+fn copy_into(t: &mut Transaction<'_>, s: &dyn ArchiveRead, id_mark: u64) -> Put {
     put_settings(t, s)?;
     put_last_backup(t, s)?;
     put_users(t, s)?;
@@ -177,36 +147,6 @@ fn i(v: u64) -> i64 {
 
 fn oi(v: Option<u64>) -> Option<i64> {
     v.map(|v| v as i64)
-}
-
-/// The two ids of a record's 16-byte key.
-fn pair_of(tree: &'static str, key: &[u8]) -> Result<(u64, u64), StoreError> {
-    if key.len() != 16 {
-        return Err(StoreError::Corrupt {
-            tree,
-            key: super::super::codec::show_key(key),
-            reason: "not 16 bytes".into(),
-        });
-    }
-    Ok((
-        read_id(tree, key, &key[..8])?,
-        read_id(tree, key, &key[8..])?,
-    ))
-}
-
-/// An id stored as a `meta` value.
-fn meta_id(s: &SledStore, key: &[u8]) -> Result<Option<u64>, StoreError> {
-    s.meta
-        .get(key)?
-        .map(|v| read_id("meta", key, &v))
-        .transpose()
-}
-
-/// A `meta` counter (zero when missing).
-fn meta_count(s: &SledStore, name: &str) -> Result<u64, StoreError> {
-    Ok(super::super::sled::read_counter(
-        s.meta.get(super::super::sled::counter_key(name))?,
-    ))
 }
 
 /// Rows per `INSERT` of a [`Rows`] batch.
@@ -344,13 +284,13 @@ impl Rows {
     }
 }
 
-fn put_settings(t: &mut Transaction<'_>, s: &SledStore) -> Put {
-    let on = s.settings()?.self_registration;
+fn put_settings(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
+    let on = s.self_registration()?;
     t.execute("UPDATE settings SET self_registration = $1", &[&on])?;
     Ok(())
 }
 
-fn put_last_backup(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_last_backup(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     if let Some(rec) = s.last_backup()? {
         write_last_backup(t, &rec)?;
     }
@@ -370,15 +310,15 @@ fn write_last_backup(t: &mut Transaction<'_>, rec: &LastBackupRecord) -> Put {
     Ok(())
 }
 
-fn put_users(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_users(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let mut users = Rows::new(
         "users (id, login, login_folded, email, email_folded, display_name, role, active, \
          created_at_ms, auth_epoch)",
     );
     let mut secrets = Rows::new("user_secrets (user_id, password_hash)");
     let mut terms = Rows::new("user_terms (term, user_id)");
-    for item in s.users.iter() {
-        let (_, u) = s.users.decode_row(item)?;
+    for item in s.users() {
+        let (u, hash) = item?;
         let role = match u.role {
             StoredRole::Admin => "admin",
             StoredRole::Learner => "learner",
@@ -398,12 +338,7 @@ fn put_users(t: &mut Transaction<'_>, s: &SledStore) -> Put {
         for term in super::users::terms(&u) {
             terms.push(vec![V::Text(term), V::Int(i(u.id))]);
         }
-        if let Some(hash) = s.user_secrets.get(id_key(u.id)).map_err(StoreError::from)? {
-            let hash = String::from_utf8(hash.to_vec()).map_err(|_| StoreError::Corrupt {
-                tree: "user_secrets",
-                key: u.id.to_string(),
-                reason: "not UTF-8".into(),
-            })?;
+        if let Some(hash) = hash {
             secrets.push(vec![V::Int(i(u.id)), V::Text(hash)]);
         }
         if users.full() {
@@ -413,11 +348,8 @@ fn put_users(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Rows::flush_all(t, &mut [&mut users, &mut secrets, &mut terms])
 }
 
-fn put_branches(t: &mut Transaction<'_>, s: &SledStore) -> Put {
-    let mut all = Vec::new();
-    for item in s.branches.iter() {
-        all.push(s.branches.decode_row(item)?.1);
-    }
+fn put_branches(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
+    let all = s.branches().collect::<Result<Vec<_>, _>>()?;
     let row = t.prepare(
         "INSERT INTO branches (id, name, name_folded, description, parent, created_at_ms) \
          VALUES ($1, $2, $3, $4, NULL, $5)",
@@ -447,7 +379,7 @@ fn put_branches(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Ok(())
 }
 
-fn put_courses(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_courses(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let course = t.prepare(
         "INSERT INTO courses (id, code, code_folded, title, description, archived, \
          created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -460,8 +392,8 @@ fn put_courses(t: &mut Transaction<'_>, s: &SledStore) -> Put {
         "INSERT INTO course_suffixes (suffix, course_id) SELECT unnest($1::text[]), $2 \
          ON CONFLICT DO NOTHING",
     )?;
-    for item in s.courses.iter() {
-        let (_, c) = s.courses.decode_row(item)?;
+    for item in s.courses() {
+        let c = item?;
         t.execute(
             &course,
             &[
@@ -488,7 +420,7 @@ fn put_courses(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Ok(())
 }
 
-fn put_curricula(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_curricula(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let row = t.prepare(
         "INSERT INTO curricula (id, name, name_folded, description, created_at_ms) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -500,8 +432,8 @@ fn put_curricula(t: &mut Transaction<'_>, s: &SledStore) -> Put {
         "INSERT INTO curriculum_terms (term, curriculum_id) SELECT unnest($1::text[]), $2 \
          ON CONFLICT DO NOTHING",
     )?;
-    for item in s.curricula.iter() {
-        let (_, c) = s.curricula.decode_row(item)?;
+    for item in s.curricula() {
+        let c = item?;
         t.execute(
             &row,
             &[
@@ -533,12 +465,11 @@ fn source_columns(source: &Source) -> (&'static str, Option<i64>) {
     }
 }
 
-fn put_enrolments(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_enrolments(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let mut rows = Rows::new("enrolments (user_id, course_id, enrolled_at_ms)");
     let mut sources = Rows::new("enrolment_sources (user_id, course_id, position, kind, ref_id)");
-    for item in s.enrolments.iter() {
-        let (key, e) = s.enrolments.decode_row(item)?;
-        let (user, course) = pair_of("enrolments", &key)?;
+    for item in s.enrolments() {
+        let ((user, course), e) = item?;
         rows.push(vec![
             V::Int(i(user)),
             V::Int(i(course)),
@@ -561,13 +492,12 @@ fn put_enrolments(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Rows::flush_all(t, &mut [&mut rows, &mut sources])
 }
 
-fn put_progress(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_progress(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let mut rows = Rows::new("progress (user_id, course_id)");
     let mut done = Rows::new("progress_done (user_id, course_id, position, lesson_id, done_at_ms)");
     let mut history = Rows::new("progress_history (user_id, course_id, position, completed_at_ms)");
-    for item in s.progress.iter() {
-        let (key, p) = s.progress.decode_row(item)?;
-        let (user, course) = pair_of("progress", &key)?;
+    for item in s.progress() {
+        let ((user, course), p) = item?;
         rows.push(vec![V::Int(i(user)), V::Int(i(course))]);
         for (n, (lesson, at)) in p.done.iter().enumerate() {
             done.push(vec![
@@ -593,9 +523,9 @@ fn put_progress(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Rows::flush_all(t, &mut [&mut rows, &mut done, &mut history])
 }
 
-fn put_jobs(t: &mut Transaction<'_>, s: &SledStore) -> Put {
-    for item in s.jobs.iter() {
-        let (_, job) = s.jobs.decode_row(item)?;
+fn put_jobs(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
+    for item in s.jobs() {
+        let job = item?;
         super::jobs::insert(t, &job)?;
     }
     Ok(())
@@ -611,7 +541,7 @@ const GROUP_INSERT: &str = "INSERT INTO groups (id, name, name_folded, descripti
 /// Groups, with their mass enrolment pointers; and a tombstone for each group deleted on the
 /// embedded store whose sweep has not finished (its members, managers and bulk results are
 /// still there, and the tables refer to their group).
-fn put_groups(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_groups(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let row = t.prepare(GROUP_INSERT)?;
     let job_exists = t.prepare("SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1)")?;
     let suffixes = t.prepare(
@@ -619,16 +549,17 @@ fn put_groups(t: &mut Transaction<'_>, s: &SledStore) -> Put {
          ON CONFLICT DO NOTHING",
     )?;
     let mut live = BTreeSet::new();
-    for item in s.groups.iter() {
-        let (_, g) = s.groups.decode_row(item)?;
-        let mut job = |key: Vec<u8>| -> Result<Option<i64>, PgError> {
-            match meta_id(s, &key)? {
+    for item in s.groups() {
+        let (g, mass) = item?;
+        // A pointer to a job no longer kept is dropped.
+        let mut job = |j: Option<u64>| -> Result<Option<i64>, PgError> {
+            match j {
                 Some(j) if t.query_one(&job_exists, &[&i(j)])?.get::<_, bool>(0) => Ok(Some(i(j))),
                 _ => Ok(None),
             }
         };
-        let running = job(super::super::sled::mass::running_key(g.id))?;
-        let last = job(super::super::sled::mass::last_key(g.id))?;
+        let running = job(mass.running)?;
+        let last = job(mass.last)?;
         let key = &g.key;
         t.execute(
             &row,
@@ -663,14 +594,10 @@ fn put_groups(t: &mut Transaction<'_>, s: &SledStore) -> Put {
         live.insert(g.id);
     }
     let mut swept = BTreeSet::new();
-    for key in s
-        .group_members
-        .iter()
-        .keys()
-        .chain(s.group_managers.iter().keys())
-        .chain(s.bulk_results.iter().keys())
-    {
-        let (group, _) = pair_of("group_members", &key.map_err(StoreError::from)?)?;
+    let members = s.members().map(|m| m.map(|(key, _)| key));
+    let bulk = s.bulk_results().map(|b| b.map(|(key, _)| key));
+    for key in members.chain(s.managers()).chain(bulk) {
+        let (group, _) = key?;
         if !live.contains(&group) {
             swept.insert(group);
         }
@@ -707,15 +634,14 @@ fn put_groups(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Ok(())
 }
 
-fn put_group_links(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_group_links(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let course =
         t.prepare("INSERT INTO group_courses (group_id, course_id, position) VALUES ($1, $2, $3)")?;
     let curriculum = t.prepare(
         "INSERT INTO group_curricula (group_id, curriculum_id, position) VALUES ($1, $2, $3)",
     )?;
-    for item in s.group_links.iter() {
-        let (key, links) = s.group_links.decode_row(item)?;
-        let group = read_id("group_links", &key, &key)?;
+    for item in s.group_links() {
+        let (group, links) = item?;
         for (n, c) in links.courses.iter().enumerate() {
             t.execute(&course, &[&i(group), &i(*c), &(n as i32)])?;
         }
@@ -736,11 +662,10 @@ fn how_name(how: JoinedVia) -> &'static str {
     }
 }
 
-fn put_members(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_members(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let mut rows = Rows::new("group_members (group_id, user_id, joined_at_ms, how)");
-    for item in s.group_members.iter() {
-        let (key, m) = s.group_members.decode_row(item)?;
-        let (group, user) = pair_of("group_members", &key)?;
+    for item in s.members() {
+        let ((group, user), m) = item?;
         rows.push(vec![
             V::Int(i(group)),
             V::Int(i(user)),
@@ -754,16 +679,16 @@ fn put_members(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     rows.flush(t)
 }
 
-fn put_managers(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_managers(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let row = t.prepare("INSERT INTO group_managers (group_id, user_id) VALUES ($1, $2)")?;
-    for key in s.group_managers.iter().keys() {
-        let (group, user) = pair_of("group_managers", &key.map_err(StoreError::from)?)?;
+    for key in s.managers() {
+        let (group, user) = key?;
         t.execute(&row, &[&i(group), &i(user)])?;
     }
     Ok(())
 }
 
-fn put_bulk_results(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_bulk_results(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let row = t.prepare(
         "INSERT INTO bulk_results (group_id, user_id, added, already, unknown, invalid) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -772,9 +697,8 @@ fn put_bulk_results(t: &mut Transaction<'_>, s: &SledStore) -> Put {
         "INSERT INTO bulk_result_rows (group_id, user_id, position, line, input, outcome, \
          reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )?;
-    for item in s.bulk_results.iter() {
-        let (key, b) = s.bulk_results.decode_row(item)?;
-        let (group, user) = pair_of("bulk_results", &key)?;
+    for item in s.bulk_results() {
+        let ((group, user), b) = item?;
         t.execute(
             &row,
             &[
@@ -810,11 +734,10 @@ fn put_bulk_results(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Ok(())
 }
 
-fn put_redemptions(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_redemptions(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let mut rows = Rows::new("key_redemptions (group_id, event_id, user_id, key, at_ms, client)");
-    for item in s.key_redemptions.iter() {
-        let (key, r) = s.key_redemptions.decode_row(item)?;
-        let (group, event) = pair_of("key_redemptions", &key)?;
+    for item in s.redemptions() {
+        let ((group, event), r) = item?;
         rows.push(vec![
             V::Int(i(group)),
             V::Int(i(event)),
@@ -830,11 +753,10 @@ fn put_redemptions(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     rows.flush(t)
 }
 
-fn put_audit(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_audit(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let mut rows = Rows::new("audit (event_id, group_id, at_ms, actor, action, detail)");
-    for item in s.audit.iter() {
-        let (key, a) = s.audit.decode_row(item)?;
-        let (group, event) = pair_of("audit", &key)?;
+    for item in s.audit() {
+        let ((group, event), a) = item?;
         rows.push(vec![
             V::Int(i(event)),
             V::Int(i(group)),
@@ -860,15 +782,15 @@ fn import_state_name(state: &StoredImportState) -> &'static str {
     }
 }
 
-fn put_imports(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_imports(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let row = t.prepare(
         "INSERT INTO imports (id, by_user, by_login, file_name, created_at_ms, state, rows, done, \
          count_create, count_exists, count_invalid, count_created, count_failed, finished_at_ms, \
          links_expire_at_ms, failure) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )?;
-    for item in s.imports.iter() {
-        let (_, m) = s.imports.decode_row(item)?;
+    for item in s.imports() {
+        let m = item?;
         let c = &m.counts;
         t.execute(
             &row,
@@ -895,15 +817,14 @@ fn put_imports(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Ok(())
 }
 
-fn put_import_rows(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_import_rows(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let row = t.prepare(
         "INSERT INTO import_rows (import_id, row_index, line, login, email, display_name, role, \
          groups, group_ids, hash, outcome, outcome_field, outcome_message, created_user, token) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )?;
-    for item in s.import_rows.iter() {
-        let (key, r) = s.import_rows.decode_row(item)?;
-        let (import, index) = pair_of("import_rows", &key)?;
+    for item in s.import_rows() {
+        let ((import, index), r) = item?;
         let (outcome, field, message, user, token) = match &r.outcome {
             StoredOutcome::Create => ("create", None, None, None, None),
             StoredOutcome::ExistsLogin => ("exists_login", None, None, None, None),
@@ -945,17 +866,17 @@ fn put_import_rows(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Ok(())
 }
 
-fn put_password_tokens(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_password_tokens(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let row = t.prepare(
         "INSERT INTO password_tokens (key_hash, user_id, expires_at_ms, epoch) \
          VALUES ($1, $2, $3, $4)",
     )?;
-    for item in s.password_tokens.iter() {
-        let (key, tok) = s.password_tokens.decode_row(item)?;
+    for item in s.password_tokens() {
+        let (key, tok) = item?;
         t.execute(
             &row,
             &[
-                &key.as_ref(),
+                &key.as_slice(),
                 &i(tok.user),
                 &i(tok.expires_at),
                 &i64::from(tok.epoch),
@@ -965,27 +886,15 @@ fn put_password_tokens(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     Ok(())
 }
 
-/// A message's own counters (`count/msg/<id>/...` on the embedded store), in `messages`'
-/// column order: delivered, mail_queued, mail_sent, mail_failed.
-const MESSAGE_COUNTERS: [&str; 4] = ["delivered", "queued", "sent", "failed"];
-
-fn put_messages(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_messages(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let row = t.prepare(
         "INSERT INTO messages (id, group_id, group_name, sender, sender_name, subject, \
          sent_at_ms, recipients, mail, delivering, delivered, mail_queued, mail_sent, \
          mail_failed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )?;
     let body = t.prepare("INSERT INTO message_bodies (message_id, body) VALUES ($1, $2)")?;
-    for item in s.messages.iter() {
-        let (key, m) = s.messages.decode_row(item)?;
-        let id = read_id("messages", &key, &key)?;
-        let mut counts = [0i64; 4];
-        for (n, what) in MESSAGE_COUNTERS.iter().enumerate() {
-            counts[n] = i(meta_count(
-                s,
-                &super::super::sled::messages::message_counter(id, what),
-            )?);
-        }
+    for item in s.messages() {
+        let (id, m, counts, text) = item?;
         t.execute(
             &row,
             &[
@@ -999,24 +908,23 @@ fn put_messages(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 &i(m.recipients),
                 &m.mail,
                 &m.delivering,
-                &counts[0],
-                &counts[1],
-                &counts[2],
-                &counts[3],
+                &i(counts.delivered),
+                &i(counts.mail_queued),
+                &i(counts.mail_sent),
+                &i(counts.mail_failed),
             ],
         )?;
-        if let Some(b) = s.message_bodies.row(id)? {
+        if let Some(b) = text {
             t.execute(&body, &[&i(id), &b.body])?;
         }
     }
     Ok(())
 }
 
-fn put_inbox(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_inbox(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let mut rows = Rows::new("inbox (user_id, message_id, read)");
-    for item in s.inbox.iter() {
-        let (key, e) = s.inbox.decode_row(item)?;
-        let (user, message) = pair_of("inbox", &key)?;
+    for item in s.inbox() {
+        let ((user, message), e) = item?;
         rows.push(vec![V::Int(i(user)), V::Int(i(message)), V::Bool(e.read)]);
         if rows.full() {
             rows.flush(t)?;
@@ -1025,23 +933,13 @@ fn put_inbox(t: &mut Transaction<'_>, s: &SledStore) -> Put {
     rows.flush(t)
 }
 
-fn put_outbox(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn put_outbox(t: &mut Transaction<'_>, s: &dyn ArchiveRead) -> Put {
     let row = t.prepare(
         "INSERT INTO outbox (message_id, user_id, due_ms, lease_holder, \"to\", name, \
          queued_at_ms, attempts, last_error) VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8)",
     )?;
-    for item in s.outbox.iter() {
-        let (key, o) = s.outbox.decode_row(item)?;
-        if key.len() != 24 {
-            return Err(StoreError::Corrupt {
-                tree: "outbox",
-                key: super::super::codec::show_key(&key),
-                reason: "not 24 bytes".into(),
-            }
-            .into());
-        }
-        let due = read_id("outbox", &key, &key[..8])?;
-        let (message, user) = pair_of("outbox", &key[8..])?;
+    for item in s.outbox() {
+        let (OutboxEntry { due, message, user }, o) = item?;
         t.execute(
             &row,
             &[
@@ -1111,8 +1009,8 @@ fn corrupt(tree: &'static str, reason: String) -> PgError {
     .into()
 }
 
-/// Every table into `s`'s record trees and `meta` (see the module docs); returns the id mark.
-fn copy_out(t: &mut Transaction<'_>, s: &SledStore) -> Result<u64, PgError> {
+/// Every table into the archive `s` (see the module docs); returns the id mark.
+fn copy_out(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Result<u64, PgError> {
     get_settings(t, s)?;
     get_users(t, s)?;
     get_branches(t, s)?;
@@ -1139,15 +1037,15 @@ fn copy_out(t: &mut Transaction<'_>, s: &SledStore) -> Result<u64, PgError> {
     Ok(last as u64 + 1)
 }
 
-fn get_settings(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_settings(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     let on: Option<bool> = t
         .query_one("SELECT self_registration FROM settings", &[])?
         .get(0);
     if let Some(on) = on {
-        s.set_self_registration(on)?;
+        s.put_self_registration(on)?;
     }
     if let Some(rec) = read_last_backup(t)? {
-        super::super::sled::backup::LAST_BACKUP.put(&s.meta, &rec)?;
+        s.put_last_backup(&rec)?;
     }
     Ok(())
 }
@@ -1169,7 +1067,7 @@ fn read_last_backup(t: &mut Transaction<'_>) -> Result<Option<LastBackupRecord>,
     }))
 }
 
-fn get_users(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_users(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT u.id, u.login, u.email, u.display_name, u.role, u.active, u.created_at_ms, \
@@ -1191,18 +1089,12 @@ fn get_users(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 created_at: u(row, 6),
                 auth_epoch: u32_of(row, 7),
             };
-            s.users.put(rec.id, &rec)?;
-            if let Some(hash) = row.get::<_, Option<&str>>(8) {
-                s.user_secrets
-                    .insert(id_key(rec.id), hash.as_bytes())
-                    .map_err(StoreError::from)?;
-            }
-            Ok(())
+            Ok(s.put_user(&rec, row.get::<_, Option<&str>>(8))?)
         },
     )
 }
 
-fn get_branches(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_branches(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT id, name, description, parent, created_at_ms FROM branches",
@@ -1214,12 +1106,12 @@ fn get_branches(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 parent: ou(row, 3),
                 created_at: u(row, 4),
             };
-            Ok(s.branches.put(rec.id, &rec)?)
+            Ok(s.put_branch(&rec)?)
         },
     )
 }
 
-fn get_courses(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_courses(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT c.id, c.code, c.title, c.description, c.archived, c.created_at_ms, \
@@ -1250,12 +1142,12 @@ fn get_courses(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 lessons,
                 created_at: u(row, 5),
             };
-            Ok(s.courses.put(rec.id, &rec)?)
+            Ok(s.put_course(&rec)?)
         },
     )
 }
 
-fn get_curricula(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_curricula(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT c.id, c.name, c.description, c.created_at_ms, ARRAY(SELECT k.course_id FROM \
@@ -1272,7 +1164,7 @@ fn get_curricula(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                     .collect(),
                 created_at: u(row, 3),
             };
-            Ok(s.curricula.put(rec.id, &rec)?)
+            Ok(s.put_curriculum(&rec)?)
         },
     )
 }
@@ -1297,7 +1189,7 @@ fn source_of(kind: &str, ref_id: Option<i64>) -> Result<Source, PgError> {
     })
 }
 
-fn get_enrolments(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_enrolments(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT e.user_id, e.course_id, e.enrolled_at_ms, \
@@ -1318,12 +1210,12 @@ fn get_enrolments(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 enrolled_at: u(row, 2),
                 sources,
             };
-            Ok(s.enrolments.put((u(row, 0), u(row, 1)), &rec)?)
+            Ok(s.put_enrolment((u(row, 0), u(row, 1)), &rec)?)
         },
     )
 }
 
-fn get_progress(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_progress(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT p.user_id, p.course_id, \
@@ -1346,25 +1238,25 @@ fn get_progress(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                     .collect(),
                 history: history.into_iter().map(|h| h as u64).collect(),
             };
-            Ok(s.progress.put((u(row, 0), u(row, 1)), &rec)?)
+            Ok(s.put_progress((u(row, 0), u(row, 1)), &rec)?)
         },
     )
 }
 
-fn get_jobs(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_jobs(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         &format!("SELECT {} FROM jobs", super::jobs::JOB_COLUMNS),
         |row| {
             let job = super::jobs::job_of(row)?;
-            Ok(s.jobs.put(job.id, &job)?)
+            Ok(s.put_job(&job)?)
         },
     )
 }
 
 /// Live groups (a tombstone is a group the embedded store has deleted already), with their
-/// mass enrolment pointers into `meta`.
-fn get_groups(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+/// mass enrolment jobs.
+fn get_groups(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         &format!(
@@ -1374,22 +1266,16 @@ fn get_groups(t: &mut Transaction<'_>, s: &SledStore) -> Put {
         ),
         |row| {
             let g = super::groups::group_of(row);
-            s.groups.put(g.id, &g)?;
-            let mass = [
-                (super::super::sled::mass::running_key(g.id), ou(row, 16)),
-                (super::super::sled::mass::last_key(g.id), ou(row, 17)),
-            ];
-            for (key, job) in mass {
-                if let Some(job) = job {
-                    s.meta.insert(key, &id_key(job)).map_err(StoreError::from)?;
-                }
-            }
-            Ok(())
+            let mass = MassJobs {
+                running: ou(row, 16),
+                last: ou(row, 17),
+            };
+            Ok(s.put_group(&g, mass)?)
         },
     )
 }
 
-fn get_group_links(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_group_links(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT g.id, \
@@ -1411,12 +1297,12 @@ fn get_group_links(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 courses: ids(1),
                 curricula: ids(2),
             };
-            Ok(s.group_links.put(u(row, 0), &rec)?)
+            Ok(s.put_group_links(u(row, 0), &rec)?)
         },
     )
 }
 
-fn get_members(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_members(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT group_id, user_id, joined_at_ms, how FROM group_members",
@@ -1433,21 +1319,18 @@ fn get_members(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 joined_at: u(row, 2),
                 how,
             };
-            Ok(s.group_members.put((u(row, 0), u(row, 1)), &rec)?)
+            Ok(s.put_member((u(row, 0), u(row, 1)), &rec)?)
         },
     )
 }
 
-fn get_managers(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_managers(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(t, "SELECT group_id, user_id FROM group_managers", |row| {
-        s.group_managers
-            .insert(pair_key(u(row, 0), u(row, 1)), &[])
-            .map_err(StoreError::from)?;
-        Ok(())
+        Ok(s.put_manager((u(row, 0), u(row, 1)))?)
     })
 }
 
-fn get_bulk_results(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_bulk_results(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT b.group_id, b.user_id, b.added, b.already, b.unknown, b.invalid, \
@@ -1491,12 +1374,12 @@ fn get_bulk_results(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 unknown: u32_of(row, 4),
                 invalid: u32_of(row, 5),
             };
-            Ok(s.bulk_results.put((u(row, 0), u(row, 1)), &rec)?)
+            Ok(s.put_bulk_result((u(row, 0), u(row, 1)), &rec)?)
         },
     )
 }
 
-fn get_redemptions(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_redemptions(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT group_id, event_id, user_id, key, at_ms, client FROM key_redemptions",
@@ -1507,23 +1390,23 @@ fn get_redemptions(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 at: u(row, 4),
                 client: row.get(5),
             };
-            Ok(s.key_redemptions.put((u(row, 0), u(row, 1)), &rec)?)
+            Ok(s.put_redemption((u(row, 0), u(row, 1)), &rec)?)
         },
     )
 }
 
-fn get_audit(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_audit(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT group_id, event_id, at_ms, actor, action, detail FROM audit",
         |row| {
             let rec = super::audit::record_of(row, 2)?;
-            Ok(s.audit.put((u(row, 0), u(row, 1)), &rec)?)
+            Ok(s.put_audit((u(row, 0), u(row, 1)), &rec)?)
         },
     )
 }
 
-fn get_imports(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_imports(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT id, by_user, by_login, file_name, created_at_ms, state, rows, done, \
@@ -1558,12 +1441,12 @@ fn get_imports(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 links_expire_at: ou(row, 14),
                 failure: row.get(15),
             };
-            Ok(s.imports.put(rec.id, &rec)?)
+            Ok(s.put_import(&rec)?)
         },
     )
 }
 
-fn get_import_rows(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_import_rows(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT import_id, row_index, line, login, email, display_name, role, groups, \
@@ -1600,12 +1483,12 @@ fn get_import_rows(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 hash: row.get(9),
                 outcome,
             };
-            Ok(s.import_rows.put((u(row, 0), u(row, 1)), &rec)?)
+            Ok(s.put_import_row((u(row, 0), u(row, 1)), &rec)?)
         },
     )
 }
 
-fn get_password_tokens(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_password_tokens(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT key_hash, user_id, expires_at_ms, epoch FROM password_tokens",
@@ -1615,12 +1498,12 @@ fn get_password_tokens(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 expires_at: u(row, 2),
                 epoch: u32_of(row, 3),
             };
-            Ok(s.password_tokens.put(row.get::<_, &[u8]>(0), &rec)?)
+            Ok(s.put_password_token(row.get::<_, &[u8]>(0), &rec)?)
         },
     )
 }
 
-fn get_messages(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_messages(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT m.id, m.group_id, m.group_name, m.sender, m.sender_name, m.subject, \
@@ -1640,40 +1523,38 @@ fn get_messages(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 mail: row.get(8),
                 delivering: row.get(9),
             };
-            s.messages.put(id, &rec)?;
-            if let Some(body) = row.get::<_, Option<String>>(14) {
-                s.message_bodies.put(id, &BodyRecord { body })?;
-            }
-            for (n, what) in MESSAGE_COUNTERS.iter().enumerate() {
-                let count = u(row, 10 + n);
-                if count > 0 {
-                    let name = super::super::sled::messages::message_counter(id, what);
-                    s.meta
-                        .insert(super::super::sled::counter_key(&name), &count.to_be_bytes())
-                        .map_err(StoreError::from)?;
-                }
-            }
-            Ok(())
+            let counts = MessageCounts {
+                delivered: u(row, 10),
+                mail_queued: u(row, 11),
+                mail_sent: u(row, 12),
+                mail_failed: u(row, 13),
+            };
+            let body = row
+                .get::<_, Option<String>>(14)
+                .map(|body| BodyRecord { body });
+            Ok(s.put_message(id, &rec, counts, body.as_ref())?)
         },
     )
 }
 
-fn get_inbox(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_inbox(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(t, "SELECT user_id, message_id, read FROM inbox", |row| {
         let rec = InboxRecord { read: row.get(2) };
-        Ok(s.inbox.put((u(row, 0), u(row, 1)), &rec)?)
+        Ok(s.put_inbox((u(row, 0), u(row, 1)), &rec)?)
     })
 }
 
-fn get_outbox(t: &mut Transaction<'_>, s: &SledStore) -> Put {
+fn get_outbox(t: &mut Transaction<'_>, s: &mut dyn ArchiveWrite) -> Put {
     each_row(
         t,
         "SELECT due_ms, message_id, user_id, \"to\", name, queued_at_ms, attempts, last_error \
          FROM outbox",
         |row| {
-            let mut key = [0u8; 24];
-            key[..8].copy_from_slice(&id_key(u(row, 0)));
-            key[8..].copy_from_slice(&pair_key(u(row, 1), u(row, 2)));
+            let key = OutboxEntry {
+                due: u(row, 0),
+                message: u(row, 1),
+                user: u(row, 2),
+            };
             let rec = OutboxRecord {
                 to: row.get(3),
                 name: row.get(4),
@@ -1681,7 +1562,7 @@ fn get_outbox(t: &mut Transaction<'_>, s: &SledStore) -> Put {
                 attempts: u32_of(row, 6),
                 last_error: row.get(7),
             };
-            Ok(s.outbox.put(&key[..], &rec)?)
+            Ok(s.put_outbox(key, &rec)?)
         },
     )
 }
@@ -1696,8 +1577,7 @@ impl Backups for PgStore {
     }
 
     fn backup(&self, out: &mut dyn Write, now_ms: u64) -> Result<BackupSummary, BackupError> {
-        let scratch = Scratch::new()?;
-        let s = &scratch.store;
+        let mut archive = new_archive()?;
         let (schema, id_mark) = {
             let mut conn = self.conn()?;
             let mut t = conn
@@ -1710,7 +1590,7 @@ impl Backups for PgStore {
                 .query_one("SELECT schema_version FROM store_info", &[])
                 .map_err(|e| StoreError::from(PgError::Db(e)))?
                 .get(0);
-            let id_mark = copy_out(&mut t, s).map_err(StoreError::from)?;
+            let id_mark = copy_out(&mut t, archive.as_mut()).map_err(StoreError::from)?;
             t.commit().map_err(|e| StoreError::from(PgError::Db(e)))?;
             (schema, id_mark)
         };
@@ -1719,9 +1599,8 @@ impl Backups for PgStore {
             key: "schema_version".into(),
             reason: format!("{schema} is not a schema version"),
         })?;
-        s.set_schema_version(schema)?;
-        s.rebuild_derived()?;
-        super::super::sled::backup::write_backup_marked(&s.db, out, now_ms, id_mark)
+        archive.put_schema(schema)?;
+        archive.finish(out, now_ms, id_mark)
     }
 }
 

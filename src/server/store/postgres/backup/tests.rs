@@ -3,6 +3,8 @@
 
 use super::super::tests::temp_pg_store;
 use super::*;
+#[allow(unused_imports)]
+use crate::server::store::prelude::*;
 use crate::server::store::sled::rebuild::tests::{assert_same, comparable, every_area};
 use crate::server::store::tests::dump;
 use crate::server::store::Store;
