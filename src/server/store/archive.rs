@@ -148,3 +148,6 @@ pub trait ArchiveWrite {
         id_mark: u64,
     ) -> Result<BackupSummary, BackupError>;
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

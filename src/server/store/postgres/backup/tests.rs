@@ -1,15 +1,18 @@
 //! Backups and restores between the backends, on the test cluster (skipped without one, as
-//! every PostgreSQL test).
+//! every PostgreSQL test). The schools here are made on the embedded backend on purpose: a
+//! file it wrote is what a school moving to PostgreSQL brings, and what comes back is compared
+//! with its original there.
 
 use super::super::tests::temp_pg_store;
 use super::*;
+use crate::server::store::archive::tests::{assert_same, comparable, every_area};
 #[allow(unused_imports)]
 use crate::server::store::prelude::*;
-use crate::server::store::sled::rebuild::tests::{assert_same, comparable, every_area};
 use crate::server::store::tests::dump;
 use crate::server::store::Store;
 
-/// A sled store with a record of every kind, and its backup file.
+/// A store on the embedded backend (deliberately: see the module docs) with a record of every
+/// kind, and its backup file.
 fn school_file() -> (tempfile::TempDir, Store, Vec<u8>) {
     let (dir, s) = crate::server::store::sled::tests::sled_temp_store();
     every_area(&s);
