@@ -211,13 +211,9 @@ fn check_data_dir(
     config: Option<&std::path::Path>,
     args: tessera::server::config::CheckArgs,
 ) -> std::process::ExitCode {
-    let place = match place_of(config, args.data_dir, args.database_url) {
-        Ok(p) => p,
+    let (place, store) = match open_for(config, args) {
+        Ok(opened) => opened,
         Err(code) => return code,
-    };
-    let store = match tessera::server::store::Store::open_at(&place) {
-        Ok(s) => s,
-        Err(e) => return open_failed(e),
     };
     match store.check() {
         Ok(report) if report.violations.is_empty() => {
@@ -254,17 +250,30 @@ fn migrate(
     config: Option<&std::path::Path>,
     args: tessera::server::config::CheckArgs,
 ) -> std::process::ExitCode {
-    let place = match place_of(config, args.data_dir, args.database_url) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    match tessera::server::store::Store::open_at(&place) {
-        Ok(_) => {
+    match open_for(config, args) {
+        Ok((place, _)) => {
             println!("{}: the schema is up to date", place.shown());
             std::process::ExitCode::SUCCESS
         }
-        Err(e) => open_failed(e),
+        Err(code) => code,
     }
+}
+
+/// Opens (so migrates) the store a `check` or `migrate` names; the exit code when it cannot.
+#[cfg(feature = "ssr")]
+fn open_for(
+    config: Option<&std::path::Path>,
+    args: tessera::server::config::CheckArgs,
+) -> Result<
+    (
+        tessera::server::store::StorePlace,
+        tessera::server::store::Store,
+    ),
+    std::process::ExitCode,
+> {
+    let place = place_of(config, args.data_dir, args.database_url)?;
+    let store = tessera::server::store::Store::open_at(&place).map_err(open_failed)?;
+    Ok((place, store))
 }
 
 /// Before `serve` opens a directory whose schema may be older: runs `tessera migrate` on it in
