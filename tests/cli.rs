@@ -169,7 +169,9 @@ fn serve_has_an_older_directory_migrated_by_a_process_of_its_own() {
             .unwrap();
         let addr = format!("127.0.0.1:{port}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(&addr).is_err() {
+        while !process::listens_on(child.id(), port) {
+            let exited = child.try_wait().unwrap();
+            assert!(exited.is_none(), "server exited: {exited:?}");
             assert!(std::time::Instant::now() < deadline, "server did not start");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }

@@ -61,31 +61,69 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `tessera serve` with `extra` arguments on a free loopback port and waits until it
-/// accepts connections. Its standard error goes to `log` when given.
-pub fn start_with(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Server {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let stderr = match log {
-        Some(p) => Stdio::from(std::fs::File::create(p).expect("log file")),
-        None => Stdio::null(),
+/// Whether process `pid` has a socket listening on 127.0.0.1:`port`: the listening socket's
+/// inode (`/proc/net/tcp`) among the process's open files. A connection that succeeds is not
+/// enough: the port `free_port` gave may have been taken by another test's server meanwhile,
+/// and this one may be exiting because it could not bind it.
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
     };
-    let child = Command::new(binary())
-        .args(["serve", "--addr", &addr, "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .current_dir(data_dir.parent().unwrap())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("start tessera");
-    let server = Server { child, addr };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&server.addr).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    let sockets: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            // State 0A is LISTEN.
+            let inode = f.get(9)?;
+            (local == port && *f.get(3)? == "0A").then(|| format!("socket:[{inode}]"))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|to| sockets.iter().any(|s| to.as_os_str() == s.as_str()))
+    })
+}
+
+/// Starts `tessera serve` with `extra` arguments on a free loopback port and waits until it
+/// listens there. Its standard error goes to `log` when given. A server that exits before it
+/// listens (the port was taken in between) is started again on another port.
+pub fn start_with(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Server {
+    for _ in 0..5 {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let stderr = match log {
+            Some(p) => Stdio::from(std::fs::File::create(p).expect("log file")),
+            None => Stdio::null(),
+        };
+        let child = Command::new(binary())
+            .args(["serve", "--addr", &addr, "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .current_dir(data_dir.parent().unwrap())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start tessera");
+        let mut server = Server { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !listens_on(server.child.id(), port) {
+            if server.child.try_wait().expect("server status").is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if server.child.try_wait().expect("server status").is_none() {
+            return server;
+        }
     }
-    server
+    panic!("server exited before listening, five times");
 }
 
 pub fn start(data_dir: &Path) -> Server {
